@@ -1,0 +1,284 @@
+//! The embedded journal: one SQLite file in WAL mode with `synchronous=FULL`, so an acknowledged
+//! append survives a crash or power cut. One writer thread owns the write connection and commits
+//! whatever appends queued up while the previous commit was syncing (group commit): one fsync
+//! acknowledges many actors' events. Reads use their own connection and never wait for the writer.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Append, BoxFuture, Journal, JournalError, Record, Snapshot};
+
+/// How the SQLite journal is opened.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// The most requests one commit takes.
+    pub max_batch: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), max_batch: 4096 }
+    }
+}
+
+enum WriteRequest {
+    Append(Append, oneshot::Sender<Result<u64, JournalError>>),
+    Snapshot(Snapshot, oneshot::Sender<Result<(), JournalError>>),
+}
+
+pub struct SqliteJournal {
+    writes: mpsc::Sender<WriteRequest>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    stream  TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    at_ms   INTEGER NOT NULL,
+    payload BLOB    NOT NULL,
+    PRIMARY KEY (stream, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream  TEXT    NOT NULL PRIMARY KEY,
+    seq     INTEGER NOT NULL,
+    payload BLOB    NOT NULL
+) WITHOUT ROWID;
+";
+
+fn store_err(e: impl std::fmt::Display) -> JournalError {
+    JournalError::Store(e.to_string())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, JournalError> {
+    let conn = Connection::open(path).map_err(store_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(store_err)?;
+    // FULL: the WAL is synced on every commit, so an acknowledged append survives power loss too.
+    conn.pragma_update(None, "synchronous", "FULL").map_err(store_err)?;
+    Ok(conn)
+}
+
+impl SqliteJournal {
+    /// Opens (creating if needed) the journal file and starts its writer thread.
+    pub fn open(options: SqliteOptions) -> Result<Self, JournalError> {
+        if let Some(dir) = options.path.parent() {
+            std::fs::create_dir_all(dir).map_err(store_err)?;
+        }
+        let writer = open_connection(&options.path)?;
+        writer.execute_batch(SCHEMA).map_err(store_err)?;
+        let reader = open_connection(&options.path)?;
+        let (tx, rx) = mpsc::channel(options.max_batch * 4);
+        let max_batch = options.max_batch.max(1);
+        std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || Writer { conn: writer, heads: HashMap::new() }.run(rx, max_batch))
+            .map_err(store_err)?;
+        Ok(Self { writes: tx, reader: Arc::new(Mutex::new(reader)) })
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, JournalError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn).map_err(store_err)
+        })
+        .await
+        .map_err(store_err)?
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    /// Last seq of each stream touched so far; the writer is the only one who moves them.
+    heads: HashMap<String, u64>,
+}
+
+enum Reply {
+    Append(oneshot::Sender<Result<u64, JournalError>>, Result<u64, JournalError>),
+    Snapshot(oneshot::Sender<Result<(), JournalError>>),
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<WriteRequest>, max_batch: usize) {
+        let mut batch = Vec::with_capacity(max_batch);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut batch);
+        }
+    }
+
+    fn head(&mut self, stream: &str) -> rusqlite::Result<u64> {
+        if let Some(h) = self.heads.get(stream) {
+            return Ok(*h);
+        }
+        let h: Option<i64> =
+            self.conn.query_row("SELECT MAX(seq) FROM events WHERE stream = ?1", [stream], |r| r.get(0))?;
+        let h = h.unwrap_or(0) as u64;
+        self.heads.insert(stream.to_string(), h);
+        Ok(h)
+    }
+
+    fn commit(&mut self, batch: &mut Vec<WriteRequest>) {
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut touched: Vec<String> = Vec::new();
+        let outcome = self.write_all(batch.drain(..), &mut replies, &mut touched);
+        match outcome {
+            Ok(()) => {
+                for reply in replies {
+                    match reply {
+                        Reply::Append(tx, r) => drop(tx.send(r)),
+                        Reply::Snapshot(tx) => drop(tx.send(Ok(()))),
+                    }
+                }
+            }
+            Err(e) => {
+                // Nothing of this batch is durable: forget the heads it moved and say so to everyone.
+                tracing::error!(error = %e, "journal commit failed");
+                for stream in touched {
+                    self.heads.remove(&stream);
+                }
+                let err = store_err(e);
+                for reply in replies {
+                    match reply {
+                        Reply::Append(tx, _) => drop(tx.send(Err(err.clone()))),
+                        Reply::Snapshot(tx) => drop(tx.send(Err(err.clone()))),
+                    }
+                }
+            }
+        }
+    }
+
+    fn write_all(
+        &mut self,
+        requests: impl Iterator<Item = WriteRequest>,
+        replies: &mut Vec<Reply>,
+        touched: &mut Vec<String>,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| {
+            for request in requests {
+                match request {
+                    WriteRequest::Append(append, tx) => {
+                        let actual = self.head(&append.stream)?;
+                        if actual != append.expected {
+                            let conflict = JournalError::Conflict { stream: append.stream, expected: append.expected, actual };
+                            replies.push(Reply::Append(tx, Err(conflict)));
+                            continue;
+                        }
+                        let mut insert = self
+                            .conn
+                            .prepare_cached("INSERT INTO events (stream, seq, at_ms, payload) VALUES (?1, ?2, ?3, ?4)")?;
+                        let mut seq = actual;
+                        for payload in &append.payloads {
+                            seq += 1;
+                            insert.execute(params![append.stream, seq as i64, append.at_ms, payload])?;
+                        }
+                        drop(insert);
+                        self.heads.insert(append.stream.clone(), seq);
+                        touched.push(append.stream);
+                        replies.push(Reply::Append(tx, Ok(seq)));
+                    }
+                    WriteRequest::Snapshot(snapshot, tx) => {
+                        self.conn
+                            .prepare_cached(
+                                "INSERT INTO snapshots (stream, seq, payload) VALUES (?1, ?2, ?3)
+                                 ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq, payload = excluded.payload
+                                 WHERE excluded.seq >= snapshots.seq",
+                            )?
+                            .execute(params![snapshot.stream, snapshot.seq as i64, snapshot.payload])?;
+                        replies.push(Reply::Snapshot(tx));
+                    }
+                }
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => self.conn.execute_batch("COMMIT"),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Journal for SqliteJournal {
+    fn append(&self, append: Append) -> BoxFuture<'_, Result<u64, JournalError>> {
+        Box::pin(async move {
+            let (tx, rx) = oneshot::channel();
+            self.writes.send(WriteRequest::Append(append, tx)).await.map_err(|_| JournalError::Closed)?;
+            rx.await.map_err(|_| JournalError::Closed)?
+        })
+    }
+
+    fn replay<'a>(&'a self, stream: &'a str, after: u64) -> BoxFuture<'a, Result<Vec<Record>, JournalError>> {
+        let stream = stream.to_string();
+        Box::pin(self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT seq, at_ms, payload FROM events WHERE stream = ?1 AND seq > ?2 ORDER BY seq")?;
+            let rows = stmt.query_map(params![stream, after as i64], |r| {
+                Ok(Record { stream: stream.clone(), seq: r.get::<_, i64>(0)? as u64, at_ms: r.get(1)?, payload: r.get(2)? })
+            })?;
+            rows.collect()
+        }))
+    }
+
+    fn head<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<u64, JournalError>> {
+        let stream = stream.to_string();
+        Box::pin(self.read(move |conn| {
+            let h: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events WHERE stream = ?1", [stream], |r| r.get(0))?;
+            Ok(h.unwrap_or(0) as u64)
+        }))
+    }
+
+    fn save_snapshot(&self, snapshot: Snapshot) -> BoxFuture<'_, Result<(), JournalError>> {
+        Box::pin(async move {
+            let (tx, rx) = oneshot::channel();
+            self.writes.send(WriteRequest::Snapshot(snapshot, tx)).await.map_err(|_| JournalError::Closed)?;
+            rx.await.map_err(|_| JournalError::Closed)?
+        })
+    }
+
+    fn load_snapshot<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<Option<Snapshot>, JournalError>> {
+        let stream = stream.to_string();
+        Box::pin(self.read(move |conn| {
+            conn.query_row("SELECT seq, payload FROM snapshots WHERE stream = ?1", [&stream], |r| {
+                Ok(Snapshot { stream: stream.clone(), seq: r.get::<_, i64>(0)? as u64, payload: r.get(1)? })
+            })
+            .optional()
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sqlite_journal_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        super::super::conformance::run_all(move || {
+            let path = path.clone();
+            async move { Arc::new(SqliteJournal::open(SqliteOptions::new(path)).unwrap()) as Arc<dyn Journal> }
+        })
+        .await;
+    }
+}

@@ -1,0 +1,27 @@
+//! hutong-actors: the actors that own Hutong's live state — one per community (a supervisor), per
+//! building and per device — plus the journal they write before they change, and the hub that
+//! fans their changes out to screens.
+//!
+//! # Layout
+//! - [`journal`]: the `Journal` trait, the in-memory and SQLite backends, the conformance suite.
+//! - [`device`]: `DeviceActor` — decide, journal, apply, publish; its own heartbeat timer.
+//! - [`building`]: `BuildingActor` — folds its devices' health for the wall.
+//! - [`community`]: `CommunitySupervisor` — spawns the rest, restarts a failed child with replay.
+//! - [`hub`]: the live event bus and the read model the snapshot and the API are served from.
+//! - [`directory`]: where the device bridge finds the actor of a device.
+//! - [`metrics`]: counters and gauges rendered for Prometheus.
+//! - [`clock`]: wall time that follows tokio's clock, so timers are testable with paused time.
+
+pub mod building;
+pub mod clock;
+pub mod community;
+pub mod device;
+pub mod directory;
+pub mod hub;
+pub mod journal;
+pub mod metrics;
+
+pub use clock::Clock;
+pub use directory::Directory;
+pub use hub::LiveHub;
+pub use metrics::Metrics;

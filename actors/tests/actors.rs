@@ -1,0 +1,210 @@
+//! Actor tests on the in-memory journal: the live path inside one process, heartbeats with paused
+//! time, and supervision restarting a failed device from its journal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hutong_actors::community::{self, CommunityArgs};
+use hutong_actors::device::{DeviceMsg, IngestOutcome};
+use hutong_actors::journal::{Journal, MemoryJournal};
+use hutong_actors::{Clock, Directory, LiveHub, Metrics};
+use hutong_core::building::TileLevel;
+use hutong_core::community::{Building, Community};
+use hutong_core::device::{DeviceCommand, DeviceEvent, DeviceHealth, DeviceKind, DeviceSpec, Signal};
+use hutong_core::live::LiveBody;
+use hutong_core::{BuildingId, CommunityId, DeviceId};
+use rust_decimal::Decimal;
+use tokio::sync::oneshot;
+
+struct World {
+    journal: Arc<dyn Journal>,
+    hub: Arc<LiveHub>,
+    directory: Arc<Directory>,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+}
+
+fn tiny_community() -> (Arc<Community>, Vec<DeviceSpec>) {
+    let community = Community {
+        id: CommunityId::new("c1"),
+        name: "测试用小区".into(),
+        time_zone: "Asia/Shanghai".into(),
+        buildings: vec![Building { id: BuildingId::new("c1-b1"), no: 1, name: "1号楼".into(), units: vec![] }],
+    };
+    let meter = |id: &str, heartbeat_secs| DeviceSpec {
+        id: DeviceId::new(id),
+        kind: DeviceKind::WaterMeter,
+        community: community.id.clone(),
+        building: Some(BuildingId::new("c1-b1")),
+        house: None,
+        heartbeat_secs,
+    };
+    let devices = vec![meter("wm-1", 60), meter("wm-2", 600)];
+    (Arc::new(community), devices)
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            journal: Arc::new(MemoryJournal::new()),
+            hub: LiveHub::new(),
+            directory: Arc::new(Directory::new()),
+            metrics: Metrics::new(),
+            clock: Clock::starting_at(DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
+        }
+    }
+
+    async fn start(&self) -> ractor::ActorRef<community::CommunityMsg> {
+        let (community, devices) = tiny_community();
+        community::start(CommunityArgs {
+            community,
+            devices,
+            journal: self.journal.clone(),
+            hub: self.hub.clone(),
+            directory: self.directory.clone(),
+            metrics: self.metrics.clone(),
+            clock: self.clock,
+        })
+        .await
+        .unwrap()
+    }
+
+    fn signal(&self, seq: u64) -> Signal {
+        let now: DateTime<Utc> = self.clock.now();
+        Signal { seq, at: now, seen: now }
+    }
+
+    async fn read(&self, device: &str, seq: u64, value: i64) -> IngestOutcome {
+        let actor = self.directory.device("c1", device).expect("device registered");
+        let (tx, rx) = oneshot::channel();
+        let cmd = DeviceCommand::RecordReading { signal: self.signal(seq), value: Decimal::new(value, 1) };
+        actor.cast(DeviceMsg::Signal(cmd, Some(tx))).unwrap();
+        rx.await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_reading_is_journaled_then_published_and_acked() {
+    let w = World::new();
+    let _sup = w.start().await;
+    let mut bus = w.hub.subscribe();
+    assert_eq!(w.read("wm-1", 1, 1000).await, IngestOutcome::Applied);
+    // Building tiles may still be settling from start-up; the device's event is what we wait for.
+    let env = loop {
+        let env = bus.recv().await.unwrap();
+        if matches!(env.event.body, LiveBody::Device { .. }) {
+            break env;
+        }
+    };
+    assert!(matches!(&env.event.body, LiveBody::Device { event: DeviceEvent::ReadingAccepted { .. }, .. }));
+    assert_eq!(env.event.seq, 1);
+    assert!(env.json().contains("\"type\":\"event\""));
+    let records = w.journal.replay("device/c1/wm-1", 0).await.unwrap();
+    assert_eq!(records.len(), 1, "journaled before it was acknowledged");
+    assert_eq!(w.hub.device("c1", "wm-1").unwrap().last_value, Some(Decimal::new(1000, 1)));
+}
+
+#[tokio::test]
+async fn a_redelivered_signal_is_acked_as_duplicate_and_journals_nothing() {
+    let w = World::new();
+    let _sup = w.start().await;
+    w.read("wm-1", 7, 1000).await;
+    assert_eq!(w.read("wm-1", 7, 1000).await, IngestOutcome::Duplicate);
+    assert_eq!(w.journal.replay("device/c1/wm-1", 0).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_spike_turns_the_building_tile_red() {
+    let w = World::new();
+    let _sup = w.start().await;
+    for (i, v) in [1000, 1003, 1006, 1009, 1012].into_iter().enumerate() {
+        w.read("wm-1", i as u64 + 1, v).await;
+    }
+    let mut bus = w.hub.subscribe();
+    w.read("wm-1", 6, 1500).await;
+    let mut saw_alarm = false;
+    let mut tile_red = false;
+    while !(saw_alarm && tile_red) {
+        let env = tokio::time::timeout(Duration::from_secs(2), bus.recv()).await.unwrap().unwrap();
+        saw_alarm |= env.event.alarm().is_some();
+        if let LiveBody::Building { health, .. } = &env.event.body {
+            tile_red |= health.level() == TileLevel::Alarm;
+        }
+    }
+    let snapshot = w.hub.wall_snapshot("c1").unwrap();
+    assert_eq!(snapshot.buildings[0].health.level(), TileLevel::Alarm);
+    assert!(snapshot.alarms[0].text.contains("用量突增"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_device_raises_an_offline_alarm_when_its_interval_passes() {
+    let w = World::new();
+    let _sup = w.start().await;
+    w.read("wm-1", 1, 1000).await;
+    let mut bus = w.hub.subscribe();
+    // Not yet: 59 s of silence.
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Ok);
+    // A signal re-arms the deadline from the moment it was heard.
+    w.read("wm-1", 2, 1001).await;
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Ok);
+    let env = loop {
+        let env = tokio::time::timeout(Duration::from_secs(5), bus.recv()).await.unwrap().unwrap();
+        if env.event.alarm().is_some() {
+            break env;
+        }
+    };
+    assert!(matches!(&env.event.body, LiveBody::Device { device, event: DeviceEvent::WentOffline { .. }, .. } if device.as_str() == "wm-1"));
+    assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Offline);
+    // The other meter has a 10-minute interval and is still fine.
+    assert_eq!(w.hub.device("c1", "wm-2").unwrap().health, DeviceHealth::Ok);
+    // It comes back with its next signal.
+    w.read("wm-1", 3, 1002).await;
+    assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Ok);
+}
+
+#[tokio::test]
+async fn a_failed_device_is_restarted_and_replays_its_journal() {
+    let w = World::new();
+    let sup = w.start().await;
+    w.read("wm-1", 1, 1000).await;
+    w.read("wm-1", 2, 1010).await;
+    let before = w.directory.device("c1", "wm-1").unwrap();
+    before.cast(DeviceMsg::Crash).unwrap();
+    // Wait for the supervisor to register the new incarnation.
+    let after = loop {
+        if let Some(a) = w.directory.device("c1", "wm-1").filter(|a| a.get_id() != before.get_id()) {
+            break a;
+        }
+        tokio::task::yield_now().await;
+    };
+    let view = after.call(DeviceMsg::Get, Some(Duration::from_secs(2))).await.unwrap().unwrap();
+    assert_eq!((view.last_value, view.journal_seq, view.last_device_seq), (Some(Decimal::new(1010, 1)), 2, Some(2)));
+    // It carries on: a duplicate is still a duplicate, a new reading appends at seq 3.
+    assert_eq!(w.read("wm-1", 2, 1010).await, IngestOutcome::Duplicate);
+    assert_eq!(w.read("wm-1", 3, 1020).await, IngestOutcome::Applied);
+    assert_eq!(w.journal.head("device/c1/wm-1").await.unwrap(), 3);
+    let children = sup.call(community::CommunityMsg::Children, None).await.unwrap().unwrap();
+    assert_eq!(children, 3);
+    assert_eq!(w.metrics.counter_value("hutong_actor_restarts_total", &[("community", "c1")]), 1);
+}
+
+#[tokio::test]
+async fn a_child_that_keeps_failing_is_left_down_after_its_budget() {
+    let w = World::new();
+    let _sup = w.start().await;
+    for _ in 0..=community::RESTART_BUDGET {
+        let current = w.directory.device("c1", "wm-2").unwrap();
+        current.cast(DeviceMsg::Crash).unwrap();
+        let mut waited = 0;
+        while w.directory.device("c1", "wm-2").is_some_and(|a| a.get_id() == current.get_id()) && waited < 200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(w.metrics.counter_value("hutong_actor_gave_up_total", &[("community", "c1")]), 1);
+    assert_eq!(w.metrics.counter_value("hutong_actor_restarts_total", &[("community", "c1")]), community::RESTART_BUDGET as u64);
+}

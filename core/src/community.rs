@@ -1,0 +1,243 @@
+//! The community tree (C1): community → building (幢/栋) → unit (单元) → floor (层) → house (室),
+//! each house with its area, and the two address forms people type and read:
+//! `荷花苑-1-1-101` (community-building-unit-room) and `测试用小区/1号楼/1层/101`
+//! (community/building/floor/room). Both are accepted on input; both print.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{BuildingId, CommunityId, HouseId};
+
+/// A community with its buildings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Community {
+    pub id: CommunityId,
+    pub name: String,
+    /// IANA zone the community lives in; periods, due dates and patrol windows use it.
+    pub time_zone: String,
+    pub buildings: Vec<Building>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Building {
+    pub id: BuildingId,
+    /// The building's number as printed in addresses (`1` in `1号楼`).
+    pub no: u32,
+    pub name: String,
+    pub units: Vec<Unit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    pub no: u32,
+    pub floors: Vec<Floor>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Floor {
+    /// Negative for basements.
+    pub no: i32,
+    pub houses: Vec<House>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct House {
+    pub id: HouseId,
+    /// The room as printed, e.g. `101`.
+    pub room: String,
+    /// Building area in m², 2 dp.
+    pub area: Decimal,
+}
+
+impl Community {
+    pub fn building(&self, id: &BuildingId) -> Option<&Building> {
+        self.buildings.iter().find(|b| &b.id == id)
+    }
+
+    pub fn houses(&self) -> impl Iterator<Item = (&Building, &Unit, &Floor, &House)> {
+        self.buildings.iter().flat_map(|b| {
+            b.units.iter().flat_map(move |u| {
+                u.floors.iter().flat_map(move |f| f.houses.iter().map(move |h| (b, u, f, h)))
+            })
+        })
+    }
+
+    /// Finds the house an address names, whichever form it was written in.
+    pub fn find_house(&self, address: &HouseAddress) -> Option<(&Building, &House)> {
+        if address.community != self.name && address.community != self.id.as_str() {
+            return None;
+        }
+        let building = self.buildings.iter().find(|b| b.no == address.building)?;
+        building
+            .units
+            .iter()
+            .filter(|u| address.unit.is_none_or(|n| n == u.no))
+            .flat_map(|u| u.floors.iter())
+            .filter(|f| address.floor.is_none_or(|n| n == f.no))
+            .flat_map(|f| f.houses.iter())
+            .find(|h| h.room == address.room)
+            .map(|h| (building, h))
+    }
+
+    /// The full address of a house in both printed forms, if it is in this community.
+    pub fn address_of(&self, house: &HouseId) -> Option<HouseAddress> {
+        self.houses().find(|(_, _, _, h)| &h.id == house).map(|(b, u, f, h)| HouseAddress {
+            community: self.name.clone(),
+            building: b.no,
+            unit: Some(u.no),
+            floor: Some(f.no),
+            room: h.room.clone(),
+        })
+    }
+
+    pub fn house_count(&self) -> usize {
+        self.houses().count()
+    }
+}
+
+/// An address as a person writes it. A dash address names the unit but not the floor; a slash
+/// address names the floor but not the unit; whatever is missing stays `None` until matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseAddress {
+    pub community: String,
+    pub building: u32,
+    pub unit: Option<u32>,
+    pub floor: Option<i32>,
+    pub room: String,
+}
+
+/// Why a text is not an address; the message is shown to the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("地址为空 / the address is empty")]
+    Empty,
+    #[error("无法识别的地址格式 / unrecognised address {0:?}: use 荷花苑-1-1-101 or 测试用小区/1号楼/1层/101")]
+    Shape(String),
+    #[error("地址中的{part}不是数字 / the {part} in address {text:?} is not a number")]
+    NotANumber { part: &'static str, text: String },
+}
+
+impl HouseAddress {
+    /// `荷花苑-1-1-101`. Without a unit, unit 1 is printed: single-unit buildings are written that way.
+    pub fn dash_form(&self) -> String {
+        format!("{}-{}-{}-{}", self.community, self.building, self.unit.unwrap_or(1), self.room)
+    }
+
+    /// `测试用小区/1号楼/1层/101`. Without a floor, the floor is read off the room number (1201 → 12).
+    pub fn slash_form(&self) -> String {
+        let floor = self.floor.or_else(|| floor_from_room(&self.room)).unwrap_or(1);
+        format!("{}/{}号楼/{}层/{}", self.community, self.building, floor, self.room)
+    }
+}
+
+/// The floor a room number implies: `101` → 1, `1203` → 12, `B101` → none.
+pub fn floor_from_room(room: &str) -> Option<i32> {
+    let n: i32 = room.parse().ok()?;
+    (n >= 100).then_some(n / 100)
+}
+
+fn number<T: FromStr>(part: &'static str, text: &str, full: &str) -> Result<T, AddressError> {
+    text.trim().parse().map_err(|_| AddressError::NotANumber { part, text: full.to_string() })
+}
+
+impl FromStr for HouseAddress {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        if s.contains('/') {
+            let parts: Vec<&str> = s.split('/').map(str::trim).collect();
+            let [community, building, floor, room] = parts[..] else {
+                return Err(AddressError::Shape(s.to_string()));
+            };
+            let building = building.trim_end_matches(['楼', '幢', '栋']).trim_end_matches('号');
+            let floor = floor.trim_end_matches(['层', 'F', 'f']);
+            if community.is_empty() || room.is_empty() {
+                return Err(AddressError::Shape(s.to_string()));
+            }
+            return Ok(HouseAddress {
+                community: community.to_string(),
+                building: number("楼号 building", building, s)?,
+                unit: None,
+                floor: Some(number("楼层 floor", floor, s)?),
+                room: room.to_string(),
+            });
+        }
+        // The community name itself may contain '-', so read the three numbers from the right.
+        let mut parts = s.rsplitn(4, '-');
+        let (Some(room), Some(unit), Some(building), Some(community)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AddressError::Shape(s.to_string()));
+        };
+        if community.trim().is_empty() || room.trim().is_empty() {
+            return Err(AddressError::Shape(s.to_string()));
+        }
+        Ok(HouseAddress {
+            community: community.trim().to_string(),
+            building: number("楼号 building", building, s)?,
+            unit: Some(number("单元 unit", unit, s)?),
+            floor: None,
+            room: room.trim().to_string(),
+        })
+    }
+}
+
+impl fmt::Display for HouseAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.dash_form())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dash_addresses_parse_and_print() {
+        let a: HouseAddress = "荷花苑-1-1-101".parse().unwrap();
+        assert_eq!((a.building, a.unit, a.room.as_str()), (1, Some(1), "101"));
+        assert_eq!(a.dash_form(), "荷花苑-1-1-101");
+        assert_eq!(a.slash_form(), "荷花苑/1号楼/1层/101");
+    }
+
+    #[test]
+    fn slash_addresses_parse_and_print() {
+        let a: HouseAddress = "测试用小区/1号楼/1层/101".parse().unwrap();
+        assert_eq!((a.building, a.floor, a.room.as_str()), (1, Some(1), "101"));
+        assert_eq!(a.slash_form(), "测试用小区/1号楼/1层/101");
+        assert_eq!(a.dash_form(), "测试用小区-1-1-101");
+    }
+
+    #[test]
+    fn a_community_name_with_a_dash_still_parses() {
+        let a: HouseAddress = "A-区花园-12-2-1203".parse().unwrap();
+        assert_eq!(a.community, "A-区花园");
+        assert_eq!((a.building, a.unit), (12, Some(2)));
+        assert_eq!(a.slash_form(), "A-区花园/12号楼/12层/1203");
+    }
+
+    #[test]
+    fn malformed_addresses_say_what_is_wrong() {
+        assert_eq!("".parse::<HouseAddress>(), Err(AddressError::Empty));
+        assert!(matches!("荷花苑-x-1-101".parse::<HouseAddress>(), Err(AddressError::NotANumber { .. })));
+        assert!(matches!("荷花苑/1号楼/101".parse::<HouseAddress>(), Err(AddressError::Shape(_))));
+        let msg = "荷花苑101".parse::<HouseAddress>().unwrap_err().to_string();
+        assert!(msg.contains("荷花苑-1-1-101") && msg.contains("unrecognised"));
+    }
+
+    #[test]
+    fn both_forms_find_the_same_house() {
+        let c = crate::demo::community();
+        let by_dash = c.find_house(&"荷花苑-3-2-506".parse().unwrap()).unwrap();
+        let slash = c.address_of(&by_dash.1.id).unwrap().slash_form();
+        let by_slash = c.find_house(&slash.parse().unwrap()).unwrap();
+        assert_eq!(by_dash.1.id, by_slash.1.id);
+    }
+}

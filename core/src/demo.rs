@@ -1,0 +1,96 @@
+//! The demo community 荷花苑: 11 buildings × 2 units × 18 floors × 4 houses (1,584 houses), a water
+//! and an electricity meter per house, a gate per entrance and a parking barrier. Deterministic, so
+//! tests and the demo see the same ids.
+
+use rust_decimal::Decimal;
+
+use crate::community::{Building, Community, Floor, House, Unit};
+use crate::device::{DeviceKind, DeviceSpec};
+use crate::ids::{BuildingId, CommunityId, DeviceId, HouseId};
+
+pub const DEMO_COMMUNITY: &str = "heyuan";
+pub const BUILDINGS: u32 = 11;
+pub const UNITS: u32 = 2;
+pub const FLOORS: i32 = 18;
+pub const HOUSES_PER_UNIT_FLOOR: u32 = 4;
+
+/// Rooms are numbered across the floor (unit 1 has x01–x04, unit 2 x05–x08), so the slash form,
+/// which names no unit, still names one house.
+pub fn community() -> Community {
+    let id = CommunityId::new(DEMO_COMMUNITY);
+    let buildings = (1..=BUILDINGS)
+        .map(|b| Building {
+            id: BuildingId::new(format!("{DEMO_COMMUNITY}-b{b:02}")),
+            no: b,
+            name: format!("{b}号楼"),
+            units: (1..=UNITS)
+                .map(|u| Unit {
+                    no: u,
+                    floors: (1..=FLOORS)
+                        .map(|f| Floor {
+                            no: f,
+                            houses: (1..=HOUSES_PER_UNIT_FLOOR)
+                                .map(|h| {
+                                    let room = format!("{}{:02}", f, (u - 1) * HOUSES_PER_UNIT_FLOOR + h);
+                                    // Areas 78.50–143.50 m² by position, 2 dp.
+                                    let area = Decimal::new(7850 + i64::from((h * 13 + b * 7) % 6) * 1300, 2);
+                                    House { id: HouseId::new(format!("{DEMO_COMMUNITY}-{b}-{u}-{room}")), room, area }
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Community { id, name: "荷花苑".into(), time_zone: "Asia/Shanghai".into(), buildings }
+}
+
+/// Every device of the demo community: two meters per house, four gates and one barrier.
+pub fn devices(community: &Community) -> Vec<DeviceSpec> {
+    let mut out = Vec::with_capacity(community.house_count() * 2 + 8);
+    for (b, u, _f, h) in community.houses() {
+        for (kind, prefix) in [(DeviceKind::WaterMeter, "wm"), (DeviceKind::ElectricityMeter, "em")] {
+            out.push(DeviceSpec {
+                id: DeviceId::new(format!("{prefix}-{}-{}-{}", b.no, u.no, h.room)),
+                kind,
+                community: community.id.clone(),
+                building: Some(b.id.clone()),
+                house: Some(h.id.clone()),
+                heartbeat_secs: 300,
+            });
+        }
+    }
+    for (i, b) in community.buildings.iter().take(4).enumerate() {
+        out.push(DeviceSpec {
+            id: DeviceId::new(format!("gate-{}", i + 1)),
+            kind: DeviceKind::Gate,
+            community: community.id.clone(),
+            building: Some(b.id.clone()),
+            house: None,
+            heartbeat_secs: 60,
+        });
+    }
+    out.push(DeviceSpec {
+        id: DeviceId::new("barrier-1"),
+        kind: DeviceKind::Barrier,
+        community: community.id.clone(),
+        building: None,
+        house: None,
+        heartbeat_secs: 60,
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_community_is_the_size_the_wall_is_built_for() {
+        let c = community();
+        assert!(c.buildings.len() >= 10);
+        assert_eq!(c.house_count(), 1584);
+        assert_eq!(devices(&c).len(), 1584 * 2 + 5);
+    }
+}

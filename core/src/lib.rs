@@ -1,0 +1,23 @@
+//! hutong-core: the Hutong domain, pure. It owns money, ids, the community tree and its addresses,
+//! devices with their readings and the meter rules, and the wire types the screens receive.
+//! No tokio, no IO, no clock: time is always passed in.
+//!
+//! # Layout
+//! - [`money`]: `Money`, exact CNY amounts (rust_decimal, 2 dp, half-up).
+//! - [`ids`]: newtype ids (`CommunityId`, `BuildingId`, `HouseId`, `DeviceId`).
+//! - [`community`]: the tree company → community → building → unit → floor → house, and addresses.
+//! - [`device`]: devices, their commands and events, `decide`/`apply`, the meter anomaly rules.
+//! - [`building`]: a building's health as the wall shows it, folded from its devices.
+//! - [`live`]: what the server streams to screens (snapshot, event, resync).
+//! - [`demo`]: the seeded demo community (荷花苑).
+
+pub mod building;
+pub mod community;
+pub mod demo;
+pub mod device;
+pub mod ids;
+pub mod live;
+pub mod money;
+
+pub use ids::{BuildingId, CommunityId, DeviceId, HouseId};
+pub use money::Money;
