@@ -1,0 +1,16 @@
+//! hutong-web: the HTTP API, the WebSocket streams and the `hutong` binary that wires everything
+//! together (serve, demo, simulate, bench).
+//!
+//! # Layout
+//! - [`config`]: defaults → `--config` TOML → `HUTONG_*` env → flags, validated at start.
+//! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
+//! - [`api`]: REST under `/api/v1/`, `/healthz`, `/metrics`, `/api/openapi.json`; `ApiError`.
+//! - [`ws`]: `/ws` — snapshot, then live events, resync on lag.
+//! - [`registry`]: the communities and devices this deployment runs, kept in the journal.
+//! - [`bench`]: `hutong bench ingest`, the end-to-end ingest benchmark.
+
+pub mod api;
+pub mod config;
+pub mod registry;
+pub mod server;
+pub mod ws;

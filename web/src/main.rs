@@ -1,1 +1,117 @@
-fn main() {}
+//! `hutong`: serve, demo, simulate.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hutong_core::ids::DeviceId;
+use hutong_device_bridge::simulator::{self, SimulatorOptions};
+use hutong_web::config::Overrides;
+use hutong_web::server::{self, DemoOptions};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "hutong", version, about = "Hutong — real-time operations for residential communities (小区)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: SQLite journal, in-process MQTT broker (or --mqtt-url), HTTP.
+    Serve {
+        #[command(flatten)]
+        settings: Overrides,
+    },
+    /// Serve plus the demo community 荷花苑 and the device simulator.
+    Demo {
+        #[command(flatten)]
+        settings: Overrides,
+        /// Messages per second the simulator publishes (0: no simulator).
+        #[arg(long, default_value_t = 200, env = "HUTONG_SIMULATE_RATE")]
+        simulate_rate: u32,
+    },
+    /// Publish realistic device traffic for a community to a broker.
+    Simulate {
+        /// The broker, mqtt://host:port.
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        mqtt_url: String,
+        /// Messages per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Devices to keep silent, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        silent: Vec<String>,
+        /// One reading in this many is a spike (0: none).
+        #[arg(long, default_value_t = 3000)]
+        spike_one_in: u32,
+    },
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,rumqttc=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        t.cancel();
+    });
+    token
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logs();
+    let shutdown = shutdown_on_signal();
+    match cli.command {
+        Command::Serve { settings } => {
+            let config = settings.resolve()?;
+            server::run(config, None, shutdown, |addr| {
+                println!("Hutong 已就绪 / ready: http://{addr}/");
+            })
+            .await
+        }
+        Command::Demo { settings, simulate_rate } => {
+            let config = settings.resolve()?;
+            server::run(config, Some(DemoOptions { simulate_rate }), shutdown, |addr| {
+                println!("Hutong 演示已就绪 / demo ready: http://{addr}/  (荷花苑, simulator {simulate_rate} msg/s)");
+            })
+            .await
+        }
+        Command::Simulate { mqtt_url, rate, duration, silent, spike_one_in } => {
+            let broker = hutong_device_bridge::url::parse(&mqtt_url)?;
+            let community = hutong_core::demo::community();
+            let devices = hutong_core::demo::devices(&community);
+            let silent: HashSet<DeviceId> = silent.iter().map(DeviceId::new).collect();
+            if let Some(secs) = duration {
+                let t = shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+                    t.cancel();
+                });
+            }
+            let options = SimulatorOptions { broker, rate, spike_one_in, silent, seed: std::process::id().into() };
+            let stats = simulator::run(devices, options, shutdown).await;
+            println!("published {} messages ({} spikes, {} gate alarms)", stats.published, stats.spikes, stats.gate_alarms);
+            Ok(())
+        }
+    }
+    .context("hutong")
+}

@@ -1,0 +1,143 @@
+//! Ingest: one task owns the rumqttc event loop and never blocks in it. A publish is decoded by
+//! the pure codec, cast to its device actor with a one-shot for the outcome, and queued for the
+//! ack task, which acks the broker in arrival order once each outcome says the journal holds it
+//! (or that it was a duplicate or refused). A message whose actor failed before the journal held
+//! it is not acked: the broker delivers it again after the next reconnect.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hutong_actors::device::{DeviceMsg, IngestOutcome};
+use hutong_actors::{Clock, Directory, Metrics};
+use rumqttc::{AsyncClient, Event, Packet, Publish, QoS};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::{self, Rejection};
+use crate::url::BrokerAddress;
+
+pub struct IngestOptions {
+    pub broker: BrokerAddress,
+    pub client_id: String,
+}
+
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+pub fn describe_metrics(metrics: &Metrics) {
+    metrics.describe("hutong_mqtt_messages_total", "Device messages taken, by outcome");
+    metrics.describe("hutong_mqtt_rejected_total", "Device messages refused, by reason");
+    metrics.describe("hutong_mqtt_connected", "1 while ingest is connected to the broker");
+    metrics.describe("hutong_mqtt_reconnects_total", "Times ingest lost the broker and reconnected");
+    for reason in Rejection::REASONS {
+        metrics.counter("hutong_mqtt_rejected_total", &[("reason", reason)]);
+    }
+}
+
+/// Runs until `shutdown`; reconnects with capped backoff and resubscribes on every connection.
+pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc<Metrics>, clock: Clock, shutdown: CancellationToken) {
+    describe_metrics(&metrics);
+    let mut mqtt = options.broker.options(&options.client_id);
+    mqtt.set_manual_acks(true)
+        .set_clean_session(true)
+        .set_keep_alive(Duration::from_secs(30))
+        // Oversized payloads must reach the codec to be counted, not break the connection.
+        .set_max_packet_size(1024 * 1024, 64 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(mqtt, 4096);
+    let (queue, pending) = mpsc::channel(16_384);
+    let acker = tokio::spawn(ack_in_order(client.clone(), pending, metrics.clone()));
+    let connected = metrics.gauge("hutong_mqtt_connected", &[]);
+    let mut backoff = BACKOFF_START;
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            event = eventloop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                backoff = BACKOFF_START;
+                connected.store(1, Ordering::Relaxed);
+                tracing::info!("ingest connected to the MQTT broker; subscribing");
+                if let Err(e) = client.try_subscribe(codec::SUBSCRIPTION, QoS::AtLeastOnce) {
+                    tracing::error!(error = %e, "could not subscribe");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let outcome = dispatch(&publish, &directory, &metrics, &clock);
+                if queue.send((publish, outcome)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                connected.store(0, Ordering::Relaxed);
+                metrics.inc("hutong_mqtt_reconnects_total", &[]);
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "MQTT connection lost");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_CAP);
+            }
+        }
+    }
+    connected.store(0, Ordering::Relaxed);
+    drop(queue);
+    let _ = acker.await;
+    let _ = client.try_disconnect();
+}
+
+/// Decodes and casts; `None` means refused here and to be acked at once.
+fn dispatch(publish: &Publish, directory: &Directory, metrics: &Metrics, clock: &Clock) -> Option<oneshot::Receiver<IngestOutcome>> {
+    let decoded = codec::parse_topic(&publish.topic).and_then(|topic| {
+        let command = codec::decode(topic.channel, &publish.payload, clock.now())?;
+        let actor = directory.device(topic.community, topic.device).ok_or_else(|| Rejection::UnknownDevice {
+            community: topic.community.to_string(),
+            device: topic.device.to_string(),
+        })?;
+        Ok((actor, command))
+    });
+    match decoded {
+        Ok((actor, command)) => {
+            let (tx, rx) = oneshot::channel();
+            actor.cast(DeviceMsg::Signal(command, Some(tx))).ok().map(|_| rx)
+        }
+        Err(rejection) => {
+            metrics.inc("hutong_mqtt_rejected_total", &[("reason", rejection.reason())]);
+            tracing::warn!(reason = rejection.reason(), topic = %publish.topic.chars().take(200).collect::<String>(), "device message refused: {rejection}");
+            None
+        }
+    }
+}
+
+async fn ack_in_order(
+    client: AsyncClient,
+    mut pending: mpsc::Receiver<(Publish, Option<oneshot::Receiver<IngestOutcome>>)>,
+    metrics: Arc<Metrics>,
+) {
+    let applied = metrics.counter("hutong_mqtt_messages_total", &[("outcome", "applied")]);
+    let duplicate = metrics.counter("hutong_mqtt_messages_total", &[("outcome", "duplicate")]);
+    let unacked = metrics.counter("hutong_mqtt_messages_total", &[("outcome", "not_durable")]);
+    while let Some((publish, outcome)) = pending.recv().await {
+        if let Some(outcome) = outcome {
+            match outcome.await {
+                Ok(IngestOutcome::Applied) => applied.fetch_add(1, Ordering::Relaxed),
+                Ok(IngestOutcome::Duplicate) => duplicate.fetch_add(1, Ordering::Relaxed),
+                Ok(IngestOutcome::Refused(why)) => {
+                    tracing::warn!(topic = %publish.topic, "device message refused: {why}");
+                    metrics.inc("hutong_mqtt_rejected_total", &[("reason", "refused")]);
+                    0
+                }
+                Err(_) => {
+                    unacked.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+        }
+        if publish.qos != QoS::AtMostOnce && client.ack(&publish).await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Configuration: defaults in code, then a `--config` TOML file, then `HUTONG_*` environment
+//! variables, then command-line flags. Unknown keys are refused; bad values stop the start with a
+//! sentence saying which setting and why.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The settings file, every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub data: Option<PathBuf>,
+    pub http: Option<String>,
+    pub mqtt: Option<String>,
+    pub mqtt_url: Option<String>,
+    pub assets: Option<PathBuf>,
+}
+
+/// Settings given on the command line or in the environment (clap fills both).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// TOML settings file.
+    #[arg(long, env = "HUTONG_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the embedded journal lives.
+    #[arg(long, env = "HUTONG_DATA")]
+    pub data: Option<PathBuf>,
+    /// HTTP listen address.
+    #[arg(long, env = "HUTONG_HTTP")]
+    pub http: Option<String>,
+    /// Listen address of the in-process MQTT broker.
+    #[arg(long, env = "HUTONG_MQTT")]
+    pub mqtt: Option<String>,
+    /// Use this external broker instead of the in-process one (mqtt://[user:pass@]host:port).
+    #[arg(long, env = "HUTONG_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    /// Built dashboards to serve at `/`.
+    #[arg(long, env = "HUTONG_ASSETS")]
+    pub assets: Option<PathBuf>,
+}
+
+/// Where devices' messages come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Broker {
+    Embedded(SocketAddr),
+    External(hutong_device_bridge::url::BrokerAddress),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data: PathBuf,
+    pub http: SocketAddr,
+    pub broker: Broker,
+    pub assets: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("无法读取配置文件 {path} / cannot read the config file {path}: {why}")]
+    Read { path: String, why: String },
+    #[error("配置文件 {path} 有误 / the config file {path} is invalid: {why}")]
+    Parse { path: String, why: String },
+    #[error("设置 {setting} 的值 {value:?} 不是有效地址 / setting {setting}: {value:?} is not an address like 127.0.0.1:8080")]
+    Address { setting: &'static str, value: String },
+    #[error("{0}")]
+    MqttUrl(#[from] hutong_device_bridge::url::MqttUrlError),
+}
+
+fn address(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| ConfigError::Address { setting, value: value.to_string() })
+}
+
+fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.display().to_string(), why: e.to_string() })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), why: e.to_string() })
+}
+
+impl Overrides {
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => ConfigFile::default(),
+        };
+        let http = self.http.clone().or(file.http).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let mqtt = self.mqtt.clone().or(file.mqtt).unwrap_or_else(|| "127.0.0.1:1883".into());
+        let broker = match self.mqtt_url.clone().or(file.mqtt_url) {
+            Some(url) => Broker::External(hutong_device_bridge::url::parse(&url)?),
+            None => Broker::Embedded(address("mqtt", &mqtt)?),
+        };
+        Ok(Config {
+            data: self.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("hutong-data")),
+            http: address("http", &http)?,
+            broker,
+            assets: self.assets.clone().or(file.assets).unwrap_or_else(|| PathBuf::from("dashboards/dist")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hutong.toml");
+        std::fs::write(&path, "http = \"127.0.0.1:9000\"\nmqtt = \"127.0.0.1:1999\"\n").unwrap();
+        let o = Overrides { config: Some(path), mqtt: Some("127.0.0.1:2000".into()), ..Default::default() };
+        let c = o.resolve().unwrap();
+        assert_eq!(c.http.port(), 9000);
+        assert_eq!(c.broker, Broker::Embedded("127.0.0.1:2000".parse().unwrap()));
+        assert_eq!(c.data, PathBuf::from("hutong-data"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_a_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hutong.toml");
+        std::fs::write(&path, "htp = \"x\"\n").unwrap();
+        let err = Overrides { config: Some(path), ..Default::default() }.resolve().unwrap_err().to_string();
+        assert!(err.contains("htp") && err.contains("invalid"), "{err}");
+        let err = Overrides { http: Some("localhost".into()), ..Default::default() }.resolve().unwrap_err().to_string();
+        assert!(err.contains("http") && err.contains("127.0.0.1:8080"), "{err}");
+        let err = Overrides { mqtt_url: Some("http://x".into()), ..Default::default() }.resolve().unwrap_err().to_string();
+        assert!(err.contains("mqtt://"), "{err}");
+    }
+}
