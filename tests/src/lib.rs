@@ -1,0 +1,281 @@
+//! Helpers for the end-to-end tests: start the real `hutong` binary on free ports, talk to it
+//! over HTTP, WebSocket and MQTT, and wait for conditions (never for fixed times).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The binary under test: `HUTONG_BIN` (set by `cargo xtask test`), else the workspace's debug build.
+pub fn hutong_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("HUTONG_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("debug/hutong");
+    assert!(bin.exists(), "no hutong binary at {}: run `cargo xtask test`", bin.display());
+    bin
+}
+
+/// Where tests keep what a person may want to look at afterwards (screenshots).
+pub fn output_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-output");
+    std::fs::create_dir_all(&dir).expect("test-output dir");
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Polls `f` until it returns `Some`, or fails after `limit` with `what`.
+pub async fn wait_for<T>(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A running `hutong` process; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub http: SocketAddr,
+    pub mqtt_port: u16,
+    pub data: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    /// `hutong demo --simulate-rate {rate}` on free ports; `extra` adds flags (e.g. `--mqtt-url`).
+    pub async fn demo(data: &Path, rate: u32, extra: &[&str]) -> Server {
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mqtt_port = free_port();
+        let log = data.with_extension("log");
+        std::fs::create_dir_all(data).unwrap();
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let mut cmd = Command::new(hutong_bin());
+        cmd.arg("demo")
+            .arg("--data")
+            .arg(data)
+            .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt_port}")])
+            .args(["--simulate-rate", &rate.to_string()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        if let Some(assets) = std::env::var_os("HUTONG_ASSETS") {
+            cmd.arg("--assets").arg(assets);
+        }
+        let child = cmd.spawn().expect("start hutong");
+        let server = Server { child, http, mqtt_port, data: data.to_path_buf(), log };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let http = self.http;
+        let log = self.log.clone();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((200, body)) = http_get(http, "/healthz") {
+                if body.contains("ready") {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("hutong not ready after 60 s; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn mqtt(&self) -> (String, u16) {
+        ("127.0.0.1".into(), self.mqtt_port)
+    }
+
+    pub fn get_json(&self, path: &str) -> Value {
+        let (status, body) = http_get(self.http, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    pub fn metric(&self, line_prefix: &str) -> u64 {
+        let (_, text) = http_get(self.http, "/metrics").expect("metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_prefix).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or(0)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET, enough for JSON and metrics. It stops at Content-Length rather than at
+/// close, because some servers (chromium's DevTools) keep the connection open regardless.
+pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let (head_len, head) = loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            bail!("connection closed before the headers ended");
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break (i + 4, String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase());
+        }
+    };
+    let status: u16 = head.split_whitespace().nth(1).context("no status")?.parse()?;
+    let length = head.lines().find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let body = &raw[head_len..];
+        let done = match length {
+            Some(n) => body.len() >= n,
+            None if chunked => body.windows(5).any(|w| w == b"0\r\n\r\n"),
+            None => false,
+        };
+        if done {
+            break;
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let body = String::from_utf8_lossy(&raw[head_len..]).into_owned();
+    let body = if chunked { dechunk(&body) } else { body };
+    Ok((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/ws` for a community and returns it with the snapshot it sent first.
+pub async fn ws_connect(http: SocketAddr, community: &str) -> (Ws, Value) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/ws?community={community}")).await.expect("ws connect");
+    let first = next_json(&mut ws).await.expect("a snapshot");
+    assert_eq!(first["type"], "snapshot", "first message is the snapshot: {first}");
+    (ws, first)
+}
+
+pub async fn next_json(ws: &mut Ws) -> Option<Value> {
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(t)) => return serde_json::from_str(&t).ok(),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Waits up to `limit` for an event matching `pred` on the socket.
+pub async fn wait_event(ws: &mut Ws, limit: Duration, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, next_json(ws)).await.context("no matching event in time")?;
+        let Some(msg) = msg else { bail!("socket closed") };
+        if msg["type"] == "event" && pred(&msg) {
+            return Ok(msg);
+        }
+    }
+}
+
+/// A device on MQTT: publishes QoS 1 and waits for the broker's PUBACK.
+pub struct Device {
+    client: AsyncClient,
+    acks: tokio::sync::mpsc::UnboundedReceiver<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Device {
+    pub async fn connect(host: &str, port: u16, id: &str) -> Device {
+        let mut options = MqttOptions::new(id, host, port);
+        options.set_keep_alive(Duration::from_secs(10)).set_max_packet_size(1024 * 1024, 1024 * 1024);
+        let (client, mut eventloop) = AsyncClient::new(options, 1000);
+        let (tx, acks) = tokio::sync::mpsc::unbounded_channel();
+        let (connected_tx, connected_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut connected = Some(connected_tx);
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        if let Some(c) = connected.take() {
+                            let _ = c.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        let _ = tx.send(());
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), connected_rx).await.expect("MQTT connect in time").expect("connack");
+        Device { client, acks, task }
+    }
+
+    pub async fn publish(&mut self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.expect("publish");
+        tokio::time::timeout(Duration::from_secs(10), self.acks.recv()).await.expect("PUBACK in time");
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+pub fn telemetry(seq: u64, value: &str) -> String {
+    format!(r#"{{"seq":{seq},"ts":{},"value":"{value}"}}"#, now_ms())
+}

@@ -8,8 +8,10 @@
 //! - [`ws`]: `/ws` — snapshot, then live events, resync on lag.
 //! - [`registry`]: the communities and devices this deployment runs, kept in the journal.
 //! - [`bench`]: `hutong bench ingest`, the end-to-end ingest benchmark.
+//! - [`bench`]: `hutong bench ingest`, the end-to-end ingest benchmark.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod registry;
 pub mod server;

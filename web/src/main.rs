@@ -50,6 +50,17 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         spike_one_in: u32,
     },
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        which: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// MQTT publish → journal durable → WebSocket: sustained msg/s and latency percentiles.
+    Ingest(hutong_web::bench::IngestBench),
 }
 
 fn init_logs() {
@@ -112,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
             println!("published {} messages ({} spikes, {} gate alarms)", stats.published, stats.spikes, stats.gate_alarms);
             Ok(())
         }
+        Command::Bench { which: Bench::Ingest(options) } => hutong_web::bench::ingest(options).await,
     }
     .context("hutong")
 }

@@ -1,1 +1,126 @@
-fn main() {}
+//! `cargo xtask …`: the project's two commands and its benchmarks. Each installs what it needs
+//! on a fresh machine (wasm32 target, the wasm-bindgen CLI pinned to Cargo.lock, Debian's
+//! mosquitto, chromium and CJK fonts) before it builds.
+//!
+//! - `cargo xtask demo [hutong demo flags]`: build the dashboards and the server, start the demo.
+//! - `cargo xtask test`: install test tools, build, run every test.
+//! - `cargo xtask bench ingest [flags]`: the end-to-end ingest benchmark.
+//! - `cargo xtask dashboards`: build the dashboards only.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("xtask: {cmd:?}");
+    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    cmd.output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// The wasm32 target and a wasm-bindgen CLI of exactly the version Cargo.lock pins.
+fn ensure_wasm_tools() -> anyhow::Result<()> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("Cargo.lock")?;
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("\nname = \"wasm-bindgen\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")).map(|v| v.trim_end_matches('"').to_string()))
+        .context("wasm-bindgen is not in Cargo.lock")?;
+    let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) != Some(version.as_str()) {
+        // Not --locked: the CLI's own lock file may name versions a registry mirror lacks.
+        run(cargo().args(["install", "wasm-bindgen-cli", "--version", &version]))?;
+    }
+    Ok(())
+}
+
+fn build_dashboards() -> anyhow::Result<PathBuf> {
+    ensure_wasm_tools()?;
+    run(cargo().args(["build", "-p", "hutong-dashboards", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"]))?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/wasm-release/hutong_dashboards.wasm");
+    let dist = root().join("dashboards/dist");
+    std::fs::create_dir_all(&dist)?;
+    run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-dir"]).arg(&dist).arg(&wasm))?;
+    std::fs::copy(root().join("dashboards/index.html"), dist.join("index.html"))?;
+    Ok(dist)
+}
+
+/// Debian packages the tests use: a second broker, a browser, and fonts it can draw Chinese with.
+fn ensure_test_packages() -> anyhow::Result<()> {
+    let wanted = [("mosquitto", "/usr/sbin/mosquitto"), ("chromium", "/usr/bin/chromium"), ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto")];
+    let missing: Vec<&str> = wanted.iter().filter(|(_, path)| !Path::new(path).exists()).map(|(p, _)| *p).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sudo: &[&str] = if output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0") { &[] } else { &["sudo"] };
+    let apt = |args: &[&str]| {
+        let mut all: Vec<&str> = sudo.to_vec();
+        all.push("apt-get");
+        all.extend_from_slice(args);
+        let mut c = Command::new(all[0]);
+        c.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut c)
+    };
+    apt(&["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(missing.iter().copied());
+    apt(&args)
+}
+
+fn release_binary() -> anyhow::Result<PathBuf> {
+    run(cargo().args(["build", "--release", "-p", "hutong-web", "--bin", "hutong"]))?;
+    Ok(target_dir().join("release/hutong"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("demo") => {
+            let dist = build_dashboards()?;
+            let bin = release_binary()?;
+            let mut cmd = Command::new(bin);
+            cmd.current_dir(root()).arg("demo").arg("--assets").arg(dist).args(&args[1..]);
+            run(&mut cmd)
+        }
+        Some("test") => {
+            ensure_test_packages()?;
+            let dist = build_dashboards()?;
+            run(cargo().args(["build", "-p", "hutong-web", "--bin", "hutong"]))?;
+            let bin = target_dir().join("debug/hutong");
+            run(cargo().args(["test", "--workspace", "--no-fail-fast"]).env("HUTONG_BIN", &bin).env("HUTONG_ASSETS", &dist))
+        }
+        Some("bench") => {
+            let bin = release_binary()?;
+            let mut cmd = Command::new(bin);
+            cmd.current_dir(root()).arg("bench").args(&args[1..]);
+            run(&mut cmd)
+        }
+        Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
+        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest [flags] | dashboards"),
+    }
+}

@@ -1,0 +1,107 @@
+//! The wall's one WebSocket. Messages are queued as they arrive and folded into the wall's state
+//! four times a second, so a busy community does not re-render the wall hundreds of times a
+//! second. A closed socket reconnects by itself with capped backoff; a fresh snapshot follows.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use hutong_core::live::ServerMessage;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use crate::wall::WallState;
+
+type Queue = Rc<RefCell<Vec<ServerMessage>>>;
+
+const FLUSH_MS: i32 = 250;
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("a browser window")
+}
+
+/// Starts feeding `state` from the server.
+pub fn connect(state: RwSignal<WallState>, connected: RwSignal<bool>) {
+    let queue: Queue = Rc::default();
+    let q = queue.clone();
+    let flush = Closure::<dyn FnMut()>::new(move || {
+        let batch: Vec<ServerMessage> = q.borrow_mut().drain(..).collect();
+        if !batch.is_empty() {
+            state.update(|s| batch.into_iter().for_each(|m| s.fold(m)));
+        }
+    });
+    let _ = window().set_interval_with_callback_and_timeout_and_arguments_0(flush.as_ref().unchecked_ref(), FLUSH_MS);
+    flush.forget();
+    wasm_bindgen_futures::spawn_local(async move {
+        let community = community_to_show().await;
+        open(community, queue, connected, 0);
+    });
+}
+
+/// `?community=ID`, else the first community the server runs.
+async fn community_to_show() -> String {
+    let search = window().location().search().unwrap_or_default();
+    if let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) {
+        if let Some(c) = params.get("community").filter(|c| !c.is_empty()) {
+            return c;
+        }
+    }
+    first_community().await.unwrap_or_else(|| "heyuan".to_string())
+}
+
+async fn first_community() -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        id: String,
+    }
+    let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str("/api/v1/communities")).await.ok()?;
+    let response: web_sys::Response = response.dyn_into().ok()?;
+    let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+    let list: Vec<Summary> = serde_json::from_str(&text).ok()?;
+    list.into_iter().next().map(|s| s.id)
+}
+
+fn backoff_ms(attempt: u32) -> i32 {
+    (500 * 2i32.pow(attempt.min(4))).min(8_000)
+}
+
+fn open(community: String, queue: Queue, connected: RwSignal<bool>, attempt: u32) {
+    let location = window().location();
+    let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
+    let url = format!("{scheme}://{}/ws?community={community}", location.host().unwrap_or_default());
+    let Ok(ws) = WebSocket::new(&url) else {
+        retry(community, queue, connected, attempt);
+        return;
+    };
+
+    let on_open = Closure::<dyn FnMut()>::new(move || connected.set(true));
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+
+    let q = queue.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        if let Some(text) = e.data().as_string() {
+            match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(message) => q.borrow_mut().push(message),
+                Err(err) => web_sys::console::warn_1(&format!("unreadable message: {err}").into()),
+            }
+        }
+    });
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
+        let was_up = connected.get_untracked();
+        connected.set(false);
+        let next = if was_up { 0 } else { attempt + 1 };
+        retry(community.clone(), queue.clone(), connected, next);
+    });
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    on_close.forget();
+}
+
+fn retry(community: String, queue: Queue, connected: RwSignal<bool>, attempt: u32) {
+    let again = Closure::once_into_js(move || open(community, queue, connected, attempt));
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(again.unchecked_ref(), backoff_ms(attempt));
+}

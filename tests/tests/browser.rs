@@ -1,0 +1,122 @@
+//! A real browser on the wall: Debian's chromium, headless, driven over the DevTools protocol.
+//! It opens the wall of a running demo, sees the tiles, sees values change live, and leaves a
+//! screenshot in `test-output/wall.png` for a person to look at.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::SinkExt;
+use hutong_tests::*;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+struct Browser {
+    child: Child,
+    ws: Ws,
+    next_id: u64,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    async fn launch(profile: &Path) -> Browser {
+        let child = Command::new("chromium")
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--remote-debugging-port=0",
+                "--window-size=1920,1080",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Debian's chromium is installed by `cargo xtask test`");
+        let port_file = profile.join("DevToolsActivePort");
+        let port: u16 = wait_for("chromium's DevTools port", Duration::from_secs(30), async || {
+            std::fs::read_to_string(&port_file).ok()?.lines().next()?.trim().parse().ok()
+        })
+        .await;
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        let page_ws: String = wait_for("a page target", Duration::from_secs(10), async || {
+            let (_, body) = http_get(addr, "/json/list").ok()?;
+            let targets: Vec<Value> = serde_json::from_str(&body).ok()?;
+            targets.iter().find(|t| t["type"] == "page")?["webSocketDebuggerUrl"].as_str().map(str::to_string)
+        })
+        .await;
+        let (ws, _) = tokio_tungstenite::connect_async(page_ws).await.expect("DevTools socket");
+        Browser { child, ws, next_id: 0 }
+    }
+
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.ws.send(Message::Text(json!({"id": id, "method": method, "params": params}).to_string().into())).await.unwrap();
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(20), next_json(&mut self.ws)).await.expect("DevTools answer").expect("DevTools open");
+            if msg["id"] == id {
+                assert!(msg.get("error").is_none(), "{method}: {msg}");
+                return msg["result"].clone();
+            }
+        }
+    }
+
+    async fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true})).await;
+        r["result"]["value"].clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wall_shows_buildings_and_changes_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 300, &[]).await;
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+
+    let tiles = wait_for("10+ building tiles", Duration::from_secs(30), async || {
+        let n = browser.eval("document.querySelectorAll('[data-test=tile]').length").await.as_u64()?;
+        (n >= 10).then_some(n)
+    })
+    .await;
+    assert_eq!(tiles, 11);
+    let link = browser.eval("document.querySelector('[data-test=link]').textContent").await;
+    assert!(link.as_str().unwrap_or_default().contains("实时连接"), "connected: {link}");
+    let title = browser.eval("document.querySelector('h1').textContent").await;
+    assert!(title.as_str().unwrap_or_default().contains("荷花苑"), "{title}");
+
+    // Values change while we watch: the live event counter and the ticker's newest line.
+    let count = async |b: &mut Browser| b.eval("Number(document.querySelector('[data-test=events-seen]').textContent)").await.as_u64();
+    let ticker = async |b: &mut Browser| b.eval("(document.querySelector('[data-test=ticker] li') || {}).textContent || ''").await;
+    let first_count = wait_for("the event counter to start", Duration::from_secs(20), async || count(&mut browser).await.filter(|n| *n > 0)).await;
+    let first_line = ticker(&mut browser).await;
+    wait_for("the counter to move", Duration::from_secs(20), async || count(&mut browser).await.filter(|n| *n > first_count + 10)).await;
+    wait_for("the ticker to move", Duration::from_secs(20), async || {
+        let line = ticker(&mut browser).await;
+        (line != first_line && !line.as_str().unwrap_or_default().is_empty()).then_some(())
+    })
+    .await;
+
+    let shot = browser.call("Page.captureScreenshot", json!({"format": "png"})).await;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let path = output_dir().join("wall.png");
+    std::fs::write(&path, &png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}

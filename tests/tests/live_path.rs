@@ -1,0 +1,157 @@
+//! The live path end to end: the real binary, a real broker (in-process and Debian's mosquitto),
+//! real WebSockets, real restarts on the same data directory.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hutong_tests::*;
+
+const DEVICE: &str = "wm-1-1-101";
+const TOPIC: &str = "hutong/heyuan/devices/wm-1-1-101/telemetry";
+
+async fn reading_reaches_the_socket(server: &Server, broker: (String, u16)) {
+    let (mut ws, snapshot) = ws_connect(server.http, "heyuan").await;
+    assert!(snapshot["buildings"].as_array().unwrap().len() >= 10);
+    let mut device = Device::connect(&broker.0, broker.1, "test-device").await;
+    let sent = Instant::now();
+    device.publish(TOPIC, telemetry(1, "12.345")).await;
+    let event = wait_event(&mut ws, Duration::from_secs(1), |e| e["body"]["device"] == DEVICE)
+        .await
+        .expect("the reading arrives on /ws within a second");
+    assert_eq!(event["body"]["event"]["type"], "reading_accepted");
+    assert_eq!(event["body"]["event"]["value"], "12.345");
+    eprintln!("publish → /ws in {:?}", sent.elapsed());
+    let view = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
+    assert_eq!(view["last_value"], "12.345");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_published_to_the_embedded_broker_reaches_the_websocket_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    reading_reaches_the_socket(&server, server.mqtt()).await;
+}
+
+struct Mosquitto(Child);
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_published_through_mosquitto_reaches_the_websocket_within_a_second() {
+    let port = free_port();
+    let mosquitto = Command::new("mosquitto")
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Debian's mosquitto is installed by `cargo xtask test`");
+    let _mosquitto = Mosquitto(mosquitto);
+    wait_for("mosquitto to listen", Duration::from_secs(10), async || std::net::TcpStream::connect(("127.0.0.1", port)).ok()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let server = Server::demo(&dir.path().join("data"), 0, &["--mqtt-url", &url]).await;
+    wait_for("ingest to connect to mosquitto", Duration::from_secs(10), async || (server.metric("hutong_mqtt_connected ") == 1).then_some(())).await;
+    reading_reaches_the_socket(&server, ("127.0.0.1".into(), port)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &[]).await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device").await;
+    for seq in 1..=50u64 {
+        device.publish(TOPIC, telemetry(seq, &format!("{}.5", 100 + seq))).await;
+    }
+    let applied = |s: &Server| s.metric("hutong_mqtt_messages_total{outcome=\"applied\"}");
+    wait_for("50 readings applied", Duration::from_secs(10), async || (applied(&server) >= 50).then_some(())).await;
+    let before = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
+    assert_eq!(before["last_value"], "150.5");
+    assert_eq!(before["journal_seq"], 50);
+    drop(device);
+    server.stop();
+
+    // A clean restart.
+    let server = Server::demo(&data, 0, &[]).await;
+    let after = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
+    assert_eq!(after, before, "the same device state after a restart");
+
+    // More readings, then the plug is pulled: what was applied (acked) is all there.
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device-2").await;
+    for seq in 51..=80u64 {
+        device.publish(TOPIC, telemetry(seq, &format!("{}.5", 100 + seq))).await;
+    }
+    wait_for("30 more applied", Duration::from_secs(10), async || (applied(&server) >= 30).then_some(())).await;
+    let acked = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
+    drop(device);
+    server.kill9();
+    let server = Server::demo(&data, 0, &[]).await;
+    let recovered = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
+    assert_eq!(recovered["journal_seq"], acked["journal_seq"]);
+    assert_eq!(recovered["last_value"], "180.5");
+    // And the same address in both printed forms finds the house this meter belongs to.
+    let by_dash = server.get_json("/api/v1/communities/heyuan/houses?address=%E8%8D%B7%E8%8A%B1%E8%8B%91-1-1-101");
+    assert_eq!(by_dash["id"], recovered["house"]);
+    assert_eq!(by_dash["address_path"], "荷花苑/1号楼/1层/101");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_device_messages_are_refused_counted_and_break_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "bad-device").await;
+    device.publish(TOPIC, "not json").await;
+    device.publish(TOPIC, r#"{"seq":"one","ts":1,"value":"1"}"#).await;
+    device.publish("hutong/heyuan/devices/no-such-meter/telemetry", telemetry(1, "1")).await;
+    device.publish("hutong/heyuan/devices/wm-1-1-101/bogus", telemetry(1, "1")).await;
+    device.publish(TOPIC, vec![b'{'; 10_000]).await;
+    device.publish("hutong/heyuan/devices/gate-1/telemetry", telemetry(1, "1")).await;
+    let (mut ws, _) = ws_connect(server.http, "heyuan").await;
+    device.publish(TOPIC, telemetry(1, "7")).await;
+    wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["device"] == DEVICE).await.expect("a good reading still flows");
+    for reason in ["not_json", "wrong_type", "unknown_device", "bad_topic", "oversized", "refused"] {
+        let line = format!("hutong_mqtt_rejected_total{{reason=\"{reason}\"}}");
+        wait_for(&format!("{reason} counted"), Duration::from_secs(5), async || (server.metric(&line) == 1).then_some(())).await;
+    }
+    let view = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
+    assert_eq!((view["last_value"].as_str(), view["journal_seq"].as_u64()), (Some("7"), Some(1)), "bad input changed nothing");
+    let gate = server.get_json("/api/v1/communities/heyuan/devices/gate-1");
+    assert_eq!(gate["journal_seq"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spike_raises_an_alarm_and_turns_its_building_red_on_the_wall() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "spike-device").await;
+    for (seq, value) in [(1, "10.0"), (2, "10.2"), (3, "10.4"), (4, "10.6"), (5, "10.8")] {
+        device.publish(TOPIC, telemetry(seq, value)).await;
+    }
+    let (mut ws, _) = ws_connect(server.http, "heyuan").await;
+    device.publish(TOPIC, telemetry(6, "25.0")).await;
+    let alarm = wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["event"]["type"] == "usage_spiked").await.unwrap();
+    assert_eq!(alarm["body"]["building"], "heyuan-b01");
+    let tile = wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["kind"] == "building" && e["body"]["health"]["anomalies"] == 1).await;
+    assert!(tile.is_ok(), "building 1 turned red");
+    let wall = server.get_json("/api/v1/communities/heyuan/wall");
+    assert!(wall["alarms"][0]["text"].as_str().unwrap().contains("用量突增"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_the_api_document_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let doc = server.get_json("/api/openapi.json");
+    assert!(doc["paths"]["/ws"].is_object());
+    let (status, body) = http_get(server.http, "/api/v1/communities/nowhere/devices").unwrap();
+    assert_eq!(status, 404);
+    assert!(body.contains("找不到小区") && body.contains("no community"), "{body}");
+    let (status, body) = http_get(server.http, "/api/v1/communities/heyuan/houses?address=nonsense").unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(server.metric("hutong_ready ") == 1);
+}

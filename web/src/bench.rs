@@ -1,0 +1,203 @@
+//! `hutong bench ingest`: the end-to-end ingest benchmark. It starts a real server in this
+//! process (SQLite journal in a temp dir, the embedded broker, HTTP), connects a WebSocket
+//! client, and has simulated devices publish readings over MQTT with QoS 1. Each reading carries
+//! its publish time; the client measures publish → journal durable → WebSocket.
+//!
+//! Two phases: as fast as the publishers can go (sustained messages/s), then a fixed rate
+//! (latency p50/p99 at that rate).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::StreamExt;
+use hutong_core::device::DeviceSpec;
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Broker, Config};
+use crate::server::{self, DemoOptions};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestBench {
+    /// Seconds of each phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Messages per second of the fixed-rate phase.
+    #[arg(long, default_value_t = 10_000)]
+    pub rate: u32,
+    /// MQTT connections publishing.
+    #[arg(long, default_value_t = 4)]
+    pub publishers: usize,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// What the WebSocket client saw.
+#[derive(Default)]
+struct Seen {
+    events: AtomicU64,
+    resyncs: AtomicU64,
+    latencies_us: std::sync::Mutex<Vec<u64>>,
+    recording: AtomicBool,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[allow(clippy::float_arithmetic)]
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let mqtt: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let config = Config { data: dir.clone(), http, broker: Broker::Embedded(mqtt), assets: dir.join("none") };
+    let shutdown = CancellationToken::new();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0 }), shutdown.clone(), move |a| {
+        let _ = ready_tx.send(a);
+    }));
+    let started = Instant::now();
+    ready_rx.await?;
+    println!("server ready in {:.2?} (demo community: 3,173 devices, SQLite journal in {})", started.elapsed(), dir.display());
+
+    let seen = Arc::new(Seen::default());
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/ws?community=heyuan")).await?;
+    let reader = tokio::spawn(read_socket(ws, seen.clone()));
+
+    let community = hutong_core::demo::community();
+    let meters: Vec<DeviceSpec> = hutong_core::demo::devices(&community).into_iter().filter(|d| d.kind.is_meter()).collect();
+    let mut rows = Vec::new();
+    let mut seq0 = 1u64;
+    for (phase, rate) in [("max", None), ("fixed", Some(options.rate))] {
+        seen.latencies_us.lock().unwrap().clear();
+        let before = seen.events.load(Ordering::Relaxed);
+        seen.recording.store(true, Ordering::Relaxed);
+        let t0 = Instant::now();
+        let published = publish_phase(mqtt.port(), &meters, options.publishers, rate, Duration::from_secs(options.seconds), seq0).await?;
+        seq0 += published + 1;
+        // Wait for the tail to drain (bounded).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen.events.load(Ordering::Relaxed) - before < published && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let elapsed = t0.elapsed();
+        seen.recording.store(false, Ordering::Relaxed);
+        let received = seen.events.load(Ordering::Relaxed) - before;
+        let mut lat = seen.latencies_us.lock().unwrap().clone();
+        lat.sort_unstable();
+        #[allow(clippy::float_arithmetic)]
+        let per_sec = received as f64 / elapsed.as_secs_f64();
+        rows.push((phase, rate, published, received, per_sec, percentile(&lat, 0.5), percentile(&lat, 0.99), percentile(&lat, 0.999)));
+    }
+    let resyncs = seen.resyncs.load(Ordering::Relaxed);
+    println!();
+    println!("| phase | target msg/s | published | received on /ws | sustained msg/s (publish→durable→/ws) | p50 ms | p99 ms | p99.9 ms |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (phase, rate, published, received, per_sec, p50, p99, p999) in rows {
+        let target = rate.map_or("as fast as possible".to_string(), |r| r.to_string());
+        println!("| {phase} | {target} | {published} | {received} | {per_sec:.0} | {p50:.2} | {p99:.2} | {p999:.2} |");
+    }
+    println!("\nWebSocket resyncs: {resyncs}; machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    shutdown.cancel();
+    reader.abort();
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("hutong-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+async fn read_socket(
+    mut ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    seen: Arc<Seen>,
+) {
+    while let Some(Ok(msg)) = ws.next().await {
+        let Message::Text(text) = msg else { continue };
+        let now = Utc::now();
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        match value["type"].as_str() {
+            Some("resync") => {
+                seen.resyncs.fetch_add(1, Ordering::Relaxed);
+            }
+            Some("event") if value["body"]["event"]["type"] == "reading_accepted" => {
+                seen.events.fetch_add(1, Ordering::Relaxed);
+                if seen.recording.load(Ordering::Relaxed) {
+                    if let Some(at) = value["body"]["event"]["signal"]["at"].as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
+                        let us = (now - at).num_microseconds().unwrap_or(0).max(0) as u64;
+                        seen.latencies_us.lock().unwrap().push(us);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Publishes readings round-robin over the meters; returns how many were published.
+async fn publish_phase(port: u16, meters: &[DeviceSpec], publishers: usize, rate: Option<u32>, length: Duration, seq0: u64) -> anyhow::Result<u64> {
+    let mut tasks = Vec::new();
+    for p in 0..publishers {
+        let mine: Vec<DeviceSpec> = meters.iter().skip(p).step_by(publishers).cloned().collect();
+        let per_publisher = rate.map(|r| r.div_ceil(publishers as u32));
+        tasks.push(tokio::spawn(async move {
+            let mut options = MqttOptions::new(format!("bench-{p}-{seq0}"), "127.0.0.1", port);
+            options.set_keep_alive(Duration::from_secs(30)).set_inflight(1000);
+            let (client, mut eventloop) = AsyncClient::new(options, 10_000);
+            let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+            let mut sent = 0u64;
+            let start = Instant::now();
+            let mut i = 0usize;
+            while start.elapsed() < length {
+                let batch = match per_publisher {
+                    // Fixed rate: publish what is due by now, then yield a millisecond.
+                    Some(r) => {
+                        let due = (start.elapsed().as_micros() as u64 * u64::from(r)) / 1_000_000;
+                        if due <= sent {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            continue;
+                        }
+                        due - sent
+                    }
+                    None => 256,
+                };
+                for _ in 0..batch {
+                    let meter = &mine[i % mine.len()];
+                    i += 1;
+                    let seq = seq0 + sent;
+                    // The register climbs by a steady step so no spike rule fires.
+                    let value = format!("{}.{:03}", 1000 + seq / 1000, seq % 1000);
+                    let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+                    let payload = format!(r#"{{"seq":{seq},"ts":"{ts}","value":"{value}"}}"#);
+                    let topic = format!("hutong/heyuan/devices/{}/telemetry", meter.id);
+                    if client.publish(topic, QoS::AtLeastOnce, false, payload).await.is_err() {
+                        return sent;
+                    }
+                    sent += 1;
+                }
+            }
+            // Let the last publishes leave before the connection goes.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = client.disconnect().await;
+            driver.abort();
+            sent
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await?;
+    }
+    Ok(total)
+}
