@@ -3,8 +3,9 @@
 //! client, and has simulated devices publish readings over MQTT with QoS 1. Each reading carries
 //! its publish time; the client measures publish → journal durable → WebSocket.
 //!
-//! Two phases: as fast as the publishers can go (sustained messages/s), then a fixed rate
-//! (latency p50/p99 at that rate).
+//! Two phases: as fast as the server keeps up (publishers keep at most `window` messages between
+//! publish and WebSocket, so the broker never hoards a backlog: sustained messages/s), then a
+//! fixed rate (latency p50/p99 at that rate). The backlog drains between phases.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +32,9 @@ pub struct IngestBench {
     /// MQTT connections publishing.
     #[arg(long, default_value_t = 4)]
     pub publishers: usize,
+    /// Most messages in flight end to end in the max phase.
+    #[arg(long, default_value_t = 20_000)]
+    pub window: u64,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -82,10 +86,11 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         let before = seen.events.load(Ordering::Relaxed);
         seen.recording.store(true, Ordering::Relaxed);
         let t0 = Instant::now();
-        let published = publish_phase(mqtt.port(), &meters, options.publishers, rate, Duration::from_secs(options.seconds), seq0).await?;
+        let gate = Window { seen: seen.clone(), base: before, published: Arc::new(AtomicU64::new(0)), limit: options.window };
+        let published = publish_phase(mqtt.port(), &meters, options.publishers, rate, Duration::from_secs(options.seconds), seq0, gate).await?;
         seq0 += published + 1;
         // Wait for the tail to drain (bounded).
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while seen.events.load(Ordering::Relaxed) - before < published && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -146,10 +151,35 @@ async fn read_socket(
     }
 }
 
+/// Keeps the max phase closed-loop: publishers wait while too much is between publish and /ws.
+#[derive(Clone)]
+struct Window {
+    seen: Arc<Seen>,
+    base: u64,
+    published: Arc<AtomicU64>,
+    limit: u64,
+}
+
+impl Window {
+    fn open(&self) -> bool {
+        let received = self.seen.events.load(Ordering::Relaxed) - self.base;
+        self.published.load(Ordering::Relaxed).saturating_sub(received) < self.limit
+    }
+}
+
 /// Publishes readings round-robin over the meters; returns how many were published.
-async fn publish_phase(port: u16, meters: &[DeviceSpec], publishers: usize, rate: Option<u32>, length: Duration, seq0: u64) -> anyhow::Result<u64> {
+async fn publish_phase(
+    port: u16,
+    meters: &[DeviceSpec],
+    publishers: usize,
+    rate: Option<u32>,
+    length: Duration,
+    seq0: u64,
+    window: Window,
+) -> anyhow::Result<u64> {
     let mut tasks = Vec::new();
     for p in 0..publishers {
+        let window = window.clone();
         let mine: Vec<DeviceSpec> = meters.iter().skip(p).step_by(publishers).cloned().collect();
         let per_publisher = rate.map(|r| r.div_ceil(publishers as u32));
         tasks.push(tokio::spawn(async move {
@@ -171,7 +201,11 @@ async fn publish_phase(port: u16, meters: &[DeviceSpec], publishers: usize, rate
                         }
                         due - sent
                     }
-                    None => 256,
+                    None if window.open() => 256,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    }
                 };
                 for _ in 0..batch {
                     let meter = &mine[i % mine.len()];
@@ -186,6 +220,7 @@ async fn publish_phase(port: u16, meters: &[DeviceSpec], publishers: usize, rate
                         return sent;
                     }
                     sent += 1;
+                    window.published.fetch_add(1, Ordering::Relaxed);
                 }
             }
             // Let the last publishes leave before the connection goes.

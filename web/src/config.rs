@@ -115,6 +115,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_settings_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/hutong.toml");
+        let c = Overrides { config: Some(path), ..Default::default() }.resolve().unwrap();
+        assert_eq!(c.http.port(), 8080);
+        assert_eq!(c.broker, Broker::Embedded("127.0.0.1:1883".parse().unwrap()));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused_with_a_sentence() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hutong.toml");

@@ -65,8 +65,8 @@ enum Bench {
 
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn,rumqttc=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off,rumqttc=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
 fn shutdown_on_signal() -> CancellationToken {
