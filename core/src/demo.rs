@@ -14,19 +14,34 @@ pub const UNITS: u32 = 2;
 pub const FLOORS: i32 = 18;
 pub const HOUSES_PER_UNIT_FLOOR: u32 = 4;
 
+/// A second community of the demo's first company: 莲园, 2 small buildings.
+pub const SISTER_COMMUNITY: &str = "lianyuan";
+/// A community of another company: 梅园, 2 small buildings.
+pub const OTHER_COMPANY_COMMUNITY: &str = "meiyuan";
+
 /// Rooms are numbered across the floor (unit 1 has x01–x04, unit 2 x05–x08), so the slash form,
 /// which names no unit, still names one house.
 pub fn community() -> Community {
-    let id = CommunityId::new(DEMO_COMMUNITY);
-    let buildings = (1..=BUILDINGS)
+    sized(DEMO_COMMUNITY, "荷花苑", BUILDINGS, FLOORS)
+}
+
+/// The small communities that show the demo's scope: one beside 荷花苑, one of another company.
+pub fn small_communities() -> [Community; 2] {
+    [sized(SISTER_COMMUNITY, "莲园", 2, 3), sized(OTHER_COMPANY_COMMUNITY, "梅园", 2, 3)]
+}
+
+fn sized(id: &str, name: &str, buildings: u32, floors: i32) -> Community {
+    let id = CommunityId::new(id);
+    let prefix = id.as_str();
+    let buildings = (1..=buildings)
         .map(|b| Building {
-            id: BuildingId::new(format!("{DEMO_COMMUNITY}-b{b:02}")),
+            id: BuildingId::new(format!("{prefix}-b{b:02}")),
             no: b,
             name: format!("{b}号楼"),
             units: (1..=UNITS)
                 .map(|u| Unit {
                     no: u,
-                    floors: (1..=FLOORS)
+                    floors: (1..=floors)
                         .map(|f| Floor {
                             no: f,
                             houses: (1..=HOUSES_PER_UNIT_FLOOR)
@@ -34,7 +49,7 @@ pub fn community() -> Community {
                                     let room = format!("{}{:02}", f, (u - 1) * HOUSES_PER_UNIT_FLOOR + h);
                                     // Areas 78.50–143.50 m² by position, 2 dp.
                                     let area = Decimal::new(7850 + i64::from((h * 13 + b * 7) % 6) * 1300, 2);
-                                    House { id: HouseId::new(format!("{DEMO_COMMUNITY}-{b}-{u}-{room}")), room, area }
+                                    House { id: HouseId::new(format!("{prefix}-{b}-{u}-{room}")), room, area }
                                 })
                                 .collect(),
                         })
@@ -43,7 +58,7 @@ pub fn community() -> Community {
                 .collect(),
         })
         .collect();
-    Community { id, name: "荷花苑".into(), time_zone: "Asia/Shanghai".into(), buildings }
+    Community { id, name: name.into(), time_zone: "Asia/Shanghai".into(), buildings }
 }
 
 /// Every device of the demo community: two meters per house, four gates and one barrier.
@@ -92,5 +107,7 @@ mod tests {
         assert!(c.buildings.len() >= 10);
         assert_eq!(c.house_count(), 1584);
         assert_eq!(devices(&c).len(), 1584 * 2 + 5);
+        let [sister, other] = small_communities();
+        assert_eq!((sister.house_count(), other.buildings[0].id.as_str()), (48, "meiyuan-b01"));
     }
 }

@@ -63,3 +63,16 @@ id_type!(
 pub fn is_valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
+
+id_type!(
+    /// A property company (集团/公司); companies on one deployment never see each other (X5).
+    CompanyId
+);
+id_type!(
+    /// A staff member's account id.
+    StaffId
+);
+id_type!(
+    /// A role, built in (`cashier`) or defined by a company.
+    RoleId
+);

@@ -7,6 +7,7 @@
 //! - [`ids`]: newtype ids (`CommunityId`, `BuildingId`, `HouseId`, `DeviceId`).
 //! - [`community`]: the tree company → community → building → unit → floor → house, and addresses.
 //! - [`device`]: devices, their commands and events, `decide`/`apply`, the meter anomaly rules.
+//! - [`identity`]: permissions, built-in roles, scope, the caller (`Principal`), masking.
 //! - [`building`]: a building's health as the wall shows it, folded from its devices.
 //! - [`live`]: what the server streams to screens (snapshot, event, resync).
 //! - [`demo`]: the seeded demo community (荷花苑).
@@ -15,9 +16,10 @@ pub mod building;
 pub mod community;
 pub mod demo;
 pub mod device;
+pub mod identity;
 pub mod ids;
 pub mod live;
 pub mod money;
 
-pub use ids::{BuildingId, CommunityId, DeviceId, HouseId};
+pub use ids::{BuildingId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, StaffId};
 pub use money::Money;

@@ -5,7 +5,12 @@
 //! # Layout
 //! - [`wall`]: the wall's state (pure, testable natively) and its view.
 //! - [`socket`]: the WebSocket that feeds it, with reconnect and batching.
+//! - `app`: sign-in, who is signed in, and which screens their role opens.
 
+#[cfg(target_arch = "wasm32")]
+pub mod app;
+#[cfg(target_arch = "wasm32")]
+mod http;
 #[cfg(target_arch = "wasm32")]
 pub mod socket;
 pub mod wall;
@@ -14,5 +19,5 @@ pub mod wall;
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(wall::WallScreen);
+    leptos::mount::mount_to_body(app::App);
 }

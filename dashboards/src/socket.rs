@@ -21,8 +21,8 @@ fn window() -> web_sys::Window {
     web_sys::window().expect("a browser window")
 }
 
-/// Starts feeding `state` from the server.
-pub fn connect(state: RwSignal<WallState>, connected: RwSignal<bool>) {
+/// Starts feeding `state` with `community`'s stream.
+pub fn connect(community: String, state: RwSignal<WallState>, connected: RwSignal<bool>) {
     let queue: Queue = Rc::default();
     let q = queue.clone();
     let flush = Closure::<dyn FnMut()>::new(move || {
@@ -33,33 +33,7 @@ pub fn connect(state: RwSignal<WallState>, connected: RwSignal<bool>) {
     });
     let _ = window().set_interval_with_callback_and_timeout_and_arguments_0(flush.as_ref().unchecked_ref(), FLUSH_MS);
     flush.forget();
-    wasm_bindgen_futures::spawn_local(async move {
-        let community = community_to_show().await;
-        open(community, queue, connected, 0);
-    });
-}
-
-/// `?community=ID`, else the first community the server runs.
-async fn community_to_show() -> String {
-    let search = window().location().search().unwrap_or_default();
-    if let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) {
-        if let Some(c) = params.get("community").filter(|c| !c.is_empty()) {
-            return c;
-        }
-    }
-    first_community().await.unwrap_or_else(|| "heyuan".to_string())
-}
-
-async fn first_community() -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Summary {
-        id: String,
-    }
-    let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str("/api/v1/communities")).await.ok()?;
-    let response: web_sys::Response = response.dyn_into().ok()?;
-    let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
-    let list: Vec<Summary> = serde_json::from_str(&text).ok()?;
-    list.into_iter().next().map(|s| s.id)
+    open(community, queue, connected, 0);
 }
 
 fn backoff_ms(attempt: u32) -> i32 {

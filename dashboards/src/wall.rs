@@ -129,10 +129,10 @@ fn local_hms(at: chrono::DateTime<chrono::Utc>) -> String {
 
 #[cfg(target_arch = "wasm32")]
 #[component]
-pub fn WallScreen() -> impl IntoView {
+pub fn WallScreen(community: String) -> impl IntoView {
     let state = RwSignal::new(WallState::default());
     let connected = RwSignal::new(false);
-    crate::socket::connect(state, connected);
+    crate::socket::connect(community, state, connected);
 
     let tiles = move || {
         state.with(|s| {

@@ -1,9 +1,11 @@
 //! Topics and payloads, decoded by pure functions. A device publishes on
 //! `hutong/{community}/devices/{device}/{telemetry|event|heartbeat}` a JSON object:
 //!
-//! - telemetry: `{"seq": 42, "ts": "2026-11-22T08:00:00Z", "value": "1234.567"}`
-//! - event: `{"seq": 43, "ts": 1763798400000, "action": "forced_open", "plate": "沪A12345"}`
-//! - heartbeat: `{"seq": 44, "ts": 1763798400000}`
+//! - telemetry: `{"key": "…", "seq": 42, "ts": "2026-11-22T08:00:00Z", "value": "1234.567"}`
+//! - event: `{"key": "…", "seq": 43, "ts": 1763798400000, "action": "forced_open", "plate": "沪A12345"}`
+//! - heartbeat: `{"key": "…", "seq": 44, "ts": 1763798400000}`
+//!
+//! `key` is the device's own key ([`device_key`]): a device can speak only on its own topics.
 //!
 //! `ts` is RFC 3339 or epoch milliseconds; `value` a decimal string or a JSON number (at most 15
 //! significant digits, read back exactly). Anything else is refused with a [`Rejection`] whose
@@ -69,6 +71,8 @@ pub enum Rejection {
     UnknownDevice { community: String, device: String },
     #[error("设备拒绝 / the device refused it: {0}")]
     Refused(String),
+    #[error("设备密钥不符 / the key does not belong to device {0}: a device may publish only on its own topics")]
+    Forbidden(String),
 }
 
 impl Rejection {
@@ -80,10 +84,11 @@ impl Rejection {
             Rejection::WrongType(_) => "wrong_type",
             Rejection::UnknownDevice { .. } => "unknown_device",
             Rejection::Refused(_) => "refused",
+            Rejection::Forbidden(_) => "forbidden",
         }
     }
 
-    pub const REASONS: [&'static str; 6] = ["bad_topic", "oversized", "not_json", "wrong_type", "unknown_device", "refused"];
+    pub const REASONS: [&'static str; 7] = ["bad_topic", "oversized", "not_json", "wrong_type", "unknown_device", "refused", "forbidden"];
 }
 
 pub fn parse_topic(topic: &str) -> Result<DeviceTopic<'_>, Rejection> {
@@ -167,6 +172,7 @@ impl<'de> Deserialize<'de> for ReadingValue {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TelemetryPayload {
+    key: String,
     seq: u64,
     ts: DeviceTime,
     value: ReadingValue,
@@ -175,6 +181,7 @@ struct TelemetryPayload {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EventPayload {
+    key: String,
     seq: u64,
     ts: DeviceTime,
     action: GateAction,
@@ -185,6 +192,7 @@ struct EventPayload {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HeartbeatPayload {
+    key: String,
     seq: u64,
     ts: DeviceTime,
 }
@@ -205,8 +213,34 @@ fn json<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, Rejection> {
     }
 }
 
-/// Decodes a payload into the command for the device actor; `seen` is the server's clock.
-pub fn decode(channel: Channel, payload: &[u8], seen: DateTime<Utc>) -> Result<DeviceCommand, Rejection> {
+/// The key of a device: HMAC-SHA256 of `community/device` under the deployment's device secret,
+/// hex, first 16 bytes. Provisioned into the device; checked on every message.
+pub fn device_key(secret: &[u8], community: &str, device: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(community.as_bytes());
+    mac.update(b"/");
+    mac.update(device.as_bytes());
+    mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares in time independent of where the texts differ.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Decodes a payload from `topic`'s device into the command for its actor, checking the
+/// device's key; `seen` is the server's clock.
+pub fn decode_checked(topic: &DeviceTopic<'_>, payload: &[u8], secret: &[u8], seen: DateTime<Utc>) -> Result<DeviceCommand, Rejection> {
+    let (command, key) = decode(topic.channel, payload, seen)?;
+    if !same_key(&key, &device_key(secret, topic.community, topic.device)) {
+        return Err(Rejection::Forbidden(format!("{}/{}", topic.community, topic.device)));
+    }
+    Ok(command)
+}
+
+/// Decodes a payload into the command for the device actor and the key it carried.
+pub fn decode(channel: Channel, payload: &[u8], seen: DateTime<Utc>) -> Result<(DeviceCommand, String), Rejection> {
     if payload.len() > MAX_PAYLOAD {
         return Err(Rejection::Oversized(payload.len()));
     }
@@ -214,18 +248,18 @@ pub fn decode(channel: Channel, payload: &[u8], seen: DateTime<Utc>) -> Result<D
     Ok(match channel {
         Channel::Telemetry => {
             let p: TelemetryPayload = json(payload)?;
-            DeviceCommand::RecordReading { signal: signal(p.seq, p.ts), value: p.value.0 }
+            (DeviceCommand::RecordReading { signal: signal(p.seq, p.ts), value: p.value.0 }, p.key)
         }
         Channel::Event => {
             let p: EventPayload = json(payload)?;
             if p.plate.as_ref().is_some_and(|plate| plate.chars().count() > 16) {
                 return Err(Rejection::WrongType("plate longer than 16 characters".into()));
             }
-            DeviceCommand::RecordGateEvent { signal: signal(p.seq, p.ts), action: p.action, plate: p.plate }
+            (DeviceCommand::RecordGateEvent { signal: signal(p.seq, p.ts), action: p.action, plate: p.plate }, p.key)
         }
         Channel::Heartbeat => {
             let p: HeartbeatPayload = json(payload)?;
-            DeviceCommand::RecordHeartbeat { signal: signal(p.seq, p.ts) }
+            (DeviceCommand::RecordHeartbeat { signal: signal(p.seq, p.ts) }, p.key)
         }
     })
 }
@@ -257,13 +291,13 @@ mod tests {
     #[test]
     fn payloads_decode_exactly() {
         let cases: &[(Channel, &str, &str)] = &[
-            (Channel::Telemetry, r#"{"seq":1,"ts":"2026-11-22T08:00:00Z","value":"1234.567"}"#, "1234.567"),
-            (Channel::Telemetry, r#"{"seq":1,"ts":1763798400000,"value":1234.567}"#, "1234.567"),
-            (Channel::Telemetry, r#"{"seq":1,"ts":1763798400000,"value":0.1}"#, "0.1"),
-            (Channel::Telemetry, r#"{"seq":1,"ts":1763798400000,"value":42}"#, "42"),
+            (Channel::Telemetry, r#"{"key":"k","seq":1,"ts":"2026-11-22T08:00:00Z","value":"1234.567"}"#, "1234.567"),
+            (Channel::Telemetry, r#"{"key":"k","seq":1,"ts":1763798400000,"value":1234.567}"#, "1234.567"),
+            (Channel::Telemetry, r#"{"key":"k","seq":1,"ts":1763798400000,"value":0.1}"#, "0.1"),
+            (Channel::Telemetry, r#"{"key":"k","seq":1,"ts":1763798400000,"value":42}"#, "42"),
         ];
         for (channel, payload, want) in cases {
-            match decode(*channel, payload.as_bytes(), now()).unwrap() {
+            match decode(*channel, payload.as_bytes(), now()).unwrap().0 {
                 DeviceCommand::RecordReading { value, signal } => {
                     assert_eq!(value.to_string(), *want, "{payload}");
                     assert_eq!(signal.seen, now());
@@ -271,10 +305,23 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        let gate = decode(Channel::Event, br#"{"seq":9,"ts":1763798400000,"action":"forced_open"}"#, now()).unwrap();
+        let gate = decode(Channel::Event, br#"{"key":"k","seq":9,"ts":1763798400000,"action":"forced_open"}"#, now()).unwrap().0;
         assert!(matches!(gate, DeviceCommand::RecordGateEvent { action: GateAction::ForcedOpen, plate: None, .. }));
-        let hb = decode(Channel::Heartbeat, br#"{"seq":10,"ts":"2026-11-22T08:00:00+08:00"}"#, now()).unwrap();
+        let hb = decode(Channel::Heartbeat, br#"{"key":"k","seq":10,"ts":"2026-11-22T08:00:00+08:00"}"#, now()).unwrap().0;
         assert!(matches!(hb, DeviceCommand::RecordHeartbeat { signal } if signal.seq == 10));
+    }
+
+    #[test]
+    fn a_device_cannot_speak_for_another_device() {
+        let secret = b"s3cret";
+        let mine = parse_topic("hutong/heyuan/devices/wm-1/telemetry").unwrap();
+        let theirs = parse_topic("hutong/heyuan/devices/wm-2/telemetry").unwrap();
+        let payload = format!(r#"{{"key":"{}","seq":1,"ts":1,"value":"1"}}"#, device_key(secret, "heyuan", "wm-1"));
+        assert!(decode_checked(&mine, payload.as_bytes(), secret, now()).is_ok());
+        assert_eq!(decode_checked(&theirs, payload.as_bytes(), secret, now()).unwrap_err().reason(), "forbidden");
+        let other_community = parse_topic("hutong/meiyuan/devices/wm-1/telemetry").unwrap();
+        assert_eq!(decode_checked(&other_community, payload.as_bytes(), secret, now()).unwrap_err().reason(), "forbidden");
+        assert_ne!(device_key(secret, "heyuan", "wm-1"), device_key(b"other", "heyuan", "wm-1"));
     }
 
     #[test]
@@ -284,15 +331,15 @@ mod tests {
             (Channel::Telemetry, b"not json", "not_json"),
             (Channel::Telemetry, b"{\"seq\":1,", "not_json"),
             (Channel::Telemetry, &[0xff, 0xfe], "not_json"),
-            (Channel::Telemetry, br#"{"seq":"one","ts":1,"value":1}"#, "wrong_type"),
-            (Channel::Telemetry, br#"{"seq":1,"ts":1}"#, "wrong_type"),
-            (Channel::Telemetry, br#"{"seq":-1,"ts":1,"value":1}"#, "wrong_type"),
-            (Channel::Telemetry, br#"{"seq":1,"ts":"yesterday","value":1}"#, "wrong_type"),
-            (Channel::Telemetry, br#"{"seq":1,"ts":1,"value":"12abc"}"#, "wrong_type"),
-            (Channel::Telemetry, br#"{"seq":1,"ts":1,"value":1,"extra":true}"#, "wrong_type"),
+            (Channel::Telemetry, br#"{"key":"k","seq":"one","ts":1,"value":1}"#, "wrong_type"),
+            (Channel::Telemetry, br#"{"key":"k","seq":1,"ts":1}"#, "wrong_type"),
+            (Channel::Telemetry, br#"{"key":"k","seq":-1,"ts":1,"value":1}"#, "wrong_type"),
+            (Channel::Telemetry, br#"{"key":"k","seq":1,"ts":"yesterday","value":1}"#, "wrong_type"),
+            (Channel::Telemetry, br#"{"key":"k","seq":1,"ts":1,"value":"12abc"}"#, "wrong_type"),
+            (Channel::Telemetry, br#"{"key":"k","seq":1,"ts":1,"value":1,"extra":true}"#, "wrong_type"),
             (Channel::Telemetry, br#"[1,2,3]"#, "wrong_type"),
-            (Channel::Event, br#"{"seq":1,"ts":1,"action":"exploded"}"#, "wrong_type"),
-            (Channel::Event, br#"{"seq":1,"ts":1,"action":"vehicle_in","plate":"AAAAAAAAAAAAAAAAAAAAAAAA"}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"action":"exploded"}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"action":"vehicle_in","plate":"AAAAAAAAAAAAAAAAAAAAAAAA"}"#, "wrong_type"),
             (Channel::Heartbeat, &big, "oversized"),
         ];
         for (channel, payload, reason) in cases {

@@ -20,6 +20,8 @@ use crate::url::BrokerAddress;
 pub struct IngestOptions {
     pub broker: BrokerAddress,
     pub client_id: String,
+    /// The deployment's device secret; every message must carry its device's key.
+    pub device_secret: Vec<u8>,
 }
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -45,6 +47,7 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
         // Oversized payloads must reach the codec to be counted, not break the connection.
         .set_max_packet_size(1024 * 1024, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(mqtt, 4096);
+    let secret = options.device_secret;
     let (queue, pending) = mpsc::channel(16_384);
     let acker = tokio::spawn(ack_in_order(client.clone(), pending, metrics.clone()));
     let connected = metrics.gauge("hutong_mqtt_connected", &[]);
@@ -65,7 +68,7 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let outcome = dispatch(&publish, &directory, &metrics, &clock);
+                let outcome = dispatch(&publish, &secret, &directory, &metrics, &clock);
                 if queue.send((publish, outcome)).await.is_err() {
                     break;
                 }
@@ -90,13 +93,13 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
 }
 
 /// Decodes and casts; `None` means refused here and to be acked at once.
-fn dispatch(publish: &Publish, directory: &Directory, metrics: &Metrics, clock: &Clock) -> Option<oneshot::Receiver<IngestOutcome>> {
+fn dispatch(publish: &Publish, secret: &[u8], directory: &Directory, metrics: &Metrics, clock: &Clock) -> Option<oneshot::Receiver<IngestOutcome>> {
     let decoded = codec::parse_topic(&publish.topic).and_then(|topic| {
-        let command = codec::decode(topic.channel, &publish.payload, clock.now())?;
         let actor = directory.device(topic.community, topic.device).ok_or_else(|| Rejection::UnknownDevice {
             community: topic.community.to_string(),
             device: topic.device.to_string(),
         })?;
+        let command = codec::decode_checked(&topic, &publish.payload, secret, clock.now())?;
         Ok((actor, command))
     });
     match decoded {

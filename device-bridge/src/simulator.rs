@@ -28,6 +28,8 @@ pub struct SimulatorOptions {
     /// Devices that never speak.
     pub silent: HashSet<DeviceId>,
     pub seed: u64,
+    /// The deployment's device secret, to sign as each device.
+    pub device_secret: Vec<u8>,
 }
 
 struct SimDevice {
@@ -38,6 +40,7 @@ struct SimDevice {
     /// Usage injected by spikes; added to every later reading so the register never goes back.
     extra: Decimal,
     seq: u64,
+    key: String,
 }
 
 impl SimDevice {
@@ -69,7 +72,8 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
             };
             // Registers start from a household-sized offset below today's time-based value.
             let base = base - hourly * Decimal::from(Utc::now().timestamp_millis()) / Decimal::from(3_600_000);
-            SimDevice { spec, hourly, base, extra: Decimal::ZERO, seq: seq0 }
+            let key = crate::codec::device_key(&options.device_secret, spec.community.as_str(), spec.id.as_str());
+            SimDevice { spec, hourly, base, extra: Decimal::ZERO, seq: seq0, key }
         })
         .collect();
     let mut stats = SimulatorStats::default();
@@ -112,7 +116,7 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
                     device.extra += if device.spec.kind == DeviceKind::ElectricityMeter { Decimal::from(40) } else { Decimal::from(3) };
                     stats.spikes += 1;
                 }
-                (Channel::Telemetry, json!({"seq": device.seq, "ts": now_ms, "value": device.register(now_ms).to_string()}))
+                (Channel::Telemetry, json!({"key": device.key, "seq": device.seq, "ts": now_ms, "value": device.register(now_ms).to_string()}))
             } else {
                 let action = match rng.random_range(0..100) {
                     0 => {
@@ -124,7 +128,7 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
                     61..=80 => GateAction::OpenedByQr,
                     _ => GateAction::OpenedByApp,
                 };
-                (Channel::Event, json!({"seq": device.seq, "ts": now_ms, "action": action}))
+                (Channel::Event, json!({"key": device.key, "seq": device.seq, "ts": now_ms, "action": action}))
             };
             let topic = topic(device.spec.community.as_str(), device.spec.id.as_str(), channel);
             if client.publish(topic, QoS::AtLeastOnce, false, payload.to_string()).await.is_err() {

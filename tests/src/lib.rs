@@ -49,13 +49,18 @@ pub async fn wait_for<T>(what: &str, limit: Duration, mut f: impl AsyncFnMut() -
     }
 }
 
+/// Every demo account's password in tests.
+pub const PASSWORD: &str = "test-password-1";
+
 /// A running `hutong` process; killed when dropped.
 pub struct Server {
     pub child: Child,
     pub http: SocketAddr,
     pub mqtt_port: u16,
     pub data: PathBuf,
-    log: PathBuf,
+    pub log: PathBuf,
+    /// The demo admin's session, for the calls tests make as "the operator".
+    pub admin: String,
 }
 
 impl Server {
@@ -71,7 +76,7 @@ impl Server {
             .arg("--data")
             .arg(data)
             .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt_port}")])
-            .args(["--simulate-rate", &rate.to_string()])
+            .args(["--simulate-rate", &rate.to_string(), "--demo-password", PASSWORD])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log_file);
@@ -79,9 +84,24 @@ impl Server {
             cmd.arg("--assets").arg(assets);
         }
         let child = cmd.spawn().expect("start hutong");
-        let server = Server { child, http, mqtt_port, data: data.to_path_buf(), log };
+        let mut server = Server { child, http, mqtt_port, data: data.to_path_buf(), log, admin: String::new() };
         server.wait_ready().await;
+        server.admin = server.login("admin");
         server
+    }
+
+    /// Signs a demo account in and returns its session token.
+    pub fn login(&self, account: &str) -> String {
+        let body = serde_json::json!({"account": account, "password": PASSWORD}).to_string();
+        let (status, reply) = http(self.http, "POST", "/api/v1/auth/login", None, Some(&body)).expect("sign-in request");
+        assert_eq!(status, 200, "sign in as {account}: {reply}");
+        let v: Value = serde_json::from_str(&reply).unwrap();
+        v["token"].as_str().unwrap().to_string()
+    }
+
+    /// A device's key, as the operator provisions it.
+    pub fn device_key(&self, community: &str, device: &str) -> String {
+        self.get_json(&format!("/api/v1/communities/{community}/devices/{device}/key"))["key"].as_str().unwrap().to_string()
     }
 
     async fn wait_ready(&self) {
@@ -105,8 +125,9 @@ impl Server {
         ("127.0.0.1".into(), self.mqtt_port)
     }
 
+    /// GET as the demo admin.
     pub fn get_json(&self, path: &str) -> Value {
-        let (status, body) = http_get(self.http, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let (status, body) = http(self.http, "GET", path, Some(&self.admin), None).unwrap_or_else(|e| panic!("GET {path}: {e}"));
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
@@ -138,12 +159,22 @@ impl Drop for Server {
     }
 }
 
-/// A minimal HTTP/1.1 GET, enough for JSON and metrics. It stops at Content-Length rather than at
-/// close, because some servers (chromium's DevTools) keep the connection open regardless.
 pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    http(addr, "GET", path, None, None)
+}
+
+/// A minimal HTTP/1.1 client, enough for JSON and metrics. It stops at Content-Length rather than
+/// at close, because some servers (chromium's DevTools) keep the connection open regardless.
+pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> anyhow::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     let (head_len, head) = loop {
@@ -195,12 +226,20 @@ fn dechunk(mut body: &str) -> String {
 
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Opens `/ws` for a community and returns it with the snapshot it sent first.
-pub async fn ws_connect(http: SocketAddr, community: &str) -> (Ws, Value) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/ws?community={community}")).await.expect("ws connect");
+/// Opens `/ws` for a community with a session token and returns it with the snapshot it sent first.
+pub async fn ws_connect(http: SocketAddr, community: &str, token: &str) -> (Ws, Value) {
+    let mut ws = ws_open(http, community, token).await.expect("ws connect");
     let first = next_json(&mut ws).await.expect("a snapshot");
     assert_eq!(first["type"], "snapshot", "first message is the snapshot: {first}");
     (ws, first)
+}
+
+/// Opens `/ws`; the error is the refusal (e.g. 401, 404) when the server would not upgrade.
+pub async fn ws_open(http: SocketAddr, community: &str, token: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{http}/ws?community={community}").into_client_request()?;
+    request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
 }
 
 pub async fn next_json(ws: &mut Ws) -> Option<Value> {
@@ -276,6 +315,6 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-pub fn telemetry(seq: u64, value: &str) -> String {
-    format!(r#"{{"seq":{seq},"ts":{},"value":"{value}"}}"#, now_ms())
+pub fn telemetry(key: &str, seq: u64, value: &str) -> String {
+    format!(r#"{{"key":"{key}","seq":{seq},"ts":{},"value":"{value}"}}"#, now_ms())
 }

@@ -84,6 +84,31 @@ impl Browser {
         let r = self.call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true})).await;
         r["result"]["value"].clone()
     }
+
+    async fn screenshot(&mut self, name: &str) {
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"})).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let path = output_dir().join(name);
+        std::fs::write(&path, &png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+
+    /// Types into the sign-in form as a person would (input events) and submits it.
+    async fn sign_in(&mut self, account: &str, password: &str) {
+        wait_for("the sign-in form", Duration::from_secs(30), async || {
+            self.eval("!!document.querySelector('[data-test=signin]')").await.as_bool().filter(|b| *b)
+        })
+        .await;
+        let type_into = |name: &str, value: &str| {
+            format!(
+                "(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?};                  i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()"
+            )
+        };
+        self.eval(&type_into("account", account)).await;
+        self.eval(&type_into("password", password)).await;
+        self.eval("document.querySelector('[data-test=signin] button').click()").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +118,16 @@ async fn the_wall_shows_buildings_and_changes_live() {
     let mut browser = Browser::launch(&dir.path().join("chromium")).await;
     browser.call("Page.enable", json!({})).await;
     browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+
+    // A wrong password is refused on the form itself.
+    browser.sign_in("control", "wrong-password").await;
+    let error = wait_for("the sign-in error", Duration::from_secs(10), async || {
+        browser.eval("document.querySelector('[data-test=signin-error]').textContent").await.as_str().filter(|t| !t.is_empty()).map(str::to_string)
+    })
+    .await;
+    assert!(error.contains("账号或密码错误"), "{error}");
+    browser.screenshot("signin.png").await;
+    browser.sign_in("control", PASSWORD).await;
 
     let tiles = wait_for("10+ building tiles", Duration::from_secs(30), async || {
         let n = browser.eval("document.querySelectorAll('[data-test=tile]').length").await.as_u64()?;
@@ -117,10 +152,21 @@ async fn the_wall_shows_buildings_and_changes_live() {
     })
     .await;
 
-    let shot = browser.call("Page.captureScreenshot", json!({"format": "png"})).await;
-    let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
-    assert_eq!(&png[1..4], b"PNG");
-    let path = output_dir().join("wall.png");
-    std::fs::write(&path, &png).unwrap();
-    eprintln!("screenshot: {}", path.display());
+    browser.screenshot("wall.png").await;
+
+    // The control-room operator signs out; a cashier signs in and gets their own workspace —
+    // no wall (their role may not watch devices) and only their community.
+    browser.eval("document.querySelector('[data-test=signout]').click()").await;
+    browser.sign_in("cashier", PASSWORD).await;
+    let workspace = wait_for("the cashier's workspace", Duration::from_secs(20), async || {
+        browser.eval("(document.querySelector('[data-test=workspace]') || {}).textContent").await.as_str().map(str::to_string)
+    })
+    .await;
+    assert!(workspace.contains("荷花苑") && workspace.contains("收款"), "{workspace}");
+    let page = browser.eval("document.body.textContent").await.as_str().unwrap_or_default().to_string();
+    for foreign in ["莲园", "梅园"] {
+        assert!(!page.contains(foreign), "the cashier sees only 荷花苑: {page}");
+    }
+    assert_eq!(browser.eval("document.querySelectorAll('[data-test=tile]').length").await, 0);
+    browser.screenshot("cashier.png").await;
 }

@@ -10,11 +10,12 @@ const DEVICE: &str = "wm-1-1-101";
 const TOPIC: &str = "hutong/heyuan/devices/wm-1-1-101/telemetry";
 
 async fn reading_reaches_the_socket(server: &Server, broker: (String, u16)) {
-    let (mut ws, snapshot) = ws_connect(server.http, "heyuan").await;
+    let (mut ws, snapshot) = ws_connect(server.http, "heyuan", &server.admin).await;
     assert!(snapshot["buildings"].as_array().unwrap().len() >= 10);
+    let key = server.device_key("heyuan", DEVICE);
     let mut device = Device::connect(&broker.0, broker.1, "test-device").await;
     let sent = Instant::now();
-    device.publish(TOPIC, telemetry(1, "12.345")).await;
+    device.publish(TOPIC, telemetry(&key, 1, "12.345")).await;
     let event = wait_event(&mut ws, Duration::from_secs(1), |e| e["body"]["device"] == DEVICE)
         .await
         .expect("the reading arrives on /ws within a second");
@@ -64,9 +65,10 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::demo(&data, 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device").await;
     for seq in 1..=50u64 {
-        device.publish(TOPIC, telemetry(seq, &format!("{}.5", 100 + seq))).await;
+        device.publish(TOPIC, telemetry(&key, seq, &format!("{}.5", 100 + seq))).await;
     }
     let applied = |s: &Server| s.metric("hutong_mqtt_messages_total{outcome=\"applied\"}");
     wait_for("50 readings applied", Duration::from_secs(10), async || (applied(&server) >= 50).then_some(())).await;
@@ -83,8 +85,9 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
 
     // More readings, then the plug is pulled: what was applied (acked) is all there.
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device-2").await;
+    assert_eq!(server.device_key("heyuan", DEVICE), key, "a restarted demo keeps its device keys");
     for seq in 51..=80u64 {
-        device.publish(TOPIC, telemetry(seq, &format!("{}.5", 100 + seq))).await;
+        device.publish(TOPIC, telemetry(&key, seq, &format!("{}.5", 100 + seq))).await;
     }
     wait_for("30 more applied", Duration::from_secs(10), async || (applied(&server) >= 30).then_some(())).await;
     let acked = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
@@ -104,17 +107,21 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
 async fn bad_device_messages_are_refused_counted_and_break_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let gate_key = server.device_key("heyuan", "gate-1");
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "bad-device").await;
     device.publish(TOPIC, "not json").await;
-    device.publish(TOPIC, r#"{"seq":"one","ts":1,"value":"1"}"#).await;
-    device.publish("hutong/heyuan/devices/no-such-meter/telemetry", telemetry(1, "1")).await;
-    device.publish("hutong/heyuan/devices/wm-1-1-101/bogus", telemetry(1, "1")).await;
+    device.publish(TOPIC, format!(r#"{{"key":"{key}","seq":"one","ts":1,"value":"1"}}"#)).await;
+    device.publish("hutong/heyuan/devices/no-such-meter/telemetry", telemetry(&key, 1, "1")).await;
+    device.publish("hutong/heyuan/devices/wm-1-1-101/bogus", telemetry(&key, 1, "1")).await;
     device.publish(TOPIC, vec![b'{'; 10_000]).await;
-    device.publish("hutong/heyuan/devices/gate-1/telemetry", telemetry(1, "1")).await;
-    let (mut ws, _) = ws_connect(server.http, "heyuan").await;
-    device.publish(TOPIC, telemetry(1, "7")).await;
+    device.publish("hutong/heyuan/devices/gate-1/telemetry", telemetry(&gate_key, 1, "1")).await;
+    // The gate's own key, on the meter's topic: a device speaking for another device.
+    device.publish(TOPIC, telemetry(&gate_key, 1, "99")).await;
+    let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
+    device.publish(TOPIC, telemetry(&key, 1, "7")).await;
     wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["device"] == DEVICE).await.expect("a good reading still flows");
-    for reason in ["not_json", "wrong_type", "unknown_device", "bad_topic", "oversized", "refused"] {
+    for reason in ["not_json", "wrong_type", "unknown_device", "bad_topic", "oversized", "refused", "forbidden"] {
         let line = format!("hutong_mqtt_rejected_total{{reason=\"{reason}\"}}");
         wait_for(&format!("{reason} counted"), Duration::from_secs(5), async || (server.metric(&line) == 1).then_some(())).await;
     }
@@ -128,12 +135,13 @@ async fn bad_device_messages_are_refused_counted_and_break_nothing() {
 async fn a_spike_raises_an_alarm_and_turns_its_building_red_on_the_wall() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "spike-device").await;
     for (seq, value) in [(1, "10.0"), (2, "10.2"), (3, "10.4"), (4, "10.6"), (5, "10.8")] {
-        device.publish(TOPIC, telemetry(seq, value)).await;
+        device.publish(TOPIC, telemetry(&key, seq, value)).await;
     }
-    let (mut ws, _) = ws_connect(server.http, "heyuan").await;
-    device.publish(TOPIC, telemetry(6, "25.0")).await;
+    let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
+    device.publish(TOPIC, telemetry(&key, 6, "25.0")).await;
     let alarm = wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["event"]["type"] == "usage_spiked").await.unwrap();
     assert_eq!(alarm["body"]["building"], "heyuan-b01");
     let tile = wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["kind"] == "building" && e["body"]["health"]["anomalies"] == 1).await;
@@ -148,10 +156,10 @@ async fn health_metrics_and_the_api_document_answer() {
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
     let doc = server.get_json("/api/openapi.json");
     assert!(doc["paths"]["/ws"].is_object());
-    let (status, body) = http_get(server.http, "/api/v1/communities/nowhere/devices").unwrap();
+    let (status, body) = http(server.http, "GET", "/api/v1/communities/nowhere/devices", Some(&server.admin), None).unwrap();
     assert_eq!(status, 404);
     assert!(body.contains("找不到小区") && body.contains("no community"), "{body}");
-    let (status, body) = http_get(server.http, "/api/v1/communities/heyuan/houses?address=nonsense").unwrap();
+    let (status, body) = http(server.http, "GET", "/api/v1/communities/heyuan/houses?address=nonsense", Some(&server.admin), None).unwrap();
     assert_eq!(status, 400, "{body}");
     assert!(server.metric("hutong_ready ") == 1);
 }

@@ -63,10 +63,19 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let mqtt: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let config = Config { data: dir.clone(), http, broker: Broker::Embedded(mqtt), assets: dir.join("none") };
+    let device_secret = "bench-device-secret";
+    let config = Config {
+        data: dir.clone(),
+        http,
+        broker: Broker::Embedded(mqtt),
+        assets: dir.join("none"),
+        admin_password: None,
+        device_secret: Some(device_secret.into()),
+        session_hours: 1,
+    };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0 }), shutdown.clone(), move |a| {
+    let server = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0, password: Some("bench-password".into()) }), shutdown.clone(), move |a| {
         let _ = ready_tx.send(a);
     }));
     let started = Instant::now();
@@ -87,7 +96,8 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         seen.recording.store(true, Ordering::Relaxed);
         let t0 = Instant::now();
         let gate = Window { seen: seen.clone(), base: before, published: Arc::new(AtomicU64::new(0)), limit: options.window };
-        let published = publish_phase(mqtt.port(), &meters, options.publishers, rate, Duration::from_secs(options.seconds), seq0, gate).await?;
+        let published =
+            publish_phase(mqtt.port(), &meters, device_secret, options.publishers, rate, Duration::from_secs(options.seconds), seq0, gate).await?;
         seq0 += published + 1;
         // Wait for the tail to drain (bounded).
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -168,9 +178,11 @@ impl Window {
 }
 
 /// Publishes readings round-robin over the meters; returns how many were published.
+#[allow(clippy::too_many_arguments)]
 async fn publish_phase(
     port: u16,
     meters: &[DeviceSpec],
+    device_secret: &str,
     publishers: usize,
     rate: Option<u32>,
     length: Duration,
@@ -180,7 +192,12 @@ async fn publish_phase(
     let mut tasks = Vec::new();
     for p in 0..publishers {
         let window = window.clone();
-        let mine: Vec<DeviceSpec> = meters.iter().skip(p).step_by(publishers).cloned().collect();
+        let mine: Vec<(DeviceSpec, String)> = meters
+            .iter()
+            .skip(p)
+            .step_by(publishers)
+            .map(|m| (m.clone(), hutong_device_bridge::codec::device_key(device_secret.as_bytes(), m.community.as_str(), m.id.as_str())))
+            .collect();
         let per_publisher = rate.map(|r| r.div_ceil(publishers as u32));
         tasks.push(tokio::spawn(async move {
             let mut options = MqttOptions::new(format!("bench-{p}-{seq0}"), "127.0.0.1", port);
@@ -208,13 +225,13 @@ async fn publish_phase(
                     }
                 };
                 for _ in 0..batch {
-                    let meter = &mine[i % mine.len()];
+                    let (meter, key) = &mine[i % mine.len()];
                     i += 1;
                     let seq = seq0 + sent;
                     // The register climbs by a steady step so no spike rule fires.
                     let value = format!("{}.{:03}", 1000 + seq / 1000, seq % 1000);
                     let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-                    let payload = format!(r#"{{"seq":{seq},"ts":"{ts}","value":"{value}"}}"#);
+                    let payload = format!(r#"{{"key":"{key}","seq":{seq},"ts":"{ts}","value":"{value}"}}"#);
                     let topic = format!("hutong/heyuan/devices/{}/telemetry", meter.id);
                     if client.publish(topic, QoS::AtLeastOnce, false, payload).await.is_err() {
                         return sent;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The settings file, every key optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub data: Option<PathBuf>,
@@ -16,10 +16,13 @@ pub struct ConfigFile {
     pub mqtt: Option<String>,
     pub mqtt_url: Option<String>,
     pub assets: Option<PathBuf>,
+    pub admin_password: Option<String>,
+    pub device_secret: Option<String>,
+    pub session_hours: Option<u32>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
-#[derive(Debug, Default, Clone, clap::Args)]
+#[derive(Default, Clone, clap::Args)]
 pub struct Overrides {
     /// TOML settings file.
     #[arg(long, env = "HUTONG_CONFIG")]
@@ -39,6 +42,15 @@ pub struct Overrides {
     /// Built dashboards to serve at `/`.
     #[arg(long, env = "HUTONG_ASSETS")]
     pub assets: Option<PathBuf>,
+    /// Password of the first administrator, needed on the first start (no default exists).
+    #[arg(long, env = "HUTONG_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Secret the device keys are derived from (no default exists).
+    #[arg(long, env = "HUTONG_DEVICE_SECRET", hide_env_values = true)]
+    pub device_secret: Option<String>,
+    /// How long a sign-in lasts, in hours.
+    #[arg(long, env = "HUTONG_SESSION_HOURS")]
+    pub session_hours: Option<u32>,
 }
 
 /// Where devices' messages come from.
@@ -48,12 +60,16 @@ pub enum Broker {
     External(hutong_device_bridge::url::BrokerAddress),
 }
 
-#[derive(Debug, Clone)]
+/// Resolved settings. Its `Debug` never prints the secrets.
+#[derive(Clone)]
 pub struct Config {
     pub data: PathBuf,
     pub http: SocketAddr,
     pub broker: Broker,
     pub assets: PathBuf,
+    pub admin_password: Option<String>,
+    pub device_secret: Option<String>,
+    pub session_hours: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +93,26 @@ fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), why: e.to_string() })
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data", &self.data)
+            .field("http", &self.http)
+            .field("broker", &self.broker)
+            .field("assets", &self.assets)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "<set>"))
+            .field("device_secret", &self.device_secret.as_ref().map(|_| "<set>"))
+            .field("session_hours", &self.session_hours)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides").field("config", &self.config).field("data", &self.data).finish_non_exhaustive()
+    }
+}
+
 impl Overrides {
     pub fn resolve(&self) -> Result<Config, ConfigError> {
         let file = match &self.config {
@@ -94,6 +130,9 @@ impl Overrides {
             http: address("http", &http)?,
             broker,
             assets: self.assets.clone().or(file.assets).unwrap_or_else(|| PathBuf::from("dashboards/dist")),
+            admin_password: self.admin_password.clone().or(file.admin_password),
+            device_secret: self.device_secret.clone().or(file.device_secret),
+            session_hours: self.session_hours.or(file.session_hours).unwrap_or(12).clamp(1, 24 * 30),
         })
     }
 }

@@ -5,14 +5,20 @@
 //! - [`config`]: defaults → `--config` TOML → `HUTONG_*` env → flags, validated at start.
 //! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
 //! - [`api`]: REST under `/api/v1/`, `/healthz`, `/metrics`, `/api/openapi.json`; `ApiError`.
+//! - [`auth`]: the one place access is decided (route table → caller → permission and scope).
+//! - [`identity`]: organisation, sign-in, sessions, rate limits, audit log, outbox.
+//! - [`staff`]: staff, roles and audit log endpoints.
 //! - [`ws`]: `/ws` — snapshot, then live events, resync on lag.
 //! - [`registry`]: the communities and devices this deployment runs, kept in the journal.
 //! - [`bench`]: `hutong bench ingest`, the end-to-end ingest benchmark.
 //! - [`bench`]: `hutong bench ingest`, the end-to-end ingest benchmark.
 
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod identity;
 pub mod registry;
 pub mod server;
+pub mod staff;
 pub mod ws;

@@ -31,6 +31,9 @@ enum Command {
         /// Messages per second the simulator publishes (0: no simulator).
         #[arg(long, default_value_t = 200, env = "HUTONG_SIMULATE_RATE")]
         simulate_rate: u32,
+        /// Password of every demo account (default: generated once, kept in the data directory).
+        #[arg(long, env = "HUTONG_DEMO_PASSWORD", hide_env_values = true)]
+        demo_password: Option<String>,
     },
     /// Publish realistic device traffic for a community to a broker.
     Simulate {
@@ -49,6 +52,9 @@ enum Command {
         /// One reading in this many is a spike (0: none).
         #[arg(long, default_value_t = 3000)]
         spike_one_in: u32,
+        /// The server's device secret (the demo keeps it in its data directory as demo-device-secret).
+        #[arg(long, env = "HUTONG_DEVICE_SECRET", hide_env_values = true)]
+        device_secret: String,
     },
     /// Benchmarks that print their figures.
     Bench {
@@ -99,14 +105,14 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Demo { settings, simulate_rate } => {
+        Command::Demo { settings, simulate_rate, demo_password } => {
             let config = settings.resolve()?;
-            server::run(config, Some(DemoOptions { simulate_rate }), shutdown, |addr| {
+            server::run(config, Some(DemoOptions { simulate_rate, password: demo_password }), shutdown, |addr| {
                 println!("Hutong 演示已就绪 / demo ready: http://{addr}/  (荷花苑, simulator {simulate_rate} msg/s)");
             })
             .await
         }
-        Command::Simulate { mqtt_url, rate, duration, silent, spike_one_in } => {
+        Command::Simulate { mqtt_url, rate, duration, silent, spike_one_in, device_secret } => {
             let broker = hutong_device_bridge::url::parse(&mqtt_url)?;
             let community = hutong_core::demo::community();
             let devices = hutong_core::demo::devices(&community);
@@ -118,7 +124,8 @@ async fn main() -> anyhow::Result<()> {
                     t.cancel();
                 });
             }
-            let options = SimulatorOptions { broker, rate, spike_one_in, silent, seed: std::process::id().into() };
+            let options =
+                SimulatorOptions { broker, rate, spike_one_in, silent, seed: std::process::id().into(), device_secret: device_secret.into_bytes() };
             let stats = simulator::run(devices, options, shutdown).await;
             println!("published {} messages ({} spikes, {} gate alarms)", stats.published, stats.spikes, stats.gate_alarms);
             Ok(())

@@ -19,10 +19,14 @@ use hutong_device_bridge::broker;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Broker, Config};
+use crate::identity::{Identity, LogSender, OrgEvent, Outbox, StaffRecord, hash_password, random_secret};
+use hutong_core::identity::{BuiltinRole, Scope};
+use hutong_core::{CommunityId, CompanyId, HouseId, StaffId};
 use crate::registry::{self, CommunityRegistered};
 
 /// What the HTTP handlers share.
 pub struct App {
+    pub identity: Arc<Identity>,
     pub hub: Arc<LiveHub>,
     pub directory: Arc<Directory>,
     pub metrics: Arc<Metrics>,
@@ -36,7 +40,23 @@ pub struct App {
 pub struct DemoOptions {
     /// Messages per second the simulator publishes; 0 runs no simulator.
     pub simulate_rate: u32,
+    /// Password of every demo account; generated (and kept in the data directory) when absent.
+    pub password: Option<String>,
 }
+
+/// Sign-ins the demo creates, printed on start.
+pub const DEMO_ACCOUNTS: &[(&str, BuiltinRole, &str)] = &[
+    ("admin", BuiltinRole::Admin, "荷花苑 + 莲园"),
+    ("manager", BuiltinRole::Manager, "荷花苑 + 莲园"),
+    ("cashier", BuiltinRole::Cashier, "荷花苑"),
+    ("finance", BuiltinRole::Finance, "荷花苑 + 莲园"),
+    ("control", BuiltinRole::ControlRoom, "荷花苑"),
+    ("guard", BuiltinRole::PatrolGuard, "荷花苑"),
+    ("repair", BuiltinRole::Maintenance, "荷花苑"),
+    ("butler", BuiltinRole::Butler, "荷花苑 1号楼"),
+    ("meiyuan-admin", BuiltinRole::Admin, "梅园 (another company)"),
+];
+pub const DEMO_OWNER_PHONE: &str = "13898424613";
 
 /// The device the demo keeps silent so the wall shows an offline alarm.
 pub const DEMO_SILENT_DEVICE: &str = "gate-4";
@@ -55,10 +75,19 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         SqliteJournal::open(SqliteOptions::new(&journal_path))
             .with_context(|| format!("打开日志失败 / cannot open the journal at {}", journal_path.display()))?,
     );
+    let (device_secret, demo_password) = secrets(&config, demo.as_ref())?;
+    let identity = Identity::open(
+        journal.clone(),
+        &device_secret,
+        chrono::TimeDelta::hours(i64::from(config.session_hours)),
+        Outbox::new(Box::new(LogSender)),
+    )
+    .await?;
     let metrics = Metrics::new();
     metrics.describe("hutong_ws_clients", "WebSocket clients connected");
     metrics.describe("hutong_ws_resyncs_total", "Times a slow WebSocket client was told to resync");
     let app = Arc::new(App {
+        identity: identity.clone(),
         hub: LiveHub::new(),
         directory: Arc::new(Directory::new()),
         metrics: metrics.clone(),
@@ -74,7 +103,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let router = crate::api::router(app.clone());
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, router).with_graceful_shutdown(http_shutdown.cancelled_owned()).await
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(http_shutdown.cancelled_owned()).await
     });
 
     if let Broker::Embedded(addr) = config.broker {
@@ -84,12 +113,18 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let clock = Clock::new();
     let (mut head, mut communities) = registry::load(&journal).await?;
     if demo.is_some() && !communities.iter().any(|c| c.community.id.as_str() == hutong_core::demo::DEMO_COMMUNITY) {
-        let community = hutong_core::demo::community();
-        let devices = hutong_core::demo::devices(&community);
-        let reg = CommunityRegistered { community, devices };
-        head = registry::register(&journal, head, &reg).await?;
-        communities.push(reg);
-        tracing::info!(seq = head, "demo community 荷花苑 registered");
+        let [sister, other] = hutong_core::demo::small_communities();
+        for community in [hutong_core::demo::community(), sister, other] {
+            let devices = hutong_core::demo::devices(&community);
+            let reg = CommunityRegistered { community, devices };
+            head = registry::register(&journal, head, &reg).await?;
+            communities.push(reg);
+        }
+        tracing::info!(seq = head, "demo communities registered");
+    }
+    match &demo_password {
+        Some(password) => seed_demo_org(&identity, password).await?,
+        None => seed_first_admin(&identity, &config, &communities).await?,
     }
     let mut supervisors = Vec::new();
     let mut demo_devices = Vec::new();
@@ -115,7 +150,11 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     }
 
     let ingest = tokio::spawn(ingest::run(
-        IngestOptions { broker: broker_address(&config), client_id: format!("hutong-ingest-{}", std::process::id()) },
+        IngestOptions {
+            broker: broker_address(&config),
+            client_id: format!("hutong-ingest-{}", std::process::id()),
+            device_secret: device_secret.as_bytes().to_vec(),
+        },
         app.directory.clone(),
         metrics.clone(),
         clock,
@@ -123,6 +162,13 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     ));
     app.ready.store(true, Ordering::Release);
     on_ready(http_addr);
+    if let Some(password) = &demo_password {
+        println!("演示账号 / demo sign-ins (password: {password}):");
+        for (account, role, scope) in DEMO_ACCOUNTS {
+            println!("  {account:<14} {:<10} {scope}", role.name_zh());
+        }
+        println!("  owner {DEMO_OWNER_PHONE}: one-time code, written to the log (demo sender)");
+    }
 
     if let Some(demo) = demo.filter(|d| d.simulate_rate > 0) {
         let options = SimulatorOptions {
@@ -131,6 +177,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
             spike_one_in: 3000,
             silent: [DeviceId::new(DEMO_SILENT_DEVICE)].into_iter().collect(),
             seed: std::process::id().into(),
+            device_secret: device_secret.as_bytes().to_vec(),
         };
         tokio::spawn(simulator::run(demo_devices, options, shutdown.clone()));
     }
@@ -142,5 +189,116 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         sup.stop(None);
     }
     let _ = http.await;
+    Ok(())
+}
+
+/// The device secret and (for the demo) the demo password. `serve` has no default for either
+/// secret and refuses to start without them; `demo` generates them once and keeps them in the
+/// data directory, so a restarted demo keeps its sign-ins and device keys.
+fn secrets(config: &Config, demo: Option<&DemoOptions>) -> anyhow::Result<(String, Option<String>)> {
+    let Some(demo) = demo else {
+        let secret = config.device_secret.clone().ok_or_else(|| {
+            anyhow::anyhow!("缺少设备密钥：请用 --device-secret 或 HUTONG_DEVICE_SECRET 提供 / no device secret: pass --device-secret or set HUTONG_DEVICE_SECRET")
+        })?;
+        return Ok((secret, None));
+    };
+    let kept = |name: &str, given: Option<String>| -> anyhow::Result<String> {
+        let path = config.data.join(name);
+        if let Some(v) = given {
+            return Ok(v);
+        }
+        if let Ok(v) = std::fs::read_to_string(&path) {
+            return Ok(v.trim().to_string());
+        }
+        let v = random_secret(8);
+        std::fs::create_dir_all(&config.data)?;
+        std::fs::write(&path, &v)?;
+        Ok(v)
+    };
+    Ok((kept("demo-device-secret", config.device_secret.clone())?, Some(kept("demo-password", demo.password.clone())?)))
+}
+
+fn staff(company: &CompanyId, account: &str, name: &str, phone: &str, role: BuiltinRole, scope: Scope, password_hash: &str) -> StaffRecord {
+    StaffRecord {
+        id: StaffId::new(format!("{company}-{account}")),
+        company: company.clone(),
+        account: account.into(),
+        name: name.into(),
+        phone: phone.into(),
+        department: None,
+        post: Some(role.name_zh().into()),
+        roles: vec![role.id()],
+        scope,
+        disabled: false,
+        password_hash: password_hash.into(),
+    }
+}
+
+/// On the first start of `serve`: one company owning every registered community, and its admin.
+async fn seed_first_admin(identity: &Identity, config: &Config, communities: &[CommunityRegistered]) -> anyhow::Result<()> {
+    if !identity.org().staff.is_empty() {
+        return Ok(());
+    }
+    let password = config.admin_password.clone().ok_or_else(|| {
+        anyhow::anyhow!("首次启动需要管理员密码：请用 --admin-password 或 HUTONG_ADMIN_PASSWORD 提供 / first start: pass --admin-password or set HUTONG_ADMIN_PASSWORD (there is no default)")
+    })?;
+    if password.chars().count() < 8 {
+        anyhow::bail!("管理员密码至少 8 位 / the admin password must have at least 8 characters");
+    }
+    let company = CompanyId::new("default");
+    identity.record(OrgEvent::CompanyCreated { company: company.clone(), name: "物业公司".into() }).await?;
+    let mut all = std::collections::BTreeSet::new();
+    for reg in communities {
+        identity.record(OrgEvent::CommunityAssigned { company: company.clone(), branch: None, community: reg.community.id.clone() }).await?;
+        all.insert(reg.community.id.clone());
+    }
+    let scope = Scope { communities: all, buildings: Default::default() };
+    let admin = staff(&company, "admin", "管理员", "", BuiltinRole::Admin, scope, &hash_password(&password));
+    identity.record(OrgEvent::StaffCreated { staff: admin }).await?;
+    tracing::info!("first administrator created: account admin");
+    Ok(())
+}
+
+/// The demo's two companies, their staff in every built-in role, and an owner.
+async fn seed_demo_org(identity: &Identity, password: &str) -> anyhow::Result<()> {
+    if !identity.org().staff.is_empty() {
+        return Ok(());
+    }
+    use hutong_core::demo::{DEMO_COMMUNITY, OTHER_COMPANY_COMMUNITY, SISTER_COMMUNITY};
+    let (a, b) = (CompanyId::new("heyuan-wuye"), CompanyId::new("meiyuan-wuye"));
+    identity.record(OrgEvent::CompanyCreated { company: a.clone(), name: "荷花物业".into() }).await?;
+    identity.record(OrgEvent::CompanyCreated { company: b.clone(), name: "梅园物业".into() }).await?;
+    for (company, community) in [(&a, DEMO_COMMUNITY), (&a, SISTER_COMMUNITY), (&b, OTHER_COMPANY_COMMUNITY)] {
+        let event = OrgEvent::CommunityAssigned { company: company.clone(), branch: Some("华东分公司".into()), community: CommunityId::new(community) };
+        identity.record(event).await?;
+    }
+    let hash = hash_password(password);
+    let scope = |communities: &[&str], buildings: &[&str]| Scope {
+        communities: communities.iter().map(|c| CommunityId::new(*c)).collect(),
+        buildings: buildings.iter().map(|b| hutong_core::BuildingId::new(*b)).collect(),
+    };
+    let both = [DEMO_COMMUNITY, SISTER_COMMUNITY];
+    let people = [
+        ("admin", "张伟", "13800000001", BuiltinRole::Admin, scope(&both, &[])),
+        ("manager", "李娜", "13800000002", BuiltinRole::Manager, scope(&both, &[])),
+        ("cashier", "王芳", "13800000003", BuiltinRole::Cashier, scope(&[DEMO_COMMUNITY], &[])),
+        ("finance", "刘洋", "13800000004", BuiltinRole::Finance, scope(&both, &[])),
+        ("control", "陈静", "13800000005", BuiltinRole::ControlRoom, scope(&[DEMO_COMMUNITY], &[])),
+        ("guard", "杨勇", "13800000006", BuiltinRole::PatrolGuard, scope(&[DEMO_COMMUNITY], &[])),
+        ("repair", "赵磊", "13800000007", BuiltinRole::Maintenance, scope(&[DEMO_COMMUNITY], &[])),
+        ("butler", "黄敏", "13800000008", BuiltinRole::Butler, scope(&[DEMO_COMMUNITY], &["heyuan-b01"])),
+    ];
+    for (account, name, phone, role, scope) in people {
+        identity.record(OrgEvent::StaffCreated { staff: staff(&a, account, name, phone, role, scope, &hash) }).await?;
+    }
+    let other = staff(&b, "meiyuan-admin", "周强", "13900000001", BuiltinRole::Admin, scope(&[OTHER_COMPANY_COMMUNITY], &[]), &hash);
+    identity.record(OrgEvent::StaffCreated { staff: other }).await?;
+    let owner = OrgEvent::OwnerRegistered {
+        company: a,
+        phone: DEMO_OWNER_PHONE.into(),
+        community: CommunityId::new(DEMO_COMMUNITY),
+        houses: vec![HouseId::new("heyuan-1-1-101")],
+    };
+    identity.record(owner).await?;
     Ok(())
 }

@@ -1,18 +1,25 @@
 //! `/ws?community=ID`: a screen's one WebSocket. It subscribes to the bus *before* it takes the
 //! snapshot, sends the snapshot, then every event of that community. A client that falls too far
 //! behind gets `{"type":"resync"}` followed by a fresh snapshot; it never slows an actor.
+//!
+//! Access was decided before the upgrade (`auth::authorize`: a session, `devices.read`, and the
+//! community in scope); a browser's Origin must be this server's. Every event is filtered by what
+//! the caller may see (a butler only their buildings), and the socket closes itself within a
+//! second of its session being revoked or its account closed.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use hutong_core::live::ServerMessage;
+use hutong_core::live::{LiveBody, ServerMessage};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, building_visible, scoped_wall};
+use crate::auth::Caller;
 use crate::server::App;
 
 #[derive(Deserialize)]
@@ -20,38 +27,70 @@ pub struct WsQuery {
     community: String,
 }
 
-pub async fn upgrade(State(app): State<Arc<App>>, Query(q): Query<WsQuery>, ws: WebSocketUpgrade) -> Response {
+/// A browser's Origin must name this server's host; clients without one (devices, scripts) are
+/// not browsers and carry their own bearer token.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+}
+
+pub async fn upgrade(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if !app.ready.load(Ordering::Acquire) {
         return ApiError::NotReady.into_response();
+    }
+    if !same_origin(&headers) {
+        return (axum::http::StatusCode::FORBIDDEN, "来源不符 / cross-origin WebSocket refused").into_response();
     }
     if app.hub.community(&q.community).is_none() {
         return ApiError::not_found("小区", "community", &q.community).into_response();
     }
-    ws.on_upgrade(move |socket| stream(socket, app, q.community))
+    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller))
 }
 
-fn snapshot_message(app: &App, community: &str) -> Option<Message> {
-    let snapshot = app.hub.wall_snapshot(community)?;
+fn snapshot_message(app: &App, caller: &Caller, community: &str) -> Option<Message> {
+    let snapshot = scoped_wall(app, caller, community)?;
     serde_json::to_string(&ServerMessage::Snapshot(snapshot)).ok().map(|s| Message::Text(s.into()))
 }
 
-async fn stream(mut socket: WebSocket, app: Arc<App>, community: String) {
+/// Whether the caller may see this event (building-scoped callers see only their buildings).
+fn visible(caller: &Caller, body: &LiveBody) -> bool {
+    match body {
+        LiveBody::Device { building, .. } => building_visible(caller, building.as_ref()),
+        LiveBody::Building { building, .. } => building_visible(caller, Some(building)),
+    }
+}
+
+async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller: Caller) {
     let clients = app.metrics.gauge("hutong_ws_clients", &[]);
     clients.fetch_add(1, Ordering::Relaxed);
     let mut bus = app.hub.subscribe();
-    if let Some(snapshot) = snapshot_message(&app, &community) {
+    if let Some(snapshot) = snapshot_message(&app, &caller, &community) {
         if socket.send(snapshot).await.is_err() {
             clients.fetch_sub(1, Ordering::Relaxed);
             return;
         }
     }
     let resync = serde_json::to_string(&ServerMessage::Resync).unwrap_or_default();
+    let mut session_check = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = app.shutdown.cancelled() => break,
+            _ = session_check.tick() => {
+                if !app.identity.session_open(&caller.session, chrono::Utc::now()) {
+                    let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame { code: 4401, reason: "session ended".into() }))).await;
+                    break;
+                }
+            }
             received = bus.recv() => match received {
                 Ok(envelope) => {
-                    if envelope.event.community.as_str() != community {
+                    if envelope.event.community.as_str() != community || !visible(&caller, &envelope.event.body) {
                         continue;
                     }
                     if socket.send(Message::Text(envelope.json().into())).await.is_err() {
@@ -64,7 +103,7 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String) {
                     if socket.send(Message::Text(resync.clone().into())).await.is_err() {
                         break;
                     }
-                    let Some(snapshot) = snapshot_message(&app, &community) else { break };
+                    let Some(snapshot) = snapshot_message(&app, &caller, &community) else { break };
                     if socket.send(snapshot).await.is_err() {
                         break;
                     }

@@ -1,0 +1,134 @@
+//! The shell every screen sits in: sign-in first, then the signed-in person's name, their
+//! communities and the screens their role opens — the wall for roles that may read devices.
+//! A role without a screen here yet is told what its account covers, not shown someone else's.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::Deserialize;
+
+use crate::http::{error_message, request};
+use crate::wall::WallScreen;
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Me {
+    pub kind: String,
+    pub account: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub communities: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+struct Community {
+    id: String,
+    name: String,
+}
+
+/// Where the signed-in person stands.
+#[derive(Clone, Debug, PartialEq)]
+enum Session {
+    Checking,
+    SignedOut,
+    SignedIn(Me, Vec<Community>),
+}
+
+async fn load_session() -> Session {
+    let Some((200, body)) = request("GET", "/api/v1/me", None).await else { return Session::SignedOut };
+    let Ok(me) = serde_json::from_str::<Me>(&body) else { return Session::SignedOut };
+    let communities = match request("GET", "/api/v1/communities", None).await {
+        Some((200, body)) => serde_json::from_str(&body).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    Session::SignedIn(me, communities)
+}
+
+fn module_zh(permission: &str) -> Option<&'static str> {
+    Some(match permission.split('.').next()? {
+        "billing" => "收费管理",
+        "collection" => "收款",
+        "devices" => "设备监控",
+        "patrol" => "巡更",
+        "work_orders" => "工单",
+        "settings" => "系统设置",
+        "reports" => "报表",
+        _ => return None,
+    })
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let session = RwSignal::new(Session::Checking);
+    spawn_local(async move { session.set(load_session().await) });
+    move || match session.get() {
+        Session::Checking => view! { <div class="center">"正在加载…"</div> }.into_any(),
+        Session::SignedOut => view! { <SignIn session /> }.into_any(),
+        Session::SignedIn(me, communities) => view! { <Home me communities session /> }.into_any(),
+    }
+}
+
+#[component]
+fn SignIn(session: RwSignal<Session>) -> impl IntoView {
+    let account = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(String::new());
+    let submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let body = serde_json::json!({"account": account.get_untracked(), "password": password.get_untracked()}).to_string();
+        spawn_local(async move {
+            match request("POST", "/api/v1/auth/login", Some(body)).await {
+                Some((200, _)) => session.set(load_session().await),
+                Some((_, body)) => error.set(error_message(&body)),
+                None => error.set(error_message("")),
+            }
+        });
+    };
+    view! {
+        <form class="signin" on:submit=submit data-test="signin">
+            <h1>"胡同 · 智慧社区运营平台"</h1>
+            <label>"账号"<input name="account" autocomplete="username" prop:value=account on:input=move |ev| account.set(event_target_value(&ev)) /></label>
+            <label>"密码"<input name="password" type="password" autocomplete="current-password" prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) /></label>
+            <button type="submit">"登录"</button>
+            <p class="error" data-test="signin-error">{move || error.get()}</p>
+        </form>
+    }
+}
+
+#[component]
+fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl IntoView {
+    let may_watch = me.permissions.iter().any(|p| p == "devices.read");
+    let first = communities.first().cloned();
+    let modules: Vec<&'static str> = {
+        let mut m: Vec<&'static str> = me.permissions.iter().filter_map(|p| module_zh(p)).collect();
+        m.dedup();
+        m
+    };
+    let sign_out = move |_| {
+        spawn_local(async move {
+            let _ = request("POST", "/api/v1/auth/logout", Some(String::new())).await;
+            session.set(Session::SignedOut);
+        })
+    };
+    let names: Vec<String> = communities.iter().map(|c| c.name.clone()).collect();
+    let screen = match (may_watch, first) {
+        (true, Some(c)) => view! { <WallScreen community=c.id /> }.into_any(),
+        _ => view! {
+            <div class="workspace" data-test="workspace">
+                <h2>"我的工作台"</h2>
+                <p>{format!("管辖小区：{}", names.join("、"))}</p>
+                <p>{format!("本账号可用模块：{}", modules.join("、"))}</p>
+                <p class="dim">"本账号没有查看监控大屏的权限。"</p>
+            </div>
+        }
+        .into_any(),
+    };
+    view! {
+        <div class="shell">
+            <nav>
+                <span data-test="who">{format!("{} · {}", me.name, me.account)}</span>
+                <span data-test="communities">{names.join(" · ")}</span>
+                <button on:click=sign_out data-test="signout">"退出"</button>
+            </nav>
+            {screen}
+        </div>
+    }
+}

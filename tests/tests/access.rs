@@ -1,0 +1,238 @@
+//! Identity, roles and scope against the real binary: the cross-community access matrix walked
+//! from the router's own route table, mass assignment, revocation closing an open socket, sign-in
+//! rate limits, masking in the API and the logs, and the audit trail of it all.
+
+use std::time::Duration;
+
+use hutong_core::identity::{BuiltinRole, Permission};
+use hutong_tests::*;
+use hutong_web::api::{Access, ROUTES, Where};
+use hutong_web::server::DEMO_ACCOUNTS;
+use serde_json::{Value, json};
+
+/// The three places every route is tried against, from the demo: a community in scope of every
+/// company-A account, another community of company A, and company B's community.
+const OWN: &str = "heyuan";
+const SISTER: &str = "lianyuan";
+const OTHER_COMPANY: &str = "meiyuan";
+/// Words that appear only in one community's data.
+fn markers(community: &str) -> [&'static str; 2] {
+    match community {
+        OWN => ["荷花苑", "heyuan-b0"],
+        SISTER => ["莲园", "lianyuan-b0"],
+        _ => ["梅园", "meiyuan-b0"],
+    }
+}
+
+fn scope_of(account: &str) -> Vec<&'static str> {
+    match account {
+        "admin" | "manager" | "finance" => vec![OWN, SISTER],
+        "meiyuan-admin" => vec![OTHER_COMPANY],
+        _ => vec![OWN],
+    }
+}
+
+fn concrete(path: &str, community: &str, staff: &str) -> String {
+    path.replace("{community}", community).replace("{device}", "wm-1-1-101").replace("{staff}", staff)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_and_stream_refuses_what_is_out_of_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let mut checked = 0;
+    for (account, role, _) in DEMO_ACCOUNTS.iter().filter(|(a, _, _)| *a != "meiyuan-admin") {
+        let token = server.login(account);
+        let permissions = role.permissions();
+        for route in ROUTES {
+            let (permission, place) = match route.access {
+                Access::Public => continue,
+                Access::SignedIn => (None, None),
+                Access::Allowed(p, w) => (p, Some(w)),
+            };
+            for target in [OWN, SISTER, OTHER_COMPANY] {
+                let in_scope = match place {
+                    Some(Where::Community) => scope_of(account).contains(&target),
+                    // Company-wide routes: the own company's staff, or another company's.
+                    // (a route naming no staff member is about the caller's own company, whatever the target).
+                    Some(Where::Company) => !route.path.contains("{staff}") || target != OTHER_COMPANY,
+                    // About the caller only.
+                    None => true,
+                };
+                let staff = if target == OTHER_COMPANY { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" };
+                let path = concrete(route.path, target, staff);
+                let allowed = in_scope && permission.is_none_or(|p: Permission| permissions.contains(&p));
+                let (status, body) = if route.path == "/ws" {
+                    match ws_open(server.http, target, &token).await {
+                        Ok(_) => (101, String::new()),
+                        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => (r.status().as_u16(), String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).into_owned()),
+                        Err(e) => panic!("{account} {path}: {e}"),
+                    }
+                } else {
+                    // Logging out would end this session; it gets a session of its own.
+                    let t = if route.path == "/api/v1/auth/logout" { server.login(account) } else { token.clone() };
+                    let body = (route.method != "GET").then_some("{}");
+                    http(server.http, route.method.as_str(), &path, Some(&t), body).unwrap()
+                };
+                let what = format!("{account} ({role:?}) {} {path}", route.method);
+                if allowed {
+                    assert!(![401, 403].contains(&status), "{what}: refused with {status}: {body}");
+                    if place == Some(Where::Community) {
+                        assert_ne!(status, 404, "{what}: in scope but 404: {body}");
+                    }
+                } else {
+                    assert!([403, 404].contains(&status), "{what}: expected a refusal, got {status}: {body}");
+                }
+                // No answer, allowed or refused, carries data of a community outside the scope.
+                for foreign in [OWN, SISTER, OTHER_COMPANY].into_iter().filter(|c| !scope_of(account).contains(c)) {
+                    for marker in markers(foreign) {
+                        assert!(!body.contains(marker), "{what}: leaked {marker}: {body}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    // Another company's admin sees nothing of company A, and an owner no staff route.
+    let other = server.login("meiyuan-admin");
+    for path in ["/api/v1/communities/heyuan", "/api/v1/communities/heyuan/devices", "/api/v1/staff/heyuan-wuye-cashier/phone"] {
+        let (status, body) = http(server.http, "GET", path, Some(&other), None).unwrap();
+        assert!([403, 404].contains(&status), "meiyuan-admin {path}: {status} {body}");
+        assert!(!body.contains(markers(OWN)[0]) && !body.contains("13800000003"), "{body}");
+    }
+    let list: Value = serde_json::from_str(&http(server.http, "GET", "/api/v1/communities", Some(&other), None).unwrap().1).unwrap();
+    assert_eq!(list.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect::<Vec<_>>(), vec![OTHER_COMPANY]);
+    assert!(ws_open(server.http, OWN, &other).await.is_err());
+    assert!(checked > 300, "the matrix covered {checked} cases");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_butler_sees_only_their_buildings_on_the_wall_and_in_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let butler = server.login("butler");
+    let (_, wall) = ws_connect(server.http, OWN, &butler).await;
+    let tiles: Vec<&str> = wall["buildings"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(tiles, vec!["heyuan-b01"]);
+    let devices: Value = serde_json::from_str(&http(server.http, "GET", "/api/v1/communities/heyuan/devices", Some(&butler), None).unwrap().1).unwrap();
+    assert!(devices.as_array().unwrap().iter().all(|d| d["building"] == "heyuan-b01"));
+    let (status, _) = http(server.http, "GET", "/api/v1/communities/heyuan/devices/wm-2-1-101", Some(&butler), None).unwrap();
+    assert_eq!(status, 404, "a device of another building does not exist for the butler");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_bodies_cannot_set_what_the_caller_may_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let staff_before = server.get_json("/api/v1/staff");
+    let sneaky = [
+        json!({"account": "x1", "name": "X", "phone": "13000000000", "password": "long-enough-1", "roles": ["cashier"], "communities": ["heyuan"], "company_id": "meiyuan-wuye"}),
+        json!({"account": "x2", "name": "X", "phone": "13000000000", "password": "long-enough-1", "roles": ["cashier"], "communities": ["meiyuan"]}),
+        json!({"account": "x3", "name": "X", "phone": "13000000000", "password": "long-enough-1", "roles": ["cashier"], "communities": ["heyuan"], "paid_amount": "100.00"}),
+    ];
+    for body in sneaky {
+        let (status, reply) = http(server.http, "POST", "/api/v1/staff", Some(&server.admin), Some(&body.to_string())).unwrap();
+        assert_eq!(status, 400, "{body}: {reply}");
+    }
+    let cashier = server.login("cashier");
+    for body in [json!({"name": "王芳", "roles": ["admin"]}), json!({"community_id": "meiyuan"}), json!({"role": "admin"})] {
+        let (status, reply) = http(server.http, "PATCH", "/api/v1/me", Some(&cashier), Some(&body.to_string())).unwrap();
+        assert_eq!(status, 400, "{body}: {reply}");
+    }
+    // A cashier cannot hand themselves a role either.
+    let (status, _) = http(server.http, "PUT", "/api/v1/staff/heyuan-wuye-cashier/roles", Some(&cashier), Some(r#"{"roles":["admin"]}"#)).unwrap();
+    assert_eq!(status, 403);
+    assert_eq!(server.get_json("/api/v1/staff"), staff_before, "nothing changed");
+    let me: Value = serde_json::from_str(&http(server.http, "GET", "/api/v1/me", Some(&cashier), None).unwrap().1).unwrap();
+    assert_eq!(me["permissions"], json!(BuiltinRole::Cashier.permissions().iter().map(|p| p.to_string()).collect::<Vec<_>>()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_account_ends_its_sessions_and_closes_its_open_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let control = server.login("control");
+    let (mut ws, _) = ws_connect(server.http, OWN, &control).await;
+    let (status, reply) = http(server.http, "POST", "/api/v1/staff/heyuan-wuye-control/disable", Some(&server.admin), Some("")).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        while next_json(&mut ws).await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the revoked user's socket closed within seconds");
+    let (status, _) = http(server.http, "GET", "/api/v1/me", Some(&control), None).unwrap();
+    assert_eq!(status, 401);
+    let body = json!({"account": "control", "password": PASSWORD}).to_string();
+    assert_eq!(http(server.http, "POST", "/api/v1/auth/login", None, Some(&body)).unwrap().0, 401);
+    // Sign-out ends a session the same way.
+    let cashier = server.login("cashier");
+    assert_eq!(http(server.http, "POST", "/api/v1/auth/logout", Some(&cashier), Some("")).unwrap().0, 200);
+    assert_eq!(http(server.http, "GET", "/api/v1/me", Some(&cashier), None).unwrap().0, 401);
+    // Revocations survive a restart: the journal holds them.
+    server.stop();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    assert_eq!(http(server.http, "GET", "/api/v1/me", Some(&cashier), None).unwrap().0, 401);
+    let audit = server.get_json("/api/v1/audit?action=staff.disable");
+    assert_eq!(audit[0]["target"], "control");
+    assert_eq!(audit[0]["after"]["disabled"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_are_refused_with_a_time_to_try_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let wrong = json!({"account": "finance", "password": "not-it"}).to_string();
+    for _ in 0..5 {
+        assert_eq!(http(server.http, "POST", "/api/v1/auth/login", None, Some(&wrong)).unwrap().0, 401);
+    }
+    let (status, reply) = http(server.http, "POST", "/api/v1/auth/login", None, Some(&wrong)).unwrap();
+    assert_eq!(status, 429, "{reply}");
+    assert!(reply.contains("请于") && reply.contains("try again at"), "{reply}");
+    // Even the right password waits: the account is locked, not the guess.
+    let right = json!({"account": "finance", "password": PASSWORD}).to_string();
+    assert_eq!(http(server.http, "POST", "/api/v1/auth/login", None, Some(&right)).unwrap().0, 429);
+    let failures = server.get_json("/api/v1/audit?actor=finance&action=auth.sign_in");
+    assert!(failures.as_array().unwrap().iter().filter(|e| e["outcome"] == "failed").count() >= 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_numbers_are_masked_unless_unmasked_and_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let staff = server.get_json("/api/v1/staff");
+    let cashier = staff.as_array().unwrap().iter().find(|s| s["account"] == "cashier").unwrap();
+    assert_eq!(cashier["phone"], "138****0003");
+    let manager = server.login("manager");
+    let (status, body) = http(server.http, "GET", "/api/v1/staff", Some(&manager), None).unwrap();
+    assert_eq!(status, 200);
+    assert!(!body.contains("13800000003"), "masked for a manager too");
+    let (status, _) = http(server.http, "GET", "/api/v1/staff/heyuan-wuye-cashier/phone", Some(&manager), None).unwrap();
+    assert_eq!(status, 403, "unmasking is its own permission");
+    let full = server.get_json("/api/v1/staff/heyuan-wuye-cashier/phone");
+    assert_eq!(full["phone"], "13800000003");
+    let audit = server.get_json("/api/v1/audit?action=personal.unmask");
+    assert_eq!((audit[0]["actor"].as_str(), audit[0]["target"].as_str()), (Some("admin"), Some("cashier")));
+    // An owner signs in with a one-time code sent through the outbox (the demo's log sender).
+    let (status, _) = http(server.http, "POST", "/api/v1/auth/owner/code", None, Some(r#"{"phone":"13898424613"}"#)).unwrap();
+    assert_eq!(status, 200);
+    let log = wait_for("the code in the log", Duration::from_secs(5), async || {
+        let log = std::fs::read_to_string(&server.log).ok()?;
+        log.contains("验证码").then_some(log)
+    })
+    .await;
+    let code: String = log.split("验证码是 ").nth(1).unwrap().chars().take(6).collect();
+    assert!(log.contains("138****4613"));
+    for phone in ["13898424613", "13800000003"] {
+        assert!(!log.contains(phone), "a full phone number reached the log");
+    }
+    let body = json!({"phone": "13898424613", "code": code}).to_string();
+    let (status, reply) = http(server.http, "POST", "/api/v1/auth/owner/login", None, Some(&body)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let owner: Value = serde_json::from_str(&reply).unwrap();
+    let owner_token = owner["token"].as_str().unwrap();
+    assert_eq!(owner["me"]["account"], "138****4613");
+    let (status, _) = http(server.http, "GET", "/api/v1/communities/heyuan/devices", Some(owner_token), None).unwrap();
+    assert_eq!(status, 403, "an owner is not staff");
+    // The same code does not work twice.
+    assert_eq!(http(server.http, "POST", "/api/v1/auth/owner/login", None, Some(&body)).unwrap().0, 401);
+}

@@ -1,0 +1,228 @@
+//! Authentication and authorisation in one place. Every route is declared in `api::ROUTES` with
+//! the access it needs; `authorize` runs for every matched route (REST and the WebSocket
+//! upgrade), resolves the caller from the session cookie or bearer token, and refuses before the
+//! handler runs: 401 without a session, 404 for a community outside the caller's company or
+//! scope (its existence is not confirmed), 403 for a missing permission.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use hutong_core::identity::{Permission, Principal, Subject};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{Access, ApiError, ROUTES, Where};
+use crate::identity::{AuditEntry, LoginError};
+use crate::server::App;
+
+pub const COOKIE: &str = "hutong_session";
+
+/// The caller of a request, once `authorize` let it through; also carries the session's hash.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub session: String,
+    pub ip: String,
+}
+
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    if let Some(bearer) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) {
+        return Some(bearer.trim().to_string());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+}
+
+pub fn client_ip(request: &Request) -> String {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+}
+
+/// The community a request is about: the `{community}` path segment, else `?community=`.
+fn community_of(pattern: &str, request: &Request) -> Option<String> {
+    let path: Vec<&str> = request.uri().path().split('/').collect();
+    let from_path = pattern.split('/').position(|seg| seg == "{community}").and_then(|i| path.get(i)).map(|s| s.to_string());
+    from_path.or_else(|| {
+        request.uri().query()?.split('&').find_map(|kv| kv.strip_prefix("community=")).map(|v| v.to_string())
+    })
+}
+
+pub async fn authorize(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    let pattern = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+    let Some(route) = ROUTES.iter().find(|r| r.path == pattern && r.method == request.method()) else {
+        // Unknown routes are the router's 404/405, not ours to allow.
+        return next.run(request).await;
+    };
+    if matches!(route.access, Access::Public) {
+        return next.run(request).await;
+    }
+    let Some((session, principal)) = token_of(request.headers()).and_then(|t| app.identity.principal(&t, Utc::now())) else {
+        return ApiError::Unauthenticated.into_response();
+    };
+    if let Access::Allowed(permission, place) = route.access {
+        // Staff routes: an owner reaches only routes made for owners (their own houses).
+        if matches!(principal.subject, Subject::Owner { .. }) {
+            return ApiError::NotStaff.into_response();
+        }
+        if let Where::Community = place {
+            let visible = community_of(route.path, &request).is_some_and(|c| {
+                let org = app.identity.org();
+                org.company_of(&c).is_some_and(|company| principal.sees_community(company, &hutong_core::CommunityId::new(&c)))
+            });
+            if !visible {
+                return ApiError::not_found("小区", "community", &community_of(route.path, &request).unwrap_or_default()).into_response();
+            }
+        }
+        if let Some(p) = permission {
+            if !principal.may(p) {
+                return ApiError::Forbidden(p).into_response();
+            }
+        }
+    }
+    let ip = client_ip(&request);
+    request.extensions_mut().insert(Caller { principal, session, ip });
+    next.run(request).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLogin {
+    account: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    phone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerLogin {
+    phone: String,
+    code: String,
+}
+
+fn signed_in(app: &App, token: String, principal: &Principal) -> Response {
+    let max_age = app.identity.session_ttl.num_seconds();
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+    ([(header::SET_COOKIE, cookie)], Json(json!({ "token": token, "me": me_json(principal) }))).into_response()
+}
+
+fn login_refused(e: LoginError) -> Response {
+    match e {
+        LoginError::Locked(_) => (StatusCode::TOO_MANY_REQUESTS, Json(json!({"error": {"code": "rate_limited", "message": e.to_string()}}))).into_response(),
+        LoginError::Journal(_) => ApiError::Internal(e.to_string()).into_response(),
+        _ => (StatusCode::UNAUTHORIZED, Json(json!({"error": {"code": "sign_in_failed", "message": e.to_string()}}))).into_response(),
+    }
+}
+
+pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Result<Json<StaffLogin>, axum::extract::rejection::JsonRejection>) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::body(e).into_response(),
+    };
+    let ip = addr.ip().to_string();
+    let result = app.identity.login_staff(&body.account, &body.password, &ip, Utc::now()).await;
+    let (company, outcome) = match &result {
+        Ok((_, p)) => (Some(p.company.clone()), "ok"),
+        Err(LoginError::Locked(_)) => (app.identity.org().accounts.get(&body.account).and_then(|id| app.identity.org().staff.get(id).map(|s| s.company.clone())), "locked"),
+        Err(_) => (app.identity.org().accounts.get(&body.account).and_then(|id| app.identity.org().staff.get(id).map(|s| s.company.clone())), "failed"),
+    };
+    let entry = AuditEntry {
+        seq: 0,
+        at: Utc::now(),
+        company,
+        actor: body.account.clone(),
+        action: "auth.sign_in".into(),
+        target: body.account.clone(),
+        outcome: outcome.into(),
+        ip: Some(ip),
+        before: None,
+        after: None,
+    };
+    if let Err(e) = app.identity.audit(entry).await {
+        return ApiError::Internal(e.to_string()).into_response();
+    }
+    match result {
+        Ok((token, principal)) => signed_in(&app, token, &principal),
+        Err(e) => login_refused(e),
+    }
+}
+
+pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Result<Json<CodeRequest>, axum::extract::rejection::JsonRejection>) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::body(e).into_response(),
+    };
+    match app.identity.send_owner_code(&body.phone, &addr.ip().to_string(), Utc::now()).await {
+        Ok(()) => Json(json!({"sent": true})).into_response(),
+        Err(e) => login_refused(e),
+    }
+}
+
+pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Result<Json<OwnerLogin>, axum::extract::rejection::JsonRejection>) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::body(e).into_response(),
+    };
+    let ip = addr.ip().to_string();
+    let result = app.identity.login_owner(&body.phone, &body.code, &ip, Utc::now()).await;
+    let company = app.identity.org().owners.get(&body.phone).map(|o| o.company.clone());
+    let entry = AuditEntry {
+        seq: 0,
+        at: Utc::now(),
+        company,
+        actor: format!("owner:{}", hutong_core::identity::mask_phone(&body.phone)),
+        action: "auth.owner_sign_in".into(),
+        target: hutong_core::identity::mask_phone(&body.phone),
+        outcome: if result.is_ok() { "ok" } else { "failed" }.into(),
+        ip: Some(ip),
+        before: None,
+        after: None,
+    };
+    if let Err(e) = app.identity.audit(entry).await {
+        return ApiError::Internal(e.to_string()).into_response();
+    }
+    match result {
+        Ok((token, principal)) => signed_in(&app, token, &principal),
+        Err(e) => login_refused(e),
+    }
+}
+
+pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, ApiError> {
+    app.identity.revoke(&caller.session).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], Json(json!({"signed_out": true}))).into_response())
+}
+
+pub fn me_json(p: &Principal) -> serde_json::Value {
+    let (kind, account, name) = match &p.subject {
+        Subject::Staff { account, name, .. } => ("staff", account.clone(), name.clone()),
+        Subject::Owner { phone } => ("owner", hutong_core::identity::mask_phone(phone), String::new()),
+    };
+    let permissions: Vec<String> = p.permissions.iter().map(Permission::to_string).collect();
+    json!({
+        "kind": kind,
+        "account": account,
+        "name": name,
+        "company": p.company,
+        "permissions": permissions,
+        "communities": p.scope.communities,
+        "buildings": p.scope.buildings,
+    })
+}
+
+pub async fn me(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
+    Json(me_json(&caller.principal))
+}

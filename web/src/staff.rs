@@ -1,0 +1,234 @@
+//! Staff, roles and the audit log (X1, X3, C4): list and open accounts, change roles, close an
+//! account (its sessions end, its open sockets close), define a company's own roles, read the
+//! audit log. Every change is audited with before and after; phone numbers are masked unless the
+//! caller may unmask, and each unmasking is audited too.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, Query, State};
+use chrono::Utc;
+use hutong_core::identity::{Permission, Role, Scope, mask_phone};
+use hutong_core::{BuildingId, CommunityId, RoleId, StaffId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::ApiError;
+use crate::auth::Caller;
+use crate::identity::{AuditEntry, OrgEvent, StaffRecord, hash_password};
+use crate::server::App;
+
+pub(crate) fn audit_entry(caller: &Caller, action: &str, target: &str, before: Option<Value>, after: Option<Value>) -> AuditEntry {
+    AuditEntry {
+        seq: 0,
+        at: Utc::now(),
+        company: Some(caller.principal.company.clone()),
+        actor: caller.principal.actor(),
+        action: action.into(),
+        target: target.into(),
+        outcome: "ok".into(),
+        ip: Some(caller.ip.clone()),
+        before,
+        after,
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn staff_json(s: &StaffRecord, unmasked: bool) -> Value {
+    json!({
+        "id": s.id,
+        "account": s.account,
+        "name": s.name,
+        "phone": if unmasked { s.phone.clone() } else { mask_phone(&s.phone) },
+        "department": s.department,
+        "post": s.post,
+        "roles": s.roles,
+        "communities": s.scope.communities,
+        "buildings": s.scope.buildings,
+        "disabled": s.disabled,
+    })
+}
+
+/// A staff member of the caller's own company, or 404 (another company's staff do not exist).
+fn own_staff(app: &App, caller: &Caller, id: &str) -> Result<StaffRecord, ApiError> {
+    let org = app.identity.org();
+    org.staff.get(id).filter(|s| s.company == caller.principal.company).cloned().ok_or_else(|| ApiError::not_found("员工", "staff member", id))
+}
+
+pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Json<Vec<Value>> {
+    let org = app.identity.org();
+    let mut staff: Vec<&StaffRecord> = org.staff.values().filter(|s| s.company == caller.principal.company).collect();
+    staff.sort_by(|a, b| a.account.cmp(&b.account));
+    // The list is always masked; the full number is its own, audited, request.
+    Json(staff.into_iter().map(|s| staff_json(s, false)).collect())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStaff {
+    account: String,
+    name: String,
+    phone: String,
+    password: String,
+    roles: Vec<RoleId>,
+    communities: BTreeSet<CommunityId>,
+    #[serde(default)]
+    buildings: BTreeSet<BuildingId>,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    post: Option<String>,
+}
+
+pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<NewStaff>, JsonRejection>) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(ApiError::body)?;
+    let company = caller.principal.company.clone();
+    {
+        let org = app.identity.org();
+        if body.account.trim().is_empty() || org.accounts.contains_key(&body.account) {
+            return Err(ApiError::bad("账号为空或已存在", "the account is empty or already taken"));
+        }
+        if body.password.chars().count() < 8 {
+            return Err(ApiError::bad("密码至少 8 位", "the password must have at least 8 characters"));
+        }
+        if let Some(r) = body.roles.iter().find(|r| org.role(&company, r).is_none()) {
+            return Err(ApiError::bad(&format!("没有角色 {r}"), &format!("no role {r}")));
+        }
+        let own = org.companies.get(&company).map(|c| c.communities.clone()).unwrap_or_default();
+        if let Some(c) = body.communities.iter().find(|c| !own.contains(*c)) {
+            return Err(ApiError::bad(&format!("小区 {c} 不属于本公司"), &format!("community {c} is not this company's")));
+        }
+    }
+    let record = StaffRecord {
+        id: StaffId::new(format!("{}-{}", company, body.account)),
+        company,
+        account: body.account,
+        name: body.name,
+        phone: body.phone,
+        department: body.department,
+        post: body.post,
+        roles: body.roles,
+        scope: Scope { communities: body.communities, buildings: body.buildings },
+        disabled: false,
+        password_hash: hash_password(&body.password),
+    };
+    let view = staff_json(&record, false);
+    app.identity.record(OrgEvent::StaffCreated { staff: record.clone() }).await.map_err(internal)?;
+    app.identity.audit(audit_entry(&caller, "staff.create", &record.account, None, Some(view.clone()))).await.map_err(internal)?;
+    Ok(Json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesBody {
+    roles: Vec<RoleId>,
+}
+
+pub async fn set_roles(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<RolesBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // Another company's staff member does not exist, whatever the body says.
+    let staff = own_staff(&app, &caller, &id)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    if let Some(r) = body.roles.iter().find(|r| app.identity.org().role(&staff.company, r).is_none()) {
+        return Err(ApiError::bad(&format!("没有角色 {r}"), &format!("no role {r}")));
+    }
+    app.identity.record(OrgEvent::StaffRolesChanged { staff: staff.id.clone(), roles: body.roles.clone() }).await.map_err(internal)?;
+    let entry = audit_entry(&caller, "staff.roles", &staff.account, Some(json!(staff.roles)), Some(json!(body.roles)));
+    app.identity.audit(entry).await.map_err(internal)?;
+    Ok(Json(json!({"id": staff.id, "roles": body.roles})))
+}
+
+pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let staff = own_staff(&app, &caller, &id)?;
+    app.identity.record(OrgEvent::StaffDisabled { staff: staff.id.clone() }).await.map_err(internal)?;
+    app.identity.revoke_staff(&staff.id).await.map_err(internal)?;
+    app.identity.audit(audit_entry(&caller, "staff.disable", &staff.account, Some(json!({"disabled": false})), Some(json!({"disabled": true})))).await.map_err(internal)?;
+    Ok(Json(json!({"id": staff.id, "disabled": true})))
+}
+
+pub async fn unmask_phone(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let staff = own_staff(&app, &caller, &id)?;
+    app.identity.audit(audit_entry(&caller, "personal.unmask", &staff.account, None, None)).await.map_err(internal)?;
+    Ok(Json(json!({"id": staff.id, "phone": staff.phone})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    name: Option<String>,
+    phone: Option<String>,
+}
+
+/// A staff member edits their own name and phone — and nothing else: a body that tries to set
+/// roles, scope or company is refused whole.
+pub async fn update_me(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<Profile>, JsonRejection>) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(ApiError::body)?;
+    let hutong_core::identity::Subject::Staff { id, .. } = &caller.principal.subject else {
+        return Err(ApiError::bad("业主资料请在业主端修改", "owners change their details in the owner portal"));
+    };
+    let staff = own_staff(&app, &caller, id.as_str())?;
+    let name = body.name.unwrap_or_else(|| staff.name.clone());
+    let phone = body.phone.unwrap_or_else(|| staff.phone.clone());
+    app.identity.record(OrgEvent::StaffProfileChanged { staff: staff.id.clone(), name: name.clone(), phone: phone.clone() }).await.map_err(internal)?;
+    let entry = audit_entry(&caller, "staff.profile", &staff.account, Some(json!({"name": staff.name})), Some(json!({"name": name})));
+    app.identity.audit(entry).await.map_err(internal)?;
+    Ok(Json(json!({"name": name, "phone": mask_phone(&phone)})))
+}
+
+pub async fn roles(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Json<Vec<Role>> {
+    Json(app.identity.org().roles(&caller.principal.company))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRole {
+    id: RoleId,
+    name: String,
+    permissions: BTreeSet<Permission>,
+}
+
+pub async fn define_role(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<NewRole>, JsonRejection>) -> Result<Json<Role>, ApiError> {
+    let Json(body) = body.map_err(ApiError::body)?;
+    if !hutong_core::ids::is_valid_id(body.id.as_str()) || hutong_core::identity::BuiltinRole::from_id(&body.id).is_some() {
+        return Err(ApiError::bad("角色编号无效或与内置角色重复", "the role id is invalid or a built-in role's"));
+    }
+    // Nobody hands out more than they hold.
+    if let Some(p) = body.permissions.iter().find(|p| !caller.principal.may(**p)) {
+        return Err(ApiError::Forbidden(*p));
+    }
+    let role = Role { id: body.id, name: body.name, permissions: body.permissions, builtin: false };
+    let company = caller.principal.company.clone();
+    app.identity.record(OrgEvent::RoleDefined { company, role: role.clone() }).await.map_err(internal)?;
+    app.identity.audit(audit_entry(&caller, "role.define", role.id.as_str(), None, Some(json!(role)))).await.map_err(internal)?;
+    Ok(Json(role))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Query(q): Query<AuditQuery>) -> Json<Value> {
+    let entries = app.identity.audit_log(&caller.principal.company, q.actor.as_deref(), q.action.as_deref(), q.limit.unwrap_or(200).min(1000));
+    Json(json!(entries))
+}
+
+/// A device's key, for provisioning it; handing it out is audited.
+pub async fn device_key(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, device)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    if app.hub.device(&community, &device).is_none() {
+        return Err(ApiError::not_found("设备", "device", &device));
+    }
+    app.identity.audit(audit_entry(&caller, "device.key", &format!("{community}/{device}"), None, None)).await.map_err(internal)?;
+    Ok(Json(json!({"device": device, "key": app.identity.device_key(&community, &device)})))
+}
