@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
+use crate::admin::{AuditScreen, StaffScreen};
 use crate::http::{error_message, request};
 use crate::wall::WallScreen;
 
@@ -93,9 +94,21 @@ fn SignIn(session: RwSignal<Session>) -> impl IntoView {
     }
 }
 
+/// The screens a role opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Screen {
+    Wall,
+    Staff,
+    Audit,
+    Workspace,
+}
+
 #[component]
 fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl IntoView {
     let may_watch = me.permissions.iter().any(|p| p == "devices.read");
+    let may_admin = me.permissions.iter().any(|p| p == "settings.read");
+    let may_write_staff = me.permissions.iter().any(|p| p == "settings.write");
+    let current = RwSignal::new(if may_watch && !communities.is_empty() { Screen::Wall } else { Screen::Workspace });
     let first = communities.first().cloned();
     let modules: Vec<&'static str> = {
         let mut m: Vec<&'static str> = me.permissions.iter().filter_map(|p| module_zh(p)).collect();
@@ -109,23 +122,36 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         })
     };
     let names: Vec<String> = communities.iter().map(|c| c.name.clone()).collect();
-    let screen = match (may_watch, first) {
-        (true, Some(c)) => view! { <WallScreen community=c.id /> }.into_any(),
+    let pairs: Vec<(String, String)> = communities.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
+    let workspace_names = names.clone();
+    let screen = move || match (current.get(), first.clone()) {
+        (Screen::Wall, Some(c)) => view! { <WallScreen community=c.id /> }.into_any(),
+        (Screen::Staff, _) => view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> }.into_any(),
+        (Screen::Audit, _) => view! { <AuditScreen /> }.into_any(),
         _ => view! {
             <div class="workspace" data-test="workspace">
                 <h2>"我的工作台"</h2>
-                <p>{format!("管辖小区：{}", names.join("、"))}</p>
+                <p>{format!("管辖小区：{}", workspace_names.join("、"))}</p>
                 <p>{format!("本账号可用模块：{}", modules.join("、"))}</p>
-                <p class="dim">"本账号没有查看监控大屏的权限。"</p>
+                {(!may_watch).then(|| view! { <p class="dim">"本账号没有查看监控大屏的权限。"</p> })}
             </div>
         }
         .into_any(),
+    };
+    let tab = move |screen: Screen, label: &'static str, test: &'static str| {
+        view! {
+            <a class=move || if current.get() == screen { "tab on" } else { "tab" } data-test=test on:click=move |_| current.set(screen)>{label}</a>
+        }
     };
     view! {
         <div class="shell">
             <nav>
                 <span data-test="who">{format!("{} · {}", me.name, me.account)}</span>
                 <span data-test="communities">{names.join(" · ")}</span>
+                {may_watch.then(|| tab(Screen::Wall, "监控大屏", "tab-wall"))}
+                {tab(Screen::Workspace, "工作台", "tab-workspace")}
+                {may_admin.then(|| tab(Screen::Staff, "员工与角色", "tab-staff"))}
+                {may_admin.then(|| tab(Screen::Audit, "审计日志", "tab-audit"))}
                 <button on:click=sign_out data-test="signout">"退出"</button>
             </nav>
             {screen}

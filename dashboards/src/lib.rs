@@ -8,6 +8,8 @@
 //! - `app`: sign-in, who is signed in, and which screens their role opens.
 
 #[cfg(target_arch = "wasm32")]
+pub mod admin;
+#[cfg(target_arch = "wasm32")]
 pub mod app;
 #[cfg(target_arch = "wasm32")]
 mod http;

@@ -168,5 +168,31 @@ async fn the_wall_shows_buildings_and_changes_live() {
         assert!(!page.contains(foreign), "the cashier sees only 荷花苑: {page}");
     }
     assert_eq!(browser.eval("document.querySelectorAll('[data-test=tile]').length").await, 0);
+    assert_eq!(browser.eval("document.querySelectorAll('[data-test=tab-staff]').length").await, 0, "no admin screens for a cashier");
     browser.screenshot("cashier.png").await;
+
+    // The admin manages staff (phones masked) and reads the audit log, where the failed
+    // sign-in above is recorded.
+    browser.eval("document.querySelector('[data-test=signout]').click()").await;
+    browser.sign_in("admin", PASSWORD).await;
+    wait_for("the admin's tabs", Duration::from_secs(20), async || {
+        browser.eval("document.querySelectorAll('[data-test=tab-staff]').length").await.as_u64().filter(|n| *n == 1)
+    })
+    .await;
+    browser.eval("document.querySelector('[data-test=tab-staff]').click()").await;
+    let table = wait_for("the staff table", Duration::from_secs(20), async || {
+        let t = browser.eval("(document.querySelector('[data-test=staff-table]') || {}).textContent || ''").await;
+        t.as_str().filter(|t| t.contains("cashier")).map(str::to_string)
+    })
+    .await;
+    assert!(table.contains("138****0003") && !table.contains("13800000003"), "{table}");
+    browser.screenshot("staff.png").await;
+    browser.eval("document.querySelector('[data-test=tab-audit]').click()").await;
+    let audit = wait_for("the audit log", Duration::from_secs(20), async || {
+        let t = browser.eval("(document.querySelector('[data-test=audit-table]') || {}).textContent || ''").await;
+        t.as_str().filter(|t| t.contains("auth.sign_in")).map(str::to_string)
+    })
+    .await;
+    assert!(audit.contains("failed") && audit.contains("control"), "the wrong password is in the log: {audit}");
+    browser.screenshot("audit.png").await;
 }

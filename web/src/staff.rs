@@ -149,6 +149,9 @@ pub async fn set_roles(
 
 pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let staff = own_staff(&app, &caller, &id)?;
+    if matches!(&caller.principal.subject, hutong_core::identity::Subject::Staff { id, .. } if *id == staff.id) {
+        return Err(ApiError::bad("不能停用自己的账号", "you cannot close your own account"));
+    }
     app.identity.record(OrgEvent::StaffDisabled { staff: staff.id.clone() }).await.map_err(internal)?;
     app.identity.revoke_staff(&staff.id).await.map_err(internal)?;
     app.identity.audit(audit_entry(&caller, "staff.disable", &staff.account, Some(json!({"disabled": false})), Some(json!({"disabled": true})))).await.map_err(internal)?;

@@ -363,3 +363,65 @@ impl Identity {
 pub fn loggable_phone(phone: &str) -> String {
     mask_phone(phone)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hutong_actors::journal::MemoryJournal;
+    use hutong_core::identity::{BuiltinRole, Scope};
+
+    async fn identity_with_cashier() -> (Arc<Identity>, Arc<dyn Journal>) {
+        let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+        let id = Identity::open(journal.clone(), "secret", TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await.unwrap();
+        let company = CompanyId::new("acme");
+        id.record(OrgEvent::CompanyCreated { company: company.clone(), name: "Acme".into() }).await.unwrap();
+        let staff = StaffRecord {
+            id: StaffId::new("acme-cashier"),
+            company,
+            account: "cashier".into(),
+            name: "王芳".into(),
+            phone: "13800000003".into(),
+            department: None,
+            post: None,
+            roles: vec![BuiltinRole::Cashier.id()],
+            scope: Scope::default(),
+            disabled: false,
+            password_hash: hash_password("correct horse"),
+        };
+        id.record(OrgEvent::StaffCreated { staff }).await.unwrap();
+        (id, journal)
+    }
+
+    #[tokio::test]
+    async fn a_session_expires_after_its_time_to_live() {
+        let (id, _) = identity_with_cashier().await;
+        let t0 = Utc::now();
+        let (token, _) = id.login_staff("cashier", "correct horse", "127.0.0.1", t0).await.unwrap();
+        assert!(id.principal(&token, t0 + TimeDelta::hours(11)).is_some());
+        assert!(id.principal(&token, t0 + TimeDelta::hours(12) + TimeDelta::seconds(1)).is_none());
+    }
+
+    #[tokio::test]
+    async fn sessions_and_their_revocation_survive_a_restart() {
+        let (id, journal) = identity_with_cashier().await;
+        let now = Utc::now();
+        let (kept, _) = id.login_staff("cashier", "correct horse", "127.0.0.1", now).await.unwrap();
+        let (revoked, _) = id.login_staff("cashier", "correct horse", "127.0.0.1", now).await.unwrap();
+        let (hash, _) = id.principal(&revoked, now).unwrap();
+        id.revoke(&hash).await.unwrap();
+        let reopened = Identity::open(journal, "secret", TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await.unwrap();
+        assert!(reopened.principal(&kept, now).is_some());
+        assert!(reopened.principal(&revoked, now).is_none());
+        assert!(reopened.org().staff.contains_key("acme-cashier"));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_says_nothing_about_whether_the_account_exists() {
+        let (id, _) = identity_with_cashier().await;
+        let now = Utc::now();
+        let a = id.login_staff("cashier", "wrong", "10.0.0.1", now).await.unwrap_err().to_string();
+        let b = id.login_staff("nobody", "wrong", "10.0.0.2", now).await.unwrap_err().to_string();
+        assert_eq!(a, b);
+        assert!(hash_password("x").starts_with("$argon2id$"));
+    }
+}
