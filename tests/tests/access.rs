@@ -236,3 +236,85 @@ async fn phone_numbers_are_masked_unless_unmasked_and_never_logged() {
     // The same code does not work twice.
     assert_eq!(http(server.http, "POST", "/api/v1/auth/owner/login", None, Some(&body)).unwrap().0, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_socket_from_another_origin_is_refused_and_roles_stay_within_what_their_author_holds() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let mut request = format!("ws://{}/ws?community={OWN}", server.http).into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {}", server.admin).parse().unwrap());
+    request.headers_mut().insert("Origin", "http://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 403),
+        other => panic!("a cross-origin socket was not refused: {:?}", other.map(|_| ())),
+    }
+    let mut same = format!("ws://{}/ws?community={OWN}", server.http).into_client_request().unwrap();
+    same.headers_mut().insert("Authorization", format!("Bearer {}", server.admin).parse().unwrap());
+    same.headers_mut().insert("Origin", format!("http://{}", server.http).parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(same).await.is_ok(), "the server's own pages may connect");
+
+    // A company defines a role of its own; a manager cannot hand out what they do not hold.
+    let role = json!({"id": "night_watch", "name": "夜班值守", "permissions": ["devices.read", "patrol.read"]}).to_string();
+    let (status, reply) = http(server.http, "POST", "/api/v1/roles", Some(&server.admin), Some(&role)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let manager = server.login("manager");
+    let grab = json!({"id": "boss", "name": "老板", "permissions": ["settings.write"]}).to_string();
+    assert_eq!(http(server.http, "POST", "/api/v1/roles", Some(&manager), Some(&grab)).unwrap().0, 403);
+    let roles = server.get_json("/api/v1/roles");
+    assert!(roles.as_array().unwrap().iter().any(|r| r["id"] == "night_watch" && r["builtin"] == false));
+    // Company B does not see company A's role.
+    let other = server.login("meiyuan-admin");
+    let theirs = http(server.http, "GET", "/api/v1/roles", Some(&other), None).unwrap().1;
+    assert!(!theirs.contains("night_watch"));
+}
+
+#[test]
+fn serve_refuses_to_start_without_the_secrets_it_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(hutong_bin())
+            .arg("serve")
+            .arg("--data")
+            .arg(dir.path().join("data"))
+            .args(["--http", &format!("127.0.0.1:{}", free_port()), "--mqtt", &format!("127.0.0.1:{}", free_port())])
+            .args(extra)
+            .env_remove("HUTONG_ADMIN_PASSWORD")
+            .env_remove("HUTONG_DEVICE_SECRET")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = run(&[]);
+    assert!(!ok && err.contains("--device-secret"), "{err}");
+    let (ok, err) = run(&["--device-secret", "a-device-secret"]);
+    assert!(!ok && err.contains("--admin-password") && err.contains("HUTONG_ADMIN_PASSWORD"), "{err}");
+    let (ok, err) = run(&["--device-secret", "a-device-secret", "--admin-password", "short"]);
+    assert!(!ok && err.contains("8"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_its_secrets_starts_and_its_first_admin_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let http_addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut child = std::process::Command::new(hutong_bin())
+        .arg("serve")
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["--http", &http_addr.to_string(), "--mqtt", &format!("127.0.0.1:{}", free_port())])
+        .args(["--device-secret", "a-device-secret", "--admin-password", "first-admin-pw"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("serve to be ready", Duration::from_secs(30), async || {
+        http_get(http_addr, "/healthz").ok().filter(|(s, _)| *s == 200)
+    })
+    .await;
+    let body = json!({"account": "admin", "password": "first-admin-pw"}).to_string();
+    let (status, reply) = http(http_addr, "POST", "/api/v1/auth/login", None, Some(&body)).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("personal.unmask"));
+}
