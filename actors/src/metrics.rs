@@ -55,29 +55,26 @@ impl Metrics {
     pub fn render(&self) -> String {
         let help = self.help.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut out = String::new();
-        let mut last = "";
-        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        for ((name, labels), v) in counters.iter() {
-            if *name != last {
-                if let Some(h) = help.get(name) {
-                    let _ = writeln!(out, "# HELP {name} {h}");
+        let counters: Vec<_> = {
+            let map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            map.iter().map(|((n, l), v)| (*n, l.clone(), v.load(Ordering::Relaxed).to_string())).collect()
+        };
+        let gauges: Vec<_> = {
+            let map = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
+            map.iter().map(|((n, l), v)| (*n, l.clone(), v.load(Ordering::Relaxed).to_string())).collect()
+        };
+        for (kind, series) in [("counter", counters), ("gauge", gauges)] {
+            let mut last = "";
+            for (name, labels, value) in series {
+                if name != last {
+                    if let Some(h) = help.get(name) {
+                        let _ = writeln!(out, "# HELP {name} {h}");
+                    }
+                    let _ = writeln!(out, "# TYPE {name} {kind}");
+                    last = name;
                 }
-                let _ = writeln!(out, "# TYPE {name} counter");
-                last = name;
+                let _ = writeln!(out, "{name}{labels} {value}");
             }
-            let _ = writeln!(out, "{name}{labels} {}", v.load(Ordering::Relaxed));
-        }
-        drop(counters);
-        let gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
-        for ((name, labels), v) in gauges.iter() {
-            if *name != last {
-                if let Some(h) = help.get(name) {
-                    let _ = writeln!(out, "# HELP {name} {h}");
-                }
-                let _ = writeln!(out, "# TYPE {name} gauge");
-                last = name;
-            }
-            let _ = writeln!(out, "{name}{labels} {}", v.load(Ordering::Relaxed));
         }
         out
     }

@@ -2,7 +2,6 @@
 //! It opens the wall of a running demo, sees the tiles, sees values change live, and leaves a
 //! screenshot in `test-output/wall.png` for a person to look at.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -17,14 +16,17 @@ struct Browser {
     child: Child,
     ws: Ws,
     next_id: u64,
+    profile: std::path::PathBuf,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Chromium forks renderers and helpers; they share its process group, so end them all.
-        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.child.id())]).status();
+        // Chromium forks renderers and helpers; every one of them carries this run's own
+        // --user-data-dir, so that names exactly them. (Not `kill -- -PGID`: procps' kill has
+        // misread a negative pid as "every process" here.)
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = Command::new("pkill").args(["-KILL", "-f", "--"]).arg(format!("--user-data-dir={}", self.profile.display())).status();
     }
 }
 
@@ -46,7 +48,6 @@ impl Browser {
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
-            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -64,7 +65,7 @@ impl Browser {
         })
         .await;
         let (ws, _) = tokio_tungstenite::connect_async(page_ws).await.expect("DevTools socket");
-        Browser { child, ws, next_id: 0 }
+        Browser { child, ws, next_id: 0, profile: profile.to_path_buf() }
     }
 
     async fn call(&mut self, method: &str, params: Value) -> Value {

@@ -127,27 +127,24 @@ fn login_refused(e: LoginError) -> Response {
     }
 }
 
-pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Result<Json<StaffLogin>, axum::extract::rejection::JsonRejection>) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return ApiError::body(e).into_response(),
-    };
-    let ip = addr.ip().to_string();
-    let result = app.identity.login_staff(&body.account, &body.password, &ip, Utc::now()).await;
-    let (company, outcome) = match &result {
-        Ok((_, p)) => (Some(p.company.clone()), "ok"),
-        Err(LoginError::Locked(_)) => (app.identity.org().accounts.get(&body.account).and_then(|id| app.identity.org().staff.get(id).map(|s| s.company.clone())), "locked"),
-        Err(_) => (app.identity.org().accounts.get(&body.account).and_then(|id| app.identity.org().staff.get(id).map(|s| s.company.clone())), "failed"),
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// Audits a sign-in attempt — whoever it was, however it ended — then answers it.
+async fn finish_sign_in(app: &App, who: SignInAttempt, result: Result<(String, Principal), LoginError>) -> Response {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(LoginError::Locked(_)) => "locked",
+        Err(_) => "failed",
     };
     let entry = AuditEntry {
         seq: 0,
         at: Utc::now(),
-        company,
-        actor: body.account.clone(),
-        action: "auth.sign_in".into(),
-        target: body.account.clone(),
+        company: who.company,
+        actor: who.actor.clone(),
+        action: who.action.into(),
+        target: who.actor,
         outcome: outcome.into(),
-        ip: Some(ip),
+        ip: Some(who.ip),
         before: None,
         after: None,
     };
@@ -155,12 +152,34 @@ pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<S
         return ApiError::Internal(e.to_string()).into_response();
     }
     match result {
-        Ok((token, principal)) => signed_in(&app, token, &principal),
+        Ok((token, principal)) => signed_in(app, token, &principal),
         Err(e) => login_refused(e),
     }
 }
 
-pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Result<Json<CodeRequest>, axum::extract::rejection::JsonRejection>) -> Response {
+struct SignInAttempt {
+    actor: String,
+    company: Option<hutong_core::CompanyId>,
+    action: &'static str,
+    ip: String,
+}
+
+pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Body<StaffLogin>) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::body(e).into_response(),
+    };
+    let ip = addr.ip().to_string();
+    let result = app.identity.login_staff(&body.account, &body.password, &ip, Utc::now()).await;
+    let company = {
+        let org = app.identity.org();
+        org.accounts.get(&body.account).and_then(|id| org.staff.get(id)).map(|s| s.company.clone())
+    };
+    let who = SignInAttempt { actor: body.account, company, action: "auth.sign_in", ip };
+    finish_sign_in(&app, who, result).await
+}
+
+pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Body<CodeRequest>) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => return ApiError::body(e).into_response(),
@@ -171,7 +190,7 @@ pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectI
     }
 }
 
-pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Result<Json<OwnerLogin>, axum::extract::rejection::JsonRejection>) -> Response {
+pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, body: Body<OwnerLogin>) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => return ApiError::body(e).into_response(),
@@ -179,25 +198,8 @@ pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): Connect
     let ip = addr.ip().to_string();
     let result = app.identity.login_owner(&body.phone, &body.code, &ip, Utc::now()).await;
     let company = app.identity.org().owners.get(&body.phone).map(|o| o.company.clone());
-    let entry = AuditEntry {
-        seq: 0,
-        at: Utc::now(),
-        company,
-        actor: format!("owner:{}", hutong_core::identity::mask_phone(&body.phone)),
-        action: "auth.owner_sign_in".into(),
-        target: hutong_core::identity::mask_phone(&body.phone),
-        outcome: if result.is_ok() { "ok" } else { "failed" }.into(),
-        ip: Some(ip),
-        before: None,
-        after: None,
-    };
-    if let Err(e) = app.identity.audit(entry).await {
-        return ApiError::Internal(e.to_string()).into_response();
-    }
-    match result {
-        Ok((token, principal)) => signed_in(&app, token, &principal),
-        Err(e) => login_refused(e),
-    }
+    let who = SignInAttempt { actor: format!("owner:{}", hutong_core::identity::mask_phone(&body.phone)), company, action: "auth.owner_sign_in", ip };
+    finish_sign_in(&app, who, result).await
 }
 
 pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, ApiError> {
