@@ -43,10 +43,19 @@ next_connection_delay_ms = 0
     toml::from_str(&text).map_err(|e| BrokerError::Start(e.to_string()))
 }
 
-/// Starts the broker on `listen` and returns once it accepts connections.
-pub fn start(listen: SocketAddr) -> Result<(), BrokerError> {
+/// Starts the broker on `listen` and returns once it accepts connections. Only the service user
+/// and devices with their own key may connect (`codec::may_connect`); which topics a device may
+/// publish on is checked by ingest, the same way for this broker and an external one.
+pub fn start(listen: SocketAddr, device_secret: Vec<u8>) -> Result<(), BrokerError> {
     TcpListener::bind(listen).map_err(|_| BrokerError::PortInUse(listen))?;
-    let mut broker = rumqttd::Broker::new(config(listen)?);
+    let mut config = config(listen)?;
+    let server = config.v4.as_mut().and_then(|servers| servers.get_mut("1")).ok_or_else(|| BrokerError::Start("no v4 listener".into()))?;
+    let probe_secret = device_secret.clone();
+    server.set_auth_handler(move |_client, user: String, pass: String| {
+        let ok = crate::codec::may_connect(&device_secret, &user, &pass);
+        async move { ok }
+    });
+    let mut broker = rumqttd::Broker::new(config);
     std::thread::Builder::new()
         .name("mqtt-broker".into())
         .spawn(move || {
@@ -56,8 +65,9 @@ pub fn start(listen: SocketAddr) -> Result<(), BrokerError> {
         })
         .map_err(|e| BrokerError::Start(e.to_string()))?;
     let deadline = Instant::now() + Duration::from_secs(10);
+    let (user, pass) = (crate::codec::SERVICE_USER, crate::codec::service_password(&probe_secret));
     while Instant::now() < deadline {
-        if answers_mqtt(listen) {
+        if answers_mqtt(listen, user, &pass) {
             tracing::info!(%listen, "embedded MQTT broker listening");
             return Ok(());
         }
@@ -66,16 +76,29 @@ pub fn start(listen: SocketAddr) -> Result<(), BrokerError> {
     Err(BrokerError::Start(format!("nothing answering MQTT on {listen} after 10 s")))
 }
 
-/// A real MQTT 3.1.1 CONNECT → CONNACK → DISCONNECT, so the probe looks like a client to the
-/// broker (a bare TCP connect would be logged as a failed connection).
-fn answers_mqtt(addr: SocketAddr) -> bool {
-    const CONNECT: [u8; 19] = [
-        0x10, 17, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 10, 0, 5, b'p', b'r', b'o', b'b', b'e',
-    ];
+/// A real MQTT 3.1.1 CONNECT (as the service user) → CONNACK → DISCONNECT, so the probe looks
+/// like a client to the broker (a bare TCP connect would be logged as a failed connection).
+fn answers_mqtt(addr: SocketAddr, user: &str, pass: &str) -> bool {
+    let field = |s: &str| {
+        let mut v = (s.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    };
+    // Variable header: protocol "MQTT", level 4, flags user+password+clean session, keep-alive 10 s.
+    let mut body = field("MQTT");
+    body.extend_from_slice(&[4, 0xC2, 0, 10]);
+    for part in ["probe", user, pass] {
+        body.extend(field(part));
+    }
+    if body.len() > 127 {
+        return false;
+    }
+    let mut packet = vec![0x10, body.len() as u8];
+    packet.extend(body);
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut connack = [0u8; 4];
-    let ok = stream.write_all(&CONNECT).is_ok() && stream.read_exact(&mut connack).is_ok() && connack[0] == 0x20;
+    let ok = stream.write_all(&packet).is_ok() && stream.read_exact(&mut connack).is_ok() && connack[0] == 0x20 && connack[3] == 0;
     let _ = stream.write_all(&[0xE0, 0]);
     ok
 }

@@ -224,6 +224,28 @@ pub fn device_key(secret: &[u8], community: &str, device: &str) -> String {
     mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The user the server's own MQTT clients (ingest, the simulator) connect as.
+pub const SERVICE_USER: &str = "hutong";
+
+/// The service user's password, derived from the device secret like every device key.
+pub fn service_password(secret: &[u8]) -> String {
+    device_key(secret, "_service", SERVICE_USER)
+}
+
+/// Who may connect to the embedded broker: the service user, or a device as
+/// `{community}/{device}` with its own key as the password.
+pub fn may_connect(secret: &[u8], username: &str, password: &str) -> bool {
+    if username == SERVICE_USER {
+        return same_key(password, &service_password(secret));
+    }
+    match username.split_once('/') {
+        Some((community, device)) if is_valid_id(community) && is_valid_id(device) => {
+            same_key(password, &device_key(secret, community, device))
+        }
+        _ => false,
+    }
+}
+
 /// Compares in time independent of where the texts differ.
 fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -322,6 +344,17 @@ mod tests {
         let other_community = parse_topic("hutong/meiyuan/devices/wm-1/telemetry").unwrap();
         assert_eq!(decode_checked(&other_community, payload.as_bytes(), secret, now()).unwrap_err().reason(), "forbidden");
         assert_ne!(device_key(secret, "heyuan", "wm-1"), device_key(b"other", "heyuan", "wm-1"));
+    }
+
+    #[test]
+    fn only_the_service_and_devices_with_their_own_key_may_connect() {
+        let secret = b"s3cret";
+        assert!(may_connect(secret, SERVICE_USER, &service_password(secret)));
+        assert!(may_connect(secret, "heyuan/wm-1", &device_key(secret, "heyuan", "wm-1")));
+        assert!(!may_connect(secret, "heyuan/wm-2", &device_key(secret, "heyuan", "wm-1")));
+        assert!(!may_connect(secret, "heyuan/wm-1", ""));
+        assert!(!may_connect(secret, "wm-1", &device_key(secret, "heyuan", "wm-1")));
+        assert!(!may_connect(secret, SERVICE_USER, &device_key(secret, "heyuan", "wm-1")));
     }
 
     #[test]

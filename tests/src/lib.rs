@@ -272,9 +272,10 @@ pub struct Device {
 }
 
 impl Device {
-    pub async fn connect(host: &str, port: u16, id: &str) -> Device {
+    /// Connects as `username` (`{community}/{device}`) with `password` (that device's key).
+    pub async fn connect(host: &str, port: u16, id: &str, username: &str, password: &str) -> Device {
         let mut options = MqttOptions::new(id, host, port);
-        options.set_keep_alive(Duration::from_secs(10)).set_max_packet_size(1024 * 1024, 1024 * 1024);
+        options.set_keep_alive(Duration::from_secs(10)).set_max_packet_size(1024 * 1024, 1024 * 1024).set_credentials(username, password);
         let (client, mut eventloop) = AsyncClient::new(options, 1000);
         let (tx, acks) = tokio::sync::mpsc::unbounded_channel();
         let (connected_tx, connected_rx) = tokio::sync::oneshot::channel();
@@ -302,6 +303,19 @@ impl Device {
     pub async fn publish(&mut self, topic: &str, payload: impl Into<Vec<u8>>) {
         self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.expect("publish");
         tokio::time::timeout(Duration::from_secs(10), self.acks.recv()).await.expect("PUBACK in time");
+    }
+}
+
+/// Whether the broker refuses a connection with these credentials.
+pub async fn connect_refused(host: &str, port: u16, username: &str, password: &str) -> bool {
+    let mut options = MqttOptions::new(format!("probe-{username}"), host, port);
+    options.set_credentials(username, password);
+    let (_client, mut eventloop) = AsyncClient::new(options, 10);
+    match tokio::time::timeout(Duration::from_secs(10), eventloop.poll()).await {
+        Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => ack.code != rumqttc::ConnectReturnCode::Success,
+        Ok(Ok(_)) => false,
+        Ok(Err(_)) => true,
+        Err(_) => panic!("no answer from the broker"),
     }
 }
 

@@ -261,6 +261,11 @@ async fn a_browser_socket_from_another_origin_is_refused_and_roles_stay_within_w
     let manager = server.login("manager");
     let grab = json!({"id": "boss", "name": "老板", "permissions": ["settings.write"]}).to_string();
     assert_eq!(http(server.http, "POST", "/api/v1/roles", Some(&manager), Some(&grab)).unwrap().0, 403);
+    let org = server.get_json("/api/v1/org");
+    assert_eq!(org["company"]["name"], "荷花物业");
+    assert_eq!(org["communities"].as_array().unwrap().len(), 2);
+    assert!(org["posts"].as_array().unwrap().iter().any(|p| p == "收银员"));
+    assert!(!org.to_string().contains("梅园"));
     let roles = server.get_json("/api/v1/roles");
     assert!(roles.as_array().unwrap().iter().any(|r| r["id"] == "night_watch" && r["builtin"] == false));
     // Company B does not see company A's role.

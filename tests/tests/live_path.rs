@@ -13,7 +13,7 @@ async fn reading_reaches_the_socket(server: &Server, broker: (String, u16)) {
     let (mut ws, snapshot) = ws_connect(server.http, "heyuan", &server.admin).await;
     assert!(snapshot["buildings"].as_array().unwrap().len() >= 10);
     let key = server.device_key("heyuan", DEVICE);
-    let mut device = Device::connect(&broker.0, broker.1, "test-device").await;
+    let mut device = Device::connect(&broker.0, broker.1, "test-device", &format!("heyuan/{DEVICE}"), &key).await;
     let sent = Instant::now();
     device.publish(TOPIC, telemetry(&key, 1, "12.345")).await;
     let event = wait_event(&mut ws, Duration::from_secs(1), |e| e["body"]["device"] == DEVICE)
@@ -66,7 +66,7 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
     let data = dir.path().join("data");
     let server = Server::demo(&data, 0, &[]).await;
     let key = server.device_key("heyuan", DEVICE);
-    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device").await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device", &format!("heyuan/{DEVICE}"), &key).await;
     for seq in 1..=50u64 {
         device.publish(TOPIC, telemetry(&key, seq, &format!("{}.5", 100 + seq))).await;
     }
@@ -84,7 +84,7 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
     assert_eq!(after, before, "the same device state after a restart");
 
     // More readings, then the plug is pulled: what was applied (acked) is all there.
-    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device-2").await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device-2", &format!("heyuan/{DEVICE}"), &key).await;
     assert_eq!(server.device_key("heyuan", DEVICE), key, "a restarted demo keeps its device keys");
     for seq in 51..=80u64 {
         device.publish(TOPIC, telemetry(&key, seq, &format!("{}.5", 100 + seq))).await;
@@ -109,7 +109,10 @@ async fn bad_device_messages_are_refused_counted_and_break_nothing() {
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
     let key = server.device_key("heyuan", DEVICE);
     let gate_key = server.device_key("heyuan", "gate-1");
-    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "bad-device").await;
+    // The embedded broker lets in only devices with their own key.
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, "heyuan/gate-1", &key).await, "another device's key");
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, "anonymous", "").await);
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "bad-device", &format!("heyuan/{DEVICE}"), &key).await;
     device.publish(TOPIC, "not json").await;
     device.publish(TOPIC, format!(r#"{{"key":"{key}","seq":"one","ts":1,"value":"1"}}"#)).await;
     device.publish("hutong/heyuan/devices/no-such-meter/telemetry", telemetry(&key, 1, "1")).await;
@@ -136,7 +139,7 @@ async fn a_spike_raises_an_alarm_and_turns_its_building_red_on_the_wall() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
     let key = server.device_key("heyuan", DEVICE);
-    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "spike-device").await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "spike-device", &format!("heyuan/{DEVICE}"), &key).await;
     for (seq, value) in [(1, "10.0"), (2, "10.2"), (3, "10.4"), (4, "10.6"), (5, "10.8")] {
         device.publish(TOPIC, telemetry(&key, seq, value)).await;
     }

@@ -192,6 +192,7 @@ async fn publish_phase(
     let mut tasks = Vec::new();
     for p in 0..publishers {
         let window = window.clone();
+        let secret = device_secret.to_string();
         let mine: Vec<(DeviceSpec, String)> = meters
             .iter()
             .skip(p)
@@ -201,7 +202,10 @@ async fn publish_phase(
         let per_publisher = rate.map(|r| r.div_ceil(publishers as u32));
         tasks.push(tokio::spawn(async move {
             let mut options = MqttOptions::new(format!("bench-{p}-{seq0}"), "127.0.0.1", port);
-            options.set_keep_alive(Duration::from_secs(30)).set_inflight(1000);
+            options.set_keep_alive(Duration::from_secs(30)).set_inflight(1000).set_credentials(
+                hutong_device_bridge::codec::SERVICE_USER,
+                hutong_device_bridge::codec::service_password(secret.as_bytes()),
+            );
             let (client, mut eventloop) = AsyncClient::new(options, 10_000);
             let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
             let mut sent = 0u64;

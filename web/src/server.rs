@@ -61,9 +61,15 @@ pub const DEMO_OWNER_PHONE: &str = "13898424613";
 /// The device the demo keeps silent so the wall shows an offline alarm.
 pub const DEMO_SILENT_DEVICE: &str = "gate-4";
 
-fn broker_address(config: &Config) -> BrokerAddress {
+/// Where the server's own MQTT clients connect, as the service user on the embedded broker.
+fn broker_address(config: &Config, device_secret: &str) -> BrokerAddress {
+    use hutong_device_bridge::codec::{SERVICE_USER, service_password};
     match &config.broker {
-        Broker::Embedded(addr) => BrokerAddress { host: addr.ip().to_string(), port: addr.port(), credentials: None },
+        Broker::Embedded(addr) => BrokerAddress {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            credentials: Some((SERVICE_USER.to_string(), service_password(device_secret.as_bytes()))),
+        },
         Broker::External(a) => a.clone(),
     }
 }
@@ -107,7 +113,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     });
 
     if let Broker::Embedded(addr) = config.broker {
-        tokio::task::spawn_blocking(move || broker::start(addr)).await??;
+        let secret = device_secret.as_bytes().to_vec();
+        tokio::task::spawn_blocking(move || broker::start(addr, secret)).await??;
     }
 
     let clock = Clock::new();
@@ -151,7 +158,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
 
     let ingest = tokio::spawn(ingest::run(
         IngestOptions {
-            broker: broker_address(&config),
+            broker: broker_address(&config, &device_secret),
             client_id: format!("hutong-ingest-{}", std::process::id()),
             device_secret: device_secret.as_bytes().to_vec(),
         },
@@ -172,7 +179,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
 
     if let Some(demo) = demo.filter(|d| d.simulate_rate > 0) {
         let options = SimulatorOptions {
-            broker: broker_address(&config),
+            broker: broker_address(&config, &device_secret),
             rate: demo.simulate_rate,
             spike_one_in: 3000,
             silent: [DeviceId::new(DEMO_SILENT_DEVICE)].into_iter().collect(),

@@ -215,6 +215,31 @@ pub async fn define_role(State(app): State<Arc<App>>, Extension(caller): Extensi
     Ok(Json(role))
 }
 
+/// The caller's organisation: company → branches → communities, and the departments and posts
+/// its staff are placed in.
+pub async fn organisation(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    let org = app.identity.org();
+    let company_id = &caller.principal.company;
+    let company = org.companies.get(company_id).ok_or_else(|| ApiError::not_found("公司", "company", company_id.as_str()))?;
+    let names: std::collections::HashMap<String, String> =
+        app.hub.communities().iter().map(|c| (c.id.to_string(), c.name.clone())).collect();
+    let communities: Vec<Value> = company
+        .communities
+        .iter()
+        .map(|c| json!({"id": c, "name": names.get(c.as_str()), "branch": company.community_branch.get(c)}))
+        .collect();
+    let staff = org.staff.values().filter(|s| &s.company == company_id);
+    let departments: BTreeSet<&String> = staff.clone().filter_map(|s| s.department.as_ref()).collect();
+    let posts: BTreeSet<&String> = staff.filter_map(|s| s.post.as_ref()).collect();
+    Ok(Json(json!({
+        "company": {"id": company_id, "name": company.name},
+        "branches": company.branches,
+        "communities": communities,
+        "departments": departments,
+        "posts": posts,
+    })))
+}
+
 #[derive(Deserialize)]
 pub struct AuditQuery {
     actor: Option<String>,

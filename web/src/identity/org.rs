@@ -51,6 +51,8 @@ pub enum OrgEvent {
 pub struct Company {
     pub name: String,
     pub branches: BTreeSet<String>,
+    /// The branch (分公司) each community sits under, where it has one.
+    pub community_branch: BTreeMap<CommunityId, String>,
     pub communities: BTreeSet<CommunityId>,
     pub roles: BTreeMap<RoleId, Role>,
 }
@@ -82,6 +84,7 @@ impl Org {
                 c.communities.insert(community.clone());
                 if let Some(b) = branch {
                     c.branches.insert(b.clone());
+                    c.community_branch.insert(community.clone(), b.clone());
                 }
                 self.community_company.insert(community.clone(), company.clone());
             }
