@@ -75,7 +75,7 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0, password: Some("bench-password".into()) }), shutdown.clone(), move |a| {
+    let server = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0, password: Some("bench-password".into()), print_sign_ins: false }), shutdown.clone(), move |a| {
         let _ = ready_tx.send(a);
     }));
     let started = Instant::now();
@@ -83,7 +83,10 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
     println!("server ready in {:.2?} (demo community: 3,173 devices, SQLite journal in {})", started.elapsed(), dir.display());
 
     let seen = Arc::new(Seen::default());
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/ws?community=heyuan")).await?;
+    let token = sign_in(http, "control", "bench-password").await?;
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{http}/ws?community=heyuan"))?;
+    request.headers_mut().insert("Authorization", format!("Bearer {token}").parse()?);
+    let (ws, _) = tokio_tungstenite::connect_async(request).await?;
     let reader = tokio::spawn(read_socket(ws, seen.clone()));
 
     let community = hutong_core::demo::community();
@@ -127,6 +130,23 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Signs in over HTTP, as the control-room operator whose wall the benchmark watches.
+async fn sign_in(http: std::net::SocketAddr, account: &str, password: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({"account": account, "password": password}).to_string();
+    let mut stream = tokio::net::TcpStream::connect(http).await?;
+    let request = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {http}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await?;
+    let json = reply.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    value["token"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("sign-in refused: {reply}"))
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -107,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo { settings, simulate_rate, demo_password } => {
             let config = settings.resolve()?;
-            server::run(config, Some(DemoOptions { simulate_rate, password: demo_password }), shutdown, |addr| {
+            server::run(config, Some(DemoOptions { simulate_rate, password: demo_password, print_sign_ins: true }), shutdown, |addr| {
                 println!("Hutong 演示已就绪 / demo ready: http://{addr}/  (荷花苑, simulator {simulate_rate} msg/s)");
             })
             .await

@@ -42,6 +42,8 @@ pub struct DemoOptions {
     pub simulate_rate: u32,
     /// Password of every demo account; generated (and kept in the data directory) when absent.
     pub password: Option<String>,
+    /// Print the demo sign-ins on start (the benchmark does not).
+    pub print_sign_ins: bool,
 }
 
 /// Sign-ins the demo creates, printed on start.
@@ -169,7 +171,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     ));
     app.ready.store(true, Ordering::Release);
     on_ready(http_addr);
-    if let Some(password) = &demo_password {
+    if let Some(password) = demo_password.as_ref().filter(|_| demo.as_ref().is_some_and(|d| d.print_sign_ins)) {
         println!("演示账号 / demo sign-ins (password: {password}):");
         for (account, role, scope) in DEMO_ACCOUNTS {
             println!("  {account:<14} {:<10} {scope}", role.name_zh());
