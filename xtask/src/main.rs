@@ -92,6 +92,21 @@ fn ensure_test_packages() -> anyhow::Result<()> {
     apt(&args)
 }
 
+/// Apache Cassandra's jars from Maven Central, cached outside the clone: the real CQL node the
+/// ScyllaDB backend's tests run against.
+fn ensure_cassandra() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let lib = home.join(".cache/hutong-cassandra/5.0.4/lib");
+    if lib.join("jamm-0.4.0.jar").exists() && std::fs::read_dir(&lib)?.flatten().any(|e| e.file_name().to_string_lossy().starts_with("cassandra-all")) {
+        return Ok(lib);
+    }
+    let pom = root().join("tests/cassandra/pom.xml");
+    let mut mvn = Command::new("mvn");
+    mvn.args(["-q", "-B", "-f"]).arg(&pom).arg("dependency:copy-dependencies").arg(format!("-DoutputDirectory={}", lib.display()));
+    run(&mut mvn).context("fetching Apache Cassandra from Maven Central (needs Java 17 and Maven)")?;
+    Ok(lib)
+}
+
 fn release_binary() -> anyhow::Result<PathBuf> {
     run(cargo().args(["build", "--release", "-p", "hutong-web", "--bin", "hutong"]))?;
     Ok(target_dir().join("release/hutong"))
@@ -109,10 +124,15 @@ fn main() -> anyhow::Result<()> {
         }
         Some("test") => {
             ensure_test_packages()?;
+            let cassandra = ensure_cassandra()?;
             let dist = build_dashboards()?;
             run(cargo().args(["build", "-p", "hutong-web", "--bin", "hutong"]))?;
             let bin = target_dir().join("debug/hutong");
-            run(cargo().args(["test", "--workspace", "--no-fail-fast"]).env("HUTONG_BIN", &bin).env("HUTONG_ASSETS", &dist))
+            run(cargo()
+                .args(["test", "--workspace", "--no-fail-fast"])
+                .env("HUTONG_BIN", &bin)
+                .env("HUTONG_ASSETS", &dist)
+                .env("HUTONG_CASSANDRA_LIB", &cassandra))
         }
         Some("bench") => {
             let bin = release_binary()?;

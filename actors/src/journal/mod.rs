@@ -3,16 +3,18 @@
 //! late. An append is acknowledged only once it is durable.
 //!
 //! One trait, several backends: [`MemoryJournal`] for actor tests, [`SqliteJournal`] for one
-//! machine. Every backend passes the one [`conformance`] suite.
+//! machine, [`ScyllaJournal`] for a cluster. Every backend passes the one [`conformance`] suite.
 
 pub mod conformance;
 mod memory;
+mod scylla;
 mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use memory::MemoryJournal;
+pub use scylla::{BUCKET as SCYLLA_BUCKET, ScyllaJournal, ScyllaOptions, init_schema};
 pub use sqlite::{SqliteJournal, SqliteOptions};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
