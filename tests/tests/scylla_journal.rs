@@ -38,3 +38,53 @@ async fn the_scylla_journal_passes_the_conformance_suite_on_a_real_node() {
     assert!(SCYLLA_BUCKET < 10_000);
     drop(node);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_path_runs_on_the_cluster_store_and_survives_a_restart() {
+    use std::time::Duration;
+
+    use hutong_tests::*;
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = tokio::task::spawn_blocking({
+        let d = dir.path().join("node");
+        move || CassandraNode::start(&d)
+    })
+    .await
+    .unwrap();
+    let store = format!("scylla://{}/hutong_live", node.cql);
+
+    // Serving on a keyspace that does not exist yet is refused with what to do.
+    let refused = std::process::Command::new(hutong_bin())
+        .args(["demo", "--simulate-rate", "0", "--store", &store, "--data"])
+        .arg(dir.path().join("refused"))
+        .args(["--http", &format!("127.0.0.1:{}", free_port()), "--mqtt", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("hutong store init"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    let init = std::process::Command::new(hutong_bin())
+        .args(["store", "init", "--store", &store, "--replication", "{'class': 'SimpleStrategy', 'replication_factor': 1}"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &["--store", &store]).await;
+    let key = server.device_key("heyuan", "wm-1-1-101");
+    let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "cql-device", "heyuan/wm-1-1-101", &key).await;
+    device.publish("hutong/heyuan/devices/wm-1-1-101/telemetry", telemetry(&key, 1, "42.5")).await;
+    wait_event(&mut ws, Duration::from_secs(1), |e| e["body"]["device"] == "wm-1-1-101").await.expect("on /ws within a second");
+    let before = server.get_json("/api/v1/communities/heyuan/devices/wm-1-1-101");
+    assert_eq!(before["last_value"], "42.5");
+    drop(device);
+    server.stop();
+
+    let server = Server::demo(&data, 0, &["--store", &store]).await;
+    let after = server.get_json("/api/v1/communities/heyuan/devices/wm-1-1-101");
+    assert_eq!(after, before, "the same state, recovered from the cluster store");
+    drop(server);
+    drop(node);
+}

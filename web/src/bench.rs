@@ -72,6 +72,8 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         admin_password: None,
         device_secret: Some(device_secret.into()),
         session_hours: 1,
+        store: crate::config::Store::Sqlite,
+        communities: None,
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

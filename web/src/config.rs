@@ -19,6 +19,8 @@ pub struct ConfigFile {
     pub admin_password: Option<String>,
     pub device_secret: Option<String>,
     pub session_hours: Option<u32>,
+    pub store: Option<String>,
+    pub communities: Option<Vec<String>>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -51,6 +53,12 @@ pub struct Overrides {
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "HUTONG_SESSION_HOURS")]
     pub session_hours: Option<u32>,
+    /// Where the journal lives: `sqlite` (default, under --data) or `scylla://host:port[,host:port]/keyspace`.
+    #[arg(long, env = "HUTONG_STORE")]
+    pub store: Option<String>,
+    /// Run only these communities (comma separated); other Hutong nodes run the rest.
+    #[arg(long, env = "HUTONG_COMMUNITIES", value_delimiter = ',')]
+    pub communities: Option<Vec<String>>,
 }
 
 /// Where devices' messages come from.
@@ -70,6 +78,16 @@ pub struct Config {
     pub admin_password: Option<String>,
     pub device_secret: Option<String>,
     pub session_hours: u32,
+    pub store: Store,
+    /// `None`: every registered community.
+    pub communities: Option<Vec<String>>,
+}
+
+/// Where the journal lives.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite,
+    Scylla(hutong_actors::journal::ScyllaOptions),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +100,8 @@ pub enum ConfigError {
     Address { setting: &'static str, value: String },
     #[error("{0}")]
     MqttUrl(#[from] hutong_device_bridge::url::MqttUrlError),
+    #[error("{0}")]
+    Store(String),
 }
 
 fn address(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -103,6 +123,8 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<set>"))
             .field("device_secret", &self.device_secret.as_ref().map(|_| "<set>"))
             .field("session_hours", &self.session_hours)
+            .field("store", &self.store)
+            .field("communities", &self.communities)
             .finish()
     }
 }
@@ -133,6 +155,11 @@ impl Overrides {
             admin_password: self.admin_password.clone().or(file.admin_password),
             device_secret: self.device_secret.clone().or(file.device_secret),
             session_hours: self.session_hours.or(file.session_hours).unwrap_or(12).clamp(1, 24 * 30),
+            store: match self.store.clone().or(file.store).as_deref() {
+                None | Some("sqlite") => Store::Sqlite,
+                Some(url) => Store::Scylla(hutong_actors::journal::ScyllaOptions::from_url(url).map_err(|e| ConfigError::Store(e.to_string()))?),
+            },
+            communities: self.communities.clone().or(file.communities).filter(|c| !c.is_empty()),
         })
     }
 }

@@ -56,10 +56,28 @@ enum Command {
         #[arg(long, env = "HUTONG_DEVICE_SECRET", hide_env_values = true)]
         device_secret: String,
     },
+    /// The cluster store: `hutong store init --store scylla://host:port/keyspace` creates the schema.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
         which: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Create the keyspace and tables of deploy/scylla/schema.cql (idempotent).
+    Init {
+        /// scylla://host:port[,host:port]/keyspace
+        #[arg(long, env = "HUTONG_STORE")]
+        store: String,
+        /// The keyspace's replication, as a CQL map.
+        #[arg(long, default_value = "{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}")]
+        replication: String,
     },
 }
 
@@ -131,6 +149,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { which: Bench::Ingest(options) } => hutong_web::bench::ingest(options).await,
+        Command::Store { action: StoreAction::Init { store, replication } } => {
+            let options = hutong_actors::journal::ScyllaOptions::from_url(&store)?;
+            let session = scylla::client::session_builder::SessionBuilder::new()
+                .known_nodes(&options.nodes)
+                .build()
+                .await
+                .with_context(|| format!("无法连接 ScyllaDB / cannot reach the cluster at {:?}", options.nodes))?;
+            hutong_actors::journal::init_schema(&session, &options.keyspace, &replication).await?;
+            println!("keyspace {} ready", options.keyspace);
+            Ok(())
+        }
     }
     .context("hutong")
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use hutong_actors::community::{self, CommunityArgs};
-use hutong_actors::journal::{Journal, SqliteJournal, SqliteOptions};
+use hutong_actors::journal::{Journal, ScyllaJournal, SqliteJournal, SqliteOptions};
 use hutong_actors::{Clock, Directory, LiveHub, Metrics};
 use hutong_core::ids::DeviceId;
 use hutong_device_bridge::ingest::{self, IngestOptions};
@@ -18,7 +18,7 @@ use hutong_device_bridge::url::BrokerAddress;
 use hutong_device_bridge::broker;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Broker, Config};
+use crate::config::{Broker, Config, Store};
 use crate::identity::{Identity, LogSender, OrgEvent, Outbox, StaffRecord, hash_password, random_secret};
 use hutong_core::identity::{BuiltinRole, Scope};
 use hutong_core::{CommunityId, CompanyId, HouseId, StaffId};
@@ -78,11 +78,7 @@ fn broker_address(config: &Config, device_secret: &str) -> BrokerAddress {
 
 /// Runs the server until `shutdown` is cancelled. Returns the HTTP address once ready, via `on_ready`.
 pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: CancellationToken, on_ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
-    let journal_path = config.data.join("journal.db");
-    let journal: Arc<dyn Journal> = Arc::new(
-        SqliteJournal::open(SqliteOptions::new(&journal_path))
-            .with_context(|| format!("打开日志失败 / cannot open the journal at {}", journal_path.display()))?,
-    );
+    let journal = open_journal(&config).await?;
     let (device_secret, demo_password) = secrets(&config, demo.as_ref())?;
     let identity = Identity::open(
         journal.clone(),
@@ -137,7 +133,9 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     }
     let mut supervisors = Vec::new();
     let mut demo_devices = Vec::new();
-    for reg in communities {
+    // A node told to run some communities leaves the rest to the other nodes.
+    let mine = |id: &str| config.communities.as_ref().is_none_or(|list| list.iter().any(|c| c == id));
+    for reg in communities.into_iter().filter(|r| mine(r.community.id.as_str())) {
         let started = std::time::Instant::now();
         if reg.community.id.as_str() == hutong_core::demo::DEMO_COMMUNITY {
             demo_devices = reg.devices.clone();
@@ -199,6 +197,20 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     }
     let _ = http.await;
     Ok(())
+}
+
+/// The embedded SQLite journal under `--data`, or ScyllaDB with `--store scylla://…`.
+pub async fn open_journal(config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
+    Ok(match &config.store {
+        Store::Sqlite => {
+            let path = config.data.join("journal.db");
+            Arc::new(
+                SqliteJournal::open(SqliteOptions::new(&path))
+                    .with_context(|| format!("打开日志失败 / cannot open the journal at {}", path.display()))?,
+            )
+        }
+        Store::Scylla(options) => Arc::new(ScyllaJournal::connect(options).await?),
+    })
 }
 
 /// The device secret and (for the demo) the demo password. `serve` has no default for either
