@@ -22,6 +22,8 @@ pub struct IngestOptions {
     pub client_id: String,
     /// The deployment's device secret; every message must carry its device's key.
     pub device_secret: Vec<u8>,
+    /// Subscribe only to these communities' devices (a node running some communities); `None`: all.
+    pub communities: Option<Vec<String>>,
 }
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -48,6 +50,10 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
         .set_max_packet_size(1024 * 1024, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(mqtt, 4096);
     let secret = options.device_secret;
+    let filters: Vec<String> = match &options.communities {
+        Some(list) => list.iter().map(|c| format!("hutong/{c}/devices/+/+")).collect(),
+        None => vec![codec::SUBSCRIPTION.to_string()],
+    };
     let (queue, pending) = mpsc::channel(16_384);
     let acker = tokio::spawn(ack_in_order(client.clone(), pending, metrics.clone()));
     let connected = metrics.gauge("hutong_mqtt_connected", &[]);
@@ -63,8 +69,10 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
                 backoff = BACKOFF_START;
                 connected.store(1, Ordering::Relaxed);
                 tracing::info!("ingest connected to the MQTT broker; subscribing");
-                if let Err(e) = client.try_subscribe(codec::SUBSCRIPTION, QoS::AtLeastOnce) {
-                    tracing::error!(error = %e, "could not subscribe");
+                for filter in &filters {
+                    if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce) {
+                        tracing::error!(error = %e, %filter, "could not subscribe");
+                    }
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {

@@ -161,6 +161,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
             broker: broker_address(&config, &device_secret),
             client_id: format!("hutong-ingest-{}", std::process::id()),
             device_secret: device_secret.as_bytes().to_vec(),
+            communities: config.communities.clone(),
         },
         app.directory.clone(),
         metrics.clone(),

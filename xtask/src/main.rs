@@ -5,6 +5,7 @@
 //! - `cargo xtask demo [hutong demo flags]`: build the dashboards and the server, start the demo.
 //! - `cargo xtask test`: install test tools, build, run every test.
 //! - `cargo xtask bench ingest [flags]`: the end-to-end ingest benchmark.
+//! - `cargo xtask bench journal`: journal appends on SQLite and on a real CQL node, beside the raw driver.
 //! - `cargo xtask dashboards`: build the dashboards only.
 
 use std::path::{Path, PathBuf};
@@ -134,6 +135,12 @@ fn main() -> anyhow::Result<()> {
                 .env("HUTONG_ASSETS", &dist)
                 .env("HUTONG_CASSANDRA_LIB", &cassandra))
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("journal") => {
+            let cassandra = ensure_cassandra()?;
+            run(cargo()
+                .args(["run", "--release", "-p", "hutong-tests", "--bin", "bench_journal"])
+                .env("HUTONG_CASSANDRA_LIB", &cassandra))
+        }
         Some("bench") => {
             let bin = release_binary()?;
             let mut cmd = Command::new(bin);
@@ -141,6 +148,6 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest [flags] | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest [flags] | bench journal | dashboards"),
     }
 }

@@ -65,6 +65,9 @@ struct Statements {
 pub struct ScyllaJournal {
     session: Arc<Session>,
     st: Statements,
+    /// The last `(bucket, head)` this journal wrote per stream: lets an append skip the reads
+    /// when it continues where this process left off. Only a hint — the LWT still decides.
+    heads: std::sync::Mutex<std::collections::HashMap<String, (i64, u64)>>,
 }
 
 /// The bucket an append starting at `first` goes to.
@@ -133,7 +136,7 @@ impl ScyllaJournal {
             save_snapshot_newer: prepare(format!("UPDATE {ks}.snapshots SET seq = ?, payload = ? WHERE stream = ? IF seq <= ?"), true).await?,
             load_snapshot: prepare(format!("SELECT seq, payload FROM {ks}.snapshots WHERE stream = ?"), false).await?,
         };
-        Ok(Self { session, st })
+        Ok(Self { session, st, heads: Default::default() })
     }
 
     /// The last seq written to a bucket, `None` when the bucket is empty.
@@ -152,19 +155,14 @@ impl ScyllaJournal {
         if n > BUCKET {
             return Err(store_err(format!("an append of {n} events is over the {BUCKET}-event limit")));
         }
-        let conflict = |actual: u64| JournalError::Conflict { stream: append.stream.clone(), expected: append.expected, actual };
         let bucket = bucket_of(append.expected + 1);
+        let known = self.heads.lock().unwrap_or_else(|e| e.into_inner()).get(&append.stream).copied();
         // Opening a bucket: the previous one must end exactly at `expected`.
-        let condition = match self.bucket_head(&append.stream, bucket).await? {
-            Some(h) if h != append.expected => return Err(conflict(h)),
-            Some(h) => Some(h as i64),
-            None => {
-                let before = if bucket == 0 { 0 } else { self.bucket_head(&append.stream, bucket - 1).await?.unwrap_or(0) };
-                if before != append.expected {
-                    return Err(conflict(before));
-                }
-                None
-            }
+        let condition = match known {
+            // Continuing this process's own last append: no read needed.
+            Some((b, h)) if h == append.expected && b == bucket => Some(h as i64),
+            Some((b, h)) if h == append.expected && b + 1 == bucket => None,
+            _ => self.condition_by_reading(&append, bucket).await?,
         };
         let head = (append.expected + n) as i64;
         let mut batch = Batch::new(BatchType::Logged);
@@ -178,12 +176,30 @@ impl ScyllaJournal {
         batch.set_serial_consistency(Some(SerialConsistency::Serial));
         let result = self.session.batch(&batch, values).await.map_err(store_err)?;
         if applied(result)? {
+            self.heads.lock().unwrap_or_else(|e| e.into_inner()).insert(append.stream, (bucket, head as u64));
             Ok(head as u64)
         } else {
-            // Someone else moved the bucket first; say where the stream is now.
-            let actual = self.bucket_head(&append.stream, bucket).await?.unwrap_or(append.expected);
+            // Someone else moved the stream first; say where it is now.
+            self.heads.lock().unwrap_or_else(|e| e.into_inner()).remove(&append.stream);
+            let actual = self.head_inner(&append.stream).await?;
             Err(JournalError::Conflict { stream: append.stream, expected: append.expected, actual })
         }
+    }
+
+    /// The condition for an append into `bucket`, from what the store holds now.
+    async fn condition_by_reading(&self, append: &Append, bucket: i64) -> Result<Option<i64>, JournalError> {
+        let conflict = |actual: u64| JournalError::Conflict { stream: append.stream.clone(), expected: append.expected, actual };
+        Ok(match self.bucket_head(&append.stream, bucket).await? {
+            Some(h) if h != append.expected => return Err(conflict(h)),
+            Some(h) => Some(h as i64),
+            None => {
+                let before = if bucket == 0 { 0 } else { self.bucket_head(&append.stream, bucket - 1).await?.unwrap_or(0) };
+                if before != append.expected {
+                    return Err(conflict(before));
+                }
+                None
+            }
+        })
     }
 
     async fn replay_inner(&self, stream: &str, after: u64) -> Result<Vec<Record>, JournalError> {
