@@ -42,6 +42,7 @@ pub struct CassandraNode {
     child: Child,
     pub cql: String,
     pub log: PathBuf,
+    ports: [u16; 3],
 }
 
 impl Drop for CassandraNode {
@@ -62,14 +63,24 @@ fn lib_dir() -> PathBuf {
 impl CassandraNode {
     /// Starts a single node with its data under `dir` and waits until it takes CQL clients.
     pub fn start(dir: &Path) -> CassandraNode {
+        Self::start_on(dir, [free_port(), free_port(), free_port()])
+    }
+
+    /// The ports a node listens on: CQL, storage, JMX — to start it again where it was.
+    pub fn ports(&self) -> [u16; 3] {
+        self.ports
+    }
+
+    /// Starts a node on the given CQL, storage and JMX ports (again, after a stop).
+    pub fn start_on(dir: &Path, ports: [u16; 3]) -> CassandraNode {
         let lib = lib_dir();
-        let (cql_port, storage_port, jmx_port) = (free_port(), free_port(), free_port());
+        let [cql_port, storage_port, jmx_port] = ports;
         std::fs::create_dir_all(dir).unwrap();
         let d = dir.display();
         let yaml = format!(
             "cluster_name: hutong-test\nnum_tokens: 1\ninitial_token: 0\n\
              partitioner: org.apache.cassandra.dht.Murmur3Partitioner\n\
-             commitlog_sync: periodic\ncommitlog_sync_period: 10000ms\n\
+             commitlog_sync: batch\n\
              data_file_directories: [{d}/data]\ncommitlog_directory: {d}/commitlog\n\
              saved_caches_directory: {d}/saved_caches\nhints_directory: {d}/hints\ncdc_raw_directory: {d}/cdc\n\
              seed_provider:\n  - class_name: org.apache.cassandra.locator.SimpleSeedProvider\n    parameters:\n      - seeds: \"127.0.0.1:{storage_port}\"\n\
@@ -87,6 +98,7 @@ impl CassandraNode {
             .map(|p| p.display().to_string())
             .collect();
         let log = dir.join("cassandra.log");
+        let _ = std::fs::remove_file(&log);
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new("java")
             .args(["-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError"])
@@ -105,7 +117,7 @@ impl CassandraNode {
             .stdin(Stdio::null())
             .spawn()
             .expect("java (JDK 17) is on this machine");
-        let node = CassandraNode { child, cql: format!("127.0.0.1:{cql_port}"), log };
+        let node = CassandraNode { child, cql: format!("127.0.0.1:{cql_port}"), log, ports };
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let text = std::fs::read_to_string(&node.log).unwrap_or_default();

@@ -88,3 +88,54 @@ async fn the_live_path_runs_on_the_cluster_store_and_survives_a_restart() {
     drop(server);
     drop(node);
 }
+
+#[test]
+fn serve_refuses_to_start_when_the_cluster_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = format!("scylla://127.0.0.1:{}/hutong", hutong_tests::free_port());
+    let out = std::process::Command::new(hutong_tests::hutong_bin())
+        .args(["serve", "--store", &dead, "--device-secret", "a-device-secret", "--admin-password", "first-admin-pw", "--data"])
+        .arg(dir.path())
+        .args(["--http", &format!("127.0.0.1:{}", hutong_tests::free_port()), "--mqtt", &format!("127.0.0.1:{}", hutong_tests::free_port())])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("无法连接 ScyllaDB") && err.contains("cannot reach the cluster"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_carries_on_when_its_node_comes_back() {
+    use hutong_actors::journal::Append;
+
+    let dir = tempfile::tempdir().unwrap();
+    let node_dir = dir.path().join("node");
+    let node = tokio::task::spawn_blocking({
+        let d = node_dir.clone();
+        move || CassandraNode::start(&d)
+    })
+    .await
+    .unwrap();
+    let ports = node.ports();
+    let session = scylla::client::session_builder::SessionBuilder::new().known_node(&node.cql).build().await.unwrap();
+    init_schema(&session, "hutong_back", "{'class': 'SimpleStrategy', 'replication_factor': 1}").await.unwrap();
+    let options = ScyllaOptions::from_url(&format!("scylla://{}/hutong_back", node.cql)).unwrap();
+    let journal = ScyllaJournal::connect(&options).await.unwrap();
+    let append = |expected: u64| Append { stream: "back/1".into(), expected, at_ms: 0, payloads: vec![b"{}".to_vec()] };
+    assert_eq!(journal.append(append(0)).await.unwrap(), 1);
+
+    drop(node); // the node goes away …
+    assert!(journal.append(append(1)).await.is_err(), "nothing is acknowledged while the node is down");
+    let node = tokio::task::spawn_blocking(move || CassandraNode::start_on(&node_dir, ports)).await.unwrap(); // … and comes back
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let head = loop {
+        match journal.append(append(1)).await {
+            Ok(head) => break head,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "no reconnect within 60 s: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert_eq!(head, 2);
+    assert_eq!(journal.replay("back/1", 0).await.unwrap().len(), 2, "what was acknowledged before is still there");
+    drop(node);
+}

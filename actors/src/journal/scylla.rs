@@ -33,10 +33,19 @@ pub struct ScyllaOptions {
 }
 
 impl ScyllaOptions {
-    /// `scylla://host:port[,host:port…]/keyspace`.
+    /// `scylla://host:port[,host:port…]/keyspace[?consistency=quorum|local_quorum|one|all]`.
     pub fn from_url(url: &str) -> Result<Self, JournalError> {
         let bad = |why: &str| JournalError::Store(format!("存储地址无效 / invalid store URL {url:?}: {why} (expected scylla://host:port/keyspace)"));
         let rest = url.strip_prefix("scylla://").ok_or_else(|| bad("scheme must be scylla://"))?;
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let consistency = match query.strip_prefix("consistency=") {
+            None if query.is_empty() => Consistency::Quorum,
+            Some("quorum") => Consistency::Quorum,
+            Some("local_quorum") => Consistency::LocalQuorum,
+            Some("one") => Consistency::One,
+            Some("all") => Consistency::All,
+            _ => return Err(bad("consistency must be quorum, local_quorum, one or all")),
+        };
         let (hosts, keyspace) = rest.split_once('/').ok_or_else(|| bad("no keyspace"))?;
         if keyspace.is_empty() || !keyspace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(bad("the keyspace must be letters, digits and _"));
@@ -45,7 +54,7 @@ impl ScyllaOptions {
         if nodes.is_empty() {
             return Err(bad("no host"));
         }
-        Ok(Self { nodes, keyspace: keyspace.to_string(), consistency: Consistency::Quorum })
+        Ok(Self { nodes, keyspace: keyspace.to_string(), consistency })
     }
 }
 
@@ -292,7 +301,10 @@ mod tests {
     #[test]
     fn store_urls_parse_or_say_why_not() {
         let o = ScyllaOptions::from_url("scylla://10.0.0.1:9042,10.0.0.2:9042/hutong").unwrap();
-        assert_eq!((o.nodes.len(), o.keyspace.as_str()), (2, "hutong"));
+        assert_eq!((o.nodes.len(), o.keyspace.as_str(), o.consistency), (2, "hutong", Consistency::Quorum));
+        let o = ScyllaOptions::from_url("scylla://h:9042/ks?consistency=local_quorum").unwrap();
+        assert_eq!(o.consistency, Consistency::LocalQuorum);
+        assert!(ScyllaOptions::from_url("scylla://h:9042/ks?consistency=maybe").is_err());
         for bad in ["cassandra://x/ks", "scylla://x", "scylla:///ks", "scylla://x/k-s"] {
             assert!(ScyllaOptions::from_url(bad).unwrap_err().to_string().contains("scylla://"), "{bad}");
         }
