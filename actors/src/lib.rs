@@ -3,7 +3,7 @@
 //! fans their changes out to screens.
 //!
 //! # Layout
-//! - [`journal`]: the `Journal` trait, the in-memory and SQLite backends, the conformance suite.
+//! - [`journal`]: the `Journal` trait, the in-memory, SQLite and ScyllaDB backends, the conformance suite.
 //! - [`device`]: `DeviceActor` — decide, journal, apply, publish; its own heartbeat timer.
 //! - [`building`]: `BuildingActor` — folds its devices' health for the wall.
 //! - [`community`]: `CommunitySupervisor` — spawns the rest, restarts a failed child with replay.

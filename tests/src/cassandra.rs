@@ -66,6 +66,11 @@ impl CassandraNode {
         Self::start_on(dir, [free_port(), free_port(), free_port()])
     }
 
+    /// `start` off the async runtime's threads (a node takes seconds to come up).
+    pub async fn start_blocking(dir: PathBuf) -> CassandraNode {
+        tokio::task::spawn_blocking(move || Self::start(&dir)).await.expect("the node starter did not panic")
+    }
+
     /// The ports a node listens on: CQL, storage, JMX — to start it again where it was.
     pub fn ports(&self) -> [u16; 3] {
         self.ports

@@ -10,12 +10,7 @@ use hutong_tests::cassandra::CassandraNode;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scylla_journal_passes_the_conformance_suite_on_a_real_node() {
     let dir = tempfile::tempdir().unwrap();
-    let node = tokio::task::spawn_blocking({
-        let d = dir.path().join("node");
-        move || CassandraNode::start(&d)
-    })
-    .await
-    .unwrap();
+    let node = CassandraNode::start_blocking(dir.path().join("node")).await;
     let options = ScyllaOptions::from_url(&format!("scylla://{}/hutong_test", node.cql)).unwrap();
 
     // Without the schema the journal refuses, with a sentence saying what to do.
@@ -46,12 +41,7 @@ async fn the_live_path_runs_on_the_cluster_store_and_survives_a_restart() {
     use hutong_tests::*;
 
     let dir = tempfile::tempdir().unwrap();
-    let node = tokio::task::spawn_blocking({
-        let d = dir.path().join("node");
-        move || CassandraNode::start(&d)
-    })
-    .await
-    .unwrap();
+    let node = CassandraNode::start_blocking(dir.path().join("node")).await;
     let store = format!("scylla://{}/hutong_live", node.cql);
 
     // Serving on a keyspace that does not exist yet is refused with what to do.
@@ -110,12 +100,7 @@ async fn the_journal_carries_on_when_its_node_comes_back() {
 
     let dir = tempfile::tempdir().unwrap();
     let node_dir = dir.path().join("node");
-    let node = tokio::task::spawn_blocking({
-        let d = node_dir.clone();
-        move || CassandraNode::start(&d)
-    })
-    .await
-    .unwrap();
+    let node = CassandraNode::start_blocking(node_dir.clone()).await;
     let ports = node.ports();
     let session = scylla::client::session_builder::SessionBuilder::new().known_node(&node.cql).build().await.unwrap();
     init_schema(&session, "hutong_back", "{'class': 'SimpleStrategy', 'replication_factor': 1}").await.unwrap();

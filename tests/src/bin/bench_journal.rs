@@ -35,28 +35,44 @@ fn payload(stream: usize, seq: u64) -> Vec<u8> {
     format!("{{\"type\":\"reading_accepted\",\"signal\":{{\"seq\":{seq},\"at\":\"2026-11-22T08:00:00Z\",\"seen\":\"2026-11-22T08:00:00.001Z\"}},\"value\":\"{stream}.{seq:03}\",\"usage\":\"0.012\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}").into_bytes()
 }
 
-async fn through_journal(journal: Arc<dyn Journal>, prefix: &str, streams: usize, per_stream: u64) -> Figures {
+/// Runs `streams` tasks that each make `per_stream` appends one after another, timing each.
+async fn run_streams<F, Fut>(streams: usize, per_stream: u64, append: F) -> Figures
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for s in 0..streams {
-        let journal = journal.clone();
-        let stream = format!("{prefix}/{s}");
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_stream as usize);
-            for seq in 0..per_stream {
-                let t = Instant::now();
-                let append = Append { stream: stream.clone(), expected: seq, at_ms: 0, payloads: vec![payload(s, seq + 1)] };
-                journal.append(append).await.expect("append");
-                latencies.push(t.elapsed());
-            }
-            latencies
-        }));
-    }
+    let tasks: Vec<_> = (0..streams)
+        .map(|s| {
+            let append = append.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_stream as usize);
+                for seq in 0..per_stream {
+                    let t = Instant::now();
+                    append(s, seq).await;
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
     }
     summarise(all, start.elapsed())
+}
+
+async fn through_journal(journal: Arc<dyn Journal>, prefix: &str, streams: usize, per_stream: u64) -> Figures {
+    let prefix = prefix.to_string();
+    run_streams(streams, per_stream, move |s, seq| {
+        let (journal, stream) = (journal.clone(), format!("{prefix}/{s}"));
+        async move {
+            let append = Append { stream, expected: seq, at_ms: 0, payloads: vec![payload(s, seq + 1)] };
+            journal.append(append).await.expect("append");
+        }
+    })
+    .await
 }
 
 /// The same conditional batches, straight through the driver, with heads tracked by the caller.
@@ -66,32 +82,20 @@ async fn raw_driver(session: Arc<Session>, keyspace: &str, prefix: &str, streams
         .await
         .unwrap();
     statement.set_consistency(Consistency::Quorum);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for s in 0..streams {
-        let (session, statement) = (session.clone(), statement.clone());
-        let stream = format!("{prefix}/{s}");
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(per_stream as usize);
-            for seq in 0..per_stream {
-                let t = Instant::now();
-                let mut batch = Batch::new(BatchType::Logged);
-                batch.append_statement(statement.clone());
-                batch.set_consistency(Consistency::Quorum);
-                batch.set_serial_consistency(Some(SerialConsistency::Serial));
-                let condition = (seq > 0).then_some(seq as i64);
-                let values = vec![(0i64, payload(s, seq + 1), (seq + 1) as i64, stream.clone(), 0i64, (seq + 1) as i64, condition)];
-                session.batch(&batch, values).await.expect("raw batch");
-                latencies.push(t.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    summarise(all, start.elapsed())
+    let prefix = prefix.to_string();
+    run_streams(streams, per_stream, move |s, seq| {
+        let (session, statement, stream) = (session.clone(), statement.clone(), format!("{prefix}/{s}"));
+        async move {
+            let mut batch = Batch::new(BatchType::Logged);
+            batch.append_statement(statement);
+            batch.set_consistency(Consistency::Quorum);
+            batch.set_serial_consistency(Some(SerialConsistency::Serial));
+            let condition = (seq > 0).then_some(seq as i64);
+            let values = vec![(0i64, payload(s, seq + 1), (seq + 1) as i64, stream, 0i64, (seq + 1) as i64, condition)];
+            session.batch(&batch, values).await.expect("raw batch");
+        }
+    })
+    .await
 }
 
 fn row(name: &str, f: &Figures) {
@@ -106,12 +110,7 @@ async fn main() {
     let sqlite: Arc<dyn Journal> = Arc::new(SqliteJournal::open(SqliteOptions::new(dir.path().join("journal.db"))).unwrap());
     let sqlite_figures = through_journal(sqlite, "bench", 256, 100).await;
 
-    let node = tokio::task::spawn_blocking({
-        let d = dir.path().join("node");
-        move || CassandraNode::start(&d)
-    })
-    .await
-    .unwrap();
+    let node = CassandraNode::start_blocking(dir.path().join("node")).await;
     let session = Arc::new(scylla::client::session_builder::SessionBuilder::new().known_node(&node.cql).build().await.unwrap());
     init_schema(&session, "bench", "{'class': 'SimpleStrategy', 'replication_factor': 1}").await.unwrap();
     let options = ScyllaOptions::from_url(&format!("scylla://{}/bench", node.cql)).unwrap();
