@@ -8,6 +8,7 @@
 //! - [`community`]: the tree company → community → building → unit → floor → house, and addresses.
 //! - [`device`]: devices, their commands and events, `decide`/`apply`, the meter anomaly rules.
 //! - [`identity`]: permissions, built-in roles, scope, the caller (`Principal`), masking.
+//! - [`fee`]: charge items, price rules by scope and date, formulas, the amount a house owes.
 //! - [`building`]: a building's health as the wall shows it, folded from its devices.
 //! - [`live`]: what the server streams to screens (snapshot, event, resync).
 //! - [`demo`]: the seeded demo community (荷花苑).
@@ -16,6 +17,7 @@ pub mod building;
 pub mod community;
 pub mod demo;
 pub mod device;
+pub mod fee;
 pub mod identity;
 pub mod ids;
 pub mod live;
