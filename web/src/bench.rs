@@ -229,7 +229,13 @@ async fn publish_phase(
                 hutong_device_bridge::codec::service_password(secret.as_bytes()),
             );
             let (client, mut eventloop) = AsyncClient::new(options, 10_000);
-            let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+            let driver = tokio::spawn(async move {
+                while let Ok(event) = eventloop.poll().await {
+                    if matches!(event, rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                        break;
+                    }
+                }
+            });
             let mut sent = 0u64;
             let start = Instant::now();
             let mut i = 0usize;
@@ -266,10 +272,12 @@ async fn publish_phase(
                     window.published.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            // Let the last publishes leave before the connection goes.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // The disconnect queues behind the last publishes; the event loop sends them all, then
+            // ends on the closed connection.
             let _ = client.disconnect().await;
-            driver.abort();
+            if tokio::time::timeout(Duration::from_secs(10), driver).await.is_err() {
+                tracing::warn!("a publisher's connection did not close in 10 s");
+            }
             sent
         }));
     }
