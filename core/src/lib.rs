@@ -9,16 +9,20 @@
 //! - [`device`]: devices, their commands and events, `decide`/`apply`, the meter anomaly rules.
 //! - [`identity`]: permissions, built-in roles, scope, the caller (`Principal`), masking.
 //! - [`fee`]: charge items, price rules by scope and date, formulas, the amount a house owes.
+//! - [`ledger`]: balanced entries and account balances (P13).
+//! - [`bill`]: bill states, edits, voids, and how a payment settles bills (earliest first).
 //! - [`building`]: a building's health as the wall shows it, folded from its devices.
 //! - [`live`]: what the server streams to screens (snapshot, event, resync).
 //! - [`demo`]: the seeded demo community (荷花苑).
 
+pub mod bill;
 pub mod building;
 pub mod community;
 pub mod demo;
 pub mod device;
 pub mod fee;
 pub mod identity;
+pub mod ledger;
 pub mod ids;
 pub mod live;
 pub mod money;
