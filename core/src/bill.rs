@@ -45,8 +45,8 @@ pub struct Bill {
 /// What may be asked of a bill.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BillCommand {
-    /// Change a pending bill's amount and remark.
-    Edit { amount: Money, remark: String },
+    /// Change a pending bill's period, fee type, amount and remark (F5).
+    Edit { item: String, period_start: NaiveDate, period_end: NaiveDate, amount: Money, remark: String },
     /// Remove a pending bill.
     Delete,
     /// Cancel a bill that was issued in error.
@@ -59,8 +59,8 @@ pub enum BillCommand {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BillEvent {
-    /// The bill's amount or remark was changed (before and after kept).
-    BillEdited { before: Money, amount: Money, remark: String },
+    /// The bill's period, fee type, amount or remark was changed; `before` is the bill as it was.
+    BillEdited { before: Box<Bill>, item: String, period_start: NaiveDate, period_end: NaiveDate, amount: Money, remark: String },
     /// The bill was deleted.
     BillDeleted,
     /// The bill was voided.
@@ -79,6 +79,8 @@ pub enum BillError {
     NotPositive,
     #[error("支付金额 {paying} 超过未付金额 {owed} / paying {paying} is more than the {owed} owed")]
     Overpaid { paying: Money, owed: Money },
+    #[error("结束时间早于开始时间 / the period ends before it starts")]
+    PeriodBackwards,
     #[error("作废需要填写原因 / voiding needs a reason")]
     NoReason,
     #[error("账单已{0}，不能再操作 / the bill is closed")]
@@ -96,7 +98,7 @@ impl Bill {
         }
         let pending = self.state == BillState::Pending;
         Ok(vec![match command {
-            BillCommand::Edit { amount, remark } => {
+            BillCommand::Edit { item, period_start, period_end, amount, remark } => {
                 if !pending {
                     return Err(BillError::NotPending("修改", "edited"));
                 }
@@ -106,7 +108,17 @@ impl Bill {
                 if amount.is_negative() || amount.is_zero() {
                     return Err(BillError::NotPositive);
                 }
-                BillEvent::BillEdited { before: self.amount, amount: *amount, remark: remark.clone() }
+                if period_end < period_start {
+                    return Err(BillError::PeriodBackwards);
+                }
+                BillEvent::BillEdited {
+                    before: Box::new(self.clone()),
+                    item: item.clone(),
+                    period_start: *period_start,
+                    period_end: *period_end,
+                    amount: *amount,
+                    remark: remark.clone(),
+                }
             }
             BillCommand::Delete => {
                 if !pending {
@@ -137,7 +149,10 @@ impl Bill {
 
     pub fn apply(&mut self, event: &BillEvent) {
         match event {
-            BillEvent::BillEdited { amount, remark, .. } => {
+            BillEvent::BillEdited { item, period_start, period_end, amount, remark, .. } => {
+                self.item = item.clone();
+                self.period_start = *period_start;
+                self.period_end = *period_end;
                 self.amount = *amount;
                 self.remark = remark.clone();
             }
@@ -196,6 +211,16 @@ mod tests {
         }
     }
 
+    fn edit(b: &Bill, fen: i64, remark: &str) -> BillCommand {
+        BillCommand::Edit {
+            item: b.item.clone(),
+            period_start: b.period_start,
+            period_end: b.period_end,
+            amount: Money::from_fen(fen),
+            remark: remark.into(),
+        }
+    }
+
     fn run(b: &mut Bill, c: BillCommand) -> Result<(), BillError> {
         let events = b.decide(&c)?;
         events.iter().for_each(|e| b.apply(e));
@@ -208,15 +233,18 @@ mod tests {
         run(&mut b, BillCommand::Pay { amount: Money::from_fen(130000) }).unwrap();
         assert_eq!(b.state, BillState::Paid);
         assert!(run(&mut b, BillCommand::Delete).unwrap_err().to_string().contains("only a pending bill"));
-        assert!(run(&mut b, BillCommand::Edit { amount: Money::from_fen(1), remark: String::new() }).is_err());
+        let c = edit(&b, 1, "");
+        assert!(run(&mut b, c).is_err());
         assert!(run(&mut b, BillCommand::Void { reason: "wrong".into() }).is_err());
     }
 
     #[test]
     fn remarks_stop_at_500_characters_and_voiding_needs_a_reason() {
         let mut b = bill("1", "property", 1, 100);
-        assert_eq!(run(&mut b, BillCommand::Edit { amount: Money::from_fen(200), remark: "备".repeat(501) }), Err(BillError::RemarkTooLong));
-        run(&mut b, BillCommand::Edit { amount: Money::from_fen(200), remark: "备".repeat(500) }).unwrap();
+        let c = edit(&b, 200, &"备".repeat(501));
+        assert_eq!(run(&mut b, c), Err(BillError::RemarkTooLong));
+        let c = edit(&b, 200, &"备".repeat(500));
+        run(&mut b, c).unwrap();
         assert_eq!(run(&mut b, BillCommand::Void { reason: " ".into() }), Err(BillError::NoReason));
         run(&mut b, BillCommand::Void { reason: "重复开单".into() }).unwrap();
         assert!(matches!(run(&mut b, BillCommand::Pay { amount: Money::from_fen(1) }), Err(BillError::Closed(_))));

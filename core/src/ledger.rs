@@ -69,6 +69,7 @@ impl Entry {
 /// Balances of every account, folded from balanced entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
+    #[serde(with = "crate::pairs")]
     balances: BTreeMap<Account, Money>,
 }
 

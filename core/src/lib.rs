@@ -11,21 +11,30 @@
 //! - [`fee`]: charge items, price rules by scope and date, formulas, the amount a house owes.
 //! - [`ledger`]: balanced entries and account balances (P13).
 //! - [`bill`]: bill states, edits, voids, and how a payment settles bills (earliest first).
+//! - [`book`]: a building's book — houses, residents, bills, payments, ledgers, reminders.
+//! - [`bill_run`]: a bill run's lines for a period (F3), prorated, previewed before commit.
+//! - [`reminder`]: reminder channels and the per-house, per-channel limit (N1).
+//! - [`import`]: bill and house templates, spreadsheet reading (bounded) and safe exports.
 //! - [`building`]: a building's health as the wall shows it, folded from its devices.
 //! - [`live`]: what the server streams to screens (snapshot, event, resync).
 //! - [`demo`]: the seeded demo community (荷花苑).
 
 pub mod bill;
+pub mod bill_run;
+pub mod book;
 pub mod building;
 pub mod community;
 pub mod demo;
 pub mod device;
 pub mod fee;
 pub mod identity;
+pub mod import;
 pub mod ledger;
 pub mod ids;
 pub mod live;
 pub mod money;
+mod pairs;
+pub mod reminder;
 
 pub use ids::{BuildingId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, StaffId};
 pub use money::Money;

@@ -1,0 +1,23 @@
+//! A building's book (账簿): its houses and residents, every bill issued to them, every payment
+//! taken, each house's ledger and prepayment, and when each house was last reminded on each
+//! channel. One aggregate per building, held by the building actor: `decide` answers a command
+//! with events or a refusal, `apply` folds an event in, and replaying the events rebuilds the
+//! same book.
+//!
+//! # Layout
+//! - [`house`]: resources (homes, shops, parking …) and the people living in them (C2–C4).
+//! - [`state`]: the book itself, its commands and events, `decide` / `apply`.
+//! - [`view`]: what the API and the screens read: bill rows, queries, the money summary.
+
+pub mod house;
+pub mod state;
+pub mod view;
+
+pub use house::{HouseRecord, Relation, Resident, ResourceKind};
+pub use state::{
+    BillLine, BillRecord, BillSource, Book, BookCommand, BookError, BookEvent, Change, PayChannel, Payment, PaymentRequest,
+};
+pub use view::{BillQuery, BillRow, BuildingMoney, HouseArrears, ItemMoney};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,517 @@
+//! The book of one building: commands, events, `decide` and `apply`.
+//!
+//! Money moves only as balanced ledger entries in the house's own ledger (P13):
+//! - issuing a bill debits the item's receivable and credits the item's income subject;
+//! - a payment debits the channel and credits the receivables it settles, the rest the
+//!   house's prepayment (预存);
+//! - prepayment is drawn on as soon as a bill is issued (预存抵扣, P3): prepayment debited,
+//!   receivable credited;
+//! - deleting or voiding a pending bill reverses what issuing it booked; editing its amount books
+//!   the difference.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::house::HouseRecord;
+use crate::bill::{Bill, BillCommand, BillError, BillEvent, BillState, allocate};
+use crate::ids::{BuildingId, HouseId};
+use crate::ledger::{Account, Entry, Ledger};
+use crate::money::Money;
+use crate::reminder::{Channel, ReminderLimits, ReminderRefusal};
+
+/// How money arrived (P1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayChannel {
+    Cash,
+    PosCard,
+    WechatPay,
+    Alipay,
+    BankTransfer,
+    BankCollection,
+}
+
+impl PayChannel {
+    pub const ALL: [PayChannel; 6] =
+        [Self::Cash, Self::PosCard, Self::WechatPay, Self::Alipay, Self::BankTransfer, Self::BankCollection];
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Cash => "现金",
+            Self::PosCard => "POS刷卡",
+            Self::WechatPay => "微信支付",
+            Self::Alipay => "支付宝",
+            Self::BankTransfer => "银行转账",
+            Self::BankCollection => "银行托收",
+        }
+    }
+
+    fn account(self) -> Account {
+        Account::Collected(format!("{self:?}"))
+    }
+}
+
+/// Where a bill came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BillSource {
+    /// A bill run (F3), by its id.
+    Run { run: String },
+    /// A spreadsheet import (F6), by its batch id.
+    Import { batch: String },
+    /// Entered by hand at the desk.
+    Manual,
+}
+
+/// One bill to issue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillLine {
+    pub house: HouseId,
+    pub item: String,
+    /// The accounting subject the item's income books to.
+    pub subject: String,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_no: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remark: String,
+}
+
+/// One change to a bill, kept for ever (F5): who, when, what it was and what it became.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub at: NaiveDateTime,
+    pub by: String,
+    pub event: BillEvent,
+}
+
+/// A bill as the book keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillRecord {
+    pub bill: Bill,
+    pub house: HouseId,
+    pub subject: String,
+    pub external_no: Option<String>,
+    pub source: BillSource,
+    pub issued_at: NaiveDateTime,
+    pub history: Vec<Change>,
+}
+
+/// A payment as asked for (P1–P2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    /// The caller's idempotency key: the same key twice pays once.
+    pub key: String,
+    pub house: HouseId,
+    /// The bills to settle; empty means every open bill of the house, earliest first.
+    pub bills: Vec<String>,
+    /// How much arrived; `None` means exactly what the chosen bills owe. More than they owe goes to
+    /// prepayment.
+    pub amount: Option<Money>,
+    pub channel: PayChannel,
+    pub payer: String,
+    pub by: String,
+    pub at: NaiveDateTime,
+}
+
+/// A payment taken: what it settled and what went to prepayment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The receipt number.
+    pub no: String,
+    pub key: String,
+    pub house: HouseId,
+    pub channel: PayChannel,
+    pub payer: String,
+    pub by: String,
+    pub at: NaiveDateTime,
+    pub amount: Money,
+    pub parts: Vec<(String, Money)>,
+    pub prepaid: Money,
+}
+
+/// What may be asked of a building's book.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BookCommand {
+    /// Add houses or update them (area, kind, state, residents), e.g. from an import (C5).
+    RegisterHouses { houses: Vec<HouseRecord> },
+    /// Issue bills; a (house, item, period start) already billed is skipped, so a rerun issues
+    /// nothing twice (F3).
+    IssueBills { lines: Vec<BillLine>, source: BillSource, by: String, at: NaiveDateTime },
+    /// Edit, delete or void one bill (F4, F5).
+    ChangeBill { no: String, change: BillCommand, by: String, at: NaiveDateTime },
+    /// Take a payment (P1–P3).
+    Pay(PaymentRequest),
+    /// Remind a house of what it owes on a channel, within the channel's limit (N1).
+    Remind { house: HouseId, channel: Channel, limits: ReminderLimits, by: String, at: NaiveDateTime },
+}
+
+/// What happened in a building's book.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BookEvent {
+    /// Houses were added or updated.
+    HousesRegistered { houses: Vec<HouseRecord> },
+    /// Bills were issued; their numbers follow from `at`, the building's number and `first`.
+    BillsIssued { lines: Vec<BillLine>, source: BillSource, by: String, at: NaiveDateTime, first: u64 },
+    /// A bill was edited, deleted, voided or paid.
+    BillChanged { no: String, change: Change },
+    /// A payment was taken.
+    PaymentTaken { payment: Payment },
+    /// A house's prepayment settled bills (预存抵扣).
+    PrepaymentDrawn { house: HouseId, parts: Vec<(String, Money)>, at: NaiveDateTime },
+    /// A house was reminded on a channel.
+    Reminded { house: HouseId, channel: Channel, by: String, at: NaiveDateTime, bills: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookError {
+    #[error("找不到账单 {0} / no bill {0}")]
+    NoBill(String),
+    #[error("找不到房屋 {0} / no house {0}")]
+    NoHouse(String),
+    #[error("账单 {bill} 不属于房屋 {house} / bill {bill} is not of house {house}")]
+    OtherHouse { bill: String, house: String },
+    #[error("{0}")]
+    Bill(#[from] BillError),
+    #[error("付款金额必须大于零 / a payment must be above zero")]
+    NothingToPay,
+    #[error("幂等键 {0} 已用于另一笔不同的付款 / idempotency key {0} was used for a different payment")]
+    KeyReused(String),
+    #[error("该房屋没有待缴账单 / the house owes nothing")]
+    NothingOwed,
+    #[error("{0}")]
+    Reminder(#[from] ReminderRefusal),
+}
+
+/// The book of one building.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Book {
+    pub building: BuildingId,
+    /// The building's number, part of every bill and receipt number it hands out.
+    pub building_no: u32,
+    pub houses: BTreeMap<HouseId, HouseRecord>,
+    bills: Vec<BillRecord>,
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+    #[serde(skip)]
+    issued: HashSet<(HouseId, String, NaiveDate)>,
+    ledgers: BTreeMap<HouseId, Ledger>,
+    payments: Vec<Payment>,
+    #[serde(skip)]
+    payment_keys: HashMap<String, usize>,
+    #[serde(with = "crate::pairs")]
+    reminded: BTreeMap<(HouseId, Channel), NaiveDate>,
+    /// Bills and receipts numbered so far.
+    counter: u64,
+}
+
+impl Book {
+    pub fn new(building: BuildingId, building_no: u32) -> Book {
+        Book { building, building_no, ..Book::default() }
+    }
+
+    /// Rebuilds the lookups a snapshot does not carry.
+    pub fn reindex(&mut self) {
+        self.index = self.bills.iter().enumerate().map(|(i, b)| (b.bill.no.clone(), i)).collect();
+        self.issued = self
+            .bills
+            .iter()
+            .filter(|b| b.bill.state != BillState::Deleted && b.bill.state != BillState::Voided)
+            .map(|b| (b.house.clone(), b.bill.item.clone(), b.bill.period_start))
+            .collect();
+        self.payment_keys = self.payments.iter().enumerate().map(|(i, p)| (p.key.clone(), i)).collect();
+    }
+
+    pub fn bills(&self) -> &[BillRecord] {
+        &self.bills
+    }
+
+    pub fn bill(&self, no: &str) -> Option<&BillRecord> {
+        self.index.get(no).map(|i| &self.bills[*i])
+    }
+
+    pub fn payments(&self) -> &[Payment] {
+        &self.payments
+    }
+
+    pub fn payment(&self, no: &str) -> Option<&Payment> {
+        self.payments.iter().find(|p| p.no == no)
+    }
+
+    pub fn payment_by_key(&self, key: &str) -> Option<&Payment> {
+        self.payment_keys.get(key).map(|i| &self.payments[*i])
+    }
+
+    pub fn ledger(&self, house: &HouseId) -> Option<&Ledger> {
+        self.ledgers.get(house)
+    }
+
+    pub fn prepayment(&self, house: &HouseId) -> Money {
+        // The prepayment account is a liability: credits (negative) are what the house has.
+        self.ledgers.get(house).map_or(Money::ZERO, |l| -l.balance(&Account::Prepayment))
+    }
+
+    pub fn last_reminded(&self, house: &HouseId, channel: Channel) -> Option<NaiveDate> {
+        self.reminded.get(&(house.clone(), channel)).copied()
+    }
+
+    /// A number unique in the community: local time to the second, building, running counter.
+    pub fn number(&self, at: NaiveDateTime, counter: u64) -> String {
+        format!("{}{:03}{:06}", at.format("%Y%m%d%H%M%S"), self.building_no % 1000, counter % 1_000_000)
+    }
+
+    /// The building number encoded in a bill or receipt number, to find the book holding it.
+    pub fn building_no_of(no: &str) -> Option<u32> {
+        no.get(14..17)?.parse().ok()
+    }
+
+    fn open_bills_of(&self, house: &HouseId) -> Vec<Bill> {
+        self.bills
+            .iter()
+            .filter(|b| &b.house == house && matches!(b.bill.state, BillState::Pending | BillState::PartlyPaid))
+            .map(|b| b.bill.clone())
+            .collect()
+    }
+
+    pub fn decide(&self, command: &BookCommand) -> Result<Vec<BookEvent>, BookError> {
+        match command {
+            BookCommand::RegisterHouses { houses } => Ok(vec![BookEvent::HousesRegistered { houses: houses.clone() }]),
+            BookCommand::IssueBills { lines, source, by, at } => {
+                let mut seen = HashSet::new();
+                let mut fresh = Vec::with_capacity(lines.len());
+                for line in lines {
+                    if !self.houses.contains_key(&line.house) {
+                        return Err(BookError::NoHouse(line.house.to_string()));
+                    }
+                    // Idempotent per (house, item, period): a rerun or a repeated row issues nothing twice.
+                    let key = (line.house.clone(), line.item.clone(), line.period_start);
+                    if self.issued.contains(&key) || !seen.insert(key) {
+                        continue;
+                    }
+                    if !line.amount.is_zero() && !line.amount.is_negative() {
+                        fresh.push(line.clone());
+                    }
+                }
+                if fresh.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let first = self.counter;
+                let mut events =
+                    vec![BookEvent::BillsIssued { lines: fresh, source: source.clone(), by: by.clone(), at: *at, first }];
+                // 预存抵扣: houses with prepayment settle their new bills at once.
+                let mut after = self.clone_for_draw();
+                after.apply(&events[0]);
+                let BookEvent::BillsIssued { lines, .. } = &events[0] else { unreachable!() };
+                let houses: Vec<&HouseId> = {
+                    let mut h: Vec<&HouseId> = lines.iter().map(|l| &l.house).collect();
+                    h.dedup();
+                    h
+                };
+                let mut draws = Vec::new();
+                for house in houses {
+                    let credit = self.prepayment(house);
+                    if credit.is_zero() || credit.is_negative() {
+                        continue;
+                    }
+                    let plan = allocate(credit, &after.open_bills_of(house));
+                    if !plan.to_bills.is_empty() {
+                        draws.push(BookEvent::PrepaymentDrawn { house: house.clone(), parts: plan.to_bills, at: *at });
+                    }
+                }
+                events.extend(draws);
+                Ok(events)
+            }
+            BookCommand::ChangeBill { no, change, by, at } => {
+                let record = self.bill(no).ok_or_else(|| BookError::NoBill(no.clone()))?;
+                if matches!(change, BillCommand::Pay { .. }) {
+                    // Payments go through `Pay`, so they reach the ledger and the receipt.
+                    return Err(BookError::NothingToPay);
+                }
+                let events = record.bill.decide(change)?;
+                Ok(events
+                    .into_iter()
+                    .map(|event| BookEvent::BillChanged { no: no.clone(), change: Change { at: *at, by: by.clone(), event } })
+                    .collect())
+            }
+            BookCommand::Pay(request) => self.decide_payment(request),
+            BookCommand::Remind { house, channel, limits, by, at } => {
+                if !self.houses.contains_key(house) {
+                    return Err(BookError::NoHouse(house.to_string()));
+                }
+                let owing: Vec<String> = self.open_bills_of(house).into_iter().map(|b| b.no).collect();
+                if owing.is_empty() {
+                    return Err(BookError::NothingOwed);
+                }
+                limits.check(*channel, self.last_reminded(house, *channel), at.date())?;
+                Ok(vec![BookEvent::Reminded { house: house.clone(), channel: *channel, by: by.clone(), at: *at, bills: owing }])
+            }
+        }
+    }
+
+    /// Only what issuing and drawing touch, so a large book is not copied whole.
+    fn clone_for_draw(&self) -> Book {
+        Book { building: self.building.clone(), building_no: self.building_no, houses: BTreeMap::new(), counter: self.counter, ..Book::default() }
+    }
+
+    fn decide_payment(&self, r: &PaymentRequest) -> Result<Vec<BookEvent>, BookError> {
+        if let Some(done) = self.payment_by_key(&r.key) {
+            let same = done.house == r.house && r.amount.is_none_or(|a| a == done.amount);
+            return if same { Ok(Vec::new()) } else { Err(BookError::KeyReused(r.key.clone())) };
+        }
+        if !self.houses.contains_key(&r.house) {
+            return Err(BookError::NoHouse(r.house.to_string()));
+        }
+        let open = self.open_bills_of(&r.house);
+        let chosen: Vec<Bill> = if r.bills.is_empty() {
+            open
+        } else {
+            let mut chosen = Vec::new();
+            for no in &r.bills {
+                let record = self.bill(no).ok_or_else(|| BookError::NoBill(no.clone()))?;
+                if record.house != r.house {
+                    return Err(BookError::OtherHouse { bill: no.clone(), house: r.house.to_string() });
+                }
+                if !matches!(record.bill.state, BillState::Pending | BillState::PartlyPaid) {
+                    return Err(BillError::Closed(record.bill.state.label_zh()).into());
+                }
+                chosen.push(record.bill.clone());
+            }
+            chosen
+        };
+        let owed: Money = chosen.iter().map(Bill::owed).sum();
+        let amount = r.amount.unwrap_or(owed);
+        if amount.is_zero() || amount.is_negative() {
+            return Err(if owed.is_zero() { BookError::NothingOwed } else { BookError::NothingToPay });
+        }
+        let plan = allocate(amount, &chosen);
+        let payment = Payment {
+            no: self.number(r.at, self.counter),
+            key: r.key.clone(),
+            house: r.house.clone(),
+            channel: r.channel,
+            payer: r.payer.clone(),
+            by: r.by.clone(),
+            at: r.at,
+            amount,
+            parts: plan.to_bills,
+            prepaid: plan.prepayment,
+        };
+        Ok(vec![BookEvent::PaymentTaken { payment }])
+    }
+
+    pub fn apply(&mut self, event: &BookEvent) {
+        match event {
+            BookEvent::HousesRegistered { houses } => {
+                for h in houses {
+                    self.houses.insert(h.id.clone(), h.clone());
+                }
+            }
+            BookEvent::BillsIssued { lines, source, by: _, at, first } => {
+                self.bills.reserve(lines.len());
+                for (i, line) in lines.iter().enumerate() {
+                    let no = self.number(*at, first + i as u64);
+                    self.ledgers.entry(line.house.clone()).or_default().post(&Entry::transfer(
+                        Account::Receivable(line.item.clone()),
+                        Account::Income(line.subject.clone()),
+                        line.amount,
+                    ));
+                    self.issued.insert((line.house.clone(), line.item.clone(), line.period_start));
+                    self.index.insert(no.clone(), self.bills.len());
+                    self.bills.push(BillRecord {
+                        bill: Bill {
+                            no,
+                            item: line.item.clone(),
+                            period_start: line.period_start,
+                            period_end: line.period_end,
+                            amount: line.amount,
+                            paid: Money::ZERO,
+                            state: BillState::Pending,
+                            remark: line.remark.clone(),
+                        },
+                        house: line.house.clone(),
+                        subject: line.subject.clone(),
+                        external_no: line.external_no.clone(),
+                        source: source.clone(),
+                        issued_at: *at,
+                        history: Vec::new(),
+                    });
+                }
+                self.counter = self.counter.max(first + lines.len() as u64);
+            }
+            BookEvent::BillChanged { no, change } => {
+                let Some(&i) = self.index.get(no) else { return };
+                let record = &mut self.bills[i];
+                let ledger = self.ledgers.entry(record.house.clone()).or_default();
+                match &change.event {
+                    BillEvent::BillEdited { before, item, amount, .. } => {
+                        // Undo what the old bill booked, book the new one.
+                        ledger.post(&Entry::transfer(
+                            Account::Income(record.subject.clone()),
+                            Account::Receivable(before.item.clone()),
+                            before.amount,
+                        ));
+                        ledger.post(&Entry::transfer(Account::Receivable(item.clone()), Account::Income(record.subject.clone()), *amount));
+                        self.issued.remove(&(record.house.clone(), before.item.clone(), before.period_start));
+                    }
+                    BillEvent::BillDeleted | BillEvent::BillVoided { .. } => {
+                        ledger.post(&Entry::transfer(
+                            Account::Income(record.subject.clone()),
+                            Account::Receivable(record.bill.item.clone()),
+                            record.bill.owed(),
+                        ));
+                        self.issued.remove(&(record.house.clone(), record.bill.item.clone(), record.bill.period_start));
+                    }
+                    BillEvent::BillPaid { .. } => {}
+                }
+                record.bill.apply(&change.event);
+                record.history.push(change.clone());
+                if let BillEvent::BillEdited { .. } = change.event {
+                    self.issued.insert((record.house.clone(), record.bill.item.clone(), record.bill.period_start));
+                }
+            }
+            BookEvent::PaymentTaken { payment } => {
+                let mut postings = vec![crate::ledger::Posting { account: payment.channel.account(), amount: payment.amount }];
+                for (no, part) in &payment.parts {
+                    if let Some(&i) = self.index.get(no) {
+                        let record = &mut self.bills[i];
+                        postings.push(crate::ledger::Posting { account: Account::Receivable(record.bill.item.clone()), amount: -*part });
+                        let change = Change { at: payment.at, by: payment.by.clone(), event: BillEvent::BillPaid { amount: *part } };
+                        record.bill.apply(&change.event);
+                        record.history.push(change);
+                    }
+                }
+                if !payment.prepaid.is_zero() {
+                    postings.push(crate::ledger::Posting { account: Account::Prepayment, amount: -payment.prepaid });
+                }
+                if let Ok(entry) = Entry::new(postings) {
+                    self.ledgers.entry(payment.house.clone()).or_default().post(&entry);
+                }
+                self.payment_keys.insert(payment.key.clone(), self.payments.len());
+                self.payments.push(payment.clone());
+                self.counter += 1;
+            }
+            BookEvent::PrepaymentDrawn { house, parts, at } => {
+                for (no, part) in parts {
+                    let Some(&i) = self.index.get(no) else { continue };
+                    let record = &mut self.bills[i];
+                    self.ledgers.entry(house.clone()).or_default().post(&Entry::transfer(
+                        Account::Prepayment,
+                        Account::Receivable(record.bill.item.clone()),
+                        *part,
+                    ));
+                    let change = Change { at: *at, by: "预存抵扣".into(), event: BillEvent::BillPaid { amount: *part } };
+                    record.bill.apply(&change.event);
+                    record.history.push(change);
+                }
+            }
+            BookEvent::Reminded { house, channel, at, .. } => {
+                self.reminded.insert((house.clone(), *channel), at.date());
+            }
+        }
+    }
+}
