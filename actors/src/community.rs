@@ -14,7 +14,7 @@ use hutong_core::{BuildingId, CommunityId};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
-use crate::building::{BuildingActor, BuildingArgs};
+use crate::building::{BuildingActor, BuildingArgs, Notices};
 use crate::clock::Clock;
 use crate::device::{DeviceActor, DeviceArgs, DeviceMsg};
 use crate::directory::Directory;
@@ -38,6 +38,8 @@ pub struct CommunityArgs {
     pub directory: Arc<Directory>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// Where the building actors' reminders go.
+    pub notices: Arc<dyn Notices>,
 }
 
 #[derive(Clone)]
@@ -134,7 +136,14 @@ impl CommunityState {
         let supervisor: ActorCell = myself.get_cell();
         let id = match &child {
             Child::Building(building) => {
-                let args = BuildingArgs { community: a.community.id.clone(), building: building.clone(), hub: a.hub.clone() };
+                let args = BuildingArgs {
+                    community: a.community.clone(),
+                    building: building.clone(),
+                    hub: a.hub.clone(),
+                    journal: a.journal.clone(),
+                    clock: a.clock,
+                    notices: a.notices.clone(),
+                };
                 let (actor, _) = Actor::spawn_linked(None, BuildingActor, args, supervisor).await?;
                 a.directory.put_building(building, actor.clone());
                 actor.get_id()

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use hutong_core::building::BuildingHealth;
 use hutong_core::community::Community;
 use hutong_core::device::DeviceHealth;
-use hutong_core::live::{Alarm, BuildingTile, DeviceView, FEED_LENGTH, LiveBody, LiveEvent, ReadingTick, ServerMessage, WallSnapshot};
+use hutong_core::book::BuildingMoney;
+use hutong_core::live::{Alarm, BuildingTile, MoneyTile, DeviceView, FEED_LENGTH, LiveBody, LiveEvent, ReadingTick, ServerMessage, WallSnapshot};
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use tokio::sync::broadcast;
 
@@ -41,6 +42,7 @@ struct CommunityView {
     devices: HashMap<DeviceId, DeviceView>,
     alarms: VecDeque<Alarm>,
     readings: VecDeque<ReadingTick>,
+    money: BTreeMap<BuildingId, Arc<BuildingMoney>>,
 }
 
 pub struct LiveHub {
@@ -86,6 +88,7 @@ impl LiveHub {
             devices: HashMap::new(),
             alarms: VecDeque::new(),
             readings: VecDeque::new(),
+            money: BTreeMap::new(),
         };
         self.views.write().unwrap_or_else(|e| e.into_inner()).insert(community.id.clone(), Arc::new(Mutex::new(view)));
     }
@@ -149,6 +152,26 @@ impl LiveHub {
         });
     }
 
+    /// A building's money changed: keep it for the manager's summary, tell the screens.
+    pub fn publish_money(&self, community: &CommunityId, building: BuildingId, money: BuildingMoney) {
+        self.with_view(community.as_str(), |v| {
+            let brief = tile(&money);
+            v.money.insert(building.clone(), Arc::new(money));
+            let event = LiveEvent {
+                community: community.clone(),
+                stream: format!("book/{building}"),
+                seq: self.next_derived_seq(),
+                body: LiveBody::Money { building, money: brief },
+            };
+            let _ = self.tx.send(Arc::new(Envelope::new(event)));
+        });
+    }
+
+    /// Every building's money in a community.
+    pub fn money(&self, community: &str) -> Option<Vec<Arc<BuildingMoney>>> {
+        self.with_view(community, |v| v.money.values().cloned().collect())
+    }
+
     pub fn wall_snapshot(&self, community: &str) -> Option<WallSnapshot> {
         self.with_view(community, |v| {
             let c = &v.community;
@@ -158,7 +181,8 @@ impl LiveHub {
                 .map(|b| {
                     let (health, seq) = v.buildings.get(&b.id).copied().unwrap_or_default();
                     let houses = b.units.iter().flat_map(|u| &u.floors).map(|f| f.houses.len() as u32).sum();
-                    BuildingTile { id: b.id.clone(), no: b.no, name: b.name.clone(), houses, health, seq }
+                    let money = v.money.get(&b.id).map(|m| tile(m)).unwrap_or_default();
+                    BuildingTile { id: b.id.clone(), no: b.no, name: b.name.clone(), houses, health, seq, money }
                 })
                 .collect();
             WallSnapshot {
@@ -184,4 +208,8 @@ impl LiveHub {
             all
         })
     }
+}
+
+fn tile(m: &BuildingMoney) -> MoneyTile {
+    MoneyTile { receivable: m.receivable, received: m.received, arrears: m.arrears, houses_in_arrears: m.houses_in_arrears }
 }

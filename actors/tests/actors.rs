@@ -65,6 +65,7 @@ impl World {
             directory: self.directory.clone(),
             metrics: self.metrics.clone(),
             clock: self.clock,
+            notices: Arc::new(hutong_actors::building::NoNotices),
         })
         .await
         .unwrap()

@@ -46,6 +46,31 @@ pub enum LiveBody {
         building: BuildingId,
         health: BuildingHealth,
     },
+    /// A building's money changed (a bill issued, a payment taken …).
+    Money {
+        building: BuildingId,
+        money: MoneyTile,
+    },
+}
+
+/// A building's money in brief, for its wall tile and the manager's live figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyTile {
+    pub receivable: crate::Money,
+    pub received: crate::Money,
+    pub arrears: crate::Money,
+    pub houses_in_arrears: u32,
+}
+
+impl MoneyTile {
+    /// Arrears as a share of what was billed, in per mille (0 when nothing was billed).
+    pub fn arrears_permille(&self) -> u32 {
+        if self.receivable.is_zero() {
+            return 0;
+        }
+        let share = self.arrears.amount() * rust_decimal::Decimal::from(1000) / self.receivable.amount();
+        u32::try_from(share.round().mantissa()).unwrap_or(0)
+    }
 }
 
 /// The wall's state for one community.
@@ -71,6 +96,8 @@ pub struct BuildingTile {
     pub health: BuildingHealth,
     /// Seq of the last health change folded in; older live updates are ignored.
     pub seq: u64,
+    #[serde(default)]
+    pub money: MoneyTile,
 }
 
 /// A device as the API shows it.

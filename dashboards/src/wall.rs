@@ -232,7 +232,7 @@ mod tests {
         ServerMessage::Snapshot(WallSnapshot {
             community: CommunityId::new("c"),
             name: "荷花苑".into(),
-            buildings: vec![BuildingTile { id: BuildingId::new("b1"), no: 1, name: "1号楼".into(), houses: 4, health: BuildingHealth::default(), seq: 5 }],
+            buildings: vec![BuildingTile { id: BuildingId::new("b1"), no: 1, name: "1号楼".into(), houses: 4, health: BuildingHealth::default(), money: Default::default(), seq: 5 }],
             alarms: vec![],
             readings: vec![],
             devices_total: 2,

@@ -168,15 +168,19 @@ pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
 /// A minimal HTTP/1.1 client, enough for JSON and metrics. It stops at Content-Length rather than
 /// at close, because some servers (chromium's DevTools) keep the connection open regardless.
 pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let (status, _, body) = request(addr, method, path, token, &[("Content-Type", "application/json")], body.unwrap_or("").as_bytes())?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// Any request, bytes in and out, with extra headers; returns the status, the headers (lower
+/// case) and the body.
+pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> anyhow::Result<(u16, String, Vec<u8>)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{extra}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+    s.write_all(body)?;
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     let (head_len, head) = loop {
@@ -208,20 +212,21 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, bod
         }
         raw.extend_from_slice(&buf[..n]);
     }
-    let body = String::from_utf8_lossy(&raw[head_len..]).into_owned();
+    let body = raw[head_len..].to_vec();
     let body = if chunked { dechunk(&body) } else { body };
-    Ok((status, body))
+    Ok((status, head, body))
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = body.windows(2).position(|w| w == b"\r\n") {
+        let Ok(n) = usize::from_str_radix(String::from_utf8_lossy(&body[..i]).trim(), 16) else { break };
+        let rest = &body[i + 2..];
         if n == 0 || rest.len() < n {
             break;
         }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&rest[..n]);
+        body = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
     }
     out
 }
@@ -238,8 +243,13 @@ pub async fn ws_connect(http: SocketAddr, community: &str, token: &str) -> (Ws, 
 
 /// Opens `/ws`; the error is the refusal (e.g. 401, 404) when the server would not upgrade.
 pub async fn ws_open(http: SocketAddr, community: &str, token: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    ws_open_at(http, &format!("/ws?community={community}"), token).await
+}
+
+/// Opens a WebSocket at `path` (with its query) with a session token.
+pub async fn ws_open_at(http: SocketAddr, path: &str, token: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{http}/ws?community={community}").into_client_request()?;
+    let mut request = format!("ws://{http}{path}").into_client_request()?;
     request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
     tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
 }

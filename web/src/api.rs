@@ -17,7 +17,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::services::{ServeDir, ServeFile};
 
+use axum::extract::DefaultBodyLimit;
+
 use crate::auth::{self, Caller};
+use crate::billing;
+
+/// The largest upload an import takes; the spreadsheet reader has its own limits inside.
+pub const UPLOAD_LIMIT: usize = 64 << 20;
 use crate::server::App;
 use crate::staff;
 
@@ -54,6 +60,14 @@ const fn route(method: Method, path: &'static str, access: Access) -> RouteSpec 
 const DEVICES_READ: Option<Permission> = Some(Permission::Read(Module::Devices));
 const SETTINGS_READ: Option<Permission> = Some(Permission::Read(Module::Settings));
 const SETTINGS_WRITE: Option<Permission> = Some(Permission::Write(Module::Settings));
+const BILLING_READ: Option<Permission> = Some(Permission::Read(Module::Billing));
+const BILLING_WRITE: Option<Permission> = Some(Permission::Write(Module::Billing));
+const COLLECTION_READ: Option<Permission> = Some(Permission::Read(Module::Collection));
+const COLLECTION_WRITE: Option<Permission> = Some(Permission::Write(Module::Collection));
+
+const fn community_route(method: Method, path: &'static str, permission: Option<Permission>) -> RouteSpec {
+    route(method, path, Access::Allowed(permission, Where::Community))
+}
 
 pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/healthz", Access::Public),
@@ -86,6 +100,26 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/api/v1/roles", Access::Allowed(SETTINGS_WRITE, Where::Company)),
     route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company)),
     route(Method::GET, "/ws", Access::Allowed(DEVICES_READ, Where::Community)),
+    route(Method::GET, "/ws/money", Access::Allowed(COLLECTION_READ, Where::Community)),
+    community_route(Method::GET, "/api/v1/communities/{community}/tariff", BILLING_READ),
+    community_route(Method::PUT, "/api/v1/communities/{community}/tariff", BILLING_WRITE),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills", BILLING_READ),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills/export", BILLING_READ),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills/template", BILLING_READ),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/import", BILLING_WRITE),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/batch", COLLECTION_WRITE),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills/{bill}", BILLING_READ),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/edit", BILLING_WRITE),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/delete", BILLING_WRITE),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/void", BILLING_WRITE),
+    community_route(Method::POST, "/api/v1/communities/{community}/bill-runs", BILLING_WRITE),
+    community_route(Method::POST, "/api/v1/communities/{community}/payments", COLLECTION_WRITE),
+    community_route(Method::GET, "/api/v1/communities/{community}/payments/{payment}/receipt", COLLECTION_READ),
+    community_route(Method::POST, "/api/v1/communities/{community}/reminders", COLLECTION_WRITE),
+    community_route(Method::GET, "/api/v1/communities/{community}/notifications", COLLECTION_READ),
+    community_route(Method::GET, "/api/v1/communities/{community}/money", COLLECTION_READ),
+    community_route(Method::GET, "/api/v1/communities/{community}/house-records", BILLING_READ),
+    community_route(Method::POST, "/api/v1/communities/{community}/house-records/import", BILLING_WRITE),
 ];
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -118,6 +152,26 @@ fn handler(spec: &RouteSpec) -> MethodRouter<Arc<App>> {
         "/api/v1/roles" => post(staff::define_role),
         "/api/v1/audit" => get(staff::audit_log),
         "/ws" => get(crate::ws::upgrade),
+        "/ws/money" => get(crate::ws::upgrade_money),
+        "/api/v1/communities/{community}/tariff" if spec.method == Method::GET => get(billing::tariff::get),
+        "/api/v1/communities/{community}/tariff" => put(billing::tariff::put),
+        "/api/v1/communities/{community}/bills" => get(billing::desk::list),
+        "/api/v1/communities/{community}/bills/export" => get(billing::desk::export),
+        "/api/v1/communities/{community}/bills/template" => get(billing::desk::template_file),
+        "/api/v1/communities/{community}/bills/import" => post(billing::desk::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        "/api/v1/communities/{community}/bills/batch" => post(billing::desk::batch),
+        "/api/v1/communities/{community}/bills/{bill}" => get(billing::desk::detail),
+        "/api/v1/communities/{community}/bills/{bill}/edit" => post(billing::desk::edit),
+        "/api/v1/communities/{community}/bills/{bill}/delete" => post(billing::desk::delete),
+        "/api/v1/communities/{community}/bills/{bill}/void" => post(billing::desk::void),
+        "/api/v1/communities/{community}/bill-runs" => post(billing::desk::run),
+        "/api/v1/communities/{community}/payments" => post(billing::pay::pay),
+        "/api/v1/communities/{community}/payments/{payment}/receipt" => get(billing::pay::receipt),
+        "/api/v1/communities/{community}/reminders" => post(billing::pay::remind),
+        "/api/v1/communities/{community}/notifications" => get(billing::pay::notifications),
+        "/api/v1/communities/{community}/money" => get(billing::money::summary),
+        "/api/v1/communities/{community}/house-records" => get(billing::houses::list),
+        "/api/v1/communities/{community}/house-records/import" => post(billing::houses::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         other => panic!("route {other} is declared in ROUTES but has no handler"),
     };
     debug_assert!(matches!(spec.method, Method::GET | Method::POST | Method::PUT | Method::PATCH));

@@ -72,6 +72,7 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         admin_password: None,
         device_secret: Some(device_secret.into()),
         session_hours: 1,
+        reminder_webhook: None,
         store: crate::config::Store::Sqlite,
         communities: None,
     };

@@ -19,6 +19,7 @@ pub struct ConfigFile {
     pub admin_password: Option<String>,
     pub device_secret: Option<String>,
     pub session_hours: Option<u32>,
+    pub reminder_webhook: Option<String>,
     pub store: Option<String>,
     pub communities: Option<Vec<String>>,
 }
@@ -53,6 +54,9 @@ pub struct Overrides {
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "HUTONG_SESSION_HOURS")]
     pub session_hours: Option<u32>,
+    /// Where webhook reminders are POSTed (an http:// URL); without it they are written to the log.
+    #[arg(long, env = "HUTONG_REMINDER_WEBHOOK")]
+    pub reminder_webhook: Option<String>,
     /// Where the journal lives: `sqlite` (default, under --data) or `scylla://host:port[,host:port]/keyspace`.
     #[arg(long, env = "HUTONG_STORE")]
     pub store: Option<String>,
@@ -78,6 +82,7 @@ pub struct Config {
     pub admin_password: Option<String>,
     pub device_secret: Option<String>,
     pub session_hours: u32,
+    pub reminder_webhook: Option<String>,
     pub store: Store,
     /// `None`: every registered community.
     pub communities: Option<Vec<String>>,
@@ -155,6 +160,7 @@ impl Overrides {
             admin_password: self.admin_password.clone().or(file.admin_password),
             device_secret: self.device_secret.clone().or(file.device_secret),
             session_hours: self.session_hours.or(file.session_hours).unwrap_or(12).clamp(1, 24 * 30),
+            reminder_webhook: self.reminder_webhook.clone().or(file.reminder_webhook),
             store: match self.store.clone().or(file.store).as_deref() {
                 None | Some("sqlite") => Store::Sqlite,
                 Some(url) => Store::Scylla(hutong_actors::journal::ScyllaOptions::from_url(url).map_err(|e| ConfigError::Store(e.to_string()))?),

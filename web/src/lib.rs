@@ -10,12 +10,13 @@
 //! - [`staff`]: staff, roles and audit log endpoints.
 //! - [`ws`]: `/ws` — snapshot, then live events, resync on lag.
 //! - [`registry`]: the communities and devices this deployment runs, kept in the journal.
-//! - [`bench`]: `hutong bench ingest`, the end-to-end ingest benchmark.
-//! - [`bench`]: `hutong bench ingest`, the end-to-end ingest benchmark.
+//! - [`bench`]: `hutong bench …`, the end-to-end ingest, billing and import benchmarks.
+//! - [`billing`]: bills, imports, exports, bill runs, payments, receipts, reminders, money.
 
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod billing;
 pub mod config;
 pub mod identity;
 pub mod registry;

@@ -33,6 +33,8 @@ pub struct App {
     pub ready: AtomicBool,
     pub assets: PathBuf,
     pub shutdown: CancellationToken,
+    pub tariffs: crate::billing::tariff::Tariffs,
+    pub reminders: Arc<crate::billing::notify::ReminderOutbox>,
 }
 
 /// What `hutong demo` adds to `serve`.
@@ -98,6 +100,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         ready: AtomicBool::new(false),
         assets: config.assets.clone(),
         shutdown: shutdown.clone(),
+        tariffs: crate::billing::tariff::Tariffs::new(journal.clone()),
+        reminders: crate::billing::notify::ReminderOutbox::start(config.reminder_webhook.clone()),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)
@@ -141,6 +145,11 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
             demo_devices = reg.devices.clone();
         }
         let devices = reg.devices.len();
+        let id = reg.community.id.clone();
+        let seeded = demo.is_some();
+        app.tariffs
+            .load(&id, || if seeded { crate::billing::tariff::demo_tariff(&id) } else { crate::billing::tariff::Tariff { rules: Vec::new(), ..crate::billing::tariff::demo_tariff(&id) } })
+            .await?;
         let sup = community::start(CommunityArgs {
             community: Arc::new(reg.community),
             devices: reg.devices,
@@ -149,6 +158,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
             directory: app.directory.clone(),
             metrics: metrics.clone(),
             clock,
+            notices: app.reminders.clone(),
         })
         .await
         .map_err(|e| anyhow::anyhow!("community recovery failed: {e}"))?;

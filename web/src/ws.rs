@@ -51,7 +51,28 @@ pub async fn upgrade(
     if app.hub.community(&q.community).is_none() {
         return ApiError::not_found("小区", "community", &q.community).into_response();
     }
-    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller))
+    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller, Feed::Wall))
+}
+
+/// `/ws/money?community=ID`: money changes for the manager screen and the billing desk (access
+/// decided before the upgrade: `collection.read` and the community in scope).
+pub async fn upgrade_money(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !app.ready.load(Ordering::Acquire) {
+        return ApiError::NotReady.into_response();
+    }
+    if !same_origin(&headers) {
+        return (axum::http::StatusCode::FORBIDDEN, "来源不符 / cross-origin WebSocket refused").into_response();
+    }
+    if app.hub.community(&q.community).is_none() {
+        return ApiError::not_found("小区", "community", &q.community).into_response();
+    }
+    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller, Feed::Money))
 }
 
 fn snapshot_message(app: &App, caller: &Caller, community: &str) -> Option<Message> {
@@ -63,15 +84,31 @@ fn snapshot_message(app: &App, caller: &Caller, community: &str) -> Option<Messa
 fn visible(caller: &Caller, body: &LiveBody) -> bool {
     match body {
         LiveBody::Device { building, .. } => building_visible(caller, building.as_ref()),
-        LiveBody::Building { building, .. } => building_visible(caller, Some(building)),
+        LiveBody::Building { building, .. } | LiveBody::Money { building, .. } => building_visible(caller, Some(building)),
     }
 }
 
-async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller: Caller) {
+/// Which events a socket carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// The wall: everything, after a wall snapshot.
+    Wall,
+    /// The money screens: only money changes; the screen fetches `/money` when it connects and
+    /// again on `resync`.
+    Money,
+}
+
+impl Feed {
+    fn carries(self, body: &LiveBody) -> bool {
+        self == Feed::Wall || matches!(body, LiveBody::Money { .. })
+    }
+}
+
+async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller: Caller, feed: Feed) {
     let clients = app.metrics.gauge("hutong_ws_clients", &[]);
     clients.fetch_add(1, Ordering::Relaxed);
     let mut bus = app.hub.subscribe();
-    if let Some(snapshot) = snapshot_message(&app, &caller, &community) {
+    if let Some(snapshot) = snapshot_message(&app, &caller, &community).filter(|_| feed == Feed::Wall) {
         if socket.send(snapshot).await.is_err() {
             clients.fetch_sub(1, Ordering::Relaxed);
             return;
@@ -90,7 +127,7 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller:
             }
             received = bus.recv() => match received {
                 Ok(envelope) => {
-                    if envelope.event.community.as_str() != community || !visible(&caller, &envelope.event.body) {
+                    if envelope.event.community.as_str() != community || !feed.carries(&envelope.event.body) || !visible(&caller, &envelope.event.body) {
                         continue;
                     }
                     if socket.send(Message::Text(envelope.json().into())).await.is_err() {
@@ -103,9 +140,11 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller:
                     if socket.send(Message::Text(resync.clone().into())).await.is_err() {
                         break;
                     }
-                    let Some(snapshot) = snapshot_message(&app, &caller, &community) else { break };
-                    if socket.send(snapshot).await.is_err() {
-                        break;
+                    if feed == Feed::Wall {
+                        let Some(snapshot) = snapshot_message(&app, &caller, &community) else { break };
+                        if socket.send(snapshot).await.is_err() {
+                            break;
+                        }
                     }
                 }
                 Err(RecvError::Closed) => break,

@@ -73,7 +73,7 @@ fn build_dashboards() -> anyhow::Result<PathBuf> {
 
 /// Debian packages the tests use: a second broker, a browser, and fonts it can draw Chinese with.
 fn ensure_test_packages() -> anyhow::Result<()> {
-    let wanted = [("mosquitto", "/usr/sbin/mosquitto"), ("chromium", "/usr/bin/chromium"), ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto")];
+    let wanted = [("mosquitto", "/usr/sbin/mosquitto"), ("chromium", "/usr/bin/chromium"), ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto"), ("poppler-utils", "/usr/bin/pdftotext")];
     let missing: Vec<&str> = wanted.iter().filter(|(_, path)| !Path::new(path).exists()).map(|(p, _)| *p).collect();
     if missing.is_empty() {
         return Ok(());

@@ -214,3 +214,99 @@ pub struct BuildingMoney {
     pub houses_in_arrears: u32,
     pub top_arrears: Vec<HouseArrears>,
 }
+
+/// Collection figures of one window (today, this month, this year).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub receivable: Money,
+    pub received: Money,
+    /// Per mille, 0–1000.
+    pub permille: u32,
+}
+
+impl Rate {
+    fn of(receivable: Money, received: Money) -> Rate {
+        let permille = if receivable.is_zero() {
+            0
+        } else {
+            let share = received.amount() * rust_decimal::Decimal::from(1000) / receivable.amount();
+            u32::try_from(share.round().mantissa()).unwrap_or(0).min(1000)
+        };
+        Rate { receivable, received, permille }
+    }
+}
+
+/// A community's money as the manager screen shows it (R3).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommunityMoney {
+    pub today: NaiveDate,
+    /// Collected today against what was owed at the start of the day (arrears now + today's money).
+    pub rate_today: Rate,
+    /// Bills whose period starts this month / this year: received against receivable.
+    pub rate_month: Rate,
+    pub rate_year: Rate,
+    pub receivable: Money,
+    pub received: Money,
+    pub arrears: Money,
+    pub payments_today: u32,
+    pub by_building: Vec<(String, ItemMoney)>,
+    pub by_item: BTreeMap<String, ItemMoney>,
+    /// The last 12 months, oldest first: `(YYYY-MM, rate)`.
+    pub trend: Vec<(String, Rate)>,
+    pub arrears_by_age: [Money; 4],
+    pub houses_in_arrears: u32,
+    pub top_arrears: Vec<HouseArrears>,
+}
+
+impl CommunityMoney {
+    pub fn sum<'a>(buildings: impl Iterator<Item = &'a BuildingMoney>, today: NaiveDate) -> CommunityMoney {
+        let mut m = CommunityMoney { today, ..CommunityMoney::default() };
+        let mut months: BTreeMap<String, ItemMoney> = BTreeMap::new();
+        let mut collected_today = Money::ZERO;
+        let mut top = Vec::new();
+        for b in buildings {
+            m.receivable += b.receivable;
+            m.received += b.received;
+            m.arrears += b.arrears;
+            m.payments_today += b.payments_today;
+            m.houses_in_arrears += b.houses_in_arrears;
+            m.by_building.push((b.building.clone(), ItemMoney { receivable: b.receivable, received: b.received }));
+            for (k, v) in &b.by_item {
+                let e = m.by_item.entry(k.clone()).or_default();
+                e.receivable += v.receivable;
+                e.received += v.received;
+            }
+            for (k, v) in &b.by_month {
+                let e = months.entry(k.clone()).or_default();
+                e.receivable += v.receivable;
+                e.received += v.received;
+            }
+            collected_today += b.collected_by_day.get(&today).copied().unwrap_or_default();
+            for (i, a) in b.arrears_by_age.iter().enumerate() {
+                m.arrears_by_age[i] += *a;
+            }
+            top.extend(b.top_arrears.iter().cloned());
+        }
+        top.sort_by(|a, b| b.owed.cmp(&a.owed).then_with(|| a.house.cmp(&b.house)));
+        top.truncate(10);
+        m.top_arrears = top;
+        m.rate_today = Rate::of(m.arrears + collected_today, collected_today);
+        let month = today.format("%Y-%m").to_string();
+        let year = today.format("%Y-").to_string();
+        let this = months.get(&month).copied().unwrap_or_default();
+        m.rate_month = Rate::of(this.receivable, this.received);
+        let (yr, yd) = months.iter().filter(|(k, _)| k.starts_with(&year)).fold((Money::ZERO, Money::ZERO), |(r, d), (_, v)| (r + v.receivable, d + v.received));
+        m.rate_year = Rate::of(yr, yd);
+        let mut cursor = today.with_day(1).unwrap_or(today);
+        let mut trend = Vec::new();
+        for _ in 0..12 {
+            let key = cursor.format("%Y-%m").to_string();
+            let v = months.get(&key).copied().unwrap_or_default();
+            trend.push((key, Rate::of(v.receivable, v.received)));
+            cursor = cursor.checked_sub_months(chrono::Months::new(1)).unwrap_or(cursor);
+        }
+        trend.reverse();
+        m.trend = trend;
+        m
+    }
+}

@@ -1,0 +1,161 @@
+//! Houses, other resources and their residents (C2–C5): the list, bulk import with a row-level
+//! report (nothing imported unless every row is good, or only the good ones when asked) and
+//! export. Phones and ID numbers are masked unless the caller may see personal data.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use hutong_core::book::house::house_state_label;
+use hutong_core::book::{BookCommand, HouseRecord, Resident};
+use hutong_core::identity::{Permission, mask_id_number, mask_phone};
+use hutong_core::import::sheet::{self, Limits};
+use hutong_core::import::template;
+use hutong_core::BuildingId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{building_of_house, command, community_of, in_scope, internal, local_now, read, refused, resolve_house};
+use crate::api::ApiError;
+use crate::auth::Caller;
+use crate::server::App;
+use crate::staff::audit_entry;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HouseListQuery {
+    pub building: String,
+    pub q: String,
+    pub format: String,
+    pub good_only: bool,
+}
+
+fn masked(r: &Resident, unmasked: bool) -> Value {
+    json!({
+        "name": r.name,
+        "phone": if unmasked { r.phone.clone() } else { mask_phone(&r.phone) },
+        "id_number": r.id_number.as_ref().map(|n| if unmasked { n.clone() } else { mask_id_number(n) }),
+        "relation": r.relation,
+        "relation_label": r.relation.label_zh(),
+        "vip": r.vip,
+        "since": r.since,
+    })
+}
+
+async fn houses_of(app: &App, caller: &Caller, community: &str, q: &HouseListQuery) -> Result<Vec<HouseRecord>, ApiError> {
+    let c = community_of(app, community)?;
+    let mut out = Vec::new();
+    for b in c.buildings.iter().filter(|b| in_scope(caller, &b.id) && (q.building.is_empty() || q.building == b.id.as_str())) {
+        let text = q.q.trim().to_string();
+        out.extend(
+            read(app, &b.id, move |book| {
+                book.houses
+                    .values()
+                    .filter(|h| text.is_empty() || h.address.contains(&text) || h.address_path.contains(&text) || h.residents.iter().any(|r| r.name.contains(&text) || r.phone.contains(&text)))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, Query(q): Query<HouseListQuery>) -> Result<Response, ApiError> {
+    let houses = houses_of(&app, &caller, &community, &q).await?;
+    let unmasked = caller.principal.may(Permission::UnmaskPersonalData);
+    if q.format.is_empty() {
+        let rows: Vec<Value> = houses
+            .iter()
+            .map(|h| {
+                json!({
+                    "id": h.id, "address": h.address, "address_path": h.address_path, "kind": h.kind, "kind_label": h.kind.label_zh(),
+                    "area": h.area, "state": h.state, "state_label": house_state_label(h.state), "state_since": h.state_since,
+                    "residents": h.residents.iter().map(|r| masked(r, unmasked)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return Ok(Json(json!({"total": rows.len(), "houses": rows})).into_response());
+    }
+    let mut table = vec![["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP"].map(String::from).to_vec()];
+    for h in &houses {
+        let base = [h.address.clone(), h.kind.label_zh().into(), h.area.to_string(), house_state_label(h.state).into(), h.state_since.map(|d| d.to_string()).unwrap_or_default()];
+        if h.residents.is_empty() {
+            table.push(base.iter().cloned().chain(std::iter::repeat_n(String::new(), 5)).collect());
+        }
+        for r in &h.residents {
+            let phone = if unmasked { r.phone.clone() } else { mask_phone(&r.phone) };
+            let id = r.id_number.as_ref().map(|n| if unmasked { n.clone() } else { mask_id_number(n) }).unwrap_or_default();
+            table.push(base.iter().cloned().chain([r.name.clone(), phone, id, r.relation.label_zh().into(), if r.vip { "是".into() } else { String::new() }]).collect());
+        }
+    }
+    app.identity.audit(audit_entry(&caller, "house.export", &community, None, Some(json!({"rows": table.len() - 1, "unmasked": unmasked})))).await.map_err(internal)?;
+    super::desk::file_response(&q.format, "房屋住户", table)
+}
+
+/// C5: houses and residents from the house template.
+pub async fn import(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(community): Path<String>,
+    Query(q): Query<HouseListQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = community_of(&app, &community)?;
+    let parse_c = c.clone();
+    let parsed = tokio::task::spawn_blocking(move || sheet::read_rows(&body, Limits::default()).map(|rows| template::parse_houses(&rows, |a| resolve_house(&parse_c, a))))
+        .await
+        .map_err(internal)?
+        .map_err(|e| {
+            let t = e.to_string();
+            let (zh, en) = t.split_once(" / ").unwrap_or((&t, &t));
+            ApiError::BadRequest { zh: zh.into(), en: en.into() }
+        })?;
+    let mut errors = parsed.errors;
+    let mut by_building: HashMap<BuildingId, Vec<template::ImportedHouse>> = HashMap::new();
+    for h in parsed.houses {
+        match building_of_house(&c, h.house.as_str()).filter(|b| in_scope(&caller, b)) {
+            Some(b) => by_building.entry(b).or_default().push(h),
+            None => errors.push(template::RowError { row: h.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() }),
+        }
+    }
+    if !errors.is_empty() && !q.good_only {
+        let body = json!({"imported": 0, "rows": parsed.rows, "errors": errors, "message": format!("{} 处错误，未导入 / errors found; nothing was imported", errors.len())});
+        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+    }
+    let today = local_now(&c).date();
+    let mut imported = 0;
+    for (building, rows) in by_building {
+        let ids: Vec<_> = rows.iter().map(|r| r.house.clone()).collect();
+        let mut current: HashMap<_, HouseRecord> = read(&app, &building, move |book| ids.iter().filter_map(|id| book.houses.get(id).cloned()).map(|h| (h.id.clone(), h)).collect()).await?;
+        for r in &rows {
+            let Some(h) = current.get_mut(&r.house) else { continue };
+            if let Some(k) = r.kind { h.kind = k; }
+            if let Some(a) = r.area { h.area = a; }
+            if let Some(s) = r.state {
+                if s != h.state {
+                    h.state_since = Some(r.state_since.unwrap_or(today));
+                }
+                h.state = s;
+            }
+            if let Some((name, phone, id_number, relation, vip)) = &r.resident {
+                match h.residents.iter_mut().find(|x| &x.phone == phone) {
+                    Some(x) => {
+                        x.name = name.clone();
+                        x.relation = *relation;
+                        x.vip = *vip;
+                        if id_number.is_some() { x.id_number = id_number.clone(); }
+                    }
+                    None => h.residents.push(Resident { name: name.clone(), phone: phone.clone(), id_number: id_number.clone(), relation: *relation, vip: *vip, since: today }),
+                }
+            }
+            imported += 1;
+        }
+        command(&app, &building, BookCommand::RegisterHouses { houses: current.into_values().collect() }).await?.map_err(refused)?;
+    }
+    app.identity.audit(audit_entry(&caller, "house.import", &community, None, Some(json!({"rows": imported})))).await.map_err(internal)?;
+    Ok(Json(json!({"imported": imported, "rows": parsed.rows, "errors": errors})).into_response())
+}

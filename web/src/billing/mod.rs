@@ -1,0 +1,112 @@
+//! Billing and collection over HTTP (F1–F9, P1–P3, P7, N1–N4, R3, R4, C2–C5). Handlers find the
+//! building actor that holds a bill or a house and ask it; the book's refusals come back as 4xx
+//! with their own sentence, journal failures as 500.
+//!
+//! # Layout
+//! - [`tariff`]: charge items, prices and reminder limits per community, journaled.
+//! - [`desk`]: the bill list (search, filters, pages), edits, deletes, voids, batch actions,
+//!   imports, exports and bill runs.
+//! - [`pay`]: payments with idempotency keys, receipts (print page and PDF), reminders.
+//! - [`houses`]: houses and residents, their import and export.
+//! - [`money`]: the manager's money summary.
+//! - [`notify`]: the reminder outbox and its channel senders.
+//! - [`receipt`]: the A4 receipt as a PDF.
+
+pub mod desk;
+pub mod houses;
+pub mod money;
+pub mod notify;
+pub mod pay;
+pub mod receipt;
+pub mod tariff;
+
+use std::sync::Arc;
+
+use hutong_actors::building::{BookReply, BuildingMsg};
+use hutong_core::book::{Book, BookCommand, BookError, BookEvent};
+use hutong_core::community::{Community, HouseAddress};
+use hutong_core::{BuildingId, HouseId};
+use ractor::ActorRef;
+
+use crate::api::ApiError;
+use crate::auth::Caller;
+use crate::server::App;
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// A book refusal, in the book's own words (Chinese / English).
+pub(crate) fn refused(e: BookError) -> ApiError {
+    let text = e.to_string();
+    match text.split_once(" / ") {
+        Some((zh, en)) => ApiError::BadRequest { zh: zh.into(), en: en.into() },
+        None => ApiError::BadRequest { zh: text.clone(), en: text },
+    }
+}
+
+pub(crate) fn community_of(app: &App, id: &str) -> Result<Arc<Community>, ApiError> {
+    if !app.ready.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(ApiError::NotReady);
+    }
+    app.hub.community(id).ok_or_else(|| ApiError::not_found("小区", "community", id))
+}
+
+pub(crate) fn building_actor(app: &App, building: &BuildingId) -> Result<ActorRef<BuildingMsg>, ApiError> {
+    app.directory.building(building).ok_or_else(|| ApiError::Internal(format!("building {building} has no actor")))
+}
+
+/// The building whose number a bill or receipt number carries.
+pub(crate) fn building_of_no(community: &Community, no: &str) -> Option<BuildingId> {
+    let n = Book::building_no_of(no)?;
+    community.buildings.iter().find(|b| b.no % 1000 == n).map(|b| b.id.clone())
+}
+
+pub(crate) fn building_of_house(community: &Community, house: &str) -> Option<BuildingId> {
+    community.houses().find(|(_, _, _, h)| h.id.as_str() == house).map(|(b, ..)| b.id.clone())
+}
+
+/// A house named by either address form (or by its id).
+pub(crate) fn resolve_house(community: &Community, text: &str) -> Option<HouseId> {
+    let text = text.trim();
+    if let Ok(address) = text.parse::<HouseAddress>()
+        && let Some((_, house)) = community.find_house(&address)
+    {
+        return Some(house.id.clone());
+    }
+    community.houses().find(|(_, _, _, h)| h.id.as_str() == text).map(|(.., h)| h.id.clone())
+}
+
+/// Whether a building-scoped caller (a butler) may touch this building.
+pub(crate) fn in_scope(caller: &Caller, building: &BuildingId) -> bool {
+    crate::api::building_visible(caller, Some(building))
+}
+
+/// Sends a command to a building's book and waits for the journaled events.
+pub(crate) async fn command(app: &App, building: &BuildingId, command: BookCommand) -> Result<Result<Vec<BookEvent>, BookError>, ApiError> {
+    let actor = building_actor(app, building)?;
+    ractor::call!(actor, |reply: BookReply| BuildingMsg::Book(command, reply)).map_err(internal)
+}
+
+/// Reads a building's book.
+pub(crate) async fn read<T: Send + 'static>(app: &App, building: &BuildingId, f: impl FnOnce(&Book) -> T + Send + 'static) -> Result<T, ApiError> {
+    let actor = building_actor(app, building)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    actor
+        .cast(BuildingMsg::Read(Box::new(move |book: &Book| {
+            let _ = tx.send(f(book));
+        })))
+        .map_err(internal)?;
+    rx.await.map_err(internal)
+}
+
+/// The operator's name for the book's history.
+pub(crate) fn actor_name(caller: &Caller) -> String {
+    caller.principal.actor()
+}
+
+/// Community-local now.
+pub(crate) fn local_now(community: &Community) -> chrono::NaiveDateTime {
+    let tz: chrono_tz::Tz = community.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    chrono::Utc::now().with_timezone(&tz).naive_local()
+}
