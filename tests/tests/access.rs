@@ -66,8 +66,8 @@ async fn every_route_and_stream_refuses_what_is_out_of_scope() {
                 let staff = if target == OTHER_COMPANY { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" };
                 let path = concrete(route.path, target, staff);
                 let allowed = in_scope && permission.is_none_or(|p: Permission| permissions.contains(&p));
-                let (status, body) = if route.path == "/ws" {
-                    match ws_open(server.http, target, &token).await {
+                let (status, body) = if route.path.starts_with("/ws") {
+                    match ws_open_at(server.http, &format!("{}?community={target}", route.path), &token).await {
                         Ok(_) => (101, String::new()),
                         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => (r.status().as_u16(), String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).into_owned()),
                         Err(e) => panic!("{account} {path}: {e}"),

@@ -137,6 +137,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     }
     let mut supervisors = Vec::new();
     let mut demo_devices = Vec::new();
+    let mut started_communities = Vec::new();
     // A node told to run some communities leaves the rest to the other nodes.
     let mine = |id: &str| config.communities.as_ref().is_none_or(|list| list.iter().any(|c| c == id));
     for reg in communities.into_iter().filter(|r| mine(r.community.id.as_str())) {
@@ -150,8 +151,10 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         app.tariffs
             .load(&id, || if seeded { crate::billing::tariff::demo_tariff(&id) } else { crate::billing::tariff::Tariff { rules: Vec::new(), ..crate::billing::tariff::demo_tariff(&id) } })
             .await?;
+        let running = Arc::new(reg.community);
+        started_communities.push(running.clone());
         let sup = community::start(CommunityArgs {
-            community: Arc::new(reg.community),
+            community: running,
             devices: reg.devices,
             journal: journal.clone(),
             hub: app.hub.clone(),
@@ -164,6 +167,12 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         .map_err(|e| anyhow::anyhow!("community recovery failed: {e}"))?;
         tracing::info!(devices, elapsed_ms = started.elapsed().as_millis() as u64, "community recovered");
         supervisors.push(sup);
+    }
+
+    if demo.is_some() {
+        for c in started_communities.iter().filter(|c| c.id.as_str() != hutong_core::demo::OTHER_COMPANY_COMMUNITY) {
+            crate::billing::demo::seed(&app, c, DEMO_OWNER_PHONE).await?;
+        }
     }
 
     let ingest = tokio::spawn(ingest::run(

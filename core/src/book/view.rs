@@ -220,19 +220,19 @@ pub struct BuildingMoney {
 pub struct Rate {
     pub receivable: Money,
     pub received: Money,
-    /// Per mille, 0–1000.
-    pub permille: u32,
+    /// Received as a percentage of receivable, 2 dp (0 when nothing is receivable).
+    pub percent: rust_decimal::Decimal,
 }
 
 impl Rate {
     fn of(receivable: Money, received: Money) -> Rate {
-        let permille = if receivable.is_zero() {
-            0
+        let percent = if receivable.is_zero() {
+            rust_decimal::Decimal::ZERO
         } else {
-            let share = received.amount() * rust_decimal::Decimal::from(1000) / receivable.amount();
-            u32::try_from(share.round().mantissa()).unwrap_or(0).min(1000)
+            (received.amount() * rust_decimal::Decimal::from(100) / receivable.amount())
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
         };
-        Rate { receivable, received, permille }
+        Rate { receivable, received, percent }
     }
 }
 

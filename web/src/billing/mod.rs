@@ -12,6 +12,7 @@
 //! - [`notify`]: the reminder outbox and its channel senders.
 //! - [`receipt`]: the A4 receipt as a PDF.
 
+pub mod demo;
 pub mod desk;
 pub mod houses;
 pub mod money;
