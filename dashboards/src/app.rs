@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use crate::admin::{AuditScreen, StaffScreen};
 use crate::http::{error_message, request};
+use crate::desk::DeskScreen;
+use crate::manager::ManagerScreen;
 use crate::wall::WallScreen;
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -101,6 +103,8 @@ enum Screen {
     Staff,
     Audit,
     Workspace,
+    Desk,
+    Manager,
 }
 
 #[component]
@@ -108,7 +112,15 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     let may_watch = me.permissions.iter().any(|p| p == "devices.read");
     let may_admin = me.permissions.iter().any(|p| p == "settings.read");
     let may_write_staff = me.permissions.iter().any(|p| p == "settings.write");
-    let current = RwSignal::new(if may_watch && !communities.is_empty() { Screen::Wall } else { Screen::Workspace });
+    let may_bill = me.permissions.iter().any(|p| p == "billing.read");
+    let may_write_billing = me.permissions.iter().any(|p| p == "billing.write");
+    let may_collect = me.permissions.iter().any(|p| p == "collection.read");
+    let current = RwSignal::new(match () {
+        _ if communities.is_empty() => Screen::Workspace,
+        _ if may_watch => Screen::Wall,
+        _ if may_bill => Screen::Desk,
+        _ => Screen::Workspace,
+    });
     let first = communities.first().cloned();
     let modules: Vec<&'static str> = {
         let mut m: Vec<&'static str> = me.permissions.iter().filter_map(|p| module_zh(p)).collect();
@@ -128,6 +140,8 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         (Screen::Wall, Some(c)) => view! { <WallScreen community=c.id /> }.into_any(),
         (Screen::Staff, _) => view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> }.into_any(),
         (Screen::Audit, _) => view! { <AuditScreen /> }.into_any(),
+        (Screen::Desk, Some(c)) => view! { <DeskScreen community=c.id may_write_billing /> }.into_any(),
+        (Screen::Manager, Some(c)) => view! { <ManagerScreen community=c.id /> }.into_any(),
         _ => view! {
             <div class="workspace" data-test="workspace">
                 <h2>"我的工作台"</h2>
@@ -150,6 +164,8 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 <span data-test="communities">{names.join(" · ")}</span>
                 {may_watch.then(|| tab(Screen::Wall, "监控大屏", "tab-wall"))}
                 {tab(Screen::Workspace, "工作台", "tab-workspace")}
+                {may_bill.then(|| tab(Screen::Desk, "缴费记录", "tab-desk"))}
+                {(may_collect && me.permissions.iter().any(|p| p == "reports.read")).then(|| tab(Screen::Manager, "收缴情况", "tab-manager"))}
                 {may_admin.then(|| tab(Screen::Staff, "员工与角色", "tab-staff"))}
                 {may_admin.then(|| tab(Screen::Audit, "审计日志", "tab-audit"))}
                 <button on:click=sign_out data-test="signout">"退出"</button>

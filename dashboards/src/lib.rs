@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`wall`]: the wall's state (pure, testable natively) and its view.
 //! - [`socket`]: the WebSocket that feeds it, with reconnect and batching.
+//! - `desk`: the billing desk (缴费记录); `manager`: collection rates and arrears, live.
 //! - `app`: sign-in, who is signed in, and which screens their role opens.
 
 #[cfg(target_arch = "wasm32")]
@@ -12,7 +13,11 @@ pub mod admin;
 #[cfg(target_arch = "wasm32")]
 pub mod app;
 #[cfg(target_arch = "wasm32")]
+pub mod desk;
+#[cfg(target_arch = "wasm32")]
 mod http;
+#[cfg(target_arch = "wasm32")]
+pub mod manager;
 #[cfg(target_arch = "wasm32")]
 pub mod socket;
 pub mod wall;

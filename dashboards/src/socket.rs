@@ -23,29 +23,34 @@ fn window() -> web_sys::Window {
 
 /// Starts feeding `state` with `community`'s stream.
 pub fn connect(community: String, state: RwSignal<WallState>, connected: RwSignal<bool>) {
+    connect_feed(format!("/ws?community={community}"), move |batch| state.update(|s| batch.into_iter().for_each(|m| s.fold(m))), connected);
+}
+
+/// Opens the WebSocket at `path` and hands what arrived to `on_batch` four times a second at most.
+pub fn connect_feed(path: String, on_batch: impl Fn(Vec<ServerMessage>) + 'static, connected: RwSignal<bool>) {
     let queue: Queue = Rc::default();
     let q = queue.clone();
     let flush = Closure::<dyn FnMut()>::new(move || {
         let batch: Vec<ServerMessage> = q.borrow_mut().drain(..).collect();
         if !batch.is_empty() {
-            state.update(|s| batch.into_iter().for_each(|m| s.fold(m)));
+            on_batch(batch);
         }
     });
     let _ = window().set_interval_with_callback_and_timeout_and_arguments_0(flush.as_ref().unchecked_ref(), FLUSH_MS);
     flush.forget();
-    open(community, queue, connected, 0);
+    open(path, queue, connected, 0);
 }
 
 fn backoff_ms(attempt: u32) -> i32 {
     (500 * 2i32.pow(attempt.min(4))).min(8_000)
 }
 
-fn open(community: String, queue: Queue, connected: RwSignal<bool>, attempt: u32) {
+fn open(path: String, queue: Queue, connected: RwSignal<bool>, attempt: u32) {
     let location = window().location();
     let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
-    let url = format!("{scheme}://{}/ws?community={community}", location.host().unwrap_or_default());
+    let url = format!("{scheme}://{}{path}", location.host().unwrap_or_default());
     let Ok(ws) = WebSocket::new(&url) else {
-        retry(community, queue, connected, attempt);
+        retry(path, queue, connected, attempt);
         return;
     };
 
@@ -69,13 +74,13 @@ fn open(community: String, queue: Queue, connected: RwSignal<bool>, attempt: u32
         let was_up = connected.get_untracked();
         connected.set(false);
         let next = if was_up { 0 } else { attempt + 1 };
-        retry(community.clone(), queue.clone(), connected, next);
+        retry(path.clone(), queue.clone(), connected, next);
     });
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     on_close.forget();
 }
 
-fn retry(community: String, queue: Queue, connected: RwSignal<bool>, attempt: u32) {
-    let again = Closure::once_into_js(move || open(community, queue, connected, attempt));
+fn retry(path: String, queue: Queue, connected: RwSignal<bool>, attempt: u32) {
+    let again = Closure::once_into_js(move || open(path, queue, connected, attempt));
     let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(again.unchecked_ref(), backoff_ms(attempt));
 }

@@ -57,6 +57,11 @@ impl WallState {
                         tile.seq = event.seq;
                     }
                 }
+                if let LiveBody::Money { building, money } = &event.body {
+                    if let Some(tile) = self.tiles.iter_mut().find(|t| &t.id == building) {
+                        tile.money = *money;
+                    }
+                }
                 if let LiveBody::Device { event: e, .. } = &event.body {
                     match e {
                         DeviceEvent::WentOffline { .. } => self.devices_offline += 1,
@@ -91,6 +96,15 @@ fn level_class(level: TileLevel) -> &'static str {
         TileLevel::Normal => "tile ok",
         TileLevel::Offline => "tile offline",
         TileLevel::Alarm => "tile alarm",
+    }
+}
+
+/// A tile's arrears band: how much of what the building was billed is still owed.
+pub fn arrears_class(permille: u32) -> &'static str {
+    match permille {
+        0..=50 => "arrears-low",
+        51..=150 => "arrears-mid",
+        _ => "arrears-high",
     }
 }
 
@@ -141,10 +155,11 @@ pub fn WallScreen(community: String) -> impl IntoView {
                 .map(|t| {
                     let level = t.health.level();
                     view! {
-                        <div class=level_class(level) data-test="tile">
+                        <div class=format!("{} {}", level_class(level), arrears_class(t.money.arrears_permille())) data-test="tile">
                             <div class="tile-name">{t.name.clone()}</div>
                             <div class="tile-state">{level_text(level)}</div>
                             <div class="tile-meta">{format!("{}户 · 设备{} · 离线{} · 告警{}", t.houses, t.health.devices, t.health.offline, t.health.anomalies)}</div>
+                            <div class="tile-money" data-test="tile-arrears">{format!("欠费 ¥{} · {}户 · 欠费率{:.1}%", t.money.arrears, t.money.houses_in_arrears, f64::from(t.money.arrears_permille()) / 10.0)}</div>
                         </div>
                     }
                 })
@@ -275,5 +290,21 @@ mod tests {
         assert_eq!(s.tiles_in(TileLevel::Alarm), 0, "older than the snapshot");
         s.fold(stale(6, 1));
         assert_eq!(s.tiles_in(TileLevel::Alarm), 1);
+    }
+
+    #[test]
+    fn a_money_change_recolours_its_tile_by_arrears() {
+        let mut s = WallState::default();
+        s.fold(snapshot());
+        assert_eq!(arrears_class(s.tiles[0].money.arrears_permille()), "arrears-low");
+        let money = hutong_core::live::MoneyTile {
+            receivable: hutong_core::Money::from_fen(100_000),
+            received: hutong_core::Money::from_fen(70_000),
+            arrears: hutong_core::Money::from_fen(30_000),
+            houses_in_arrears: 3,
+        };
+        s.fold(ServerMessage::Event(LiveEvent { community: CommunityId::new("c"), stream: "book/b1".into(), seq: 1, body: LiveBody::Money { building: BuildingId::new("b1"), money } }));
+        assert_eq!(s.tiles[0].money.arrears_permille(), 300);
+        assert_eq!(arrears_class(s.tiles[0].money.arrears_permille()), "arrears-high");
     }
 }

@@ -155,15 +155,17 @@ async fn the_wall_shows_buildings_and_changes_live() {
 
     browser.screenshot("wall.png").await;
 
-    // The control-room operator signs out; a cashier signs in and gets their own workspace —
-    // no wall (their role may not watch devices) and only their community.
+    // The control-room operator signs out; a cashier signs in and gets the billing desk — no
+    // wall (their role may not watch devices) and only their community.
     browser.eval("document.querySelector('[data-test=signout]').click()").await;
     browser.sign_in("cashier", PASSWORD).await;
-    let workspace = wait_for("the cashier's workspace", Duration::from_secs(20), async || {
-        browser.eval("(document.querySelector('[data-test=workspace]') || {}).textContent").await.as_str().map(str::to_string)
+    let desk = wait_for("the cashier's desk", Duration::from_secs(20), async || {
+        let t = browser.eval("(document.querySelector('[data-test=desk]') || {}).textContent || ''").await;
+        t.as_str().filter(|t| t.contains("荷花苑/")).map(str::to_string)
     })
     .await;
-    assert!(workspace.contains("荷花苑") && workspace.contains("收款"), "{workspace}");
+    assert!(desk.contains("缴费记录"), "{desk}");
+    assert_eq!(browser.eval("document.querySelectorAll('[data-test=open-import]').length").await, 0, "a cashier does not import bills");
     let page = browser.eval("document.body.textContent").await.as_str().unwrap_or_default().to_string();
     for foreign in ["莲园", "梅园"] {
         assert!(!page.contains(foreign), "the cashier sees only 荷花苑: {page}");
@@ -196,4 +198,100 @@ async fn the_wall_shows_buildings_and_changes_live() {
     .await;
     assert!(audit.contains("failed") && audit.contains("control"), "the wrong password is in the log: {audit}");
     browser.screenshot("audit.png").await;
+}
+
+/// Clicks the element a CSS selector finds (inside `row` when given).
+fn click(selector: &str) -> String {
+    format!("(() => {{ const e = document.querySelector({selector:?}); if (!e) return false; e.click(); return true; }})()")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_billing_desk_and_the_manager_screen_work_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let finance = server.login("finance");
+    // One known pending bill beside the demo's paid ones.
+    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,水费,66.60,2026年10月,2026年10月,浏览器测试\n";
+    let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&finance), &[], csv.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("DOM.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    browser.sign_in("finance", PASSWORD).await;
+    wait_for("the desk's rows", Duration::from_secs(30), async || {
+        browser.eval("document.querySelectorAll('[data-test=bill-row]').length").await.as_u64().filter(|n| *n > 0)
+    })
+    .await;
+    // Search by address, as a cashier does with the owner at the counter.
+    browser.eval("(() => { const i = document.querySelector('[data-test=search]'); i.value = '荷花苑-1-1-101'; i.dispatchEvent(new Event('input', {bubbles: true})); return true; })()").await;
+    browser.eval(&click("[data-test=search-button]")).await;
+    let rows = wait_for("only 1-1-101's bills", Duration::from_secs(20), async || {
+        let t = browser.eval("Array.from(document.querySelectorAll('[data-test=bill-row]')).map(r => r.textContent)").await;
+        let rows: Vec<String> = t.as_array()?.iter().filter_map(|r| r.as_str().map(str::to_string)).collect();
+        (!rows.is_empty() && rows.iter().all(|r| r.contains("荷花苑/1号楼/1层/101"))).then_some(rows)
+    })
+    .await;
+    assert!(rows.iter().any(|r| r.contains("待支付") && r.contains("66.60")), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains("已支付")), "{rows:?}");
+    let check = |state: &str| format!("(() => {{ const r = Array.from(document.querySelectorAll('[data-test=bill-row]')).find(r => r.textContent.includes('{state}')); r.querySelector('[data-test=bill-check]').click(); return true; }})()");
+    let bar = "getComputedStyle(document.querySelector('[data-test=batch-bar]')).display";
+    browser.eval(&check("待支付")).await;
+    wait_for("the batch bar", Duration::from_secs(5), async || browser.eval(bar).await.as_str().filter(|d| *d == "flex").map(|_| ())).await;
+    browser.eval(&check("已支付")).await;
+    wait_for("the batch bar to hide with a paid bill selected", Duration::from_secs(5), async || browser.eval(bar).await.as_str().filter(|d| *d == "none").map(|_| ())).await;
+    browser.screenshot("desk.png").await;
+    browser.eval(&check("已支付")).await;
+
+    // Mark the pending bill paid with a channel and a payer.
+    browser.eval("(() => { const r = Array.from(document.querySelectorAll('[data-test=bill-row]')).find(r => r.textContent.includes('待支付')); r.querySelector('[data-test=mark-paid]').click(); return true; })()").await;
+    wait_for("the pay dialog", Duration::from_secs(5), async || browser.eval("document.querySelectorAll('[data-test=pay-dialog]').length").await.as_u64().filter(|n| *n == 1)).await;
+    browser.eval("(() => { const s = document.querySelector('[data-test=pay-channel]'); s.value = 'alipay'; s.dispatchEvent(new Event('change', {bubbles: true})); const i = document.querySelector('[data-test=payer]'); i.value = '李四'; i.dispatchEvent(new Event('input', {bubbles: true})); return true; })()").await;
+    browser.eval(&click("[data-test=pay-confirm]")).await;
+    wait_for("the bill to show paid", Duration::from_secs(10), async || {
+        let t = browser.eval("(document.querySelector('[data-test=desk-message]') || {}).textContent || ''").await;
+        let rows = browser.eval("Array.from(document.querySelectorAll('[data-test=bill-row]')).map(r => r.textContent).join('|')").await;
+        (t.as_str()?.contains("已支付") && !rows.as_str()?.contains("待支付")).then_some(())
+    })
+    .await;
+    let (_, body) = http(server.http, "GET", "/api/v1/communities/heyuan/bills?house=heyuan-1-1-101&item=water&period_from=2026-10-01&period_to=2026-10-31", Some(&finance), None).unwrap();
+    let bill: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(bill["rows"][0]["state"], "paid", "{bill}");
+
+    // The import dialog with a GBK file that has a bad row: the report names it.
+    let bad = encoding_rs::GBK.encode("房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,物业费,abc,2026年10月,2026年10月,\n").0.into_owned();
+    let file = dir.path().join("坏数据.csv");
+    std::fs::write(&file, bad).unwrap();
+    browser.eval(&click("[data-test=open-import]")).await;
+    wait_for("the import dialog", Duration::from_secs(5), async || browser.eval("document.querySelectorAll('[data-test=import-file]').length").await.as_u64().filter(|n| *n == 1)).await;
+    let doc = browser.call("DOM.getDocument", json!({})).await;
+    let node = browser.call("DOM.querySelector", json!({"nodeId": doc["root"]["nodeId"], "selector": "[data-test=import-file]"})).await;
+    browser.call("DOM.setFileInputFiles", json!({"nodeId": node["nodeId"], "files": [file.display().to_string()]})).await;
+    browser.eval(&click("[data-test=import-send]")).await;
+    let report = wait_for("the import report", Duration::from_secs(10), async || {
+        let t = browser.eval("(document.querySelector('[data-test=import-report]') || {}).textContent || ''").await;
+        t.as_str().filter(|t| t.contains("费用金额")).map(str::to_string)
+    })
+    .await;
+    assert!(report.contains("未导入") && report.contains("金额不是数字"), "{report}");
+    browser.screenshot("import.png").await;
+
+    // The manager's screen: the collection rate moves when a payment lands.
+    browser.eval(&click("[data-test=signout]")).await;
+    browser.sign_in("manager", PASSWORD).await;
+    wait_for("the manager tab", Duration::from_secs(20), async || browser.eval("document.querySelectorAll('[data-test=tab-manager]').length").await.as_u64().filter(|n| *n == 1)).await;
+    browser.eval(&click("[data-test=tab-manager]")).await;
+    let today = async |b: &mut Browser| b.eval("(document.querySelector('[data-test=rate-today]') || {}).textContent || ''").await.as_str().map(str::to_string).filter(|t| t.contains('%'));
+    let before = wait_for("today's rate", Duration::from_secs(20), async || today(&mut browser).await).await;
+    wait_for("the money feed", Duration::from_secs(10), async || browser.eval("document.querySelector('.manager .link.up') !== null").await.as_bool().filter(|b| *b)).await;
+    let cashier = server.login("cashier");
+    let pay = json!({"key": "browser-1", "house": "荷花苑-3-2-105", "channel": "cash", "payer": "王五", "amount": "500.00"});
+    let (status, reply) = http(server.http, "POST", "/api/v1/communities/heyuan/payments", Some(&cashier), Some(&pay.to_string())).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let after = wait_for("today's rate to move", Duration::from_secs(10), async || today(&mut browser).await.filter(|t| *t != before)).await;
+    assert_ne!(before, after);
+    let trend = browser.eval("document.querySelectorAll('[data-test=trend] rect').length").await;
+    assert_eq!(trend, 12, "a 12-month trend");
+    browser.screenshot("manager.png").await;
 }

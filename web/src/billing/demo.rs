@@ -85,7 +85,7 @@ pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> a
             let last_paid = months[paid_months - 1];
             let amount = bills.iter().filter(|(start, _)| *start <= last_paid).map(|(_, owed)| *owed).sum();
             // Some pay today; the rest in the month they last paid for.
-            let day = if k % 9 == 0 { today } else { last_paid.with_day(1 + (k % 25) as u32).unwrap_or(last_paid).min(today) };
+            let day = if k % 40 == 0 { today } else { last_paid.with_day(1 + (k % 25) as u32).unwrap_or(last_paid).min(today) };
             let request = PaymentRequest {
                 key: format!("demo-{house}"),
                 house,

@@ -17,5 +17,12 @@ pub async fn summary(State(app): State<Arc<App>>, Extension(caller): Extension<C
     let c = community_of(&app, &community)?;
     let buildings = app.hub.money(&community).unwrap_or_default();
     let visible = buildings.iter().filter(|b| in_scope(&caller, &hutong_core::BuildingId::new(&b.building))).map(|b| &**b);
-    Ok(Json(CommunityMoney::sum(visible, local_now(&c).date())))
+    let mut money = CommunityMoney::sum(visible, local_now(&c).date());
+    // Screens show a building by its name.
+    for (building, _) in &mut money.by_building {
+        if let Some(b) = c.buildings.iter().find(|b| b.id.as_str() == building.as_str()) {
+            *building = b.name.clone();
+        }
+    }
+    Ok(Json(money))
 }
