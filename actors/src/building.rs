@@ -126,22 +126,21 @@ pub fn book_stream(community: &CommunityId, building: &BuildingId) -> String {
 /// The houses of the community tree, as a fresh book first knows them.
 fn seed_houses(community: &Community, building: &BuildingId) -> Vec<HouseRecord> {
     community
-        .houses()
-        .filter(|(b, ..)| &b.id == building)
-        .filter_map(|(_, unit, floor, house)| {
-            let address = community.address_of(&house.id)?;
-            Some(HouseRecord {
+        .houses_of(building)
+        .into_iter()
+        .map(|(unit, floor, house, address)| {
+            HouseRecord {
                 id: house.id.clone(),
                 address: address.dash_form(),
                 address_path: address.slash_form(),
-                unit: unit.no,
-                floor: floor.no,
+                unit,
+                floor,
                 kind: ResourceKind::Home,
                 area: house.area,
                 state: HouseState::Occupied,
                 state_since: None,
                 residents: Vec::new(),
-            })
+            }
         })
         .collect()
 }

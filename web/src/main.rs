@@ -85,6 +85,10 @@ enum StoreAction {
 enum Bench {
     /// MQTT publish → journal durable → WebSocket: sustained msg/s and latency percentiles.
     Ingest(hutong_web::bench::IngestBench),
+    /// A bill run over 100k and 1M houses × 3 items, durable, beside SQLite INSERT…SELECT.
+    Billing(hutong_web::bench::BillingBench),
+    /// A 100k-row import as CSV and XLSX: read, check, resolve, issue.
+    Import(hutong_web::bench::ImportBench),
 }
 
 fn init_logs() {
@@ -149,6 +153,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { which: Bench::Ingest(options) } => hutong_web::bench::ingest(options).await,
+        Command::Bench { which: Bench::Billing(options) } => hutong_web::bench::billing::billing(options).await,
+        Command::Bench { which: Bench::Import(options) } => hutong_web::bench::import::import(options).await,
         Command::Store { action: StoreAction::Init { store, replication } } => {
             let options = hutong_actors::journal::ScyllaOptions::from_url(&store)?;
             let session = scylla::client::session_builder::SessionBuilder::new()

@@ -35,6 +35,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     pub tariffs: crate::billing::tariff::Tariffs,
     pub reminders: Arc<crate::billing::notify::ReminderOutbox>,
+    /// Each community's house index, built on first use.
+    pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
 }
 
 /// What `hutong demo` adds to `serve`.
@@ -102,6 +104,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         shutdown: shutdown.clone(),
         tariffs: crate::billing::tariff::Tariffs::new(journal.clone()),
         reminders: crate::billing::notify::ReminderOutbox::start(config.reminder_webhook.clone()),
+        house_index: Default::default(),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)

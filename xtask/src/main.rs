@@ -5,6 +5,7 @@
 //! - `cargo xtask demo [hutong demo flags]`: build the dashboards and the server, start the demo.
 //! - `cargo xtask test`: install test tools, build, run every test.
 //! - `cargo xtask bench ingest [flags]`: the end-to-end ingest benchmark.
+//! - `cargo xtask bench billing`, `cargo xtask bench import`: bill runs and imports at scale.
 //! - `cargo xtask bench journal`: journal appends on SQLite and on a real CQL node, beside the raw driver.
 //! - `cargo xtask dashboards`: build the dashboards only.
 
@@ -71,9 +72,16 @@ fn build_dashboards() -> anyhow::Result<PathBuf> {
     Ok(dist)
 }
 
-/// Debian packages the tests use: a second broker, a browser, and fonts it can draw Chinese with.
+/// Debian packages the tests use: a second broker, a browser, fonts to draw Chinese with (the
+/// browser and the receipt PDFs), and poppler to read a PDF back.
 fn ensure_test_packages() -> anyhow::Result<()> {
-    let wanted = [("mosquitto", "/usr/sbin/mosquitto"), ("chromium", "/usr/bin/chromium"), ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto"), ("poppler-utils", "/usr/bin/pdftotext")];
+    ensure_packages(&[("mosquitto", "/usr/sbin/mosquitto"), ("chromium", "/usr/bin/chromium"), (FONTS.0, FONTS.1), ("poppler-utils", "/usr/bin/pdftotext")])
+}
+
+/// Receipts embed a CJK font; the demo needs it too.
+const FONTS: (&str, &str) = ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc");
+
+fn ensure_packages(wanted: &[(&str, &str)]) -> anyhow::Result<()> {
     let missing: Vec<&str> = wanted.iter().filter(|(_, path)| !Path::new(path).exists()).map(|(p, _)| *p).collect();
     if missing.is_empty() {
         return Ok(());
@@ -117,6 +125,7 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("demo") => {
+            ensure_packages(&[FONTS])?;
             let dist = build_dashboards()?;
             let bin = release_binary()?;
             let mut cmd = Command::new(bin);
@@ -148,6 +157,6 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest [flags] | bench journal | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest|billing|import [flags] | bench journal | dashboards"),
     }
 }

@@ -24,7 +24,7 @@ use hutong_core::{BuildingId, Money};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{actor_name, building_actor, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused, resolve_house};
+use super::{actor_name, building_actor, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
 use crate::api::ApiError;
 use crate::auth::Caller;
 use crate::server::App;
@@ -341,10 +341,10 @@ pub async fn import(
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
     let started = std::time::Instant::now();
-    let parse_c = c.clone();
+    let houses = super::index(&app, &c);
     let parsed = tokio::task::spawn_blocking(move || {
         let rows = sheet::read_rows(&body, Limits::default())?;
-        Ok::<_, sheet::SheetError>(template::parse_bills(&rows, |a| resolve_house(&parse_c, a)))
+        Ok::<_, sheet::SheetError>(template::parse_bills(&rows, |a| houses.find(a).map(|(h, _)| h)))
     })
     .await
     .map_err(internal)?;
@@ -360,7 +360,7 @@ pub async fn import(
     let mut by_building: HashMap<BuildingId, Vec<BillLine>> = HashMap::new();
     let items = app.tariffs.get(&community);
     for bill in parsed.bills {
-        let Some(building) = building_of_house(&c, bill.house.as_str()).filter(|b| in_scope(&caller, b)) else {
+        let Some(building) = building_of_house(&app, &c, bill.house.as_str()).filter(|b| in_scope(&caller, b)) else {
             errors.push(RowError { row: bill.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() });
             continue;
         };

@@ -18,7 +18,7 @@ use hutong_core::BuildingId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{building_of_house, command, community_of, in_scope, internal, local_now, read, refused, resolve_house};
+use super::{building_of_house, command, community_of, in_scope, internal, local_now, read, refused};
 use crate::api::ApiError;
 use crate::auth::Caller;
 use crate::server::App;
@@ -105,8 +105,8 @@ pub async fn import(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
-    let parse_c = c.clone();
-    let parsed = tokio::task::spawn_blocking(move || sheet::read_rows(&body, Limits::default()).map(|rows| template::parse_houses(&rows, |a| resolve_house(&parse_c, a))))
+    let houses = super::index(&app, &c);
+    let parsed = tokio::task::spawn_blocking(move || sheet::read_rows(&body, Limits::default()).map(|rows| template::parse_houses(&rows, |a| houses.find(a).map(|(h, _)| h))))
         .await
         .map_err(internal)?
         .map_err(|e| {
@@ -117,7 +117,7 @@ pub async fn import(
     let mut errors = parsed.errors;
     let mut by_building: HashMap<BuildingId, Vec<template::ImportedHouse>> = HashMap::new();
     for h in parsed.houses {
-        match building_of_house(&c, h.house.as_str()).filter(|b| in_scope(&caller, b)) {
+        match building_of_house(&app, &c, h.house.as_str()).filter(|b| in_scope(&caller, b)) {
             Some(b) => by_building.entry(b).or_default().push(h),
             None => errors.push(template::RowError { row: h.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() }),
         }

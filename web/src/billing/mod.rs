@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use hutong_actors::building::{BookReply, BuildingMsg};
 use hutong_core::book::{Book, BookCommand, BookError, BookEvent};
-use hutong_core::community::{Community, HouseAddress};
+use hutong_core::community::{Community, HouseIndex};
 use hutong_core::{BuildingId, HouseId};
 use ractor::ActorRef;
 
@@ -63,19 +63,24 @@ pub(crate) fn building_of_no(community: &Community, no: &str) -> Option<Building
     community.buildings.iter().find(|b| b.no % 1000 == n).map(|b| b.id.clone())
 }
 
-pub(crate) fn building_of_house(community: &Community, house: &str) -> Option<BuildingId> {
-    community.houses().find(|(_, _, _, h)| h.id.as_str() == house).map(|(b, ..)| b.id.clone())
+/// The community's house index, built on first use and kept (the tree does not change while
+/// the server runs).
+pub(crate) fn index(app: &App, community: &Community) -> Arc<HouseIndex> {
+    if let Some(i) = app.house_index.read().unwrap_or_else(|e| e.into_inner()).get(community.id.as_str()) {
+        return i.clone();
+    }
+    let built = Arc::new(HouseIndex::new(community));
+    app.house_index.write().unwrap_or_else(|e| e.into_inner()).insert(community.id.to_string(), built.clone());
+    built
+}
+
+pub(crate) fn building_of_house(app: &App, community: &Community, house: &str) -> Option<BuildingId> {
+    index(app, community).building_of(house).cloned()
 }
 
 /// A house named by either address form (or by its id).
-pub(crate) fn resolve_house(community: &Community, text: &str) -> Option<HouseId> {
-    let text = text.trim();
-    if let Ok(address) = text.parse::<HouseAddress>()
-        && let Some((_, house)) = community.find_house(&address)
-    {
-        return Some(house.id.clone());
-    }
-    community.houses().find(|(_, _, _, h)| h.id.as_str() == text).map(|(.., h)| h.id.clone())
+pub(crate) fn resolve_house(app: &App, community: &Community, text: &str) -> Option<HouseId> {
+    index(app, community).find(text).map(|(h, _)| h)
 }
 
 /// Whether a building-scoped caller (a butler) may touch this building.

@@ -45,7 +45,7 @@ pub struct PayBody {
 pub(crate) async fn take(app: &App, caller: &Caller, community: &str, building: &BuildingId, body: PayBody) -> Result<Payment, ApiError> {
     let c = community_of(app, community)?;
     let key = body.key.clone().filter(|k| !k.trim().is_empty()).ok_or_else(|| ApiError::bad("缺少幂等键（Idempotency-Key）", "an Idempotency-Key is required"))?;
-    let house = resolve_house(&c, &body.house).ok_or_else(|| ApiError::not_found("房屋", "house", &body.house))?;
+    let house = resolve_house(app, &c, &body.house).ok_or_else(|| ApiError::not_found("房屋", "house", &body.house))?;
     let request = PaymentRequest {
         key: key.clone(),
         house: house.clone(),
@@ -80,8 +80,8 @@ pub async fn pay(
         b.key = Some(k.to_string());
     }
     let c = community_of(&app, &community)?;
-    let house = resolve_house(&c, &b.house).ok_or_else(|| ApiError::not_found("房屋", "house", &b.house))?;
-    let building = building_of_house(&c, house.as_str()).filter(|bd| in_scope(&caller, bd)).ok_or_else(|| ApiError::not_found("房屋", "house", &b.house))?;
+    let house = resolve_house(&app, &c, &b.house).ok_or_else(|| ApiError::not_found("房屋", "house", &b.house))?;
+    let building = building_of_house(&app, &c, house.as_str()).filter(|bd| in_scope(&caller, bd)).ok_or_else(|| ApiError::not_found("房屋", "house", &b.house))?;
     let payment = take(&app, &caller, &community, &building, b).await?;
     Ok(Json(json!({"payment": payment, "receipt": format!("/api/v1/communities/{community}/payments/{}/receipt", payment.no)})))
 }
@@ -216,8 +216,8 @@ pub async fn remind(
         houses.push((building, house));
     }
     for h in &b.houses {
-        let house = resolve_house(&c, h).ok_or_else(|| ApiError::not_found("房屋", "house", h))?;
-        let building = building_of_house(&c, house.as_str()).filter(|x| in_scope(&caller, x)).ok_or_else(|| ApiError::not_found("房屋", "house", h))?;
+        let house = resolve_house(&app, &c, h).ok_or_else(|| ApiError::not_found("房屋", "house", h))?;
+        let building = building_of_house(&app, &c, house.as_str()).filter(|x| in_scope(&caller, x)).ok_or_else(|| ApiError::not_found("房屋", "house", h))?;
         houses.push((building, house));
     }
     if let Some(batch) = &b.batch {
