@@ -273,7 +273,7 @@ impl BuildingState {
     async fn run(&mut self, r: RunRequest) -> Result<RunOutcome, ActorProcessingErr> {
         let lines = lines_for(&r.spec, &self.args.community.id, &self.args.building, self.book.houses.values(), &r.items, &r.rules);
         let asked = lines.lines.len() as u64;
-        let command = BookCommand::IssueBills { lines: lines.lines, source: BillSource::Run { run: run_id(&r.spec) }, by: r.by, at: r.at };
+        let command = BookCommand::IssueBills { lines: lines.lines, source: BillSource::Run { run: run_id(&r.spec).into() }, by: r.by, at: r.at };
         let events = self.book.decide(&command).unwrap_or_default();
         let mut outcome = RunOutcome { problems: lines.problems, ..RunOutcome::default() };
         if let Some(BookEvent::BillsIssued { lines, .. }) = events.first() {

@@ -98,6 +98,9 @@ pub fn lines_for<'a>(
     let days = (end - start).num_days() as u32 + 1;
     let chosen: Vec<&ChargeItem> = items.iter().filter(|i| spec.items.contains(&i.id)).collect();
     let mut out = RunLines::default();
+    // Chargeable houses first, then item by item: the lines of one item sit together, which keeps
+    // the journaled event compact (see `book::compact`).
+    let mut chargeable = Vec::new();
     for house in houses {
         if house.state == HouseState::Unsold {
             continue;
@@ -117,11 +120,14 @@ pub fn lines_for<'a>(
             area: house.area,
             state: house.state,
         };
-        for item in &chosen {
-            if rule_for(rules, &item.id, &facts, start).is_some_and(|r| matches!(r.formula, Formula::Tiered { .. })) {
+        chargeable.push((house, facts, covered));
+    }
+    for item in &chosen {
+        for (house, facts, covered) in &chargeable {
+            if rule_for(rules, &item.id, facts, start).is_some_and(|r| matches!(r.formula, Formula::Tiered { .. })) {
                 continue;
             }
-            match charge(item, rules, &facts, start, None, covered, days) {
+            match charge(item, rules, facts, start, None, *covered, days) {
                 Ok(amount) if amount.is_zero() => {}
                 Ok(amount) => out.lines.push(BillLine {
                     house: house.id.clone(),

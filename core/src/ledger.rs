@@ -80,6 +80,22 @@ impl Ledger {
         }
     }
 
+    /// Debits one account and credits another by the same amount: one balanced entry, posted
+    /// without building it (the hot path of a bill run).
+    pub fn transfer(&mut self, debit: &Account, credit: &Account, amount: Money) {
+        self.add(debit, amount);
+        self.add(credit, -amount);
+    }
+
+    fn add(&mut self, account: &Account, amount: Money) {
+        match self.balances.get_mut(account) {
+            Some(b) => *b += amount,
+            None => {
+                self.balances.insert(account.clone(), amount);
+            }
+        }
+    }
+
     pub fn balance(&self, account: &Account) -> Money {
         self.balances.get(account).copied().unwrap_or_default()
     }

@@ -46,6 +46,7 @@ enum Dialog {
     None,
     Detail(Value),
     Pay(Vec<String>, String),
+    Edit(Value),
     Import,
     Run,
 }
@@ -146,7 +147,8 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
             .map(|r| {
                 let no = r["no"].as_str().unwrap_or_default().to_string();
                 let pending = r["state"] == "pending";
-                let (n1, n2, n3, n4, n5) = (no.clone(), no.clone(), no.clone(), no.clone(), no.clone());
+                let (n1, n2, n3, n4, n5, n6) = (no.clone(), no.clone(), no.clone(), no.clone(), no.clone(), no.clone());
+                let row = r.clone();
                 let house = r["address"].as_str().unwrap_or_default().to_string();
                 let checked = move || selected.with(|s| s.contains(&n1));
                 let state_class = format!("state {}", r["state"].as_str().unwrap_or_default());
@@ -167,6 +169,10 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                             {pending.then(|| view! {
                                 <a on:click=move |_| post("/reminders".into(), json!({"bills": [n4.clone()], "channel": remind_channel.get_untracked()}), "已发送催缴通知")>"催缴"</a>
                                 <a data-test="mark-paid" on:click=move |_| dialog.set(Dialog::Pay(vec![n5.clone()], house.clone()))>"标记已支付"</a>
+                            })}
+                            {(pending && may_write_billing).then(|| view! {
+                                <a on:click=move |_| dialog.set(Dialog::Edit(row.clone()))>"编辑"</a>
+                                <a on:click=move |_| post(format!("/bills/{n6}/delete"), Value::Null, "已删除")>"删除"</a>
                             })}
                         </td>
                     </tr>
@@ -226,6 +232,7 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                 Dialog::None => ().into_any(),
                 Dialog::Detail(v) => view! { <DetailDialog detail=v base=base.get_value() close=move || dialog.set(Dialog::None) /> }.into_any(),
                 Dialog::Pay(bills, house) => view! { <PayDialog bills house base=base.get_value() rows done=move |m: String| { message.set(m); selected.set(BTreeSet::new()); dialog.set(Dialog::None); load(); } /> }.into_any(),
+                Dialog::Edit(row) => view! { <EditDialog row base=base.get_value() done=move |m: String| { message.set(m); dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Import => view! { <ImportDialog base=base.get_value() close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Run => view! { <RunDialog base=base.get_value() close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
             }}
@@ -301,6 +308,42 @@ fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec
             </select></label>
             <label>"支付人姓名"<input data-test="payer" prop:value=payer on:input=move |ev| payer.set(event_target_value(&ev)) /></label>
             <button type="submit" data-test="pay-confirm">"确认收款"</button>
+            <p class="message">{move || error.get()}</p>
+        </form>
+    }
+}
+
+#[component]
+fn EditDialog(row: Value, base: String, done: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
+    let text = |k: &str| row[k].as_str().unwrap_or_default().to_string();
+    let no = text("no");
+    let (item, start, end, amount, remark) = (RwSignal::new(text("item")), RwSignal::new(text("period_start")), RwSignal::new(text("period_end")), RwSignal::new(text("amount")), RwSignal::new(text("remark")));
+    let error = RwSignal::new(String::new());
+    let title = format!("编辑账单 {no}");
+    let submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let path = format!("{base}/bills/{no}/edit");
+        let body = json!({"item": item.get_untracked(), "period_start": start.get_untracked(), "period_end": end.get_untracked(), "amount": amount.get_untracked(), "remark": remark.get_untracked()});
+        let done = done.clone();
+        spawn_local(async move {
+            match request("POST", &path, Some(body.to_string())).await {
+                Some((200, _)) => done("已保存".into()),
+                Some((_, reply)) => error.set(error_message(&reply)),
+                None => error.set(error_message("")),
+            }
+        });
+    };
+    view! {
+        <form class="dialog" on:submit=submit data-test="edit-dialog">
+            <h3>{title}</h3>
+            <label>"费用类型"<select on:change=move |ev| item.set(event_target_value(&ev))>
+                {ITEMS.iter().map(|(v, l)| view! { <option value=*v selected=*v == item.get_untracked()>{*l}</option> }).collect_view()}
+            </select></label>
+            <label>"开始时间"<input type="date" prop:value=start on:input=move |ev| start.set(event_target_value(&ev)) /></label>
+            <label>"结束时间"<input type="date" prop:value=end on:input=move |ev| end.set(event_target_value(&ev)) /></label>
+            <label>"金额"<input prop:value=amount on:input=move |ev| amount.set(event_target_value(&ev)) /></label>
+            <label>"备注（最多500字）"<input maxlength="500" prop:value=remark on:input=move |ev| remark.set(event_target_value(&ev)) /></label>
+            <button type="submit">"保存"</button>
             <p class="message">{move || error.get()}</p>
         </form>
     }

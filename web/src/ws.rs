@@ -42,16 +42,7 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !app.ready.load(Ordering::Acquire) {
-        return ApiError::NotReady.into_response();
-    }
-    if !same_origin(&headers) {
-        return (axum::http::StatusCode::FORBIDDEN, "来源不符 / cross-origin WebSocket refused").into_response();
-    }
-    if app.hub.community(&q.community).is_none() {
-        return ApiError::not_found("小区", "community", &q.community).into_response();
-    }
-    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller, Feed::Wall))
+    open(app, caller, q, &headers, ws, Feed::Wall)
 }
 
 /// `/ws/money?community=ID`: money changes for the manager screen and the billing desk (access
@@ -63,16 +54,20 @@ pub async fn upgrade_money(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    open(app, caller, q, &headers, ws, Feed::Money)
+}
+
+fn open(app: Arc<App>, caller: Caller, q: WsQuery, headers: &HeaderMap, ws: WebSocketUpgrade, feed: Feed) -> Response {
     if !app.ready.load(Ordering::Acquire) {
         return ApiError::NotReady.into_response();
     }
-    if !same_origin(&headers) {
+    if !same_origin(headers) {
         return (axum::http::StatusCode::FORBIDDEN, "来源不符 / cross-origin WebSocket refused").into_response();
     }
     if app.hub.community(&q.community).is_none() {
         return ApiError::not_found("小区", "community", &q.community).into_response();
     }
-    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller, Feed::Money))
+    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller, feed))
 }
 
 fn snapshot_message(app: &App, caller: &Caller, community: &str) -> Option<Message> {

@@ -7,8 +7,10 @@
 //! # Layout
 //! - [`house`]: resources (homes, shops, parking …) and the people living in them (C2–C4).
 //! - [`state`]: the book itself, its commands and events, `decide` / `apply`.
+//! - `compact`: how a bill run's lines are journaled, as columns.
 //! - [`view`]: what the API and the screens read: bill rows, queries, the money summary.
 
+mod compact;
 pub mod house;
 pub mod state;
 pub mod view;

@@ -9,7 +9,10 @@
 //! - deleting or voiding a pending bill reverses what issuing it booked; editing its amount books
 //!   the difference.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -58,9 +61,9 @@ impl PayChannel {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BillSource {
     /// A bill run (F3), by its id.
-    Run { run: String },
+    Run { run: Arc<str> },
     /// A spreadsheet import (F6), by its batch id.
-    Import { batch: String },
+    Import { batch: Arc<str> },
     /// Entered by hand at the desk.
     Manual,
 }
@@ -157,7 +160,10 @@ pub enum BookEvent {
     /// Houses were added or updated.
     HousesRegistered { houses: Vec<HouseRecord> },
     /// Bills were issued; their numbers follow from `at`, the building's number and `first`.
-    BillsIssued { lines: Vec<BillLine>, source: BillSource, by: String, at: NaiveDateTime, first: u64 },
+    BillsIssued {
+        #[serde(with = "super::compact")]
+        lines: Vec<BillLine>,
+        source: BillSource, by: String, at: NaiveDateTime, first: u64 },
     /// A bill was edited, deleted, voided or paid.
     BillChanged { no: String, change: Change },
     /// A payment was taken.
@@ -197,13 +203,13 @@ pub struct Book {
     pub houses: BTreeMap<HouseId, HouseRecord>,
     bills: Vec<BillRecord>,
     #[serde(skip)]
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
     #[serde(skip)]
-    issued: HashSet<(HouseId, String, NaiveDate)>,
+    issued: FxHashSet<(HouseId, String, NaiveDate)>,
     ledgers: BTreeMap<HouseId, Ledger>,
     payments: Vec<Payment>,
     #[serde(skip)]
-    payment_keys: HashMap<String, usize>,
+    payment_keys: FxHashMap<String, usize>,
     #[serde(with = "crate::pairs")]
     reminded: BTreeMap<(HouseId, Channel), NaiveDate>,
     /// Bills and receipts numbered so far.
@@ -262,7 +268,19 @@ impl Book {
 
     /// A number unique in the community: local time to the second, building, running counter.
     pub fn number(&self, at: NaiveDateTime, counter: u64) -> String {
-        format!("{}{:03}{:06}", at.format("%Y%m%d%H%M%S"), self.building_no % 1000, counter % 1_000_000)
+        Self::numbered(&self.number_prefix(at), counter)
+    }
+
+    /// What every number handed out at `at` starts with (formatted once per event, not per bill).
+    fn number_prefix(&self, at: NaiveDateTime) -> String {
+        format!("{}{:03}", at.format("%Y%m%d%H%M%S"), self.building_no % 1000)
+    }
+
+    fn numbered(prefix: &str, counter: u64) -> String {
+        let mut no = String::with_capacity(prefix.len() + 6);
+        no.push_str(prefix);
+        let _ = std::fmt::Write::write_fmt(&mut no, format_args!("{:06}", counter % 1_000_000));
+        no
     }
 
     /// The building number encoded in a bill or receipt number, to find the book holding it.
@@ -282,7 +300,7 @@ impl Book {
         match command {
             BookCommand::RegisterHouses { houses } => Ok(vec![BookEvent::HousesRegistered { houses: houses.clone() }]),
             BookCommand::IssueBills { lines, source, by, at } => {
-                let mut seen = HashSet::new();
+                let mut seen = FxHashSet::default();
                 let mut fresh = Vec::with_capacity(lines.len());
                 for line in lines {
                     if !self.houses.contains_key(&line.house) {
@@ -301,14 +319,19 @@ impl Book {
                     return Ok(Vec::new());
                 }
                 let first = self.counter;
+                let credited = fresh.iter().any(|l| self.prepayment(&l.house).amount() > rust_decimal::Decimal::ZERO);
                 let mut events =
                     vec![BookEvent::BillsIssued { lines: fresh, source: source.clone(), by: by.clone(), at: *at, first }];
+                if !credited {
+                    return Ok(events);
+                }
                 // 预存抵扣: houses with prepayment settle their new bills at once.
                 let mut after = self.clone_for_draw();
                 after.apply(&events[0]);
                 let BookEvent::BillsIssued { lines, .. } = &events[0] else { unreachable!() };
                 let houses: Vec<&HouseId> = {
                     let mut h: Vec<&HouseId> = lines.iter().map(|l| &l.house).collect();
+                    h.sort();
                     h.dedup();
                     h
                 };
@@ -413,13 +436,16 @@ impl Book {
             }
             BookEvent::BillsIssued { lines, source, by: _, at, first } => {
                 self.bills.reserve(lines.len());
+                self.index.reserve(lines.len());
+                self.issued.reserve(lines.len());
+                let prefix = self.number_prefix(*at);
                 for (i, line) in lines.iter().enumerate() {
-                    let no = self.number(*at, first + i as u64);
-                    self.ledgers.entry(line.house.clone()).or_default().post(&Entry::transfer(
-                        Account::Receivable(line.item.clone()),
-                        Account::Income(line.subject.clone()),
-                        line.amount,
-                    ));
+                    let no = Self::numbered(&prefix, first + i as u64);
+                    let ledger = match self.ledgers.get_mut(&line.house) {
+                        Some(l) => l,
+                        None => self.ledgers.entry(line.house.clone()).or_default(),
+                    };
+                    ledger.transfer(&Account::Receivable(line.item.clone()), &Account::Income(line.subject.clone()), line.amount);
                     self.issued.insert((line.house.clone(), line.item.clone(), line.period_start));
                     self.index.insert(no.clone(), self.bills.len());
                     self.bills.push(BillRecord {

@@ -257,3 +257,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_journaled_bill_event_keeps_every_line_in_order_with_its_notes() {
+    let mut lines = vec![line(1, "property", 1, 100), line(2, "property", 1, 200), line(1, "water", 1, 300), line(2, "property", 2, 400)];
+    lines[1].external_no = Some("XSC-7".into());
+    lines[2].remark = "=1+1".into();
+    let event = BookEvent::BillsIssued { lines, source: BillSource::Import { batch: "b".into() }, by: "t".into(), at: at("2026-11-22 10:00:00"), first: 7 };
+    let json = serde_json::to_string(&event).unwrap();
+    assert_eq!(serde_json::from_str::<BookEvent>(&json).unwrap(), event);
+    assert_eq!(json.matches("\"item\"").count(), 3, "consecutive lines of one item share a group: {json}");
+}

@@ -75,7 +75,7 @@ impl BillQuery {
             || self.issued_to.is_some_and(|t| b.issued_at.date() > t)
             || self.amount_min.is_some_and(|m| b.bill.amount < m)
             || self.amount_max.is_some_and(|m| b.bill.amount > m)
-            || self.batch.as_ref().is_some_and(|x| !matches!(&b.source, BillSource::Import { batch } if batch == x))
+            || self.batch.as_ref().is_some_and(|x| !matches!(&b.source, BillSource::Import { batch } if **batch == **x))
         {
             return false;
         }

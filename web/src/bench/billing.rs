@@ -45,11 +45,14 @@ pub async fn billing(options: BillingBench) -> anyhow::Result<()> {
         }
         let mut bills = 0u64;
         let mut amount = hutong_core::Money::ZERO;
-        for p in pending {
+        let count = pending.len();
+        for (done, p) in pending.into_iter().enumerate() {
             let o = p.await?.map_err(|e| anyhow::anyhow!("{e}"))?;
             bills += o.bills;
             amount += o.amount;
+            progress(done + 1, count);
         }
+        eprintln!();
         let seconds = run.elapsed().as_secs_f64();
         actor.stop(None);
         let reference = sqlite_reference(houses, &scratch.0.join("reference.db"))?;
@@ -62,6 +65,17 @@ pub async fn billing(options: BillingBench) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A progress bar on stderr: buildings done of all.
+fn progress(done: usize, all: usize) {
+    let width = 40;
+    let filled = done * width / all.max(1);
+    // Redraw only when the bar grows, so a captured log stays short.
+    if done != all && filled == (done - 1) * width / all.max(1) {
+        return;
+    }
+    eprint!("\r  [{}{}] {done}/{all} buildings", "#".repeat(filled), ".".repeat(width - filled));
 }
 
 /// The same houses in a table; the three items' bills by one `INSERT … SELECT`, committed durably.

@@ -399,7 +399,7 @@ pub async fn import(
     let mut amount = Money::ZERO;
     for (building, lines) in by_building {
         let asked = lines.len();
-        let cmd = BookCommand::IssueBills { lines, source: BillSource::Import { batch: batch.clone() }, by: actor_name(&caller), at: now };
+        let cmd = BookCommand::IssueBills { lines, source: BillSource::Import { batch: batch.as_str().into() }, by: actor_name(&caller), at: now };
         let events = command(&app, &building, cmd).await?.map_err(refused)?;
         if let Some(hutong_core::book::BookEvent::BillsIssued { lines, .. }) = events.first() {
             imported += lines.len();
