@@ -1,4 +1,4 @@
-//! `hutong`: serve, demo, simulate.
+//! `hutong`: serve, demo, simulate, bench.
 
 use std::collections::HashSet;
 
