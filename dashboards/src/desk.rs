@@ -93,7 +93,26 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
     load();
     // Money moved somewhere in the community: refresh what is on screen.
     let live = RwSignal::new(false);
-    crate::socket::connect_feed(format!("/ws/money?community={community}"), move |_| load(), live);
+    // Buildings whose money changed since a bill run started: the run's progress on screen.
+    let moved = RwSignal::new(BTreeSet::<String>::new());
+    crate::socket::connect_feed(
+        format!("/ws/money?community={community}"),
+        move |batch| {
+            let buildings: Vec<String> = batch
+                .iter()
+                .filter_map(|m| match m {
+                    hutong_core::live::ServerMessage::Event(e) => match &e.body {
+                        hutong_core::live::LiveBody::Money { building, .. } => Some(building.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            moved.update(|m| m.extend(buildings));
+            load();
+        },
+        live,
+    );
 
     let all_pending = move || {
         let sel = selected.get();
@@ -234,7 +253,7 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                 Dialog::Pay(bills, house) => view! { <PayDialog bills house base=base.get_value() rows done=move |m: String| { message.set(m); selected.set(BTreeSet::new()); dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Edit(row) => view! { <EditDialog row base=base.get_value() done=move |m: String| { message.set(m); dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Import => view! { <ImportDialog base=base.get_value() close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
-                Dialog::Run => view! { <RunDialog base=base.get_value() close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
+                Dialog::Run => view! { <RunDialog base=base.get_value() moved close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
             }}
         </div>
     }
@@ -413,7 +432,8 @@ fn ImportDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) 
 }
 
 #[component]
-fn RunDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+fn RunDialog(base: String, moved: RwSignal<BTreeSet<String>>, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    let running = RwSignal::new(false);
     let cycle = RwSignal::new("monthly".to_string());
     let timing = RwSignal::new("in_advance".to_string());
     let result = RwSignal::new(Value::Null);
@@ -421,8 +441,14 @@ fn RunDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> 
     let go = move |commit: bool| {
         let path = format!("{}/bill-runs", base.get_value());
         let body = json!({"cycle": cycle.get_untracked(), "timing": timing.get_untracked(), "items": ["property", "elevator", "garbage"], "commit": commit});
+        if commit {
+            moved.set(BTreeSet::new());
+            running.set(true);
+        }
         spawn_local(async move {
-            result.set(match request("POST", &path, Some(body.to_string())).await {
+            let reply = request("POST", &path, Some(body.to_string())).await;
+            running.set(false);
+            result.set(match reply {
                 Some((200, t)) => serde_json::from_str(&t).unwrap_or_default(),
                 Some((_, t)) => json!({"error": error_message(&t)}),
                 None => json!({"error": error_message("")}),
@@ -438,6 +464,9 @@ fn RunDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> 
                 <button on:click=move |_| go(false)>"预览"</button>
                 <button on:click=move |_| go(true)>"确认生成"</button>
             </div>
+            <p data-test="run-progress" style:display=move || if running.get() { "block" } else { "none" }>
+                {move || format!("生成中… 已完成 {} 栋楼", moved.with(|m| m.len()))}
+            </p>
             {move || {
                 let r = result.get();
                 if r.is_null() { return ().into_any(); }

@@ -168,6 +168,28 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
     assert_eq!(entry["house"], "heyuan-1-1-102");
     assert!(entry["to"].as_array().is_some());
 
+    // C5: houses and residents from the house template; a bad row refuses the file whole unless
+    // the operator asks for the good rows only.
+    let houses = "房屋地址,类型,面积,状态,状态日期,住户姓名,手机号,身份证号,关系,VIP\n\
+                  荷花苑-2-1-101,住宅,88.80,空置,2026年11月1日,赵六,13912345678,110101199001011234,业主,是\n\
+                  荷花苑-2-1-102,别墅,90,入住,,钱七,123,,租户,\n";
+    let (status, report) = upload(&server, &finance, &format!("{C}/house-records/import"), houses.as_bytes());
+    assert_eq!(status, 422, "{report}");
+    let columns: Vec<&str> = report["errors"].as_array().unwrap().iter().map(|e| e["column"].as_str().unwrap()).collect();
+    assert_eq!(columns, vec!["类型", "手机号"]);
+    let (status, report) = upload(&server, &finance, &format!("{C}/house-records/import?good_only=true"), houses.as_bytes());
+    assert_eq!((status, report["imported"].as_u64()), (200, Some(1)), "{report}");
+    let (_, listed) = call(&server, &finance, "GET", &format!("{C}/house-records?q=赵六"), Value::Null);
+    let house = &listed["houses"][0];
+    assert_eq!((house["state"].as_str(), house["area"].as_str()), (Some("vacant"), Some("88.80")), "{listed}");
+    let zhao = |v: &Value| v["houses"][0]["residents"].as_array().unwrap().iter().find(|r| r["name"] == "赵六").cloned().unwrap();
+    let resident = zhao(&listed);
+    assert_eq!(resident["phone"], "139****5678", "masked for finance: {listed}");
+    assert_eq!(resident["id_number"], "110101********1234");
+    assert_eq!(resident["vip"], true);
+    let (_, for_admin) = call(&server, &server.admin, "GET", &format!("{C}/house-records?q=赵六"), Value::Null);
+    assert_eq!(zhao(&for_admin)["phone"], "13912345678", "the admin holds personal.unmask");
+
     // F7: the export is formula-safe.
     let (status, _, csv) = request(server.http, "GET", &format!("{C}/bills/export?format=csv&batch={batch}"), Some(&finance), &[], b"").unwrap();
     assert_eq!(status, 200);

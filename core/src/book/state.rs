@@ -149,6 +149,8 @@ pub enum BookCommand {
     ChangeBill { no: String, change: BillCommand, by: String, at: NaiveDateTime },
     /// Take a payment (P1–P3).
     Pay(PaymentRequest),
+    /// Take several payments at once, all or none (batch prepayment, seeding): one journal append.
+    PayMany(Vec<PaymentRequest>),
     /// Remind a house of what it owes on a channel, within the channel's limit (N1).
     Remind { house: HouseId, channel: Channel, limits: ReminderLimits, by: String, at: NaiveDateTime },
 }
@@ -362,6 +364,18 @@ impl Book {
                     .collect())
             }
             BookCommand::Pay(request) => self.decide_payment(request),
+            BookCommand::PayMany(requests) => {
+                // Each payment sees the ones before it, as if taken one by one.
+                let mut scratch = self.clone();
+                let mut events = Vec::new();
+                for r in requests {
+                    for e in scratch.decide_payment(r)? {
+                        scratch.apply(&e);
+                        events.push(e);
+                    }
+                }
+                Ok(events)
+            }
             BookCommand::Remind { house, channel, limits, by, at } => {
                 if !self.houses.contains_key(house) {
                     return Err(BookError::NoHouse(house.to_string()));

@@ -104,6 +104,27 @@ fn two_bills_paid_in_one_payment_post_one_balanced_entry_and_the_same_key_pays_o
 }
 
 #[test]
+fn several_payments_at_once_see_each_other_and_are_refused_whole() {
+    let mut b = book_with(2);
+    issue(&mut b, vec![line(1, "property", 1, 10000), line(1, "property", 2, 10000), line(2, "property", 1, 5000)]);
+    let many = |keys: [&str; 3], third: i64| {
+        BookCommand::PayMany(vec![
+            match pay(keys[0], 1, vec![], Some(10000)) { BookCommand::Pay(r) => r, _ => unreachable!() },
+            match pay(keys[1], 1, vec![], Some(10000)) { BookCommand::Pay(r) => r, _ => unreachable!() },
+            match pay(keys[2], 2, vec![], Some(third)) { BookCommand::Pay(r) => r, _ => unreachable!() },
+        ])
+    };
+    // A refused third payment (a reused key for another amount) refuses all three.
+    run(&mut b, pay("used", 2, vec![], Some(1))).unwrap();
+    assert!(matches!(run(&mut b, many(["a", "b", "used"], 4999)), Err(BookError::KeyReused(_))));
+    assert_eq!(b.payments().len(), 1);
+    run(&mut b, many(["a", "b", "c"], 4999)).unwrap();
+    // The second payment of house 1 settled February, because the first had settled January.
+    assert!(b.bills().iter().filter(|r| r.house.as_str() == "h1").all(|r| r.bill.state == BillState::Paid));
+    assert!(b.ledger(&HouseId::new("h2")).unwrap().total().is_zero());
+}
+
+#[test]
 fn overpaying_leaves_prepayment_which_the_next_bill_draws_on_at_once() {
     let mut b = book_with(1);
     issue(&mut b, vec![line(1, "property", 1, 10000)]);

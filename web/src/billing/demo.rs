@@ -46,59 +46,72 @@ pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> a
     for back in (0..4).rev() {
         let month = this_month.checked_sub_months(Months::new(back)).unwrap_or(this_month);
         let spec = RunSpec { cycle: Cycle::Monthly, timing: Timing::InAdvance, on: month, items: vec!["property".into(), "elevator".into(), "garbage".into()] };
-        for building in &community.buildings {
-            let actor = building_actor(app, &building.id).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let at = month.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default());
+        let at = month.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default());
+        let runs = community.buildings.iter().map(|building| {
             let request = RunRequest { spec: spec.clone(), items: Arc::new(tariff.items.clone()), rules: Arc::new(tariff.rules.clone()), commit: true, by: "演示数据".into(), at };
-            ractor::call!(actor, |reply| BuildingMsg::Run(Box::new(request), reply)).map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-    }
-    let channels = [PayChannel::WechatPay, PayChannel::Alipay, PayChannel::Cash, PayChannel::PosCard, PayChannel::BankCollection];
-    for building in &community.buildings {
-        let owing = read(app, &building.id, |book| {
-            let mut by_house: std::collections::BTreeMap<_, Vec<_>> = std::collections::BTreeMap::new();
-            for b in book.bills() {
-                by_house.entry(b.house.clone()).or_default().push((b.bill.period_start, b.bill.owed()));
+            async move {
+                let actor = building_actor(app, &building.id).map_err(|e| anyhow::anyhow!("{e}"))?;
+                ractor::call!(actor, |reply| BuildingMsg::Run(Box::new(request), reply)).map_err(|e| anyhow::anyhow!("{e}"))
             }
-            by_house
-        })
-        .await?;
-        for (i, (house, bills)) in owing.into_iter().enumerate() {
-            let k = i as u64 + u64::from(building.no) * 131;
-            // How many of the latest months stay unpaid: most none, some one, a few three or four.
-            let behind = match k % 20 {
-                0 => 4,
-                1 | 2 => 3,
-                3..=6 => 1,
-                _ => 0,
-            };
-            let months: Vec<NaiveDate> = {
-                let mut m: Vec<_> = bills.iter().map(|(start, _)| *start).collect();
-                m.sort();
-                m.dedup();
-                m
-            };
-            let paid_months = months.len().saturating_sub(behind);
-            if paid_months == 0 {
-                continue;
-            }
-            let last_paid = months[paid_months - 1];
-            let amount = bills.iter().filter(|(start, _)| *start <= last_paid).map(|(_, owed)| *owed).sum();
-            // Some pay today; the rest in the month they last paid for.
-            let day = if k % 40 == 0 { today } else { last_paid.with_day(1 + (k % 25) as u32).unwrap_or(last_paid).min(today) };
-            let request = PaymentRequest {
-                key: format!("demo-{house}"),
-                house,
-                bills: Vec::new(),
-                amount: Some(amount),
-                channel: channels[(k % 5) as usize],
-                payer: String::new(),
-                by: "演示数据".into(),
-                at: day.and_time(NaiveTime::from_hms_opt(10, (k % 60) as u32, 0).unwrap_or_default()),
-            };
-            command(app, &building.id, BookCommand::Pay(request)).await?.map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
+        });
+        futures_util::future::try_join_all(runs).await?;
     }
+    // Buildings pay side by side: each building actor takes its own payments in turn, and on a
+    // cluster store every one is a round trip.
+    let payers = community.buildings.iter().map(|building| pay_demo_bills(app, building, today));
+    futures_util::future::try_join_all(payers).await?;
     tracing::info!(community = %community.id, "demo billing seeded");
+    Ok(())
+}
+
+/// One building's demo payments, journaled as one append: most houses paid up, some one or more
+/// months behind.
+async fn pay_demo_bills(app: &App, building: &hutong_core::community::Building, today: NaiveDate) -> anyhow::Result<()> {
+    let channels = [PayChannel::WechatPay, PayChannel::Alipay, PayChannel::Cash, PayChannel::PosCard, PayChannel::BankCollection];
+    let owing = read(app, &building.id, |book| {
+        let mut by_house: std::collections::BTreeMap<_, Vec<_>> = std::collections::BTreeMap::new();
+        for b in book.bills() {
+            by_house.entry(b.house.clone()).or_default().push((b.bill.period_start, b.bill.owed()));
+        }
+        by_house
+    })
+    .await?;
+    let mut payments = Vec::new();
+    for (i, (house, bills)) in owing.into_iter().enumerate() {
+        let k = i as u64 + u64::from(building.no) * 131;
+        // How many of the latest months stay unpaid: most none, some one, a few three or four.
+        let behind = match k % 20 {
+            0 => 4,
+            1 | 2 => 3,
+            3..=6 => 1,
+            _ => 0,
+        };
+        let months: Vec<NaiveDate> = {
+            let mut m: Vec<_> = bills.iter().map(|(start, _)| *start).collect();
+            m.sort();
+            m.dedup();
+            m
+        };
+        let paid_months = months.len().saturating_sub(behind);
+        if paid_months == 0 {
+            continue;
+        }
+        let last_paid = months[paid_months - 1];
+        let amount = bills.iter().filter(|(start, _)| *start <= last_paid).map(|(_, owed)| *owed).sum();
+        // Some pay today; the rest in the month they last paid for.
+        let day = if k % 40 == 0 { today } else { last_paid.with_day(1 + (k % 25) as u32).unwrap_or(last_paid).min(today) };
+        let request = PaymentRequest {
+            key: format!("demo-{house}"),
+            house,
+            bills: Vec::new(),
+            amount: Some(amount),
+            channel: channels[(k % 5) as usize],
+            payer: String::new(),
+            by: "演示数据".into(),
+            at: day.and_time(NaiveTime::from_hms_opt(10, (k % 60) as u32, 0).unwrap_or_default()),
+        };
+        payments.push(request);
+    }
+    command(app, &building.id, BookCommand::PayMany(payments)).await?.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }
