@@ -211,5 +211,5 @@ impl LiveHub {
 }
 
 fn tile(m: &BuildingMoney) -> MoneyTile {
-    MoneyTile { receivable: m.receivable, received: m.received, arrears: m.arrears, houses_in_arrears: m.houses_in_arrears }
+    MoneyTile { receivable: m.receivable, received: m.received, arrears: m.arrears, overdue: m.overdue, houses_in_arrears: m.houses_in_arrears }
 }

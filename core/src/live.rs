@@ -59,16 +59,20 @@ pub struct MoneyTile {
     pub receivable: crate::Money,
     pub received: crate::Money,
     pub arrears: crate::Money,
+    /// Arrears of bills whose period has ended.
+    #[serde(default)]
+    pub overdue: crate::Money,
     pub houses_in_arrears: u32,
 }
 
 impl MoneyTile {
-    /// Arrears as a share of what was billed, in per mille (0 when nothing was billed).
+    /// Overdue arrears as a share of what was billed, in per mille (0 when nothing was billed):
+    /// a bill still inside its period is owed but not late, so it does not colour the tile.
     pub fn arrears_permille(&self) -> u32 {
         if self.receivable.is_zero() {
             return 0;
         }
-        let share = self.arrears.amount() * rust_decimal::Decimal::from(1000) / self.receivable.amount();
+        let share = self.overdue.amount() * rust_decimal::Decimal::from(1000) / self.receivable.amount();
         u32::try_from(share.round().mantissa()).unwrap_or(0)
     }
 }

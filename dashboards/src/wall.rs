@@ -103,7 +103,7 @@ fn level_class(level: TileLevel) -> &'static str {
 pub fn arrears_class(permille: u32) -> &'static str {
     match permille {
         0..=50 => "arrears-low",
-        51..=150 => "arrears-mid",
+        51..=120 => "arrears-mid",
         _ => "arrears-high",
     }
 }
@@ -159,7 +159,7 @@ pub fn WallScreen(community: String) -> impl IntoView {
                             <div class="tile-name">{t.name.clone()}</div>
                             <div class="tile-state">{level_text(level)}</div>
                             <div class="tile-meta">{format!("{}户 · 设备{} · 离线{} · 告警{}", t.houses, t.health.devices, t.health.offline, t.health.anomalies)}</div>
-                            <div class="tile-money" data-test="tile-arrears">{format!("欠费 ¥{} · {}户 · 欠费率{:.1}%", t.money.arrears, t.money.houses_in_arrears, f64::from(t.money.arrears_permille()) / 10.0)}</div>
+                            <div class="tile-money" data-test="tile-arrears">{format!("逾期 ¥{} · {:.1}% · 欠费{}户", t.money.overdue, f64::from(t.money.arrears_permille()) / 10.0, t.money.houses_in_arrears)}</div>
                         </div>
                     }
                 })
@@ -301,6 +301,7 @@ mod tests {
             receivable: hutong_core::Money::from_fen(100_000),
             received: hutong_core::Money::from_fen(70_000),
             arrears: hutong_core::Money::from_fen(30_000),
+            overdue: hutong_core::Money::from_fen(30_000),
             houses_in_arrears: 3,
         };
         s.fold(ServerMessage::Event(LiveEvent { community: CommunityId::new("c"), stream: "book/b1".into(), seq: 1, body: LiveBody::Money { building: BuildingId::new("b1"), money } }));

@@ -155,6 +155,9 @@ impl Book {
                     _ => 3,
                 };
                 m.arrears_by_age[bucket] += owed;
+                if b.bill.period_end < today {
+                    m.overdue += owed;
+                }
             }
         }
         m.arrears = m.receivable - m.received;
@@ -204,6 +207,9 @@ pub struct BuildingMoney {
     pub receivable: Money,
     pub received: Money,
     pub arrears: Money,
+    /// Arrears of bills whose period has ended (the part that is really late).
+    #[serde(default)]
+    pub overdue: Money,
     pub by_item: BTreeMap<String, ItemMoney>,
     /// By the month a bill's period starts in, `YYYY-MM`.
     pub by_month: BTreeMap<String, ItemMoney>,
