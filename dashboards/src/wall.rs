@@ -159,7 +159,10 @@ pub fn WallScreen(community: String) -> impl IntoView {
                             <div class="tile-name">{t.name.clone()}</div>
                             <div class="tile-state">{level_text(level)}</div>
                             <div class="tile-meta">{format!("{}户 · 设备{} · 离线{} · 告警{}", t.houses, t.health.devices, t.health.offline, t.health.anomalies)}</div>
-                            <div class="tile-money" data-test="tile-arrears">{format!("逾期 ¥{} · {:.1}% · 欠费{}户", t.money.overdue, f64::from(t.money.arrears_permille()) / 10.0, t.money.houses_in_arrears)}</div>
+                            <div class="tile-money" data-test="tile-arrears">{{
+                                let share = t.money.arrears_permille();
+                                format!("逾期 ¥{} · {}.{}% · 欠费{}户", t.money.overdue, share / 10, share % 10, t.money.houses_in_arrears)
+                            }}</div>
                         </div>
                     }
                 })

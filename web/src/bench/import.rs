@@ -37,11 +37,11 @@ pub async fn import(options: ImportBench) -> anyhow::Result<()> {
         let rows = sheet::read_rows(bytes, sheet::Limits::default())?;
         let read = t.elapsed().as_secs_f64();
         let parsed = template::parse_bills(&rows, |a| index.find(a).map(|(h, _)| h));
-        let total = t.elapsed().as_secs_f64();
+        let secs = t.elapsed().as_secs_f64();
         anyhow::ensure!(parsed.errors.is_empty() && parsed.bills.len() == options.rows as usize, "{name}: {} errors", parsed.errors.len());
         println!(
-            "  {name:>4}: read {read:.2} s, read + check + resolve {total:.2} s → {:.0} rows/s",
-            f64::from(options.rows) / total
+            "  {name:>4}: read {read:.2} s, read + check + resolve {secs:.2} s → {:.0} rows/s",
+            f64::from(options.rows) / secs
         );
         checked = Some(parsed);
     }
