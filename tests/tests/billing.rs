@@ -197,6 +197,23 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
     assert!(csv.contains("'=HYPERLINK"), "{csv}");
     assert!(csv.contains("荷花苑/1号楼/1层/102"));
 
+    // The same run from the command line, with its progress bar.
+    let out = std::process::Command::new(hutong_bin())
+        .args(["bill-run", "--url", &format!("http://{}", server.http), "--account", "finance", "--community", "heyuan", "--on", "2027-05-02", "--commit"])
+        .env("HUTONG_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("2027-05-01 ~ 2027-05-31") && stdout.contains("4752 笔"), "{stdout}");
+    assert!(stderr.contains("11/11 栋"), "{stderr}");
+    let refused = std::process::Command::new(hutong_bin())
+        .args(["bill-run", "--url", &format!("http://{}", server.http), "--account", "cashier", "--community", "heyuan"])
+        .env("HUTONG_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("billing.write"));
+
     // kill -9: everything acknowledged is still there.
     let total = bills_of(&server, &finance, "")["total"].clone();
     server.kill9();

@@ -11,11 +11,13 @@
 //! - [`ws`]: `/ws` — snapshot, then live events, resync on lag.
 //! - [`registry`]: the communities and devices this deployment runs, kept in the journal.
 //! - [`bench`]: `hutong bench …`, the end-to-end ingest, billing and import benchmarks.
+//! - [`bill_run_cli`]: `hutong bill-run`, a bill run from the command line with a progress bar.
 //! - [`billing`]: bills, imports, exports, bill runs, payments, receipts, reminders, money.
 
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod bill_run_cli;
 pub mod billing;
 pub mod config;
 pub mod identity;

@@ -35,6 +35,8 @@ enum Command {
         #[arg(long, env = "HUTONG_DEMO_PASSWORD", hide_env_values = true)]
         demo_password: Option<String>,
     },
+    /// A bill run against a running server: preview, or --commit with a progress bar.
+    BillRun(hutong_web::bill_run_cli::BillRunArgs),
     /// Publish realistic device traffic for a community to a broker.
     Simulate {
         /// The broker, mqtt://host:port.
@@ -152,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
             println!("published {} messages ({} spikes, {} gate alarms)", stats.published, stats.spikes, stats.gate_alarms);
             Ok(())
         }
+        Command::BillRun(args) => hutong_web::bill_run_cli::run(args).await,
         Command::Bench { which: Bench::Ingest(options) } => hutong_web::bench::ingest(options).await,
         Command::Bench { which: Bench::Billing(options) } => hutong_web::bench::billing::billing(options).await,
         Command::Bench { which: Bench::Import(options) } => hutong_web::bench::import::import(options).await,
