@@ -224,3 +224,49 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
     assert_eq!(d["bill"]["state"], "paid");
     assert_eq!(d["payments"][0]["no"].as_str(), Some(receipt_no));
 }
+
+/// N3: a webhook reminder is POSTed to the configured URL and the outbox says it was sent; a
+/// receiver that refuses leaves the entry failed, with the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_reminders_are_delivered_and_their_state_kept() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = received.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = vec![0u8; 64 * 1024];
+            let read = stream.read(&mut buf).unwrap_or(0);
+            seen.lock().unwrap().push(String::from_utf8_lossy(&buf[..read]).into_owned());
+            // The first delivery is accepted, the second refused.
+            let status = if n == 0 { "200 OK" } else { "503 Service Unavailable" };
+            let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let hook = format!("http://127.0.0.1:{port}/hook");
+    let server = Server::demo(&dir.path().join("data"), 0, &["--reminder-webhook", &hook]).await;
+    let cashier = server.login("cashier");
+    // Two houses the demo left owing.
+    let pending = bills_of(&server, &cashier, "state=pending&page_size=100");
+    let mut houses: Vec<String> = pending["rows"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap().to_string()).collect();
+    houses.dedup();
+    let houses = &houses[..2];
+    for house in houses {
+        let (status, sent) = call(&server, &cashier, "POST", &format!("{C}/reminders"), json!({"houses": [house], "channel": "webhook"}));
+        assert_eq!((status, sent["sent"].as_u64()), (200, Some(1)), "{sent}");
+    }
+    let entries = wait_for("both deliveries settled", Duration::from_secs(10), async || {
+        let (_, outbox) = call(&server, &cashier, "GET", &format!("{C}/notifications"), Value::Null);
+        let entries: Vec<Value> = outbox["notifications"].as_array()?.iter().filter(|e| e["channel"] == "webhook").cloned().collect();
+        (entries.len() == 2 && entries.iter().all(|e| e["delivery"]["state"] != "queued")).then_some(entries)
+    })
+    .await;
+    let states: Vec<&str> = entries.iter().rev().map(|e| e["delivery"]["state"].as_str().unwrap()).collect();
+    assert_eq!(states, vec!["sent", "failed"], "{entries:?}");
+    assert!(entries[0]["delivery"]["detail"].as_str().unwrap().contains("503"));
+    let posts = received.lock().unwrap().clone();
+    assert!(posts[0].starts_with("POST /hook HTTP/1.1") && posts[0].contains(houses[0].as_str()) && posts[0].contains("缴费通知"), "{posts:?}");
+}

@@ -401,11 +401,13 @@ pub async fn import(
         let asked = lines.len();
         let cmd = BookCommand::IssueBills { lines, source: BillSource::Import { batch: batch.as_str().into() }, by: actor_name(&caller), at: now };
         let events = command(&app, &building, cmd).await?.map_err(refused)?;
-        if let Some(hutong_core::book::BookEvent::BillsIssued { lines, .. }) = events.first() {
-            imported += lines.len();
-            amount += lines.iter().map(|l| l.amount).sum::<Money>();
-        }
-        skipped += asked - events.first().map_or(0, |e| if let hutong_core::book::BookEvent::BillsIssued { lines, .. } = e { lines.len() } else { 0 });
+        let issued = match events.first() {
+            Some(hutong_core::book::BookEvent::BillsIssued { lines, .. }) => lines.as_slice(),
+            _ => &[],
+        };
+        imported += issued.len();
+        amount += issued.iter().map(|l| l.amount).sum::<Money>();
+        skipped += asked - issued.len();
     }
     let audit = audit_entry(&caller, "bill.import", &batch, None, Some(json!({"imported": imported, "amount": amount, "bad_rows": bad_rows})));
     app.identity.audit(audit).await.map_err(internal)?;
