@@ -8,7 +8,7 @@ use std::time::Instant;
 use hutong_actors::building::{BuildingMsg, RunRequest};
 use hutong_core::bill_run::{Cycle, RunSpec, Timing};
 
-use super::{Scratch, start, synthetic};
+use super::{Scratch, peak_rss_mib, start, synthetic};
 use crate::billing::tariff::demo_tariff;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -57,9 +57,10 @@ pub async fn billing(options: BillingBench) -> anyhow::Result<()> {
         actor.stop(None);
         let reference = sqlite_reference(houses, &scratch.0.join("reference.db"))?;
         println!(
-            "  {houses:>9} houses: {bills:>9} bills, total ¥{amount}, {seconds:.2} s ({:.0} bills/s); actors up in {:.2} s | SQLite INSERT…SELECT ROUND(area*price,2): {:.2} s ({:.0} rows/s)",
+            "  {houses:>9} houses: {bills:>9} bills, total ¥{amount}, {seconds:.2} s ({:.0} bills/s); actors up in {:.2} s; peak memory so far {} MiB | SQLite INSERT…SELECT ROUND(area*price,2): {:.2} s ({:.0} rows/s)",
             bills as f64 / seconds,
             startup.as_secs_f64(),
+            peak_rss_mib().map_or_else(|| "?".to_string(), |m| m.to_string()),
             reference,
             f64::from(houses) * 3.0 / reference
         );

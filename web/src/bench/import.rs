@@ -8,7 +8,7 @@ use hutong_core::book::{BillLine, BillSource, BookCommand};
 use hutong_core::community::HouseIndex;
 use hutong_core::import::{export, sheet, template};
 
-use super::{Scratch, start, synthetic};
+use super::{Scratch, peak_rss_mib, start, synthetic};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportBench {
@@ -80,6 +80,7 @@ pub async fn import(options: ImportBench) -> anyhow::Result<()> {
     }
     let seconds = t.elapsed().as_secs_f64();
     println!("  issue {issued} bills through the building actors, durable: {seconds:.2} s ({:.0} bills/s)", issued as f64 / seconds);
+    println!("  peak memory of the whole benchmark: {} MiB", peak_rss_mib().map_or_else(|| "?".to_string(), |m| m.to_string()));
     actor.stop(None);
     Ok(())
 }

@@ -78,6 +78,13 @@ pub(crate) async fn start(community: Community, dir: &std::path::Path) -> anyhow
     Ok((directory, hub, actor))
 }
 
+/// The process's peak resident memory so far (VmHWM), in MiB, where Linux reports it.
+pub(crate) fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024)
+}
+
 /// A fresh scratch directory, removed on drop.
 pub(crate) struct Scratch(pub std::path::PathBuf);
 
