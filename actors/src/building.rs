@@ -7,14 +7,15 @@
 //! Due-soon reminders are a timer of the building's own: it wakes at 09:00 (community time) on
 //! the first day some bill falls due within `DUE_SOON_DAYS`, not on a sweep.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use hutong_core::bill::BillState;
-use hutong_core::bill_run::{RunProblem, RunSpec, lines_for};
-use hutong_core::book::{BillLine, BillSource, Book, BookCommand, BookError, BookEvent, HouseRecord, ResourceKind};
+pub use hutong_core::bill_run::RunOutcome;
+use hutong_core::bill_run::{RunSpec, lines_for};
+use hutong_core::book::{BillSource, Book, BookCommand, BookError, BookEvent, HouseRecord, Payment, PaymentRequest, ResourceKind};
 use hutong_core::building::{BuildingBoard, BuildingHealth};
 use hutong_core::community::Community;
 use hutong_core::device::DeviceHealth;
@@ -26,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::hub::LiveHub;
-use crate::journal::{Append, Journal, SNAPSHOT_EVERY, Snapshot};
+use crate::journal::Journal;
+use crate::journaled::{Journaled, StreamId};
 
 /// Days before a bill's period ends that its house is reminded (N2).
 pub const DUE_SOON_DAYS: u64 = 3;
@@ -68,19 +70,19 @@ pub struct RunRequest {
     pub at: NaiveDateTime,
 }
 
-/// What a run issued (or would issue) in this building.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunOutcome {
-    pub bills: u64,
-    pub amount: Money,
-    /// Lines already billed for this period, skipped.
-    pub skipped: u64,
-    pub by_item: BTreeMap<String, (u64, Money)>,
-    pub problems: Vec<RunProblem>,
-    pub sample: Vec<BillLine>,
+pub type BookReply = RpcReplyPort<Result<Vec<BookEvent>, BookError>>;
+
+/// A payment as the pay request's reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paid {
+    pub payment: Payment,
+    /// `false`: the request repeated a key, and its earlier payment answers it.
+    pub fresh: bool,
 }
 
-pub type BookReply = RpcReplyPort<Result<Vec<BookEvent>, BookError>>;
+/// How long a building holds its book for a batch between "prepare" and "commit" before it gives
+/// up on the batch by itself (its coordinator went away).
+pub const BATCH_HOLD: Duration = Duration::from_secs(5);
 
 pub enum BuildingMsg {
     /// A device of this building reports its health.
@@ -89,6 +91,15 @@ pub enum BuildingMsg {
     Get(RpcReplyPort<BuildingHealth>),
     /// A command for the book; the reply carries the events once they are journaled.
     Book(BookCommand, BookReply),
+    /// A payment; the reply is the payment taken, or the one this request's key already took.
+    Pay(PaymentRequest, RpcReplyPort<Result<Paid, BookError>>),
+    /// Phase one of a batch across buildings: decide, and hold the book (other writes wait) until
+    /// `Commit` or `Abort` of the same batch, or `BATCH_HOLD`.
+    Prepare(u64, BookCommand, RpcReplyPort<Result<(), BookError>>),
+    /// Phase two: journal and apply what `Prepare` decided.
+    Commit(u64, RpcReplyPort<Result<Vec<BookEvent>, BookError>>),
+    /// Drop a prepared batch (another building refused, or the hold ran out).
+    Abort(u64),
     /// A bill run, previewed or committed.
     Run(Box<RunRequest>, RpcReplyPort<RunOutcome>),
     /// Read the book (queries, receipts, exports).
@@ -109,19 +120,21 @@ pub struct BuildingArgs {
 pub struct BuildingState {
     args: BuildingArgs,
     board: BuildingBoard,
-    book: Book,
-    seq: u64,
-    since_snapshot: u64,
-    stream: String,
+    book: Journaled<Book>,
     tz: chrono_tz::Tz,
+    /// A batch decided and waiting for its commit, with the writes that arrived meanwhile.
+    held: Option<Held>,
+    /// Batches given up here, so a prepare that arrives after its abort is refused, not held.
+    aborted: VecDeque<u64>,
+}
+
+struct Held {
+    batch: u64,
+    events: Vec<BookEvent>,
+    waiting: VecDeque<BuildingMsg>,
 }
 
 pub struct BuildingActor;
-
-/// The journal stream of a building's book.
-pub fn book_stream(community: &CommunityId, building: &BuildingId) -> String {
-    format!("book/{community}/{building}")
-}
 
 /// The houses of the community tree, as a fresh book first knows them.
 fn seed_houses(community: &Community, building: &BuildingId) -> Vec<HouseRecord> {
@@ -151,31 +164,38 @@ impl Actor for BuildingActor {
     type Arguments = BuildingArgs;
 
     async fn pre_start(&self, myself: ActorRef<BuildingMsg>, args: BuildingArgs) -> Result<BuildingState, ActorProcessingErr> {
-        let stream = book_stream(&args.community.id, &args.building);
+        let stream = StreamId::book(&args.community.id, &args.building);
         let no = args.community.building(&args.building).map_or(0, |b| b.no);
-        let (mut book, mut seq) = match args.journal.load_snapshot(&stream).await? {
-            Some(snap) => (serde_json::from_slice::<Book>(&snap.payload)?, snap.seq),
-            None => (Book::new(args.building.clone(), no), 0),
-        };
-        book.reindex();
-        // Houses of the tree the book has not met yet (a fresh book, or a building that grew).
-        for house in seed_houses(&args.community, &args.building) {
-            book.houses.entry(house.id.clone()).or_insert(house);
-        }
-        let records = args.journal.replay(&stream, seq).await?;
-        let since_snapshot = records.len() as u64;
-        for record in records {
-            book.apply(&serde_json::from_slice::<BookEvent>(&record.payload)?);
-            seq = record.seq;
-        }
+        let book = Journaled::recover(
+            args.journal.clone(),
+            stream,
+            || Book::new(args.building.clone(), no),
+            |book| {
+                book.reindex();
+                // Houses of the tree the book has not met yet (a fresh book, or a building that grew).
+                for house in seed_houses(&args.community, &args.building) {
+                    book.houses.entry(house.id.clone()).or_insert(house);
+                }
+            },
+        )
+        .await?;
         let tz = args.community.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-        let state = BuildingState { args, board: BuildingBoard::default(), book, seq, since_snapshot, stream, tz };
+        let state = BuildingState { args, board: BuildingBoard::default(), book, tz, held: None, aborted: VecDeque::new() };
         state.publish_money();
         let _ = myself.cast(BuildingMsg::DueSoon);
         Ok(state)
     }
 
     async fn handle(&self, myself: ActorRef<BuildingMsg>, msg: BuildingMsg, state: &mut BuildingState) -> Result<(), ActorProcessingErr> {
+        // While a batch is held, writes wait their turn: the batch's decision must still be true
+        // when it commits.
+        let msg = match (&mut state.held, msg) {
+            (Some(held), msg @ (BuildingMsg::Book(..) | BuildingMsg::Pay(..) | BuildingMsg::Run(..) | BuildingMsg::Prepare(..) | BuildingMsg::DueSoon)) => {
+                held.waiting.push_back(msg);
+                return Ok(());
+            }
+            (_, msg) => msg,
+        };
         match msg {
             BuildingMsg::DeviceHealth(device, health) => {
                 if let Some(changed) = state.board.note(device, health) {
@@ -186,21 +206,73 @@ impl Actor for BuildingActor {
                 let _ = reply.send(state.board.health());
             }
             BuildingMsg::Book(command, reply) => {
-                let outcome = match state.book.decide(&command) {
+                let outcome = match state.book.state().decide(&command) {
+                    Err(refusal) => Err(refusal),
+                    Ok(events) => Ok(state.commit(events).await?),
+                };
+                let _ = reply.send(outcome);
+            }
+            BuildingMsg::Pay(request, reply) => {
+                let outcome = match state.book.state().decide(&BookCommand::Pay(request.clone())) {
                     Err(refusal) => Err(refusal),
                     Ok(events) => {
-                        state.commit(&events).await?;
-                        state.after(&events);
-                        Ok(events)
+                        let events = state.commit(events).await?;
+                        let taken = events.into_iter().find_map(|e| match e {
+                            BookEvent::PaymentTaken { payment } => Some(Paid { payment, fresh: true }),
+                            _ => None,
+                        });
+                        // No event: the key's earlier payment answers the repeat.
+                        let repeat = || state.book.state().payment_by_key(&request.key).map(|p| Paid { payment: p.clone(), fresh: false });
+                        taken.or_else(repeat).ok_or(BookError::NothingToPay)
                     }
                 };
                 let _ = reply.send(outcome);
             }
+            BuildingMsg::Prepare(batch, command, reply) => {
+                if state.aborted.contains(&batch) {
+                    let _ = reply.send(Err(BookError::BatchAbandoned));
+                    return Ok(());
+                }
+                match state.book.state().decide(&command) {
+                    Err(refusal) => {
+                        let _ = reply.send(Err(refusal));
+                    }
+                    Ok(events) => {
+                        state.held = Some(Held { batch, events, waiting: VecDeque::new() });
+                        myself.send_after(BATCH_HOLD, move || BuildingMsg::Abort(batch));
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+            }
+            BuildingMsg::Commit(batch, reply) => {
+                let outcome = match state.held.take() {
+                    Some(held) if held.batch == batch => {
+                        let events = state.commit(held.events).await?;
+                        state.release(&myself, held.waiting);
+                        Ok(events)
+                    }
+                    other => {
+                        state.held = other;
+                        Err(BookError::BatchAbandoned)
+                    }
+                };
+                let _ = reply.send(outcome);
+            }
+            BuildingMsg::Abort(batch) => match state.held.take() {
+                Some(held) if held.batch == batch => state.release(&myself, held.waiting),
+                other => {
+                    state.held = other;
+                    if state.aborted.len() >= 64 {
+                        state.aborted.pop_front();
+                    }
+                    state.aborted.push_back(batch);
+                }
+            },
             BuildingMsg::Run(request, reply) => {
                 let outcome = state.run(*request).await?;
                 let _ = reply.send(outcome);
             }
-            BuildingMsg::Read(read) => read(&state.book),
+            BuildingMsg::Read(read) => read(state.book.state()),
             BuildingMsg::DueSoon => {
                 state.remind_due_soon().await?;
                 if let Some(wait) = state.next_due_soon() {
@@ -213,44 +285,37 @@ impl Actor for BuildingActor {
 }
 
 impl BuildingState {
+    /// The writes that waited for a batch go back to the mailbox, in the order they came.
+    fn release(&mut self, myself: &ActorRef<BuildingMsg>, waiting: VecDeque<BuildingMsg>) {
+        for msg in waiting {
+            let _ = myself.send_message(msg);
+        }
+    }
+
     fn local_now(&self) -> NaiveDateTime {
         self.args.clock.now().with_timezone(&self.tz).naive_local()
     }
 
-    /// Journal first; apply only what the journal holds.
-    async fn commit(&mut self, events: &[BookEvent]) -> Result<(), ActorProcessingErr> {
+    /// Journal first; apply only what the journal holds; then what follows the change.
+    async fn commit(&mut self, events: Vec<BookEvent>) -> Result<Vec<BookEvent>, ActorProcessingErr> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(events);
         }
-        let payloads = events.iter().map(serde_json::to_vec).collect::<Result<Vec<_>, _>>()?;
-        let append = Append {
-            stream: self.stream.clone(),
-            expected: self.seq,
-            at_ms: self.args.clock.now().timestamp_millis(),
-            payloads,
-        };
-        self.seq = self.args.journal.append(append).await?;
-        for e in events {
-            self.book.apply(e);
-        }
-        self.since_snapshot += events.len() as u64;
-        if self.since_snapshot >= SNAPSHOT_EVERY {
-            let payload = serde_json::to_vec(&self.book)?;
-            self.args.journal.save_snapshot(Snapshot { stream: self.stream.clone(), seq: self.seq, payload }).await?;
-            self.since_snapshot = 0;
-        }
-        Ok(())
+        let committed = self.book.commit(events, self.args.clock.now().timestamp_millis()).await?;
+        self.after(&committed.events);
+        Ok(committed.events)
     }
 
     /// What follows a change: the screens hear of the money, residents of their reminders.
     fn after(&self, events: &[BookEvent]) {
+        let book = self.book.state();
         if events.iter().any(|e| !matches!(e, BookEvent::Reminded { .. })) {
             self.publish_money();
         }
         for event in events {
             if let BookEvent::Reminded { house, channel, bills, by, .. } = event {
-                let Some(record) = self.book.houses.get(house) else { continue };
-                let owed = bills.iter().filter_map(|no| self.book.bill(no)).map(|b| b.bill.owed()).sum();
+                let Some(record) = book.houses.get(house) else { continue };
+                let owed = bills.iter().filter_map(|no| book.bill(no)).map(|b| b.bill.owed()).sum();
                 self.args.notices.remind(ReminderNotice {
                     community: self.args.community.id.clone(),
                     house: house.clone(),
@@ -267,29 +332,22 @@ impl BuildingState {
 
     fn publish_money(&self) {
         let today = self.local_now().date();
-        self.args.hub.publish_money(&self.args.community.id, self.args.building.clone(), self.book.money(today));
+        self.args.hub.publish_money(&self.args.community.id, self.args.building.clone(), self.book.state().money(today));
     }
 
     async fn run(&mut self, r: RunRequest) -> Result<RunOutcome, ActorProcessingErr> {
-        let lines = lines_for(&r.spec, &self.args.community.id, &self.args.building, self.book.houses.values(), &r.items, &r.rules);
+        let book = self.book.state();
+        let lines = lines_for(&r.spec, &self.args.community.id, &self.args.building, book.houses.values(), &r.items, &r.rules);
         let asked = lines.lines.len() as u64;
         let command = BookCommand::IssueBills { lines: lines.lines, source: BillSource::Run { run: run_id(&r.spec).into() }, by: r.by, at: r.at };
-        let events = self.book.decide(&command).unwrap_or_default();
-        let mut outcome = RunOutcome { problems: lines.problems, ..RunOutcome::default() };
-        if let Some(BookEvent::BillsIssued { lines, .. }) = events.first() {
-            outcome.bills = lines.len() as u64;
-            for l in lines {
-                outcome.amount += l.amount;
-                let e = outcome.by_item.entry(l.item.clone()).or_default();
-                e.0 += 1;
-                e.1 += l.amount;
-            }
-            outcome.sample = lines.iter().take(5).cloned().collect();
-        }
-        outcome.skipped = asked - outcome.bills;
+        let events = book.decide(&command).unwrap_or_default();
+        let issued = match events.first() {
+            Some(BookEvent::BillsIssued { lines, .. }) => lines.as_slice(),
+            _ => &[],
+        };
+        let outcome = RunOutcome::of(issued, asked, lines.problems);
         if r.commit {
-            self.commit(&events).await?;
-            self.after(&events);
+            self.commit(events).await?;
         }
         Ok(outcome)
     }
@@ -302,15 +360,15 @@ impl BuildingState {
     async fn remind_due_soon(&mut self) -> Result<(), ActorProcessingErr> {
         let now = self.local_now();
         let today = now.date();
-        let mut houses: Vec<_> = self
-            .book
+        let book = self.book.state();
+        let mut houses: Vec<_> = book
             .bills()
             .iter()
             .filter(|b| matches!(b.bill.state, BillState::Pending | BillState::PartlyPaid))
             .filter(|b| {
                 let day = Self::due_soon_day(b.bill.period_end);
                 day <= today && b.bill.period_end >= today
-                    && self.book.last_reminded(&b.house, Channel::InApp).is_none_or(|last| last < day)
+                    && book.last_reminded(&b.house, Channel::InApp).is_none_or(|last| last < day)
             })
             .map(|b| b.house.clone())
             .collect();
@@ -323,9 +381,8 @@ impl BuildingState {
                 by: "到期提醒".into(),
                 at: now,
             };
-            if let Ok(events) = self.book.decide(&command) {
-                self.commit(&events).await?;
-                self.after(&events);
+            if let Ok(events) = self.book.state().decide(&command) {
+                self.commit(events).await?;
             }
         }
         Ok(())
@@ -337,6 +394,7 @@ impl BuildingState {
         let now = self.local_now();
         let next = self
             .book
+            .state()
             .bills()
             .iter()
             .filter(|b| matches!(b.bill.state, BillState::Pending | BillState::PartlyPaid))

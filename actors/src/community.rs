@@ -106,6 +106,9 @@ impl Actor for CommunitySupervisor {
         let name = child.name();
         if !state.within_budget(&name) {
             tracing::error!(child = %name, %why, "child failed too often; left stopped");
+            // A child left down must not be handed out: callers then hear "not running" at once
+            // instead of waiting on a dead actor.
+            state.forget(&child);
             state.args.metrics.inc("hutong_actor_gave_up_total", &[("community", state.args.community.id.as_str())]);
             return Ok(());
         }
@@ -163,6 +166,13 @@ impl CommunityState {
         };
         self.children.insert(id, child);
         Ok(())
+    }
+
+    fn forget(&self, child: &Child) {
+        match child {
+            Child::Building(id) => self.args.directory.remove_building(id),
+            Child::Device(spec) => self.args.directory.remove_device(&spec.community, &spec.id),
+        }
     }
 
     fn within_budget(&mut self, name: &str) -> bool {

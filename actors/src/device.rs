@@ -18,7 +18,8 @@ use crate::building::BuildingMsg;
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::hub::LiveHub;
-use crate::journal::{Append, Journal, SNAPSHOT_EVERY, Snapshot};
+use crate::journal::Journal;
+use crate::journaled::{Journaled, StreamId};
 
 /// How a signal from a device ended; the bridge acks the broker once it hears this.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,27 +57,17 @@ pub struct DeviceArgs {
 }
 
 pub struct DeviceActorState {
-    device: DeviceState,
-    /// Journal seq of the last event applied.
-    seq: u64,
+    device: Journaled<DeviceState>,
     /// When this incarnation started: silence is measured from here until the device speaks.
     started: DateTime<Utc>,
     timer_armed: bool,
-    since_snapshot: u64,
     reported: Option<DeviceHealth>,
-    journal: Arc<dyn Journal>,
     hub: Arc<LiveHub>,
     directory: Arc<Directory>,
     clock: Clock,
-    stream: String,
 }
 
 pub struct DeviceActor;
-
-/// The journal stream of a device.
-pub fn stream_of(spec: &DeviceSpec) -> String {
-    format!("device/{}/{}", spec.community, spec.id)
-}
 
 impl Actor for DeviceActor {
     type Msg = DeviceMsg;
@@ -84,34 +75,20 @@ impl Actor for DeviceActor {
     type Arguments = DeviceArgs;
 
     async fn pre_start(&self, myself: ActorRef<DeviceMsg>, args: DeviceArgs) -> Result<DeviceActorState, ActorProcessingErr> {
-        let stream = stream_of(&args.spec);
-        let (mut device, mut seq) = match args.journal.load_snapshot(&stream).await? {
-            Some(snap) => (serde_json::from_slice::<DeviceState>(&snap.payload)?, snap.seq),
-            None => (DeviceState::new(args.spec.clone()), 0),
-        };
+        let stream = StreamId::device(&args.spec.community, &args.spec.id);
+        let spec = args.spec;
         // The registry may have changed since the snapshot (heartbeat interval, building); it wins.
-        device.spec = args.spec;
-        let records = args.journal.replay(&stream, seq).await?;
-        let since_snapshot = records.len() as u64;
-        for record in records {
-            let event: DeviceEvent = serde_json::from_slice(&record.payload)?;
-            device.apply(&event);
-            seq = record.seq;
-        }
+        let device = Journaled::recover(args.journal, stream, || DeviceState::new(spec.clone()), |d| d.spec = spec.clone()).await?;
         let mut state = DeviceActorState {
             device,
-            seq,
             started: args.clock.now(),
             timer_armed: false,
-            since_snapshot,
             reported: None,
-            journal: args.journal,
             hub: args.hub,
             directory: args.directory,
             clock: args.clock,
-            stream,
         };
-        state.hub.put_device(&state.device.spec.community, state.view());
+        state.hub.put_device(&state.device.state().spec.community, state.view());
         state.report_health();
         state.arm_timer(&myself);
         Ok(state)
@@ -120,7 +97,7 @@ impl Actor for DeviceActor {
     async fn handle(&self, myself: ActorRef<DeviceMsg>, msg: DeviceMsg, state: &mut DeviceActorState) -> Result<(), ActorProcessingErr> {
         match msg {
             DeviceMsg::Signal(command, ack) => {
-                let outcome = match state.device.decide(&command) {
+                let outcome = match state.device.state().decide(&command) {
                     Err(refusal) => IngestOutcome::Refused(refusal),
                     Ok(events) if events.is_empty() => IngestOutcome::Duplicate,
                     Ok(events) => {
@@ -136,7 +113,7 @@ impl Actor for DeviceActor {
             DeviceMsg::HeartbeatDue => {
                 state.timer_armed = false;
                 let command = DeviceCommand::CheckSilence { now: state.clock.now(), quiet_since: state.started };
-                let events = state.device.decide(&command)?;
+                let events = state.device.state().decide(&command)?;
                 state.commit(events).await?;
                 state.arm_timer(&myself);
             }
@@ -159,21 +136,15 @@ impl DeviceActorState {
         if events.is_empty() {
             return Ok(());
         }
-        let payloads = events.iter().map(serde_json::to_vec).collect::<Result<Vec<_>, _>>()?;
-        let at_ms = self.clock.now().timestamp_millis();
-        // A conflict means another writer owns this stream or our view is stale: fail, and the
-        // supervisor restarts us from the journal.
-        let head = self.journal.append(Append { stream: self.stream.clone(), expected: self.seq, at_ms, payloads }).await?;
-        let first = self.seq + 1;
-        self.seq = head;
-        let spec = &self.device.spec;
-        let live: Vec<LiveEvent> = events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| LiveEvent {
+        let committed = self.device.commit(events, self.clock.now().timestamp_millis()).await?;
+        let stream = self.device.stream().as_str();
+        let spec = &self.device.state().spec;
+        let live: Vec<LiveEvent> = committed
+            .numbered()
+            .map(|(seq, event)| LiveEvent {
                 community: spec.community.clone(),
-                stream: self.stream.clone(),
-                seq: first + i as u64,
+                stream: stream.to_string(),
+                seq,
                 body: LiveBody::Device {
                     device: spec.id.clone(),
                     device_kind: spec.kind,
@@ -183,39 +154,20 @@ impl DeviceActorState {
                 },
             })
             .collect();
-        for event in &events {
-            self.device.apply(event);
-        }
-        self.since_snapshot += events.len() as u64;
         self.hub.publish_device(live, self.view());
         self.report_health();
-        if self.since_snapshot >= SNAPSHOT_EVERY {
-            self.since_snapshot = 0;
-            self.snapshot();
-        }
         Ok(())
     }
 
-    /// Snapshots are an optimisation of replay: written in the background, never awaited.
-    fn snapshot(&self) {
-        let Ok(payload) = serde_json::to_vec(&self.device) else { return };
-        let journal = self.journal.clone();
-        let snapshot = Snapshot { stream: self.stream.clone(), seq: self.seq, payload };
-        tokio::spawn(async move {
-            if let Err(e) = journal.save_snapshot(snapshot).await {
-                tracing::warn!(error = %e, "snapshot not saved; replay will start earlier");
-            }
-        });
-    }
-
     fn report_health(&mut self) {
-        let health = self.device.health();
+        let device = self.device.state();
+        let health = device.health();
         if self.reported == Some(health) {
             return;
         }
-        let Some(building) = self.device.spec.building.as_ref() else { return };
+        let Some(building) = device.spec.building.as_ref() else { return };
         if let Some(actor) = self.directory.building(building) {
-            if actor.cast(BuildingMsg::DeviceHealth(self.device.spec.id.clone(), health)).is_ok() {
+            if actor.cast(BuildingMsg::DeviceHealth(device.spec.id.clone(), health)).is_ok() {
                 self.reported = Some(health);
             }
         }
@@ -223,18 +175,19 @@ impl DeviceActorState {
 
     /// One pending timer at a time, due when the device will have been quiet a whole interval.
     fn arm_timer(&mut self, myself: &ActorRef<DeviceMsg>) {
-        if self.timer_armed || self.device.offline {
+        let device = self.device.state();
+        if self.timer_armed || device.offline {
             return;
         }
-        let quiet_since = self.device.last_seen.map_or(self.started, |seen| seen.max(self.started));
-        let due = quiet_since + self.device.heartbeat();
+        let quiet_since = device.last_seen.map_or(self.started, |seen| seen.max(self.started));
+        let due = quiet_since + device.heartbeat();
         let wait = (due - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
         self.timer_armed = true;
         myself.send_after(wait, || DeviceMsg::HeartbeatDue);
     }
 
     fn view(&self) -> DeviceView {
-        let d = &self.device;
+        let d = self.device.state();
         DeviceView {
             id: d.spec.id.clone(),
             kind: d.spec.kind,
@@ -245,7 +198,7 @@ impl DeviceActorState {
             last_seen: d.last_seen,
             last_device_seq: d.last_seq,
             readings: d.readings,
-            journal_seq: self.seq,
+            journal_seq: self.device.seq(),
         }
     }
 }

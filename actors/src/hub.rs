@@ -17,6 +17,8 @@ use hutong_core::live::{Alarm, BuildingTile, MoneyTile, DeviceView, FEED_LENGTH,
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use tokio::sync::broadcast;
 
+use crate::journaled::StreamId;
+
 /// A live event with its JSON encoded once, however many sockets send it.
 pub struct Envelope {
     pub event: LiveEvent,
@@ -144,7 +146,7 @@ impl LiveHub {
             v.buildings.insert(building.clone(), (health, seq));
             let event = LiveEvent {
                 community: community.clone(),
-                stream: format!("building/{building}"),
+                stream: StreamId::derived_health(&building).into_string(),
                 seq,
                 body: LiveBody::Building { building, health },
             };
@@ -159,7 +161,7 @@ impl LiveHub {
             v.money.insert(building.clone(), Arc::new(money));
             let event = LiveEvent {
                 community: community.clone(),
-                stream: format!("book/{building}"),
+                stream: StreamId::derived_money(&building).into_string(),
                 seq: self.next_derived_seq(),
                 body: LiveBody::Money { building, money: brief },
             };

@@ -4,8 +4,13 @@
 //!
 //! # Layout
 //! - [`journal`]: the `Journal` trait, the in-memory, SQLite and ScyllaDB backends, the conformance suite.
+//! - [`journaled`]: the one runtime of durable state — typed stream ids, `recover` (snapshot +
+//!   replay) and `commit` (append with the expected seq → apply → snapshot policy), owned by an
+//!   actor (`Journaled`) or shared by handlers (`Shared`).
 //! - [`device`]: `DeviceActor` — decide, journal, apply, publish; its own heartbeat timer.
 //! - [`building`]: `BuildingActor` — folds its devices' health for the wall.
+//! - [`handle`]: `BuildingRef`, the typed way in to a building (timeouts), and `batch`: one
+//!   command in several buildings, all or none.
 //! - [`community`]: `CommunitySupervisor` — spawns the rest, restarts a failed child with replay.
 //! - [`hub`]: the live event bus and the read model the snapshot and the API are served from.
 //! - [`directory`]: where the device bridge finds the actor of a device.
@@ -17,8 +22,10 @@ pub mod clock;
 pub mod community;
 pub mod device;
 pub mod directory;
+pub mod handle;
 pub mod hub;
 pub mod journal;
+pub mod journaled;
 pub mod metrics;
 
 pub use clock::Clock;

@@ -193,7 +193,7 @@ async fn a_failed_device_is_restarted_and_replays_its_journal() {
 }
 
 #[tokio::test]
-async fn a_child_that_keeps_failing_is_left_down_after_its_budget() {
+async fn a_child_that_keeps_failing_is_left_down_after_its_budget_and_leaves_the_directory() {
     let w = World::new();
     let _sup = w.start().await;
     for _ in 0..=community::RESTART_BUDGET {
@@ -205,7 +205,13 @@ async fn a_child_that_keeps_failing_is_left_down_after_its_budget() {
             waited += 1;
         }
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut waited = 0;
+    while w.metrics.counter_value("hutong_actor_gave_up_total", &[("community", "c1")]) == 0 && waited < 200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
     assert_eq!(w.metrics.counter_value("hutong_actor_gave_up_total", &[("community", "c1")]), 1);
+    // Left down means gone from the directory: nobody is handed a dead actor.
+    assert!(w.directory.device("c1", "wm-2").is_none());
     assert_eq!(w.metrics.counter_value("hutong_actor_restarts_total", &[("community", "c1")]), community::RESTART_BUDGET as u64);
 }

@@ -4,12 +4,15 @@
 //! items and prices always give the same lines, and the book skips a (house, item, period)
 //! already billed, so running twice issues once.
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::book::{BillLine, HouseRecord};
 use crate::fee::{ChargeItem, FeeError, Formula, HouseFacts, HouseState, PriceRule, charge, rule_for};
 use crate::ids::{BuildingId, CommunityId};
+use crate::money::Money;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,5 +213,52 @@ mod tests {
         let amounts: Vec<(String, Money)> = run.lines.iter().map(|l| (l.house.to_string(), l.amount)).collect();
         // 89.25 × 2.18 = 194.565 → 194.57; half a month (15 of 30 days) → 97.2825 → 97.28.
         assert_eq!(amounts, vec![("a".into(), "194.57".parse().unwrap()), ("b".into(), "97.28".parse().unwrap())]);
+    }
+}
+
+/// What a run issued (or would issue), in one building or summed over many.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub bills: u64,
+    pub amount: Money,
+    /// Lines already billed for this period, skipped.
+    pub skipped: u64,
+    pub by_item: BTreeMap<String, (u64, Money)>,
+    pub problems: Vec<RunProblem>,
+    /// The first few lines, for the preview.
+    pub sample: Vec<BillLine>,
+}
+
+impl RunOutcome {
+    /// How many lines a preview shows.
+    pub const SAMPLE: usize = 5;
+
+    /// One building's outcome: the lines issued out of `asked`, and the houses it could not price.
+    pub fn of(issued: &[BillLine], asked: u64, problems: Vec<RunProblem>) -> Self {
+        let mut outcome = RunOutcome { bills: issued.len() as u64, problems, ..RunOutcome::default() };
+        for l in issued {
+            outcome.amount += l.amount;
+            let e = outcome.by_item.entry(l.item.clone()).or_default();
+            e.0 += 1;
+            e.1 += l.amount;
+        }
+        outcome.sample = issued.iter().take(Self::SAMPLE).cloned().collect();
+        outcome.skipped = asked.saturating_sub(outcome.bills);
+        outcome
+    }
+
+    /// Adds another building's outcome to this one.
+    pub fn merge(&mut self, other: RunOutcome) {
+        self.bills += other.bills;
+        self.amount += other.amount;
+        self.skipped += other.skipped;
+        for (item, (n, m)) in other.by_item {
+            let e = self.by_item.entry(item).or_default();
+            e.0 += n;
+            e.1 += m;
+        }
+        self.problems.extend(other.problems);
+        let room = Self::SAMPLE.saturating_sub(self.sample.len());
+        self.sample.extend(other.sample.into_iter().take(room));
     }
 }

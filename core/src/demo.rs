@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 
 use crate::community::{Building, Community, Floor, House, Unit};
 use crate::device::{DeviceKind, DeviceSpec};
+use crate::fee::{Formula, PriceRule, PriceScope, Tariff};
 use crate::ids::{BuildingId, CommunityId, DeviceId, HouseId};
 
 pub const DEMO_COMMUNITY: &str = "heyuan";
@@ -95,6 +96,27 @@ pub fn devices(community: &Community) -> Vec<DeviceSpec> {
         heartbeat_secs: 60,
     });
     out
+}
+
+/// The demo's prices: 面积 × 2.18 for the property fee, 30.00 elevator, 15.00 garbage a month.
+pub fn demo_tariff(community: &CommunityId) -> Tariff {
+    let from = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap_or_default();
+    let rule = |item: &str, formula| PriceRule {
+        item: item.into(),
+        scope: PriceScope::Community { community: community.clone() },
+        formula,
+        effective_from: from,
+        effective_to: None,
+        floor_coefficients: Vec::new(),
+    };
+    Tariff {
+        rules: vec![
+            rule("property", Formula::AreaTimesPrice { unit_price: Decimal::new(218, 2) }),
+            rule("elevator", Formula::Fixed { amount: Decimal::new(3000, 2) }),
+            rule("garbage", Formula::Fixed { amount: Decimal::new(1500, 2) }),
+        ],
+        ..Tariff::default()
+    }
 }
 
 #[cfg(test)]

@@ -209,6 +209,18 @@ pub struct DeviceState {
     pub readings: u64,
 }
 
+impl crate::Aggregate for DeviceState {
+    type Command = DeviceCommand;
+    type Event = DeviceEvent;
+    type Error = DeviceError;
+    fn decide(&self, command: &DeviceCommand) -> Result<Vec<DeviceEvent>, DeviceError> {
+        DeviceState::decide(self, command)
+    }
+    fn apply(&mut self, event: &DeviceEvent) {
+        DeviceState::apply(self, event);
+    }
+}
+
 impl DeviceState {
     pub fn new(spec: DeviceSpec) -> Self {
         Self {

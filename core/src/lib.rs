@@ -3,22 +3,27 @@
 //! No tokio, no IO, no clock: time is always passed in.
 //!
 //! # Layout
+//! - [`aggregate`]: the `Aggregate` trait (`decide`/`apply`) every journaled state implements.
 //! - [`money`]: `Money`, exact CNY amounts (rust_decimal, 2 dp, half-up).
 //! - [`ids`]: newtype ids (`CommunityId`, `BuildingId`, `HouseId`, `DeviceId`).
 //! - [`community`]: the tree company → community → building → unit → floor → house, and addresses.
 //! - [`device`]: devices, their commands and events, `decide`/`apply`, the meter anomaly rules.
-//! - [`identity`]: permissions, built-in roles, scope, the caller (`Principal`), masking.
-//! - [`fee`]: charge items, price rules by scope and date, formulas, the amount a house owes.
+//! - [`identity`]: permissions, roles, scope, the caller (`Principal`), masking; the organisation,
+//!   sessions and audit log aggregates.
+//! - [`fee`]: charge items, price rules by scope and date, formulas, the amount a house owes; the
+//!   community tariff (items with their accounting subjects) and its validation.
 //! - [`ledger`]: balanced entries and account balances (P13).
 //! - [`bill`]: bill states, edits, voids, and how a payment settles bills (earliest first).
 //! - [`book`]: a building's book — houses, residents, bills, payments, ledgers, reminders.
 //! - [`bill_run`]: a bill run's lines for a period (F3), prorated, previewed before commit.
 //! - [`reminder`]: reminder channels and the per-house, per-channel limit (N1).
+//! - [`registry`]: the communities and devices a deployment runs.
 //! - [`import`]: bill and house templates, spreadsheet reading (bounded) and safe exports.
 //! - [`building`]: a building's health as the wall shows it, folded from its devices.
 //! - [`live`]: what the server streams to screens (snapshot, event, resync).
 //! - [`demo`]: the seeded demo community (荷花苑).
 
+pub mod aggregate;
 pub mod bill;
 pub mod bill_run;
 pub mod book;
@@ -34,7 +39,9 @@ pub mod ids;
 pub mod live;
 pub mod money;
 mod pairs;
+pub mod registry;
 pub mod reminder;
 
 pub use ids::{BuildingId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, StaffId};
+pub use aggregate::Aggregate;
 pub use money::Money;

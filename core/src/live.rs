@@ -22,8 +22,9 @@ pub enum ServerMessage {
     Resync,
 }
 
-/// A journaled change, as streamed. `(stream, seq)` orders changes of one actor; a client ignores
-/// an event whose seq it has already seen in the snapshot.
+/// A change, as streamed. `(stream, seq)` orders changes of one actor; a client ignores an event
+/// whose seq it has already seen in the snapshot. Device events carry their journal stream and
+/// seq; a building's health and money are derived (streams under `derived/`, seqs that only grow).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LiveEvent {
     pub community: CommunityId,

@@ -284,7 +284,7 @@ mod tests {
         let stale = |seq, anomalies| {
             ServerMessage::Event(LiveEvent {
                 community: CommunityId::new("c"),
-                stream: "building/b1".into(),
+                stream: "derived/health/b1".into(),
                 seq,
                 body: LiveBody::Building { building: BuildingId::new("b1"), health: BuildingHealth { devices: 2, offline: 0, anomalies } },
             })
@@ -307,7 +307,7 @@ mod tests {
             overdue: hutong_core::Money::from_fen(30_000),
             houses_in_arrears: 3,
         };
-        s.fold(ServerMessage::Event(LiveEvent { community: CommunityId::new("c"), stream: "book/b1".into(), seq: 1, body: LiveBody::Money { building: BuildingId::new("b1"), money } }));
+        s.fold(ServerMessage::Event(LiveEvent { community: CommunityId::new("c"), stream: "derived/money/b1".into(), seq: 1, body: LiveBody::Money { building: BuildingId::new("b1"), money } }));
         assert_eq!(s.tiles[0].money.arrears_permille(), 300);
         assert_eq!(arrears_class(s.tiles[0].money.arrears_permille()), "arrears-high");
     }

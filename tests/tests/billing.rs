@@ -114,6 +114,10 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
     let first: Value = serde_json::from_slice(&first.2).unwrap();
     let second: Value = serde_json::from_slice(&second.2).unwrap();
     assert_eq!(first["payment"]["no"], second["payment"]["no"], "one payment for one key");
+    // The same key with another body is not a repeat: refused, nothing paid.
+    let other = json!({"house": "荷花苑-1-1-101", "bills": nos, "channel": "cash", "payer": "张三"});
+    let third = request(server.http, "POST", &format!("{C}/payments"), Some(&cashier), &headers, other.to_string().as_bytes()).unwrap();
+    assert_eq!(third.0, 409, "{}", String::from_utf8_lossy(&third.2));
     let paid_amount: rust_decimal::Decimal = first["payment"]["amount"].as_str().unwrap().parse().unwrap();
     assert_eq!(paid_amount, expected.amount() + rust_decimal::Decimal::new(8889, 2));
     for no in &nos {
@@ -148,11 +152,11 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
     let open = bills_of(&server, &cashier, &format!("house=heyuan-1-1-102&state=pending&{march}"));
     let open_no = open["rows"][0]["no"].as_str().unwrap().to_string();
     let (status, refused) = call(&server, &cashier, "POST", &format!("{C}/bills/batch"), json!({"action": "remind", "bills": [open_no, nos[0]]}));
-    assert_eq!(status, 400, "{refused}");
+    assert_eq!(status, 409, "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap().contains("待支付"));
     // A paid bill is never deleted.
     let (status, _) = call(&server, &finance, "POST", &format!("{C}/bills/{}/delete", nos[0]), Value::Null);
-    assert_eq!(status, 400);
+    assert_eq!(status, 409, "a paid bill cannot be deleted: a conflict with its state");
 
     // N1: WeChat once per 7 days, with the seed's sentence and the next date.
     let remind = json!({"houses": ["荷花苑-1-1-102"], "channel": "wechat"});

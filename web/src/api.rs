@@ -45,16 +45,18 @@ pub enum Where {
     Community,
 }
 
-/// One route and the access it needs. The router is built from this table, so a route cannot
+/// One route: method, path, the access it needs and its handler. The router is built from this
+/// table and each route carries its own access into the authorisation layer, so a route cannot
 /// exist without a declared access — and the access-matrix test walks the same table.
 pub struct RouteSpec {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    pub handler: fn() -> MethodRouter<Arc<App>>,
 }
 
-const fn route(method: Method, path: &'static str, access: Access) -> RouteSpec {
-    RouteSpec { method, path, access }
+const fn route(method: Method, path: &'static str, access: Access, handler: fn() -> MethodRouter<Arc<App>>) -> RouteSpec {
+    RouteSpec { method, path, access, handler }
 }
 
 const DEVICES_READ: Option<Permission> = Some(Permission::Read(Module::Devices));
@@ -65,118 +67,60 @@ const BILLING_WRITE: Option<Permission> = Some(Permission::Write(Module::Billing
 const COLLECTION_READ: Option<Permission> = Some(Permission::Read(Module::Collection));
 const COLLECTION_WRITE: Option<Permission> = Some(Permission::Write(Module::Collection));
 
-const fn community_route(method: Method, path: &'static str, permission: Option<Permission>) -> RouteSpec {
-    route(method, path, Access::Allowed(permission, Where::Community))
+const fn community_route(method: Method, path: &'static str, permission: Option<Permission>, handler: fn() -> MethodRouter<Arc<App>>) -> RouteSpec {
+    route(method, path, Access::Allowed(permission, Where::Community), handler)
 }
 
 pub const ROUTES: &[RouteSpec] = &[
-    route(Method::GET, "/healthz", Access::Public),
-    route(Method::GET, "/metrics", Access::Public),
-    route(Method::GET, "/api/openapi.json", Access::Public),
-    route(Method::POST, "/api/v1/auth/login", Access::Public),
-    route(Method::POST, "/api/v1/auth/owner/code", Access::Public),
-    route(Method::POST, "/api/v1/auth/owner/login", Access::Public),
-    route(Method::POST, "/api/v1/auth/logout", Access::SignedIn),
-    route(Method::GET, "/api/v1/me", Access::SignedIn),
-    route(Method::PATCH, "/api/v1/me", Access::SignedIn),
-    route(Method::GET, "/api/v1/communities", Access::SignedIn),
-    route(Method::GET, "/api/v1/communities/{community}", Access::Allowed(None, Where::Community)),
-    route(Method::GET, "/api/v1/communities/{community}/houses", Access::Allowed(None, Where::Community)),
-    route(Method::GET, "/api/v1/communities/{community}/devices", Access::Allowed(DEVICES_READ, Where::Community)),
-    route(Method::GET, "/api/v1/communities/{community}/devices/{device}", Access::Allowed(DEVICES_READ, Where::Community)),
-    route(
-        Method::GET,
-        "/api/v1/communities/{community}/devices/{device}/key",
-        Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community),
-    ),
-    route(Method::GET, "/api/v1/communities/{community}/wall", Access::Allowed(DEVICES_READ, Where::Community)),
-    route(Method::GET, "/api/v1/org", Access::Allowed(SETTINGS_READ, Where::Company)),
-    route(Method::GET, "/api/v1/staff", Access::Allowed(SETTINGS_READ, Where::Company)),
-    route(Method::POST, "/api/v1/staff", Access::Allowed(SETTINGS_WRITE, Where::Company)),
-    route(Method::PUT, "/api/v1/staff/{staff}/roles", Access::Allowed(SETTINGS_WRITE, Where::Company)),
-    route(Method::POST, "/api/v1/staff/{staff}/disable", Access::Allowed(SETTINGS_WRITE, Where::Company)),
-    route(Method::GET, "/api/v1/staff/{staff}/phone", Access::Allowed(Some(Permission::UnmaskPersonalData), Where::Company)),
-    route(Method::GET, "/api/v1/roles", Access::Allowed(SETTINGS_READ, Where::Company)),
-    route(Method::POST, "/api/v1/roles", Access::Allowed(SETTINGS_WRITE, Where::Company)),
-    route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company)),
-    route(Method::GET, "/ws", Access::Allowed(DEVICES_READ, Where::Community)),
-    route(Method::GET, "/ws/money", Access::Allowed(COLLECTION_READ, Where::Community)),
-    community_route(Method::GET, "/api/v1/communities/{community}/tariff", BILLING_READ),
-    community_route(Method::PUT, "/api/v1/communities/{community}/tariff", BILLING_WRITE),
-    community_route(Method::GET, "/api/v1/communities/{community}/bills", BILLING_READ),
-    community_route(Method::GET, "/api/v1/communities/{community}/bills/export", BILLING_READ),
-    community_route(Method::GET, "/api/v1/communities/{community}/bills/template", BILLING_READ),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/import", BILLING_WRITE),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/batch", COLLECTION_WRITE),
-    community_route(Method::GET, "/api/v1/communities/{community}/bills/{bill}", BILLING_READ),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/edit", BILLING_WRITE),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/delete", BILLING_WRITE),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/void", BILLING_WRITE),
-    community_route(Method::POST, "/api/v1/communities/{community}/bill-runs", BILLING_WRITE),
-    community_route(Method::POST, "/api/v1/communities/{community}/payments", COLLECTION_WRITE),
-    community_route(Method::GET, "/api/v1/communities/{community}/payments/{payment}/receipt", COLLECTION_READ),
-    community_route(Method::POST, "/api/v1/communities/{community}/reminders", COLLECTION_WRITE),
-    community_route(Method::GET, "/api/v1/communities/{community}/notifications", COLLECTION_READ),
-    community_route(Method::GET, "/api/v1/communities/{community}/money", COLLECTION_READ),
-    community_route(Method::GET, "/api/v1/communities/{community}/house-records", BILLING_READ),
-    community_route(Method::POST, "/api/v1/communities/{community}/house-records/import", BILLING_WRITE),
+    route(Method::GET, "/healthz", Access::Public, || get(healthz)),
+    route(Method::GET, "/metrics", Access::Public, || get(metrics)),
+    route(Method::GET, "/api/openapi.json", Access::Public, || get(openapi)),
+    route(Method::POST, "/api/v1/auth/login", Access::Public, || post(auth::login)),
+    route(Method::POST, "/api/v1/auth/owner/code", Access::Public, || post(auth::owner_code)),
+    route(Method::POST, "/api/v1/auth/owner/login", Access::Public, || post(auth::owner_login)),
+    route(Method::POST, "/api/v1/auth/logout", Access::SignedIn, || post(auth::logout)),
+    route(Method::GET, "/api/v1/me", Access::SignedIn, || get(auth::me)),
+    route(Method::PATCH, "/api/v1/me", Access::SignedIn, || patch(staff::update_me)),
+    route(Method::GET, "/api/v1/communities", Access::SignedIn, || get(communities)),
+    route(Method::GET, "/api/v1/communities/{community}", Access::Allowed(None, Where::Community), || get(community)),
+    route(Method::GET, "/api/v1/communities/{community}/houses", Access::Allowed(None, Where::Community), || get(house_by_address)),
+    route(Method::GET, "/api/v1/communities/{community}/devices", Access::Allowed(DEVICES_READ, Where::Community), || get(devices)),
+    route(Method::GET, "/api/v1/communities/{community}/devices/{device}", Access::Allowed(DEVICES_READ, Where::Community), || get(device)),
+    route(Method::GET, "/api/v1/communities/{community}/devices/{device}/key", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || get(staff::device_key)),
+    route(Method::GET, "/api/v1/communities/{community}/wall", Access::Allowed(DEVICES_READ, Where::Community), || get(wall)),
+    route(Method::GET, "/api/v1/org", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::organisation)),
+    route(Method::GET, "/api/v1/staff", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::list)),
+    route(Method::POST, "/api/v1/staff", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::create)),
+    route(Method::PUT, "/api/v1/staff/{staff}/roles", Access::Allowed(SETTINGS_WRITE, Where::Company), || put(staff::set_roles)),
+    route(Method::POST, "/api/v1/staff/{staff}/disable", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::disable)),
+    route(Method::GET, "/api/v1/staff/{staff}/phone", Access::Allowed(Some(Permission::UnmaskPersonalData), Where::Company), || get(staff::unmask_phone)),
+    route(Method::GET, "/api/v1/roles", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::roles)),
+    route(Method::POST, "/api/v1/roles", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::define_role)),
+    route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::audit_log)),
+    route(Method::GET, "/ws", Access::Allowed(DEVICES_READ, Where::Community), || get(crate::ws::upgrade)),
+    route(Method::GET, "/ws/money", Access::Allowed(COLLECTION_READ, Where::Community), || get(crate::ws::upgrade_money)),
+    community_route(Method::GET, "/api/v1/communities/{community}/tariff", BILLING_READ, || get(billing::tariff::get)),
+    community_route(Method::PUT, "/api/v1/communities/{community}/tariff", BILLING_WRITE, || put(billing::tariff::put)),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills", BILLING_READ, || get(billing::desk::list)),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills/export", BILLING_READ, || get(billing::desk::export)),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills/template", BILLING_READ, || get(billing::desk::template_file)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/import", BILLING_WRITE, || post(billing::desk::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT))),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/batch", COLLECTION_WRITE, || post(billing::desk::batch)),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills/{bill}", BILLING_READ, || get(billing::desk::detail)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/edit", BILLING_WRITE, || post(billing::desk::edit)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/delete", BILLING_WRITE, || post(billing::desk::delete)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/void", BILLING_WRITE, || post(billing::desk::void)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bill-runs", BILLING_WRITE, || post(billing::desk::run)),
+    community_route(Method::POST, "/api/v1/communities/{community}/payments", COLLECTION_WRITE, || post(billing::pay::pay)),
+    community_route(Method::GET, "/api/v1/communities/{community}/payments/{payment}/receipt", COLLECTION_READ, || get(billing::pay::receipt)),
+    community_route(Method::POST, "/api/v1/communities/{community}/reminders", COLLECTION_WRITE, || post(billing::pay::remind)),
+    community_route(Method::GET, "/api/v1/communities/{community}/notifications", COLLECTION_READ, || get(billing::pay::notifications)),
+    community_route(Method::GET, "/api/v1/communities/{community}/money", COLLECTION_READ, || get(billing::money::summary)),
+    community_route(Method::GET, "/api/v1/communities/{community}/house-records", BILLING_READ, || get(billing::houses::list)),
+    community_route(Method::POST, "/api/v1/communities/{community}/house-records/import", BILLING_WRITE, || post(billing::houses::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT))),
 ];
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
-
-fn handler(spec: &RouteSpec) -> MethodRouter<Arc<App>> {
-    let h = match spec.path {
-        "/healthz" => get(healthz),
-        "/metrics" => get(metrics),
-        "/api/openapi.json" => get(openapi),
-        "/api/v1/auth/login" => post(auth::login),
-        "/api/v1/auth/owner/code" => post(auth::owner_code),
-        "/api/v1/auth/owner/login" => post(auth::owner_login),
-        "/api/v1/auth/logout" => post(auth::logout),
-        "/api/v1/me" if spec.method == Method::GET => get(auth::me),
-        "/api/v1/me" => patch(staff::update_me),
-        "/api/v1/communities" => get(communities),
-        "/api/v1/communities/{community}" => get(community),
-        "/api/v1/communities/{community}/houses" => get(house_by_address),
-        "/api/v1/communities/{community}/devices" => get(devices),
-        "/api/v1/communities/{community}/devices/{device}" => get(device),
-        "/api/v1/communities/{community}/devices/{device}/key" => get(staff::device_key),
-        "/api/v1/communities/{community}/wall" => get(wall),
-        "/api/v1/org" => get(staff::organisation),
-        "/api/v1/staff" if spec.method == Method::GET => get(staff::list),
-        "/api/v1/staff" => post(staff::create),
-        "/api/v1/staff/{staff}/roles" => put(staff::set_roles),
-        "/api/v1/staff/{staff}/disable" => post(staff::disable),
-        "/api/v1/staff/{staff}/phone" => get(staff::unmask_phone),
-        "/api/v1/roles" if spec.method == Method::GET => get(staff::roles),
-        "/api/v1/roles" => post(staff::define_role),
-        "/api/v1/audit" => get(staff::audit_log),
-        "/ws" => get(crate::ws::upgrade),
-        "/ws/money" => get(crate::ws::upgrade_money),
-        "/api/v1/communities/{community}/tariff" if spec.method == Method::GET => get(billing::tariff::get),
-        "/api/v1/communities/{community}/tariff" => put(billing::tariff::put),
-        "/api/v1/communities/{community}/bills" => get(billing::desk::list),
-        "/api/v1/communities/{community}/bills/export" => get(billing::desk::export),
-        "/api/v1/communities/{community}/bills/template" => get(billing::desk::template_file),
-        "/api/v1/communities/{community}/bills/import" => post(billing::desk::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-        "/api/v1/communities/{community}/bills/batch" => post(billing::desk::batch),
-        "/api/v1/communities/{community}/bills/{bill}" => get(billing::desk::detail),
-        "/api/v1/communities/{community}/bills/{bill}/edit" => post(billing::desk::edit),
-        "/api/v1/communities/{community}/bills/{bill}/delete" => post(billing::desk::delete),
-        "/api/v1/communities/{community}/bills/{bill}/void" => post(billing::desk::void),
-        "/api/v1/communities/{community}/bill-runs" => post(billing::desk::run),
-        "/api/v1/communities/{community}/payments" => post(billing::pay::pay),
-        "/api/v1/communities/{community}/payments/{payment}/receipt" => get(billing::pay::receipt),
-        "/api/v1/communities/{community}/reminders" => post(billing::pay::remind),
-        "/api/v1/communities/{community}/notifications" => get(billing::pay::notifications),
-        "/api/v1/communities/{community}/money" => get(billing::money::summary),
-        "/api/v1/communities/{community}/house-records" => get(billing::houses::list),
-        "/api/v1/communities/{community}/house-records/import" => post(billing::houses::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-        other => panic!("route {other} is declared in ROUTES but has no handler"),
-    };
-    debug_assert!(matches!(spec.method, Method::GET | Method::POST | Method::PUT | Method::PATCH));
-    h
-}
 
 pub fn router(app: Arc<App>) -> Router {
     let assets = app.assets.clone();
@@ -186,11 +130,13 @@ pub fn router(app: Arc<App>) -> Router {
     for path in paths {
         let mut methods: MethodRouter<Arc<App>> = MethodRouter::new();
         for spec in ROUTES.iter().filter(|r| r.path == path) {
-            methods = methods.merge(handler(spec));
+            // The route's own access travels with it into `authorize`: no lookup by string.
+            let guard = axum::middleware::from_fn_with_state(auth::Guard { app: app.clone(), route: spec }, auth::authorize);
+            methods = methods.merge((spec.handler)().route_layer(guard));
         }
         router = router.route(path, methods);
     }
-    let router = router.route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authorize)).with_state(app);
+    let router = router.with_state(app);
     if assets.join("index.html").is_file() {
         router.fallback_service(ServeDir::new(&assets).fallback(ServeFile::new(assets.join("index.html"))))
     } else {
@@ -205,8 +151,15 @@ pub enum ApiError {
     NotFound { zh: String, en: String },
     #[error("{zh} / {en}")]
     BadRequest { zh: String, en: String },
+    /// The request contradicts what is already there (a taken account, a reused key).
+    #[error("{zh} / {en}")]
+    Conflict { zh: String, en: String },
     #[error("服务尚未就绪 / the server is still recovering")]
     NotReady,
+    /// Part of the server (a building) is not answering right now; the request changed nothing
+    /// it can tell of, and may be retried.
+    #[error("{zh} / {en}")]
+    Unavailable { zh: String, en: String },
     #[error("请先登录 / sign in first")]
     Unauthenticated,
     #[error("没有权限（需要 {0}）/ not allowed: needs {0}")]
@@ -227,6 +180,15 @@ impl ApiError {
         ApiError::BadRequest { zh: "请求内容无效或含有不允许的字段".into(), en: format!("invalid request body: {}", e.body_text()) }
     }
 
+    /// A domain refusal whose message is `中文 / English` (the convention of `core`'s errors).
+    pub fn bilingual(e: &impl std::fmt::Display) -> (String, String) {
+        let text = e.to_string();
+        match text.split_once(" / ") {
+            Some((zh, en)) => (zh.to_string(), en.to_string()),
+            None => (text.clone(), text),
+        }
+    }
+
     pub fn not_found(what_zh: &str, what_en: &str, id: &str) -> Self {
         ApiError::NotFound { zh: format!("找不到{what_zh} {id}"), en: format!("no {what_en} {id}") }
     }
@@ -243,7 +205,9 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) | ApiError::NotStaff => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(detail) => {
@@ -252,6 +216,27 @@ impl IntoResponse for ApiError {
             }
         };
         (status, Json(json!({ "error": ErrorBody { code, message: self.to_string() } }))).into_response()
+    }
+}
+
+impl From<hutong_core::identity::OrgError> for ApiError {
+    fn from(e: hutong_core::identity::OrgError) -> Self {
+        use hutong_core::identity::OrgError::*;
+        let (zh, en) = ApiError::bilingual(&e);
+        match e {
+            NoStaff(_) | NoCompany(_) => ApiError::NotFound { zh, en },
+            AccountTaken | CommunityTaken(_) | CompanyExists(_) => ApiError::Conflict { zh, en },
+            NotOurCommunity(_) | ShortPassword | NoRole(_) | BadRoleId => ApiError::BadRequest { zh, en },
+        }
+    }
+}
+
+impl<R: Into<ApiError>> From<hutong_actors::journaled::CommitError<R>> for ApiError {
+    fn from(e: hutong_actors::journaled::CommitError<R>) -> Self {
+        match e {
+            hutong_actors::journaled::CommitError::Refused(r) => r.into(),
+            hutong_actors::journaled::CommitError::Journal(j) => ApiError::Internal(j.to_string()),
+        }
     }
 }
 
@@ -323,8 +308,7 @@ struct AddressQuery {
 async fn house_by_address(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<AddressQuery>) -> Result<Response, ApiError> {
     let c = find_community(&app, &id)?;
     let address: HouseAddress = q.address.parse().map_err(|e: hutong_core::community::AddressError| {
-        let text = e.to_string();
-        let (zh, en) = text.split_once(" / ").map_or((text.clone(), text.clone()), |(a, b)| (a.to_string(), b.to_string()));
+        let (zh, en) = ApiError::bilingual(&e);
         ApiError::BadRequest { zh, en }
     })?;
     let (building, house) = c.find_house(&address).ok_or_else(|| ApiError::not_found("房屋", "house", &q.address))?;

@@ -1,13 +1,14 @@
 //! Authentication and authorisation in one place. Every route is declared in `api::ROUTES` with
-//! the access it needs; `authorize` runs for every matched route (REST and the WebSocket
-//! upgrade), resolves the caller from the session cookie or bearer token, and refuses before the
-//! handler runs: 401 without a session, 404 for a community outside the caller's company or
-//! scope (its existence is not confirmed), 403 for a missing permission.
+//! the access it needs; the router hands each route's own declaration to `authorize` (a
+//! [`Guard`]), which runs before the handler of every route (REST and the WebSocket upgrade),
+//! resolves the caller from the session cookie or bearer token, and refuses: 401 without a
+//! session, 404 for a community outside the caller's company or scope (its existence is not
+//! confirmed), 403 for a missing permission.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +18,7 @@ use hutong_core::identity::{Permission, Principal, Subject};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{Access, ApiError, ROUTES, Where};
+use crate::api::{Access, ApiError, RouteSpec, Where};
 use crate::identity::{AuditEntry, LoginError};
 use crate::server::App;
 
@@ -47,24 +48,29 @@ pub fn client_ip(request: &Request) -> String {
     request.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
 }
 
-/// The community a request is about: the `{community}` path segment, else `?community=`.
-fn community_of(pattern: &str, request: &Request) -> Option<String> {
-    let path: Vec<&str> = request.uri().path().split('/').collect();
-    let from_path = pattern.split('/').position(|seg| seg == "{community}").and_then(|i| path.get(i)).map(|s| s.to_string());
-    from_path.or_else(|| {
-        request.uri().query()?.split('&').find_map(|kv| kv.strip_prefix("community=")).map(|v| v.to_string())
-    })
+/// What `authorize` guards: the app, and the route as declared (its access comes with it).
+#[derive(Clone)]
+pub struct Guard {
+    pub app: Arc<App>,
+    pub route: &'static RouteSpec,
 }
 
-pub async fn authorize(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
-    let pattern = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
-    let Some(route) = ROUTES.iter().find(|r| r.path == pattern && r.method == request.method()) else {
-        // Unknown routes are the router's 404/405, not ours to allow.
-        return next.run(request).await;
-    };
+/// The community a request is about: the `{community}` path parameter, else `?community=`.
+async fn community_of(request: Request) -> (Option<String>, Request) {
+    let (mut parts, body) = request.into_parts();
+    let from_path = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .and_then(|params| params.iter().find(|(k, _)| *k == "community").map(|(_, v)| v.to_string()));
+    let community = from_path.or_else(|| parts.uri.query()?.split('&').find_map(|kv| kv.strip_prefix("community=")).map(str::to_string));
+    (community, Request::from_parts(parts, body))
+}
+
+pub async fn authorize(State(Guard { app, route }): State<Guard>, request: Request, next: Next) -> Response {
     if matches!(route.access, Access::Public) {
         return next.run(request).await;
     }
+    let mut request = request;
     let Some((session, principal)) = token_of(request.headers()).and_then(|t| app.identity.principal(&t, Utc::now())) else {
         return ApiError::Unauthenticated.into_response();
     };
@@ -74,12 +80,14 @@ pub async fn authorize(State(app): State<Arc<App>>, mut request: Request, next: 
             return ApiError::NotStaff.into_response();
         }
         if let Where::Community = place {
-            let visible = community_of(route.path, &request).is_some_and(|c| {
+            let (community, back) = community_of(request).await;
+            request = back;
+            let visible = community.as_deref().is_some_and(|c| {
                 let org = app.identity.org();
-                org.company_of(&c).is_some_and(|company| principal.sees_community(company, &hutong_core::CommunityId::new(&c)))
+                org.company_of(c).is_some_and(|company| principal.sees_community(company, &hutong_core::CommunityId::new(c)))
             });
             if !visible {
-                return ApiError::not_found("小区", "community", &community_of(route.path, &request).unwrap_or_default()).into_response();
+                return ApiError::not_found("小区", "community", community.as_deref().unwrap_or_default()).into_response();
             }
         }
         if let Some(p) = permission {

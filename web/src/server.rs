@@ -19,10 +19,14 @@ use hutong_device_bridge::broker;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Broker, Config, Store};
-use crate::identity::{Identity, LogSender, OrgEvent, Outbox, StaffRecord, hash_password, random_secret};
+use crate::identity::{Identity, LogSender, Outbox, StaffRecord, hash_password, random_secret};
+use hutong_actors::journaled::CommitError;
+use hutong_core::identity::{OrgCommand, OrgError};
 use hutong_core::identity::{BuiltinRole, Scope};
 use hutong_core::{CommunityId, CompanyId, HouseId, StaffId};
-use crate::registry::{self, CommunityRegistered};
+use hutong_actors::journaled::{Shared, StreamId};
+use hutong_core::fee::Tariff;
+use hutong_core::registry::{CommunityRegistered, Registry};
 
 /// What the HTTP handlers share.
 pub struct App {
@@ -123,17 +127,17 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     }
 
     let clock = Clock::new();
-    let (mut head, mut communities) = registry::load(&journal).await?;
-    if demo.is_some() && !communities.iter().any(|c| c.community.id.as_str() == hutong_core::demo::DEMO_COMMUNITY) {
+    let registry: Shared<Registry> = Shared::recover(journal.clone(), StreamId::registry(), Registry::default).await?;
+    if demo.is_some() && !registry.read().has(hutong_core::demo::DEMO_COMMUNITY) {
         let [sister, other] = hutong_core::demo::small_communities();
         for community in [hutong_core::demo::community(), sister, other] {
             let devices = hutong_core::demo::devices(&community);
-            let reg = CommunityRegistered { community, devices };
-            head = registry::register(&journal, head, &reg).await?;
-            communities.push(reg);
+            let committed = registry.execute(&CommunityRegistered { community, devices }, clock.now().timestamp_millis()).await;
+            committed.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
-        tracing::info!(seq = head, "demo communities registered");
+        tracing::info!("demo communities registered");
     }
+    let communities = registry.read().communities.clone();
     match &demo_password {
         Some(password) => seed_demo_org(&identity, password).await?,
         None => seed_first_admin(&identity, &config, &communities).await?,
@@ -151,9 +155,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         let devices = reg.devices.len();
         let id = reg.community.id.clone();
         let seeded = demo.is_some();
-        app.tariffs
-            .load(&id, || if seeded { crate::billing::tariff::demo_tariff(&id) } else { crate::billing::tariff::Tariff { rules: Vec::new(), ..crate::billing::tariff::demo_tariff(&id) } })
-            .await?;
+        app.tariffs.load(&id, || if seeded { hutong_core::demo::demo_tariff(&id) } else { Tariff::default() }).await?;
         let running = Arc::new(reg.community);
         started_communities.push(running.clone());
         let sup = community::start(CommunityArgs {
@@ -290,15 +292,15 @@ async fn seed_first_admin(identity: &Identity, config: &Config, communities: &[C
         anyhow::bail!("管理员密码至少 8 位 / the admin password must have at least 8 characters");
     }
     let company = CompanyId::new("default");
-    identity.record(OrgEvent::CompanyCreated { company: company.clone(), name: "物业公司".into() }).await?;
+    seed(identity, OrgCommand::CreateCompany { company: company.clone(), name: "物业公司".into() }).await?;
     let mut all = std::collections::BTreeSet::new();
     for reg in communities {
-        identity.record(OrgEvent::CommunityAssigned { company: company.clone(), branch: None, community: reg.community.id.clone() }).await?;
+        seed(identity, OrgCommand::AssignCommunity { company: company.clone(), branch: None, community: reg.community.id.clone() }).await?;
         all.insert(reg.community.id.clone());
     }
     let scope = Scope { communities: all, buildings: Default::default() };
     let admin = staff(&company, "admin", "管理员", "", BuiltinRole::Admin, scope, &hash_password(&password));
-    identity.record(OrgEvent::StaffCreated { staff: admin }).await?;
+    seed(identity, OrgCommand::CreateStaff { staff: admin, password_chars: password.chars().count() }).await?;
     tracing::info!("first administrator created: account admin");
     Ok(())
 }
@@ -310,12 +312,13 @@ async fn seed_demo_org(identity: &Identity, password: &str) -> anyhow::Result<()
     }
     use hutong_core::demo::{DEMO_COMMUNITY, OTHER_COMPANY_COMMUNITY, SISTER_COMMUNITY};
     let (a, b) = (CompanyId::new("heyuan-wuye"), CompanyId::new("meiyuan-wuye"));
-    identity.record(OrgEvent::CompanyCreated { company: a.clone(), name: "荷花物业".into() }).await?;
-    identity.record(OrgEvent::CompanyCreated { company: b.clone(), name: "梅园物业".into() }).await?;
+    seed(identity, OrgCommand::CreateCompany { company: a.clone(), name: "荷花物业".into() }).await?;
+    seed(identity, OrgCommand::CreateCompany { company: b.clone(), name: "梅园物业".into() }).await?;
     for (company, community) in [(&a, DEMO_COMMUNITY), (&a, SISTER_COMMUNITY), (&b, OTHER_COMPANY_COMMUNITY)] {
-        let event = OrgEvent::CommunityAssigned { company: company.clone(), branch: Some("华东分公司".into()), community: CommunityId::new(community) };
-        identity.record(event).await?;
+        let command = OrgCommand::AssignCommunity { company: company.clone(), branch: Some("华东分公司".into()), community: CommunityId::new(community) };
+        seed(identity, command).await?;
     }
+    let password_chars = password.chars().count();
     let hash = hash_password(password);
     let scope = |communities: &[&str], buildings: &[&str]| Scope {
         communities: communities.iter().map(|c| CommunityId::new(*c)).collect(),
@@ -333,16 +336,24 @@ async fn seed_demo_org(identity: &Identity, password: &str) -> anyhow::Result<()
         ("butler", "黄敏", "13800000008", BuiltinRole::Butler, scope(&[DEMO_COMMUNITY], &["heyuan-b01"])),
     ];
     for (account, name, phone, role, scope) in people {
-        identity.record(OrgEvent::StaffCreated { staff: staff(&a, account, name, phone, role, scope, &hash) }).await?;
+        seed(identity, OrgCommand::CreateStaff { staff: staff(&a, account, name, phone, role, scope, &hash), password_chars }).await?;
     }
     let other = staff(&b, "meiyuan-admin", "周强", "13900000001", BuiltinRole::Admin, scope(&[OTHER_COMPANY_COMMUNITY], &[]), &hash);
-    identity.record(OrgEvent::StaffCreated { staff: other }).await?;
-    let owner = OrgEvent::OwnerRegistered {
+    seed(identity, OrgCommand::CreateStaff { staff: other, password_chars }).await?;
+    let owner = OrgCommand::RegisterOwner {
         company: a,
         phone: DEMO_OWNER_PHONE.into(),
         community: CommunityId::new(DEMO_COMMUNITY),
         houses: vec![HouseId::new("heyuan-1-1-101")],
     };
-    identity.record(owner).await?;
+    seed(identity, owner).await?;
     Ok(())
+}
+
+/// One step of seeding. What a crash between two steps already left in place is kept.
+async fn seed(identity: &Identity, command: OrgCommand) -> anyhow::Result<()> {
+    match identity.change(command).await {
+        Ok(_) | Err(CommitError::Refused(OrgError::CompanyExists(_) | OrgError::AccountTaken)) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
 }

@@ -10,14 +10,14 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
 use chrono::Utc;
-use hutong_core::identity::{Permission, Role, Scope, mask_phone};
+use hutong_core::identity::{OrgCommand, Permission, Role, Scope, mask_phone};
 use hutong_core::{BuildingId, CommunityId, RoleId, StaffId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::ApiError;
 use crate::auth::Caller;
-use crate::identity::{AuditEntry, OrgEvent, StaffRecord, hash_password};
+use crate::identity::{AuditEntry, StaffRecord, hash_password};
 use crate::server::App;
 
 pub(crate) fn audit_entry(caller: &Caller, action: &str, target: &str, before: Option<Value>, after: Option<Value>) -> AuditEntry {
@@ -88,22 +88,7 @@ pub struct NewStaff {
 pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<NewStaff>, JsonRejection>) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(ApiError::body)?;
     let company = caller.principal.company.clone();
-    {
-        let org = app.identity.org();
-        if body.account.trim().is_empty() || org.accounts.contains_key(&body.account) {
-            return Err(ApiError::bad("账号为空或已存在", "the account is empty or already taken"));
-        }
-        if body.password.chars().count() < 8 {
-            return Err(ApiError::bad("密码至少 8 位", "the password must have at least 8 characters"));
-        }
-        if let Some(r) = body.roles.iter().find(|r| org.role(&company, r).is_none()) {
-            return Err(ApiError::bad(&format!("没有角色 {r}"), &format!("no role {r}")));
-        }
-        let own = org.companies.get(&company).map(|c| c.communities.clone()).unwrap_or_default();
-        if let Some(c) = body.communities.iter().find(|c| !own.contains(*c)) {
-            return Err(ApiError::bad(&format!("小区 {c} 不属于本公司"), &format!("community {c} is not this company's")));
-        }
-    }
+    let password_chars = body.password.chars().count();
     let record = StaffRecord {
         id: StaffId::new(format!("{}-{}", company, body.account)),
         company,
@@ -118,7 +103,7 @@ pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
         password_hash: hash_password(&body.password),
     };
     let view = staff_json(&record, false);
-    app.identity.record(OrgEvent::StaffCreated { staff: record.clone() }).await.map_err(internal)?;
+    app.identity.change(OrgCommand::CreateStaff { staff: record.clone(), password_chars }).await?;
     app.identity.audit(audit_entry(&caller, "staff.create", &record.account, None, Some(view.clone()))).await.map_err(internal)?;
     Ok(Json(view))
 }
@@ -138,10 +123,7 @@ pub async fn set_roles(
     // Another company's staff member does not exist, whatever the body says.
     let staff = own_staff(&app, &caller, &id)?;
     let Json(body) = body.map_err(ApiError::body)?;
-    if let Some(r) = body.roles.iter().find(|r| app.identity.org().role(&staff.company, r).is_none()) {
-        return Err(ApiError::bad(&format!("没有角色 {r}"), &format!("no role {r}")));
-    }
-    app.identity.record(OrgEvent::StaffRolesChanged { staff: staff.id.clone(), roles: body.roles.clone() }).await.map_err(internal)?;
+    app.identity.change(OrgCommand::ChangeRoles { staff: staff.id.clone(), roles: body.roles.clone() }).await?;
     let entry = audit_entry(&caller, "staff.roles", &staff.account, Some(json!(staff.roles)), Some(json!(body.roles)));
     app.identity.audit(entry).await.map_err(internal)?;
     Ok(Json(json!({"id": staff.id, "roles": body.roles})))
@@ -152,7 +134,7 @@ pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<C
     if matches!(&caller.principal.subject, hutong_core::identity::Subject::Staff { id, .. } if *id == staff.id) {
         return Err(ApiError::bad("不能停用自己的账号", "you cannot close your own account"));
     }
-    app.identity.record(OrgEvent::StaffDisabled { staff: staff.id.clone() }).await.map_err(internal)?;
+    app.identity.change(OrgCommand::DisableStaff { staff: staff.id.clone() }).await?;
     app.identity.revoke_staff(&staff.id).await.map_err(internal)?;
     app.identity.audit(audit_entry(&caller, "staff.disable", &staff.account, Some(json!({"disabled": false})), Some(json!({"disabled": true})))).await.map_err(internal)?;
     Ok(Json(json!({"id": staff.id, "disabled": true})))
@@ -181,7 +163,7 @@ pub async fn update_me(State(app): State<Arc<App>>, Extension(caller): Extension
     let staff = own_staff(&app, &caller, id.as_str())?;
     let name = body.name.unwrap_or_else(|| staff.name.clone());
     let phone = body.phone.unwrap_or_else(|| staff.phone.clone());
-    app.identity.record(OrgEvent::StaffProfileChanged { staff: staff.id.clone(), name: name.clone(), phone: phone.clone() }).await.map_err(internal)?;
+    app.identity.change(OrgCommand::ChangeProfile { staff: staff.id.clone(), name: name.clone(), phone: phone.clone() }).await?;
     let entry = audit_entry(&caller, "staff.profile", &staff.account, Some(json!({"name": staff.name})), Some(json!({"name": name})));
     app.identity.audit(entry).await.map_err(internal)?;
     Ok(Json(json!({"name": name, "phone": mask_phone(&phone)})))
@@ -201,16 +183,13 @@ pub struct NewRole {
 
 pub async fn define_role(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<NewRole>, JsonRejection>) -> Result<Json<Role>, ApiError> {
     let Json(body) = body.map_err(ApiError::body)?;
-    if !hutong_core::ids::is_valid_id(body.id.as_str()) || hutong_core::identity::BuiltinRole::from_id(&body.id).is_some() {
-        return Err(ApiError::bad("角色编号无效或与内置角色重复", "the role id is invalid or a built-in role's"));
-    }
     // Nobody hands out more than they hold.
     if let Some(p) = body.permissions.iter().find(|p| !caller.principal.may(**p)) {
         return Err(ApiError::Forbidden(*p));
     }
     let role = Role { id: body.id, name: body.name, permissions: body.permissions, builtin: false };
     let company = caller.principal.company.clone();
-    app.identity.record(OrgEvent::RoleDefined { company, role: role.clone() }).await.map_err(internal)?;
+    app.identity.change(OrgCommand::DefineRole { company, role: role.clone() }).await?;
     app.identity.audit(audit_entry(&caller, "role.define", role.id.as_str(), None, Some(json!(role)))).await.map_err(internal)?;
     Ok(Json(role))
 }

@@ -17,7 +17,7 @@ pub mod view;
 
 pub use house::{HouseRecord, Relation, Resident, ResourceKind};
 pub use state::{
-    BillLine, BillRecord, BillSource, Book, BookCommand, BookError, BookEvent, Change, PayChannel, Payment, PaymentRequest,
+    BatchAction, BillLine, BillRecord, BillSource, Book, BookCommand, BookError, BookEvent, Change, PayChannel, Payment, PaymentRequest,
 };
 pub use view::{BillQuery, BillRow, BuildingMoney, CommunityMoney, HouseArrears, ItemMoney, Rate};
 

@@ -17,7 +17,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use super::house::HouseRecord;
+use super::house::{HouseRecord, Resident};
+use crate::import::template::ImportedHouse;
 use crate::bill::{Bill, BillCommand, BillError, BillEvent, BillState, allocate};
 use crate::ids::{BuildingId, HouseId};
 use crate::ledger::{Account, Entry, Ledger};
@@ -135,6 +136,25 @@ pub struct Payment {
     pub amount: Money,
     pub parts: Vec<(String, Money)>,
     pub prepaid: Money,
+    /// The bills the request named (empty: every open bill), so a repeat of the key can be told
+    /// from a different request under the same key.
+    #[serde(default)]
+    pub asked: Vec<String>,
+}
+
+impl Payment {
+    /// Whether a request is this payment asked again (same key, same body).
+    pub fn answers(&self, r: &PaymentRequest) -> bool {
+        let mut asked = self.asked.clone();
+        let mut bills = r.bills.clone();
+        asked.sort();
+        bills.sort();
+        self.house == r.house
+            && self.channel == r.channel
+            && self.payer == r.payer
+            && asked == bills
+            && r.amount.is_none_or(|a| a == self.amount)
+    }
 }
 
 /// What may be asked of a building's book.
@@ -153,6 +173,25 @@ pub enum BookCommand {
     PayMany(Vec<PaymentRequest>),
     /// Remind a house of what it owes on a channel, within the channel's limit (N1).
     Remind { house: HouseId, channel: Channel, limits: ReminderLimits, by: String, at: NaiveDateTime },
+    /// Merge imported house rows (C5): kind, area, state (dated, `today` when the row gives no
+    /// date), residents added or updated by phone. Decided against the book as it is, so an edit
+    /// made meanwhile is never overwritten by a stale copy.
+    ImportHouses { rows: Vec<ImportedHouse>, today: NaiveDate },
+    /// Several bills at once (F9), all or none: refused whole unless every bill is pending.
+    Batch { bills: Vec<String>, action: BatchAction, by: String, at: NaiveDateTime },
+}
+
+/// What a batch does to every bill it names (F9). Reminders are not a batch action of the
+/// book: each house's reminder stands alone (one house inside its channel limit must not stop the
+/// others), so they go house by house.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum BatchAction {
+    /// Delete every bill.
+    Delete,
+    /// Mark every bill paid: one payment per house, keyed `{key}/{house}`, so a repeated request
+    /// pays once.
+    MarkPaid { key: String, channel: PayChannel, payer: String },
 }
 
 /// What happened in a building's book.
@@ -194,6 +233,10 @@ pub enum BookError {
     NothingOwed,
     #[error("{0}")]
     Reminder(#[from] ReminderRefusal),
+    #[error("批量操作仅限全部为待支付的账单，{bill} 为{state} / batch actions need every selected bill pending; {bill} is {state}")]
+    NotAllPending { bill: String, state: &'static str },
+    #[error("批量操作已超时放弃，请重试 / the batch was abandoned (it took too long); try again")]
+    BatchAbandoned,
 }
 
 /// The book of one building.
@@ -216,6 +259,18 @@ pub struct Book {
     reminded: BTreeMap<(HouseId, Channel), NaiveDate>,
     /// Bills and receipts numbered so far.
     counter: u64,
+}
+
+impl crate::Aggregate for Book {
+    type Command = BookCommand;
+    type Event = BookEvent;
+    type Error = BookError;
+    fn decide(&self, command: &BookCommand) -> Result<Vec<BookEvent>, BookError> {
+        Book::decide(self, command)
+    }
+    fn apply(&mut self, event: &BookEvent) {
+        Book::apply(self, event);
+    }
 }
 
 impl Book {
@@ -376,6 +431,8 @@ impl Book {
                 }
                 Ok(events)
             }
+            BookCommand::ImportHouses { rows, today } => self.decide_house_import(rows, *today),
+            BookCommand::Batch { bills, action, by, at } => self.decide_batch(bills, action, by, *at),
             BookCommand::Remind { house, channel, limits, by, at } => {
                 if !self.houses.contains_key(house) {
                     return Err(BookError::NoHouse(house.to_string()));
@@ -390,6 +447,123 @@ impl Book {
         }
     }
 
+    fn decide_house_import(&self, rows: &[ImportedHouse], today: NaiveDate) -> Result<Vec<BookEvent>, BookError> {
+        let mut merged: BTreeMap<HouseId, HouseRecord> = BTreeMap::new();
+        for r in rows {
+            let h = match merged.get_mut(&r.house) {
+                Some(h) => h,
+                None => {
+                    let current = self.houses.get(&r.house).ok_or_else(|| BookError::NoHouse(r.house.to_string()))?;
+                    merged.entry(r.house.clone()).or_insert_with(|| current.clone())
+                }
+            };
+            if let Some(k) = r.kind {
+                h.kind = k;
+            }
+            if let Some(a) = r.area {
+                h.area = a;
+            }
+            if let Some(state) = r.state {
+                if state != h.state {
+                    h.state_since = Some(r.state_since.unwrap_or(today));
+                }
+                h.state = state;
+            }
+            if let Some((name, phone, id_number, relation, vip)) = &r.resident {
+                match h.residents.iter_mut().find(|x| &x.phone == phone) {
+                    Some(x) => {
+                        x.name = name.clone();
+                        x.relation = *relation;
+                        x.vip = *vip;
+                        if id_number.is_some() {
+                            x.id_number = id_number.clone();
+                        }
+                    }
+                    None => h.residents.push(Resident {
+                        name: name.clone(),
+                        phone: phone.clone(),
+                        id_number: id_number.clone(),
+                        relation: *relation,
+                        vip: *vip,
+                        since: today,
+                    }),
+                }
+            }
+        }
+        if merged.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![BookEvent::HousesRegistered { houses: merged.into_values().collect() }])
+    }
+
+    /// The payment key a marked-paid batch uses for one house.
+    pub fn batch_key(key: &str, house: &HouseId) -> String {
+        format!("{key}/{house}")
+    }
+
+    /// F9's rule for a selection: every bill exists and is pending. The houses they belong to.
+    pub fn pending_houses(&self, bills: &[String]) -> Result<Vec<HouseId>, BookError> {
+        let mut houses = Vec::new();
+        for no in bills {
+            let r = self.bill(no).ok_or_else(|| BookError::NoBill(no.clone()))?;
+            if r.bill.state != BillState::Pending {
+                return Err(BookError::NotAllPending { bill: r.bill.no.clone(), state: r.bill.state.label_zh() });
+            }
+            houses.push(r.house.clone());
+        }
+        houses.sort();
+        houses.dedup();
+        Ok(houses)
+    }
+
+    fn decide_batch(&self, bills: &[String], action: &BatchAction, by: &str, at: NaiveDateTime) -> Result<Vec<BookEvent>, BookError> {
+        let mut records = Vec::with_capacity(bills.len());
+        for no in bills {
+            records.push(self.bill(no).ok_or_else(|| BookError::NoBill(no.clone()))?);
+        }
+        match action {
+            BatchAction::Delete => {
+                self.pending_houses(bills)?;
+                let mut events = Vec::with_capacity(records.len());
+                for r in records {
+                    for event in r.bill.decide(&BillCommand::Delete)? {
+                        events.push(BookEvent::BillChanged { no: r.bill.no.clone(), change: Change { at, by: by.to_string(), event } });
+                    }
+                }
+                Ok(events)
+            }
+            BatchAction::MarkPaid { key, channel, payer } => {
+                let mut by_house: BTreeMap<&HouseId, Vec<String>> = BTreeMap::new();
+                for r in &records {
+                    by_house.entry(&r.house).or_default().push(r.bill.no.clone());
+                }
+                // A house already paid under this batch's key is a repeat of the same request: the
+                // payment answers it (or the key is refused if the bills differ). Every other bill
+                // must still be pending.
+                for r in &records {
+                    let repeat = self.payment_by_key(&Self::batch_key(key, &r.house)).is_some();
+                    if !repeat && r.bill.state != BillState::Pending {
+                        return Err(BookError::NotAllPending { bill: r.bill.no.clone(), state: r.bill.state.label_zh() });
+                    }
+                }
+                let requests: Vec<PaymentRequest> = by_house
+                    .into_iter()
+                    .map(|(house, bills)| PaymentRequest {
+                        key: Self::batch_key(key, house),
+                        house: house.clone(),
+                        bills,
+                        amount: None,
+                        channel: *channel,
+                        payer: payer.clone(),
+                        by: by.to_string(),
+                        at,
+                    })
+                    .collect();
+                self.decide(&BookCommand::PayMany(requests))
+            }
+        }
+    }
+
     /// Only what issuing and drawing touch, so a large book is not copied whole.
     fn clone_for_draw(&self) -> Book {
         Book { building: self.building.clone(), building_no: self.building_no, houses: BTreeMap::new(), counter: self.counter, ..Book::default() }
@@ -397,8 +571,8 @@ impl Book {
 
     fn decide_payment(&self, r: &PaymentRequest) -> Result<Vec<BookEvent>, BookError> {
         if let Some(done) = self.payment_by_key(&r.key) {
-            let same = done.house == r.house && r.amount.is_none_or(|a| a == done.amount);
-            return if same { Ok(Vec::new()) } else { Err(BookError::KeyReused(r.key.clone())) };
+            // The same request again is answered by the payment it made; another under its key is refused.
+            return if done.answers(r) { Ok(Vec::new()) } else { Err(BookError::KeyReused(r.key.clone())) };
         }
         if !self.houses.contains_key(&r.house) {
             return Err(BookError::NoHouse(r.house.to_string()));
@@ -437,6 +611,7 @@ impl Book {
             amount,
             parts: plan.to_bills,
             prepaid: plan.prepayment,
+            asked: r.bills.clone(),
         };
         Ok(vec![BookEvent::PaymentTaken { payment }])
     }

@@ -5,11 +5,11 @@
 
 use std::time::Instant;
 
-use hutong_actors::building::{BuildingMsg, RunRequest};
+use hutong_actors::building::RunRequest;
 use hutong_core::bill_run::{Cycle, RunSpec, Timing};
 
 use super::{Scratch, peak_rss_mib, start, synthetic};
-use crate::billing::tariff::demo_tariff;
+use hutong_core::demo::demo_tariff;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BillingBench {
@@ -39,9 +39,9 @@ pub async fn billing(options: BillingBench) -> anyhow::Result<()> {
         let run = Instant::now();
         let mut pending = Vec::new();
         for b in &buildings {
-            let actor = directory.building(b).ok_or_else(|| anyhow::anyhow!("no actor for {b}"))?;
+            let target = directory.building_ref(b).ok_or_else(|| anyhow::anyhow!("no actor for {b}"))?;
             let request = RunRequest { spec: spec.clone(), items: items.clone(), rules: rules.clone(), commit: true, by: "bench".into(), at };
-            pending.push(tokio::spawn(async move { ractor::call!(actor, |reply| BuildingMsg::Run(Box::new(request), reply)) }));
+            pending.push(tokio::spawn(async move { target.run(request).await }));
         }
         let mut bills = 0u64;
         let mut amount = hutong_core::Money::ZERO;

@@ -66,9 +66,9 @@ pub async fn import(options: ImportBench) -> anyhow::Result<()> {
     let at = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).and_then(|d| d.and_hms_opt(9, 0, 0)).unwrap_or_default();
     let mut pending = Vec::new();
     for (building, lines) in by_building {
-        let actor = directory.building(&building).ok_or_else(|| anyhow::anyhow!("no actor"))?;
+        let target = directory.building_ref(&building).ok_or_else(|| anyhow::anyhow!("no actor"))?;
         let command = BookCommand::IssueBills { lines, source: BillSource::Import { batch: "bench".into() }, by: "bench".into(), at };
-        pending.push(tokio::spawn(async move { ractor::call!(actor, |reply| hutong_actors::building::BuildingMsg::Book(command, reply)) }));
+        pending.push(tokio::spawn(async move { target.book(command).await }));
     }
     let mut issued = 0;
     for p in pending {

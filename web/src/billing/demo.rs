@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use chrono::{Datelike, Months, NaiveDate, NaiveTime};
-use hutong_actors::building::{BuildingMsg, RunRequest};
+use hutong_actors::building::RunRequest;
 use hutong_core::bill_run::{Cycle, RunSpec, Timing};
 use hutong_core::book::{BookCommand, PayChannel, PaymentRequest, Relation, Resident};
 use hutong_core::community::Community;
 use hutong_core::fee::HouseState;
 
-use super::{building_actor, command, local_now, read};
+use super::{command, local_now, read};
 use crate::server::App;
 
 const SURNAMES: [&str; 16] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林"];
@@ -50,8 +50,8 @@ pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> a
         let runs = community.buildings.iter().map(|building| {
             let request = RunRequest { spec: spec.clone(), items: Arc::new(tariff.items.clone()), rules: Arc::new(tariff.rules.clone()), commit: true, by: "演示数据".into(), at };
             async move {
-                let actor = building_actor(app, &building.id).map_err(|e| anyhow::anyhow!("{e}"))?;
-                ractor::call!(actor, |reply| BuildingMsg::Run(Box::new(request), reply)).map_err(|e| anyhow::anyhow!("{e}"))
+                let target = super::building(app, &building.id).map_err(|e| anyhow::anyhow!("{e}"))?;
+                target.run(request).await.map_err(|e| anyhow::anyhow!("{e}"))
             }
         });
         futures_util::future::try_join_all(runs).await?;

@@ -12,10 +12,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::NaiveDate;
-use hutong_actors::building::{BuildingMsg, RunOutcome, RunRequest};
+use hutong_actors::building::{RunOutcome, RunRequest};
 use hutong_core::bill::{BillCommand, BillState};
 use hutong_core::bill_run::{Cycle, RunSpec, Timing};
-use hutong_core::book::{BillLine, BillQuery, BillRecord, BillRow, BillSource, BookCommand, Change};
+use hutong_core::book::{BatchAction as BookBatch, BillLine, BillQuery, BillRecord, BillRow, BillSource, BookCommand, BookEvent, Change};
 use hutong_core::identity::{Module, Permission};
 use hutong_core::import::export;
 use hutong_core::import::sheet::{self, Limits};
@@ -24,7 +24,7 @@ use hutong_core::{BuildingId, Money};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{actor_name, building_actor, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
+use super::{actor_name, building, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
 use crate::api::ApiError;
 use crate::auth::Caller;
 use crate::server::App;
@@ -249,6 +249,9 @@ pub struct BatchBody {
 }
 
 /// F9: remind, mark paid or delete several bills — refused whole unless every one is pending.
+/// Delete and mark-paid are one book command per building, committed in every building or in
+/// none (`hutong_actors::handle::batch`); reminders go house by house (a house inside its
+/// channel's limit must not stop the others).
 pub async fn batch(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
@@ -262,52 +265,60 @@ pub async fn batch(
     if matches!(b.action, BatchAction::Delete) && !caller.principal.may(Permission::Write(Module::Billing)) {
         return Err(ApiError::Forbidden(Permission::Write(Module::Billing)));
     }
-    let mut found = Vec::new();
+    let c = community_of(&app, &community)?;
+    // Every bill must be one the caller may see, found in the building its number names.
+    let mut by_building: BTreeMap<BuildingId, Vec<String>> = BTreeMap::new();
     for no in &b.bills {
-        found.push(find_bill(&app, &caller, &community, no).await?);
+        let building = building_of_no(&c, no).filter(|bd| in_scope(&caller, bd)).ok_or_else(|| ApiError::not_found("账单", "bill", no))?;
+        by_building.entry(building).or_default().push(no.clone());
     }
-    if let Some((_, r, _)) = found.iter().find(|(_, r, _)| r.bill.state != BillState::Pending) {
-        return Err(ApiError::BadRequest {
-            zh: format!("批量操作仅限全部为待支付的账单，{} 为{}", r.bill.no, r.bill.state.label_zh()),
-            en: format!("batch actions need every selected bill pending; {} is {:?}", r.bill.no, r.bill.state),
-        });
-    }
-    let mut results = Vec::new();
-    match b.action {
-        BatchAction::Delete => {
-            for (_, r, _) in &found {
-                let out = change(&app, &caller, &community, &r.bill.no, BillCommand::Delete, "bill.delete").await;
-                results.push(json!({"bill": r.bill.no, "ok": out.is_ok(), "message": out.err().map(|e| e.to_string())}));
-            }
+    let (by, at) = (actor_name(&caller), local_now(&c));
+    let action = match b.action {
+        BatchAction::Delete => BookBatch::Delete,
+        BatchAction::MarkPaid => {
+            let key = b.key.clone().filter(|k| !k.trim().is_empty()).ok_or_else(|| ApiError::bad("标记已支付需要幂等键 key", "mark paid needs an idempotency key"))?;
+            let channel = b.pay_channel.ok_or_else(|| ApiError::bad("请选择支付渠道", "choose the payment channel"))?;
+            BookBatch::MarkPaid { key, channel, payer: b.payer.clone().unwrap_or_default() }
         }
         BatchAction::Remind => {
             let channel = b.channel.unwrap_or(hutong_core::reminder::Channel::InApp);
-            let mut houses: Vec<(BuildingId, hutong_core::HouseId)> = found.iter().map(|(bd, r, _)| (bd.clone(), r.house.clone())).collect();
-            houses.sort();
-            houses.dedup();
+            let mut houses = Vec::new();
+            for (bd, nos) in &by_building {
+                let pending = read(&app, bd, {
+                    let nos = nos.clone();
+                    move |book| book.pending_houses(&nos)
+                })
+                .await?
+                .map_err(refused)?;
+                houses.extend(pending.into_iter().map(|h| (bd.clone(), h)));
+            }
+            let mut results = Vec::new();
             for (building, house) in houses {
                 results.push(super::pay::remind_house(&app, &caller, &community, &building, &house, channel).await?);
             }
+            return Ok(Json(json!({"results": results})));
         }
-        BatchAction::MarkPaid => {
-            let key = b.key.clone().ok_or_else(|| ApiError::bad("标记已支付需要幂等键 key", "mark paid needs an idempotency key"))?;
-            let channel = b.pay_channel.ok_or_else(|| ApiError::bad("请选择支付渠道", "choose the payment channel"))?;
-            let mut by_house: BTreeMap<(BuildingId, hutong_core::HouseId), Vec<String>> = BTreeMap::new();
-            for (bd, r, _) in &found {
-                by_house.entry((bd.clone(), r.house.clone())).or_default().push(r.bill.no.clone());
+    };
+    let parts: Vec<_> = by_building
+        .into_iter()
+        .map(|(bd, bills)| Ok((building(&app, &bd)?, BookCommand::Batch { bills, action: action.clone(), by: by.clone(), at })))
+        .collect::<Result<_, ApiError>>()?;
+    let events = hutong_actors::handle::batch(parts).await?.map_err(refused)?;
+    let mut results = Vec::new();
+    for event in &events {
+        match event {
+            BookEvent::BillChanged { no, change } => {
+                let audit = audit_entry(&caller, "bill.delete", no, None, serde_json::to_value(&change.event).ok());
+                app.identity.audit(audit).await.map_err(internal)?;
+                results.push(json!({"bill": no, "ok": true}));
             }
-            for ((building, house), bills) in by_house {
-                let request = super::pay::PayBody {
-                    key: Some(format!("{key}/{house}")),
-                    house: house.to_string(),
-                    bills,
-                    amount: None,
-                    channel,
-                    payer: b.payer.clone().unwrap_or_default(),
-                };
-                let payment = super::pay::take(&app, &caller, &community, &building, request).await?;
-                results.push(json!({"house": house, "ok": true, "payment": payment}));
+            BookEvent::PaymentTaken { payment } => {
+                let audit = audit_entry(&caller, "payment.take", &payment.no, None, Some(json!({"house": payment.house, "amount": payment.amount, "channel": payment.channel, "bills": payment.parts})));
+                app.identity.audit(audit).await.map_err(internal)?;
+                app.metrics.inc("hutong_payments_total", &[("channel", payment.channel.label_zh())]);
+                results.push(json!({"house": payment.house, "ok": true, "payment": payment}));
             }
+            _ => {}
         }
     }
     Ok(Json(json!({"results": results})))
@@ -364,7 +375,7 @@ pub async fn import(
             errors.push(RowError { row: bill.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() });
             continue;
         };
-        let subject = items.items.iter().find(|i| i.id == bill.item).map_or_else(|| "6051.01".to_string(), |i| i.subject.clone());
+        let subject = items.subject_of(&bill.item);
         by_building.entry(building).or_default().push(BillLine {
             house: bill.house,
             item: bill.item,
@@ -531,26 +542,14 @@ pub async fn run(
     let items = Arc::new(tariff.items.clone());
     let rules = Arc::new(tariff.rules.clone());
     let mut pending = Vec::new();
-    for building in c.buildings.iter().filter(|b| in_scope(&caller, &b.id)) {
-        let actor = building_actor(&app, &building.id)?;
+    for b2 in c.buildings.iter().filter(|b| in_scope(&caller, &b.id)) {
+        let target = building(&app, &b2.id)?;
         let request = RunRequest { spec: spec.clone(), items: items.clone(), rules: rules.clone(), commit: b.commit, by: actor_name(&caller), at: now };
-        pending.push(tokio::spawn(async move { ractor::call!(actor, |reply| BuildingMsg::Run(Box::new(request), reply)) }));
+        pending.push(tokio::spawn(async move { target.run(request).await }));
     }
     let mut total = RunOutcome::default();
     for p in pending {
-        let o = p.await.map_err(internal)?.map_err(internal)?;
-        total.bills += o.bills;
-        total.amount += o.amount;
-        total.skipped += o.skipped;
-        for (item, (n, m)) in o.by_item {
-            let e = total.by_item.entry(item).or_default();
-            e.0 += n;
-            e.1 += m;
-        }
-        total.problems.extend(o.problems);
-        if total.sample.len() < 5 {
-            total.sample.extend(o.sample.into_iter().take(5 - total.sample.len()));
-        }
+        total.merge(p.await.map_err(internal)??);
     }
     let (start, end) = spec.period();
     if b.commit {

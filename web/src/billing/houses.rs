@@ -18,7 +18,7 @@ use hutong_core::BuildingId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{building_of_house, command, community_of, in_scope, internal, local_now, read, refused};
+use super::{building_of_house, community_of, in_scope, internal, local_now, read, refused};
 use crate::api::ApiError;
 use crate::auth::Caller;
 use crate::server::App;
@@ -126,36 +126,14 @@ pub async fn import(
         let body = json!({"imported": 0, "rows": parsed.rows, "errors": errors, "message": format!("{} 处错误，未导入 / errors found; nothing was imported", errors.len())});
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
     }
+    // Each building merges its rows into its own book (`ImportHouses`), all buildings or none.
     let today = local_now(&c).date();
-    let mut imported = 0;
-    for (building, rows) in by_building {
-        let ids: Vec<_> = rows.iter().map(|r| r.house.clone()).collect();
-        let mut current: HashMap<_, HouseRecord> = read(&app, &building, move |book| ids.iter().filter_map(|id| book.houses.get(id).cloned()).map(|h| (h.id.clone(), h)).collect()).await?;
-        for r in &rows {
-            let Some(h) = current.get_mut(&r.house) else { continue };
-            if let Some(k) = r.kind { h.kind = k; }
-            if let Some(a) = r.area { h.area = a; }
-            if let Some(s) = r.state {
-                if s != h.state {
-                    h.state_since = Some(r.state_since.unwrap_or(today));
-                }
-                h.state = s;
-            }
-            if let Some((name, phone, id_number, relation, vip)) = &r.resident {
-                match h.residents.iter_mut().find(|x| &x.phone == phone) {
-                    Some(x) => {
-                        x.name = name.clone();
-                        x.relation = *relation;
-                        x.vip = *vip;
-                        if id_number.is_some() { x.id_number = id_number.clone(); }
-                    }
-                    None => h.residents.push(Resident { name: name.clone(), phone: phone.clone(), id_number: id_number.clone(), relation: *relation, vip: *vip, since: today }),
-                }
-            }
-            imported += 1;
-        }
-        command(&app, &building, BookCommand::RegisterHouses { houses: current.into_values().collect() }).await?.map_err(refused)?;
-    }
+    let imported: usize = by_building.values().map(Vec::len).sum();
+    let parts = by_building
+        .into_iter()
+        .map(|(bd, rows)| Ok((super::building(&app, &bd)?, BookCommand::ImportHouses { rows, today })))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    hutong_actors::handle::batch(parts).await?.map_err(refused)?;
     app.identity.audit(audit_entry(&caller, "house.import", &community, None, Some(json!({"rows": imported})))).await.map_err(internal)?;
     Ok(Json(json!({"imported": imported, "rows": parsed.rows, "errors": errors})).into_response())
 }

@@ -1,6 +1,7 @@
 //! Billing and collection over HTTP (F1–F9, P1–P3, P7, N1–N4, R3, R4, C2–C5). Handlers find the
-//! building actor that holds a bill or a house and ask it; the book's refusals come back as 4xx
-//! with their own sentence, journal failures as 500.
+//! building that holds a bill or a house and ask it through its typed handle (`BuildingRef`);
+//! every decision is the book's (`core::book`). Its refusals come back as 4xx with their own
+//! sentence, a building that does not answer as 503, journal failures as 500.
 //!
 //! # Layout
 //! - [`tariff`]: charge items, prices and reminder limits per community, journaled.
@@ -23,11 +24,10 @@ pub mod tariff;
 
 use std::sync::Arc;
 
-use hutong_actors::building::{BookReply, BuildingMsg};
+use hutong_actors::handle::{BuildingRef, CallError};
 use hutong_core::book::{Book, BookCommand, BookError, BookEvent};
 use hutong_core::community::{Community, HouseIndex};
 use hutong_core::{BuildingId, HouseId};
-use ractor::ActorRef;
 
 use crate::api::ApiError;
 use crate::auth::Caller;
@@ -37,12 +37,26 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// A book refusal, in the book's own words (Chinese / English).
+/// A book refusal, in the book's own words: a missing bill or house is 404, a request that
+/// contradicts the book as it is (a closed bill, a reused key, a batch over a paid bill) is 409.
 pub(crate) fn refused(e: BookError) -> ApiError {
-    let text = e.to_string();
-    match text.split_once(" / ") {
-        Some((zh, en)) => ApiError::BadRequest { zh: zh.into(), en: en.into() },
-        None => ApiError::BadRequest { zh: text.clone(), en: text },
+    use hutong_core::bill::BillError;
+    let (zh, en) = ApiError::bilingual(&e);
+    match e {
+        BookError::NoBill(_) | BookError::NoHouse(_) => ApiError::NotFound { zh, en },
+        BookError::KeyReused(_)
+        | BookError::NotAllPending { .. }
+        | BookError::BatchAbandoned
+        | BookError::NothingOwed
+        | BookError::Bill(BillError::Closed(_) | BillError::NotPending(..)) => ApiError::Conflict { zh, en },
+        _ => ApiError::BadRequest { zh, en },
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        let (zh, en) = ApiError::bilingual(&e);
+        ApiError::Unavailable { zh, en }
     }
 }
 
@@ -53,8 +67,9 @@ pub(crate) fn community_of(app: &App, id: &str) -> Result<Arc<Community>, ApiErr
     app.hub.community(id).ok_or_else(|| ApiError::not_found("小区", "community", id))
 }
 
-pub(crate) fn building_actor(app: &App, building: &BuildingId) -> Result<ActorRef<BuildingMsg>, ApiError> {
-    app.directory.building(building).ok_or_else(|| ApiError::Internal(format!("building {building} has no actor")))
+/// The typed handle of a building's actor; a building left down by its supervisor is 503.
+pub(crate) fn building(app: &App, building: &BuildingId) -> Result<BuildingRef, ApiError> {
+    app.directory.building_ref(building).ok_or_else(|| CallError::Unavailable(building.clone()).into())
 }
 
 /// The building whose number a bill or receipt number carries.
@@ -89,21 +104,13 @@ pub(crate) fn in_scope(caller: &Caller, building: &BuildingId) -> bool {
 }
 
 /// Sends a command to a building's book and waits for the journaled events.
-pub(crate) async fn command(app: &App, building: &BuildingId, command: BookCommand) -> Result<Result<Vec<BookEvent>, BookError>, ApiError> {
-    let actor = building_actor(app, building)?;
-    ractor::call!(actor, |reply: BookReply| BuildingMsg::Book(command, reply)).map_err(internal)
+pub(crate) async fn command(app: &App, id: &BuildingId, command: BookCommand) -> Result<Result<Vec<BookEvent>, BookError>, ApiError> {
+    Ok(building(app, id)?.book(command).await?)
 }
 
 /// Reads a building's book.
-pub(crate) async fn read<T: Send + 'static>(app: &App, building: &BuildingId, f: impl FnOnce(&Book) -> T + Send + 'static) -> Result<T, ApiError> {
-    let actor = building_actor(app, building)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    actor
-        .cast(BuildingMsg::Read(Box::new(move |book: &Book| {
-            let _ = tx.send(f(book));
-        })))
-        .map_err(internal)?;
-    rx.await.map_err(internal)
+pub(crate) async fn read<T: Send + 'static>(app: &App, id: &BuildingId, f: impl FnOnce(&Book) -> T + Send + 'static) -> Result<T, ApiError> {
+    Ok(building(app, id)?.query(f).await?)
 }
 
 /// The operator's name for the book's history.

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
+use hutong_actors::building::Paid;
 use hutong_core::book::{BookCommand, BookError, PayChannel, Payment, PaymentRequest};
 use hutong_core::reminder::Channel;
 use hutong_core::{BuildingId, HouseId, Money};
@@ -56,10 +57,8 @@ pub(crate) async fn take(app: &App, caller: &Caller, community: &str, building: 
         by: actor_name(caller),
         at: local_now(&c),
     };
-    let events = command(app, building, BookCommand::Pay(request)).await?.map_err(refused)?;
-    let fresh = !events.is_empty();
-    let k = key.clone();
-    let payment = read(app, building, move |book| book.payment_by_key(&k).cloned()).await?.ok_or_else(|| ApiError::Internal("payment vanished".into()))?;
+    // One round trip: the reply is the payment, fresh or the one this key already took.
+    let Paid { payment, fresh } = super::building(app, building)?.pay(request).await?.map_err(refused)?;
     if fresh {
         let audit = audit_entry(caller, "payment.take", &payment.no, None, Some(json!({"house": house, "amount": payment.amount, "channel": payment.channel, "bills": payment.parts})));
         app.identity.audit(audit).await.map_err(internal)?;

@@ -1,70 +1,30 @@
-//! Identity: the organisation, sign-in, sessions, the audit log and device keys — journaled
-//! like everything else (`org`, `sessions` and `audit` streams), so a restart keeps accounts,
-//! open sessions, revocations and the audit trail.
-//!
-//! Writes are serialised per stream by a lock held across "journal, then apply" — the same
-//! journal-before-state rule the actors follow; reads (every request resolves its caller) take a
-//! read lock on the folded state and never wait for the journal.
+//! Identity: sign-in, sessions, the organisation, the audit log and device keys. The
+//! organisation, sessions and audit log are `core` aggregates (`Org`, `Sessions`, `AuditLog`,
+//! each with its `decide`/`apply`) on the actors' journaled runtime (`Shared`, streams `org`,
+//! `sessions`, `audit`), so a restart keeps accounts, open sessions, revocations and the audit
+//! trail, and two requests racing for one account cannot both pass: each write is decided and
+//! journaled under its stream's writer lock. Reads (every request resolves its caller) take a read
+//! lock on the folded state and never wait for the journal.
 
 mod limit;
-mod org;
 mod outbox;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use chrono::{DateTime, TimeDelta, Utc};
-use hutong_actors::journal::{Append, Journal, JournalError};
-use hutong_core::identity::{Principal, mask_phone};
+use hutong_actors::journal::{Journal, JournalError};
+use hutong_actors::journaled::{CommitError, Shared, StreamId};
+use hutong_core::identity::{AuditLog, OrgCommand, OrgError, Principal, SessionCommand, Sessions, mask_phone};
 use hutong_core::{CompanyId, StaffId};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use hutong_core::identity::{AuditEntry, Org, OrgEvent, SessionSubject, StaffRecord};
 pub use limit::LoginLimiter;
-pub use org::{Org, OrgEvent, StaffRecord};
 pub use outbox::{LogSender, Notification, NotificationSender, Outbox};
-
-/// Who a session belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SessionSubject {
-    Staff { id: StaffId },
-    Owner { phone: String },
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum SessionEvent {
-    Started { token_hash: String, subject: SessionSubject, expires_at: DateTime<Utc> },
-    Revoked { token_hash: String },
-}
-
-#[derive(Clone, Debug)]
-struct Session {
-    subject: SessionSubject,
-    expires_at: DateTime<Utc>,
-}
-
-/// One line of the audit log: who did what to what, when, from where, with before and after.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub seq: u64,
-    pub at: DateTime<Utc>,
-    pub company: Option<CompanyId>,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub outcome: String,
-    #[serde(default)]
-    pub ip: Option<String>,
-    #[serde(default)]
-    pub before: Option<serde_json::Value>,
-    #[serde(default)]
-    pub after: Option<serde_json::Value>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -80,35 +40,18 @@ pub enum LoginError {
     Journal(#[from] JournalError),
 }
 
-struct Stream<T> {
-    name: &'static str,
-    head: tokio::sync::Mutex<u64>,
-    _t: std::marker::PhantomData<T>,
-}
-
-impl<T: Serialize> Stream<T> {
-    fn new(name: &'static str, head: u64) -> Self {
-        Self { name, head: tokio::sync::Mutex::new(head), _t: std::marker::PhantomData }
-    }
-
-    /// Appends under the stream's lock and runs `apply` only once the journal holds the event.
-    async fn append<R>(&self, journal: &dyn Journal, event: &T, apply: impl FnOnce(u64) -> R) -> Result<R, JournalError> {
-        let mut head = self.head.lock().await;
-        let payload = serde_json::to_vec(event).map_err(|e| JournalError::Store(e.to_string()))?;
-        let at_ms = Utc::now().timestamp_millis();
-        *head = journal.append(Append { stream: self.name.into(), expected: *head, at_ms, payloads: vec![payload] }).await?;
-        Ok(apply(*head))
+/// Sessions and the audit log refuse nothing; only their journal can fail.
+fn journal_only<R: std::fmt::Display>(e: CommitError<R>) -> JournalError {
+    match e {
+        CommitError::Journal(e) => e,
+        CommitError::Refused(r) => JournalError::Store(r.to_string()),
     }
 }
 
 pub struct Identity {
-    journal: Arc<dyn Journal>,
-    org: RwLock<Org>,
-    sessions: RwLock<HashMap<String, Session>>,
-    audit: RwLock<Vec<AuditEntry>>,
-    org_stream: Stream<OrgEvent>,
-    session_stream: Stream<SessionEvent>,
-    audit_stream: Stream<AuditEntry>,
+    org: Shared<Org>,
+    sessions: Shared<Sessions>,
+    audit: Shared<AuditLog>,
     pub limiter: LoginLimiter,
     codes: std::sync::Mutex<HashMap<String, (String, DateTime<Utc>)>>,
     pub outbox: Outbox,
@@ -142,41 +85,10 @@ pub fn random_secret(bytes: usize) -> String {
 
 impl Identity {
     pub async fn open(journal: Arc<dyn Journal>, device_secret: &str, session_ttl: TimeDelta, outbox: Outbox) -> Result<Arc<Self>, JournalError> {
-        let decode = |stream: &str, seq: u64, e: serde_json::Error| JournalError::Store(format!("{stream} record {seq}: {e}"));
-        let mut org = Org::default();
-        let mut org_head = 0;
-        for r in journal.replay("org", 0).await? {
-            org.apply(&serde_json::from_slice(&r.payload).map_err(|e| decode("org", r.seq, e))?);
-            org_head = r.seq;
-        }
-        let now = Utc::now();
-        let mut sessions = HashMap::new();
-        let mut session_head = 0;
-        for r in journal.replay("sessions", 0).await? {
-            match serde_json::from_slice(&r.payload).map_err(|e| decode("sessions", r.seq, e))? {
-                SessionEvent::Started { token_hash, subject, expires_at } if expires_at > now => {
-                    sessions.insert(token_hash, Session { subject, expires_at });
-                }
-                SessionEvent::Started { .. } => {}
-                SessionEvent::Revoked { token_hash } => {
-                    sessions.remove(&token_hash);
-                }
-            }
-            session_head = r.seq;
-        }
-        let mut audit = Vec::new();
-        for r in journal.replay("audit", 0).await? {
-            audit.push(serde_json::from_slice(&r.payload).map_err(|e| decode("audit", r.seq, e))?);
-        }
-        let audit_head = audit.len() as u64;
         Ok(Arc::new(Identity {
-            journal,
-            org: RwLock::new(org),
-            sessions: RwLock::new(sessions),
-            audit: RwLock::new(audit),
-            org_stream: Stream::new("org", org_head),
-            session_stream: Stream::new("sessions", session_head),
-            audit_stream: Stream::new("audit", audit_head),
+            org: Shared::recover(journal.clone(), StreamId::org(), Org::default).await?,
+            sessions: Shared::recover(journal.clone(), StreamId::sessions(), Sessions::default).await?,
+            audit: Shared::recover(journal, StreamId::audit(), AuditLog::default).await?,
             limiter: LoginLimiter::default(),
             codes: std::sync::Mutex::new(HashMap::new()),
             outbox,
@@ -186,51 +98,33 @@ impl Identity {
     }
 
     pub fn org(&self) -> std::sync::RwLockReadGuard<'_, Org> {
-        self.org.read().unwrap_or_else(|e| e.into_inner())
+        self.org.read()
     }
 
-    pub async fn record(&self, event: OrgEvent) -> Result<(), JournalError> {
-        self.org_stream
-            .append(&*self.journal, &event, |_| self.org.write().unwrap_or_else(|e| e.into_inner()).apply(&event))
-            .await
+    /// Changes the organisation: decided by `core` (a taken account, an unknown role or a
+    /// community outside the company is refused) and journaled before anyone can see it.
+    pub async fn change(&self, command: OrgCommand) -> Result<Vec<OrgEvent>, CommitError<OrgError>> {
+        Ok(self.org.execute(&command, Utc::now().timestamp_millis()).await?.events)
     }
 
     /// Appends to the audit log; the entry's `seq` is its place in the log.
-    pub async fn audit(&self, mut entry: AuditEntry) -> Result<(), JournalError> {
-        let mut head = self.audit_stream.head.lock().await;
-        entry.seq = *head + 1;
-        let payload = serde_json::to_vec(&entry).map_err(|e| JournalError::Store(e.to_string()))?;
-        *head = self
-            .journal
-            .append(Append { stream: "audit".into(), expected: *head, at_ms: entry.at.timestamp_millis(), payloads: vec![payload] })
-            .await?;
-        self.audit.write().unwrap_or_else(|e| e.into_inner()).push(entry);
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), JournalError> {
+        let at_ms = entry.at.timestamp_millis();
+        self.audit.execute(&entry, at_ms).await.map_err(journal_only)?;
         Ok(())
     }
 
     /// The audit log of one company, newest first, filtered.
     pub fn audit_log(&self, company: &CompanyId, actor: Option<&str>, action: Option<&str>, limit: usize) -> Vec<AuditEntry> {
-        let log = self.audit.read().unwrap_or_else(|e| e.into_inner());
-        log.iter()
-            .rev()
-            .filter(|e| e.company.as_ref() == Some(company))
-            .filter(|e| actor.is_none_or(|a| e.actor == a))
-            .filter(|e| action.is_none_or(|a| e.action.starts_with(a)))
-            .take(limit)
-            .cloned()
-            .collect()
+        self.audit.read().of_company(company, actor, action).take(limit).cloned().collect()
     }
 
     async fn start_session(&self, subject: SessionSubject, now: DateTime<Utc>) -> Result<String, JournalError> {
         let token = random_secret(32);
         let token_hash = sha256_hex(&token);
         let expires_at = now + self.session_ttl;
-        let event = SessionEvent::Started { token_hash: token_hash.clone(), subject: subject.clone(), expires_at };
-        self.session_stream
-            .append(&*self.journal, &event, |_| {
-                self.sessions.write().unwrap_or_else(|e| e.into_inner()).insert(token_hash, Session { subject, expires_at });
-            })
-            .await?;
+        let command = SessionCommand::Start { token_hash, subject, expires_at, at: now };
+        self.sessions.execute(&command, now.timestamp_millis()).await.map_err(journal_only)?;
         Ok(token)
     }
 
@@ -303,11 +197,7 @@ impl Identity {
     /// The caller behind a bearer token, while the session is open and the account is.
     pub fn principal(&self, token: &str, now: DateTime<Utc>) -> Option<(String, Principal)> {
         let token_hash = sha256_hex(token);
-        let subject = {
-            let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
-            let s = sessions.get(&token_hash).filter(|s| s.expires_at > now)?;
-            s.subject.clone()
-        };
+        let subject = self.sessions.read().get(&token_hash, now)?.subject.clone();
         let org = self.org();
         let principal = match &subject {
             SessionSubject::Staff { id } => org.staff_principal(id),
@@ -318,13 +208,7 @@ impl Identity {
 
     /// Whether a session (by token hash) is still open; sockets ask this to close themselves.
     pub fn session_open(&self, token_hash: &str, now: DateTime<Utc>) -> bool {
-        let subject = {
-            let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
-            match sessions.get(token_hash) {
-                Some(s) if s.expires_at > now => s.subject.clone(),
-                _ => return false,
-            }
-        };
+        let Some(subject) = self.sessions.read().get(token_hash, now).map(|s| s.subject.clone()) else { return false };
         match subject {
             SessionSubject::Staff { id } => self.org().staff_principal(&id).is_some(),
             SessionSubject::Owner { .. } => true,
@@ -332,23 +216,15 @@ impl Identity {
     }
 
     pub async fn revoke(&self, token_hash: &str) -> Result<(), JournalError> {
-        let event = SessionEvent::Revoked { token_hash: token_hash.to_string() };
-        self.session_stream
-            .append(&*self.journal, &event, |_| {
-                self.sessions.write().unwrap_or_else(|e| e.into_inner()).remove(token_hash);
-            })
-            .await
+        let command = SessionCommand::Revoke { token_hash: token_hash.to_string() };
+        self.sessions.execute(&command, Utc::now().timestamp_millis()).await.map_err(journal_only)?;
+        Ok(())
     }
 
-    /// Ends every session of a staff member (account closed).
+    /// Ends every session of a staff member (account closed), in one append.
     pub async fn revoke_staff(&self, staff: &StaffId) -> Result<(), JournalError> {
-        let hashes: Vec<String> = {
-            let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
-            sessions.iter().filter(|(_, s)| s.subject == SessionSubject::Staff { id: staff.clone() }).map(|(h, _)| h.clone()).collect()
-        };
-        for h in hashes {
-            self.revoke(&h).await?;
-        }
+        let command = SessionCommand::RevokeStaff { staff: staff.clone() };
+        self.sessions.execute(&command, Utc::now().timestamp_millis()).await.map_err(journal_only)?;
         Ok(())
     }
 
@@ -374,7 +250,7 @@ mod tests {
         let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
         let id = Identity::open(journal.clone(), "secret", TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await.unwrap();
         let company = CompanyId::new("acme");
-        id.record(OrgEvent::CompanyCreated { company: company.clone(), name: "Acme".into() }).await.unwrap();
+        id.change(OrgCommand::CreateCompany { company: company.clone(), name: "Acme".into() }).await.unwrap();
         let staff = StaffRecord {
             id: StaffId::new("acme-cashier"),
             company,
@@ -388,7 +264,7 @@ mod tests {
             disabled: false,
             password_hash: hash_password("correct horse"),
         };
-        id.record(OrgEvent::StaffCreated { staff }).await.unwrap();
+        id.change(OrgCommand::CreateStaff { staff, password_chars: 13 }).await.unwrap();
         (id, journal)
     }
 

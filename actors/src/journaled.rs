@@ -1,0 +1,316 @@
+//! The one runtime every piece of durable state lives on — devices, building books, the
+//! organisation, sessions, the audit log, tariffs and the registry. `recover` loads the newest
+//! snapshot and replays what follows it; `commit` journals what `core` decided (append with the
+//! seq it expects to follow), applies it only once the journal holds it, takes a snapshot when the
+//! policy says so (in the background: a snapshot is an optimisation of replay, never awaited), and
+//! hands back the committed events with their seqs for the caller to publish.
+//!
+//! Two homes for the state, one rule: [`Journaled`] is owned by an actor (one writer by
+//! construction); [`Shared`] is shared by request handlers (writes serialised by a lock held across
+//! decide → append → apply, reads never wait for the journal).
+
+use std::ops::Range;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use hutong_core::{Aggregate, BuildingId, CommunityId, DeviceId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::journal::{Append, Journal, JournalError, SNAPSHOT_EVERY, Snapshot};
+
+/// A journal stream's name, built in one place so no two owners can drift apart.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StreamId(String);
+
+impl StreamId {
+    /// A device's readings, gate events and health.
+    pub fn device(community: &CommunityId, device: &DeviceId) -> Self {
+        Self(format!("device/{community}/{device}"))
+    }
+    /// A building's book: houses, bills, payments, ledgers.
+    pub fn book(community: &CommunityId, building: &BuildingId) -> Self {
+        Self(format!("book/{community}/{building}"))
+    }
+    /// A community's tariff.
+    pub fn tariff(community: &CommunityId) -> Self {
+        Self(format!("tariff/{community}"))
+    }
+    /// Companies, communities, roles, staff and owners.
+    pub fn org() -> Self {
+        Self("org".into())
+    }
+    /// Open sign-ins and their revocations.
+    pub fn sessions() -> Self {
+        Self("sessions".into())
+    }
+    /// The audit log.
+    pub fn audit() -> Self {
+        Self("audit".into())
+    }
+    /// The communities and devices this deployment runs.
+    pub fn registry() -> Self {
+        Self("registry".into())
+    }
+
+    /// Not a journal stream: a building's health as folded from its devices, recomputed after a
+    /// restart. Its seqs are derived (see `LiveHub::next_derived_seq`), never replayed.
+    pub fn derived_health(building: &BuildingId) -> Self {
+        Self(format!("derived/health/{building}"))
+    }
+    /// Not a journal stream: a building's money summary, recomputed from its book.
+    pub fn derived_money(building: &BuildingId) -> Self {
+        Self(format!("derived/money/{building}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// State the runtime can journal: an aggregate whose state and events are serialisable.
+pub trait Durable: Aggregate<Event: Serialize + DeserializeOwned + Send + Sync> + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// A snapshot after this many events since the last one; `None`: never (replay is cheap, or
+    /// the state is too large to write whole).
+    const SNAPSHOT_EVERY: Option<u64> = Some(SNAPSHOT_EVERY);
+}
+
+impl Durable for hutong_core::device::DeviceState {}
+impl Durable for hutong_core::book::Book {}
+impl Durable for hutong_core::identity::Org {}
+impl Durable for hutong_core::identity::Sessions {}
+impl Durable for hutong_core::fee::CommunityTariff {}
+impl Durable for hutong_core::registry::Registry {}
+/// The audit log only grows; a snapshot would rewrite all of it.
+impl Durable for hutong_core::identity::AuditLog {
+    const SNAPSHOT_EVERY: Option<u64> = None;
+}
+
+/// Events the journal now holds, with their seqs, for the caller to publish.
+#[derive(Debug)]
+pub struct Committed<E> {
+    pub events: Vec<E>,
+    pub seqs: Range<u64>,
+}
+
+impl<E> Committed<E> {
+    /// Each event with its seq.
+    pub fn numbered(&self) -> impl Iterator<Item = (u64, &E)> {
+        self.seqs.clone().zip(&self.events)
+    }
+}
+
+/// Why a command did not change anything: refused by the domain, or the journal failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError<R> {
+    #[error("{0}")]
+    Refused(R),
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+}
+
+/// Where a stream stands: its name, the seq of its last event, and events since the last snapshot.
+struct Log {
+    stream: StreamId,
+    seq: u64,
+    since_snapshot: u64,
+    journal: Arc<dyn Journal>,
+}
+
+impl Log {
+    /// Appends with the seq this writer expects to follow. A conflict means another writer owns
+    /// the stream or this view is stale: the error travels up and the owner recovers again.
+    async fn append<E: Serialize>(&mut self, events: &[E], at_ms: i64) -> Result<Range<u64>, JournalError> {
+        let first = self.seq + 1;
+        if events.is_empty() {
+            return Ok(first..first);
+        }
+        let payloads = events
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| JournalError::Store(format!("{}: an event does not encode: {e}", self.stream)))?;
+        let append = Append { stream: self.stream.as_str().to_string(), expected: self.seq, at_ms, payloads };
+        self.seq = self.journal.append(append).await?;
+        Ok(first..self.seq + 1)
+    }
+
+    /// After `applied` events reached the state: a snapshot when the policy says so.
+    fn applied<A: Durable>(&mut self, applied: u64, state: &A) {
+        self.since_snapshot += applied;
+        let Some(every) = A::SNAPSHOT_EVERY else { return };
+        if self.since_snapshot < every {
+            return;
+        }
+        self.since_snapshot = 0;
+        // Encoded here (it must see this state), written in the background.
+        let payload = match serde_json::to_vec(state) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(stream = %self.stream, error = %e, "snapshot not encoded; replay will start earlier");
+                return;
+            }
+        };
+        let journal = self.journal.clone();
+        let snapshot = Snapshot { stream: self.stream.as_str().to_string(), seq: self.seq, payload };
+        tokio::spawn(async move {
+            if let Err(e) = journal.save_snapshot(snapshot).await {
+                tracing::warn!(error = %e, "snapshot not saved; replay will start earlier");
+            }
+        });
+    }
+}
+
+/// An aggregate owned by one actor, with its place in the journal.
+pub struct Journaled<A: Durable> {
+    log: Log,
+    state: A,
+}
+
+impl<A: Durable> Journaled<A> {
+    /// The newest snapshot (or `init()` when there is none), then `settle` (what the snapshot may
+    /// not know yet, e.g. a changed registration), then every event after it.
+    pub async fn recover(
+        journal: Arc<dyn Journal>,
+        stream: StreamId,
+        init: impl FnOnce() -> A,
+        settle: impl FnOnce(&mut A),
+    ) -> Result<Self, JournalError> {
+        let (mut state, mut seq) = match journal.load_snapshot(stream.as_str()).await? {
+            Some(snap) => {
+                let state = serde_json::from_slice::<A>(&snap.payload)
+                    .map_err(|e| JournalError::Store(format!("{stream}: snapshot at {} does not decode: {e}", snap.seq)))?;
+                (state, snap.seq)
+            }
+            None => (init(), 0),
+        };
+        settle(&mut state);
+        let records = journal.replay(stream.as_str(), seq).await?;
+        let since_snapshot = records.len() as u64;
+        for record in records {
+            let event: A::Event = serde_json::from_slice(&record.payload)
+                .map_err(|e| JournalError::Store(format!("{stream}: record {} does not decode: {e}", record.seq)))?;
+            state.apply(&event);
+            seq = record.seq;
+        }
+        Ok(Journaled { log: Log { stream, seq, since_snapshot, journal }, state })
+    }
+
+    pub fn state(&self) -> &A {
+        &self.state
+    }
+
+    /// The seq of the last event applied.
+    pub fn seq(&self) -> u64 {
+        self.log.seq
+    }
+
+    pub fn stream(&self) -> &StreamId {
+        &self.log.stream
+    }
+
+    /// Decides and commits one command.
+    pub async fn execute(&mut self, command: &A::Command, at_ms: i64) -> Result<Committed<A::Event>, CommitError<A::Error>> {
+        let events = self.state.decide(command).map_err(CommitError::Refused)?;
+        Ok(self.commit(events, at_ms).await?)
+    }
+
+    /// Journals events already decided against this state, then applies them.
+    pub async fn commit(&mut self, events: Vec<A::Event>, at_ms: i64) -> Result<Committed<A::Event>, JournalError> {
+        let seqs = self.log.append(&events, at_ms).await?;
+        for event in &events {
+            self.state.apply(event);
+        }
+        self.log.applied(events.len() as u64, &self.state);
+        Ok(Committed { events, seqs })
+    }
+}
+
+/// An aggregate shared by request handlers: reads take a read lock on the folded state; a write
+/// decides, appends and applies under one writer lock, so no check can go stale before its append.
+pub struct Shared<A: Durable> {
+    log: tokio::sync::Mutex<Log>,
+    state: RwLock<A>,
+}
+
+impl<A: Durable> Shared<A> {
+    pub async fn recover(journal: Arc<dyn Journal>, stream: StreamId, init: impl FnOnce() -> A) -> Result<Self, JournalError> {
+        Ok(Journaled::recover(journal, stream, init, |_| {}).await?.into())
+    }
+
+    /// The state now (do not hold it across an await).
+    pub fn read(&self) -> RwLockReadGuard<'_, A> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Decides and commits one command, one writer at a time.
+    pub async fn execute(&self, command: &A::Command, at_ms: i64) -> Result<Committed<A::Event>, CommitError<A::Error>> {
+        let mut log = self.log.lock().await;
+        let events = self.read().decide(command).map_err(CommitError::Refused)?;
+        let seqs = log.append(&events, at_ms).await?;
+        {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            for event in &events {
+                state.apply(event);
+            }
+        }
+        log.applied(events.len() as u64, &*self.read());
+        Ok(Committed { events, seqs })
+    }
+}
+
+impl<A: Durable> From<Journaled<A>> for Shared<A> {
+    fn from(j: Journaled<A>) -> Self {
+        Shared { log: tokio::sync::Mutex::new(j.log), state: RwLock::new(j.state) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::MemoryJournal;
+    use hutong_core::registry::{CommunityRegistered, Registry};
+
+    fn registration(id: &str, devices: usize) -> CommunityRegistered {
+        let community = hutong_core::demo::small_communities()[0].clone();
+        let community = hutong_core::community::Community { id: id.into(), ..community };
+        let mut all = hutong_core::demo::devices(&community);
+        all.truncate(devices);
+        CommunityRegistered { community, devices: all }
+    }
+
+    #[tokio::test]
+    async fn a_store_recovers_what_it_committed_and_replaces_by_id() {
+        let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+        let store: Shared<Registry> = Shared::recover(journal.clone(), StreamId::registry(), Registry::default).await.unwrap();
+        let first = store.execute(&registration("a", 1), 0).await.unwrap();
+        assert_eq!(first.seqs, 1..2);
+        store.execute(&registration("b", 1), 0).await.unwrap();
+        store.execute(&registration("a", 2), 0).await.unwrap();
+        let again: Shared<Registry> = Shared::recover(journal, StreamId::registry(), Registry::default).await.unwrap();
+        let r = again.read();
+        assert_eq!(r.communities.len(), 2);
+        assert_eq!(r.communities[0].devices.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stale_writer_is_refused_and_changes_nothing() {
+        let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+        let mut one: Journaled<Registry> = Journaled::recover(journal.clone(), StreamId::registry(), Registry::default, |_| {}).await.unwrap();
+        let mut two: Journaled<Registry> = Journaled::recover(journal.clone(), StreamId::registry(), Registry::default, |_| {}).await.unwrap();
+        one.execute(&registration("a", 0), 0).await.unwrap();
+        let refused = two.execute(&registration("b", 0), 0).await;
+        assert!(matches!(refused, Err(CommitError::Journal(JournalError::Conflict { .. }))));
+        assert!(two.state().communities.is_empty());
+        assert_eq!(two.seq(), 0);
+    }
+}

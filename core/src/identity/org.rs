@@ -1,0 +1,369 @@
+//! The organisation (X1, X5, C4): companies with their branches and communities, roles, staff with
+//! their roles and scope, and owners with their houses. `decide` holds every rule a change must
+//! keep (an account is unique, a role exists, a scope stays inside the company), so two requests
+//! racing for one account cannot both pass: the runtime decides and journals one command at a time.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::access::{BuiltinRole, Permission, Principal, Role, Scope, Subject};
+use crate::ids::{CommunityId, CompanyId, HouseId, RoleId, StaffId, is_valid_id};
+
+/// The shortest password a staff account may have.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffRecord {
+    pub id: StaffId,
+    pub company: CompanyId,
+    pub account: String,
+    pub name: String,
+    pub phone: String,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub post: Option<String>,
+    pub roles: Vec<RoleId>,
+    pub scope: Scope,
+    pub disabled: bool,
+    /// argon2id PHC string; never leaves the server.
+    pub password_hash: String,
+}
+
+pub enum OrgCommand {
+    /// Add a property company to the deployment.
+    CreateCompany { company: CompanyId, name: String },
+    /// Place a community under a company (and optionally a branch 分公司).
+    AssignCommunity { company: CompanyId, branch: Option<String>, community: CommunityId },
+    /// Define a role of the company's own.
+    DefineRole { company: CompanyId, role: Role },
+    /// Open a staff account; `password_chars` is the length of the password behind the hash.
+    CreateStaff { staff: StaffRecord, password_chars: usize },
+    /// Replace a staff member's roles.
+    ChangeRoles { staff: StaffId, roles: Vec<RoleId> },
+    /// Change a staff member's own details.
+    ChangeProfile { staff: StaffId, name: String, phone: String },
+    /// Close a staff account.
+    DisableStaff { staff: StaffId },
+    /// Register an owner with their houses in a community.
+    RegisterOwner { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OrgEvent {
+    /// A property company joined the deployment.
+    CompanyCreated { company: CompanyId, name: String },
+    /// A community (project) was placed under a company (and optionally a branch 分公司).
+    CommunityAssigned { company: CompanyId, branch: Option<String>, community: CommunityId },
+    /// A company defined a role of its own.
+    RoleDefined { company: CompanyId, role: Role },
+    /// A staff account was opened.
+    StaffCreated { staff: StaffRecord },
+    /// A staff member's roles were replaced.
+    StaffRolesChanged { staff: StaffId, roles: Vec<RoleId> },
+    /// A staff member's own details changed.
+    StaffProfileChanged { staff: StaffId, name: String, phone: String },
+    /// A staff account was closed; its sessions end with it.
+    StaffDisabled { staff: StaffId },
+    /// An owner was registered with their houses.
+    OwnerRegistered { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrgError {
+    #[error("公司 {0} 已存在 / company {0} already exists")]
+    CompanyExists(CompanyId),
+    #[error("没有公司 {0} / no company {0}")]
+    NoCompany(CompanyId),
+    #[error("小区 {0} 已属于另一家公司 / community {0} belongs to another company")]
+    CommunityTaken(CommunityId),
+    #[error("小区 {0} 不属于本公司 / community {0} is not this company's")]
+    NotOurCommunity(CommunityId),
+    #[error("账号为空或已存在 / the account is empty or already taken")]
+    AccountTaken,
+    #[error("密码至少 {MIN_PASSWORD_CHARS} 位 / the password must have at least {MIN_PASSWORD_CHARS} characters")]
+    ShortPassword,
+    #[error("没有角色 {0} / no role {0}")]
+    NoRole(RoleId),
+    #[error("角色编号无效或与内置角色重复 / the role id is invalid or a built-in role's")]
+    BadRoleId,
+    #[error("没有员工 {0} / no staff member {0}")]
+    NoStaff(StaffId),
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Company {
+    pub name: String,
+    pub branches: BTreeSet<String>,
+    /// The branch (分公司) each community sits under, where it has one.
+    pub community_branch: BTreeMap<CommunityId, String>,
+    pub communities: BTreeSet<CommunityId>,
+    pub roles: BTreeMap<RoleId, Role>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Owner {
+    pub company: CompanyId,
+    pub communities: BTreeSet<CommunityId>,
+    pub houses: BTreeSet<HouseId>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Org {
+    pub companies: BTreeMap<CompanyId, Company>,
+    pub community_company: HashMap<CommunityId, CompanyId>,
+    pub staff: HashMap<StaffId, StaffRecord>,
+    pub accounts: HashMap<String, StaffId>,
+    pub owners: HashMap<String, Owner>,
+}
+
+impl Org {
+    fn company(&self, id: &CompanyId) -> Result<&Company, OrgError> {
+        self.companies.get(id).ok_or_else(|| OrgError::NoCompany(id.clone()))
+    }
+
+    fn staff_member(&self, id: &StaffId) -> Result<&StaffRecord, OrgError> {
+        self.staff.get(id).ok_or_else(|| OrgError::NoStaff(id.clone()))
+    }
+
+    fn check_roles(&self, company: &CompanyId, roles: &[RoleId]) -> Result<(), OrgError> {
+        match roles.iter().find(|r| self.role(company, r).is_none()) {
+            Some(r) => Err(OrgError::NoRole(r.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// A role as a company sees it: built in, or its own.
+    pub fn role(&self, company: &CompanyId, id: &RoleId) -> Option<Role> {
+        BuiltinRole::from_id(id).map(BuiltinRole::role).or_else(|| self.companies.get(company)?.roles.get(id).cloned())
+    }
+
+    pub fn roles(&self, company: &CompanyId) -> Vec<Role> {
+        let mut all: Vec<Role> = BuiltinRole::ALL.iter().map(|r| r.role()).collect();
+        if let Some(c) = self.companies.get(company) {
+            all.extend(c.roles.values().cloned());
+        }
+        all
+    }
+
+    pub fn company_of(&self, community: &str) -> Option<&CompanyId> {
+        self.community_company.get(community)
+    }
+
+    /// The caller a staff account stands for, or `None` when it is closed.
+    pub fn staff_principal(&self, id: &StaffId) -> Option<Principal> {
+        let s = self.staff.get(id).filter(|s| !s.disabled)?;
+        let permissions: BTreeSet<Permission> =
+            s.roles.iter().filter_map(|r| self.role(&s.company, r)).flat_map(|r| r.permissions).collect();
+        // Scope never reaches past the staff member's own company.
+        let own = self.companies.get(&s.company).map(|c| &c.communities);
+        let communities = s.scope.communities.iter().filter(|c| own.is_some_and(|o| o.contains(*c))).cloned().collect();
+        Some(Principal {
+            subject: Subject::Staff { id: s.id.clone(), account: s.account.clone(), name: s.name.clone() },
+            company: s.company.clone(),
+            permissions,
+            scope: Scope { communities, buildings: s.scope.buildings.clone() },
+            houses: BTreeSet::new(),
+        })
+    }
+
+    pub fn owner_principal(&self, phone: &str) -> Option<Principal> {
+        let o = self.owners.get(phone)?;
+        Some(Principal {
+            subject: Subject::Owner { phone: phone.to_string() },
+            company: o.company.clone(),
+            permissions: BTreeSet::new(),
+            scope: Scope { communities: o.communities.clone(), buildings: BTreeSet::new() },
+            houses: o.houses.clone(),
+        })
+    }
+}
+
+impl crate::Aggregate for Org {
+    type Command = OrgCommand;
+    type Event = OrgEvent;
+    type Error = OrgError;
+
+    fn decide(&self, command: &OrgCommand) -> Result<Vec<OrgEvent>, OrgError> {
+        let event = match command {
+            OrgCommand::CreateCompany { company, name } => {
+                if self.companies.contains_key(company) {
+                    return Err(OrgError::CompanyExists(company.clone()));
+                }
+                OrgEvent::CompanyCreated { company: company.clone(), name: name.clone() }
+            }
+            OrgCommand::AssignCommunity { company, branch, community } => {
+                self.company(company)?;
+                match self.community_company.get(community) {
+                    Some(owner) if owner != company => return Err(OrgError::CommunityTaken(community.clone())),
+                    _ => {}
+                }
+                OrgEvent::CommunityAssigned { company: company.clone(), branch: branch.clone(), community: community.clone() }
+            }
+            OrgCommand::DefineRole { company, role } => {
+                self.company(company)?;
+                if !is_valid_id(role.id.as_str()) || BuiltinRole::from_id(&role.id).is_some() {
+                    return Err(OrgError::BadRoleId);
+                }
+                OrgEvent::RoleDefined { company: company.clone(), role: role.clone() }
+            }
+            OrgCommand::CreateStaff { staff, password_chars } => {
+                let company = self.company(&staff.company)?;
+                if staff.account.trim().is_empty() || self.accounts.contains_key(&staff.account) || self.staff.contains_key(&staff.id) {
+                    return Err(OrgError::AccountTaken);
+                }
+                if *password_chars < MIN_PASSWORD_CHARS {
+                    return Err(OrgError::ShortPassword);
+                }
+                self.check_roles(&staff.company, &staff.roles)?;
+                if let Some(c) = staff.scope.communities.iter().find(|c| !company.communities.contains(*c)) {
+                    return Err(OrgError::NotOurCommunity(c.clone()));
+                }
+                OrgEvent::StaffCreated { staff: staff.clone() }
+            }
+            OrgCommand::ChangeRoles { staff, roles } => {
+                let s = self.staff_member(staff)?;
+                self.check_roles(&s.company, roles)?;
+                OrgEvent::StaffRolesChanged { staff: staff.clone(), roles: roles.clone() }
+            }
+            OrgCommand::ChangeProfile { staff, name, phone } => {
+                self.staff_member(staff)?;
+                OrgEvent::StaffProfileChanged { staff: staff.clone(), name: name.clone(), phone: phone.clone() }
+            }
+            OrgCommand::DisableStaff { staff } => {
+                if self.staff_member(staff)?.disabled {
+                    return Ok(Vec::new());
+                }
+                OrgEvent::StaffDisabled { staff: staff.clone() }
+            }
+            OrgCommand::RegisterOwner { company, phone, community, houses } => {
+                self.company(company)?;
+                OrgEvent::OwnerRegistered { company: company.clone(), phone: phone.clone(), community: community.clone(), houses: houses.clone() }
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn apply(&mut self, event: &OrgEvent) {
+        match event {
+            OrgEvent::CompanyCreated { company, name } => {
+                self.companies.entry(company.clone()).or_default().name = name.clone();
+            }
+            OrgEvent::CommunityAssigned { company, branch, community } => {
+                let c = self.companies.entry(company.clone()).or_default();
+                c.communities.insert(community.clone());
+                if let Some(b) = branch {
+                    c.branches.insert(b.clone());
+                    c.community_branch.insert(community.clone(), b.clone());
+                }
+                self.community_company.insert(community.clone(), company.clone());
+            }
+            OrgEvent::RoleDefined { company, role } => {
+                self.companies.entry(company.clone()).or_default().roles.insert(role.id.clone(), role.clone());
+            }
+            OrgEvent::StaffCreated { staff } => {
+                self.accounts.insert(staff.account.clone(), staff.id.clone());
+                self.staff.insert(staff.id.clone(), staff.clone());
+            }
+            OrgEvent::StaffRolesChanged { staff, roles } => {
+                if let Some(s) = self.staff.get_mut(staff) {
+                    s.roles = roles.clone();
+                }
+            }
+            OrgEvent::StaffProfileChanged { staff, name, phone } => {
+                if let Some(s) = self.staff.get_mut(staff) {
+                    s.name = name.clone();
+                    s.phone = phone.clone();
+                }
+            }
+            OrgEvent::StaffDisabled { staff } => {
+                if let Some(s) = self.staff.get_mut(staff) {
+                    s.disabled = true;
+                }
+            }
+            OrgEvent::OwnerRegistered { company, phone, community, houses } => {
+                let o = self.owners.entry(phone.clone()).or_insert_with(|| Owner {
+                    company: company.clone(),
+                    communities: BTreeSet::new(),
+                    houses: BTreeSet::new(),
+                });
+                o.company = company.clone();
+                o.communities.insert(community.clone());
+                o.houses.extend(houses.iter().cloned());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Aggregate;
+
+    fn run(org: &mut Org, cmd: OrgCommand) -> Result<(), OrgError> {
+        for e in org.decide(&cmd)? {
+            org.apply(&e);
+        }
+        Ok(())
+    }
+
+    fn cashier(account: &str, community: &str) -> OrgCommand {
+        OrgCommand::CreateStaff {
+            staff: StaffRecord {
+                id: StaffId::new(format!("acme-{account}")),
+                company: CompanyId::new("acme"),
+                account: account.into(),
+                name: "王芳".into(),
+                phone: "13800000003".into(),
+                department: None,
+                post: None,
+                roles: vec![BuiltinRole::Cashier.id()],
+                scope: Scope { communities: [CommunityId::new(community)].into(), buildings: BTreeSet::new() },
+                disabled: false,
+                password_hash: "$argon2id$…".into(),
+            },
+            password_chars: 12,
+        }
+    }
+
+    fn acme() -> Org {
+        let mut org = Org::default();
+        run(&mut org, OrgCommand::CreateCompany { company: "acme".into(), name: "Acme".into() }).unwrap();
+        run(&mut org, OrgCommand::AssignCommunity { company: "acme".into(), branch: None, community: "heyuan".into() }).unwrap();
+        org
+    }
+
+    #[test]
+    fn an_account_is_opened_once_however_often_it_is_asked_for() {
+        let mut org = acme();
+        run(&mut org, cashier("cashier", "heyuan")).unwrap();
+        assert_eq!(run(&mut org, cashier("cashier", "heyuan")), Err(OrgError::AccountTaken));
+        assert_eq!(org.staff.len(), 1);
+    }
+
+    #[test]
+    fn a_scope_outside_the_company_is_refused() {
+        let mut org = acme();
+        assert_eq!(run(&mut org, cashier("c2", "meiyuan")), Err(OrgError::NotOurCommunity("meiyuan".into())));
+    }
+
+    #[test]
+    fn a_community_of_another_company_cannot_be_taken() {
+        let mut org = acme();
+        run(&mut org, OrgCommand::CreateCompany { company: "other".into(), name: "Other".into() }).unwrap();
+        let taken = OrgCommand::AssignCommunity { company: "other".into(), branch: None, community: "heyuan".into() };
+        assert_eq!(run(&mut org, taken), Err(OrgError::CommunityTaken("heyuan".into())));
+    }
+
+    #[test]
+    fn a_short_password_and_an_unknown_role_are_refused() {
+        let mut org = acme();
+        let OrgCommand::CreateStaff { mut staff, .. } = cashier("c3", "heyuan") else { unreachable!() };
+        let short = OrgCommand::CreateStaff { staff: staff.clone(), password_chars: 7 };
+        assert_eq!(run(&mut org, short), Err(OrgError::ShortPassword));
+        staff.roles = vec![RoleId::new("nope")];
+        assert_eq!(run(&mut org, OrgCommand::CreateStaff { staff, password_chars: 9 }), Err(OrgError::NoRole(RoleId::new("nope"))));
+    }
+}
