@@ -115,10 +115,16 @@ impl Actor for CommunitySupervisor {
         tracing::warn!(child = %name, %why, "child failed; restarting with replay");
         state.args.metrics.inc("hutong_actor_restarts_total", &[("community", state.args.community.id.as_str())]);
         let rejoined = matches!(child, Child::Building(_)).then(|| state.devices_of(&child));
+        let building = match &child {
+            Child::Building(id) => Some(id.clone()),
+            Child::Device(_) => None,
+        };
         state.spawn(&myself, child).await?;
-        // A new building actor knows nothing yet: its devices tell it again.
-        for device in rejoined.into_iter().flatten() {
-            let _ = device.cast(DeviceMsg::ReportHealth);
+        // A new building actor knows nothing yet: its devices learn where it is and tell it again.
+        if let Some(actor) = building.and_then(|id| state.args.directory.building(&id)) {
+            for device in rejoined.into_iter().flatten() {
+                let _ = device.cast(DeviceMsg::ReportHealth(actor.clone()));
+            }
         }
         Ok(())
     }
@@ -156,7 +162,7 @@ impl CommunityState {
                     spec: (**spec).clone(),
                     journal: a.journal.clone(),
                     hub: a.hub.clone(),
-                    directory: a.directory.clone(),
+                    building: spec.building.as_ref().and_then(|b| a.directory.building(b)),
                     clock: a.clock,
                 };
                 let (actor, _) = Actor::spawn_linked(None, DeviceActor, args, supervisor).await?;

@@ -16,7 +16,6 @@ use tokio::sync::oneshot;
 
 use crate::building::BuildingMsg;
 use crate::clock::Clock;
-use crate::directory::Directory;
 use crate::hub::LiveHub;
 use crate::journal::Journal;
 use crate::journaled::{Journaled, StreamId};
@@ -39,8 +38,8 @@ pub enum DeviceMsg {
     Signal(DeviceCommand, Option<Ack>),
     /// The heartbeat timer fired.
     HeartbeatDue,
-    /// Tell the building this device's health again (its building actor restarted).
-    ReportHealth,
+    /// Tell this building (a restarted building actor) the device's health again.
+    ReportHealth(ActorRef<BuildingMsg>),
     /// The device as the API shows it.
     Get(RpcReplyPort<DeviceView>),
     /// Fail as an infrastructure failure would, so supervision can be tested.
@@ -52,7 +51,8 @@ pub struct DeviceArgs {
     pub spec: DeviceSpec,
     pub journal: Arc<dyn Journal>,
     pub hub: Arc<LiveHub>,
-    pub directory: Arc<Directory>,
+    /// The building actor health changes are told to (the supervisor's, as spawned).
+    pub building: Option<ActorRef<BuildingMsg>>,
     pub clock: Clock,
 }
 
@@ -63,7 +63,7 @@ pub struct DeviceActorState {
     timer_armed: bool,
     reported: Option<DeviceHealth>,
     hub: Arc<LiveHub>,
-    directory: Arc<Directory>,
+    building: Option<ActorRef<BuildingMsg>>,
     clock: Clock,
 }
 
@@ -85,7 +85,7 @@ impl Actor for DeviceActor {
             timer_armed: false,
             reported: None,
             hub: args.hub,
-            directory: args.directory,
+            building: args.building,
             clock: args.clock,
         };
         state.hub.put_device(&state.device.state().spec.community, state.view());
@@ -117,7 +117,8 @@ impl Actor for DeviceActor {
                 state.commit(events).await?;
                 state.arm_timer(&myself);
             }
-            DeviceMsg::ReportHealth => {
+            DeviceMsg::ReportHealth(building) => {
+                state.building = Some(building);
                 state.reported = None;
                 state.report_health();
             }
@@ -165,8 +166,7 @@ impl DeviceActorState {
         if self.reported == Some(health) {
             return;
         }
-        let Some(building) = device.spec.building.as_ref() else { return };
-        if let Some(actor) = self.directory.building(building) {
+        if let Some(actor) = &self.building {
             if actor.cast(BuildingMsg::DeviceHealth(device.spec.id.clone(), health)).is_ok() {
                 self.reported = Some(health);
             }

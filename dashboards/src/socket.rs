@@ -1,5 +1,5 @@
-//! The wall's one WebSocket. Messages are queued as they arrive and folded into the wall's state
-//! four times a second, so a busy community does not re-render the wall hundreds of times a
+//! A screen's one WebSocket. Messages are queued as they arrive and handed to the screen's fold
+//! four times a second, so a busy community does not re-render a screen hundreds of times a
 //! second. A closed socket reconnects by itself with capped backoff; a fresh snapshot follows.
 
 use std::cell::RefCell;
@@ -11,19 +11,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::wall::WallState;
-
 type Queue = Rc<RefCell<Vec<ServerMessage>>>;
 
 const FLUSH_MS: i32 = 250;
 
 fn window() -> web_sys::Window {
     web_sys::window().expect("a browser window")
-}
-
-/// Starts feeding `state` with `community`'s stream.
-pub fn connect(community: String, state: RwSignal<WallState>, connected: RwSignal<bool>) {
-    connect_feed(format!("/ws?community={community}"), move |batch| state.update(|s| batch.into_iter().for_each(|m| s.fold(m))), connected);
 }
 
 /// Opens the WebSocket at `path` and hands what arrived to `on_batch` four times a second at most.

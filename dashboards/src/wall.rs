@@ -146,7 +146,7 @@ fn local_hms(at: chrono::DateTime<chrono::Utc>) -> String {
 pub fn WallScreen(community: String) -> impl IntoView {
     let state = RwSignal::new(WallState::default());
     let connected = RwSignal::new(false);
-    crate::socket::connect(community, state, connected);
+    crate::socket::connect_feed(format!("/ws?community={community}"), move |batch| state.update(|s| batch.into_iter().for_each(|m| s.fold(m))), connected);
 
     let tiles = move || {
         state.with(|s| {

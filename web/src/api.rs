@@ -383,6 +383,27 @@ async fn not_built() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// Every declared route is routed (never the router's own 404/405), and every route that is
+    /// not public refuses a caller without a session — in-process, no binary, no network.
+    #[tokio::test]
+    async fn every_declared_route_is_routed_and_guarded_by_its_own_access() {
+        let app = App::in_memory().await.unwrap();
+        let router = router(app);
+        for route in ROUTES {
+            let path = route.path.replace("{community}", "c1").replace("{staff}", "s1").replace("{device}", "d1").replace("{bill}", "b1").replace("{payment}", "p1");
+            let request = Request::builder().method(route.method.clone()).uri(&path).header("content-type", "application/json").body(Body::from("{}")).unwrap();
+            let status = router.clone().oneshot(request).await.unwrap().status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{} {path}", route.method);
+            match route.access {
+                Access::Public => assert_ne!(status, StatusCode::UNAUTHORIZED, "{} {path} is public", route.method),
+                _ => assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {path} needs a session", route.method),
+            }
+        }
+    }
 
     #[test]
     fn the_openapi_document_lists_exactly_the_routes() {

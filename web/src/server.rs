@@ -43,6 +43,27 @@ pub struct App {
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
 }
 
+impl App {
+    /// The app on an in-memory journal with no community yet, for testing routes in-process
+    /// (`api::router(App::in_memory().await)` and `tower::ServiceExt::oneshot`).
+    pub async fn in_memory() -> anyhow::Result<Arc<App>> {
+        let journal: Arc<dyn Journal> = Arc::new(hutong_actors::journal::MemoryJournal::new());
+        let identity = Identity::open(journal.clone(), "in-memory device secret", chrono::TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await?;
+        Ok(Arc::new(App {
+            identity,
+            hub: LiveHub::new(),
+            directory: Arc::new(Directory::new()),
+            metrics: Metrics::new(),
+            ready: AtomicBool::new(true),
+            assets: PathBuf::from("dashboards/dist"),
+            shutdown: CancellationToken::new(),
+            tariffs: crate::billing::tariff::Tariffs::new(journal),
+            reminders: crate::billing::notify::ReminderOutbox::start(None),
+            house_index: Default::default(),
+        }))
+    }
+}
+
 /// What `hutong demo` adds to `serve`.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {

@@ -7,9 +7,11 @@
 //! # Layout
 //! - [`house`]: resources (homes, shops, parking …) and the people living in them (C2–C4).
 //! - [`state`]: the book itself, its commands and events, `decide` / `apply`.
+//! - `batch`: decisions over many rows or bills at once — house imports and F9's batches.
 //! - `compact`: how a bill run's lines are journaled, as columns.
 //! - [`view`]: what the API and the screens read: bill rows, queries, the money summary.
 
+mod batch;
 mod compact;
 pub mod house;
 pub mod state;

@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use super::house::{HouseRecord, Resident};
+use super::house::HouseRecord;
 use crate::import::template::ImportedHouse;
 use crate::bill::{Bill, BillCommand, BillError, BillEvent, BillState, allocate};
 use crate::ids::{BuildingId, HouseId};
@@ -443,123 +443,6 @@ impl Book {
                 }
                 limits.check(*channel, self.last_reminded(house, *channel), at.date())?;
                 Ok(vec![BookEvent::Reminded { house: house.clone(), channel: *channel, by: by.clone(), at: *at, bills: owing }])
-            }
-        }
-    }
-
-    fn decide_house_import(&self, rows: &[ImportedHouse], today: NaiveDate) -> Result<Vec<BookEvent>, BookError> {
-        let mut merged: BTreeMap<HouseId, HouseRecord> = BTreeMap::new();
-        for r in rows {
-            let h = match merged.get_mut(&r.house) {
-                Some(h) => h,
-                None => {
-                    let current = self.houses.get(&r.house).ok_or_else(|| BookError::NoHouse(r.house.to_string()))?;
-                    merged.entry(r.house.clone()).or_insert_with(|| current.clone())
-                }
-            };
-            if let Some(k) = r.kind {
-                h.kind = k;
-            }
-            if let Some(a) = r.area {
-                h.area = a;
-            }
-            if let Some(state) = r.state {
-                if state != h.state {
-                    h.state_since = Some(r.state_since.unwrap_or(today));
-                }
-                h.state = state;
-            }
-            if let Some((name, phone, id_number, relation, vip)) = &r.resident {
-                match h.residents.iter_mut().find(|x| &x.phone == phone) {
-                    Some(x) => {
-                        x.name = name.clone();
-                        x.relation = *relation;
-                        x.vip = *vip;
-                        if id_number.is_some() {
-                            x.id_number = id_number.clone();
-                        }
-                    }
-                    None => h.residents.push(Resident {
-                        name: name.clone(),
-                        phone: phone.clone(),
-                        id_number: id_number.clone(),
-                        relation: *relation,
-                        vip: *vip,
-                        since: today,
-                    }),
-                }
-            }
-        }
-        if merged.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![BookEvent::HousesRegistered { houses: merged.into_values().collect() }])
-    }
-
-    /// The payment key a marked-paid batch uses for one house.
-    pub fn batch_key(key: &str, house: &HouseId) -> String {
-        format!("{key}/{house}")
-    }
-
-    /// F9's rule for a selection: every bill exists and is pending. The houses they belong to.
-    pub fn pending_houses(&self, bills: &[String]) -> Result<Vec<HouseId>, BookError> {
-        let mut houses = Vec::new();
-        for no in bills {
-            let r = self.bill(no).ok_or_else(|| BookError::NoBill(no.clone()))?;
-            if r.bill.state != BillState::Pending {
-                return Err(BookError::NotAllPending { bill: r.bill.no.clone(), state: r.bill.state.label_zh() });
-            }
-            houses.push(r.house.clone());
-        }
-        houses.sort();
-        houses.dedup();
-        Ok(houses)
-    }
-
-    fn decide_batch(&self, bills: &[String], action: &BatchAction, by: &str, at: NaiveDateTime) -> Result<Vec<BookEvent>, BookError> {
-        let mut records = Vec::with_capacity(bills.len());
-        for no in bills {
-            records.push(self.bill(no).ok_or_else(|| BookError::NoBill(no.clone()))?);
-        }
-        match action {
-            BatchAction::Delete => {
-                self.pending_houses(bills)?;
-                let mut events = Vec::with_capacity(records.len());
-                for r in records {
-                    for event in r.bill.decide(&BillCommand::Delete)? {
-                        events.push(BookEvent::BillChanged { no: r.bill.no.clone(), change: Change { at, by: by.to_string(), event } });
-                    }
-                }
-                Ok(events)
-            }
-            BatchAction::MarkPaid { key, channel, payer } => {
-                let mut by_house: BTreeMap<&HouseId, Vec<String>> = BTreeMap::new();
-                for r in &records {
-                    by_house.entry(&r.house).or_default().push(r.bill.no.clone());
-                }
-                // A house already paid under this batch's key is a repeat of the same request: the
-                // payment answers it (or the key is refused if the bills differ). Every other bill
-                // must still be pending.
-                for r in &records {
-                    let repeat = self.payment_by_key(&Self::batch_key(key, &r.house)).is_some();
-                    if !repeat && r.bill.state != BillState::Pending {
-                        return Err(BookError::NotAllPending { bill: r.bill.no.clone(), state: r.bill.state.label_zh() });
-                    }
-                }
-                let requests: Vec<PaymentRequest> = by_house
-                    .into_iter()
-                    .map(|(house, bills)| PaymentRequest {
-                        key: Self::batch_key(key, house),
-                        house: house.clone(),
-                        bills,
-                        amount: None,
-                        channel: *channel,
-                        payer: payer.clone(),
-                        by: by.to_string(),
-                        at,
-                    })
-                    .collect();
-                self.decide(&BookCommand::PayMany(requests))
             }
         }
     }
