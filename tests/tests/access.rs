@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use hutong_core::identity::{BuiltinRole, Permission};
 use hutong_tests::*;
-use hutong_web::api::{Access, ROUTES, Where};
+use hutong_web::auth::{Access, Where};
+use hutong_web::routes::ROUTES;
 use hutong_web::server::DEMO_ACCOUNTS;
 use serde_json::{Value, json};
 

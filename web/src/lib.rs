@@ -2,25 +2,40 @@
 //! together (serve, demo, simulate, bench).
 //!
 //! # Layout
+//! Layers, each using only those above it: `error` → `app` → `auth` → `scope`, `audit` →
+//! handlers → `routes` → `server`.
 //! - [`config`]: defaults → `--config` TOML → `HUTONG_*` env → flags, validated at start.
-//! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
-//! - [`api`]: REST under `/api/v1/`, `/healthz`, `/metrics`, `/api/openapi.json`; `ApiError`.
-//! - [`auth`]: the one place access is decided (route table → caller → permission and scope).
+//! - [`error`]: `ApiError`, the one producer of error bodies, and the `ApiJson` body extractor.
+//! - [`app`]: `App`, what every handler shares; `App::in_memory()` for in-process route tests.
 //! - [`identity`]: sign-in, rate limits, device keys, the outbox; the organisation, sessions
 //!   and audit log as `core` aggregates on the actors' journaled runtime (`Shared`).
-//! - [`staff`]: staff, roles and audit log endpoints.
-//! - [`ws`]: `/ws` — snapshot, then live events, resync on lag.
+//! - [`tariffs`]: every community's tariff, journaled. [`notify`]: the reminder outbox.
+//! - [`auth`]: the one place access is decided (each route's declared access → caller →
+//!   permission and scope).
+//! - [`scope`]: what a building-scoped caller sees. [`audit`]: one audit line of a caller's act.
+//! - Handlers: [`api`] (communities, devices, wall, health, metrics, OpenAPI), [`signin`],
+//!   [`staff`], [`ws`] (`/ws`, `/ws/money`), [`billing`] (bills, imports, exports, bill runs,
+//!   payments, receipts, reminders, money).
+//! - [`routes`]: the route table (method, path, access, handler) and the router built from it.
+//! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
 //! - [`bench`]: `hutong bench …`, the end-to-end ingest, billing and import benchmarks.
 //! - [`bill_run_cli`]: `hutong bill-run`, a bill run from the command line with a progress bar.
-//! - [`billing`]: bills, imports, exports, bill runs, payments, receipts, reminders, money.
 
 pub mod api;
+pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod bill_run_cli;
 pub mod billing;
 pub mod config;
+pub mod error;
 pub mod identity;
+pub mod notify;
+pub mod routes;
+pub mod scope;
 pub mod server;
+pub mod signin;
 pub mod staff;
+pub mod tariffs;
 pub mod ws;

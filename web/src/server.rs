@@ -3,7 +3,6 @@
 //! and only then is the server ready.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,6 +17,7 @@ use hutong_device_bridge::url::BrokerAddress;
 use hutong_device_bridge::broker;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::App;
 use crate::config::{Broker, Config, Store};
 use crate::identity::{Identity, LogSender, Outbox, StaffRecord, hash_password, random_secret};
 use hutong_actors::journaled::CommitError;
@@ -27,42 +27,6 @@ use hutong_core::{CommunityId, CompanyId, HouseId, StaffId};
 use hutong_actors::journaled::{Shared, StreamId};
 use hutong_core::fee::Tariff;
 use hutong_core::registry::{CommunityRegistered, Registry};
-
-/// What the HTTP handlers share.
-pub struct App {
-    pub identity: Arc<Identity>,
-    pub hub: Arc<LiveHub>,
-    pub directory: Arc<Directory>,
-    pub metrics: Arc<Metrics>,
-    pub ready: AtomicBool,
-    pub assets: PathBuf,
-    pub shutdown: CancellationToken,
-    pub tariffs: crate::billing::tariff::Tariffs,
-    pub reminders: Arc<crate::billing::notify::ReminderOutbox>,
-    /// Each community's house index, built on first use.
-    pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
-}
-
-impl App {
-    /// The app on an in-memory journal with no community yet, for testing routes in-process
-    /// (`api::router(App::in_memory().await)` and `tower::ServiceExt::oneshot`).
-    pub async fn in_memory() -> anyhow::Result<Arc<App>> {
-        let journal: Arc<dyn Journal> = Arc::new(hutong_actors::journal::MemoryJournal::new());
-        let identity = Identity::open(journal.clone(), "in-memory device secret", chrono::TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await?;
-        Ok(Arc::new(App {
-            identity,
-            hub: LiveHub::new(),
-            directory: Arc::new(Directory::new()),
-            metrics: Metrics::new(),
-            ready: AtomicBool::new(true),
-            assets: PathBuf::from("dashboards/dist"),
-            shutdown: CancellationToken::new(),
-            tariffs: crate::billing::tariff::Tariffs::new(journal),
-            reminders: crate::billing::notify::ReminderOutbox::start(None),
-            house_index: Default::default(),
-        }))
-    }
-}
 
 /// What `hutong demo` adds to `serve`.
 #[derive(Debug, Clone)]
@@ -127,8 +91,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         ready: AtomicBool::new(false),
         assets: config.assets.clone(),
         shutdown: shutdown.clone(),
-        tariffs: crate::billing::tariff::Tariffs::new(journal.clone()),
-        reminders: crate::billing::notify::ReminderOutbox::start(config.reminder_webhook.clone()),
+        tariffs: crate::tariffs::Tariffs::new(journal.clone()),
+        reminders: crate::notify::ReminderOutbox::start(config.reminder_webhook.clone()),
         house_index: Default::default(),
     });
 
@@ -136,7 +100,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         .await
         .with_context(|| format!("HTTP 端口不可用 / cannot listen on {} (in use? pass --http)", config.http))?;
     let http_addr = listener.local_addr()?;
-    let router = crate::api::router(app.clone());
+    let router = crate::routes::router(app.clone());
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(http_shutdown.cancelled_owned()).await

@@ -9,31 +9,16 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
-use chrono::Utc;
 use hutong_core::identity::{OrgCommand, Permission, Role, Scope, mask_phone};
 use hutong_core::{BuildingId, CommunityId, RoleId, StaffId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
-use crate::identity::{AuditEntry, StaffRecord, hash_password};
-use crate::server::App;
-
-pub(crate) fn audit_entry(caller: &Caller, action: &str, target: &str, before: Option<Value>, after: Option<Value>) -> AuditEntry {
-    AuditEntry {
-        seq: 0,
-        at: Utc::now(),
-        company: Some(caller.principal.company.clone()),
-        actor: caller.principal.actor(),
-        action: action.into(),
-        target: target.into(),
-        outcome: "ok".into(),
-        ip: Some(caller.ip.clone()),
-        before,
-        after,
-    }
-}
+use crate::identity::{StaffRecord, hash_password};
+use crate::audit::audit_entry;
+use crate::app::App;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
@@ -85,8 +70,7 @@ pub struct NewStaff {
     post: Option<String>,
 }
 
-pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<NewStaff>, JsonRejection>) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(ApiError::body)?;
+pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<NewStaff>) -> Result<Json<Value>, ApiError> {
     let company = caller.principal.company.clone();
     let password_chars = body.password.chars().count();
     let record = StaffRecord {
@@ -155,8 +139,7 @@ pub struct Profile {
 
 /// A staff member edits their own name and phone — and nothing else: a body that tries to set
 /// roles, scope or company is refused whole.
-pub async fn update_me(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<Profile>, JsonRejection>) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(ApiError::body)?;
+pub async fn update_me(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<Profile>) -> Result<Json<Value>, ApiError> {
     let hutong_core::identity::Subject::Staff { id, .. } = &caller.principal.subject else {
         return Err(ApiError::bad("业主资料请在业主端修改", "owners change their details in the owner portal"));
     };
@@ -181,8 +164,7 @@ pub struct NewRole {
     permissions: BTreeSet<Permission>,
 }
 
-pub async fn define_role(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, body: Result<Json<NewRole>, JsonRejection>) -> Result<Json<Role>, ApiError> {
-    let Json(body) = body.map_err(ApiError::body)?;
+pub async fn define_role(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<NewRole>) -> Result<Json<Role>, ApiError> {
     // Nobody hands out more than they hold.
     if let Some(p) = body.permissions.iter().find(|p| !caller.principal.may(**p)) {
         return Err(ApiError::Forbidden(*p));

@@ -18,9 +18,10 @@ use hutong_core::live::{LiveBody, ServerMessage};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::{ApiError, building_visible, scoped_wall};
+use crate::error::ApiError;
+use crate::scope::{building_visible, scoped_wall};
 use crate::auth::Caller;
-use crate::server::App;
+use crate::app::App;
 
 #[derive(Deserialize)]
 pub struct WsQuery {

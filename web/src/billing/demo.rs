@@ -13,7 +13,7 @@ use hutong_core::community::Community;
 use hutong_core::fee::HouseState;
 
 use super::{command, local_now, read};
-use crate::server::App;
+use crate::app::App;
 
 const SURNAMES: [&str; 16] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林"];
 const GIVEN: [&str; 12] = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳"];

@@ -19,16 +19,16 @@ use hutong_core::book::{BatchAction as BookBatch, BillLine, BillQuery, BillRecor
 use hutong_core::identity::{Module, Permission};
 use hutong_core::import::export;
 use hutong_core::import::sheet::{self, Limits};
-use hutong_core::import::template::{self, RowError, label_of};
+use hutong_core::import::template::{self, RowError};
 use hutong_core::{BuildingId, Money};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{actor_name, building, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
-use crate::api::ApiError;
+use super::{actor_name, building, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
+use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
-use crate::server::App;
-use crate::staff::audit_entry;
+use crate::app::App;
+use crate::audit::audit_entry;
 
 /// The list's query string (F8).
 #[derive(Debug, Default, Deserialize)]
@@ -104,10 +104,6 @@ pub struct RowView {
     pub row: BillRow,
     pub item_name: String,
     pub state_label: &'static str,
-}
-
-pub(crate) fn item_name(app: &App, community: &str, item: &str) -> String {
-    app.tariffs.get(community).items.iter().find(|i| i.id == item).map_or_else(|| label_of(item).to_string(), |i| i.name.clone())
 }
 
 /// Every matching bill of the buildings the caller may see, newest first.
@@ -199,9 +195,8 @@ pub async fn edit(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path((community, no)): Path<(String, String)>,
-    body: Result<Json<EditBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<EditBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     if !app.tariffs.get(&community).items.iter().any(|i| i.id == b.item) {
         return Err(ApiError::BadRequest { zh: format!("未知的收费项目 {}", b.item), en: format!("unknown charge item {}", b.item) });
     }
@@ -217,9 +212,8 @@ pub async fn void(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path((community, no)): Path<(String, String)>,
-    body: Result<Json<VoidBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<VoidBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     change(&app, &caller, &community, &no, BillCommand::Void { reason: b.reason }, "bill.void").await
 }
 
@@ -256,9 +250,8 @@ pub async fn batch(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
-    body: Result<Json<BatchBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<BatchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     if b.bills.is_empty() {
         return Err(ApiError::bad("请选择账单", "select some bills"));
     }
@@ -525,9 +518,8 @@ pub async fn run(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
-    body: Result<Json<RunBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<RunBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let c = community_of(&app, &community)?;
     let tariff = app.tariffs.get(&community);
     if b.items.is_empty() {

@@ -19,10 +19,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{building_of_house, community_of, in_scope, internal, local_now, read, refused};
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::auth::Caller;
-use crate::server::App;
-use crate::staff::audit_entry;
+use crate::app::App;
+use crate::audit::audit_entry;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

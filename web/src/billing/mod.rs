@@ -4,20 +4,18 @@
 //! sentence, a building that does not answer as 503, journal failures as 500.
 //!
 //! # Layout
-//! - [`tariff`]: charge items, prices and reminder limits per community, journaled.
+//! - [`tariff`]: a community's tariff over HTTP (the store is `crate::tariffs`).
 //! - [`desk`]: the bill list (search, filters, pages), edits, deletes, voids, batch actions,
 //!   imports, exports and bill runs.
 //! - [`pay`]: payments with idempotency keys, receipts (print page and PDF), reminders.
 //! - [`houses`]: houses and residents, their import and export.
 //! - [`money`]: the manager's money summary.
-//! - [`notify`]: the reminder outbox and its channel senders.
 //! - [`receipt`]: the A4 receipt as a PDF.
 
 pub mod demo;
 pub mod desk;
 pub mod houses;
 pub mod money;
-pub mod notify;
 pub mod pay;
 pub mod receipt;
 pub mod tariff;
@@ -29,42 +27,21 @@ use hutong_core::book::{Book, BookCommand, BookError, BookEvent};
 use hutong_core::community::{Community, HouseIndex};
 use hutong_core::{BuildingId, HouseId};
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::auth::Caller;
-use crate::server::App;
+use crate::app::App;
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// A book refusal, in the book's own words: a missing bill or house is 404, a request that
-/// contradicts the book as it is (a closed bill, a reused key, a batch over a paid bill) is 409.
+/// A book refusal as the API answers it (see `From<BookError> for ApiError`).
 pub(crate) fn refused(e: BookError) -> ApiError {
-    use hutong_core::bill::BillError;
-    let (zh, en) = ApiError::bilingual(&e);
-    match e {
-        BookError::NoBill(_) | BookError::NoHouse(_) => ApiError::NotFound { zh, en },
-        BookError::KeyReused(_)
-        | BookError::NotAllPending { .. }
-        | BookError::BatchAbandoned
-        | BookError::NothingOwed
-        | BookError::Bill(BillError::Closed(_) | BillError::NotPending(..)) => ApiError::Conflict { zh, en },
-        _ => ApiError::BadRequest { zh, en },
-    }
-}
-
-impl From<CallError> for ApiError {
-    fn from(e: CallError) -> Self {
-        let (zh, en) = ApiError::bilingual(&e);
-        ApiError::Unavailable { zh, en }
-    }
+    e.into()
 }
 
 pub(crate) fn community_of(app: &App, id: &str) -> Result<Arc<Community>, ApiError> {
-    if !app.ready.load(std::sync::atomic::Ordering::Acquire) {
-        return Err(ApiError::NotReady);
-    }
-    app.hub.community(id).ok_or_else(|| ApiError::not_found("小区", "community", id))
+    app.community(id)
 }
 
 /// The typed handle of a building's actor; a building left down by its supervisor is 503.
@@ -100,7 +77,7 @@ pub(crate) fn resolve_house(app: &App, community: &Community, text: &str) -> Opt
 
 /// Whether a building-scoped caller (a butler) may touch this building.
 pub(crate) fn in_scope(caller: &Caller, building: &BuildingId) -> bool {
-    crate::api::building_visible(caller, Some(building))
+    crate::scope::building_visible(caller, Some(building))
 }
 
 /// Sends a command to a building's book and waits for the journaled events.
@@ -122,4 +99,9 @@ pub(crate) fn actor_name(caller: &Caller) -> String {
 pub(crate) fn local_now(community: &Community) -> chrono::NaiveDateTime {
     let tz: chrono_tz::Tz = community.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
     chrono::Utc::now().with_timezone(&tz).naive_local()
+}
+
+/// An item's name in the community's tariff, else its standard label.
+pub(crate) fn item_name(app: &App, community: &str, item: &str) -> String {
+    app.tariffs.get(community).items.iter().find(|i| i.id == item).map_or_else(|| hutong_core::import::template::label_of(item).to_string(), |i| i.name.clone())
 }

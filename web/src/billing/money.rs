@@ -9,9 +9,9 @@ use axum::{Extension, Json};
 use hutong_core::book::CommunityMoney;
 
 use super::{community_of, in_scope, local_now};
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::auth::Caller;
-use crate::server::App;
+use crate::app::App;
 
 pub async fn summary(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>) -> Result<Json<CommunityMoney>, ApiError> {
     let c = community_of(&app, &community)?;

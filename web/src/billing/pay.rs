@@ -16,13 +16,12 @@ use hutong_core::{BuildingId, HouseId, Money};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::desk::item_name;
 use super::receipt::{Receipt, ReceiptLine};
-use super::{actor_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused, resolve_house};
-use crate::api::ApiError;
+use super::{actor_name, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused, resolve_house};
+use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
-use crate::server::App;
-use crate::staff::audit_entry;
+use crate::app::App;
+use crate::audit::audit_entry;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,9 +71,8 @@ pub async fn pay(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<PayBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(mut b): ApiJson<PayBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(mut b) = body.map_err(ApiError::body)?;
     if let Some(k) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         b.key = Some(k.to_string());
     }
@@ -202,9 +200,8 @@ pub async fn remind(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
-    body: Result<Json<RemindBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<RemindBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let c = community_of(&app, &community)?;
     let channel = b.channel.unwrap_or(Channel::InApp);
     let mut houses: Vec<(BuildingId, HouseId)> = Vec::new();

@@ -1,71 +1,17 @@
-//! A community's tariff over HTTP (F1, F2, N1), and the stores that hold every community's
-//! tariff — each a `CommunityTariff` aggregate on the journaled runtime, stream
-//! `tariff/{community}`. The rules a tariff must keep live in `core::fee`.
+//! A community's tariff over HTTP (F1, F2, N1): read it, replace it (validated by `core::fee`,
+//! journaled by `crate::tariffs`, audited with before and after).
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use hutong_actors::journal::{Journal, JournalError};
-use hutong_actors::journaled::{CommitError, Shared, StreamId};
-use hutong_core::CommunityId;
-use hutong_core::fee::{CommunityTariff, Tariff, TariffError};
+use hutong_core::fee::Tariff;
 
 use super::{community_of, internal};
-use crate::api::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
-use crate::server::App;
-use crate::staff::audit_entry;
-
-/// The tariffs of every community this node runs.
-pub struct Tariffs {
-    journal: Arc<dyn Journal>,
-    stores: RwLock<HashMap<String, Arc<Shared<CommunityTariff>>>>,
-}
-
-impl From<TariffError> for ApiError {
-    fn from(e: TariffError) -> Self {
-        let (zh, en) = ApiError::bilingual(&e);
-        ApiError::BadRequest { zh, en }
-    }
-}
-
-impl Tariffs {
-    pub fn new(journal: Arc<dyn Journal>) -> Self {
-        Tariffs { journal, stores: RwLock::new(HashMap::new()) }
-    }
-
-    /// Recovers a community's tariff; a community without one gets `fallback` (journaled).
-    pub async fn load(&self, community: &CommunityId, fallback: impl FnOnce() -> Tariff) -> Result<(), JournalError> {
-        let store: Shared<CommunityTariff> = Shared::recover(self.journal.clone(), StreamId::tariff(community), CommunityTariff::default).await?;
-        if store.read().current.is_none() {
-            store.execute(&fallback(), chrono::Utc::now().timestamp_millis()).await.map_err(|e| match e {
-                CommitError::Journal(j) => j,
-                CommitError::Refused(r) => JournalError::Store(format!("the fallback tariff of {community} is invalid: {r}")),
-            })?;
-        }
-        self.stores.write().unwrap_or_else(|e| e.into_inner()).insert(community.to_string(), Arc::new(store));
-        Ok(())
-    }
-
-    fn store(&self, community: &str) -> Option<Arc<Shared<CommunityTariff>>> {
-        self.stores.read().unwrap_or_else(|e| e.into_inner()).get(community).cloned()
-    }
-
-    /// The tariff in force; the standard items without prices for a community not loaded here.
-    pub fn get(&self, community: &str) -> Arc<Tariff> {
-        let current = self.store(community).and_then(|s| s.read().current.clone());
-        Arc::new(current.unwrap_or_default())
-    }
-
-    /// Replaces a community's tariff, validated by `core`.
-    pub async fn put(&self, community: &str, tariff: Tariff) -> Result<(), ApiError> {
-        let store = self.store(community).ok_or_else(|| ApiError::not_found("小区", "community", community))?;
-        store.execute(&tariff, chrono::Utc::now().timestamp_millis()).await?;
-        Ok(())
-    }
-}
+use crate::app::App;
+use crate::audit::audit_entry;
 
 pub async fn get(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Tariff>, ApiError> {
     community_of(&app, &community)?;
@@ -76,10 +22,9 @@ pub async fn put(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
-    body: Result<Json<Tariff>, axum::extract::rejection::JsonRejection>,
+    ApiJson(tariff): ApiJson<Tariff>,
 ) -> Result<Json<Tariff>, ApiError> {
     community_of(&app, &community)?;
-    let Json(tariff) = body.map_err(ApiError::body)?;
     let before = serde_json::to_value(&*app.tariffs.get(&community)).ok();
     app.tariffs.put(&community, tariff.clone()).await?;
     app.identity.audit(audit_entry(&caller, "tariff.update", &community, before, serde_json::to_value(&tariff).ok())).await.map_err(internal)?;

@@ -1,0 +1,64 @@
+//! What every handler shares: the identity store, the hub, the directory of actors, metrics,
+//! tariffs and the reminder outbox. `App::in_memory()` builds it on the in-memory journal so
+//! routes can be tested in-process.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hutong_actors::journal::Journal;
+use hutong_actors::{Directory, LiveHub, Metrics};
+use hutong_core::community::Community;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ApiError;
+use crate::identity::{Identity, LogSender, Outbox};
+use crate::notify::ReminderOutbox;
+use crate::tariffs::Tariffs;
+
+/// What the HTTP handlers share.
+pub struct App {
+    pub identity: Arc<Identity>,
+    pub hub: Arc<LiveHub>,
+    pub directory: Arc<Directory>,
+    pub metrics: Arc<Metrics>,
+    pub ready: AtomicBool,
+    pub assets: PathBuf,
+    pub shutdown: CancellationToken,
+    pub tariffs: Tariffs,
+    pub reminders: Arc<ReminderOutbox>,
+    /// Each community's house index, built on first use.
+    pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
+}
+
+impl App {
+    /// The app on an in-memory journal with no community yet, for testing routes in-process
+    /// (`api::router(App::in_memory().await)` and `tower::ServiceExt::oneshot`).
+    pub async fn in_memory() -> anyhow::Result<Arc<App>> {
+        let journal: Arc<dyn Journal> = Arc::new(hutong_actors::journal::MemoryJournal::new());
+        let identity = Identity::open(journal.clone(), "in-memory device secret", chrono::TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await?;
+        Ok(Arc::new(App {
+            identity,
+            hub: LiveHub::new(),
+            directory: Arc::new(Directory::new()),
+            metrics: Metrics::new(),
+            ready: AtomicBool::new(true),
+            assets: PathBuf::from("dashboards/dist"),
+            shutdown: CancellationToken::new(),
+            tariffs: Tariffs::new(journal),
+            reminders: ReminderOutbox::start(None),
+            house_index: Default::default(),
+        }))
+    }
+
+    /// Refuses while the server is still recovering.
+    pub fn ready(&self) -> Result<(), ApiError> {
+        if self.ready.load(Ordering::Acquire) { Ok(()) } else { Err(ApiError::NotReady) }
+    }
+
+    /// A community this node runs, once it is ready.
+    pub fn community(&self, id: &str) -> Result<Arc<Community>, ApiError> {
+        self.ready()?;
+        self.hub.community(id).ok_or_else(|| ApiError::not_found("小区", "community", id))
+    }
+}

@@ -1,0 +1,179 @@
+//! The one error type of the HTTP API. Every refusal a caller can act on is a variant with its
+//! status and its message in Chinese and English; anything else is `Internal`, logged in full and
+//! answered opaquely. Domain errors of `core` and `actors` convert here, so a handler writes `?`.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hutong_actors::handle::CallError;
+use hutong_actors::journaled::CommitError;
+use hutong_core::book::BookError;
+use hutong_core::fee::TariffError;
+use hutong_core::identity::{OrgError, Permission};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::identity::LoginError;
+
+/// A refusal the caller can act on, or an internal failure they cannot.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{zh} / {en}")]
+    NotFound { zh: String, en: String },
+    #[error("{zh} / {en}")]
+    BadRequest { zh: String, en: String },
+    /// The request contradicts what is already there (a taken account, a reused key).
+    #[error("{zh} / {en}")]
+    Conflict { zh: String, en: String },
+    #[error("服务尚未就绪 / the server is still recovering")]
+    NotReady,
+    /// Part of the server (a building) is not answering right now; the request changed nothing
+    /// it can tell of, and may be retried.
+    #[error("{zh} / {en}")]
+    Unavailable { zh: String, en: String },
+    #[error("请先登录 / sign in first")]
+    Unauthenticated,
+    #[error("没有权限（需要 {0}）/ not allowed: needs {0}")]
+    Forbidden(Permission),
+    #[error("业主账号不能访问员工功能 / owners cannot use staff functions")]
+    NotStaff,
+    /// Too many attempts; the message says when to try again.
+    #[error("{zh} / {en}")]
+    RateLimited { zh: String, en: String },
+    /// A sign-in that did not succeed (wrong password or code); says nothing more.
+    #[error("{zh} / {en}")]
+    SignInFailed { zh: String, en: String },
+    #[error("内部错误 / internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(zh: &str, en: &str) -> Self {
+        ApiError::BadRequest { zh: zh.to_string(), en: en.to_string() }
+    }
+
+    /// A request body that is not the expected JSON — including fields it may not set.
+    pub fn body(e: JsonRejection) -> Self {
+        ApiError::BadRequest { zh: "请求内容无效或含有不允许的字段".into(), en: format!("invalid request body: {}", e.body_text()) }
+    }
+
+    /// A domain refusal whose message is `中文 / English` (the convention of `core`'s errors).
+    pub fn bilingual(e: &impl std::fmt::Display) -> (String, String) {
+        let text = e.to_string();
+        match text.split_once(" / ") {
+            Some((zh, en)) => (zh.to_string(), en.to_string()),
+            None => (text.clone(), text),
+        }
+    }
+
+    pub fn not_found(what_zh: &str, what_en: &str, id: &str) -> Self {
+        ApiError::NotFound { zh: format!("找不到{what_zh} {id}"), en: format!("no {what_en} {id}") }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::SignInFailed { .. } => (StatusCode::UNAUTHORIZED, "sign_in_failed"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Forbidden(_) | ApiError::NotStaff => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        (status, Json(json!({ "error": ErrorBody { code, message: self.to_string() } }))).into_response()
+    }
+}
+
+impl From<OrgError> for ApiError {
+    fn from(e: OrgError) -> Self {
+        use hutong_core::identity::OrgError::*;
+        let (zh, en) = ApiError::bilingual(&e);
+        match e {
+            NoStaff(_) | NoCompany(_) => ApiError::NotFound { zh, en },
+            AccountTaken | CommunityTaken(_) | CompanyExists(_) => ApiError::Conflict { zh, en },
+            NotOurCommunity(_) | ShortPassword | NoRole(_) | BadRoleId => ApiError::BadRequest { zh, en },
+        }
+    }
+}
+
+impl<R: Into<ApiError>> From<CommitError<R>> for ApiError {
+    fn from(e: CommitError<R>) -> Self {
+        match e {
+            CommitError::Refused(r) => r.into(),
+            CommitError::Journal(j) => ApiError::Internal(j.to_string()),
+        }
+    }
+}
+
+/// A book refusal, in the book's own words: a missing bill or house is 404, a request that
+/// contradicts the book as it is (a closed bill, a reused key, a batch over a paid bill) is 409.
+impl From<BookError> for ApiError {
+    fn from(e: BookError) -> Self {
+        use hutong_core::bill::BillError;
+        let (zh, en) = ApiError::bilingual(&e);
+        match e {
+            BookError::NoBill(_) | BookError::NoHouse(_) => ApiError::NotFound { zh, en },
+            BookError::KeyReused(_)
+            | BookError::NotAllPending { .. }
+            | BookError::BatchAbandoned
+            | BookError::NothingOwed
+            | BookError::Bill(BillError::Closed(_) | BillError::NotPending(..)) => ApiError::Conflict { zh, en },
+            _ => ApiError::BadRequest { zh, en },
+        }
+    }
+}
+
+impl From<TariffError> for ApiError {
+    fn from(e: TariffError) -> Self {
+        let (zh, en) = ApiError::bilingual(&e);
+        ApiError::BadRequest { zh, en }
+    }
+}
+
+/// A building that does not answer: 503, the request may be retried.
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        let (zh, en) = ApiError::bilingual(&e);
+        ApiError::Unavailable { zh, en }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        let (zh, en) = ApiError::bilingual(&e);
+        match e {
+            LoginError::Locked(_) => ApiError::RateLimited { zh, en },
+            LoginError::Journal(j) => ApiError::Internal(j.to_string()),
+            LoginError::BadCredentials | LoginError::BadCode | LoginError::UnknownOwner => ApiError::SignInFailed { zh, en },
+        }
+    }
+}
+
+/// A JSON body, refused with `ApiError` (400 and a sentence) when it is not the expected shape —
+/// including fields it may not set (`deny_unknown_fields`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(request, state).await.map(|Json(v)| ApiJson(v)).map_err(ApiError::body)
+    }
+}

@@ -1,0 +1,138 @@
+//! Signing in and out (X2): staff with account and password, owners with their phone and a
+//! one-time code; every attempt audited, however it ends; the session as an HttpOnly cookie and
+//! a bearer token; `me`, the caller as the screens see them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use hutong_core::identity::{Permission, Principal, Subject};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::{COOKIE, Caller};
+use crate::error::{ApiError, ApiJson};
+use crate::identity::{AuditEntry, LoginError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLogin {
+    account: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    phone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerLogin {
+    phone: String,
+    code: String,
+}
+
+fn signed_in(app: &App, token: String, principal: &Principal) -> Response {
+    let max_age = app.identity.session_ttl.num_seconds();
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+    ([(header::SET_COOKIE, cookie)], Json(json!({ "token": token, "me": me_json(principal) }))).into_response()
+}
+
+fn login_refused(e: LoginError) -> Response {
+    ApiError::from(e).into_response()
+}
+
+/// Audits a sign-in attempt — whoever it was, however it ended — then answers it.
+async fn finish_sign_in(app: &App, who: SignInAttempt, result: Result<(String, Principal), LoginError>) -> Response {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(LoginError::Locked(_)) => "locked",
+        Err(_) => "failed",
+    };
+    let entry = AuditEntry {
+        seq: 0,
+        at: Utc::now(),
+        company: who.company,
+        actor: who.actor.clone(),
+        action: who.action.into(),
+        target: who.actor,
+        outcome: outcome.into(),
+        ip: Some(who.ip),
+        before: None,
+        after: None,
+    };
+    if let Err(e) = app.identity.audit(entry).await {
+        return ApiError::Internal(e.to_string()).into_response();
+    }
+    match result {
+        Ok((token, principal)) => signed_in(app, token, &principal),
+        Err(e) => login_refused(e),
+    }
+}
+
+struct SignInAttempt {
+    actor: String,
+    company: Option<hutong_core::CompanyId>,
+    action: &'static str,
+    ip: String,
+}
+
+pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(body): ApiJson<StaffLogin>) -> Response {
+    let ip = addr.ip().to_string();
+    let result = app.identity.login_staff(&body.account, &body.password, &ip, Utc::now()).await;
+    let company = {
+        let org = app.identity.org();
+        org.accounts.get(&body.account).and_then(|id| org.staff.get(id)).map(|s| s.company.clone())
+    };
+    let who = SignInAttempt { actor: body.account, company, action: "auth.sign_in", ip };
+    finish_sign_in(&app, who, result).await
+}
+
+pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(body): ApiJson<CodeRequest>) -> Response {
+    match app.identity.send_owner_code(&body.phone, &addr.ip().to_string(), Utc::now()).await {
+        Ok(()) => Json(json!({"sent": true})).into_response(),
+        Err(e) => login_refused(e),
+    }
+}
+
+pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(body): ApiJson<OwnerLogin>) -> Response {
+    let ip = addr.ip().to_string();
+    let result = app.identity.login_owner(&body.phone, &body.code, &ip, Utc::now()).await;
+    let company = app.identity.org().owners.get(&body.phone).map(|o| o.company.clone());
+    let who = SignInAttempt { actor: format!("owner:{}", hutong_core::identity::mask_phone(&body.phone)), company, action: "auth.owner_sign_in", ip };
+    finish_sign_in(&app, who, result).await
+}
+
+pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, ApiError> {
+    app.identity.revoke(&caller.session).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], Json(json!({"signed_out": true}))).into_response())
+}
+
+pub fn me_json(p: &Principal) -> serde_json::Value {
+    let (kind, account, name) = match &p.subject {
+        Subject::Staff { account, name, .. } => ("staff", account.clone(), name.clone()),
+        Subject::Owner { phone } => ("owner", hutong_core::identity::mask_phone(phone), String::new()),
+    };
+    let permissions: Vec<String> = p.permissions.iter().map(Permission::to_string).collect();
+    json!({
+        "kind": kind,
+        "account": account,
+        "name": name,
+        "company": p.company,
+        "permissions": permissions,
+        "communities": p.scope.communities,
+        "buildings": p.scope.buildings,
+    })
+}
+
+pub async fn me(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
+    Json(me_json(&caller.principal))
+}
