@@ -22,6 +22,7 @@ use hutong_core::device::DeviceHealth;
 use hutong_core::fee::{ChargeItem, HouseState, PriceRule};
 use hutong_core::reminder::{Channel, ReminderLimits};
 use hutong_core::{BuildingId, CommunityId, DeviceId, Money};
+use futures_util::future::BoxFuture;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 
@@ -47,16 +48,19 @@ pub struct ReminderNotice {
     pub reason: String,
 }
 
-/// Where recorded reminders go (the web layer's outbox).
+/// Where recorded reminders go (the web layer's outbox). The building waits for it before it
+/// answers, so whoever asked for the reminder finds it queued.
 pub trait Notices: Send + Sync + 'static {
-    fn remind(&self, notice: ReminderNotice);
+    fn remind(&self, notice: ReminderNotice) -> BoxFuture<'_, ()>;
 }
 
 /// Drops reminders (actor tests, benchmarks).
 pub struct NoNotices;
 
 impl Notices for NoNotices {
-    fn remind(&self, _notice: ReminderNotice) {}
+    fn remind(&self, _notice: ReminderNotice) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A bill run for this building.
@@ -302,13 +306,16 @@ impl BuildingState {
             return Ok(events);
         }
         let committed = self.book.commit(events, self.args.clock.now().timestamp_millis()).await?;
-        self.after(&committed.events);
+        for notice in self.after(&committed.events) {
+            self.args.notices.remind(notice).await;
+        }
         Ok(committed.events)
     }
 
-    /// What follows a change: the screens hear of the money, residents of their reminders.
-    fn after(&self, events: &[BookEvent]) {
+    /// What follows a change: the screens hear of the money; the reminders to send are returned.
+    fn after(&self, events: &[BookEvent]) -> Vec<ReminderNotice> {
         let book = self.book.state();
+        let mut notices = Vec::new();
         if events.iter().any(|e| !matches!(e, BookEvent::Reminded { .. })) {
             self.publish_money();
         }
@@ -316,7 +323,7 @@ impl BuildingState {
             if let BookEvent::Reminded { house, channel, bills, by, .. } = event {
                 let Some(record) = book.houses.get(house) else { continue };
                 let owed = bills.iter().filter_map(|no| book.bill(no)).map(|b| b.bill.owed()).sum();
-                self.args.notices.remind(ReminderNotice {
+                notices.push(ReminderNotice {
                     community: self.args.community.id.clone(),
                     house: house.clone(),
                     address: record.address.clone(),
@@ -328,11 +335,12 @@ impl BuildingState {
                 });
             }
         }
+        notices
     }
 
     fn publish_money(&self) {
         let today = self.local_now().date();
-        self.args.hub.publish_money(&self.args.community.id, self.args.building.clone(), self.book.state().money(today));
+        self.args.hub.publish_money(&self.args.community.id, self.args.building.clone(), today, self.book.state().money(today));
     }
 
     async fn run(&mut self, r: RunRequest) -> Result<RunOutcome, ActorProcessingErr> {

@@ -13,7 +13,8 @@ use hutong_core::building::BuildingHealth;
 use hutong_core::community::Community;
 use hutong_core::device::DeviceHealth;
 use hutong_core::book::BuildingMoney;
-use hutong_core::live::{Alarm, BuildingTile, MoneyTile, DeviceView, FEED_LENGTH, LiveBody, LiveEvent, ReadingTick, ServerMessage, WallSnapshot};
+use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneyTile, DeviceView, FEED_LENGTH, LiveBody, LiveEvent, ReadingTick, ServerMessage, WallSnapshot};
+use chrono::NaiveDate;
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use tokio::sync::broadcast;
 
@@ -44,7 +45,7 @@ struct CommunityView {
     devices: HashMap<DeviceId, DeviceView>,
     alarms: VecDeque<Alarm>,
     readings: VecDeque<ReadingTick>,
-    money: BTreeMap<BuildingId, Arc<BuildingMoney>>,
+    money: BTreeMap<BuildingId, Arc<BuildingMoneyView>>,
 }
 
 pub struct LiveHub {
@@ -154,23 +155,25 @@ impl LiveHub {
         });
     }
 
-    /// A building's money changed: keep it for the manager's summary, tell the screens.
-    pub fn publish_money(&self, community: &CommunityId, building: BuildingId, money: BuildingMoney) {
+    /// A building's money changed (as of `today`, the community's date): keep it for the
+    /// summaries, and tell the screens — the wall its tile's brief, the money screens the whole.
+    pub fn publish_money(&self, community: &CommunityId, building: BuildingId, today: NaiveDate, money: BuildingMoney) {
         self.with_view(community.as_str(), |v| {
             let brief = tile(&money);
-            v.money.insert(building.clone(), Arc::new(money));
-            let event = LiveEvent {
-                community: community.clone(),
-                stream: StreamId::derived_money(&building).into_string(),
-                seq: self.next_derived_seq(),
-                body: LiveBody::Money { building, money: brief },
-            };
-            let _ = self.tx.send(Arc::new(Envelope::new(event)));
+            let name = v.community.building(&building).map(|b| b.name.clone()).unwrap_or_else(|| building.to_string());
+            let detail = BuildingMoneyView { building: building.clone(), name, today, money };
+            v.money.insert(building.clone(), Arc::new(detail.clone()));
+            let stream = StreamId::derived_money(&building).into_string();
+            let seq = self.next_derived_seq();
+            for body in [LiveBody::Money { building, money: brief }, LiveBody::MoneyDetail(detail)] {
+                let event = LiveEvent { community: community.clone(), stream: stream.clone(), seq, body };
+                let _ = self.tx.send(Arc::new(Envelope::new(event)));
+            }
         });
     }
 
     /// Every building's money in a community.
-    pub fn money(&self, community: &str) -> Option<Vec<Arc<BuildingMoney>>> {
+    pub fn money(&self, community: &str) -> Option<Vec<Arc<BuildingMoneyView>>> {
         self.with_view(community, |v| v.money.values().cloned().collect())
     }
 
@@ -183,7 +186,7 @@ impl LiveHub {
                 .map(|b| {
                     let (health, seq) = v.buildings.get(&b.id).copied().unwrap_or_default();
                     let houses = b.units.iter().flat_map(|u| &u.floors).map(|f| f.houses.len() as u32).sum();
-                    let money = v.money.get(&b.id).map(|m| tile(m)).unwrap_or_default();
+                    let money = v.money.get(&b.id).map(|m| tile(&m.money)).unwrap_or_default();
                     BuildingTile { id: b.id.clone(), no: b.no, name: b.name.clone(), houses, health, seq, money }
                 })
                 .collect();

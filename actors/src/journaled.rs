@@ -51,6 +51,10 @@ impl StreamId {
     pub fn registry() -> Self {
         Self("registry".into())
     }
+    /// Messages to people and their delivery.
+    pub fn outbox() -> Self {
+        Self("outbox".into())
+    }
 
     /// Not a journal stream: a building's health as folded from its devices, recomputed after a
     /// restart. Its seqs are derived (see `LiveHub::next_derived_seq`), never replayed.
@@ -90,6 +94,9 @@ impl Durable for hutong_core::identity::Org {}
 impl Durable for hutong_core::identity::Sessions {}
 impl Durable for hutong_core::fee::CommunityTariff {}
 impl Durable for hutong_core::registry::Registry {}
+impl Durable for hutong_core::outbox::Outbox {
+    const SNAPSHOT_EVERY: Option<u64> = Some(1_000);
+}
 /// The audit log only grows; a snapshot would rewrite all of it.
 impl Durable for hutong_core::identity::AuditLog {
     const SNAPSHOT_EVERY: Option<u64> = None;

@@ -20,8 +20,9 @@ use rust_decimal::Decimal;
 struct Captured(Arc<Mutex<Vec<ReminderNotice>>>);
 
 impl Notices for Captured {
-    fn remind(&self, notice: ReminderNotice) {
+    fn remind(&self, notice: ReminderNotice) -> futures_util::future::BoxFuture<'_, ()> {
         self.0.lock().unwrap().push(notice);
+        Box::pin(std::future::ready(()))
     }
 }
 

@@ -17,6 +17,7 @@
 //! - [`book`]: a building's book — houses, residents, bills, payments, ledgers, reminders.
 //! - [`bill_run`]: a bill run's lines for a period (F3), prorated, previewed before commit.
 //! - [`reminder`]: reminder channels and the per-house, per-channel limit (N1).
+//! - [`outbox`]: the notification outbox — queued messages, delivery state, retries.
 //! - [`registry`]: the communities and devices a deployment runs.
 //! - [`import`]: bill and house templates, spreadsheet reading (bounded) and safe exports.
 //! - [`building`]: a building's health as the wall shows it, folded from its devices.
@@ -38,6 +39,7 @@ pub mod ledger;
 pub mod ids;
 pub mod live;
 pub mod money;
+pub mod outbox;
 mod pairs;
 pub mod registry;
 pub mod reminder;

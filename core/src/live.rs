@@ -16,6 +16,8 @@ use crate::ids::{BuildingId, CommunityId, DeviceId, HouseId};
 pub enum ServerMessage {
     /// Everything the wall shows, as of now.
     Snapshot(WallSnapshot),
+    /// Every building's money as of now (`/ws/money`); then `MoneyDetail` events.
+    MoneySnapshot(MoneySnapshot),
     /// One change, after the snapshot.
     Event(LiveEvent),
     /// The client fell behind: drop what it has and reload.
@@ -47,11 +49,73 @@ pub enum LiveBody {
         building: BuildingId,
         health: BuildingHealth,
     },
-    /// A building's money changed (a bill issued, a payment taken …).
+    /// A building's money changed (a bill issued, a payment taken …): the brief for its tile.
     Money {
         building: BuildingId,
         money: MoneyTile,
     },
+    /// The same change in full, for the money screens (`/ws/money` only): they fold it with
+    /// the other buildings' (`CommunityMoney::sum`) instead of asking the server again.
+    MoneyDetail(BuildingMoneyView),
+}
+
+/// One building's money as the money screens hold it: its name, the community's date the
+/// figures are as of, and the figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildingMoneyView {
+    pub building: BuildingId,
+    pub name: String,
+    pub today: chrono::NaiveDate,
+    pub money: crate::book::BuildingMoney,
+}
+
+/// Every visible building's money, first on `/ws/money` and again after a resync.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MoneySnapshot {
+    pub community: CommunityId,
+    pub buildings: Vec<BuildingMoneyView>,
+}
+
+/// What the money screens (the manager's, the desk's figures) hold: each building's latest money,
+/// folded from `/ws/money`. Pure, so it is tested natively.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MoneyState {
+    pub buildings: std::collections::BTreeMap<BuildingId, (u64, BuildingMoneyView)>,
+    pub events_seen: u64,
+}
+
+impl MoneyState {
+    /// Folds one message: a snapshot replaces everything; a detail replaces its building's
+    /// figures unless an event with a later seq already did.
+    pub fn fold(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::MoneySnapshot(s) => {
+                self.buildings = s.buildings.into_iter().map(|b| (b.building.clone(), (0, b))).collect();
+            }
+            ServerMessage::Event(LiveEvent { seq, body: LiveBody::MoneyDetail(view), .. }) => {
+                self.events_seen += 1;
+                let fresher = self.buildings.get(&view.building).is_none_or(|(at, _)| *at < seq);
+                if fresher {
+                    self.buildings.insert(view.building.clone(), (seq, view));
+                }
+            }
+            ServerMessage::Resync => self.buildings.clear(),
+            ServerMessage::Snapshot(_) | ServerMessage::Event(_) => {}
+        }
+    }
+
+    /// The community's figures: the buildings summed as of the latest date any of them reports,
+    /// each building shown by its name.
+    pub fn summary(&self) -> crate::book::CommunityMoney {
+        let today = self.buildings.values().map(|(_, b)| b.today).max().unwrap_or_default();
+        let mut money = crate::book::CommunityMoney::sum(self.buildings.values().map(|(_, b)| &b.money), today);
+        for (building, _) in &mut money.by_building {
+            if let Some((_, b)) = self.buildings.get(building.as_str()) {
+                *building = b.name.clone();
+            }
+        }
+        money
+    }
 }
 
 /// A building's money in brief, for its wall tile and the manager's live figures.
@@ -202,5 +266,39 @@ pub fn gate_text(action: GateAction, plate: Option<&str>) -> String {
     match plate {
         Some(p) => format!("{} {p}", action.label_zh()),
         None => action.label_zh().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::BuildingMoney;
+    use crate::money::Money;
+
+    fn view(building: &str, name: &str, received: i64) -> BuildingMoneyView {
+        let money = BuildingMoney { building: building.into(), receivable: Money::from_fen(10_000), received: Money::from_fen(received), ..BuildingMoney::default() };
+        BuildingMoneyView { building: BuildingId::new(building), name: name.into(), today: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(), money }
+    }
+
+    fn detail(seq: u64, v: BuildingMoneyView) -> ServerMessage {
+        ServerMessage::Event(LiveEvent { community: "c".into(), stream: format!("derived/money/{}", v.building), seq, body: LiveBody::MoneyDetail(v) })
+    }
+
+    #[test]
+    fn the_money_screens_sum_the_latest_figures_of_every_building_by_name() {
+        let mut s = MoneyState::default();
+        s.fold(ServerMessage::MoneySnapshot(MoneySnapshot { community: "c".into(), buildings: vec![view("b1", "1号楼", 2_000), view("b2", "2号楼", 0)] }));
+        assert_eq!(s.summary().received, Money::from_fen(2_000));
+        // A payment in building 2 arrives; an older event for it afterwards changes nothing.
+        s.fold(detail(7, view("b2", "2号楼", 5_000)));
+        s.fold(detail(6, view("b2", "2号楼", 1)));
+        let sum = s.summary();
+        assert_eq!((sum.receivable, sum.received), (Money::from_fen(20_000), Money::from_fen(7_000)));
+        assert!(sum.by_building.iter().any(|(name, m)| name == "2号楼" && m.received == Money::from_fen(5_000)));
+        // The wall's messages are not the money screens' business.
+        s.fold(ServerMessage::Event(LiveEvent { community: "c".into(), stream: "x".into(), seq: 9, body: LiveBody::Money { building: "b1".into(), money: MoneyTile::default() } }));
+        assert_eq!(s.summary().received, Money::from_fen(7_000));
+        s.fold(ServerMessage::Resync);
+        assert!(s.buildings.is_empty());
     }
 }

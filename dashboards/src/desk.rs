@@ -102,7 +102,7 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                 .iter()
                 .filter_map(|m| match m {
                     hutong_core::live::ServerMessage::Event(e) => match &e.body {
-                        hutong_core::live::LiveBody::Money { building, .. } => Some(building.to_string()),
+                        hutong_core::live::LiveBody::MoneyDetail(money) => Some(money.building.to_string()),
                         _ => None,
                     },
                     _ => None,

@@ -1,50 +1,23 @@
 //! The manager's screen (R3): collection rate now — today, this month, this year — receivable,
 //! received and arrears, a 12-month trend, arrears by building, fee type and age, and the ten
-//! largest arrears. It refetches the summary whenever a building's money changes.
+//! largest arrears. Shaped like the wall: one socket (`/ws/money`), whose snapshot and per-building
+//! money it folds into a pure `MoneyState`; the figures are `MoneyState::summary()`
+//! (`CommunityMoney::sum`), so a payment moves them without asking the server again.
 
 use hutong_core::book::CommunityMoney;
+use hutong_core::import::template::label_of;
+use hutong_core::live::MoneyState;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-
-use crate::http::{error_message, request};
-
-fn item_label(item: &str) -> &str {
-    match item {
-        "property" => "物业费",
-        "elevator" => "电梯费",
-        "garbage" => "垃圾清运费",
-        "water" => "水费",
-        "electricity" => "电费",
-        "parking" => "车位费",
-        "other" => "其它",
-        other => other,
-    }
-}
+use rust_decimal::Decimal;
 
 const AGES: [&str; 4] = ["30天内", "31–90天", "91–365天", "一年以上"];
 
 #[component]
 pub fn ManagerScreen(community: String) -> impl IntoView {
-    let money = RwSignal::new(None::<CommunityMoney>);
-    let message = RwSignal::new(String::new());
-    let path = format!("/api/v1/communities/{community}/money");
-    let load = move || {
-        let path = path.clone();
-        spawn_local(async move {
-            match request("GET", &path, None).await {
-                Some((200, body)) => match serde_json::from_str(&body) {
-                    Ok(m) => money.set(Some(m)),
-                    Err(e) => message.set(e.to_string()),
-                },
-                Some((_, body)) => message.set(error_message(&body)),
-                None => message.set(error_message("")),
-            }
-        })
-    };
-    load();
+    let state = RwSignal::new(MoneyState::default());
+    let money = Memo::new(move |_| state.with(|s| (!s.buildings.is_empty()).then(|| s.summary())));
     let live = RwSignal::new(false);
-    let reload = load.clone();
-    crate::socket::connect_feed(format!("/ws/money?community={community}"), move |_| reload(), live);
+    crate::socket::connect_feed(format!("/ws/money?community={community}"), move |batch| state.update(|s| batch.into_iter().for_each(|m| s.fold(m))), live);
 
     let kpi = move |label: &'static str, test: &'static str, f: fn(&CommunityMoney) -> (String, String)| {
         view! {
@@ -55,20 +28,23 @@ pub fn ManagerScreen(community: String) -> impl IntoView {
             </div>
         }
     };
+    // Bar geometry in exact decimals (SVG takes them as text): 600 wide, 160 high at 100 %.
     let trend = move || {
         money.with(|m| {
             let Some(m) = m else { return ().into_any() };
-            let n = m.trend.len().max(1) as f64;
-            let w = 600.0 / n;
+            let w = Decimal::from(600) / Decimal::from(m.trend.len().max(1));
+            let px = |d: Decimal| d.round_dp(1).to_string();
             let bars = m.trend.iter().enumerate().map(|(i, (month, rate))| {
-                let pct: f64 = rate.percent.to_string().parse().unwrap_or(0.0);
-                let h = pct * 1.6;
-                let x = i as f64 * w + 6.0;
+                let pct = rate.percent;
+                let h = pct * Decimal::new(16, 1);
+                let x = Decimal::from(i) * w + Decimal::from(6);
+                let inner = w - Decimal::from(12);
+                let mid = x + inner / Decimal::from(2);
                 view! {
                     <g>
-                        <rect x=x y=180.0 - h width=w - 12.0 height=h class="bar" />
-                        <text x=x + (w - 12.0) / 2.0 y=196.0 class="axis">{month[5..].to_string()}</text>
-                        <text x=x + (w - 12.0) / 2.0 y=174.0 - h class="value">{format!("{:.0}%", pct)}</text>
+                        <rect x=px(x) y=px(Decimal::from(180) - h) width=px(inner) height=px(h) class="bar" />
+                        <text x=px(mid) y="196" class="axis">{month.get(5..).unwrap_or_default().to_string()}</text>
+                        <text x=px(mid) y=px(Decimal::from(174) - h) class="value">{format!("{}%", pct.round())}</text>
                     </g>
                 }
             }).collect_view();
@@ -87,7 +63,6 @@ pub fn ManagerScreen(community: String) -> impl IntoView {
                 {kpi("本年收缴率", "rate-year", |m| (format!("{}%", m.rate_year.percent), format!("实收 ¥{} / 应收 ¥{}", m.rate_year.received, m.rate_year.receivable)))}
                 {kpi("欠费", "arrears", |m| (format!("¥{}", m.arrears), format!("{}户欠费 · 应收 ¥{} · 实收 ¥{}", m.houses_in_arrears, m.receivable, m.received)))}
             </div>
-            <p class="message">{move || message.get()}</p>
             <h2>"近12个月收缴率"</h2>
             {trend}
             <div class="columns">
@@ -103,7 +78,7 @@ pub fn ManagerScreen(community: String) -> impl IntoView {
                     <h2>"按收费项目"</h2>
                     <table><thead><tr><th>"项目"</th><th>"应收"</th><th>"实收"</th></tr></thead><tbody>
                         {move || money.with(|m| m.iter().flat_map(|m| m.by_item.clone()).map(|(k, v)| view! {
-                            <tr><td>{item_label(&k).to_string()}</td><td>{v.receivable.to_string()}</td><td>{v.received.to_string()}</td></tr>
+                            <tr><td>{label_of(&k).to_string()}</td><td>{v.receivable.to_string()}</td><td>{v.received.to_string()}</td></tr>
                         }).collect_view())}
                     </tbody></table>
                     <h2>"欠费账龄"</h2>

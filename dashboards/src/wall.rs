@@ -45,6 +45,8 @@ impl WallState {
                     events_seen,
                 };
             }
+            // The money screens' messages; the wall has its tiles' brief.
+            ServerMessage::MoneySnapshot(_) => {}
             ServerMessage::Resync => {
                 self.alarms.clear();
                 self.readings.clear();

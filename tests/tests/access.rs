@@ -203,8 +203,30 @@ async fn repeated_wrong_passwords_are_refused_with_a_time_to_try_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_numbers_are_masked_unless_unmasked_and_never_logged() {
+    // The company's SMS gateway adapter: whatever Hutong POSTs to it, kept.
+    let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sms_url = format!("http://{}/sms", gateway.local_addr().unwrap());
+    let texts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = texts.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in gateway.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(read) = stream.read(&mut buf) {
+                request.extend_from_slice(&buf[..read]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if read == 0 || text.split_once("\r\n\r\n").is_some_and(|(_, body)| body.ends_with('}')) {
+                    break;
+                }
+            }
+            kept.lock().unwrap().push(String::from_utf8_lossy(&request).into_owned());
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let server = Server::demo(&dir.path().join("data"), 0, &["--sms-webhook", &sms_url]).await;
     let staff = server.get_json("/api/v1/staff");
     let cashier = staff.as_array().unwrap().iter().find(|s| s["account"] == "cashier").unwrap();
     assert_eq!(cashier["phone"], "138****0003");
@@ -218,16 +240,18 @@ async fn phone_numbers_are_masked_unless_unmasked_and_never_logged() {
     assert_eq!(full["phone"], "13800000003");
     let audit = server.get_json("/api/v1/audit?action=personal.unmask");
     assert_eq!((audit[0]["actor"].as_str(), audit[0]["target"].as_str()), (Some("admin"), Some("cashier")));
-    // An owner signs in with a one-time code sent through the outbox (the demo's log sender).
+    // An owner signs in with a one-time code sent through the outbox to the SMS gateway.
     let (status, _) = http(server.http, "POST", "/api/v1/auth/owner/code", None, Some(r#"{"phone":"13898424613"}"#)).unwrap();
     assert_eq!(status, 200);
-    let log = wait_for("the code in the log", Duration::from_secs(5), async || {
-        let log = std::fs::read_to_string(&server.log).ok()?;
-        log.contains("验证码").then_some(log)
+    let sms = wait_for("the code at the SMS gateway", Duration::from_secs(10), async || {
+        texts.lock().unwrap().iter().find(|t| t.contains("验证码")).cloned()
     })
     .await;
-    let code: String = log.split("验证码是 ").nth(1).unwrap().chars().take(6).collect();
-    assert!(log.contains("138****4613"));
+    assert!(sms.contains("13898424613"), "the gateway gets the full number: {sms}");
+    let code: String = sms.split("验证码是 ").nth(1).unwrap().chars().take(6).collect();
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{sms}");
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(!log.contains(&code), "a one-time code reached the log");
     for phone in ["13898424613", "13800000003"] {
         assert!(!log.contains(phone), "a full phone number reached the log");
     }

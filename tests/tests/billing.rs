@@ -124,7 +124,7 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
         let (_, d) = call(&server, &cashier, "GET", &format!("{C}/bills/{no}"), Value::Null);
         assert_eq!(d["bill"]["state"], "paid", "{d}");
     }
-    let event = wait_event(&mut money_ws, Duration::from_secs(5), |m| m["body"]["kind"] == "money").await.unwrap();
+    let event = wait_event(&mut money_ws, Duration::from_secs(5), |m| m["body"]["kind"] == "money_detail").await.unwrap();
     assert_eq!(event["body"]["building"], "heyuan-b01");
     let (_, money_after) = call(&server, &manager, "GET", &format!("{C}/money"), Value::Null);
     let received = |m: &Value| m["received"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
@@ -241,11 +241,24 @@ async fn webhook_reminders_are_delivered_and_their_state_kept() {
         use std::io::{Read, Write};
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { continue };
-            let mut buf = vec![0u8; 64 * 1024];
-            let read = stream.read(&mut buf).unwrap_or(0);
-            seen.lock().unwrap().push(String::from_utf8_lossy(&buf[..read]).into_owned());
-            // The first delivery is accepted, the second refused.
-            let status = if n == 0 { "200 OK" } else { "503 Service Unavailable" };
+            // The whole request: headers, then as many body bytes as they announce.
+            let mut request = Vec::new();
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                let read = stream.read(&mut buf).unwrap_or(0);
+                request.extend_from_slice(&buf[..read]);
+                let text = String::from_utf8_lossy(&request);
+                let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                    if read == 0 { break } else { continue }
+                };
+                let length = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))).unwrap_or(0);
+                if body.len() >= length || read == 0 {
+                    break;
+                }
+            }
+            seen.lock().unwrap().push(String::from_utf8_lossy(&request).into_owned());
+            // The first delivery is accepted, the second refused once and accepted on its retry.
+            let status = if n == 1 { "503 Service Unavailable" } else { "200 OK" };
             let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
         }
     });
@@ -262,15 +275,25 @@ async fn webhook_reminders_are_delivered_and_their_state_kept() {
         let (status, sent) = call(&server, &cashier, "POST", &format!("{C}/reminders"), json!({"houses": [house], "channel": "webhook"}));
         assert_eq!((status, sent["sent"].as_u64()), (200, Some(1)), "{sent}");
     }
-    let entries = wait_for("both deliveries settled", Duration::from_secs(10), async || {
+    // The refused one is retried, not dropped: it shows as retrying with the hook's answer…
+    let retrying = wait_for("the refused delivery to wait for its retry", Duration::from_secs(10), async || {
         let (_, outbox) = call(&server, &cashier, "GET", &format!("{C}/notifications"), Value::Null);
-        let entries: Vec<Value> = outbox["notifications"].as_array()?.iter().filter(|e| e["channel"] == "webhook").cloned().collect();
-        (entries.len() == 2 && entries.iter().all(|e| e["delivery"]["state"] != "queued")).then_some(entries)
+        outbox["notifications"].as_array()?.iter().find(|e| e["channel"] == "webhook" && e["delivery"]["state"] == "retrying").cloned()
     })
     .await;
-    let states: Vec<&str> = entries.iter().rev().map(|e| e["delivery"]["state"].as_str().unwrap()).collect();
-    assert_eq!(states, vec!["sent", "failed"], "{entries:?}");
-    assert!(entries[0]["delivery"]["detail"].as_str().unwrap().contains("503"));
+    assert!(retrying["delivery"]["detail"]["why"].as_str().unwrap().contains("503"), "{retrying}");
+    // …and then delivered.
+    let entries = wait_for("both deliveries sent", Duration::from_secs(20), async || {
+        let (_, outbox) = call(&server, &cashier, "GET", &format!("{C}/notifications"), Value::Null);
+        let entries: Vec<Value> = outbox["notifications"].as_array()?.iter().filter(|e| e["channel"] == "webhook").cloned().collect();
+        (entries.len() == 2 && entries.iter().all(|e| e["delivery"]["state"] == "sent")).then_some(entries)
+    })
+    .await;
+    let mut attempts: Vec<u64> = entries.iter().map(|e| e["attempts"].as_u64().unwrap()).collect();
+    attempts.sort();
+    assert_eq!(attempts, vec![1, 2], "{entries:?}");
     let posts = received.lock().unwrap().clone();
-    assert!(posts[0].starts_with("POST /hook HTTP/1.1") && posts[0].contains(houses[0].as_str()) && posts[0].contains("缴费通知"), "{posts:?}");
+    assert_eq!(posts.len(), 3, "two deliveries and one retry");
+    assert!(posts.iter().all(|p| p.starts_with("POST /hook HTTP/1.1") && p.contains("缴费通知")), "{posts:?}");
+    assert!(posts.iter().any(|p| p.contains(houses[0].as_str())), "{posts:?}");
 }

@@ -1,5 +1,5 @@
 //! What every handler shares: the identity store, the hub, the directory of actors, metrics,
-//! tariffs and the reminder outbox. `App::in_memory()` builds it on the in-memory journal so
+//! tariffs and the notification outbox. `App::in_memory()` builds it on the in-memory journal so
 //! routes can be tested in-process.
 
 use std::path::PathBuf;
@@ -12,8 +12,8 @@ use hutong_core::community::Community;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
-use crate::identity::{Identity, LogSender, Outbox};
-use crate::notify::ReminderOutbox;
+use crate::identity::Identity;
+use crate::notify::Outbox;
 use crate::tariffs::Tariffs;
 
 /// What the HTTP handlers share.
@@ -26,7 +26,8 @@ pub struct App {
     pub assets: PathBuf,
     pub shutdown: CancellationToken,
     pub tariffs: Tariffs,
-    pub reminders: Arc<ReminderOutbox>,
+    /// Every message to a person (reminders, sign-in codes), journaled and retried.
+    pub outbox: Arc<Outbox>,
     /// Each community's house index, built on first use.
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
 }
@@ -36,7 +37,8 @@ impl App {
     /// (`api::router(App::in_memory().await)` and `tower::ServiceExt::oneshot`).
     pub async fn in_memory() -> anyhow::Result<Arc<App>> {
         let journal: Arc<dyn Journal> = Arc::new(hutong_actors::journal::MemoryJournal::new());
-        let identity = Identity::open(journal.clone(), "in-memory device secret", chrono::TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await?;
+        let outbox = Outbox::open(journal.clone(), Default::default(), hutong_core::outbox::RetryPolicy::default()).await?;
+        let identity = Identity::open(journal.clone(), "in-memory device secret", chrono::TimeDelta::hours(12), outbox.clone()).await?;
         Ok(Arc::new(App {
             identity,
             hub: LiveHub::new(),
@@ -46,7 +48,7 @@ impl App {
             assets: PathBuf::from("dashboards/dist"),
             shutdown: CancellationToken::new(),
             tariffs: Tariffs::new(journal),
-            reminders: ReminderOutbox::start(None),
+            outbox,
             house_index: Default::default(),
         }))
     }

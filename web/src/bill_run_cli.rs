@@ -8,6 +8,7 @@ use std::io::Write as _;
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use hutong_core::live::{LiveBody, LiveEvent, ServerMessage};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -97,11 +98,9 @@ pub async fn run(args: BillRunArgs) -> anyhow::Result<()> {
             let mut seen = BTreeSet::new();
             while let Some(Ok(message)) = ws.next().await {
                 let Ok(text) = message.into_text() else { continue };
-                let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
-                if let Some(b) = v["body"]["building"].as_str().filter(|_| v["body"]["kind"] == "money") {
-                    seen.insert(b.to_string());
-                    bar(seen.len(), buildings);
-                }
+                let Ok(ServerMessage::Event(LiveEvent { body: LiveBody::MoneyDetail(money), .. })) = serde_json::from_str(&text) else { continue };
+                seen.insert(money.building);
+                bar(seen.len(), buildings);
             }
         }))
     } else {

@@ -20,6 +20,7 @@ pub struct ConfigFile {
     pub device_secret: Option<String>,
     pub session_hours: Option<u32>,
     pub reminder_webhook: Option<String>,
+    pub sms_webhook: Option<String>,
     pub store: Option<String>,
     pub communities: Option<Vec<String>>,
 }
@@ -54,9 +55,13 @@ pub struct Overrides {
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "HUTONG_SESSION_HOURS")]
     pub session_hours: Option<u32>,
-    /// Where webhook reminders are POSTed (an http:// URL); without it they are written to the log.
+    /// Where webhook reminders are POSTed (an http:// or https:// URL); without it they are written to the log.
     #[arg(long, env = "HUTONG_REMINDER_WEBHOOK")]
     pub reminder_webhook: Option<String>,
+    /// The SMS gateway adapter text messages (reminders, sign-in codes) are POSTed to as JSON
+    /// (an http:// or https:// URL); without it they are written to the log, codes withheld.
+    #[arg(long, env = "HUTONG_SMS_WEBHOOK")]
+    pub sms_webhook: Option<String>,
     /// Where the journal lives: `sqlite` (default, under --data) or `scylla://host:port[,host:port]/keyspace`.
     #[arg(long, env = "HUTONG_STORE")]
     pub store: Option<String>,
@@ -83,6 +88,7 @@ pub struct Config {
     pub device_secret: Option<String>,
     pub session_hours: u32,
     pub reminder_webhook: Option<String>,
+    pub sms_webhook: Option<String>,
     pub store: Store,
     /// `None`: every registered community.
     pub communities: Option<Vec<String>>,
@@ -107,6 +113,15 @@ pub enum ConfigError {
     MqttUrl(#[from] hutong_device_bridge::url::MqttUrlError),
     #[error("{0}")]
     Store(String),
+    #[error("设置 {setting} 的值 {value:?} 不是 http:// 或 https:// 地址 / setting {setting}: {value:?} is not an http:// or https:// URL")]
+    Url { setting: &'static str, value: String },
+}
+
+fn web_url(setting: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value {
+        Some(v) if !(v.starts_with("http://") || v.starts_with("https://")) => Err(ConfigError::Url { setting, value: v }),
+        other => Ok(other),
+    }
 }
 
 fn address(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -160,7 +175,8 @@ impl Overrides {
             admin_password: self.admin_password.clone().or(file.admin_password),
             device_secret: self.device_secret.clone().or(file.device_secret),
             session_hours: self.session_hours.or(file.session_hours).unwrap_or(12).clamp(1, 24 * 30),
-            reminder_webhook: self.reminder_webhook.clone().or(file.reminder_webhook),
+            reminder_webhook: web_url("reminder_webhook", self.reminder_webhook.clone().or(file.reminder_webhook))?,
+            sms_webhook: web_url("sms_webhook", self.sms_webhook.clone().or(file.sms_webhook))?,
             store: match self.store.clone().or(file.store).as_deref() {
                 None | Some("sqlite") => Store::Sqlite,
                 Some(url) => Store::Scylla(hutong_actors::journal::ScyllaOptions::from_url(url).map_err(|e| ConfigError::Store(e.to_string()))?),

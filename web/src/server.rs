@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::{Broker, Config, Store};
-use crate::identity::{Identity, LogSender, Outbox, StaffRecord, hash_password, random_secret};
+use crate::identity::{Identity, StaffRecord, hash_password, random_secret};
+use crate::notify::{Gateways, Outbox};
 use hutong_actors::journaled::CommitError;
 use hutong_core::identity::{OrgCommand, OrgError};
 use hutong_core::identity::{BuiltinRole, Scope};
@@ -73,13 +74,9 @@ fn broker_address(config: &Config, device_secret: &str) -> BrokerAddress {
 pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: CancellationToken, on_ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let journal = open_journal(&config).await?;
     let (device_secret, demo_password) = secrets(&config, demo.as_ref())?;
-    let identity = Identity::open(
-        journal.clone(),
-        &device_secret,
-        chrono::TimeDelta::hours(i64::from(config.session_hours)),
-        Outbox::new(Box::new(LogSender)),
-    )
-    .await?;
+    // Messages queued before a restart go out now, before anything else is recovered.
+    let outbox = Outbox::open(journal.clone(), Gateways { webhook: config.reminder_webhook.clone(), sms: config.sms_webhook.clone() }, hutong_core::outbox::RetryPolicy::default()).await?;
+    let identity = Identity::open(journal.clone(), &device_secret, chrono::TimeDelta::hours(i64::from(config.session_hours)), outbox.clone()).await?;
     let metrics = Metrics::new();
     metrics.describe("hutong_ws_clients", "WebSocket clients connected");
     metrics.describe("hutong_ws_resyncs_total", "Times a slow WebSocket client was told to resync");
@@ -92,7 +89,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         assets: config.assets.clone(),
         shutdown: shutdown.clone(),
         tariffs: crate::tariffs::Tariffs::new(journal.clone()),
-        reminders: crate::notify::ReminderOutbox::start(config.reminder_webhook.clone()),
+        outbox,
         house_index: Default::default(),
     });
 
@@ -151,7 +148,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
             directory: app.directory.clone(),
             metrics: metrics.clone(),
             clock,
-            notices: app.reminders.clone(),
+            notices: app.outbox.clone(),
         })
         .await
         .map_err(|e| anyhow::anyhow!("community recovery failed: {e}"))?;

@@ -14,7 +14,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use hutong_core::live::{LiveBody, ServerMessage};
+use hutong_core::live::{LiveBody, MoneySnapshot, ServerMessage};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -71,9 +71,17 @@ fn open(app: Arc<App>, caller: Caller, q: WsQuery, headers: &HeaderMap, ws: WebS
     ws.on_upgrade(move |socket| stream(socket, app, q.community, caller, feed))
 }
 
-fn snapshot_message(app: &App, caller: &Caller, community: &str) -> Option<Message> {
-    let snapshot = scoped_wall(app, caller, community)?;
-    serde_json::to_string(&ServerMessage::Snapshot(snapshot)).ok().map(|s| Message::Text(s.into()))
+/// What a socket starts from (and starts again from after a resync): the wall as the caller
+/// may see it, or every visible building's money.
+fn snapshot_message(app: &App, caller: &Caller, community: &str, feed: Feed) -> Option<Message> {
+    let message = match feed {
+        Feed::Wall => ServerMessage::Snapshot(scoped_wall(app, caller, community)?),
+        Feed::Money => {
+            let buildings = app.hub.money(community)?.iter().filter(|b| building_visible(caller, Some(&b.building))).map(|b| (**b).clone()).collect();
+            ServerMessage::MoneySnapshot(MoneySnapshot { community: hutong_core::CommunityId::new(community), buildings })
+        }
+    };
+    serde_json::to_string(&message).ok().map(|s| Message::Text(s.into()))
 }
 
 /// Whether the caller may see this event (building-scoped callers see only their buildings).
@@ -81,6 +89,7 @@ fn visible(caller: &Caller, body: &LiveBody) -> bool {
     match body {
         LiveBody::Device { building, .. } => building_visible(caller, building.as_ref()),
         LiveBody::Building { building, .. } | LiveBody::Money { building, .. } => building_visible(caller, Some(building)),
+        LiveBody::MoneyDetail(view) => building_visible(caller, Some(&view.building)),
     }
 }
 
@@ -89,14 +98,17 @@ fn visible(caller: &Caller, body: &LiveBody) -> bool {
 enum Feed {
     /// The wall: everything, after a wall snapshot.
     Wall,
-    /// The money screens: only money changes; the screen fetches `/money` when it connects and
-    /// again on `resync`.
+    /// The money screens: every building's money first, then each building's money in full
+    /// whenever it changes; the screen folds them (`MoneyState`), it never asks again.
     Money,
 }
 
 impl Feed {
     fn carries(self, body: &LiveBody) -> bool {
-        self == Feed::Wall || matches!(body, LiveBody::Money { .. })
+        match self {
+            Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_)),
+            Feed::Money => matches!(body, LiveBody::MoneyDetail(_)),
+        }
     }
 }
 
@@ -104,7 +116,7 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller:
     let clients = app.metrics.gauge("hutong_ws_clients", &[]);
     clients.fetch_add(1, Ordering::Relaxed);
     let mut bus = app.hub.subscribe();
-    if let Some(snapshot) = snapshot_message(&app, &caller, &community).filter(|_| feed == Feed::Wall) {
+    if let Some(snapshot) = snapshot_message(&app, &caller, &community, feed) {
         if socket.send(snapshot).await.is_err() {
             clients.fetch_sub(1, Ordering::Relaxed);
             return;
@@ -136,11 +148,9 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller:
                     if socket.send(Message::Text(resync.clone().into())).await.is_err() {
                         break;
                     }
-                    if feed == Feed::Wall {
-                        let Some(snapshot) = snapshot_message(&app, &caller, &community) else { break };
-                        if socket.send(snapshot).await.is_err() {
-                            break;
-                        }
+                    let Some(snapshot) = snapshot_message(&app, &caller, &community, feed) else { break };
+                    if socket.send(snapshot).await.is_err() {
+                        break;
                     }
                 }
                 Err(RecvError::Closed) => break,

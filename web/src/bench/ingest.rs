@@ -73,6 +73,7 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         device_secret: Some(device_secret.into()),
         session_hours: 1,
         reminder_webhook: None,
+        sms_webhook: None,
         store: crate::config::Store::Sqlite,
         communities: None,
     };

@@ -16,7 +16,7 @@ use crate::app::App;
 pub async fn summary(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>) -> Result<Json<CommunityMoney>, ApiError> {
     let c = community_of(&app, &community)?;
     let buildings = app.hub.money(&community).unwrap_or_default();
-    let visible = buildings.iter().filter(|b| in_scope(&caller, &hutong_core::BuildingId::new(&b.building))).map(|b| &**b);
+    let visible = buildings.iter().filter(|b| in_scope(&caller, &b.building)).map(|b| &b.money);
     let mut money = CommunityMoney::sum(visible, local_now(&c).date());
     // Screens show a building by its name.
     for (building, _) in &mut money.by_building {

@@ -239,5 +239,5 @@ pub async fn remind(
 /// N3: the outbox, newest first, with delivery state (phones masked).
 pub async fn notifications(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Value>, ApiError> {
     community_of(&app, &community)?;
-    Ok(Json(json!({"notifications": app.reminders.recent(&community, 200)})))
+    Ok(Json(json!({"notifications": app.outbox.recent(&community, 200)})))
 }

@@ -7,7 +7,6 @@
 //! lock on the folded state and never wait for the journal.
 
 mod limit;
-mod outbox;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,9 +21,10 @@ use hutong_core::identity::{AuditLog, OrgCommand, OrgError, Principal, SessionCo
 use hutong_core::{CompanyId, StaffId};
 use sha2::{Digest, Sha256};
 
+use crate::notify::Outbox;
+
 pub use hutong_core::identity::{AuditEntry, Org, OrgEvent, SessionSubject, StaffRecord};
 pub use limit::LoginLimiter;
-pub use outbox::{LogSender, Notification, NotificationSender, Outbox};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -54,7 +54,7 @@ pub struct Identity {
     audit: Shared<AuditLog>,
     pub limiter: LoginLimiter,
     codes: std::sync::Mutex<HashMap<String, (String, DateTime<Utc>)>>,
-    pub outbox: Outbox,
+    pub outbox: Arc<Outbox>,
     device_secret: Vec<u8>,
     pub session_ttl: TimeDelta,
 }
@@ -84,7 +84,7 @@ pub fn random_secret(bytes: usize) -> String {
 }
 
 impl Identity {
-    pub async fn open(journal: Arc<dyn Journal>, device_secret: &str, session_ttl: TimeDelta, outbox: Outbox) -> Result<Arc<Self>, JournalError> {
+    pub async fn open(journal: Arc<dyn Journal>, device_secret: &str, session_ttl: TimeDelta, outbox: Arc<Outbox>) -> Result<Arc<Self>, JournalError> {
         Ok(Arc::new(Identity {
             org: Shared::recover(journal.clone(), StreamId::org(), Org::default).await?,
             sessions: Shared::recover(journal.clone(), StreamId::sessions(), Sessions::default).await?,
@@ -169,7 +169,7 @@ impl Identity {
         }
         let code = format!("{:06}", OsRng.next_u32() % 1_000_000);
         self.codes.lock().unwrap_or_else(|e| e.into_inner()).insert(phone.to_string(), (sha256_hex(&code), now + TimeDelta::minutes(5)));
-        self.outbox.send(Notification::sms(phone, format!("【胡同物业】您的登录验证码是 {code}，5分钟内有效。")));
+        self.outbox.send_secret(phone, format!("【胡同物业】您的登录验证码是 {code}，5分钟内有效。"));
         Ok(())
     }
 
@@ -246,9 +246,13 @@ mod tests {
     use hutong_actors::journal::MemoryJournal;
     use hutong_core::identity::{BuiltinRole, Scope};
 
+    async fn test_outbox(journal: &Arc<dyn Journal>) -> Arc<Outbox> {
+        Outbox::open(journal.clone(), Default::default(), hutong_core::outbox::RetryPolicy::default()).await.unwrap()
+    }
+
     async fn identity_with_cashier() -> (Arc<Identity>, Arc<dyn Journal>) {
         let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-        let id = Identity::open(journal.clone(), "secret", TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await.unwrap();
+        let id = Identity::open(journal.clone(), "secret", TimeDelta::hours(12), test_outbox(&journal).await).await.unwrap();
         let company = CompanyId::new("acme");
         id.change(OrgCommand::CreateCompany { company: company.clone(), name: "Acme".into() }).await.unwrap();
         let staff = StaffRecord {
@@ -285,7 +289,7 @@ mod tests {
         let (revoked, _) = id.login_staff("cashier", "correct horse", "127.0.0.1", now).await.unwrap();
         let (hash, _) = id.principal(&revoked, now).unwrap();
         id.revoke(&hash).await.unwrap();
-        let reopened = Identity::open(journal, "secret", TimeDelta::hours(12), Outbox::new(Box::new(LogSender))).await.unwrap();
+        let reopened = Identity::open(journal.clone(), "secret", TimeDelta::hours(12), test_outbox(&journal).await).await.unwrap();
         assert!(reopened.principal(&kept, now).is_some());
         assert!(reopened.principal(&revoked, now).is_none());
         assert!(reopened.org().staff.contains_key("acme-cashier"));
