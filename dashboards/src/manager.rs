@@ -5,7 +5,7 @@
 //! (`CommunityMoney::sum`), so a payment moves them without asking the server again.
 
 use hutong_core::book::CommunityMoney;
-use hutong_core::import::template::label_of;
+use hutong_core::fee::standard_label;
 use hutong_core::live::MoneyState;
 use leptos::prelude::*;
 use rust_decimal::Decimal;
@@ -78,7 +78,7 @@ pub fn ManagerScreen(community: String) -> impl IntoView {
                     <h2>"按收费项目"</h2>
                     <table><thead><tr><th>"项目"</th><th>"应收"</th><th>"实收"</th></tr></thead><tbody>
                         {move || money.with(|m| m.iter().flat_map(|m| m.by_item.clone()).map(|(k, v)| view! {
-                            <tr><td>{label_of(&k).to_string()}</td><td>{v.receivable.to_string()}</td><td>{v.received.to_string()}</td></tr>
+                            <tr><td>{standard_label(&k)}</td><td>{v.receivable.to_string()}</td><td>{v.received.to_string()}</td></tr>
                         }).collect_view())}
                     </tbody></table>
                     <h2>"欠费账龄"</h2>

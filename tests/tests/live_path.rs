@@ -159,6 +159,12 @@ async fn health_metrics_and_the_api_document_answer() {
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
     let doc = server.get_json("/api/openapi.json");
     assert!(doc["paths"]["/ws"].is_object());
+    // Generated from the route table: every route, with its access and its body's schema.
+    for route in hutong_web::routes::ROUTES {
+        assert!(doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()].is_object(), "{} {}", route.method, route.path);
+    }
+    assert!(doc["paths"]["/api/v1/staff"]["post"]["description"].as_str().unwrap().contains("settings.write"));
+    assert_eq!(doc["paths"]["/api/v1/communities/{community}/payments"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/PayBody");
     let (status, body) = http(server.http, "GET", "/api/v1/communities/nowhere/devices", Some(&server.admin), None).unwrap();
     assert_eq!(status, 404);
     assert!(body.contains("找不到小区") && body.contains("no community"), "{body}");

@@ -17,8 +17,6 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::scope::{building_visible, scoped_wall};
 
-pub const OPENAPI: &str = include_str!("../openapi.json");
-
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     if app.ready.load(Ordering::Acquire) {
         Json(json!({"status": "ready"})).into_response()
@@ -33,11 +31,15 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
 }
 
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// The generated OpenAPI document, built once. (A plain future, not an `async fn`: the route
+/// table names this handler and the document reads the route table.)
+pub fn openapi() -> std::future::Ready<Response> {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| crate::openapi::document(crate::routes::ROUTES).to_string());
+    std::future::ready(([(header::CONTENT_TYPE, "application/json")], body.as_str()).into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CommunitySummary {
     id: String,
     name: String,

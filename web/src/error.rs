@@ -14,7 +14,6 @@ use hutong_core::fee::TariffError;
 use hutong_core::identity::{OrgError, Permission};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use crate::identity::LoginError;
 
@@ -74,10 +73,19 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
+/// Every error body: `{"error": {"code": "...", "message": "中文 / English"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorReply {
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// not_found, bad_request, conflict, not_ready, unavailable, unauthenticated, sign_in_failed,
+    /// rate_limited, forbidden or internal.
+    pub code: String,
+    /// The reason, in Chinese and English.
+    pub message: String,
 }
 
 impl IntoResponse for ApiError {
@@ -97,7 +105,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        (status, Json(json!({ "error": ErrorBody { code, message: self.to_string() } }))).into_response()
+        (status, Json(ErrorReply { error: ErrorBody { code: code.to_string(), message: self.to_string() } })).into_response()
     }
 }
 

@@ -16,7 +16,8 @@
 //! - Handlers: [`api`] (communities, devices, wall, health, metrics, OpenAPI), [`signin`],
 //!   [`staff`], [`ws`] (`/ws`, `/ws/money`), [`billing`] (bills, imports, exports, bill runs,
 //!   payments, receipts, reminders, money).
-//! - [`routes`]: the route table (method, path, access, handler) and the router built from it.
+//! - [`routes`]: the route table (method, path, access, handler, doc) and the router built from it.
+//! - [`openapi`]: the OpenAPI document, generated from the route table and the body types.
 //! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
 //! - [`bench`]: `hutong bench …`, the end-to-end ingest, billing and import benchmarks.
 //! - [`bill_run_cli`]: `hutong bill-run`, a bill run from the command line with a progress bar.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod identity;
 pub mod notify;
+pub mod openapi;
 pub mod routes;
 pub mod scope;
 pub mod server;

@@ -12,6 +12,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use hutong_core::identity::{Permission, Principal, Subject};
 use serde::Deserialize;
+use utoipa::ToSchema;
 use serde_json::json;
 
 use crate::app::App;
@@ -19,20 +20,20 @@ use crate::auth::{COOKIE, Caller};
 use crate::error::{ApiError, ApiJson};
 use crate::identity::{AuditEntry, LoginError};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffLogin {
     account: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     phone: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerLogin {
     phone: String,

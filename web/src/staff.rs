@@ -12,6 +12,7 @@ use axum::extract::{Extension, Path, Query, State};
 use hutong_core::identity::{OrgCommand, Permission, Role, Scope, mask_phone};
 use hutong_core::{BuildingId, CommunityId, RoleId, StaffId};
 use serde::Deserialize;
+use utoipa::ToSchema;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiJson};
@@ -53,16 +54,21 @@ pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Call
     Json(staff.into_iter().map(|s| staff_json(s, false)).collect())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
     account: String,
     name: String,
     phone: String,
+    /// At least 8 characters.
     password: String,
+    #[schema(value_type = Vec<String>)]
     roles: Vec<RoleId>,
+    #[schema(value_type = Vec<String>)]
     communities: BTreeSet<CommunityId>,
+    /// A butler's buildings; empty: the whole communities.
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     buildings: BTreeSet<BuildingId>,
     #[serde(default)]
     department: Option<String>,
@@ -92,9 +98,10 @@ pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     Ok(Json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolesBody {
+    #[schema(value_type = Vec<String>)]
     roles: Vec<RoleId>,
 }
 
@@ -130,7 +137,7 @@ pub async fn unmask_phone(State(app): State<Arc<App>>, Extension(caller): Extens
     Ok(Json(json!({"id": staff.id, "phone": staff.phone})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     name: Option<String>,
@@ -156,11 +163,14 @@ pub async fn roles(State(app): State<Arc<App>>, Extension(caller): Extension<Cal
     Json(app.identity.org().roles(&caller.principal.company))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    #[schema(value_type = String)]
     id: RoleId,
     name: String,
+    /// `module.read`, `module.write` or `personal.unmask`; never more than the caller holds.
+    #[schema(value_type = Vec<String>)]
     permissions: BTreeSet<Permission>,
 }
 

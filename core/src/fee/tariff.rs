@@ -98,6 +98,12 @@ pub fn standard_items() -> Vec<ChargeItem> {
         .collect()
 }
 
+/// A standard item's name (物业费 for `property`), or the id itself: the label screens show when
+/// they have no community tariff at hand.
+pub fn standard_label(id: &str) -> String {
+    standard_item(id).map_or_else(|| id.to_string(), |i| i.name)
+}
+
 fn standard_item(id: &str) -> Option<ChargeItem> {
     standard_items().into_iter().find(|i| i.id == id)
 }

@@ -22,6 +22,7 @@ use hutong_core::import::sheet::{self, Limits};
 use hutong_core::import::template::{self, RowError};
 use hutong_core::{BuildingId, Money};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use serde_json::{Value, json};
 
 use super::{actor_name, building, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
@@ -163,18 +164,20 @@ pub async fn detail(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditBody {
     pub item: String,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
+    /// Yuan, at most two decimals.
+    #[schema(value_type = String, example = "194.57")]
     pub amount: Money,
     #[serde(default)]
     pub remark: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidBody {
     pub reason: String,
@@ -217,7 +220,7 @@ pub async fn void(
     change(&app, &caller, &community, &no, BillCommand::Void { reason: b.reason }, "bill.void").await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchAction {
     Remind,
@@ -225,16 +228,18 @@ pub enum BatchAction {
     Delete,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     pub action: BatchAction,
     pub bills: Vec<String>,
     /// Remind: the channel (default in-app).
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "wechat")]
     pub channel: Option<hutong_core::reminder::Channel>,
     /// Mark paid: how the money came, who paid, and the request's idempotency key.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "cash")]
     pub pay_channel: Option<hutong_core::book::PayChannel>,
     #[serde(default)]
     pub payer: Option<String>,
@@ -499,10 +504,14 @@ pub async fn template_file(Path(_community): Path<String>, Query(q): Query<Templ
     file_response("xlsx", "模板", table)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
+    /// monthly, quarterly or yearly.
+    #[schema(value_type = String, example = "monthly")]
     pub cycle: Cycle,
+    /// in_advance or in_arrears.
+    #[schema(value_type = String, example = "in_advance")]
     pub timing: Timing,
     /// The day the run is for; today by default.
     #[serde(default)]

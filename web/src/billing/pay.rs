@@ -14,6 +14,7 @@ use hutong_core::book::{BookCommand, BookError, PayChannel, Payment, PaymentRequ
 use hutong_core::reminder::Channel;
 use hutong_core::{BuildingId, HouseId, Money};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use serde_json::{Value, json};
 
 use super::receipt::{Receipt, ReceiptLine};
@@ -23,9 +24,10 @@ use crate::auth::Caller;
 use crate::app::App;
 use crate::audit::audit_entry;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
+    /// The idempotency key; the `Idempotency-Key` header wins.
     #[serde(default)]
     pub key: Option<String>,
     /// The house, by id or either address form.
@@ -35,7 +37,10 @@ pub struct PayBody {
     pub bills: Vec<String>,
     /// The money that arrived; by default exactly what the bills owe. Any surplus is prepaid.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "194.57")]
     pub amount: Option<Money>,
+    /// cash, pos_card, wechat_pay, alipay, bank_transfer or bank_collection.
+    #[schema(value_type = String, example = "wechat_pay")]
     pub channel: PayChannel,
     #[serde(default)]
     pub payer: String,
@@ -174,7 +179,7 @@ pub(crate) async fn remind_house(app: &App, caller: &Caller, community: &str, bu
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemindBody {
     #[serde(default)]
@@ -184,7 +189,9 @@ pub struct RemindBody {
     /// Every house of an import batch ("remind now" after an import).
     #[serde(default)]
     pub batch: Option<String>,
+    /// in_app (default), sms, wechat, email or webhook.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "wechat")]
     pub channel: Option<Channel>,
 }
 
