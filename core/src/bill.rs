@@ -19,6 +19,13 @@ pub enum BillState {
 }
 
 impl BillState {
+    pub const ALL: [BillState; 5] = [BillState::Pending, BillState::PartlyPaid, BillState::Paid, BillState::Voided, BillState::Deleted];
+
+    /// Still owing: pending or partly paid.
+    pub fn is_open(self) -> bool {
+        matches!(self, BillState::Pending | BillState::PartlyPaid)
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             BillState::Pending => "待支付",
@@ -67,6 +74,18 @@ pub enum BillEvent {
     BillVoided { reason: String },
     /// Money was applied to the bill.
     BillPaid { amount: Money },
+}
+
+impl BillEvent {
+    /// What happened, as the bill's history shows it.
+    pub fn label_zh(&self) -> String {
+        match self {
+            BillEvent::BillEdited { .. } => "编辑".into(),
+            BillEvent::BillDeleted => "删除".into(),
+            BillEvent::BillVoided { reason } => format!("作废（{reason}）"),
+            BillEvent::BillPaid { amount } => format!("收款 ¥{amount}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

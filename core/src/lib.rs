@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`aggregate`]: the `Aggregate` trait (`decide`/`apply`) every journaled state implements.
+//! - [`api`]: the HTTP replies, typed once for the server and the screens.
 //! - [`money`]: `Money`, exact CNY amounts (rust_decimal, 2 dp, half-up).
 //! - [`ids`]: newtype ids (`CommunityId`, `BuildingId`, `HouseId`, `DeviceId`).
 //! - [`community`]: the tree company → community → building → unit → floor → house, and addresses.
@@ -25,6 +26,7 @@
 //! - [`demo`]: the seeded demo community (荷花苑).
 
 pub mod aggregate;
+pub mod api;
 pub mod bill;
 pub mod bill_run;
 pub mod book;

@@ -6,31 +6,28 @@
 
 use std::collections::BTreeSet;
 
+use hutong_core::api::{BatchAction, BatchBody, BatchReply, BillDetail, BillPage, BillReply, BillView, EditBody, ImportReport, PayBody, PayReply, RemindBody, RemindReply, RunBody, RunReply};
+use hutong_core::bill::BillState;
+use hutong_core::bill_run::{Cycle, Timing};
+use hutong_core::book::PayChannel;
+use hutong_core::fee::{Tariff, standard_items};
+use hutong_core::live::ServerMessage;
+use hutong_core::reminder::Channel;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{Value, json};
 use wasm_bindgen::JsCast;
 
-use crate::http::{error_message, request, upload};
+use crate::desk_feed::DeskFeed;
+use crate::http::{error_message, get_json, post_json, upload};
 
-const STATES: [(&str, &str); 5] = [("pending", "待支付"), ("partly_paid", "部分支付"), ("paid", "已支付"), ("voided", "已作废"), ("deleted", "已删除")];
-const ITEMS: [(&str, &str); 12] = [
-    ("property", "物业费"),
-    ("water", "水费"),
-    ("electricity", "电费"),
-    ("parking", "车位费"),
-    ("rent", "租金"),
-    ("shared_cost", "公摊费用"),
-    ("late_fee", "滞纳金"),
-    ("elevator", "电梯费"),
-    ("garbage", "垃圾清运费"),
-    ("month_total", "当月应缴费用"),
-    ("other", "其它"),
-    ("gas", "燃气费"),
-];
-const CHANNELS: [(&str, &str); 6] =
-    [("cash", "现金"), ("pos_card", "POS刷卡"), ("wechat_pay", "微信支付"), ("alipay", "支付宝"), ("bank_transfer", "银行转账"), ("bank_collection", "银行托收")];
-const REMIND: [(&str, &str); 4] = [("in_app", "站内"), ("wechat", "微信"), ("sms", "短信"), ("email", "邮件")];
+/// A value as it travels (`pending`, `wechat_pay` …): the contract's own spelling.
+fn wire<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn from_wire<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
 
 fn key() -> String {
     format!("desk-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
@@ -44,9 +41,9 @@ fn enc(s: &str) -> String {
 #[derive(Clone, Debug, PartialEq)]
 enum Dialog {
     None,
-    Detail(Value),
+    Detail(Box<BillDetail>),
     Pay(Vec<String>, String),
-    Edit(Value),
+    Edit(Box<BillView>),
     Import,
     Run,
 }
@@ -55,7 +52,7 @@ enum Dialog {
 pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
     // Stored, so every closure that needs it stays `Copy`.
     let base = StoredValue::new(format!("/api/v1/communities/{community}"));
-    let rows = RwSignal::new(Vec::<Value>::new());
+    let rows = RwSignal::new(Vec::<BillView>::new());
     let total = RwSignal::new(0u64);
     let page = RwSignal::new(1u64);
     let text = RwSignal::new(String::new());
@@ -78,15 +75,13 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
     let load = move || {
         let path = format!("{}/bills?page={}&page_size=20&{}", base.get_value(), page.get_untracked(), filters());
         spawn_local(async move {
-            match request("GET", &path, None).await {
-                Some((200, body)) => {
-                    let v: Value = serde_json::from_str(&body).unwrap_or_default();
-                    total.set(v["total"].as_u64().unwrap_or(0));
-                    rows.set(v["rows"].as_array().cloned().unwrap_or_default());
-                    selected.update(|s| s.retain(|no| v["rows"].as_array().into_iter().flatten().any(|r| r["no"] == no.as_str())));
+            match get_json::<BillPage>(&path).await {
+                Ok(p) => {
+                    total.set(p.total as u64);
+                    selected.update(|s| s.retain(|no| p.rows.iter().any(|r| r.row.no == *no)));
+                    rows.set(p.rows);
                 }
-                Some((_, body)) => message.set(error_message(&body)),
-                None => message.set(error_message("")),
+                Err(e) => message.set(e),
             }
         });
     };
@@ -94,61 +89,71 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
     // Money moved somewhere in the community: refresh what is on screen.
     let live = RwSignal::new(false);
     // Buildings whose money changed since a bill run started: the run's progress on screen.
-    let moved = RwSignal::new(BTreeSet::<String>::new());
+    let feed = RwSignal::new(DeskFeed::default());
     crate::socket::connect_feed(
         format!("/ws/money?community={community}"),
-        move |batch| {
-            let buildings: Vec<String> = batch
-                .iter()
-                .filter_map(|m| match m {
-                    hutong_core::live::ServerMessage::Event(e) => match &e.body {
-                        hutong_core::live::LiveBody::MoneyDetail(money) => Some(money.building.to_string()),
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .collect();
-            moved.update(|m| m.extend(buildings));
-            load();
+        move |batch: Vec<ServerMessage>| {
+            let reload = feed.try_update(|f| batch.into_iter().fold(false, |any, m| f.fold(m) || any)).unwrap_or(false);
+            if reload {
+                load();
+            }
         },
         live,
     );
 
     let all_pending = move || {
         let sel = selected.get();
-        !sel.is_empty() && rows.with(|r| sel.iter().all(|no| r.iter().any(|x| x["no"] == no.as_str() && x["state"] == "pending")))
+        !sel.is_empty() && rows.with(|r| sel.iter().all(|no| r.iter().any(|x| x.row.no == *no && x.row.state == BillState::Pending)))
     };
-    let post = move |path: String, body: Value, done: &'static str| {
-        let path = format!("{}{path}", base.get_value());
+    // After an action: what went through, what was refused and why; the page again.
+    let settle = move |refused: Vec<String>, done: &'static str| {
+        message.set(if refused.is_empty() { done.to_string() } else { format!("催缴失败：{}", refused.join("；")) });
+        selected.set(BTreeSet::new());
+        dialog.set(Dialog::None);
+        load();
+    };
+    let remind_channel = RwSignal::new(Channel::InApp);
+    let remind_bills = move |bills: Vec<String>| {
+        let path = format!("{}/reminders", base.get_value());
+        let body = RemindBody { bills, houses: Vec::new(), batch: None, channel: Some(remind_channel.get_untracked()) };
         spawn_local(async move {
-            match request("POST", &path, Some(body.to_string())).await {
-                Some((200, reply)) => {
-                    let v: Value = serde_json::from_str(&reply).unwrap_or_default();
-                    let refused: Vec<String> = v["results"].as_array().into_iter().flatten().filter(|r| r["ok"] == false).filter_map(|r| r["message"].as_str().map(str::to_string)).collect();
-                    message.set(if refused.is_empty() { done.to_string() } else { format!("催缴失败：{}", refused.join("；")) });
-                    selected.set(BTreeSet::new());
-                    dialog.set(Dialog::None);
-                    load();
-                }
-                Some((_, reply)) => message.set(error_message(&reply)),
-                None => message.set(error_message("")),
+            match post_json::<_, RemindReply>(&path, &body).await {
+                Ok(r) => settle(r.results.into_iter().filter(|l| !l.ok).filter_map(|l| l.message).collect(), "已发送催缴通知"),
+                Err(e) => message.set(e),
             }
         });
     };
-    let remind_channel = RwSignal::new("in_app".to_string());
-    let batch = move |action: &'static str| {
+    let batch = move |action: BatchAction| {
         let bills: Vec<String> = selected.get_untracked().into_iter().collect();
-        match action {
-            "mark_paid" => dialog.set(Dialog::Pay(bills, String::new())),
-            "remind" => post("/bills/batch".into(), json!({"action": "remind", "bills": bills, "channel": remind_channel.get_untracked()}), "已发送催缴通知"),
-            _ => post("/bills/batch".into(), json!({"action": "delete", "bills": bills}), "已删除"),
+        if matches!(action, BatchAction::MarkPaid) {
+            dialog.set(Dialog::Pay(bills, String::new()));
+            return;
         }
+        let done = if matches!(action, BatchAction::Remind) { "已发送催缴通知" } else { "已删除" };
+        let path = format!("{}/bills/batch", base.get_value());
+        let body = BatchBody { action, bills, channel: Some(remind_channel.get_untracked()), pay_channel: None, payer: None, key: None };
+        spawn_local(async move {
+            match post_json::<_, BatchReply>(&path, &body).await {
+                Ok(r) => settle(r.results.into_iter().filter(|l| !l.ok).filter_map(|l| l.message).collect(), done),
+                Err(e) => message.set(e),
+            }
+        });
+    };
+    let delete_bill = move |no: String| {
+        let path = format!("{}/bills/{no}/delete", base.get_value());
+        spawn_local(async move {
+            match post_json::<_, BillReply>(&path, &()).await {
+                Ok(_) => settle(Vec::new(), "已删除"),
+                Err(e) => message.set(e),
+            }
+        });
     };
     let open_detail = move |no: String| {
         let path = format!("{}/bills/{no}", base.get_value());
         spawn_local(async move {
-            if let Some((200, body)) = request("GET", &path, None).await {
-                dialog.set(Dialog::Detail(serde_json::from_str(&body).unwrap_or_default()));
+            match get_json::<BillDetail>(&path).await {
+                Ok(d) => dialog.set(Dialog::Detail(Box::new(d))),
+                Err(e) => message.set(e),
             }
         });
     };
@@ -163,35 +168,36 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
     let table = move || {
         rows.get()
             .into_iter()
-            .map(|r| {
-                let no = r["no"].as_str().unwrap_or_default().to_string();
-                let pending = r["state"] == "pending";
+            .map(|v| {
+                let r = &v.row;
+                let no = r.no.clone();
+                let pending = r.state == BillState::Pending;
                 let (n1, n2, n3, n4, n5, n6) = (no.clone(), no.clone(), no.clone(), no.clone(), no.clone(), no.clone());
-                let row = r.clone();
-                let house = r["address"].as_str().unwrap_or_default().to_string();
+                let row = v.clone();
+                let house = r.address.clone();
                 let checked = move || selected.with(|s| s.contains(&n1));
-                let state_class = format!("state {}", r["state"].as_str().unwrap_or_default());
+                let state_class = format!("state {}", wire(&r.state));
                 view! {
                     <tr data-test="bill-row">
                         <td><input type="checkbox" data-test="bill-check" prop:checked=checked on:change=move |ev| {
                             let on = event_target_checked(&ev);
                             selected.update(|s| { if on { s.insert(n2.clone()); } else { s.remove(&n2); } });
                         } /></td>
-                        <td class="mono">{no.clone()}<br /><span class="dim">{r["external_no"].as_str().unwrap_or("--").to_string()}</span></td>
-                        <td>{r["issued_at"].as_str().unwrap_or_default().replace('T', " ").chars().take(16).collect::<String>()}</td>
-                        <td>{r["resident"].as_str().unwrap_or("--").to_string()}{if r["vip"] == true { " VIP" } else { "" }}<br /><span class="dim">{r["phone"].as_str().unwrap_or_default().to_string()}</span></td>
-                        <td>{r["address_path"].as_str().unwrap_or_default().to_string()}</td>
-                        <td>{r["item_name"].as_str().unwrap_or_default().to_string()}<br /><b>{format!("¥{}", r["amount"].as_str().unwrap_or_default())}</b></td>
-                        <td><span class=state_class>{r["state_label"].as_str().unwrap_or_default().to_string()}</span></td>
+                        <td class="mono">{no.clone()}<br /><span class="dim">{r.external_no.clone().unwrap_or_else(|| "--".into())}</span></td>
+                        <td>{r.issued_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                        <td>{r.resident.clone().unwrap_or_else(|| "--".into())}{if r.vip { " VIP" } else { "" }}<br /><span class="dim">{r.phone.clone().unwrap_or_default()}</span></td>
+                        <td>{r.address_path.clone()}</td>
+                        <td>{v.item_name.clone()}<br /><b>{format!("¥{}", r.amount)}</b></td>
+                        <td><span class=state_class>{v.state_label.clone()}</span></td>
                         <td class="actions">
                             <a on:click=move |_| open_detail(n3.clone())>"详情"</a>
                             {pending.then(|| view! {
-                                <a on:click=move |_| post("/reminders".into(), json!({"bills": [n4.clone()], "channel": remind_channel.get_untracked()}), "已发送催缴通知")>"催缴"</a>
+                                <a on:click=move |_| remind_bills(vec![n4.clone()])>"催缴"</a>
                                 <a data-test="mark-paid" on:click=move |_| dialog.set(Dialog::Pay(vec![n5.clone()], house.clone()))>"标记已支付"</a>
                             })}
                             {(pending && may_write_billing).then(|| view! {
-                                <a on:click=move |_| dialog.set(Dialog::Edit(row.clone()))>"编辑"</a>
-                                <a on:click=move |_| post(format!("/bills/{n6}/delete"), Value::Null, "已删除")>"删除"</a>
+                                <a on:click=move |_| dialog.set(Dialog::Edit(Box::new(row.clone())))>"编辑"</a>
+                                <a on:click=move |_| delete_bill(n6.clone())>"删除"</a>
                             })}
                         </td>
                     </tr>
@@ -217,11 +223,11 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                 <input class="wide" data-test="search" placeholder="输入订单号/手机号/姓名/房屋地址搜索" prop:value=text on:input=move |ev| text.set(event_target_value(&ev)) />
                 <select data-test="filter-state" on:change=move |ev| state.set(event_target_value(&ev))>
                     <option value="">"全部状态"</option>
-                    {STATES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                    {BillState::ALL.iter().map(|s| view! { <option value=wire(s)>{s.label_zh()}</option> }).collect_view()}
                 </select>
                 <select on:change=move |ev| item.set(event_target_value(&ev))>
                     <option value="">"全部类型"</option>
-                    {ITEMS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                    {standard_items().into_iter().map(|i| view! { <option value=i.id>{i.name}</option> }).collect_view()}
                 </select>
                 <input type="date" title="费用开始" prop:value=period_from on:input=move |ev| period_from.set(event_target_value(&ev)) />
                 <input type="date" title="费用结束" prop:value=period_to on:input=move |ev| period_to.set(event_target_value(&ev)) />
@@ -229,12 +235,12 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
             </form>
             <div class="batch" data-test="batch-bar" style:display=move || if all_pending() { "flex" } else { "none" }>
                 <span>{move || format!("已选 {} 笔待支付账单", selected.with(|s| s.len()))}</span>
-                <select on:change=move |ev| remind_channel.set(event_target_value(&ev))>
-                    {REMIND.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                <select on:change=move |ev| { if let Some(c) = from_wire(&event_target_value(&ev)) { remind_channel.set(c); } }>
+                    {Channel::ALL.iter().filter(|c| **c != Channel::Webhook).map(|c| view! { <option value=wire(c)>{c.label_zh()}</option> }).collect_view()}
                 </select>
-                <button data-test="batch-remind" on:click=move |_| batch("remind")>"催缴"</button>
-                <button data-test="batch-paid" on:click=move |_| batch("mark_paid")>"标记已支付"</button>
-                {may_write_billing.then(|| view! { <button class="danger" on:click=move |_| batch("delete")>"删除"</button> })}
+                <button data-test="batch-remind" on:click=move |_| batch(BatchAction::Remind)>"催缴"</button>
+                <button data-test="batch-paid" on:click=move |_| batch(BatchAction::MarkPaid)>"标记已支付"</button>
+                {may_write_billing.then(|| view! { <button class="danger" on:click=move |_| batch(BatchAction::Delete)>"删除"</button> })}
             </div>
             <p class="message" data-test="desk-message">{move || message.get()}</p>
             <table data-test="bill-table">
@@ -249,40 +255,38 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
             </div>
             {move || match dialog.get() {
                 Dialog::None => ().into_any(),
-                Dialog::Detail(v) => view! { <DetailDialog detail=v base=base.get_value() close=move || dialog.set(Dialog::None) /> }.into_any(),
+                Dialog::Detail(d) => view! { <DetailDialog detail=*d base=base.get_value() close=move || dialog.set(Dialog::None) /> }.into_any(),
                 Dialog::Pay(bills, house) => view! { <PayDialog bills house base=base.get_value() rows done=move |m: String| { message.set(m); selected.set(BTreeSet::new()); dialog.set(Dialog::None); load(); } /> }.into_any(),
-                Dialog::Edit(row) => view! { <EditDialog row base=base.get_value() done=move |m: String| { message.set(m); dialog.set(Dialog::None); load(); } /> }.into_any(),
+                Dialog::Edit(row) => view! { <EditDialog row=*row base=base.get_value() done=move |m: String| { message.set(m); dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Import => view! { <ImportDialog base=base.get_value() close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
-                Dialog::Run => view! { <RunDialog base=base.get_value() moved close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
+                Dialog::Run => view! { <RunDialog base=base.get_value() feed close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
             }}
         </div>
     }
 }
 
 #[component]
-fn DetailDialog(detail: Value, base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
-    let bill = detail["bill"].clone();
-    let field = |k: &str| bill[k].as_str().unwrap_or("--").to_string();
-    let history: Vec<Value> = detail["history"].as_array().cloned().unwrap_or_default();
-    let payments: Vec<Value> = detail["payments"].as_array().cloned().unwrap_or_default();
+fn DetailDialog(detail: BillDetail, base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    let b = &detail.bill.row;
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "--".into());
     view! {
         <div class="dialog" data-test="detail">
-            <h3>{format!("账单 {}", field("no"))}</h3>
+            <h3>{format!("账单 {}", b.no)}</h3>
             <table>
-                <tr><th>"住址"</th><td>{field("address_path")}</td><th>"住户"</th><td>{format!("{} {}", field("resident"), field("phone"))}</td></tr>
-                <tr><th>"类型"</th><td>{field("item_name")}</td><th>"金额 / 已付"</th><td>{format!("¥{} / ¥{}", field("amount"), field("paid"))}</td></tr>
-                <tr><th>"费用时段"</th><td>{format!("{} ~ {}", field("period_start"), field("period_end"))}</td><th>"状态"</th><td>{field("state_label")}</td></tr>
-                <tr><th>"物业系统单号"</th><td>{field("external_no")}</td><th>"备注"</th><td>{field("remark")}</td></tr>
+                <tr><th>"住址"</th><td>{b.address_path.clone()}</td><th>"住户"</th><td>{format!("{} {}", or_dash(&b.resident), or_dash(&b.phone))}</td></tr>
+                <tr><th>"类型"</th><td>{detail.bill.item_name.clone()}</td><th>"金额 / 已付"</th><td>{format!("¥{} / ¥{}", b.amount, b.paid)}</td></tr>
+                <tr><th>"费用时段"</th><td>{format!("{} ~ {}", b.period_start, b.period_end)}</td><th>"状态"</th><td>{detail.bill.state_label.clone()}</td></tr>
+                <tr><th>"物业系统单号"</th><td>{or_dash(&b.external_no)}</td><th>"备注"</th><td>{if b.remark.is_empty() { "--".to_string() } else { b.remark.clone() }}</td></tr>
             </table>
             <h3>"变更记录"</h3>
             <ul class="history">
-                {history.into_iter().map(|h| view! { <li>{format!("{} {} {}", h["at"].as_str().unwrap_or_default().replace('T', " "), h["by"].as_str().unwrap_or_default(), h["event"]["type"].as_str().unwrap_or_default())}</li> }).collect_view()}
+                {detail.history.iter().map(|h| view! { <li>{format!("{} {} {}", h.at.format("%Y-%m-%d %H:%M:%S"), h.by, h.event.label_zh())}</li> }).collect_view()}
             </ul>
             <h3>"收款"</h3>
             <ul>
-                {payments.into_iter().map(|p| {
-                    let no = p["no"].as_str().unwrap_or_default().to_string();
-                    view! { <li>{format!("{} ¥{} ", no, p["amount"].as_str().unwrap_or_default())}
+                {detail.payments.iter().map(|p| {
+                    let no = p.no.clone();
+                    view! { <li>{format!("{} ¥{} {} ", no, p.amount, p.channel.label_zh())}
                         <a target="_blank" href=format!("{base}/payments/{no}/receipt?format=html")>"打印收据"</a>" "
                         <a target="_blank" data-test="receipt-pdf" href=format!("{base}/payments/{no}/receipt")>"PDF"</a></li> }
                 }).collect_view()}
@@ -293,28 +297,28 @@ fn DetailDialog(detail: Value, base: String, close: impl Fn() + Clone + Send + S
 }
 
 #[component]
-fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec<Value>>, done: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
-    let channel = RwSignal::new("cash".to_string());
+fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec<BillView>>, done: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
+    let channel = RwSignal::new(PayChannel::Cash);
     let payer = RwSignal::new(String::new());
     let error = RwSignal::new(String::new());
     let request_key = key();
-    let amount: String = rows.with_untracked(|r| {
-        r.iter().filter(|x| bills.iter().any(|b| x["no"] == b.as_str())).filter_map(|x| x["amount"].as_str()).collect::<Vec<_>>().join(" + ")
-    });
+    let amount: String = rows.with_untracked(|r| r.iter().filter(|x| bills.contains(&x.row.no)).map(|x| x.row.amount.to_string()).collect::<Vec<_>>().join(" + "));
     let count = bills.len();
     let submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
         let (bills, house, base, done, key) = (bills.clone(), house.clone(), base.clone(), done.clone(), request_key.clone());
+        let (channel, payer) = (channel.get_untracked(), payer.get_untracked());
         spawn_local(async move {
-            let (path, body) = if house.is_empty() {
-                (format!("{base}/bills/batch"), json!({"action": "mark_paid", "bills": bills, "pay_channel": channel.get_untracked(), "payer": payer.get_untracked(), "key": key}))
+            let paid = if house.is_empty() {
+                let body = BatchBody { action: BatchAction::MarkPaid, bills, channel: None, pay_channel: Some(channel), payer: Some(payer), key: Some(key) };
+                post_json::<_, BatchReply>(&format!("{base}/bills/batch"), &body).await.map(|_| ())
             } else {
-                (format!("{base}/payments"), json!({"key": key, "house": house, "bills": bills, "channel": channel.get_untracked(), "payer": payer.get_untracked()}))
+                let body = PayBody { key: Some(key), house, bills, amount: None, channel, payer };
+                post_json::<_, PayReply>(&format!("{base}/payments"), &body).await.map(|_| ())
             };
-            match request("POST", &path, Some(body.to_string())).await {
-                Some((200, _)) => done("已标记为已支付".into()),
-                Some((_, reply)) => error.set(error_message(&reply)),
-                None => error.set(error_message("")),
+            match paid {
+                Ok(()) => done("已标记为已支付".into()),
+                Err(e) => error.set(e),
             }
         });
     };
@@ -322,8 +326,8 @@ fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec
         <form class="dialog" on:submit=submit data-test="pay-dialog">
             <h3>{format!("标记已支付（{count} 笔）")}</h3>
             <p>{format!("金额：¥{amount}")}</p>
-            <label>"支付渠道"<select data-test="pay-channel" on:change=move |ev| channel.set(event_target_value(&ev))>
-                {CHANNELS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+            <label>"支付渠道"<select data-test="pay-channel" on:change=move |ev| { if let Some(c) = from_wire(&event_target_value(&ev)) { channel.set(c); } }>
+                {PayChannel::ALL.iter().map(|c| view! { <option value=wire(c)>{c.label_zh()}</option> }).collect_view()}
             </select></label>
             <label>"支付人姓名"<input data-test="payer" prop:value=payer on:input=move |ev| payer.set(event_target_value(&ev)) /></label>
             <button type="submit" data-test="pay-confirm">"确认收款"</button>
@@ -333,22 +337,31 @@ fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec
 }
 
 #[component]
-fn EditDialog(row: Value, base: String, done: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
-    let text = |k: &str| row[k].as_str().unwrap_or_default().to_string();
-    let no = text("no");
-    let (item, start, end, amount, remark) = (RwSignal::new(text("item")), RwSignal::new(text("period_start")), RwSignal::new(text("period_end")), RwSignal::new(text("amount")), RwSignal::new(text("remark")));
+fn EditDialog(row: BillView, base: String, done: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
+    let r = row.row;
+    let no = r.no.clone();
+    let (item, start, end, amount, remark) =
+        (RwSignal::new(r.item.clone()), RwSignal::new(r.period_start.to_string()), RwSignal::new(r.period_end.to_string()), RwSignal::new(r.amount.to_string()), RwSignal::new(r.remark.clone()));
     let error = RwSignal::new(String::new());
     let title = format!("编辑账单 {no}");
     let submit = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
         let path = format!("{base}/bills/{no}/edit");
-        let body = json!({"item": item.get_untracked(), "period_start": start.get_untracked(), "period_end": end.get_untracked(), "amount": amount.get_untracked(), "remark": remark.get_untracked()});
         let done = done.clone();
+        // The form's text, checked here as the server would: dates and an amount in yuan.
+        let body = (|| {
+            let day = |s: String| s.parse::<chrono::NaiveDate>().map_err(|_| format!("日期“{s}”无法识别 / unreadable date"));
+            let amount = amount.get_untracked().trim().parse().map_err(|_| "金额无效 / invalid amount".to_string())?;
+            Ok::<_, String>(EditBody { item: item.get_untracked(), period_start: day(start.get_untracked())?, period_end: day(end.get_untracked())?, amount, remark: remark.get_untracked() })
+        })();
         spawn_local(async move {
-            match request("POST", &path, Some(body.to_string())).await {
-                Some((200, _)) => done("已保存".into()),
-                Some((_, reply)) => error.set(error_message(&reply)),
-                None => error.set(error_message("")),
+            let saved = match body {
+                Ok(body) => post_json::<_, BillReply>(&path, &body).await,
+                Err(e) => Err(e),
+            };
+            match saved {
+                Ok(_) => done("已保存".into()),
+                Err(e) => error.set(e),
             }
         });
     };
@@ -356,7 +369,7 @@ fn EditDialog(row: Value, base: String, done: impl Fn(String) + Clone + Send + S
         <form class="dialog" on:submit=submit data-test="edit-dialog">
             <h3>{title}</h3>
             <label>"费用类型"<select on:change=move |ev| item.set(event_target_value(&ev))>
-                {ITEMS.iter().map(|(v, l)| view! { <option value=*v selected=*v == item.get_untracked()>{*l}</option> }).collect_view()}
+                {standard_items().into_iter().map(|i| { let selected = i.id == item.get_untracked(); view! { <option value=i.id selected=selected>{i.name}</option> } }).collect_view()}
             </select></label>
             <label>"开始时间"<input type="date" prop:value=start on:input=move |ev| start.set(event_target_value(&ev)) /></label>
             <label>"结束时间"<input type="date" prop:value=end on:input=move |ev| end.set(event_target_value(&ev)) /></label>
@@ -371,13 +384,14 @@ fn EditDialog(row: Value, base: String, done: impl Fn(String) + Clone + Send + S
 #[component]
 fn ImportDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
     let good_only = RwSignal::new(false);
-    let report = RwSignal::new(Value::Null);
+    let report = RwSignal::new(None::<ImportReport>);
+    let note = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
     let stored = StoredValue::new(base.clone());
     let send = move |_| {
         let Some(file) = input.get().and_then(|i| i.files()).and_then(|f| f.get(0)) else {
-            report.set(json!({"message": "请选择文件 / choose a file"}));
+            note.set("请选择文件 / choose a file".into());
             return;
         };
         let path = format!("{}/bills/import?good_only={}", stored.get_value(), good_only.get_untracked());
@@ -385,20 +399,34 @@ fn ImportDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) 
         spawn_local(async move {
             let reply = upload(&path, file.unchecked_ref()).await;
             busy.set(false);
-            report.set(match reply {
-                Some((_, body)) => serde_json::from_str(&body).unwrap_or_else(|_| json!({"message": body})),
-                None => json!({"message": error_message("")}),
-            });
+            // 200 and 422 both carry the report; anything else is a refusal with its sentence.
+            match reply {
+                Some((200 | 422, body)) => match serde_json::from_str::<ImportReport>(&body) {
+                    Ok(r) => {
+                        note.set(r.message.clone());
+                        report.set(Some(r));
+                    }
+                    Err(e) => note.set(e.to_string()),
+                },
+                Some((_, body)) => {
+                    report.set(None);
+                    note.set(error_message(&body));
+                }
+                None => note.set(error_message("")),
+            }
         });
     };
     let close = StoredValue::new(close);
     let remind_now = move |_| {
-        let batch = report.get_untracked()["batch"].as_str().unwrap_or_default().to_string();
+        let batch = report.with_untracked(|r| r.as_ref().and_then(|r| r.batch.clone()));
         let path = format!("{}/reminders", stored.get_value());
         let close = close.get_value();
         spawn_local(async move {
-            let reply = request("POST", &path, Some(json!({"batch": batch}).to_string())).await;
-            report.update(|r| r["reminded"] = json!(reply.map(|(_, t)| t).unwrap_or_default()));
+            let body = RemindBody { bills: Vec::new(), houses: Vec::new(), batch, channel: None };
+            if let Err(e) = post_json::<_, RemindReply>(&path, &body).await {
+                note.set(e);
+                return;
+            }
             close();
         });
     };
@@ -411,20 +439,18 @@ fn ImportDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) 
             <label class="check"><input type="checkbox" on:change=move |ev| good_only.set(event_target_checked(&ev)) />"有错误时仅导入正确的行"</label>
             <button data-test="import-send" on:click=send disabled=move || busy.get()>{move || if busy.get() { "导入中…" } else { "导入" }}</button>
             <div data-test="import-report">
-                {move || {
-                    let r = report.get();
-                    let errors: Vec<Value> = r["errors"].as_array().cloned().unwrap_or_default();
-                    let ok = r["batch"].is_string();
+                <p class="message">{move || note.get()}</p>
+                {move || report.get().map(|r| {
+                    let imported = r.batch.is_some();
                     view! {
-                        <p class="message">{r["message"].as_str().unwrap_or_default().to_string()}</p>
-                        {(!errors.is_empty()).then(|| view! {
+                        {(!r.errors.is_empty()).then(|| view! {
                             <table class="errors"><thead><tr><th>"行"</th><th>"列"</th><th>"原因"</th></tr></thead><tbody>
-                                {errors.into_iter().map(|e| view! { <tr><td>{e["row"].as_u64().unwrap_or(0)}</td><td>{e["column"].as_str().unwrap_or_default().to_string()}</td><td>{e["reason"].as_str().unwrap_or_default().to_string()}</td></tr> }).collect_view()}
+                                {r.errors.iter().map(|e| view! { <tr><td>{e.row}</td><td>{e.column.clone()}</td><td>{e.reason.clone()}</td></tr> }).collect_view()}
                             </tbody></table>
                         })}
-                        {ok.then(|| view! { <div class="inline"><button data-test="remind-now" on:click=remind_now>"确定（立即催缴）"</button><button on:click=move |_| close.get_value()()>"稍后催缴"</button></div> })}
+                        {imported.then(|| view! { <div class="inline"><button data-test="remind-now" on:click=remind_now>"确定（立即催缴）"</button><button on:click=move |_| close.get_value()()>"稍后催缴"</button></div> })}
                     }
-                }}
+                })}
             </div>
             <button on:click=move |_| close.get_value()()>"关闭"</button>
         </div>
@@ -432,51 +458,58 @@ fn ImportDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) 
 }
 
 #[component]
-fn RunDialog(base: String, moved: RwSignal<BTreeSet<String>>, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+fn RunDialog(base: String, feed: RwSignal<DeskFeed>, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
     let running = RwSignal::new(false);
-    let cycle = RwSignal::new("monthly".to_string());
-    let timing = RwSignal::new("in_advance".to_string());
-    let result = RwSignal::new(Value::Null);
+    let cycle = RwSignal::new(Cycle::Monthly);
+    let timing = RwSignal::new(Timing::InAdvance);
+    let result = RwSignal::new(None::<Result<RunReply, String>>);
+    // The items the community prices: a run bills those (read from the tariff, not assumed).
+    let priced = RwSignal::new(Vec::<(String, String)>::new());
     let base = StoredValue::new(base);
+    spawn_local(async move {
+        if let Ok(t) = get_json::<Tariff>(&format!("{}/tariff", base.get_value())).await {
+            let mut items: Vec<(String, String)> = Vec::new();
+            for rule in &t.rules {
+                if !items.iter().any(|(id, _)| *id == rule.item) {
+                    let name = t.item(&rule.item).map_or_else(|| rule.item.clone(), |i| i.name.clone());
+                    items.push((rule.item.clone(), name));
+                }
+            }
+            priced.set(items);
+        }
+    });
     let go = move |commit: bool| {
         let path = format!("{}/bill-runs", base.get_value());
-        let body = json!({"cycle": cycle.get_untracked(), "timing": timing.get_untracked(), "items": ["property", "elevator", "garbage"], "commit": commit});
+        let body = RunBody { cycle: cycle.get_untracked(), timing: timing.get_untracked(), on: None, items: priced.with_untracked(|p| p.iter().map(|(id, _)| id.clone()).collect()), commit };
         if commit {
-            moved.set(BTreeSet::new());
+            feed.update(DeskFeed::start_run);
             running.set(true);
         }
         spawn_local(async move {
-            let reply = request("POST", &path, Some(body.to_string())).await;
+            let reply = post_json::<_, RunReply>(&path, &body).await;
             running.set(false);
-            result.set(match reply {
-                Some((200, t)) => serde_json::from_str(&t).unwrap_or_default(),
-                Some((_, t)) => json!({"error": error_message(&t)}),
-                None => json!({"error": error_message("")}),
-            });
+            result.set(Some(reply));
         });
     };
     view! {
         <div class="dialog" data-test="run-dialog">
-            <h3>"生成账单（物业费、电梯费、垃圾清运费）"</h3>
+            <h3>{move || format!("生成账单（{}）", priced.with(|p| p.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("、")))}</h3>
             <div class="inline">
-                <select on:change=move |ev| cycle.set(event_target_value(&ev))><option value="monthly">"按月"</option><option value="quarterly">"按季"</option><option value="yearly">"按年"</option></select>
-                <select on:change=move |ev| timing.set(event_target_value(&ev))><option value="in_advance">"预收（本期）"</option><option value="in_arrears">"后收（上期）"</option></select>
+                <select on:change=move |ev| { if let Some(c) = from_wire(&event_target_value(&ev)) { cycle.set(c); } }><option value="monthly">"按月"</option><option value="quarterly">"按季"</option><option value="yearly">"按年"</option></select>
+                <select on:change=move |ev| { if let Some(t) = from_wire(&event_target_value(&ev)) { timing.set(t); } }><option value="in_advance">"预收（本期）"</option><option value="in_arrears">"后收（上期）"</option></select>
                 <button on:click=move |_| go(false)>"预览"</button>
                 <button on:click=move |_| go(true)>"确认生成"</button>
             </div>
             <p data-test="run-progress" style:display=move || if running.get() { "block" } else { "none" }>
-                {move || format!("生成中… 已完成 {} 栋楼", moved.with(|m| m.len()))}
+                {move || format!("生成中… 已完成 {} 栋楼", feed.with(|f| f.moved.len()))}
             </p>
-            {move || {
-                let r = result.get();
-                if r.is_null() { return ().into_any(); }
-                if let Some(e) = r["error"].as_str() { return view! { <p class="message">{e.to_string()}</p> }.into_any(); }
-                view! {
+            {move || match result.get() {
+                None => ().into_any(),
+                Some(Err(e)) => view! { <p class="message">{e}</p> }.into_any(),
+                Some(Ok(r)) => view! {
                     <p>{format!("{}：{} ~ {}，{} 笔，合计 ¥{}，已存在跳过 {} 笔，用时 {} ms",
-                        if r["committed"] == true { "已生成" } else { "预览" },
-                        r["period_start"].as_str().unwrap_or_default(), r["period_end"].as_str().unwrap_or_default(),
-                        r["bills"], r["amount"].as_str().unwrap_or_default(), r["skipped"], r["elapsed_ms"])}</p>
-                }.into_any()
+                        if r.committed { "已生成" } else { "预览" }, r.period_start, r.period_end, r.bills, r.amount, r.skipped, r.elapsed_ms)}</p>
+                }.into_any(),
             }}
             <button on:click=move |_| close()>"关闭"</button>
         </div>

@@ -1,12 +1,17 @@
-//! hutong-dashboards: Hutong's screens, a Leptos app compiled to WASM. First screen: the
-//! control-room wall (R2) — building tiles coloured by state, the live alarm feed and a ticker
-//! of readings, all fed by one WebSocket that reconnects by itself.
+//! hutong-dashboards: Hutong's screens, a Leptos app compiled to WASM: the control-room wall
+//! (R2), the billing desk (R4), the manager's collection figures (R3), staff and the audit log.
+//! Every screen has the wall's shape: one WebSocket, whose messages it folds into a pure state
+//! (tested natively), and replies read into the contract's types (`hutong_core::api`).
 //!
 //! # Layout
-//! - [`wall`]: the wall's state (pure, testable natively) and its view.
-//! - [`socket`]: the WebSocket that feeds it, with reconnect and batching.
-//! - `desk`: the billing desk (缴费记录); `manager`: collection rates and arrears, live.
-//! - `app`: sign-in, who is signed in, and which screens their role opens.
+//! - [`wall`]: the wall's state (`WallState::fold`) and its view.
+//! - [`desk_feed`]: what the desk takes from `/ws/money` (`DeskFeed::fold`); the manager's state is
+//!   `hutong_core::live::MoneyState`.
+//! - `socket`: a screen's one WebSocket, with reconnect, batching, and closing when the screen goes.
+//! - `http`: typed JSON requests (`get_json`, `post_json`) and uploads.
+//! - `desk`: the billing desk (缴费记录); `manager`: collection rates and arrears, live;
+//!   `admin`: staff and the audit log.
+//! - `app`: sign-in, who is signed in (`api::Me`), and which screens their role opens.
 
 #[cfg(target_arch = "wasm32")]
 pub mod admin;
@@ -20,6 +25,7 @@ mod http;
 pub mod manager;
 #[cfg(target_arch = "wasm32")]
 pub mod socket;
+pub mod desk_feed;
 pub mod wall;
 
 #[cfg(target_arch = "wasm32")]

@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
+use hutong_core::api::Me;
 use hutong_core::identity::{Permission, Principal, Subject};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -43,7 +44,7 @@ pub struct OwnerLogin {
 fn signed_in(app: &App, token: String, principal: &Principal) -> Response {
     let max_age = app.identity.session_ttl.num_seconds();
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
-    ([(header::SET_COOKIE, cookie)], Json(json!({ "token": token, "me": me_json(principal) }))).into_response()
+    ([(header::SET_COOKIE, cookie)], Json(json!({ "token": token, "me": me_of(principal) }))).into_response()
 }
 
 fn login_refused(e: LoginError) -> Response {
@@ -117,23 +118,22 @@ pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     Ok(([(header::SET_COOKIE, cookie)], Json(json!({"signed_out": true}))).into_response())
 }
 
-pub fn me_json(p: &Principal) -> serde_json::Value {
+pub fn me_of(p: &Principal) -> Me {
     let (kind, account, name) = match &p.subject {
         Subject::Staff { account, name, .. } => ("staff", account.clone(), name.clone()),
         Subject::Owner { phone } => ("owner", hutong_core::identity::mask_phone(phone), String::new()),
     };
-    let permissions: Vec<String> = p.permissions.iter().map(Permission::to_string).collect();
-    json!({
-        "kind": kind,
-        "account": account,
-        "name": name,
-        "company": p.company,
-        "permissions": permissions,
-        "communities": p.scope.communities,
-        "buildings": p.scope.buildings,
-    })
+    Me {
+        kind: kind.into(),
+        account,
+        name,
+        company: p.company.clone(),
+        permissions: p.permissions.iter().map(Permission::to_string).collect(),
+        communities: p.scope.communities.iter().cloned().collect(),
+        buildings: p.scope.buildings.iter().cloned().collect(),
+    }
 }
 
-pub async fn me(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
-    Json(me_json(&caller.principal))
+pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
+    Json(me_of(&caller.principal))
 }

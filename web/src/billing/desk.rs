@@ -14,15 +14,15 @@ use axum::{Extension, Json};
 use chrono::NaiveDate;
 use hutong_actors::building::{RunOutcome, RunRequest};
 use hutong_core::bill::{BillCommand, BillState};
-use hutong_core::bill_run::{Cycle, RunSpec, Timing};
-use hutong_core::book::{BatchAction as BookBatch, BillLine, BillQuery, BillRecord, BillRow, BillSource, BookCommand, BookEvent, Change};
+use hutong_core::bill_run::RunSpec;
+use hutong_core::api::{BatchAction, BatchBody, EditBody, RunBody, VoidBody, BatchReply, BillDetail, BillPage, BillReply, BillView, ImportReport, ResultLine, RunItem, RunReply};
+use hutong_core::book::{BatchAction as BookBatch, BillLine, BillQuery, BillRecord, BillRow, BillSource, BookCommand, BookEvent};
 use hutong_core::identity::{Module, Permission};
 use hutong_core::import::export;
 use hutong_core::import::sheet::{self, Limits};
 use hutong_core::import::template::{self, RowError};
 use hutong_core::{BuildingId, Money};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{actor_name, building, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
@@ -99,12 +99,8 @@ impl ListQuery {
 }
 
 /// A row as the desk shows it: the book's row, the item's name and the state's label.
-#[derive(Serialize)]
-pub struct RowView {
-    #[serde(flatten)]
-    pub row: BillRow,
-    pub item_name: String,
-    pub state_label: &'static str,
+pub(crate) fn view(app: &App, community: &str, row: BillRow) -> BillView {
+    BillView { item_name: item_name(app, community, &row.item), state_label: row.state.label_zh().to_string(), row }
 }
 
 /// Every matching bill of the buildings the caller may see, newest first.
@@ -122,20 +118,15 @@ async fn matching(app: &App, caller: &Caller, community: &str, query: BillQuery)
     Ok(rows)
 }
 
-pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, Query(q): Query<ListQuery>) -> Result<Json<BillPage>, ApiError> {
     let rows = matching(&app, &caller, &community, q.to_query()?).await?;
     let size = q.page_size.unwrap_or(20).clamp(1, 500);
     let page = q.page.unwrap_or(1).max(1);
     let amount: Money = rows.iter().map(|r| r.amount).sum();
     let paid: Money = rows.iter().map(|r| r.paid).sum();
     let total = rows.len();
-    let views: Vec<RowView> = rows
-        .into_iter()
-        .skip((page - 1) * size)
-        .take(size)
-        .map(|row| RowView { item_name: item_name(&app, &community, &row.item), state_label: row.state.label_zh(), row })
-        .collect();
-    Ok(Json(json!({"total": total, "page": page, "page_size": size, "amount": amount, "paid": paid, "rows": views})))
+    let rows = rows.into_iter().skip((page - 1) * size).take(size).map(|row| view(&app, &community, row)).collect();
+    Ok(Json(BillPage { total, page, page_size: size, amount, paid, rows }))
 }
 
 /// A bill and where it lives, or 404 (also for a bill outside a butler's buildings).
@@ -149,41 +140,19 @@ async fn find_bill(app: &App, caller: &Caller, community: &str, no: &str) -> Res
     Ok((building, record, row))
 }
 
-pub async fn detail(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, no)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn detail(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, no)): Path<(String, String)>) -> Result<Json<BillDetail>, ApiError> {
     let (building, record, row) = find_bill(&app, &caller, &community, &no).await?;
     let wanted = no.clone();
     let payments = read(&app, &building, move |book| {
         book.payments().iter().filter(|p| p.parts.iter().any(|(n, _)| *n == wanted)).cloned().collect::<Vec<_>>()
     })
     .await?;
-    let history: Vec<&Change> = record.history.iter().collect();
-    Ok(Json(json!({
-        "bill": RowView { item_name: item_name(&app, &community, &row.item), state_label: row.state.label_zh(), row },
-        "history": history,
-        "payments": payments,
-    })))
+    Ok(Json(BillDetail { bill: view(&app, &community, row), history: record.history, payments }))
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EditBody {
-    pub item: String,
-    pub period_start: NaiveDate,
-    pub period_end: NaiveDate,
-    /// Yuan, at most two decimals.
-    #[schema(value_type = String, example = "194.57")]
-    pub amount: Money,
-    #[serde(default)]
-    pub remark: String,
-}
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VoidBody {
-    pub reason: String,
-}
 
-async fn change(app: &App, caller: &Caller, community: &str, no: &str, change: BillCommand, action: &str) -> Result<Json<Value>, ApiError> {
+async fn change(app: &App, caller: &Caller, community: &str, no: &str, change: BillCommand, action: &str) -> Result<Json<BillReply>, ApiError> {
     let (building, record, _) = find_bill(app, caller, community, no).await?;
     let c = community_of(app, community)?;
     let cmd = BookCommand::ChangeBill { no: no.to_string(), change, by: actor_name(caller), at: local_now(&c) };
@@ -191,7 +160,7 @@ async fn change(app: &App, caller: &Caller, community: &str, no: &str, change: B
     let (_, after, row) = find_bill(app, caller, community, no).await?;
     let audit = audit_entry(caller, action, no, serde_json::to_value(&record.bill).ok(), serde_json::to_value(&after.bill).ok());
     app.identity.audit(audit).await.map_err(internal)?;
-    Ok(Json(json!({"bill": RowView { item_name: item_name(app, community, &row.item), state_label: row.state.label_zh(), row }})))
+    Ok(Json(BillReply { bill: view(app, community, row) }))
 }
 
 pub async fn edit(
@@ -199,7 +168,7 @@ pub async fn edit(
     Extension(caller): Extension<Caller>,
     Path((community, no)): Path<(String, String)>,
     ApiJson(b): ApiJson<EditBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BillReply>, ApiError> {
     if !app.tariffs.get(&community).items.iter().any(|i| i.id == b.item) {
         return Err(ApiError::BadRequest { zh: format!("未知的收费项目 {}", b.item), en: format!("unknown charge item {}", b.item) });
     }
@@ -207,7 +176,7 @@ pub async fn edit(
     change(&app, &caller, &community, &no, cmd, "bill.edit").await
 }
 
-pub async fn delete(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, no)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn delete(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, no)): Path<(String, String)>) -> Result<Json<BillReply>, ApiError> {
     change(&app, &caller, &community, &no, BillCommand::Delete, "bill.delete").await
 }
 
@@ -216,36 +185,11 @@ pub async fn void(
     Extension(caller): Extension<Caller>,
     Path((community, no)): Path<(String, String)>,
     ApiJson(b): ApiJson<VoidBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BillReply>, ApiError> {
     change(&app, &caller, &community, &no, BillCommand::Void { reason: b.reason }, "bill.void").await
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BatchAction {
-    Remind,
-    MarkPaid,
-    Delete,
-}
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchBody {
-    pub action: BatchAction,
-    pub bills: Vec<String>,
-    /// Remind: the channel (default in-app).
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "wechat")]
-    pub channel: Option<hutong_core::reminder::Channel>,
-    /// Mark paid: how the money came, who paid, and the request's idempotency key.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "cash")]
-    pub pay_channel: Option<hutong_core::book::PayChannel>,
-    #[serde(default)]
-    pub payer: Option<String>,
-    #[serde(default)]
-    pub key: Option<String>,
-}
 
 /// F9: remind, mark paid or delete several bills — refused whole unless every one is pending.
 /// Delete and mark-paid are one book command per building, committed in every building or in
@@ -256,7 +200,7 @@ pub async fn batch(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     ApiJson(b): ApiJson<BatchBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BatchReply>, ApiError> {
     if b.bills.is_empty() {
         return Err(ApiError::bad("请选择账单", "select some bills"));
     }
@@ -294,7 +238,7 @@ pub async fn batch(
             for (building, house) in houses {
                 results.push(super::pay::remind_house(&app, &caller, &community, &building, &house, channel).await?);
             }
-            return Ok(Json(json!({"results": results})));
+            return Ok(Json(BatchReply { results }));
         }
     };
     let parts: Vec<_> = by_building
@@ -308,18 +252,18 @@ pub async fn batch(
             BookEvent::BillChanged { no, change } => {
                 let audit = audit_entry(&caller, "bill.delete", no, None, serde_json::to_value(&change.event).ok());
                 app.identity.audit(audit).await.map_err(internal)?;
-                results.push(json!({"bill": no, "ok": true}));
+                results.push(ResultLine { bill: Some(no.clone()), ok: true, ..ResultLine::default() });
             }
             BookEvent::PaymentTaken { payment } => {
                 let audit = audit_entry(&caller, "payment.take", &payment.no, None, Some(json!({"house": payment.house, "amount": payment.amount, "channel": payment.channel, "bills": payment.parts})));
                 app.identity.audit(audit).await.map_err(internal)?;
                 app.metrics.inc("hutong_payments_total", &[("channel", payment.channel.label_zh())]);
-                results.push(json!({"house": payment.house, "ok": true, "payment": payment}));
+                results.push(ResultLine { house: Some(payment.house.clone()), ok: true, payment: Some(payment.clone()), ..ResultLine::default() });
             }
             _ => {}
         }
     }
-    Ok(Json(json!({"results": results})))
+    Ok(Json(BatchReply { results }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -336,7 +280,7 @@ fn sheet_error(e: sheet::SheetError) -> ApiError {
 }
 
 /// The import report: 422 with every bad row when nothing was imported because of them.
-fn report(status: axum::http::StatusCode, body: Value) -> Response {
+fn report(status: axum::http::StatusCode, body: ImportReport) -> Response {
     (status, Json(body)).into_response()
 }
 
@@ -391,49 +335,54 @@ pub async fn import(
     if !errors.is_empty() && !q.good_only {
         return Ok(report(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            json!({
-                "imported": 0,
-                "rows": parsed.rows,
-                "bad_rows": bad_rows,
-                "errors": errors,
-                "template": parsed.template,
-                "message": format!("{bad_rows} 行有误，未导入任何账单 / {bad_rows} bad rows; nothing was imported"),
-            }),
+            ImportReport {
+                rows: parsed.rows,
+                bad_rows,
+                errors,
+                template: parsed.template,
+                message: format!("{bad_rows} 行有误，未导入任何账单 / {bad_rows} bad rows; nothing was imported"),
+                ..ImportReport::default()
+            },
         ));
     }
     let now = local_now(&c);
     let batch = format!("import-{}", now.format("%Y%m%d%H%M%S%3f"));
-    let mut imported = 0usize;
-    let mut skipped = 0usize;
-    let mut amount = Money::ZERO;
-    for (building, lines) in by_building {
-        let asked = lines.len();
-        let cmd = BookCommand::IssueBills { lines, source: BillSource::Import { batch: batch.as_str().into() }, by: actor_name(&caller), at: now };
-        let events = command(&app, &building, cmd).await?.map_err(refused)?;
-        let issued = match events.first() {
-            Some(hutong_core::book::BookEvent::BillsIssued { lines, .. }) => lines.as_slice(),
-            _ => &[],
-        };
-        imported += issued.len();
-        amount += issued.iter().map(|l| l.amount).sum::<Money>();
-        skipped += asked - issued.len();
-    }
+    // Every building issues its part, all of them or none (`handle::batch`).
+    let asked: usize = by_building.values().map(Vec::len).sum();
+    let parts = by_building
+        .into_iter()
+        .map(|(bd, lines)| {
+            let cmd = BookCommand::IssueBills { lines, source: BillSource::Import { batch: batch.as_str().into() }, by: actor_name(&caller), at: now };
+            Ok((building(&app, &bd)?, cmd))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let events = hutong_actors::handle::batch(parts).await?.map_err(refused)?;
+    let issued: Vec<&BillLine> = events
+        .iter()
+        .flat_map(|e| match e {
+            BookEvent::BillsIssued { lines, .. } => lines.iter().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let imported = issued.len();
+    let amount: Money = issued.iter().map(|l| l.amount).sum();
+    let skipped = asked - imported;
     let audit = audit_entry(&caller, "bill.import", &batch, None, Some(json!({"imported": imported, "amount": amount, "bad_rows": bad_rows})));
     app.identity.audit(audit).await.map_err(internal)?;
     Ok(report(
         axum::http::StatusCode::OK,
-        json!({
-            "batch": batch,
-            "imported": imported,
-            "skipped_duplicates": skipped,
-            "amount": amount,
-            "rows": parsed.rows,
-            "bad_rows": bad_rows,
-            "errors": errors,
-            "template": parsed.template,
-            "elapsed_ms": started.elapsed().as_millis() as u64,
-            "message": format!("导入成功 {imported} 条，立即给刚导入的记录住户发催缴通知？ / imported {imported}; remind these residents now?"),
-        }),
+        ImportReport {
+            batch: Some(batch),
+            imported,
+            skipped_duplicates: skipped,
+            amount,
+            rows: parsed.rows,
+            bad_rows,
+            errors,
+            template: parsed.template,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            message: format!("导入成功 {imported} 条，立即给刚导入的记录住户发催缴通知？ / imported {imported}; remind these residents now?"),
+        },
     ))
 }
 
@@ -504,23 +453,6 @@ pub async fn template_file(Path(_community): Path<String>, Query(q): Query<Templ
     file_response("xlsx", "模板", table)
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunBody {
-    /// monthly, quarterly or yearly.
-    #[schema(value_type = String, example = "monthly")]
-    pub cycle: Cycle,
-    /// in_advance or in_arrears.
-    #[schema(value_type = String, example = "in_advance")]
-    pub timing: Timing,
-    /// The day the run is for; today by default.
-    #[serde(default)]
-    pub on: Option<NaiveDate>,
-    pub items: Vec<String>,
-    /// false: preview only.
-    #[serde(default)]
-    pub commit: bool,
-}
 
 /// F3: a bill run over every building the caller may see, building actors in parallel.
 pub async fn run(
@@ -528,7 +460,7 @@ pub async fn run(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     ApiJson(b): ApiJson<RunBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunReply>, ApiError> {
     let c = community_of(&app, &community)?;
     let tariff = app.tariffs.get(&community);
     if b.items.is_empty() {
@@ -557,17 +489,18 @@ pub async fn run(
         let audit = audit_entry(&caller, "bill.run", &format!("{community} {start}~{end}"), None, Some(json!({"bills": total.bills, "amount": total.amount})));
         app.identity.audit(audit).await.map_err(internal)?;
     }
-    Ok(Json(json!({
-        "committed": b.commit,
-        "period_start": start,
-        "period_end": end,
-        "bills": total.bills,
-        "amount": total.amount,
-        "skipped": total.skipped,
-        "by_item": total.by_item.iter().map(|(k, (n, m))| json!({"item": k, "name": item_name(&app, &community, k), "bills": n, "amount": m})).collect::<Vec<_>>(),
-        "problems": total.problems.iter().take(100).collect::<Vec<_>>(),
-        "problem_count": total.problems.len(),
-        "sample": total.sample,
-        "elapsed_ms": started.elapsed().as_millis() as u64,
-    })))
+    let problem_count = total.problems.len();
+    Ok(Json(RunReply {
+        committed: b.commit,
+        period_start: start,
+        period_end: end,
+        bills: total.bills,
+        amount: total.amount,
+        skipped: total.skipped,
+        by_item: total.by_item.iter().map(|(k, (n, m))| RunItem { item: k.clone(), name: item_name(&app, &community, k), bills: *n, amount: *m }).collect(),
+        problems: total.problems.into_iter().take(100).collect(),
+        problem_count,
+        sample: total.sample,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }))
 }

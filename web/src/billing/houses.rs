@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use hutong_core::api::ImportReport;
 use hutong_core::book::house::house_state_label;
 use hutong_core::book::{BookCommand, HouseRecord, Resident};
 use hutong_core::identity::{Permission, mask_id_number, mask_phone};
@@ -123,7 +124,7 @@ pub async fn import(
         }
     }
     if !errors.is_empty() && !q.good_only {
-        let body = json!({"imported": 0, "rows": parsed.rows, "errors": errors, "message": format!("{} 处错误，未导入 / errors found; nothing was imported", errors.len())});
+        let body = ImportReport { rows: parsed.rows, message: format!("{} 处错误，未导入 / errors found; nothing was imported", errors.len()), errors, ..ImportReport::default() };
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
     }
     // Each building merges its rows into its own book (`ImportHouses`), all buildings or none.
@@ -135,5 +136,5 @@ pub async fn import(
         .collect::<Result<Vec<_>, ApiError>>()?;
     hutong_actors::handle::batch(parts).await?.map_err(refused)?;
     app.identity.audit(audit_entry(&caller, "house.import", &community, None, Some(json!({"rows": imported})))).await.map_err(internal)?;
-    Ok(Json(json!({"imported": imported, "rows": parsed.rows, "errors": errors})).into_response())
+    Ok(Json(ImportReport { imported, rows: parsed.rows, errors, ..ImportReport::default() }).into_response())
 }

@@ -10,11 +10,11 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use hutong_actors::building::Paid;
-use hutong_core::book::{BookCommand, BookError, PayChannel, Payment, PaymentRequest};
+use hutong_core::api::{PayBody, PayReply, RemindBody, RemindReply, ResultLine};
+use hutong_core::book::{BookCommand, BookError, Payment, PaymentRequest};
 use hutong_core::reminder::Channel;
-use hutong_core::{BuildingId, HouseId, Money};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use hutong_core::{BuildingId, HouseId};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::receipt::{Receipt, ReceiptLine};
@@ -24,27 +24,6 @@ use crate::auth::Caller;
 use crate::app::App;
 use crate::audit::audit_entry;
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PayBody {
-    /// The idempotency key; the `Idempotency-Key` header wins.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// The house, by id or either address form.
-    pub house: String,
-    /// Bills to settle; empty settles the house's open bills earliest first.
-    #[serde(default)]
-    pub bills: Vec<String>,
-    /// The money that arrived; by default exactly what the bills owe. Any surplus is prepaid.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "194.57")]
-    pub amount: Option<Money>,
-    /// cash, pos_card, wechat_pay, alipay, bank_transfer or bank_collection.
-    #[schema(value_type = String, example = "wechat_pay")]
-    pub channel: PayChannel,
-    #[serde(default)]
-    pub payer: String,
-}
 
 /// Takes a payment in `building`; a repeated key answers with the first payment.
 pub(crate) async fn take(app: &App, caller: &Caller, community: &str, building: &BuildingId, body: PayBody) -> Result<Payment, ApiError> {
@@ -77,7 +56,7 @@ pub async fn pay(
     Path(community): Path<String>,
     headers: HeaderMap,
     ApiJson(mut b): ApiJson<PayBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PayReply>, ApiError> {
     if let Some(k) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         b.key = Some(k.to_string());
     }
@@ -85,7 +64,8 @@ pub async fn pay(
     let house = resolve_house(&app, &c, &b.house).ok_or_else(|| ApiError::not_found("房屋", "house", &b.house))?;
     let building = building_of_house(&app, &c, house.as_str()).filter(|bd| in_scope(&caller, bd)).ok_or_else(|| ApiError::not_found("房屋", "house", &b.house))?;
     let payment = take(&app, &caller, &community, &building, b).await?;
-    Ok(Json(json!({"payment": payment, "receipt": format!("/api/v1/communities/{community}/payments/{}/receipt", payment.no)})))
+    let receipt = format!("/api/v1/communities/{community}/payments/{}/receipt", payment.no);
+    Ok(Json(PayReply { payment, receipt }))
 }
 
 /// A payment and everything its receipt prints.
@@ -165,42 +145,21 @@ pub async fn receipt(
 }
 
 /// Reminds one house on one channel; an early reminder comes back refused with its sentence.
-pub(crate) async fn remind_house(app: &App, caller: &Caller, community: &str, building: &BuildingId, house: &HouseId, channel: Channel) -> Result<Value, ApiError> {
+pub(crate) async fn remind_house(app: &App, caller: &Caller, community: &str, building: &BuildingId, house: &HouseId, channel: Channel) -> Result<ResultLine, ApiError> {
     let c = community_of(app, community)?;
     let limits = app.tariffs.get(community).reminder_limits.clone();
     let cmd = BookCommand::Remind { house: house.clone(), channel, limits, by: actor_name(caller), at: local_now(&c) };
     Ok(match command(app, building, cmd).await? {
-        Ok(_) => json!({"house": house, "ok": true}),
+        Ok(_) => ResultLine { house: Some(house.clone()), ok: true, ..ResultLine::default() },
         Err(e @ (BookError::Reminder(_) | BookError::NothingOwed)) => {
             app.metrics.inc("hutong_reminders_refused_total", &[("channel", channel.label_zh())]);
-            json!({"house": house, "ok": false, "message": e.to_string()})
+            ResultLine { house: Some(house.clone()), ok: false, message: Some(e.to_string()), ..ResultLine::default() }
         }
         Err(e) => return Err(refused(e)),
     })
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemindBody {
-    #[serde(default)]
-    pub bills: Vec<String>,
-    #[serde(default)]
-    pub houses: Vec<String>,
-    /// Every house of an import batch ("remind now" after an import).
-    #[serde(default)]
-    pub batch: Option<String>,
-    /// in_app (default), sms, wechat, email or webhook.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "wechat")]
-    pub channel: Option<Channel>,
-}
 
-#[derive(Serialize)]
-struct RemindOutcome {
-    sent: usize,
-    refused: usize,
-    results: Vec<Value>,
-}
 
 /// N1: remind the houses of some bills, some houses, or an import batch.
 pub async fn remind(
@@ -208,7 +167,7 @@ pub async fn remind(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     ApiJson(b): ApiJson<RemindBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RemindReply>, ApiError> {
     let c = community_of(&app, &community)?;
     let channel = b.channel.unwrap_or(Channel::InApp);
     let mut houses: Vec<(BuildingId, HouseId)> = Vec::new();
@@ -239,8 +198,8 @@ pub async fn remind(
     for (building, house) in &houses {
         results.push(remind_house(&app, &caller, &community, building, house, channel).await?);
     }
-    let sent = results.iter().filter(|r| r["ok"] == true).count();
-    Ok(Json(serde_json::to_value(RemindOutcome { sent, refused: results.len() - sent, results }).map_err(internal)?))
+    let sent = results.iter().filter(|r| r.ok).count();
+    Ok(Json(RemindReply { sent, refused: results.len() - sent, results }))
 }
 
 /// N3: the outbox, newest first, with delivery state (phones masked).

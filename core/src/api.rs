@@ -1,0 +1,264 @@
+//! The HTTP contract's request bodies and replies, typed once and shared: the server answers with these and the
+//! screens (WASM) read them — a renamed field is a compile error on both sides, never a blank
+//! cell. Shapes follow what the API has always answered (rows flatten the book's `BillRow`).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::bill_run::RunProblem;
+use crate::book::{BillLine, BillRow, Change, Payment};
+use crate::ids::{BuildingId, CommunityId, CompanyId, HouseId};
+use crate::import::template::{RowError, Template};
+use crate::money::Money;
+
+/// A bill as the desk lists it: the book's row, its item's name and its state's label.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillView {
+    #[serde(flatten)]
+    pub row: BillRow,
+    pub item_name: String,
+    pub state_label: String,
+}
+
+/// `GET …/bills`: one page of the matching bills, newest first, with the totals of all of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillPage {
+    pub total: usize,
+    pub page: usize,
+    pub page_size: usize,
+    pub amount: Money,
+    pub paid: Money,
+    pub rows: Vec<BillView>,
+}
+
+/// `GET …/bills/{bill}`: the bill, every change to it, and the payments that touched it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillDetail {
+    pub bill: BillView,
+    pub history: Vec<Change>,
+    pub payments: Vec<Payment>,
+}
+
+/// An edited, deleted or voided bill as it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillReply {
+    pub bill: BillView,
+}
+
+/// One line of a batch's or a reminder's result: a bill, a house (with its payment when marked
+/// paid), whether it went through and, if not, why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub house: Option<HouseId>,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Payment>,
+}
+
+/// `POST …/bills/batch`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchReply {
+    pub results: Vec<ResultLine>,
+}
+
+/// `POST …/reminders`: how many houses were reminded, how many refused (inside their channel's
+/// limit, or owing nothing), and each house's line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemindReply {
+    pub sent: usize,
+    pub refused: usize,
+    pub results: Vec<ResultLine>,
+}
+
+/// `POST …/payments`: the payment (or the one its key already took) and where its receipt is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayReply {
+    pub payment: Payment,
+    pub receipt: String,
+}
+
+/// An import's report (F6, C5): 200 when imported, 422 when bad rows stopped it — every bad row
+/// named by row, column and reason either way.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// The import batch, to remind its houses ("remind now"); absent when nothing was imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    pub imported: usize,
+    #[serde(default)]
+    pub skipped_duplicates: usize,
+    #[serde(default)]
+    pub amount: Money,
+    pub rows: usize,
+    #[serde(default)]
+    pub bad_rows: usize,
+    pub errors: Vec<RowError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Template>,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One item's share of a bill run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunItem {
+    pub item: String,
+    pub name: String,
+    pub bills: u64,
+    pub amount: Money,
+}
+
+/// `POST …/bill-runs`: what the run issued (or, previewed, would issue).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReply {
+    pub committed: bool,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub bills: u64,
+    pub amount: Money,
+    pub skipped: u64,
+    pub by_item: Vec<RunItem>,
+    /// The first hundred houses that could not be priced.
+    pub problems: Vec<RunProblem>,
+    pub problem_count: usize,
+    pub sample: Vec<BillLine>,
+    pub elapsed_ms: u64,
+}
+
+/// `GET /api/v1/me`: who is signed in, with what, where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// `staff` or `owner`.
+    pub kind: String,
+    /// The account (an owner: their masked phone).
+    pub account: String,
+    pub name: String,
+    pub company: CompanyId,
+    pub permissions: Vec<String>,
+    pub communities: Vec<CommunityId>,
+    pub buildings: Vec<BuildingId>,
+}
+
+impl Me {
+    pub fn may(&self, permission: crate::identity::Permission) -> bool {
+        self.permissions.iter().any(|p| *p == permission.to_string())
+    }
+}
+
+// ---- Request bodies (the billing desk's). Unknown fields are refused. ----
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    pub item: String,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// Yuan, at most two decimals.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "194.57"))]
+    pub amount: Money,
+    #[serde(default)]
+    pub remark: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VoidBody {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BatchAction {
+    Remind,
+    MarkPaid,
+    Delete,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    pub action: BatchAction,
+    pub bills: Vec<String>,
+    /// Remind: the channel (default in-app).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "wechat"))]
+    pub channel: Option<crate::reminder::Channel>,
+    /// Mark paid: how the money came, who paid, and the request's idempotency key.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "cash"))]
+    pub pay_channel: Option<crate::book::PayChannel>,
+    #[serde(default)]
+    pub payer: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RunBody {
+    /// monthly, quarterly or yearly.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "monthly"))]
+    pub cycle: crate::bill_run::Cycle,
+    /// in_advance or in_arrears.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "in_advance"))]
+    pub timing: crate::bill_run::Timing,
+    /// The day the run is for; today by default.
+    #[serde(default)]
+    pub on: Option<NaiveDate>,
+    pub items: Vec<String>,
+    /// false: preview only.
+    #[serde(default)]
+    pub commit: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    /// The idempotency key; the `Idempotency-Key` header wins.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The house, by id or either address form.
+    pub house: String,
+    /// Bills to settle; empty settles the house's open bills earliest first.
+    #[serde(default)]
+    pub bills: Vec<String>,
+    /// The money that arrived; by default exactly what the bills owe. Any surplus is prepaid.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "194.57"))]
+    pub amount: Option<Money>,
+    /// cash, pos_card, wechat_pay, alipay, bank_transfer or bank_collection.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "wechat_pay"))]
+    pub channel: crate::book::PayChannel,
+    #[serde(default)]
+    pub payer: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RemindBody {
+    #[serde(default)]
+    pub bills: Vec<String>,
+    #[serde(default)]
+    pub houses: Vec<String>,
+    /// Every house of an import batch ("remind now" after an import).
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// in_app (default), sms, wechat, email or webhook.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "wechat"))]
+    pub channel: Option<crate::reminder::Channel>,
+}
