@@ -134,15 +134,20 @@ pub struct RunReply {
 
 /// `GET /api/v1/me`: who is signed in, with what, where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     /// `staff` or `owner`.
     pub kind: String,
     /// The account (an owner: their masked phone).
     pub account: String,
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub company: CompanyId,
+    /// `module.read`, `module.write`, `personal.unmask`.
     pub permissions: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub communities: Vec<CommunityId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub buildings: Vec<BuildingId>,
 }
 
@@ -150,6 +155,28 @@ impl Me {
     pub fn may(&self, permission: crate::identity::Permission) -> bool {
         self.permissions.iter().any(|p| *p == permission.to_string())
     }
+
+    /// The modules the caller holds any permission in, in order, once each.
+    pub fn modules(&self) -> Vec<crate::identity::Module> {
+        let mut modules: Vec<crate::identity::Module> =
+            self.permissions.iter().filter_map(|p| p.parse::<crate::identity::Permission>().ok()?.module()).collect();
+        modules.sort();
+        modules.dedup();
+        modules
+    }
+}
+
+/// `GET /api/v1/communities`: a community the caller may see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommunitySummary {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: CommunityId,
+    pub name: String,
+    /// IANA zone, e.g. `Asia/Shanghai`: periods, due dates and windows are computed in it.
+    pub time_zone: String,
+    pub buildings: usize,
+    pub houses: usize,
 }
 
 // ---- Request bodies (the billing desk's). Unknown fields are refused. ----

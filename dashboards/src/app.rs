@@ -2,30 +2,17 @@
 //! communities and the screens their role opens — the wall for roles that may read devices.
 //! A role without a screen here yet is told what its account covers, not shown someone else's.
 
+use hutong_core::api::{CommunitySummary as Community, Me};
+use hutong_core::identity::{Module, Permission};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
 
 use crate::admin::{AuditScreen, StaffScreen};
-use crate::http::{error_message, request};
+use crate::http::{error_message, get_json, request};
 use crate::desk::DeskScreen;
 use crate::manager::ManagerScreen;
 use crate::wall::WallScreen;
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Me {
-    pub kind: String,
-    pub account: String,
-    pub name: String,
-    pub permissions: Vec<String>,
-    pub communities: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct Community {
-    id: String,
-    name: String,
-}
 
 /// Where the signed-in person stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,26 +23,9 @@ enum Session {
 }
 
 async fn load_session() -> Session {
-    let Some((200, body)) = request("GET", "/api/v1/me", None).await else { return Session::SignedOut };
-    let Ok(me) = serde_json::from_str::<Me>(&body) else { return Session::SignedOut };
-    let communities = match request("GET", "/api/v1/communities", None).await {
-        Some((200, body)) => serde_json::from_str(&body).unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    let Ok(me) = get_json::<Me>("/api/v1/me").await else { return Session::SignedOut };
+    let communities = get_json::<Vec<Community>>("/api/v1/communities").await.unwrap_or_default();
     Session::SignedIn(me, communities)
-}
-
-fn module_zh(permission: &str) -> Option<&'static str> {
-    Some(match permission.split('.').next()? {
-        "billing" => "收费管理",
-        "collection" => "收款",
-        "devices" => "设备监控",
-        "patrol" => "巡更",
-        "work_orders" => "工单",
-        "settings" => "系统设置",
-        "reports" => "报表",
-        _ => return None,
-    })
 }
 
 #[component]
@@ -109,12 +79,12 @@ enum Screen {
 
 #[component]
 fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl IntoView {
-    let may_watch = me.permissions.iter().any(|p| p == "devices.read");
-    let may_admin = me.permissions.iter().any(|p| p == "settings.read");
-    let may_write_staff = me.permissions.iter().any(|p| p == "settings.write");
-    let may_bill = me.permissions.iter().any(|p| p == "billing.read");
-    let may_write_billing = me.permissions.iter().any(|p| p == "billing.write");
-    let may_collect = me.permissions.iter().any(|p| p == "collection.read");
+    let may_watch = me.may(Permission::Read(Module::Devices));
+    let may_admin = me.may(Permission::Read(Module::Settings));
+    let may_write_staff = me.may(Permission::Write(Module::Settings));
+    let may_bill = me.may(Permission::Read(Module::Billing));
+    let may_write_billing = me.may(Permission::Write(Module::Billing));
+    let may_see_collection = me.may(Permission::Read(Module::Collection)) && me.may(Permission::Read(Module::Reports));
     let current = RwSignal::new(match () {
         _ if communities.is_empty() => Screen::Workspace,
         _ if may_watch => Screen::Wall,
@@ -122,11 +92,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         _ => Screen::Workspace,
     });
     let first = communities.first().cloned();
-    let modules: Vec<&'static str> = {
-        let mut m: Vec<&'static str> = me.permissions.iter().filter_map(|p| module_zh(p)).collect();
-        m.dedup();
-        m
-    };
+    let modules: Vec<&'static str> = me.modules().into_iter().map(Module::label_zh).collect();
     let sign_out = move |_| {
         spawn_local(async move {
             let _ = request("POST", "/api/v1/auth/logout", Some(String::new())).await;
@@ -134,14 +100,14 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         })
     };
     let names: Vec<String> = communities.iter().map(|c| c.name.clone()).collect();
-    let pairs: Vec<(String, String)> = communities.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
+    let pairs: Vec<(String, String)> = communities.iter().map(|c| (c.id.to_string(), c.name.clone())).collect();
     let workspace_names = names.clone();
     let screen = move || match (current.get(), first.clone()) {
-        (Screen::Wall, Some(c)) => view! { <WallScreen community=c.id /> }.into_any(),
+        (Screen::Wall, Some(c)) => view! { <WallScreen community=c.id.to_string() /> }.into_any(),
         (Screen::Staff, _) => view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> }.into_any(),
         (Screen::Audit, _) => view! { <AuditScreen /> }.into_any(),
-        (Screen::Desk, Some(c)) => view! { <DeskScreen community=c.id may_write_billing /> }.into_any(),
-        (Screen::Manager, Some(c)) => view! { <ManagerScreen community=c.id /> }.into_any(),
+        (Screen::Desk, Some(c)) => view! { <DeskScreen community=c.id.to_string() may_write_billing /> }.into_any(),
+        (Screen::Manager, Some(c)) => view! { <ManagerScreen community=c.id.to_string() /> }.into_any(),
         _ => view! {
             <div class="workspace" data-test="workspace">
                 <h2>"我的工作台"</h2>
@@ -165,7 +131,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 {may_watch.then(|| tab(Screen::Wall, "监控大屏", "tab-wall"))}
                 {tab(Screen::Workspace, "工作台", "tab-workspace")}
                 {may_bill.then(|| tab(Screen::Desk, "缴费记录", "tab-desk"))}
-                {(may_collect && me.permissions.iter().any(|p| p == "reports.read")).then(|| tab(Screen::Manager, "收缴情况", "tab-manager"))}
+                {may_see_collection.then(|| tab(Screen::Manager, "收缴情况", "tab-manager"))}
                 {may_admin.then(|| tab(Screen::Staff, "员工与角色", "tab-staff"))}
                 {may_admin.then(|| tab(Screen::Audit, "审计日志", "tab-audit"))}
                 <button on:click=sign_out data-test="signout">"退出"</button>

@@ -1,5 +1,6 @@
 //! Helpers for the end-to-end tests: start the real `hutong` binary on free ports, talk to it
-//! over HTTP, WebSocket and MQTT, and wait for conditions (never for fixed times).
+//! over HTTP, WebSocket and MQTT, and wait for conditions (never for fixed times). Also the
+//! benchmarks ([`bench`], binary `hutong-bench`) and the real CQL node ([`cassandra`]).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+pub mod bench;
 pub mod cassandra;
 use futures_util::StreamExt;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};

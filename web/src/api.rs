@@ -9,8 +9,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use hutong_core::community::HouseAddress;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
+
+use hutong_core::api::CommunitySummary;
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -39,14 +41,6 @@ pub fn openapi() -> std::future::Ready<Response> {
     std::future::ready(([(header::CONTENT_TYPE, "application/json")], body.as_str()).into_response())
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CommunitySummary {
-    id: String,
-    name: String,
-    time_zone: String,
-    buildings: usize,
-    houses: usize,
-}
 
 pub async fn communities(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<CommunitySummary>>, ApiError> {
     app.ready()?;
@@ -57,7 +51,7 @@ pub async fn communities(State(app): State<Arc<App>>, Extension(caller): Extensi
             .iter()
             .filter(|c| p.scope.communities.contains(&c.id) && app.identity.org().company_of(c.id.as_str()) == Some(&p.company))
             .map(|c| CommunitySummary {
-                id: c.id.to_string(),
+                id: c.id.clone(),
                 name: c.name.clone(),
                 time_zone: c.time_zone.clone(),
                 buildings: c.buildings.len(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use hutong_actors::journal::Journal;
-use hutong_actors::{Directory, LiveHub, Metrics};
+use hutong_actors::{Clock, Directory, LiveHub, Metrics};
 use hutong_core::community::Community;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +28,8 @@ pub struct App {
     pub tariffs: Tariffs,
     /// Every message to a person (reminders, sign-in codes), journaled and retried.
     pub outbox: Arc<Outbox>,
+    /// Wall time as the actors see it (follows tokio's clock, so it pauses in tests).
+    pub clock: Clock,
     /// Each community's house index, built on first use.
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
 }
@@ -49,6 +51,7 @@ impl App {
             shutdown: CancellationToken::new(),
             tariffs: Tariffs::new(journal),
             outbox,
+            clock: Clock::new(),
             house_index: Default::default(),
         }))
     }

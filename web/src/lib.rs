@@ -19,14 +19,12 @@
 //! - [`routes`]: the route table (method, path, access, handler, doc) and the router built from it.
 //! - [`openapi`]: the OpenAPI document, generated from the route table and the body types.
 //! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
-//! - [`bench`]: `hutong bench …`, the end-to-end ingest, billing and import benchmarks.
 //! - [`bill_run_cli`]: `hutong bill-run`, a bill run from the command line with a progress bar.
 
 pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
-pub mod bench;
 pub mod bill_run_cli;
 pub mod billing;
 pub mod config;

@@ -1,4 +1,4 @@
-//! `hutong`: serve, demo, simulate, bench.
+//! `hutong`: serve, demo, simulate, bill-run, store init. (The benchmarks are `hutong-bench`.)
 
 use std::collections::HashSet;
 
@@ -63,11 +63,6 @@ enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
-    /// Benchmarks that print their figures.
-    Bench {
-        #[command(subcommand)]
-        which: Bench,
-    },
 }
 
 #[derive(Subcommand)]
@@ -83,15 +78,6 @@ enum StoreAction {
     },
 }
 
-#[derive(Subcommand)]
-enum Bench {
-    /// MQTT publish → journal durable → WebSocket: sustained msg/s and latency percentiles.
-    Ingest(hutong_web::bench::IngestBench),
-    /// A bill run over 100k and 1M houses × 3 items, durable, beside SQLite INSERT…SELECT.
-    Billing(hutong_web::bench::BillingBench),
-    /// A 100k-row import as CSV and XLSX: read, check, resolve, issue.
-    Import(hutong_web::bench::ImportBench),
-}
 
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG")
@@ -155,9 +141,6 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::BillRun(args) => hutong_web::bill_run_cli::run(args).await,
-        Command::Bench { which: Bench::Ingest(options) } => hutong_web::bench::ingest(options).await,
-        Command::Bench { which: Bench::Billing(options) } => hutong_web::bench::billing::billing(options).await,
-        Command::Bench { which: Bench::Import(options) } => hutong_web::bench::import::import(options).await,
         Command::Store { action: StoreAction::Init { store, replication } } => {
             let options = hutong_actors::journal::ScyllaOptions::from_url(&store)?;
             let session = scylla::client::session_builder::SessionBuilder::new()

@@ -90,6 +90,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         shutdown: shutdown.clone(),
         tariffs: crate::tariffs::Tariffs::new(journal.clone()),
         outbox,
+        clock: Clock::new(),
         house_index: Default::default(),
     });
 
@@ -108,7 +109,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         tokio::task::spawn_blocking(move || broker::start(addr, secret)).await??;
     }
 
-    let clock = Clock::new();
+    let clock = app.clock;
     let registry: Shared<Registry> = Shared::recover(journal.clone(), StreamId::registry(), Registry::default).await?;
     if demo.is_some() && !registry.read().has(hutong_core::demo::DEMO_COMMUNITY) {
         let [sister, other] = hutong_core::demo::small_communities();

@@ -151,9 +151,10 @@ fn main() -> anyhow::Result<()> {
                 .env("HUTONG_CASSANDRA_LIB", &cassandra))
         }
         Some("bench") => {
-            let bin = release_binary()?;
-            let mut cmd = Command::new(bin);
-            cmd.current_dir(root()).arg("bench").args(&args[1..]);
+            // The benchmarks live outside the server binary (tests/src/bench, `hutong-bench`).
+            run(cargo().args(["build", "--release", "-p", "hutong-tests", "--bin", "hutong-bench"]))?;
+            let mut cmd = Command::new(target_dir().join("release/hutong-bench"));
+            cmd.current_dir(root()).args(&args[1..]);
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),

@@ -40,6 +40,29 @@ impl Module {
             Module::Reports => "reports",
         }
     }
+
+    /// The module's name on screen.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Module::Billing => "收费管理",
+            Module::Collection => "收款",
+            Module::Devices => "设备监控",
+            Module::Patrol => "巡更",
+            Module::WorkOrders => "工单",
+            Module::Settings => "系统设置",
+            Module::Reports => "报表",
+        }
+    }
+}
+
+impl Permission {
+    /// The module a permission is about (`None` for unmasking personal data).
+    pub fn module(self) -> Option<Module> {
+        match self {
+            Permission::Read(m) | Permission::Write(m) => Some(m),
+            Permission::UnmaskPersonalData => None,
+        }
+    }
 }
 
 /// One permission: read or write a module, or see unmasked personal data.

@@ -23,7 +23,7 @@ pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> a
     if read(app, &first.id, |book| book.houses.values().any(|h| !h.residents.is_empty())).await? {
         return Ok(());
     }
-    let now = local_now(community);
+    let now = local_now(app, community);
     let today = now.date();
     let this_month = today.with_day(1).unwrap_or(today);
     let tariff = app.tariffs.get(community.id.as_str());

@@ -155,7 +155,7 @@ pub async fn detail(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
 async fn change(app: &App, caller: &Caller, community: &str, no: &str, change: BillCommand, action: &str) -> Result<Json<BillReply>, ApiError> {
     let (building, record, _) = find_bill(app, caller, community, no).await?;
     let c = community_of(app, community)?;
-    let cmd = BookCommand::ChangeBill { no: no.to_string(), change, by: actor_name(caller), at: local_now(&c) };
+    let cmd = BookCommand::ChangeBill { no: no.to_string(), change, by: actor_name(caller), at: local_now(&app, &c) };
     command(app, &building, cmd).await?.map_err(refused)?;
     let (_, after, row) = find_bill(app, caller, community, no).await?;
     let audit = audit_entry(caller, action, no, serde_json::to_value(&record.bill).ok(), serde_json::to_value(&after.bill).ok());
@@ -214,7 +214,7 @@ pub async fn batch(
         let building = building_of_no(&c, no).filter(|bd| in_scope(&caller, bd)).ok_or_else(|| ApiError::not_found("账单", "bill", no))?;
         by_building.entry(building).or_default().push(no.clone());
     }
-    let (by, at) = (actor_name(&caller), local_now(&c));
+    let (by, at) = (actor_name(&caller), local_now(&app, &c));
     let action = match b.action {
         BatchAction::Delete => BookBatch::Delete,
         BatchAction::MarkPaid => {
@@ -345,7 +345,7 @@ pub async fn import(
             },
         ));
     }
-    let now = local_now(&c);
+    let now = local_now(&app, &c);
     let batch = format!("import-{}", now.format("%Y%m%d%H%M%S%3f"));
     // Every building issues its part, all of them or none (`handle::batch`).
     let asked: usize = by_building.values().map(Vec::len).sum();
@@ -469,7 +469,7 @@ pub async fn run(
     if let Some(unknown) = b.items.iter().find(|i| !tariff.items.iter().any(|x| &x.id == *i)) {
         return Err(ApiError::BadRequest { zh: format!("未知的收费项目 {unknown}"), en: format!("unknown charge item {unknown}") });
     }
-    let now = local_now(&c);
+    let now = local_now(&app, &c);
     let spec = RunSpec { cycle: b.cycle, timing: b.timing, on: b.on.unwrap_or(now.date()), items: b.items };
     let started = std::time::Instant::now();
     let items = Arc::new(tariff.items.clone());

@@ -128,7 +128,7 @@ pub async fn import(
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
     }
     // Each building merges its rows into its own book (`ImportHouses`), all buildings or none.
-    let today = local_now(&c).date();
+    let today = local_now(&app, &c).date();
     let imported: usize = by_building.values().map(Vec::len).sum();
     let parts = by_building
         .into_iter()

@@ -95,10 +95,11 @@ pub(crate) fn actor_name(caller: &Caller) -> String {
     caller.principal.actor()
 }
 
-/// Community-local now.
-pub(crate) fn local_now(community: &Community) -> chrono::NaiveDateTime {
+/// Community-local now, by the app's clock — the one the actors read too, so a command's `at`
+/// and the building's own "now" never disagree (and tests can pause both).
+pub(crate) fn local_now(app: &App, community: &Community) -> chrono::NaiveDateTime {
     let tz: chrono_tz::Tz = community.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    chrono::Utc::now().with_timezone(&tz).naive_local()
+    app.clock.now().with_timezone(&tz).naive_local()
 }
 
 /// An item's name in the community's tariff, else its standard label.

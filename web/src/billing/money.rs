@@ -17,7 +17,7 @@ pub async fn summary(State(app): State<Arc<App>>, Extension(caller): Extension<C
     let c = community_of(&app, &community)?;
     let buildings = app.hub.money(&community).unwrap_or_default();
     let visible = buildings.iter().filter(|b| in_scope(&caller, &b.building)).map(|b| &b.money);
-    let mut money = CommunityMoney::sum(visible, local_now(&c).date());
+    let mut money = CommunityMoney::sum(visible, local_now(&app, &c).date());
     // Screens show a building by its name.
     for (building, _) in &mut money.by_building {
         if let Some(b) = c.buildings.iter().find(|b| b.id.as_str() == building.as_str()) {

@@ -38,7 +38,7 @@ pub(crate) async fn take(app: &App, caller: &Caller, community: &str, building: 
         channel: body.channel,
         payer: body.payer.trim().to_string(),
         by: actor_name(caller),
-        at: local_now(&c),
+        at: local_now(&app, &c),
     };
     // One round trip: the reply is the payment, fresh or the one this key already took.
     let Paid { payment, fresh } = super::building(app, building)?.pay(request).await?.map_err(refused)?;
@@ -89,7 +89,7 @@ async fn receipt_of(app: &App, caller: &Caller, community: &str, no: &str) -> Re
     let resident = house.as_ref().and_then(|h| h.payer()).map(|r| format!("{} {}", r.name, hutong_core::identity::mask_phone(&r.phone)));
     Ok(Receipt {
         community: c.name.clone(),
-        printed: local_now(&c).date(),
+        printed: local_now(&app, &c).date(),
         no: payment.no.clone(),
         address: house.as_ref().map(|h| h.address_path.clone()).unwrap_or_default(),
         resident: resident.unwrap_or_else(|| "--".into()),
@@ -148,7 +148,7 @@ pub async fn receipt(
 pub(crate) async fn remind_house(app: &App, caller: &Caller, community: &str, building: &BuildingId, house: &HouseId, channel: Channel) -> Result<ResultLine, ApiError> {
     let c = community_of(app, community)?;
     let limits = app.tariffs.get(community).reminder_limits.clone();
-    let cmd = BookCommand::Remind { house: house.clone(), channel, limits, by: actor_name(caller), at: local_now(&c) };
+    let cmd = BookCommand::Remind { house: house.clone(), channel, limits, by: actor_name(caller), at: local_now(&app, &c) };
     Ok(match command(app, building, cmd).await? {
         Ok(_) => ResultLine { house: Some(house.clone()), ok: true, ..ResultLine::default() },
         Err(e @ (BookError::Reminder(_) | BookError::NothingOwed)) => {

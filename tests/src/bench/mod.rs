@@ -1,4 +1,6 @@
-//! `hutong bench …`: benchmarks that print their figures (docs/benchmarks.md keeps them).
+//! The benchmarks behind `cargo xtask bench ingest|billing|import` (the `hutong-bench` binary):
+//! they print their figures (docs/benchmarks.md keeps them). Kept out of the server binary, which
+//! neither needs their code nor their dependencies.
 //!
 //! # Layout
 //! - [`ingest`]: MQTT publish → journal → WebSocket, end to end.
@@ -26,7 +28,7 @@ use ractor::ActorRef;
 use rust_decimal::Decimal;
 
 /// A community of `houses` houses in buildings of `per_building` (2 units, 20 rooms a floor).
-pub(crate) fn synthetic(houses: u32, per_building: u32) -> Community {
+pub fn synthetic(houses: u32, per_building: u32) -> Community {
     let id = CommunityId::new("bench");
     let per_floor = 20;
     let floors = (per_building / 2).div_ceil(per_floor) as i32;
@@ -59,7 +61,7 @@ pub(crate) fn synthetic(houses: u32, per_building: u32) -> Community {
 }
 
 /// The community's actors on a fresh SQLite journal under `dir`.
-pub(crate) async fn start(community: Community, dir: &std::path::Path) -> anyhow::Result<(Arc<Directory>, Arc<LiveHub>, ActorRef<CommunityMsg>)> {
+pub async fn start(community: Community, dir: &std::path::Path) -> anyhow::Result<(Arc<Directory>, Arc<LiveHub>, ActorRef<CommunityMsg>)> {
     let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(SqliteOptions::new(&dir.join("journal.db")))?);
     let directory = Arc::new(Directory::new());
     let hub = LiveHub::new();
@@ -79,14 +81,14 @@ pub(crate) async fn start(community: Community, dir: &std::path::Path) -> anyhow
 }
 
 /// The process's peak resident memory so far (VmHWM), in MiB, where Linux reports it.
-pub(crate) fn peak_rss_mib() -> Option<u64> {
+pub fn peak_rss_mib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib / 1024)
 }
 
 /// A fresh scratch directory, removed on drop.
-pub(crate) struct Scratch(pub std::path::PathBuf);
+pub struct Scratch(pub std::path::PathBuf);
 
 impl Scratch {
     pub fn new(name: &str) -> anyhow::Result<Scratch> {

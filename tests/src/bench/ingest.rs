@@ -18,8 +18,8 @@ use rumqttc::{AsyncClient, MqttOptions, QoS};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Broker, Config};
-use crate::server::{self, DemoOptions};
+use hutong_web::config::{Broker, Config};
+use hutong_web::server::{self, DemoOptions};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestBench {
@@ -74,7 +74,7 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         session_hours: 1,
         reminder_webhook: None,
         sms_webhook: None,
-        store: crate::config::Store::Sqlite,
+        store: hutong_web::config::Store::Sqlite,
         communities: None,
     };
     let shutdown = CancellationToken::new();

@@ -1,0 +1,33 @@
+//! `hutong-bench`: the benchmarks `cargo xtask bench ingest|billing|import` runs (release build).
+//! Each prints its figures; docs/benchmarks.md keeps them.
+
+use clap::{Parser, Subcommand};
+use hutong_tests::bench;
+
+#[derive(Parser)]
+#[command(name = "hutong-bench", about = "Hutong's benchmarks: they print their figures")]
+struct Cli {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(Subcommand)]
+enum Which {
+    /// MQTT publish → journal durable → WebSocket: sustained msg/s and latency percentiles.
+    Ingest(bench::IngestBench),
+    /// A bill run over 100k and 1M houses × 3 items, durable, beside SQLite INSERT…SELECT.
+    Billing(bench::BillingBench),
+    /// A 100k-row import as CSV and XLSX: read, check, resolve, issue.
+    Import(bench::ImportBench),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off,rumqttc=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    match Cli::parse().which {
+        Which::Ingest(options) => bench::ingest(options).await,
+        Which::Billing(options) => bench::billing::billing(options).await,
+        Which::Import(options) => bench::import::import(options).await,
+    }
+}
