@@ -1,11 +1,17 @@
 //! The shell every screen sits in: sign-in first, then the signed-in person's name, their
 //! communities and the screens their role opens — the wall for roles that may read devices.
 //! A role without a screen here yet is told what its account covers, not shown someone else's.
+//! Every screen has its own URL (`/wall/heyuan`, `/desk/heyuan`, `/manager/heyuan`, `/staff`,
+//! `/audit`, `/workspace`), so a reload or a link lands on it; `/` opens the role's first screen.
 
 use hutong_core::api::{CommunitySummary as Community, Me};
 use hutong_core::identity::{Module, Permission};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::{use_location, use_params_map};
+
+use leptos_router::path;
 
 use crate::admin::{AuditScreen, StaffScreen};
 use crate::http::{error_message, get_json, request};
@@ -32,11 +38,39 @@ async fn load_session() -> Session {
 pub fn App() -> impl IntoView {
     let session = RwSignal::new(Session::Checking);
     spawn_local(async move { session.set(load_session().await) });
-    move || match session.get() {
-        Session::Checking => view! { <div class="center">"正在加载…"</div> }.into_any(),
-        Session::SignedOut => view! { <SignIn session /> }.into_any(),
-        Session::SignedIn(me, communities) => view! { <Home me communities session /> }.into_any(),
+    view! {
+        <Router>
+            {move || match session.get() {
+                Session::Checking => view! { <div class="center">"正在加载…"</div> }.into_any(),
+                Session::SignedOut => view! { <SignIn session /> }.into_any(),
+                Session::SignedIn(me, communities) => view! { <Home me communities session /> }.into_any(),
+            }}
+        </Router>
     }
+}
+
+/// The `:community` of the current URL.
+fn community_param() -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    let params = use_params_map();
+    move || params.with(|p| p.get("community").unwrap_or_default())
+}
+
+#[component]
+fn WallRoute() -> impl IntoView {
+    let community = community_param();
+    move || view! { <WallScreen community=community() /> }
+}
+
+#[component]
+fn DeskRoute(may_write_billing: bool) -> impl IntoView {
+    let community = community_param();
+    move || view! { <DeskScreen community=community() may_write_billing /> }
+}
+
+#[component]
+fn ManagerRoute() -> impl IntoView {
+    let community = community_param();
+    move || view! { <ManagerScreen community=community() /> }
 }
 
 #[component]
@@ -66,17 +100,6 @@ fn SignIn(session: RwSignal<Session>) -> impl IntoView {
     }
 }
 
-/// The screens a role opens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Screen {
-    Wall,
-    Staff,
-    Audit,
-    Workspace,
-    Desk,
-    Manager,
-}
-
 #[component]
 fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl IntoView {
     let may_watch = me.may(Permission::Read(Module::Devices));
@@ -85,58 +108,79 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     let may_bill = me.may(Permission::Read(Module::Billing));
     let may_write_billing = me.may(Permission::Write(Module::Billing));
     let may_see_collection = me.may(Permission::Read(Module::Collection)) && me.may(Permission::Read(Module::Reports));
-    let current = RwSignal::new(match () {
-        _ if communities.is_empty() => Screen::Workspace,
-        _ if may_watch => Screen::Wall,
-        _ if may_bill => Screen::Desk,
-        _ => Screen::Workspace,
-    });
-    let first = communities.first().cloned();
+    let first = communities.first().map(|c| c.id.to_string()).unwrap_or_default();
+    // What `/` shows: the wall for those who watch it, else the desk, else the workspace.
+    // (Rendered in place, not redirected: a navigation while the routes first render is refused.)
+    #[derive(Clone, Copy)]
+    enum Start {
+        Wall,
+        Desk,
+        Workspace,
+    }
+    let start = match () {
+        _ if communities.is_empty() => Start::Workspace,
+        _ if may_watch => Start::Wall,
+        _ if may_bill => Start::Desk,
+        _ => Start::Workspace,
+    };
     let modules: Vec<&'static str> = me.modules().into_iter().map(Module::label_zh).collect();
+    let navigate = leptos_router::hooks::use_navigate();
     let sign_out = move |_| {
+        let navigate = navigate.clone();
         spawn_local(async move {
             let _ = request("POST", "/api/v1/auth/logout", Some(String::new())).await;
+            // The next person starts from their own first screen, not this one's.
+            navigate("/", Default::default());
             session.set(Session::SignedOut);
         })
     };
     let names: Vec<String> = communities.iter().map(|c| c.name.clone()).collect();
     let pairs: Vec<(String, String)> = communities.iter().map(|c| (c.id.to_string(), c.name.clone())).collect();
     let workspace_names = names.clone();
-    let screen = move || match (current.get(), first.clone()) {
-        (Screen::Wall, Some(c)) => view! { <WallScreen community=c.id.to_string() /> }.into_any(),
-        (Screen::Staff, _) => view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> }.into_any(),
-        (Screen::Audit, _) => view! { <AuditScreen /> }.into_any(),
-        (Screen::Desk, Some(c)) => view! { <DeskScreen community=c.id.to_string() may_write_billing /> }.into_any(),
-        (Screen::Manager, Some(c)) => view! { <ManagerScreen community=c.id.to_string() /> }.into_any(),
-        _ => view! {
-            <div class="workspace" data-test="workspace">
-                <h2>"我的工作台"</h2>
-                <p>{format!("管辖小区：{}", workspace_names.join("、"))}</p>
-                <p>{format!("本账号可用模块：{}", modules.join("、"))}</p>
-                {(!may_watch).then(|| view! { <p class="dim">"本账号没有查看监控大屏的权限。"</p> })}
-            </div>
-        }
-        .into_any(),
+    let workspace = move || view! {
+        <div class="workspace" data-test="workspace">
+            <h2>"我的工作台"</h2>
+            <p>{format!("管辖小区：{}", workspace_names.join("、"))}</p>
+            <p>{format!("本账号可用模块：{}", modules.join("、"))}</p>
+            {(!may_watch).then(|| view! { <p class="dim">"本账号没有查看监控大屏的权限。"</p> })}
+        </div>
     };
-    let tab = move |screen: Screen, label: &'static str, test: &'static str| {
-        view! {
-            <a class=move || if current.get() == screen { "tab on" } else { "tab" } data-test=test on:click=move |_| current.set(screen)>{label}</a>
-        }
+    let location = use_location();
+    let tab = move |prefix: &'static str, href: String, label: &'static str, test: &'static str| {
+        let on = move || location.pathname.with(|p| p.starts_with(prefix));
+        view! { <a class=move || if on() { "tab on" } else { "tab" } href=href data-test=test>{label}</a> }
     };
+    let first = StoredValue::new(first);
+    let at = move |screen: &str| format!("/{screen}/{}", first.get_value());
     view! {
         <div class="shell">
             <nav>
                 <span data-test="who">{format!("{} · {}", me.name, me.account)}</span>
                 <span data-test="communities">{names.join(" · ")}</span>
-                {may_watch.then(|| tab(Screen::Wall, "监控大屏", "tab-wall"))}
-                {tab(Screen::Workspace, "工作台", "tab-workspace")}
-                {may_bill.then(|| tab(Screen::Desk, "缴费记录", "tab-desk"))}
-                {may_see_collection.then(|| tab(Screen::Manager, "收缴情况", "tab-manager"))}
-                {may_admin.then(|| tab(Screen::Staff, "员工与角色", "tab-staff"))}
-                {may_admin.then(|| tab(Screen::Audit, "审计日志", "tab-audit"))}
+                {may_watch.then(|| tab("/wall", at("wall"), "监控大屏", "tab-wall"))}
+                {tab("/workspace", "/workspace".into(), "工作台", "tab-workspace")}
+                {may_bill.then(|| tab("/desk", at("desk"), "缴费记录", "tab-desk"))}
+                {may_see_collection.then(|| tab("/manager", at("manager"), "收缴情况", "tab-manager"))}
+                {may_admin.then(|| tab("/staff", "/staff".into(), "员工与角色", "tab-staff"))}
+                {may_admin.then(|| tab("/audit", "/audit".into(), "审计日志", "tab-audit"))}
                 <button on:click=sign_out data-test="signout">"退出"</button>
             </nav>
-            {screen}
+            <Routes fallback=workspace.clone()>
+                <Route path=path!("/") view={
+                    let workspace = workspace.clone();
+                    move || match start {
+                    Start::Wall => view! { <WallScreen community=first.get_value() /> }.into_any(),
+                    Start::Desk => view! { <DeskScreen community=first.get_value() may_write_billing /> }.into_any(),
+                    Start::Workspace => workspace().into_any(),
+                    }
+                } />
+                <Route path=path!("/wall/:community") view=WallRoute />
+                <Route path=path!("/desk/:community") view=move || view! { <DeskRoute may_write_billing /> } />
+                <Route path=path!("/manager/:community") view=ManagerRoute />
+                <Route path=path!("/staff") view=move || view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> } />
+                <Route path=path!("/audit") view=AuditScreen />
+                <Route path=path!("/workspace") view=workspace.clone() />
+            </Routes>
         </div>
     }
 }

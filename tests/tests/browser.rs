@@ -294,4 +294,9 @@ async fn the_billing_desk_and_the_manager_screen_work_in_a_browser() {
     let trend = browser.eval("document.querySelectorAll('[data-test=trend] rect').length").await;
     assert_eq!(trend, 12, "a 12-month trend");
     browser.screenshot("manager.png").await;
+    // Every screen has its URL: a reload (or a link) lands on it again, live.
+    let url = browser.eval("location.pathname").await;
+    assert_eq!(url, "/manager/heyuan");
+    browser.call("Page.navigate", json!({"url": format!("http://{}/manager/heyuan", server.http)})).await;
+    wait_for("the manager screen after a reload", Duration::from_secs(20), async || today(&mut browser).await).await;
 }
