@@ -289,3 +289,250 @@ pub struct RemindBody {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "wechat"))]
     pub channel: Option<crate::reminder::Channel>,
 }
+
+// ---- Staff, organisation, sign-in and houses. ----
+
+/// A staff account as the admin screens list it: phone masked unless asked for (and audited).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaffView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::ids::StaffId,
+    pub account: String,
+    pub name: String,
+    pub phone: String,
+    pub department: Option<String>,
+    pub post: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub roles: Vec<crate::ids::RoleId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub communities: Vec<CommunityId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub buildings: Vec<BuildingId>,
+    pub disabled: bool,
+}
+
+impl StaffView {
+    pub fn of(s: &crate::identity::StaffRecord, unmasked: bool) -> Self {
+        StaffView {
+            id: s.id.clone(),
+            account: s.account.clone(),
+            name: s.name.clone(),
+            phone: if unmasked { s.phone.clone() } else { crate::identity::mask_phone(&s.phone) },
+            department: s.department.clone(),
+            post: s.post.clone(),
+            roles: s.roles.clone(),
+            communities: s.scope.communities.iter().cloned().collect(),
+            buildings: s.scope.buildings.iter().cloned().collect(),
+            disabled: s.disabled,
+        }
+    }
+}
+
+/// `POST /api/v1/staff`: a new account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewStaff {
+    pub account: String,
+    pub name: String,
+    pub phone: String,
+    /// At least 8 characters.
+    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub roles: Vec<crate::ids::RoleId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub communities: std::collections::BTreeSet<CommunityId>,
+    /// A butler's buildings; empty: the whole communities.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub buildings: std::collections::BTreeSet<BuildingId>,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub post: Option<String>,
+}
+
+/// A staff member's roles after a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RolesReply {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::ids::StaffId,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub roles: Vec<crate::ids::RoleId>,
+}
+
+/// An account closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DisabledReply {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::ids::StaffId,
+    pub disabled: bool,
+}
+
+/// A phone in full (the request is audited).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhoneReply {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::ids::StaffId,
+    pub phone: String,
+}
+
+/// The caller's own details after they changed them (phone masked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProfileReply {
+    pub name: String,
+    pub phone: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompanyRef {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: CompanyId,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgCommunity {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: CommunityId,
+    pub name: Option<String>,
+    pub branch: Option<String>,
+}
+
+/// `GET /api/v1/org`: company → branches → communities, and the departments and posts in use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgView {
+    pub company: CompanyRef,
+    pub branches: Vec<String>,
+    pub communities: Vec<OrgCommunity>,
+    pub departments: Vec<String>,
+    pub posts: Vec<String>,
+}
+
+/// A device's key, for provisioning it (the request is audited).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceKey {
+    pub device: String,
+    pub key: String,
+}
+
+/// A sign-in: the session token (also set as an HttpOnly cookie) and who signed in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedIn {
+    pub token: String,
+    pub me: Me,
+}
+
+/// A one-time code was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CodeSent {
+    pub sent: bool,
+}
+
+/// The session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedOut {
+    pub signed_out: bool,
+}
+
+/// `GET /healthz`: `ready`, or `recovering` (503).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    pub status: String,
+}
+
+/// A house found by its address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HouseAt {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: HouseId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub building: BuildingId,
+    pub room: String,
+    /// m².
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub area: rust_decimal::Decimal,
+    pub address: String,
+    pub address_path: String,
+}
+
+/// A resident as the house list shows them: phone and ID number masked unless unmasked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResidentView {
+    pub name: String,
+    pub phone: String,
+    pub id_number: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub relation: crate::book::Relation,
+    pub relation_label: String,
+    pub vip: bool,
+    pub since: NaiveDate,
+}
+
+/// A house or other resource with its residents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HouseView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: HouseId,
+    pub address: String,
+    pub address_path: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub kind: crate::book::ResourceKind,
+    pub kind_label: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub area: rust_decimal::Decimal,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub state: crate::fee::HouseState,
+    pub state_label: String,
+    pub state_since: Option<NaiveDate>,
+    pub residents: Vec<ResidentView>,
+}
+
+/// `GET …/house-records`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HousePage {
+    pub total: usize,
+    pub houses: Vec<HouseView>,
+}
+
+/// One message of the outbox as staff see it: phones masked, a sign-in code never shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotificationView {
+    pub id: u64,
+    pub community: String,
+    pub house: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub channel: crate::reminder::Channel,
+    pub to: Vec<String>,
+    pub text: String,
+    pub reason: String,
+    pub queued_at: chrono::DateTime<chrono::Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub delivery: crate::outbox::Delivery,
+    pub attempts: u32,
+}
+
+/// `GET …/notifications`, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Notifications {
+    pub notifications: Vec<NotificationView>,
+}

@@ -2,63 +2,26 @@
 //! gives the signed-in admin — their own company only, phones masked — and say the server's own
 //! sentence when it refuses something.
 
+use hutong_core::api::{DisabledReply, NewStaff, StaffView};
+use hutong_core::identity::{AuditEntry, Role};
+use hutong_core::{CommunityId, RoleId};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
 
-use crate::http::{error_message, request};
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct StaffRow {
-    id: String,
-    account: String,
-    name: String,
-    phone: String,
-    roles: Vec<String>,
-    communities: Vec<String>,
-    buildings: Vec<String>,
-    disabled: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct RoleRow {
-    id: String,
-    name: String,
-    permissions: Vec<String>,
-    builtin: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct AuditRow {
-    seq: u64,
-    at: String,
-    actor: String,
-    action: String,
-    target: String,
-    outcome: String,
-    ip: Option<String>,
-}
-
-async fn get<T: for<'de> Deserialize<'de>>(path: &str) -> Result<T, String> {
-    match request("GET", path, None).await {
-        Some((200, body)) => serde_json::from_str(&body).map_err(|e| e.to_string()),
-        Some((_, body)) => Err(error_message(&body)),
-        None => Err(error_message("")),
-    }
-}
+use crate::http::{get_json as get, post_json};
 
 #[component]
 pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl IntoView {
-    let staff = RwSignal::new(Vec::<StaffRow>::new());
-    let roles = RwSignal::new(Vec::<RoleRow>::new());
+    let staff = RwSignal::new(Vec::<StaffView>::new());
+    let roles = RwSignal::new(Vec::<Role>::new());
     let message = RwSignal::new(String::new());
     let reload = move || {
         spawn_local(async move {
-            match get::<Vec<StaffRow>>("/api/v1/staff").await {
+            match get::<Vec<StaffView>>("/api/v1/staff").await {
                 Ok(s) => staff.set(s),
                 Err(e) => message.set(e),
             }
-            if let Ok(r) = get::<Vec<RoleRow>>("/api/v1/roles").await {
+            if let Ok(r) = get::<Vec<Role>>("/api/v1/roles").await {
                 roles.set(r);
             }
         })
@@ -70,32 +33,36 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
     let community = RwSignal::new(communities.first().map(|c| c.0.clone()).unwrap_or_default());
     let create = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
-        let body = serde_json::json!({
-            "account": account.get_untracked(), "name": name.get_untracked(), "phone": phone.get_untracked(),
-            "password": password.get_untracked(), "roles": [role.get_untracked()], "communities": [community.get_untracked()],
-        })
-        .to_string();
+        let body = NewStaff {
+            account: account.get_untracked(),
+            name: name.get_untracked(),
+            phone: phone.get_untracked(),
+            password: password.get_untracked(),
+            roles: vec![RoleId::new(role.get_untracked())],
+            communities: [CommunityId::new(community.get_untracked())].into(),
+            buildings: Default::default(),
+            department: None,
+            post: None,
+        };
         spawn_local(async move {
-            match request("POST", "/api/v1/staff", Some(body)).await {
-                Some((200, _)) => {
+            match post_json::<_, StaffView>("/api/v1/staff", &body).await {
+                Ok(_) => {
                     message.set("已创建 / created".into());
                     reload();
                 }
-                Some((_, body)) => message.set(error_message(&body)),
-                None => message.set(error_message("")),
+                Err(e) => message.set(e),
             }
         });
     };
     let disable = move |id: String| {
         spawn_local(async move {
-            match request("POST", &format!("/api/v1/staff/{id}/disable"), Some(String::new())).await {
-                Some((200, _)) => reload(),
-                Some((_, body)) => message.set(error_message(&body)),
-                None => message.set(error_message("")),
+            match post_json::<_, DisabledReply>(&format!("/api/v1/staff/{id}/disable"), &()).await {
+                Ok(_) => reload(),
+                Err(e) => message.set(e),
             }
         })
     };
-    let role_name = move |id: &str| roles.with(|r| r.iter().find(|r| r.id == id).map_or(id.to_string(), |r| r.name.clone()));
+    let role_name = move |id: &RoleId| roles.with(|r| r.iter().find(|r| r.id == *id).map_or(id.to_string(), |r| r.name.clone()));
     let options = communities.clone();
     view! {
         <div class="admin" data-test="staff-screen">
@@ -104,8 +71,10 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
                 <thead><tr><th>"账号"</th><th>"姓名"</th><th>"手机"</th><th>"角色"</th><th>"管辖范围"</th><th>"状态"</th><th></th></tr></thead>
                 <tbody>
                     {move || staff.get().into_iter().map(|s| {
-                        let id = s.id.clone();
-                        let scope = if s.buildings.is_empty() { s.communities.join("、") } else { format!("{}（{}）", s.communities.join("、"), s.buildings.join("、")) };
+                        let id = s.id.to_string();
+                        let join = |ids: Vec<String>| ids.join("、");
+                        let communities = join(s.communities.iter().map(ToString::to_string).collect());
+                        let scope = if s.buildings.is_empty() { communities } else { format!("{communities}（{}）", join(s.buildings.iter().map(ToString::to_string).collect())) };
                         view! {
                             <tr>
                                 <td>{s.account.clone()}</td><td>{s.name.clone()}</td><td>{s.phone.clone()}</td>
@@ -125,7 +94,7 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
                     <input placeholder="手机" prop:value=phone on:input=move |ev| phone.set(event_target_value(&ev)) />
                     <input placeholder="初始密码（至少8位）" type="password" prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) />
                     <select on:change=move |ev| role.set(event_target_value(&ev))>
-                        {move || roles.get().into_iter().map(|r| view! { <option value=r.id.clone() selected=r.id == role.get_untracked()>{r.name}</option> }).collect_view()}
+                        {move || roles.get().into_iter().map(|r| { let selected = r.id.as_str() == role.get_untracked(); view! { <option value=r.id.to_string() selected=selected>{r.name}</option> } }).collect_view()}
                     </select>
                     <select on:change=move |ev| community.set(event_target_value(&ev))>
                         {options.iter().map(|(id, n)| view! { <option value=id.clone()>{n.clone()}</option> }).collect_view()}
@@ -139,7 +108,7 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
                 <thead><tr><th>"角色"</th><th>"权限"</th><th>"类型"</th></tr></thead>
                 <tbody>
                     {move || roles.get().into_iter().map(|r| view! {
-                        <tr><td>{r.name}</td><td class="small">{r.permissions.join(" ")}</td><td>{if r.builtin { "内置" } else { "自定义" }}</td></tr>
+                        <tr><td>{r.name}</td><td class="small">{r.permissions.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")}</td><td>{if r.builtin { "内置" } else { "自定义" }}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>
@@ -149,7 +118,7 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
 
 #[component]
 pub fn AuditScreen() -> impl IntoView {
-    let rows = RwSignal::new(Vec::<AuditRow>::new());
+    let rows = RwSignal::new(Vec::<AuditEntry>::new());
     let actor = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
     let message = RwSignal::new(String::new());
@@ -161,7 +130,7 @@ pub fn AuditScreen() -> impl IntoView {
             }
         }
         spawn_local(async move {
-            match get::<Vec<AuditRow>>(&format!("/api/v1/audit?{}", query.join("&"))).await {
+            match get::<Vec<AuditEntry>>(&format!("/api/v1/audit?{}", query.join("&"))).await {
                 Ok(r) => {
                     message.set(String::new());
                     rows.set(r);
@@ -187,7 +156,7 @@ pub fn AuditScreen() -> impl IntoView {
                         let class = if r.outcome == "ok" { "" } else { "warn" };
                         view! {
                         <tr class=class>
-                            <td>{r.seq}</td><td>{r.at.chars().take(19).collect::<String>().replace('T', " ")}</td><td>{r.actor}</td>
+                            <td>{r.seq}</td><td>{r.at.format("%Y-%m-%d %H:%M:%S").to_string()}</td><td>{r.actor}</td>
                             <td>{r.action}</td><td>{r.target}</td><td>{r.outcome}</td><td>{r.ip.unwrap_or_default()}</td>
                         </tr>
                     }}).collect_view()}

@@ -10,9 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use hutong_core::community::HouseAddress;
 use serde::Deserialize;
-use serde_json::json;
 
-use hutong_core::api::CommunitySummary;
+use hutong_core::api::{CommunitySummary, Health, HouseAt};
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -21,9 +20,9 @@ use crate::scope::{building_visible, scoped_wall};
 
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     if app.ready.load(Ordering::Acquire) {
-        Json(json!({"status": "ready"})).into_response()
+        Json(Health { status: "ready".into() }).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "recovering"}))).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "recovering".into() })).into_response()
     }
 }
 
@@ -79,14 +78,14 @@ pub async fn house_by_address(State(app): State<Arc<App>>, Path(id): Path<String
     })?;
     let (building, house) = c.find_house(&address).ok_or_else(|| ApiError::not_found("房屋", "house", &q.address))?;
     let full = c.address_of(&house.id).unwrap_or(address);
-    Ok(Json(json!({
-        "id": house.id,
-        "building": building.id,
-        "room": house.room,
-        "area": house.area,
-        "address": full.dash_form(),
-        "address_path": full.slash_form(),
-    }))
+    Ok(Json(HouseAt {
+        id: house.id.clone(),
+        building: building.id.clone(),
+        room: house.room.clone(),
+        area: house.area,
+        address: full.dash_form(),
+        address_path: full.slash_form(),
+    })
     .into_response())
 }
 

@@ -20,38 +20,22 @@ use hutong_actors::journaled::{Shared, StreamId};
 use hutong_core::identity::mask_phone;
 use hutong_core::outbox::{Delivery, Message, Outbox as Messages, OutboxCommand, Outgoing, RetryPolicy};
 use hutong_core::reminder::Channel;
-use serde::Serialize;
+use hutong_core::api::NotificationView;
 use tokio::sync::mpsc;
 
 /// A message as the screens see it: phones masked.
-#[derive(Clone, Debug, Serialize)]
-pub struct OutboxEntry {
-    pub id: u64,
-    pub community: String,
-    pub house: String,
-    pub channel: Channel,
-    pub to: Vec<String>,
-    pub text: String,
-    pub reason: String,
-    pub queued_at: chrono::DateTime<Utc>,
-    pub delivery: Delivery,
-    pub attempts: u32,
-}
-
-impl From<&Message> for OutboxEntry {
-    fn from(m: &Message) -> Self {
-        OutboxEntry {
-            id: m.id,
-            community: m.community.as_ref().map(ToString::to_string).unwrap_or_default(),
-            house: m.house.as_ref().map(ToString::to_string).unwrap_or_default(),
-            channel: m.channel,
-            to: m.to.iter().map(|p| mask_phone(p)).collect(),
-            text: m.text.clone(),
-            reason: m.reason.clone(),
-            queued_at: m.queued_at,
-            delivery: m.delivery.clone(),
-            attempts: m.attempts,
-        }
+fn entry(m: &Message) -> NotificationView {
+    NotificationView {
+        id: m.id,
+        community: m.community.as_ref().map(ToString::to_string).unwrap_or_default(),
+        house: m.house.as_ref().map(ToString::to_string).unwrap_or_default(),
+        channel: m.channel,
+        to: m.to.iter().map(|p| mask_phone(p)).collect(),
+        text: m.text.clone(),
+        reason: m.reason.clone(),
+        queued_at: m.queued_at,
+        delivery: m.delivery.clone(),
+        attempts: m.attempts,
     }
 }
 
@@ -190,8 +174,8 @@ impl Outbox {
     }
 
     /// The newest messages of a community, newest first, phones masked.
-    pub fn recent(&self, community: &str, limit: usize) -> Vec<OutboxEntry> {
-        self.messages.read().recent(community, limit).map(OutboxEntry::from).collect()
+    pub fn recent(&self, community: &str, limit: usize) -> Vec<NotificationView> {
+        self.messages.read().recent(community, limit).map(entry).collect()
     }
 
     async fn settle(&self, id: u64, outcome: Result<(), String>) {

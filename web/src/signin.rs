@@ -10,11 +10,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
-use hutong_core::api::Me;
+use hutong_core::api::{CodeSent, Me, SignedIn, SignedOut};
 use hutong_core::identity::{Permission, Principal, Subject};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use serde_json::json;
 
 use crate::app::App;
 use crate::auth::{COOKIE, Caller};
@@ -44,7 +43,7 @@ pub struct OwnerLogin {
 fn signed_in(app: &App, token: String, principal: &Principal) -> Response {
     let max_age = app.identity.session_ttl.num_seconds();
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
-    ([(header::SET_COOKIE, cookie)], Json(json!({ "token": token, "me": me_of(principal) }))).into_response()
+    ([(header::SET_COOKIE, cookie)], Json(SignedIn { token, me: me_of(principal) })).into_response()
 }
 
 fn login_refused(e: LoginError) -> Response {
@@ -99,7 +98,7 @@ pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<S
 
 pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(body): ApiJson<CodeRequest>) -> Response {
     match app.identity.send_owner_code(&body.phone, &addr.ip().to_string(), Utc::now()).await {
-        Ok(()) => Json(json!({"sent": true})).into_response(),
+        Ok(()) => Json(CodeSent { sent: true }).into_response(),
         Err(e) => login_refused(e),
     }
 }
@@ -115,7 +114,7 @@ pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): Connect
 pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, ApiError> {
     app.identity.revoke(&caller.session).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    Ok(([(header::SET_COOKIE, cookie)], Json(json!({"signed_out": true}))).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Json(SignedOut { signed_out: true })).into_response())
 }
 
 pub fn me_of(p: &Principal) -> Me {

@@ -10,34 +10,20 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
 use hutong_core::identity::{OrgCommand, Permission, Role, Scope, mask_phone};
-use hutong_core::{BuildingId, CommunityId, RoleId, StaffId};
+use hutong_core::{RoleId, StaffId};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
-use crate::identity::{StaffRecord, hash_password};
+use crate::identity::{AuditEntry, StaffRecord, hash_password};
+use hutong_core::api::{CompanyRef, DeviceKey, DisabledReply, NewStaff, OrgCommunity, OrgView, PhoneReply, ProfileReply, RolesReply, StaffView};
 use crate::audit::audit_entry;
 use crate::app::App;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
-}
-
-fn staff_json(s: &StaffRecord, unmasked: bool) -> Value {
-    json!({
-        "id": s.id,
-        "account": s.account,
-        "name": s.name,
-        "phone": if unmasked { s.phone.clone() } else { mask_phone(&s.phone) },
-        "department": s.department,
-        "post": s.post,
-        "roles": s.roles,
-        "communities": s.scope.communities,
-        "buildings": s.scope.buildings,
-        "disabled": s.disabled,
-    })
 }
 
 /// A staff member of the caller's own company, or 404 (another company's staff do not exist).
@@ -46,37 +32,16 @@ fn own_staff(app: &App, caller: &Caller, id: &str) -> Result<StaffRecord, ApiErr
     org.staff.get(id).filter(|s| s.company == caller.principal.company).cloned().ok_or_else(|| ApiError::not_found("员工", "staff member", id))
 }
 
-pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Json<Vec<Value>> {
+pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Json<Vec<StaffView>> {
     let org = app.identity.org();
     let mut staff: Vec<&StaffRecord> = org.staff.values().filter(|s| s.company == caller.principal.company).collect();
     staff.sort_by(|a, b| a.account.cmp(&b.account));
     // The list is always masked; the full number is its own, audited, request.
-    Json(staff.into_iter().map(|s| staff_json(s, false)).collect())
+    Json(staff.into_iter().map(|s| StaffView::of(s, false)).collect())
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewStaff {
-    account: String,
-    name: String,
-    phone: String,
-    /// At least 8 characters.
-    password: String,
-    #[schema(value_type = Vec<String>)]
-    roles: Vec<RoleId>,
-    #[schema(value_type = Vec<String>)]
-    communities: BTreeSet<CommunityId>,
-    /// A butler's buildings; empty: the whole communities.
-    #[serde(default)]
-    #[schema(value_type = Vec<String>)]
-    buildings: BTreeSet<BuildingId>,
-    #[serde(default)]
-    department: Option<String>,
-    #[serde(default)]
-    post: Option<String>,
-}
 
-pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<NewStaff>) -> Result<Json<Value>, ApiError> {
+pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<NewStaff>) -> Result<Json<StaffView>, ApiError> {
     let company = caller.principal.company.clone();
     let password_chars = body.password.chars().count();
     let record = StaffRecord {
@@ -92,9 +57,9 @@ pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
         disabled: false,
         password_hash: hash_password(&body.password),
     };
-    let view = staff_json(&record, false);
+    let view = StaffView::of(&record, false);
     app.identity.change(OrgCommand::CreateStaff { staff: record.clone(), password_chars }).await?;
-    app.identity.audit(audit_entry(&caller, "staff.create", &record.account, None, Some(view.clone()))).await.map_err(internal)?;
+    app.identity.audit(audit_entry(&caller, "staff.create", &record.account, None, serde_json::to_value(&view).ok())).await.map_err(internal)?;
     Ok(Json(view))
 }
 
@@ -110,17 +75,17 @@ pub async fn set_roles(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<RolesBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RolesReply>, ApiError> {
     // Another company's staff member does not exist, whatever the body says.
     let staff = own_staff(&app, &caller, &id)?;
     let Json(body) = body.map_err(ApiError::body)?;
     app.identity.change(OrgCommand::ChangeRoles { staff: staff.id.clone(), roles: body.roles.clone() }).await?;
     let entry = audit_entry(&caller, "staff.roles", &staff.account, Some(json!(staff.roles)), Some(json!(body.roles)));
     app.identity.audit(entry).await.map_err(internal)?;
-    Ok(Json(json!({"id": staff.id, "roles": body.roles})))
+    Ok(Json(RolesReply { id: staff.id, roles: body.roles }))
 }
 
-pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<DisabledReply>, ApiError> {
     let staff = own_staff(&app, &caller, &id)?;
     if matches!(&caller.principal.subject, hutong_core::identity::Subject::Staff { id, .. } if *id == staff.id) {
         return Err(ApiError::bad("不能停用自己的账号", "you cannot close your own account"));
@@ -128,13 +93,13 @@ pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<C
     app.identity.change(OrgCommand::DisableStaff { staff: staff.id.clone() }).await?;
     app.identity.revoke_staff(&staff.id).await.map_err(internal)?;
     app.identity.audit(audit_entry(&caller, "staff.disable", &staff.account, Some(json!({"disabled": false})), Some(json!({"disabled": true})))).await.map_err(internal)?;
-    Ok(Json(json!({"id": staff.id, "disabled": true})))
+    Ok(Json(DisabledReply { id: staff.id, disabled: true }))
 }
 
-pub async fn unmask_phone(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn unmask_phone(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<PhoneReply>, ApiError> {
     let staff = own_staff(&app, &caller, &id)?;
     app.identity.audit(audit_entry(&caller, "personal.unmask", &staff.account, None, None)).await.map_err(internal)?;
-    Ok(Json(json!({"id": staff.id, "phone": staff.phone})))
+    Ok(Json(PhoneReply { id: staff.id, phone: staff.phone }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -146,7 +111,7 @@ pub struct Profile {
 
 /// A staff member edits their own name and phone — and nothing else: a body that tries to set
 /// roles, scope or company is refused whole.
-pub async fn update_me(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<Profile>) -> Result<Json<Value>, ApiError> {
+pub async fn update_me(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<Profile>) -> Result<Json<ProfileReply>, ApiError> {
     let hutong_core::identity::Subject::Staff { id, .. } = &caller.principal.subject else {
         return Err(ApiError::bad("业主资料请在业主端修改", "owners change their details in the owner portal"));
     };
@@ -156,7 +121,7 @@ pub async fn update_me(State(app): State<Arc<App>>, Extension(caller): Extension
     app.identity.change(OrgCommand::ChangeProfile { staff: staff.id.clone(), name: name.clone(), phone: phone.clone() }).await?;
     let entry = audit_entry(&caller, "staff.profile", &staff.account, Some(json!({"name": staff.name})), Some(json!({"name": name})));
     app.identity.audit(entry).await.map_err(internal)?;
-    Ok(Json(json!({"name": name, "phone": mask_phone(&phone)})))
+    Ok(Json(ProfileReply { name, phone: mask_phone(&phone) }))
 }
 
 pub async fn roles(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Json<Vec<Role>> {
@@ -188,27 +153,27 @@ pub async fn define_role(State(app): State<Arc<App>>, Extension(caller): Extensi
 
 /// The caller's organisation: company → branches → communities, and the departments and posts
 /// its staff are placed in.
-pub async fn organisation(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+pub async fn organisation(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<OrgView>, ApiError> {
     let org = app.identity.org();
     let company_id = &caller.principal.company;
     let company = org.companies.get(company_id).ok_or_else(|| ApiError::not_found("公司", "company", company_id.as_str()))?;
     let names: std::collections::HashMap<String, String> =
         app.hub.communities().iter().map(|c| (c.id.to_string(), c.name.clone())).collect();
-    let communities: Vec<Value> = company
+    let communities = company
         .communities
         .iter()
-        .map(|c| json!({"id": c, "name": names.get(c.as_str()), "branch": company.community_branch.get(c)}))
+        .map(|c| OrgCommunity { id: c.clone(), name: names.get(c.as_str()).cloned(), branch: company.community_branch.get(c).cloned() })
         .collect();
     let staff = org.staff.values().filter(|s| &s.company == company_id);
-    let departments: BTreeSet<&String> = staff.clone().filter_map(|s| s.department.as_ref()).collect();
-    let posts: BTreeSet<&String> = staff.filter_map(|s| s.post.as_ref()).collect();
-    Ok(Json(json!({
-        "company": {"id": company_id, "name": company.name},
-        "branches": company.branches,
-        "communities": communities,
-        "departments": departments,
-        "posts": posts,
-    })))
+    let departments: BTreeSet<String> = staff.clone().filter_map(|s| s.department.clone()).collect();
+    let posts: BTreeSet<String> = staff.filter_map(|s| s.post.clone()).collect();
+    Ok(Json(OrgView {
+        company: CompanyRef { id: company_id.clone(), name: company.name.clone() },
+        branches: company.branches.iter().cloned().collect(),
+        communities,
+        departments: departments.into_iter().collect(),
+        posts: posts.into_iter().collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -218,16 +183,17 @@ pub struct AuditQuery {
     limit: Option<usize>,
 }
 
-pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Query(q): Query<AuditQuery>) -> Json<Value> {
+pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Query(q): Query<AuditQuery>) -> Json<Vec<AuditEntry>> {
     let entries = app.identity.audit_log(&caller.principal.company, q.actor.as_deref(), q.action.as_deref(), q.limit.unwrap_or(200).min(1000));
-    Json(json!(entries))
+    Json(entries)
 }
 
 /// A device's key, for provisioning it; handing it out is audited.
-pub async fn device_key(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, device)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn device_key(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, device)): Path<(String, String)>) -> Result<Json<DeviceKey>, ApiError> {
     if app.hub.device(&community, &device).is_none() {
         return Err(ApiError::not_found("设备", "device", &device));
     }
     app.identity.audit(audit_entry(&caller, "device.key", &format!("{community}/{device}"), None, None)).await.map_err(internal)?;
-    Ok(Json(json!({"device": device, "key": app.identity.device_key(&community, &device)})))
+    let key = app.identity.device_key(&community, &device);
+    Ok(Json(DeviceKey { device, key }))
 }

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use hutong_core::api::ImportReport;
+use hutong_core::api::{HousePage, HouseView, ImportReport, ResidentView};
 use hutong_core::book::house::house_state_label;
 use hutong_core::book::{BookCommand, HouseRecord, Resident};
 use hutong_core::identity::{Permission, mask_id_number, mask_phone};
@@ -17,7 +17,7 @@ use hutong_core::import::sheet::{self, Limits};
 use hutong_core::import::template;
 use hutong_core::BuildingId;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{building_of_house, community_of, in_scope, internal, local_now, read, refused};
 use crate::error::ApiError;
@@ -34,16 +34,16 @@ pub struct HouseListQuery {
     pub good_only: bool,
 }
 
-fn masked(r: &Resident, unmasked: bool) -> Value {
-    json!({
-        "name": r.name,
-        "phone": if unmasked { r.phone.clone() } else { mask_phone(&r.phone) },
-        "id_number": r.id_number.as_ref().map(|n| if unmasked { n.clone() } else { mask_id_number(n) }),
-        "relation": r.relation,
-        "relation_label": r.relation.label_zh(),
-        "vip": r.vip,
-        "since": r.since,
-    })
+fn masked(r: &Resident, unmasked: bool) -> ResidentView {
+    ResidentView {
+        name: r.name.clone(),
+        phone: if unmasked { r.phone.clone() } else { mask_phone(&r.phone) },
+        id_number: r.id_number.as_ref().map(|n| if unmasked { n.clone() } else { mask_id_number(n) }),
+        relation: r.relation,
+        relation_label: r.relation.label_zh().to_string(),
+        vip: r.vip,
+        since: r.since,
+    }
 }
 
 async fn houses_of(app: &App, caller: &Caller, community: &str, q: &HouseListQuery) -> Result<Vec<HouseRecord>, ApiError> {
@@ -69,17 +69,22 @@ pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Call
     let houses = houses_of(&app, &caller, &community, &q).await?;
     let unmasked = caller.principal.may(Permission::UnmaskPersonalData);
     if q.format.is_empty() {
-        let rows: Vec<Value> = houses
+        let rows: Vec<HouseView> = houses
             .iter()
-            .map(|h| {
-                json!({
-                    "id": h.id, "address": h.address, "address_path": h.address_path, "kind": h.kind, "kind_label": h.kind.label_zh(),
-                    "area": h.area, "state": h.state, "state_label": house_state_label(h.state), "state_since": h.state_since,
-                    "residents": h.residents.iter().map(|r| masked(r, unmasked)).collect::<Vec<_>>(),
-                })
+            .map(|h| HouseView {
+                id: h.id.clone(),
+                address: h.address.clone(),
+                address_path: h.address_path.clone(),
+                kind: h.kind,
+                kind_label: h.kind.label_zh().to_string(),
+                area: h.area,
+                state: h.state,
+                state_label: house_state_label(h.state).to_string(),
+                state_since: h.state_since,
+                residents: h.residents.iter().map(|r| masked(r, unmasked)).collect(),
             })
             .collect();
-        return Ok(Json(json!({"total": rows.len(), "houses": rows})).into_response());
+        return Ok(Json(HousePage { total: rows.len(), houses: rows }).into_response());
     }
     let mut table = vec![["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP"].map(String::from).to_vec()];
     for h in &houses {

@@ -10,12 +10,12 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use hutong_actors::building::Paid;
-use hutong_core::api::{PayBody, PayReply, RemindBody, RemindReply, ResultLine};
+use hutong_core::api::{Notifications, PayBody, PayReply, RemindBody, RemindReply, ResultLine};
 use hutong_core::book::{BookCommand, BookError, Payment, PaymentRequest};
 use hutong_core::reminder::Channel;
 use hutong_core::{BuildingId, HouseId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::receipt::{Receipt, ReceiptLine};
 use super::{actor_name, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused, resolve_house};
@@ -203,7 +203,7 @@ pub async fn remind(
 }
 
 /// N3: the outbox, newest first, with delivery state (phones masked).
-pub async fn notifications(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn notifications(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Notifications>, ApiError> {
     community_of(&app, &community)?;
-    Ok(Json(json!({"notifications": app.outbox.recent(&community, 200)})))
+    Ok(Json(Notifications { notifications: app.outbox.recent(&community, 200) }))
 }
