@@ -1,6 +1,11 @@
 //! Helpers for the end-to-end tests: start the real `hutong` binary on free ports, talk to it
-//! over HTTP, WebSocket and MQTT, and wait for conditions (never for fixed times). Also the
-//! benchmarks ([`bench`], binary `hutong-bench`) and the real CQL node ([`cassandra`]).
+//! over HTTP, WebSocket and MQTT, and wait for conditions (never for fixed times).
+//!
+//! # Layout
+//! - this file: `Server` (the real binary on free ports), `wait_for`, HTTP / WebSocket / MQTT helpers.
+//! - [`cassandra`]: a real CQL node from Maven Central's jars, for the ScyllaDB backend's tests.
+//! - [`bench`]: the benchmarks behind `cargo xtask bench ingest|billing|import` (binary `hutong-bench`).
+//! - `tests/*.rs`: the end-to-end tests; `src/bin/`: `hutong-bench`, `bench_journal`, `journal_writer`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

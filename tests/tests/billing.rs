@@ -98,6 +98,9 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
     let (status, refused) = upload(&server, &finance, &format!("{C}/bills/import"), b"PK\x03\x04not really a zip");
     assert_eq!(status, 400, "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap().contains("csv"), "{refused}");
+    // An upload past the limit is refused with a sentence before it is read.
+    let (status, refused) = upload(&server, &finance, &format!("{C}/bills/import"), &vec![b'x'; (64 << 20) + 1]);
+    assert_eq!((status, refused["error"]["code"].as_str()), (413, Some("too_large")), "{refused}");
 
     // The manager watches money live.
     let mut money_ws = ws_open_at(server.http, "/ws/money?community=heyuan", &manager).await.unwrap();

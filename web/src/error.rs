@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hutong_actors::handle::CallError;
 use hutong_actors::journaled::CommitError;
+use hutong_core::api::ImportReport;
 use hutong_core::book::BookError;
 use hutong_core::fee::TariffError;
 use hutong_core::identity::{OrgError, Permission};
@@ -45,6 +46,15 @@ pub enum ApiError {
     /// A sign-in that did not succeed (wrong password or code); says nothing more.
     #[error("{zh} / {en}")]
     SignInFailed { zh: String, en: String },
+    /// A request body over the limit (an upload past 64 MiB).
+    #[error("{zh} / {en}")]
+    TooLarge { zh: String, en: String },
+    /// A file whose rows break the rules: nothing was imported; the report names every bad row.
+    #[error("{}", .0.message)]
+    Unprocessable(Box<ImportReport>),
+    /// A browser's WebSocket from another site.
+    #[error("来源不符 / cross-origin WebSocket refused")]
+    CrossOrigin,
     #[error("内部错误 / internal error")]
     Internal(String),
 }
@@ -82,7 +92,7 @@ pub struct ErrorReply {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// not_found, bad_request, conflict, not_ready, unavailable, unauthenticated, sign_in_failed,
-    /// rate_limited, forbidden or internal.
+    /// rate_limited, forbidden, too_large, cross_origin or internal (422 answers the import report).
     pub code: String,
     /// The reason, in Chinese and English.
     pub message: String,
@@ -96,6 +106,10 @@ impl IntoResponse for ApiError {
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            // The import report is the body: the screens show its rows.
+            ApiError::Unprocessable(report) => return (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response(),
+            ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::SignInFailed { .. } => (StatusCode::UNAUTHORIZED, "sign_in_failed"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -171,6 +185,23 @@ impl From<LoginError> for ApiError {
             LoginError::Journal(j) => ApiError::Internal(j.to_string()),
             LoginError::BadCredentials | LoginError::BadCode | LoginError::UnknownOwner => ApiError::SignInFailed { zh, en },
         }
+    }
+}
+
+/// An uploaded file's bytes; past the route's limit, 413 with a sentence.
+pub struct Upload(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        axum::body::Bytes::from_request(request, state).await.map(Upload).map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge { zh: "文件过大（上限 64 MiB）".into(), en: "the file is too large (64 MiB at most)".into() }
+            } else {
+                ApiError::BadRequest { zh: "无法读取上传的文件".into(), en: format!("the upload could not be read: {}", e.body_text()) }
+            }
+        })
     }
 }
 

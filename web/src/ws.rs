@@ -63,7 +63,7 @@ fn open(app: Arc<App>, caller: Caller, q: WsQuery, headers: &HeaderMap, ws: WebS
         return ApiError::NotReady.into_response();
     }
     if !same_origin(headers) {
-        return (axum::http::StatusCode::FORBIDDEN, "来源不符 / cross-origin WebSocket refused").into_response();
+        return ApiError::CrossOrigin.into_response();
     }
     if app.hub.community(&q.community).is_none() {
         return ApiError::not_found("小区", "community", &q.community).into_response();

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{actor_name, building, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, Upload};
 use crate::auth::Caller;
 use crate::app::App;
 use crate::audit::audit_entry;
@@ -274,15 +273,10 @@ pub struct ImportQuery {
 }
 
 fn sheet_error(e: sheet::SheetError) -> ApiError {
-    let text = e.to_string();
-    let (zh, en) = text.split_once(" / ").unwrap_or((&text, &text));
-    ApiError::BadRequest { zh: zh.into(), en: en.into() }
+    let (zh, en) = ApiError::bilingual(&e);
+    ApiError::BadRequest { zh, en }
 }
 
-/// The import report: 422 with every bad row when nothing was imported because of them.
-fn report(status: axum::http::StatusCode, body: ImportReport) -> Response {
-    (status, Json(body)).into_response()
-}
 
 /// F6: the file is the request body (CSV in UTF-8 or GBK, XLS, XLSX; sniffed from its bytes).
 pub async fn import(
@@ -290,7 +284,7 @@ pub async fn import(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     Query(q): Query<ImportQuery>,
-    body: Bytes,
+    Upload(body): Upload,
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
     let started = std::time::Instant::now();
@@ -333,17 +327,14 @@ pub async fn import(
     let bad_rows = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
     app.metrics.counter("hutong_import_bad_rows_total", &[]).fetch_add(bad_rows as u64, std::sync::atomic::Ordering::Relaxed);
     if !errors.is_empty() && !q.good_only {
-        return Ok(report(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            ImportReport {
-                rows: parsed.rows,
-                bad_rows,
-                errors,
-                template: parsed.template,
-                message: format!("{bad_rows} 行有误，未导入任何账单 / {bad_rows} bad rows; nothing was imported"),
-                ..ImportReport::default()
-            },
-        ));
+        return Err(ApiError::Unprocessable(Box::new(ImportReport {
+            rows: parsed.rows,
+            bad_rows,
+            errors,
+            template: parsed.template,
+            message: format!("{bad_rows} 行有误，未导入任何账单 / {bad_rows} bad rows; nothing was imported"),
+            ..ImportReport::default()
+        })));
     }
     let now = local_now(&app, &c);
     let batch = format!("import-{}", now.format("%Y%m%d%H%M%S%3f"));
@@ -369,9 +360,7 @@ pub async fn import(
     let skipped = asked - imported;
     let audit = audit_entry(&caller, "bill.import", &batch, None, Some(json!({"imported": imported, "amount": amount, "bad_rows": bad_rows})));
     app.identity.audit(audit).await.map_err(internal)?;
-    Ok(report(
-        axum::http::StatusCode::OK,
-        ImportReport {
+    Ok(Json(ImportReport {
             batch: Some(batch),
             imported,
             skipped_duplicates: skipped,
@@ -382,8 +371,8 @@ pub async fn import(
             template: parsed.template,
             elapsed_ms: started.elapsed().as_millis() as u64,
             message: format!("导入成功 {imported} 条，立即给刚导入的记录住户发催缴通知？ / imported {imported}; remind these residents now?"),
-        },
-    ))
+    })
+    .into_response())
 }
 
 const EXPORT_HEADER: [&str; 14] =

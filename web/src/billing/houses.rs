@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -20,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{building_of_house, community_of, in_scope, internal, local_now, read, refused};
-use crate::error::ApiError;
+use crate::error::{ApiError, Upload};
 use crate::auth::Caller;
 use crate::app::App;
 use crate::audit::audit_entry;
@@ -108,7 +107,7 @@ pub async fn import(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     Query(q): Query<HouseListQuery>,
-    body: Bytes,
+    Upload(body): Upload,
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
     let houses = super::index(&app, &c);
@@ -116,9 +115,8 @@ pub async fn import(
         .await
         .map_err(internal)?
         .map_err(|e| {
-            let t = e.to_string();
-            let (zh, en) = t.split_once(" / ").unwrap_or((&t, &t));
-            ApiError::BadRequest { zh: zh.into(), en: en.into() }
+            let (zh, en) = ApiError::bilingual(&e);
+            ApiError::BadRequest { zh, en }
         })?;
     let mut errors = parsed.errors;
     let mut by_building: HashMap<BuildingId, Vec<template::ImportedHouse>> = HashMap::new();
@@ -129,8 +127,8 @@ pub async fn import(
         }
     }
     if !errors.is_empty() && !q.good_only {
-        let body = ImportReport { rows: parsed.rows, message: format!("{} 处错误，未导入 / errors found; nothing was imported", errors.len()), errors, ..ImportReport::default() };
-        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+        let report = ImportReport { rows: parsed.rows, message: format!("{} 处错误，未导入 / errors found; nothing was imported", errors.len()), errors, ..ImportReport::default() };
+        return Err(ApiError::Unprocessable(Box::new(report)));
     }
     // Each building merges its rows into its own book (`ImportHouses`), all buildings or none.
     let today = local_now(&app, &c).date();
