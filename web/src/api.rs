@@ -32,13 +32,6 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
 }
 
-/// The generated OpenAPI document, built once. (A plain future, not an `async fn`: the route
-/// table names this handler and the document reads the route table.)
-pub fn openapi() -> std::future::Ready<Response> {
-    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| crate::openapi::document(crate::routes::ROUTES).to_string());
-    std::future::ready(([(header::CONTENT_TYPE, "application/json")], body.as_str()).into_response())
-}
 
 
 pub async fn communities(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<CommunitySummary>>, ApiError> {
