@@ -42,8 +42,8 @@ pub enum DeviceMsg {
     ReportHealth(ActorRef<BuildingMsg>),
     /// The device as the API shows it.
     Get(RpcReplyPort<DeviceView>),
-    /// Fail as an infrastructure failure would, so supervision can be tested.
-    #[doc(hidden)]
+    /// Fail as an infrastructure failure would, so supervision can be tested (tests only).
+    #[cfg(feature = "test-hooks")]
     Crash,
 }
 
@@ -125,6 +125,7 @@ impl Actor for DeviceActor {
             DeviceMsg::Get(reply) => {
                 let _ = reply.send(state.view());
             }
+            #[cfg(feature = "test-hooks")]
             DeviceMsg::Crash => return Err("crash requested".into()),
         }
         Ok(())
