@@ -7,7 +7,7 @@
 //! Due-soon reminders are a timer of the building's own: it wakes at 09:00 (community time) on
 //! the first day some bill falls due within `DUE_SOON_DAYS`, not on a sweep.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +15,13 @@ use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use hutong_core::bill::BillState;
 pub use hutong_core::bill_run::RunOutcome;
 use hutong_core::bill_run::{RunSpec, lines_for};
-use hutong_core::book::{BillSource, Book, BookCommand, BookError, BookEvent, HouseRecord, Payment, PaymentRequest, ResourceKind};
+use hutong_core::book::{BillQuery, BillRecord, BillRow, BillSource, Book, BookCommand, BookError, BookEvent, HouseRecord, Payment, PaymentRequest, ReceiptFacts, ResourceKind};
 use hutong_core::building::{BuildingBoard, BuildingHealth};
 use hutong_core::community::Community;
 use hutong_core::device::DeviceHealth;
 use hutong_core::fee::{ChargeItem, HouseState, PriceRule};
 use hutong_core::reminder::{Channel, ReminderLimits};
-use hutong_core::{BuildingId, CommunityId, DeviceId, Money};
+use hutong_core::{BuildingId, CommunityId, DeviceId, HouseId, Money};
 use futures_util::future::BoxFuture;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
@@ -106,8 +106,22 @@ pub enum BuildingMsg {
     Abort(u64),
     /// A bill run, previewed or committed.
     Run(Box<RunRequest>, RpcReplyPort<RunOutcome>),
-    /// Read the book (queries, receipts, exports).
-    Read(Box<dyn FnOnce(&Book) + Send>),
+    /// Bills matching a query, newest first by the caller.
+    Find(BillQuery, RpcReplyPort<Vec<BillRow>>),
+    /// One bill with its row.
+    Bill(String, RpcReplyPort<Option<(BillRecord, BillRow)>>),
+    /// The payments that settled part of a bill.
+    PaymentsOf(String, RpcReplyPort<Vec<Payment>>),
+    /// F9: the houses of a selection, when every bill is pending.
+    PendingHouses(Vec<String>, RpcReplyPort<Result<Vec<HouseId>, BookError>>),
+    /// Houses whose address or residents match a text (all for "").
+    Houses(String, RpcReplyPort<Vec<HouseRecord>>),
+    /// A payment and what its receipt prints.
+    Receipt(String, RpcReplyPort<Option<ReceiptFacts>>),
+    /// What each house owes, bill by bill.
+    Owing(RpcReplyPort<BTreeMap<HouseId, Vec<(NaiveDate, Money)>>>),
+    /// How many bills the book holds, and when a house was last reminded on a channel.
+    Reminded(HouseId, Channel, RpcReplyPort<(usize, Option<NaiveDate>)>),
     /// The due-soon timer fired.
     DueSoon,
 }
@@ -276,7 +290,31 @@ impl Actor for BuildingActor {
                 let outcome = state.run(*request).await?;
                 let _ = reply.send(outcome);
             }
-            BuildingMsg::Read(read) => read(state.book.state()),
+            BuildingMsg::Find(q, reply) => {
+                let _ = reply.send(state.book.state().find(&q));
+            }
+            BuildingMsg::Bill(no, reply) => {
+                let _ = reply.send(state.book.state().bill_with_row(&no));
+            }
+            BuildingMsg::PaymentsOf(no, reply) => {
+                let _ = reply.send(state.book.state().payments_of(&no));
+            }
+            BuildingMsg::PendingHouses(bills, reply) => {
+                let _ = reply.send(state.book.state().pending_houses(&bills));
+            }
+            BuildingMsg::Houses(text, reply) => {
+                let _ = reply.send(state.book.state().houses_matching(&text));
+            }
+            BuildingMsg::Receipt(no, reply) => {
+                let _ = reply.send(state.book.state().receipt(&no));
+            }
+            BuildingMsg::Owing(reply) => {
+                let _ = reply.send(state.book.state().owing_by_house());
+            }
+            BuildingMsg::Reminded(house, channel, reply) => {
+                let book = state.book.state();
+                let _ = reply.send((book.bills().len(), book.last_reminded(&house, channel)));
+            }
             BuildingMsg::DueSoon => {
                 state.remind_due_soon().await?;
                 if let Some(wait) = state.next_due_soon() {

@@ -13,8 +13,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use hutong_core::BuildingId;
-use hutong_core::book::{Book, BookCommand, BookError, BookEvent, PaymentRequest};
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use hutong_core::book::{BillQuery, BillRecord, BillRow, BookCommand, BookError, BookEvent, HouseRecord, Payment, PaymentRequest, ReceiptFacts};
+use hutong_core::{BuildingId, HouseId, Money};
 use hutong_core::building::BuildingHealth;
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, RpcReplyPort};
@@ -68,19 +71,43 @@ impl BuildingRef {
         self.call(|reply| BuildingMsg::Run(Box::new(request), reply), CALL_TIMEOUT * 8).await
     }
 
-    /// A query of the book, answered inside the actor; keep it short (the building's writes wait).
-    pub async fn query<T: Send + 'static>(&self, f: impl FnOnce(&Book) -> T + Send + 'static) -> Result<T, CallError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.actor.cast(BuildingMsg::Read(Box::new(move |book: &Book| {
-            let _ = tx.send(f(book));
-        })));
-        if sent.is_err() {
-            return Err(CallError::Unavailable(self.id.clone()));
-        }
-        match tokio::time::timeout(CALL_TIMEOUT, rx).await {
-            Ok(Ok(v)) => Ok(v),
-            _ => Err(CallError::Unavailable(self.id.clone())),
-        }
+    /// Bills matching a query.
+    pub async fn find(&self, query: BillQuery) -> Result<Vec<BillRow>, CallError> {
+        self.call(|reply| BuildingMsg::Find(query, reply), CALL_TIMEOUT).await
+    }
+
+    /// One bill with its row.
+    pub async fn bill(&self, no: &str) -> Result<Option<(BillRecord, BillRow)>, CallError> {
+        let no = no.to_string();
+        self.call(|reply| BuildingMsg::Bill(no, reply), CALL_TIMEOUT).await
+    }
+
+    /// The payments that settled part of a bill.
+    pub async fn payments_of(&self, no: &str) -> Result<Vec<Payment>, CallError> {
+        let no = no.to_string();
+        self.call(|reply| BuildingMsg::PaymentsOf(no, reply), CALL_TIMEOUT).await
+    }
+
+    /// F9: the houses of a selection, when every bill is pending.
+    pub async fn pending_houses(&self, bills: Vec<String>) -> Result<Result<Vec<HouseId>, BookError>, CallError> {
+        self.call(|reply| BuildingMsg::PendingHouses(bills, reply), CALL_TIMEOUT).await
+    }
+
+    /// Houses whose address or residents match a text (all for "").
+    pub async fn houses(&self, text: &str) -> Result<Vec<HouseRecord>, CallError> {
+        let text = text.to_string();
+        self.call(|reply| BuildingMsg::Houses(text, reply), CALL_TIMEOUT).await
+    }
+
+    /// A payment and what its receipt prints.
+    pub async fn receipt(&self, no: &str) -> Result<Option<ReceiptFacts>, CallError> {
+        let no = no.to_string();
+        self.call(|reply| BuildingMsg::Receipt(no, reply), CALL_TIMEOUT).await
+    }
+
+    /// What each house owes, bill by bill: (period start, owed).
+    pub async fn owing(&self) -> Result<BTreeMap<HouseId, Vec<(NaiveDate, Money)>>, CallError> {
+        self.call(BuildingMsg::Owing, CALL_TIMEOUT).await
     }
 
     /// The building's health as its devices report it.

@@ -11,7 +11,7 @@ use hutong_actors::handle::{BuildingRef, batch};
 use hutong_actors::journal::{Journal, MemoryJournal};
 use hutong_actors::{Clock, Directory, LiveHub, Metrics};
 use hutong_core::bill::BillState;
-use hutong_core::book::{BatchAction, BillLine, BillSource, BookCommand, BookError, BookEvent, PayChannel, PaymentRequest, Relation};
+use hutong_core::book::{BatchAction, BillQuery, BillLine, BillSource, BookCommand, BookError, BookEvent, PayChannel, PaymentRequest, Relation};
 use hutong_core::community::{Building, Community, Floor, House, Unit};
 use hutong_core::fee::HouseState;
 use hutong_core::import::template::ImportedHouse;
@@ -69,12 +69,12 @@ impl World {
         };
         let command = BookCommand::IssueBills { lines: vec![line], source: BillSource::Manual, by: "t".into(), at: at() };
         self.building(no).book(command).await.unwrap().unwrap();
-        self.building(no).query(|b| b.bills().last().unwrap().bill.no.clone()).await.unwrap()
+        self.building(no).find(BillQuery::default()).await.unwrap().into_iter().map(|r| r.no).max().unwrap()
     }
 
     async fn state_of(&self, no: u32, bill: &str) -> BillState {
         let bill = bill.to_string();
-        self.building(no).query(move |b| b.bill(&bill).unwrap().bill.state).await.unwrap()
+        self.building(no).bill(&bill).await.unwrap().unwrap().0.bill.state
     }
 }
 
@@ -109,7 +109,7 @@ async fn a_batch_over_two_buildings_where_one_bill_was_paid_meanwhile_changes_no
     let refused = batch(parts).await.unwrap();
     assert!(matches!(refused, Err(BookError::NotAllPending { .. })), "{refused:?}");
     assert_eq!(w.state_of(1, &one).await, BillState::Pending, "the first building wrote nothing");
-    let payments = w.building(1).query(|b| b.payments().len()).await.unwrap();
+    let payments = w.building(1).payments_of(&one).await.unwrap().len();
     assert_eq!(payments, 0);
     // The building is not left holding the abandoned batch: its next write goes through.
     w.building(1).pay(pay("c1-1-1-101", "k-after", Vec::new())).await.unwrap().unwrap();
@@ -164,7 +164,7 @@ async fn a_house_import_racing_another_edit_of_the_same_house_loses_neither() {
     a.unwrap().unwrap();
     r.unwrap().unwrap();
     let h = house.clone();
-    let record = w.building(1).query(move |b| b.houses.get(&h).cloned().unwrap()).await.unwrap();
+    let record = w.building(1).houses("").await.unwrap().into_iter().find(|r| r.id == h).unwrap();
     assert_eq!(record.area, Decimal::new(9000, 2));
     assert_eq!((record.state, record.state_since), (HouseState::Vacant, Some(today)));
     assert_eq!(record.residents.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["李四"]);

@@ -97,7 +97,6 @@ async fn a_bill_due_in_three_days_reminds_its_house_once_at_nine_and_the_book_su
     let directory = Arc::new(Directory::new());
     let _sup = start(&journal, &directory, clock, notices.clone()).await;
     let actor = directory.building(&BuildingId::new("c1-b1")).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    actor.cast(BuildingMsg::Read(Box::new(move |b| { let _ = tx.send((b.bills().len(), b.last_reminded(&HouseId::new("c1-1-1-101"), Channel::InApp))); }))).unwrap();
-    assert_eq!(rx.await.unwrap(), (1, Some(day(22))));
+    let reminded = ractor::call!(actor, |reply| BuildingMsg::Reminded(HouseId::new("c1-1-1-101"), Channel::InApp, reply)).unwrap();
+    assert_eq!(reminded, (1, Some(day(22))));
 }

@@ -9,10 +9,12 @@
 //! - [`state`]: the book itself, its commands and events, `decide` / `apply`.
 //! - `batch`: decisions over many rows or bills at once — house imports and F9's batches.
 //! - `compact`: how a bill run's lines are journaled, as columns.
+//! - [`query`]: the named questions a book answers (a bill, its payments, a receipt, houses …).
 //! - [`view`]: what the API and the screens read: bill rows, queries, the money summary.
 
 mod batch;
 mod compact;
+pub mod query;
 pub mod house;
 pub mod state;
 pub mod view;
@@ -21,6 +23,7 @@ pub use house::{HouseRecord, Relation, Resident, ResourceKind};
 pub use state::{
     BatchAction, BillLine, BillRecord, BillSource, Book, BookCommand, BookError, BookEvent, Change, PayChannel, Payment, PaymentRequest,
 };
+pub use query::ReceiptFacts;
 pub use view::{BillQuery, BillRow, BuildingMoney, CommunityMoney, HouseArrears, ItemMoney, Rate};
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use hutong_core::book::{BookCommand, PayChannel, PaymentRequest, Relation, Resid
 use hutong_core::community::Community;
 use hutong_core::fee::HouseState;
 
-use super::{command, local_now, read};
+use super::{command, local_now};
 use crate::app::App;
 
 const SURNAMES: [&str; 16] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林"];
@@ -20,7 +20,7 @@ const GIVEN: [&str; 12] = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊
 
 pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> anyhow::Result<()> {
     let Some(first) = community.buildings.first() else { return Ok(()) };
-    if read(app, &first.id, |book| book.houses.values().any(|h| !h.residents.is_empty())).await? {
+    if super::building(app, &first.id)?.houses("").await?.iter().any(|h| !h.residents.is_empty()) {
         return Ok(());
     }
     let now = local_now(app, community);
@@ -29,7 +29,7 @@ pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> a
     let tariff = app.tariffs.get(community.id.as_str());
     let mut n: u64 = 0;
     for building in &community.buildings {
-        let mut houses = read(app, &building.id, |book| book.houses.values().cloned().collect::<Vec<_>>()).await?;
+        let mut houses = super::building(app, &building.id)?.houses("").await?;
         for h in &mut houses {
             n += 1;
             let phone = if h.address.ends_with("-1-1-101") && building.no == 1 { owner_phone.to_string() } else { format!("139{:08}", 10_000_000 + n * 7919 % 89_999_999) };
@@ -68,14 +68,7 @@ pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> a
 /// months behind.
 async fn pay_demo_bills(app: &App, building: &hutong_core::community::Building, today: NaiveDate) -> anyhow::Result<()> {
     let channels = [PayChannel::WechatPay, PayChannel::Alipay, PayChannel::Cash, PayChannel::PosCard, PayChannel::BankCollection];
-    let owing = read(app, &building.id, |book| {
-        let mut by_house: std::collections::BTreeMap<_, Vec<_>> = std::collections::BTreeMap::new();
-        for b in book.bills() {
-            by_house.entry(b.house.clone()).or_default().push((b.bill.period_start, b.bill.owed()));
-        }
-        by_house
-    })
-    .await?;
+    let owing = super::building(app, &building.id)?.owing().await?;
     let mut payments = Vec::new();
     for (i, (house, bills)) in owing.into_iter().enumerate() {
         let k = i as u64 + u64::from(building.no) * 131;

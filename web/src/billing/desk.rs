@@ -24,7 +24,7 @@ use hutong_core::{BuildingId, Money};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{actor_name, building, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused};
+use super::{actor_name, building, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, refused};
 use crate::error::{ApiError, ApiJson, Upload};
 use crate::auth::Caller;
 use crate::app::App;
@@ -111,7 +111,7 @@ async fn matching(app: &App, caller: &Caller, community: &str, query: BillQuery)
             continue;
         }
         let q = query.clone();
-        rows.extend(read(app, &b.id, move |book| book.find(&q)).await?);
+        rows.extend(building(app, &b.id)?.find(q).await?);
     }
     rows.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then_with(|| b.no.cmp(&a.no)));
     Ok(rows)
@@ -132,20 +132,14 @@ pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Call
 async fn find_bill(app: &App, caller: &Caller, community: &str, no: &str) -> Result<(BuildingId, BillRecord, BillRow), ApiError> {
     let c = community_of(app, community)?;
     let missing = || ApiError::not_found("账单", "bill", no);
-    let building = building_of_no(&c, no).filter(|b| in_scope(caller, b)).ok_or_else(missing)?;
-    let wanted = no.to_string();
-    let found = read(app, &building, move |book| book.bill(&wanted).map(|b| (b.clone(), book.row(b, false)))).await?;
-    let (record, row) = found.ok_or_else(missing)?;
-    Ok((building, record, row))
+    let building_id = building_of_no(&c, no).filter(|b| in_scope(caller, b)).ok_or_else(missing)?;
+    let (record, row) = building(app, &building_id)?.bill(no).await?.ok_or_else(missing)?;
+    Ok((building_id, record, row))
 }
 
 pub async fn detail(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, no)): Path<(String, String)>) -> Result<Json<BillDetail>, ApiError> {
     let (building, record, row) = find_bill(&app, &caller, &community, &no).await?;
-    let wanted = no.clone();
-    let payments = read(&app, &building, move |book| {
-        book.payments().iter().filter(|p| p.parts.iter().any(|(n, _)| *n == wanted)).cloned().collect::<Vec<_>>()
-    })
-    .await?;
+    let payments = self::building(&app, &building)?.payments_of(&no).await?;
     Ok(Json(BillDetail { bill: view(&app, &community, row), history: record.history, payments }))
 }
 
@@ -225,12 +219,7 @@ pub async fn batch(
             let channel = b.channel.unwrap_or(hutong_core::reminder::Channel::InApp);
             let mut houses = Vec::new();
             for (bd, nos) in &by_building {
-                let pending = read(&app, bd, {
-                    let nos = nos.clone();
-                    move |book| book.pending_houses(&nos)
-                })
-                .await?
-                .map_err(refused)?;
+                let pending = building(&app, bd)?.pending_houses(nos.clone()).await?.map_err(refused)?;
                 houses.extend(pending.into_iter().map(|h| (bd.clone(), h)));
             }
             let mut results = Vec::new();

@@ -18,7 +18,7 @@ use hutong_core::BuildingId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{building_of_house, community_of, in_scope, internal, local_now, read, refused};
+use super::{building_of_house, community_of, in_scope, internal, local_now, refused};
 use crate::error::{ApiError, Upload};
 use crate::auth::Caller;
 use crate::app::App;
@@ -51,14 +51,7 @@ async fn houses_of(app: &App, caller: &Caller, community: &str, q: &HouseListQue
     for b in c.buildings.iter().filter(|b| in_scope(caller, &b.id) && (q.building.is_empty() || q.building == b.id.as_str())) {
         let text = q.q.trim().to_string();
         out.extend(
-            read(app, &b.id, move |book| {
-                book.houses
-                    .values()
-                    .filter(|h| text.is_empty() || h.address.contains(&text) || h.address_path.contains(&text) || h.residents.iter().any(|r| r.name.contains(&text) || r.phone.contains(&text)))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .await?,
+            super::building(app, &b.id)?.houses(&text).await?,
         );
     }
     Ok(out)

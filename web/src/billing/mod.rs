@@ -85,11 +85,6 @@ pub(crate) async fn command(app: &App, id: &BuildingId, command: BookCommand) ->
     Ok(building(app, id)?.book(command).await?)
 }
 
-/// Reads a building's book.
-pub(crate) async fn read<T: Send + 'static>(app: &App, id: &BuildingId, f: impl FnOnce(&Book) -> T + Send + 'static) -> Result<T, ApiError> {
-    Ok(building(app, id)?.query(f).await?)
-}
-
 /// The operator's name for the book's history.
 pub(crate) fn actor_name(caller: &Caller) -> String {
     caller.principal.actor()

@@ -11,14 +11,14 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use hutong_actors::building::Paid;
 use hutong_core::api::{Notifications, PayBody, PayReply, RemindBody, RemindReply, ResultLine};
-use hutong_core::book::{BookCommand, BookError, Payment, PaymentRequest};
+use hutong_core::book::{BookCommand, BookError, Payment, PaymentRequest, ReceiptFacts};
 use hutong_core::reminder::Channel;
 use hutong_core::{BuildingId, HouseId};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::receipt::{Receipt, ReceiptLine};
-use super::{actor_name, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, read, refused, resolve_house};
+use super::{actor_name, item_name, building_of_house, building_of_no, command, community_of, in_scope, internal, local_now, refused, resolve_house};
 use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
 use crate::app::App;
@@ -73,19 +73,7 @@ async fn receipt_of(app: &App, caller: &Caller, community: &str, no: &str) -> Re
     let c = community_of(app, community)?;
     let missing = || ApiError::not_found("收据", "receipt", no);
     let building = building_of_no(&c, no).filter(|b| in_scope(caller, b)).ok_or_else(missing)?;
-    let wanted = no.to_string();
-    let found = read(app, &building, move |book| {
-        let p = book.payment(&wanted)?.clone();
-        let lines: Vec<_> = p
-            .parts
-            .iter()
-            .filter_map(|(bill, part)| book.bill(bill).map(|b| (b.clone(), book.row(b, false), *part)))
-            .collect();
-        let house = book.houses.get(&p.house).cloned();
-        Some((p, lines, house))
-    })
-    .await?;
-    let (payment, lines, house) = found.ok_or_else(missing)?;
+    let ReceiptFacts { payment, lines, house } = super::building(app, &building)?.receipt(no).await?.ok_or_else(missing)?;
     let resident = house.as_ref().and_then(|h| h.payer()).map(|r| format!("{} {}", r.name, hutong_core::identity::mask_phone(&r.phone)));
     Ok(Receipt {
         community: c.name.clone(),
@@ -173,8 +161,7 @@ pub async fn remind(
     let mut houses: Vec<(BuildingId, HouseId)> = Vec::new();
     for no in &b.bills {
         let building = building_of_no(&c, no).filter(|x| in_scope(&caller, x)).ok_or_else(|| ApiError::not_found("账单", "bill", no))?;
-        let wanted = no.clone();
-        let house = read(&app, &building, move |book| book.bill(&wanted).map(|r| r.house.clone())).await?.ok_or_else(|| ApiError::not_found("账单", "bill", no))?;
+        let house = super::building(&app, &building)?.bill(no).await?.map(|(r, _)| r.house).ok_or_else(|| ApiError::not_found("账单", "bill", no))?;
         houses.push((building, house));
     }
     for h in &b.houses {
@@ -185,7 +172,7 @@ pub async fn remind(
     if let Some(batch) = &b.batch {
         for building in c.buildings.iter().filter(|x| in_scope(&caller, &x.id)) {
             let q = hutong_core::book::BillQuery { batch: Some(batch.clone()), ..Default::default() };
-            let found = read(&app, &building.id, move |book| book.find(&q).into_iter().map(|r| r.house).collect::<Vec<_>>()).await?;
+            let found: Vec<HouseId> = super::building(&app, &building.id)?.find(q).await?.into_iter().map(|r| r.house).collect();
             houses.extend(found.into_iter().map(|h| (building.id.clone(), h)));
         }
     }
