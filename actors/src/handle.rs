@@ -28,11 +28,14 @@ use crate::building::{BATCH_HOLD, BuildingMsg, Paid, RunOutcome, RunRequest};
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why a building did not answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
-    #[error("楼栋 {0} 暂时无法处理请求 / building {0} is not available right now")]
     Unavailable(BuildingId),
 }
+
+hutong_core::bilingual!(CallError {
+    CallError::Unavailable(building) => ("楼栋 {building} 暂时无法处理请求") / ("building {building} is not available right now"),
+});
 
 #[derive(Clone)]
 pub struct BuildingRef {

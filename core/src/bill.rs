@@ -88,23 +88,26 @@ impl BillEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BillError {
-    #[error("只有待支付的账单可以{0} / only a pending bill can be {1}")]
     NotPending(&'static str, &'static str),
-    #[error("备注不能超过500字 / the remark is over 500 characters")]
     RemarkTooLong,
-    #[error("金额必须大于零 / the amount must be above zero")]
     NotPositive,
-    #[error("支付金额 {paying} 超过未付金额 {owed} / paying {paying} is more than the {owed} owed")]
     Overpaid { paying: Money, owed: Money },
-    #[error("结束时间早于开始时间 / the period ends before it starts")]
     PeriodBackwards,
-    #[error("作废需要填写原因 / voiding needs a reason")]
     NoReason,
-    #[error("账单已{0}，不能再操作 / the bill is closed")]
     Closed(&'static str),
 }
+
+crate::bilingual!(BillError {
+    BillError::NotPending(_0, _1) => ("只有待支付的账单可以{_0}") / ("only a pending bill can be {_1}"),
+    BillError::RemarkTooLong => ("备注不能超过500字") / ("the remark is over 500 characters"),
+    BillError::NotPositive => ("金额必须大于零") / ("the amount must be above zero"),
+    BillError::Overpaid { paying, owed } => ("支付金额 {paying} 超过未付金额 {owed}") / ("paying {paying} is more than the {owed} owed"),
+    BillError::PeriodBackwards => ("结束时间早于开始时间") / ("the period ends before it starts"),
+    BillError::NoReason => ("作废需要填写原因") / ("voiding needs a reason"),
+    BillError::Closed(_0) => ("账单已{_0}，不能再操作") / ("the bill is closed"),
+});
 
 impl Bill {
     pub fn owed(&self) -> Money {

@@ -168,15 +168,18 @@ pub struct HouseAddress {
 }
 
 /// Why a text is not an address; the message is shown to the person who typed it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddressError {
-    #[error("地址为空 / the address is empty")]
     Empty,
-    #[error("无法识别的地址格式 / unrecognised address {0:?}: use 荷花苑-1-1-101 or 测试用小区/1号楼/1层/101")]
     Shape(String),
-    #[error("地址中的{part}不是数字 / the {part} in address {text:?} is not a number")]
     NotANumber { part: &'static str, text: String },
 }
+
+crate::bilingual!(AddressError {
+    AddressError::Empty => ("地址为空") / ("the address is empty"),
+    AddressError::Shape(_0) => ("无法识别的地址格式") / ("unrecognised address {_0:?}: use 荷花苑-1-1-101 or 测试用小区/1号楼/1层/101"),
+    AddressError::NotANumber { part, text } => ("地址中的{part}不是数字") / ("the {part} in address {text:?} is not a number"),
+});
 
 impl HouseAddress {
     /// `荷花苑-1-1-101`. Without a unit, unit 1 is printed: single-unit buildings are written that way.

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`aggregate`]: the `Aggregate` trait (`decide`/`apply`) every journaled state implements.
 //! - [`api`]: the HTTP replies, typed once for the server and the screens.
+//! - [`bilingual`]: refusals in Chinese and English, each sentence written once per language.
 //! - [`money`]: `Money`, exact CNY amounts (rust_decimal, 2 dp, half-up).
 //! - [`ids`]: newtype ids (`CommunityId`, `BuildingId`, `HouseId`, `DeviceId`).
 //! - [`community`]: the tree company → community → building → unit → floor → house, and addresses.
@@ -28,6 +29,7 @@
 pub mod aggregate;
 pub mod api;
 pub mod bill;
+pub mod bilingual;
 pub mod bill_run;
 pub mod book;
 pub mod building;
@@ -48,4 +50,5 @@ pub mod reminder;
 
 pub use ids::{BuildingId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, StaffId};
 pub use aggregate::Aggregate;
+pub use bilingual::Bilingual;
 pub use money::Money;

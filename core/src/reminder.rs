@@ -47,16 +47,17 @@ impl Default for ReminderLimits {
 }
 
 /// An early reminder, refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "此房屋在{}已推送过{}缴费通知，请于{}后再催缴 / this house was sent a {} reminder on {}; remind it again from {}",
-    zh_date(*.last), .channel.label_zh(), zh_date(*.next), .channel.label_zh(), .last, .next
-)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReminderRefusal {
     pub channel: Channel,
     pub last: NaiveDate,
     pub next: NaiveDate,
 }
+
+crate::bilingual!(ReminderRefusal {
+    ReminderRefusal { channel, last, next } => ("此房屋在{}已推送过{}缴费通知，请于{}后再催缴", zh_date(*last), channel.label_zh(), zh_date(*next))
+        / ("this house was sent a {} reminder on {}; remind it again from {}", channel.label_zh(), last, next),
+});
 
 /// `2018年01月09日`, as the seed writes dates.
 pub fn zh_date(d: NaiveDate) -> String {

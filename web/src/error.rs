@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hutong_actors::handle::CallError;
 use hutong_actors::journaled::CommitError;
+use hutong_core::Bilingual;
 use hutong_core::api::ImportReport;
 use hutong_core::book::BookError;
 use hutong_core::fee::TariffError;
@@ -69,13 +70,9 @@ impl ApiError {
         ApiError::BadRequest { zh: "请求内容无效或含有不允许的字段".into(), en: format!("invalid request body: {}", e.body_text()) }
     }
 
-    /// A domain refusal whose message is `中文 / English` (the convention of `core`'s errors).
-    pub fn bilingual(e: &impl std::fmt::Display) -> (String, String) {
-        let text = e.to_string();
-        match text.split_once(" / ") {
-            Some((zh, en)) => (zh.to_string(), en.to_string()),
-            None => (text.clone(), text),
-        }
+    /// A domain refusal's two sentences, each written once in its own language (`core::Bilingual`).
+    pub fn bilingual(e: &impl Bilingual) -> (String, String) {
+        (e.zh(), e.en())
     }
 
     pub fn not_found(what_zh: &str, what_en: &str, id: &str) -> Self {

@@ -215,28 +215,43 @@ pub enum BookEvent {
     Reminded { house: HouseId, channel: Channel, by: String, at: NaiveDateTime, bills: Vec<String> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BookError {
-    #[error("找不到账单 {0} / no bill {0}")]
     NoBill(String),
-    #[error("找不到房屋 {0} / no house {0}")]
     NoHouse(String),
-    #[error("账单 {bill} 不属于房屋 {house} / bill {bill} is not of house {house}")]
     OtherHouse { bill: String, house: String },
-    #[error("{0}")]
-    Bill(#[from] BillError),
-    #[error("付款金额必须大于零 / a payment must be above zero")]
+    Bill(BillError),
     NothingToPay,
-    #[error("幂等键 {0} 已用于另一笔不同的付款 / idempotency key {0} was used for a different payment")]
     KeyReused(String),
-    #[error("该房屋没有待缴账单 / the house owes nothing")]
     NothingOwed,
-    #[error("{0}")]
-    Reminder(#[from] ReminderRefusal),
-    #[error("批量操作仅限全部为待支付的账单，{bill} 为{state} / batch actions need every selected bill pending; {bill} is {state}")]
+    Reminder(ReminderRefusal),
     NotAllPending { bill: String, state: &'static str },
-    #[error("批量操作已超时放弃，请重试 / the batch was abandoned (it took too long); try again")]
     BatchAbandoned,
+}
+
+crate::bilingual!(BookError {
+    BookError::NoBill(_0) => ("找不到账单 {_0}") / ("no bill {_0}"),
+    BookError::NoHouse(_0) => ("找不到房屋 {_0}") / ("no house {_0}"),
+    BookError::OtherHouse { bill, house } => ("账单 {bill} 不属于房屋 {house}") / ("bill {bill} is not of house {house}"),
+    BookError::Bill(_0) => ("{}", crate::bilingual::Bilingual::zh(_0)) / ("{}", crate::bilingual::Bilingual::en(_0)),
+    BookError::NothingToPay => ("付款金额必须大于零") / ("a payment must be above zero"),
+    BookError::KeyReused(_0) => ("幂等键 {_0} 已用于另一笔不同的付款") / ("idempotency key {_0} was used for a different payment"),
+    BookError::NothingOwed => ("该房屋没有待缴账单") / ("the house owes nothing"),
+    BookError::Reminder(_0) => ("{}", crate::bilingual::Bilingual::zh(_0)) / ("{}", crate::bilingual::Bilingual::en(_0)),
+    BookError::NotAllPending { bill, state } => ("批量操作仅限全部为待支付的账单，{bill} 为{state}") / ("batch actions need every selected bill pending; {bill} is {state}"),
+    BookError::BatchAbandoned => ("批量操作已超时放弃，请重试") / ("the batch was abandoned (it took too long); try again"),
+});
+
+impl From<BillError> for BookError {
+    fn from(e: BillError) -> Self {
+        BookError::Bill(e)
+    }
+}
+
+impl From<ReminderRefusal> for BookError {
+    fn from(e: ReminderRefusal) -> Self {
+        BookError::Reminder(e)
+    }
 }
 
 /// The book of one building.

@@ -21,13 +21,16 @@ pub struct Tariff {
     pub reminder_limits: ReminderLimits,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TariffError {
-    #[error("价格引用了不存在的收费项目 {0} / a price names the unknown item {0}")]
     UnknownItem(String),
-    #[error("收费项目 {0} 重复 / the item {0} is listed twice")]
     DuplicateItem(String),
 }
+
+crate::bilingual!(TariffError {
+    TariffError::UnknownItem(_0) => ("价格引用了不存在的收费项目 {_0}") / ("a price names the unknown item {_0}"),
+    TariffError::DuplicateItem(_0) => ("收费项目 {_0} 重复") / ("the item {_0} is listed twice"),
+});
 
 impl Default for Tariff {
     /// The standard items and no prices yet.

@@ -71,27 +71,30 @@ pub enum OrgEvent {
     OwnerRegistered { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrgError {
-    #[error("公司 {0} 已存在 / company {0} already exists")]
     CompanyExists(CompanyId),
-    #[error("没有公司 {0} / no company {0}")]
     NoCompany(CompanyId),
-    #[error("小区 {0} 已属于另一家公司 / community {0} belongs to another company")]
     CommunityTaken(CommunityId),
-    #[error("小区 {0} 不属于本公司 / community {0} is not this company's")]
     NotOurCommunity(CommunityId),
-    #[error("账号为空或已存在 / the account is empty or already taken")]
     AccountTaken,
-    #[error("密码至少 {MIN_PASSWORD_CHARS} 位 / the password must have at least {MIN_PASSWORD_CHARS} characters")]
     ShortPassword,
-    #[error("没有角色 {0} / no role {0}")]
     NoRole(RoleId),
-    #[error("角色编号无效或与内置角色重复 / the role id is invalid or a built-in role's")]
     BadRoleId,
-    #[error("没有员工 {0} / no staff member {0}")]
     NoStaff(StaffId),
 }
+
+crate::bilingual!(OrgError {
+    OrgError::CompanyExists(_0) => ("公司 {_0} 已存在") / ("company {_0} already exists"),
+    OrgError::NoCompany(_0) => ("没有公司 {_0}") / ("no company {_0}"),
+    OrgError::CommunityTaken(_0) => ("小区 {_0} 已属于另一家公司") / ("community {_0} belongs to another company"),
+    OrgError::NotOurCommunity(_0) => ("小区 {_0} 不属于本公司") / ("community {_0} is not this company's"),
+    OrgError::AccountTaken => ("账号为空或已存在") / ("the account is empty or already taken"),
+    OrgError::ShortPassword => ("密码至少 {MIN_PASSWORD_CHARS} 位") / ("the password must have at least {MIN_PASSWORD_CHARS} characters"),
+    OrgError::NoRole(_0) => ("没有角色 {_0}") / ("no role {_0}"),
+    OrgError::BadRoleId => ("角色编号无效或与内置角色重复") / ("the role id is invalid or a built-in role's"),
+    OrgError::NoStaff(_0) => ("没有员工 {_0}") / ("no staff member {_0}"),
+});
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Company {

@@ -23,21 +23,24 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SheetError {
-    #[error("文件超过 {0} MB 上限 / the file is over the {0} MB limit")]
     TooLarge(usize),
-    #[error("文件解压后超过 {0} MB，疑似压缩炸弹，已拒绝 / the file unzips to over {0} MB and was refused")]
     ZipBomb(u64),
-    #[error("文件超过 {0} 行上限 / the file has more than {0} rows")]
     TooManyRows(usize),
-    #[error("文件超过 {0} 列上限 / the file has more than {0} columns")]
     TooManyColumns(usize),
-    #[error("无法读取文件（{0}），请上传 csv、xls 或 xlsx / cannot read the file ({0}); upload csv, xls or xlsx")]
     Unreadable(String),
-    #[error("文件是空的 / the file is empty")]
     Empty,
 }
+
+crate::bilingual!(SheetError {
+    SheetError::TooLarge(_0) => ("文件超过 {_0} MB 上限") / ("the file is over the {_0} MB limit"),
+    SheetError::ZipBomb(_0) => ("文件解压后超过 {_0} MB，疑似压缩炸弹，已拒绝") / ("the file unzips to over {_0} MB and was refused"),
+    SheetError::TooManyRows(_0) => ("文件超过 {_0} 行上限") / ("the file has more than {_0} rows"),
+    SheetError::TooManyColumns(_0) => ("文件超过 {_0} 列上限") / ("the file has more than {_0} columns"),
+    SheetError::Unreadable(_0) => ("无法读取文件（{_0}），请上传 csv、xls 或 xlsx") / ("cannot read the file ({_0}); upload csv, xls or xlsx"),
+    SheetError::Empty => ("文件是空的") / ("the file is empty"),
+});
 
 /// The kind of file, by its first bytes rather than its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

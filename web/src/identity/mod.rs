@@ -26,18 +26,27 @@ use crate::notify::Outbox;
 pub use hutong_core::identity::{AuditEntry, Org, OrgEvent, SessionSubject, StaffRecord};
 pub use limit::LoginLimiter;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum LoginError {
-    #[error("账号或密码错误 / wrong account or password")]
     BadCredentials,
-    #[error("验证码错误或已过期 / the code is wrong or has expired")]
     BadCode,
-    #[error("尝试次数过多，请于 {} 后重试 / too many attempts, try again at {}", .0.format("%Y-%m-%d %H:%M:%S UTC"), .0.format("%Y-%m-%d %H:%M:%S UTC"))]
     Locked(DateTime<Utc>),
-    #[error("该手机号未登记为业主 / this phone number is not registered as an owner")]
     UnknownOwner,
-    #[error("{0}")]
-    Journal(#[from] JournalError),
+    Journal(JournalError),
+}
+
+hutong_core::bilingual!(LoginError {
+    LoginError::BadCredentials => ("账号或密码错误") / ("wrong account or password"),
+    LoginError::BadCode => ("验证码错误或已过期") / ("the code is wrong or has expired"),
+    LoginError::Locked(until) => ("尝试次数过多，请于 {} 后重试", until.format("%Y-%m-%d %H:%M:%S UTC")) / ("too many attempts, try again at {}", until.format("%Y-%m-%d %H:%M:%S UTC")),
+    LoginError::UnknownOwner => ("该手机号未登记为业主") / ("this phone number is not registered as an owner"),
+    LoginError::Journal(e) => ("日志存储失败：{e}") / ("the journal failed: {e}"),
+});
+
+impl From<JournalError> for LoginError {
+    fn from(e: JournalError) -> Self {
+        LoginError::Journal(e)
+    }
 }
 
 /// Sessions and the audit log refuse nothing; only their journal can fail.
