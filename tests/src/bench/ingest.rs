@@ -50,7 +50,7 @@ struct Seen {
     recording: AtomicBool,
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -59,18 +59,28 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
+/// A demo server in this process (SQLite journal in a temp dir, the embedded broker, HTTP), ready.
+pub struct DemoServer {
+    pub http: std::net::SocketAddr,
+    pub mqtt: std::net::SocketAddr,
+    pub dir: std::path::PathBuf,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub const DEVICE_SECRET: &str = "bench-device-secret";
+
+pub async fn demo_server() -> anyhow::Result<DemoServer> {
     let dir = tempfile_dir()?;
     let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let mqtt: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let device_secret = "bench-device-secret";
     let config = Config {
         data: dir.clone(),
         http,
         broker: Broker::Embedded(mqtt),
         assets: dir.join("none"),
         admin_password: None,
-        device_secret: Some(device_secret.into()),
+        device_secret: Some(DEVICE_SECRET.into()),
         session_hours: 1,
         reminder_webhook: None,
         sms_webhook: None,
@@ -79,12 +89,27 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0, password: Some("bench-password".into()), print_sign_ins: false }), shutdown.clone(), move |a| {
+    let task = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0, password: Some("bench-password".into()), print_sign_ins: false }), shutdown.clone(), move |a| {
         let _ = ready_tx.send(a);
     }));
     let started = Instant::now();
     ready_rx.await?;
     println!("server ready in {:.2?} (demo community: 3,173 devices, SQLite journal in {})", started.elapsed(), dir.display());
+    Ok(DemoServer { http, mqtt, dir, shutdown, task })
+}
+
+impl DemoServer {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
+    let demo = demo_server().await?;
+    let (http, mqtt) = (demo.http, demo.mqtt);
+    let device_secret = DEVICE_SECRET;
 
     let seen = Arc::new(Seen::default());
     let token = sign_in(http, "control", "bench-password").await?;
@@ -129,10 +154,8 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         println!("| {phase} | {target} | {published} | {received} | {per_sec:.0} | {p50:.2} | {p99:.2} | {p999:.2} |");
     }
     println!("\nWebSocket resyncs: {resyncs}; machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    shutdown.cancel();
     reader.abort();
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    demo.stop().await;
     Ok(())
 }
 

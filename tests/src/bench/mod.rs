@@ -7,14 +7,17 @@
 //! - [`billing`]: a bill run over 100k and 1M houses × 3 items through the building actors,
 //!   durable, beside SQLite's own `INSERT … SELECT ROUND(area*price,2)`.
 //! - [`import`]: reading and checking a 100k-row CSV and XLSX, and issuing their bills.
+//! - [`payments`]: a cashier's payments one after another, HTTP to durable book and audit.
 
 pub mod billing;
 pub mod import;
 pub mod ingest;
+pub mod payments;
 
 pub use billing::BillingBench;
 pub use import::ImportBench;
-pub use ingest::{IngestBench, ingest};
+pub use ingest::{DemoServer, IngestBench, demo_server, ingest};
+pub use payments::{PaymentsBench, payments};
 
 use std::sync::Arc;
 

@@ -19,6 +19,8 @@ enum Which {
     Billing(bench::BillingBench),
     /// A 100k-row import as CSV and XLSX: read, check, resolve, issue.
     Import(bench::ImportBench),
+    /// A cashier's payments, one after another: HTTP → book → journal → audit.
+    Payments(bench::PaymentsBench),
 }
 
 #[tokio::main]
@@ -29,5 +31,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Ingest(options) => bench::ingest(options).await,
         Which::Billing(options) => bench::billing::billing(options).await,
         Which::Import(options) => bench::import::import(options).await,
+        Which::Payments(options) => bench::payments(options).await,
     }
 }
