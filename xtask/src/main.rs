@@ -6,6 +6,7 @@
 //! - `cargo xtask test`: install test tools, build, run every test.
 //! - `cargo xtask bench ingest [flags]`: the end-to-end ingest benchmark.
 //! - `cargo xtask bench billing`, `cargo xtask bench import`: bill runs and imports at scale.
+//! - `cargo xtask bench payments`: a cashier's payments one after another, end to end.
 //! - `cargo xtask bench journal`: journal appends on SQLite and on a real CQL node, beside the raw driver.
 //! - `cargo xtask dashboards`: build the dashboards only.
 
@@ -158,6 +159,6 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest|billing|import [flags] | bench journal | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest|billing|import|payments [flags] | bench journal | dashboards"),
     }
 }
