@@ -12,6 +12,7 @@ use crate::import::template::{RowError, Template};
 use crate::money::Money;
 
 /// A bill as the desk lists it: the book's row, its item's name and its state's label.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillView {
     #[serde(flatten)]
@@ -21,6 +22,7 @@ pub struct BillView {
 }
 
 /// `GET …/bills`: one page of the matching bills, newest first, with the totals of all of them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillPage {
     pub total: usize,
@@ -32,6 +34,7 @@ pub struct BillPage {
 }
 
 /// `GET …/bills/{bill}`: the bill, every change to it, and the payments that touched it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillDetail {
     pub bill: BillView,
@@ -40,6 +43,7 @@ pub struct BillDetail {
 }
 
 /// An edited, deleted or voided bill as it is now.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillReply {
     pub bill: BillView,
@@ -47,6 +51,7 @@ pub struct BillReply {
 
 /// One line of a batch's or a reminder's result: a bill, a house (with its payment when marked
 /// paid), whether it went through and, if not, why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +66,7 @@ pub struct ResultLine {
 }
 
 /// `POST …/bills/batch`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchReply {
     pub results: Vec<ResultLine>,
@@ -68,6 +74,7 @@ pub struct BatchReply {
 
 /// `POST …/reminders`: how many houses were reminded, how many refused (inside their channel's
 /// limit, or owing nothing), and each house's line.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemindReply {
     pub sent: usize,
@@ -76,6 +83,7 @@ pub struct RemindReply {
 }
 
 /// `POST …/payments`: the payment (or the one its key already took) and where its receipt is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayReply {
     pub payment: Payment,
@@ -84,6 +92,7 @@ pub struct PayReply {
 
 /// An import's report (F6, C5): 200 when imported, 422 when bad rows stopped it — every bad row
 /// named by row, column and reason either way.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     /// The import batch, to remind its houses ("remind now"); absent when nothing was imported.
@@ -107,6 +116,7 @@ pub struct ImportReport {
 }
 
 /// One item's share of a bill run.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunItem {
     pub item: String,
@@ -116,6 +126,7 @@ pub struct RunItem {
 }
 
 /// `POST …/bill-runs`: what the run issued (or, previewed, would issue).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunReply {
     pub committed: bool,

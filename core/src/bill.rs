@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::Money;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BillState {

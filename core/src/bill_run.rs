@@ -73,6 +73,7 @@ impl RunSpec {
 }
 
 /// A house that could not be billed for an item, and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunProblem {
     pub house: String,

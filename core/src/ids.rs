@@ -39,6 +39,17 @@ macro_rules! id_type {
                 Self::new(s)
             }
         }
+
+        // On the wire an id is its text.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String).build().into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 

@@ -151,3 +151,19 @@ mod tests {
         }
     }
 }
+
+// On the wire an amount is a decimal string with at most two places (`"194.57"`).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("Yuan, a decimal string with at most two places"))
+            .examples(["194.57"])
+            .build()
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Money {}

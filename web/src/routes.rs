@@ -86,25 +86,25 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::audit_log), doc("The audit log, newest first (`?actor=`, `?action=` prefix, `?limit=`)")),
     route(Method::GET, "/ws", Access::Allowed(DEVICES_READ, Where::Community), || get(ws::upgrade), doc("WebSocket: the wall's snapshot, then live events (`?community=`)")),
     route(Method::GET, "/ws/money", Access::Allowed(COLLECTION_READ, Where::Community), || get(ws::upgrade_money), doc("WebSocket: every building's money, then each change in full (`?community=`)")),
-    community_route(Method::GET, "/api/v1/communities/{community}/tariff", BILLING_READ, || get(billing::tariff::get), doc("The tariff: charge items with subjects, prices, reminder limits")),
+    community_route(Method::GET, "/api/v1/communities/{community}/tariff", BILLING_READ, || get(billing::tariff::get), doc("The tariff: charge items with subjects, prices, reminder limits").reply(schema::<TariffBody>)),
     community_route(Method::PUT, "/api/v1/communities/{community}/tariff", BILLING_WRITE, || put(billing::tariff::put), doc("Replace the tariff (validated; audited with before and after)").body(schema::<TariffBody>)),
-    community_route(Method::GET, "/api/v1/communities/{community}/bills", BILLING_READ, || get(billing::desk::list), doc("Bills: search (`q`), filters (state, item, building, house, periods, amounts, batch), pages")),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills", BILLING_READ, || get(billing::desk::list), doc("Bills: search (`q`), filters (state, item, building, house, periods, amounts, batch), pages").reply(schema::<hutong_core::api::BillPage>)),
     community_route(Method::GET, "/api/v1/communities/{community}/bills/export", BILLING_READ, || get(billing::desk::export), doc("The filtered bills as CSV or XLSX (`?format=`), every cell as text")),
     community_route(Method::GET, "/api/v1/communities/{community}/bills/template", BILLING_READ, || get(billing::desk::template_file), doc("The bill import template")),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/import", BILLING_WRITE, || post(billing::desk::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)), doc("Import bills from CSV/XLS/XLSX: all or nothing unless `?good_only=true`; 422 names every bad row").file()),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/batch", COLLECTION_WRITE, || post(billing::desk::batch), doc("Remind, mark paid or delete several bills: all pending or refused whole (409), all buildings or none").body(schema::<hutong_core::api::BatchBody>)),
-    community_route(Method::GET, "/api/v1/communities/{community}/bills/{bill}", BILLING_READ, || get(billing::desk::detail), doc("One bill with its history and payments")),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/edit", BILLING_WRITE, || post(billing::desk::edit), doc("Edit a pending bill (audited)").body(schema::<hutong_core::api::EditBody>)),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/delete", BILLING_WRITE, || post(billing::desk::delete), doc("Delete a pending bill (audited; 409 unless pending)")),
-    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/void", BILLING_WRITE, || post(billing::desk::void), doc("Void an unpaid bill with a reason (audited)").body(schema::<hutong_core::api::VoidBody>)),
-    community_route(Method::POST, "/api/v1/communities/{community}/bill-runs", BILLING_WRITE, || post(billing::desk::run), doc("Preview or commit a bill run (idempotent per house, item and period)").body(schema::<hutong_core::api::RunBody>)),
-    community_route(Method::POST, "/api/v1/communities/{community}/payments", COLLECTION_WRITE, || post(billing::pay::pay), doc("Take a payment; `Idempotency-Key` pays once, another body under it is 409").body(schema::<hutong_core::api::PayBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/import", BILLING_WRITE, || post(billing::desk::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)), doc("Import bills from CSV/XLS/XLSX: all or nothing unless `?good_only=true`; 422 names every bad row").file().reply(schema::<hutong_core::api::ImportReport>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/batch", COLLECTION_WRITE, || post(billing::desk::batch), doc("Remind, mark paid or delete several bills: all pending or refused whole (409), all buildings or none").body(schema::<hutong_core::api::BatchBody>).reply(schema::<hutong_core::api::BatchReply>)),
+    community_route(Method::GET, "/api/v1/communities/{community}/bills/{bill}", BILLING_READ, || get(billing::desk::detail), doc("One bill with its history and payments").reply(schema::<hutong_core::api::BillDetail>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/edit", BILLING_WRITE, || post(billing::desk::edit), doc("Edit a pending bill (audited)").body(schema::<hutong_core::api::EditBody>).reply(schema::<hutong_core::api::BillReply>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/delete", BILLING_WRITE, || post(billing::desk::delete), doc("Delete a pending bill (audited; 409 unless pending)").reply(schema::<hutong_core::api::BillReply>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bills/{bill}/void", BILLING_WRITE, || post(billing::desk::void), doc("Void an unpaid bill with a reason (audited)").body(schema::<hutong_core::api::VoidBody>).reply(schema::<hutong_core::api::BillReply>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/bill-runs", BILLING_WRITE, || post(billing::desk::run), doc("Preview or commit a bill run (idempotent per house, item and period)").body(schema::<hutong_core::api::RunBody>).reply(schema::<hutong_core::api::RunReply>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/payments", COLLECTION_WRITE, || post(billing::pay::pay), doc("Take a payment; `Idempotency-Key` pays once, another body under it is 409").body(schema::<hutong_core::api::PayBody>).reply(schema::<hutong_core::api::PayReply>)),
     community_route(Method::GET, "/api/v1/communities/{community}/payments/{payment}/receipt", COLLECTION_READ, || get(billing::pay::receipt), doc("The receipt as PDF, or as a print page with `?format=html` (audited)")),
-    community_route(Method::POST, "/api/v1/communities/{community}/reminders", COLLECTION_WRITE, || post(billing::pay::remind), doc("Remind houses, bills or an import batch on a channel, within its limit").body(schema::<hutong_core::api::RemindBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/reminders", COLLECTION_WRITE, || post(billing::pay::remind), doc("Remind houses, bills or an import batch on a channel, within its limit").body(schema::<hutong_core::api::RemindBody>).reply(schema::<hutong_core::api::RemindReply>)),
     community_route(Method::GET, "/api/v1/communities/{community}/notifications", COLLECTION_READ, || get(billing::pay::notifications), doc("The outbox: messages with their delivery state, newest first").reply(schema::<hutong_core::api::Notifications>)),
     community_route(Method::GET, "/api/v1/communities/{community}/money", COLLECTION_READ, || get(billing::money::summary), doc("Collection figures: rates today, this month, this year; arrears by building, item and age")),
     community_route(Method::GET, "/api/v1/communities/{community}/house-records", BILLING_READ, || get(billing::houses::list), doc("Houses and residents (phones masked unless unmasked, which is audited); CSV/XLSX export").reply(schema::<hutong_core::api::HousePage>)),
-    community_route(Method::POST, "/api/v1/communities/{community}/house-records/import", BILLING_WRITE, || post(billing::houses::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)), doc("Import houses and residents: all or nothing unless `?good_only=true`").file()),
+    community_route(Method::POST, "/api/v1/communities/{community}/house-records/import", BILLING_WRITE, || post(billing::houses::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)), doc("Import houses and residents: all or nothing unless `?good_only=true`").file().reply(schema::<hutong_core::api::ImportReport>)),
 ];
 
 /// The OpenAPI document of this table.
@@ -216,5 +216,11 @@ mod tests {
             assert!(doc["components"]["schemas"][name].is_object(), "{r} is referenced but missing");
         }
         assert!(doc["components"]["schemas"]["NewStaff"]["properties"]["password"].is_object());
+        // Replies are described field by field, the book's rows too.
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["BillRow"]["properties"]["amount"]["$ref"], "#/components/schemas/Money", "{}", schemas["BillRow"]);
+        assert_eq!(schemas["Money"]["type"], "string", "amounts travel as decimal strings");
+        assert!(schemas["BillPage"]["properties"]["rows"].is_object());
+        assert!(schemas["Payment"]["properties"]["parts"].is_object());
     }
 }

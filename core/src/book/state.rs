@@ -26,6 +26,7 @@ use crate::money::Money;
 use crate::reminder::{Channel, ReminderLimits, ReminderRefusal};
 
 /// How money arrived (P1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayChannel {
@@ -58,18 +59,26 @@ impl PayChannel {
 }
 
 /// Where a bill came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BillSource {
     /// A bill run (F3), by its id.
-    Run { run: Arc<str> },
+    Run {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        run: Arc<str>,
+    },
     /// A spreadsheet import (F6), by its batch id.
-    Import { batch: Arc<str> },
+    Import {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        batch: Arc<str>,
+    },
     /// Entered by hand at the desk.
     Manual,
 }
 
 /// One bill to issue.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillLine {
     pub house: HouseId,
@@ -86,10 +95,12 @@ pub struct BillLine {
 }
 
 /// One change to a bill, kept for ever (F5): who, when, what it was and what it became.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub at: NaiveDateTime,
     pub by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub event: BillEvent,
 }
 
@@ -123,6 +134,7 @@ pub struct PaymentRequest {
 }
 
 /// A payment taken: what it settled and what went to prepayment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     /// The receipt number.
@@ -134,6 +146,8 @@ pub struct Payment {
     pub by: String,
     pub at: NaiveDateTime,
     pub amount: Money,
+    /// Each bill settled and the part of the payment it took: `[["bill no", "12.50"], …]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub parts: Vec<(String, Money)>,
     pub prepaid: Money,
     /// The bills the request named (empty: every open bill), so a repeat of the key can be told

@@ -34,6 +34,7 @@ pub struct BillQuery {
 }
 
 /// One row of the bill list, as the desk shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillRow {
     pub no: String,

@@ -20,6 +20,7 @@ use crate::fee::HouseState;
 use crate::ids::HouseId;
 use crate::money::Money;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Template {
@@ -32,6 +33,7 @@ pub enum Template {
 }
 
 /// One bad cell or row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     /// 1-based, as the spreadsheet shows it.
