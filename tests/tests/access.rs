@@ -353,3 +353,39 @@ async fn serve_with_its_secrets_starts_and_its_first_admin_signs_in() {
     assert_eq!(status, 200, "{reply}");
     assert!(reply.contains("personal.unmask"));
 }
+
+/// Security review A1 and A2, by their own request sequences: a staff manager grants, creates and
+/// closes nothing beyond their own permissions and scope; HEAD is guarded exactly as GET is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_managers_reach_no_further_than_they_hold_and_head_is_guarded_like_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let post = |token: &str, path: &str, body: Value| http(server.http, "POST", path, Some(token), Some(&body.to_string())).unwrap();
+    let (status, reply) = post(&server.admin, "/api/v1/roles", json!({"id": "hr", "name": "人事", "permissions": ["settings.read", "settings.write"]}));
+    assert_eq!(status, 200, "{reply}");
+    let hr1 = json!({"account": "hr1", "name": "HR", "phone": "13000000009", "password": "hr-pass-123", "roles": ["hr"], "communities": ["lianyuan"]});
+    let (status, reply) = post(&server.admin, "/api/v1/staff", hr1);
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = http(server.http, "POST", "/api/v1/auth/login", None, Some(r#"{"account":"hr1","password":"hr-pass-123"}"#)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let hr: String = serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().into();
+
+    let (status, reply) = http(server.http, "PUT", "/api/v1/staff/heyuan-wuye-hr1/roles", Some(&hr), Some(r#"{"roles":["admin"]}"#)).unwrap();
+    assert_eq!(status, 403, "HR makes itself admin: {reply}");
+    let admin2 = json!({"account": "x-admin", "name": "X", "phone": "13000000010", "password": "x-pass-1234", "roles": ["admin"], "communities": ["heyuan", "lianyuan"]});
+    let (status, reply) = post(&hr, "/api/v1/staff", admin2);
+    assert_eq!(status, 403, "HR opens an admin account: {reply}");
+    let (status, reply) = post(&hr, "/api/v1/staff/heyuan-wuye-admin/disable", Value::Null);
+    assert_eq!(status, 403, "HR closes the admin: {reply}");
+    let me: Value = serde_json::from_str(&http(server.http, "GET", "/api/v1/me", Some(&hr), None).unwrap().1).unwrap();
+    assert!(!me["permissions"].as_array().unwrap().iter().any(|p| p == "personal.unmask"), "{me}");
+    // Within what HR holds, it works.
+    let clerk = json!({"account": "clerk", "name": "C", "phone": "13000000011", "password": "clerk-pass-1", "roles": ["hr"], "communities": ["lianyuan"]});
+    assert_eq!(post(&hr, "/api/v1/staff", clerk).0, 200);
+
+    // HEAD without a session: refused like GET, never a size or an existence.
+    for path in ["/api/v1/communities/meiyuan", "/api/v1/communities/heyuan/houses?address=%E8%8D%B7%E8%8A%B1%E8%8B%91-1-1-101", "/api/v1/communities/heyuan/notifications", "/api/v1/communities/heyuan/tariff"] {
+        let (status, _, _) = request(server.http, "HEAD", path, None, &[], b"").unwrap();
+        assert_eq!(status, 401, "HEAD {path}");
+    }
+}

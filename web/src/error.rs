@@ -47,6 +47,9 @@ pub enum ApiError {
     /// A sign-in that did not succeed (wrong password or code); says nothing more.
     #[error("{zh} / {en}")]
     SignInFailed { zh: String, en: String },
+    /// Granting or managing more than the caller holds (A1).
+    #[error("{zh} / {en}")]
+    Beyond { zh: String, en: String },
     /// A request body over the limit (an upload past 64 MiB).
     #[error("{zh} / {en}")]
     TooLarge { zh: String, en: String },
@@ -110,7 +113,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::SignInFailed { .. } => (StatusCode::UNAUTHORIZED, "sign_in_failed"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::Forbidden(_) | ApiError::NotStaff => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Forbidden(_) | ApiError::NotStaff | ApiError::Beyond { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -128,6 +131,7 @@ impl From<OrgError> for ApiError {
             NoStaff(_) | NoCompany(_) => ApiError::NotFound { zh, en },
             AccountTaken | CommunityTaken(_) | CompanyExists(_) => ApiError::Conflict { zh, en },
             NotOurCommunity(_) | ShortPassword | NoRole(_) | BadRoleId => ApiError::BadRequest { zh, en },
+            BeyondOwn => ApiError::Beyond { zh, en },
         }
     }
 }

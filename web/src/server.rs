@@ -22,7 +22,7 @@ use crate::config::{Broker, Config, Store};
 use crate::identity::{Identity, StaffRecord, hash_password, random_secret};
 use crate::notify::{Gateways, Outbox};
 use hutong_actors::journaled::CommitError;
-use hutong_core::identity::{OrgCommand, OrgError};
+use hutong_core::identity::{Actor, OrgCommand, OrgError};
 use hutong_core::identity::{BuiltinRole, Scope};
 use hutong_core::{CommunityId, CompanyId, HouseId, StaffId};
 use hutong_actors::journaled::{Shared, StreamId};
@@ -283,7 +283,7 @@ async fn seed_first_admin(identity: &Identity, config: &Config, communities: &[C
     }
     let scope = Scope { communities: all, buildings: Default::default() };
     let admin = staff(&company, "admin", "管理员", "", BuiltinRole::Admin, scope, &hash_password(&password));
-    seed(identity, OrgCommand::CreateStaff { staff: admin, password_chars: password.chars().count() }).await?;
+    seed(identity, OrgCommand::CreateStaff { staff: admin, password_chars: password.chars().count(), by: Actor::System }).await?;
     tracing::info!("first administrator created: account admin");
     Ok(())
 }
@@ -319,10 +319,10 @@ async fn seed_demo_org(identity: &Identity, password: &str) -> anyhow::Result<()
         ("butler", "黄敏", "13800000008", BuiltinRole::Butler, scope(&[DEMO_COMMUNITY], &["heyuan-b01"])),
     ];
     for (account, name, phone, role, scope) in people {
-        seed(identity, OrgCommand::CreateStaff { staff: staff(&a, account, name, phone, role, scope, &hash), password_chars }).await?;
+        seed(identity, OrgCommand::CreateStaff { staff: staff(&a, account, name, phone, role, scope, &hash), password_chars, by: Actor::System }).await?;
     }
     let other = staff(&b, "meiyuan-admin", "周强", "13900000001", BuiltinRole::Admin, scope(&[OTHER_COMPANY_COMMUNITY], &[]), &hash);
-    seed(identity, OrgCommand::CreateStaff { staff: other, password_chars }).await?;
+    seed(identity, OrgCommand::CreateStaff { staff: other, password_chars, by: Actor::System }).await?;
     let owner = OrgCommand::RegisterOwner {
         company: a,
         phone: DEMO_OWNER_PHONE.into(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
-use hutong_core::identity::{OrgCommand, Permission, Role, Scope, mask_phone};
+use hutong_core::identity::{Actor, OrgCommand, Permission, Role, Scope, mask_phone};
 use hutong_core::{RoleId, StaffId};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -58,7 +58,7 @@ pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
         password_hash: hash_password(&body.password),
     };
     let view = StaffView::of(&record, false);
-    app.identity.change(OrgCommand::CreateStaff { staff: record.clone(), password_chars }).await?;
+    app.identity.change(OrgCommand::CreateStaff { staff: record.clone(), password_chars, by: Actor::of(&caller.principal) }).await?;
     app.identity.audit(audit_entry(&caller, "staff.create", &record.account, None, serde_json::to_value(&view).ok())).await.map_err(internal)?;
     Ok(Json(view))
 }
@@ -79,7 +79,7 @@ pub async fn set_roles(
     // Another company's staff member does not exist, whatever the body says.
     let staff = own_staff(&app, &caller, &id)?;
     let Json(body) = body.map_err(ApiError::body)?;
-    app.identity.change(OrgCommand::ChangeRoles { staff: staff.id.clone(), roles: body.roles.clone() }).await?;
+    app.identity.change(OrgCommand::ChangeRoles { staff: staff.id.clone(), roles: body.roles.clone(), by: Actor::of(&caller.principal) }).await?;
     let entry = audit_entry(&caller, "staff.roles", &staff.account, Some(json!(staff.roles)), Some(json!(body.roles)));
     app.identity.audit(entry).await.map_err(internal)?;
     Ok(Json(RolesReply { id: staff.id, roles: body.roles }))
@@ -90,7 +90,7 @@ pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<C
     if matches!(&caller.principal.subject, hutong_core::identity::Subject::Staff { id, .. } if *id == staff.id) {
         return Err(ApiError::bad("不能停用自己的账号", "you cannot close your own account"));
     }
-    app.identity.change(OrgCommand::DisableStaff { staff: staff.id.clone() }).await?;
+    app.identity.change(OrgCommand::DisableStaff { staff: staff.id.clone(), by: Actor::of(&caller.principal) }).await?;
     app.identity.revoke_staff(&staff.id).await.map_err(internal)?;
     app.identity.audit(audit_entry(&caller, "staff.disable", &staff.account, Some(json!({"disabled": false})), Some(json!({"disabled": true})))).await.map_err(internal)?;
     Ok(Json(DisabledReply { id: staff.id, disabled: true }))

@@ -15,8 +15,16 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+/// The workspace `cargo xtask` was run in: the nearest directory up from here whose Cargo.toml
+/// declares the workspace. (Not the directory xtask was compiled in: two checkouts sharing one
+/// target directory would otherwise run each other's code.)
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let here = std::env::current_dir().ok();
+    here.iter()
+        .flat_map(|d| d.ancestors())
+        .find(|d| std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]") && t.contains("\"xtask\"")))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf())
 }
 
 fn target_dir() -> PathBuf {

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::access::{BuiltinRole, Permission, Principal, Role, Scope, Subject};
+#[cfg(test)]
+use super::access::Module;
 use crate::ids::{CommunityId, CompanyId, HouseId, RoleId, StaffId, is_valid_id};
 
 /// The shortest password a staff account may have.
@@ -31,6 +33,20 @@ pub struct StaffRecord {
     pub password_hash: String,
 }
 
+/// Who asks for a change to staff: the deployment itself (first start, the demo), or a staff
+/// member — who grants nothing they do not hold and reaches no one outside their own scope (A1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    System,
+    Staff { permissions: BTreeSet<Permission>, scope: Scope },
+}
+
+impl Actor {
+    pub fn of(principal: &Principal) -> Actor {
+        Actor::Staff { permissions: principal.permissions.clone(), scope: principal.scope.clone() }
+    }
+}
+
 pub enum OrgCommand {
     /// Add a property company to the deployment.
     CreateCompany { company: CompanyId, name: String },
@@ -39,13 +55,13 @@ pub enum OrgCommand {
     /// Define a role of the company's own.
     DefineRole { company: CompanyId, role: Role },
     /// Open a staff account; `password_chars` is the length of the password behind the hash.
-    CreateStaff { staff: StaffRecord, password_chars: usize },
+    CreateStaff { staff: StaffRecord, password_chars: usize, by: Actor },
     /// Replace a staff member's roles.
-    ChangeRoles { staff: StaffId, roles: Vec<RoleId> },
+    ChangeRoles { staff: StaffId, roles: Vec<RoleId>, by: Actor },
     /// Change a staff member's own details.
     ChangeProfile { staff: StaffId, name: String, phone: String },
     /// Close a staff account.
-    DisableStaff { staff: StaffId },
+    DisableStaff { staff: StaffId, by: Actor },
     /// Register an owner with their houses in a community.
     RegisterOwner { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
 }
@@ -82,6 +98,7 @@ pub enum OrgError {
     NoRole(RoleId),
     BadRoleId,
     NoStaff(StaffId),
+    BeyondOwn,
 }
 
 crate::bilingual!(OrgError {
@@ -94,6 +111,7 @@ crate::bilingual!(OrgError {
     OrgError::NoRole(_0) => ("没有角色 {_0}") / ("no role {_0}"),
     OrgError::BadRoleId => ("角色编号无效或与内置角色重复") / ("the role id is invalid or a built-in role's"),
     OrgError::NoStaff(_0) => ("没有员工 {_0}") / ("no staff member {_0}"),
+    OrgError::BeyondOwn => ("不能授予或管理超出自己权限或管辖范围的账号") / ("you cannot grant, or manage an account with, more than your own permissions and scope"),
 });
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -129,6 +147,24 @@ impl Org {
 
     fn staff_member(&self, id: &StaffId) -> Result<&StaffRecord, OrgError> {
         self.staff.get(id).ok_or_else(|| OrgError::NoStaff(id.clone()))
+    }
+
+    /// Everything these roles grant.
+    fn permissions_of(&self, company: &CompanyId, roles: &[RoleId]) -> BTreeSet<Permission> {
+        roles.iter().filter_map(|r| self.role(company, r)).flat_map(|r| r.permissions).collect()
+    }
+
+    /// A staff actor may act on an account only within what they hold: its permissions (`grants`)
+    /// are theirs too, and its communities (and, for a building-scoped actor, buildings) are in
+    /// their scope.
+    fn within(by: &Actor, grants: &BTreeSet<Permission>, scope: &Scope) -> Result<(), OrgError> {
+        let Actor::Staff { permissions, scope: own } = by else { return Ok(()) };
+        let buildings_ok = own.buildings.is_empty() || (!scope.buildings.is_empty() && scope.buildings.is_subset(&own.buildings));
+        if grants.is_subset(permissions) && scope.communities.is_subset(&own.communities) && buildings_ok {
+            Ok(())
+        } else {
+            Err(OrgError::BeyondOwn)
+        }
     }
 
     fn check_roles(&self, company: &CompanyId, roles: &[RoleId]) -> Result<(), OrgError> {
@@ -212,7 +248,7 @@ impl crate::Aggregate for Org {
                 }
                 OrgEvent::RoleDefined { company: company.clone(), role: role.clone() }
             }
-            OrgCommand::CreateStaff { staff, password_chars } => {
+            OrgCommand::CreateStaff { staff, password_chars, by } => {
                 let company = self.company(&staff.company)?;
                 if staff.account.trim().is_empty() || self.accounts.contains_key(&staff.account) || self.staff.contains_key(&staff.id) {
                     return Err(OrgError::AccountTaken);
@@ -224,19 +260,26 @@ impl crate::Aggregate for Org {
                 if let Some(c) = staff.scope.communities.iter().find(|c| !company.communities.contains(*c)) {
                     return Err(OrgError::NotOurCommunity(c.clone()));
                 }
+                Self::within(by, &self.permissions_of(&staff.company, &staff.roles), &staff.scope)?;
                 OrgEvent::StaffCreated { staff: staff.clone() }
             }
-            OrgCommand::ChangeRoles { staff, roles } => {
+            OrgCommand::ChangeRoles { staff, roles, by } => {
                 let s = self.staff_member(staff)?;
                 self.check_roles(&s.company, roles)?;
+                // Neither what they hold now nor what they would hold may exceed the actor's.
+                let mut grants = self.permissions_of(&s.company, &s.roles);
+                grants.extend(self.permissions_of(&s.company, roles));
+                Self::within(by, &grants, &s.scope)?;
                 OrgEvent::StaffRolesChanged { staff: staff.clone(), roles: roles.clone() }
             }
             OrgCommand::ChangeProfile { staff, name, phone } => {
                 self.staff_member(staff)?;
                 OrgEvent::StaffProfileChanged { staff: staff.clone(), name: name.clone(), phone: phone.clone() }
             }
-            OrgCommand::DisableStaff { staff } => {
-                if self.staff_member(staff)?.disabled {
+            OrgCommand::DisableStaff { staff, by } => {
+                let s = self.staff_member(staff)?;
+                Self::within(by, &self.permissions_of(&s.company, &s.roles), &s.scope)?;
+                if s.disabled {
                     return Ok(Vec::new());
                 }
                 OrgEvent::StaffDisabled { staff: staff.clone() }
@@ -328,6 +371,7 @@ mod tests {
                 password_hash: "$argon2id$…".into(),
             },
             password_chars: 12,
+            by: Actor::System,
         }
     }
 
@@ -364,9 +408,37 @@ mod tests {
     fn a_short_password_and_an_unknown_role_are_refused() {
         let mut org = acme();
         let OrgCommand::CreateStaff { mut staff, .. } = cashier("c3", "heyuan") else { unreachable!() };
-        let short = OrgCommand::CreateStaff { staff: staff.clone(), password_chars: 7 };
+        let short = OrgCommand::CreateStaff { staff: staff.clone(), password_chars: 7, by: Actor::System };
         assert_eq!(run(&mut org, short), Err(OrgError::ShortPassword));
         staff.roles = vec![RoleId::new("nope")];
-        assert_eq!(run(&mut org, OrgCommand::CreateStaff { staff, password_chars: 9 }), Err(OrgError::NoRole(RoleId::new("nope"))));
+        assert_eq!(run(&mut org, OrgCommand::CreateStaff { staff, password_chars: 9, by: Actor::System }), Err(OrgError::NoRole(RoleId::new("nope"))));
+    }
+
+    #[test]
+    fn no_one_grants_or_manages_beyond_their_own_permissions_and_scope() {
+        let mut org = acme();
+        run(&mut org, OrgCommand::AssignCommunity { company: "acme".into(), branch: None, community: "lianyuan".into() }).unwrap();
+        let OrgCommand::CreateStaff { staff: mut admin, .. } = cashier("boss", "heyuan") else { unreachable!() };
+        admin.roles = vec![BuiltinRole::Admin.id()];
+        run(&mut org, OrgCommand::CreateStaff { staff: admin, password_chars: 12, by: Actor::System }).unwrap();
+        // An HR clerk: staff management in 莲园 only.
+        let hr = Actor::Staff {
+            permissions: [Permission::Read(Module::Settings), Permission::Write(Module::Settings)].into(),
+            scope: Scope { communities: ["lianyuan".into()].into(), buildings: BTreeSet::new() },
+        };
+        let OrgCommand::CreateStaff { staff: mut new, .. } = cashier("new", "lianyuan") else { unreachable!() };
+        new.roles = vec![BuiltinRole::Admin.id()];
+        let grant_admin = OrgCommand::CreateStaff { staff: new.clone(), password_chars: 12, by: hr.clone() };
+        assert_eq!(run(&mut org, grant_admin), Err(OrgError::BeyondOwn), "an admin role is more than HR holds");
+        new.roles = Vec::new();
+        new.scope.communities = ["heyuan".into()].into();
+        assert_eq!(run(&mut org, OrgCommand::CreateStaff { staff: new.clone(), password_chars: 12, by: hr.clone() }), Err(OrgError::BeyondOwn), "outside HR's scope");
+        new.scope.communities = ["lianyuan".into()].into();
+        run(&mut org, OrgCommand::CreateStaff { staff: new, password_chars: 12, by: hr.clone() }).unwrap();
+        let promote = OrgCommand::ChangeRoles { staff: "acme-new".into(), roles: vec![BuiltinRole::Admin.id()], by: hr.clone() };
+        assert_eq!(run(&mut org, promote), Err(OrgError::BeyondOwn));
+        assert_eq!(run(&mut org, OrgCommand::DisableStaff { staff: "acme-boss".into(), by: hr.clone() }), Err(OrgError::BeyondOwn), "HR cannot close the admin");
+        run(&mut org, OrgCommand::DisableStaff { staff: "acme-new".into(), by: hr }).unwrap();
+        assert!(org.staff["acme-new"].disabled);
     }
 }

@@ -277,7 +277,7 @@ mod tests {
             disabled: false,
             password_hash: hash_password("correct horse"),
         };
-        id.change(OrgCommand::CreateStaff { staff, password_chars: 13 }).await.unwrap();
+        id.change(OrgCommand::CreateStaff { staff, password_chars: 13, by: hutong_core::identity::Actor::System }).await.unwrap();
         (id, journal)
     }
 
