@@ -383,6 +383,13 @@ async fn staff_managers_reach_no_further_than_they_hold_and_head_is_guarded_like
     let clerk = json!({"account": "clerk", "name": "C", "phone": "13000000011", "password": "clerk-pass-1", "roles": ["hr"], "communities": ["lianyuan"]});
     assert_eq!(post(&hr, "/api/v1/staff", clerk).0, 200);
 
+    // S4: the code endpoint says the same for any phone, and sends a few texts, not unlimited.
+    let code = |phone: &str| http(server.http, "POST", "/api/v1/auth/owner/code", None, Some(&json!({"phone": phone}).to_string())).unwrap();
+    assert_eq!(code("13800000000"), code("13800000000"), "an unknown phone looks like any other");
+    assert_eq!(code("13800000000").0, 200);
+    let statuses: Vec<u16> = (0..6).map(|_| code("13898424613").0).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429], "five texts a quarter hour for one phone");
+
     // HEAD without a session: refused like GET, never a size or an existence.
     for path in ["/api/v1/communities/meiyuan", "/api/v1/communities/heyuan/houses?address=%E8%8D%B7%E8%8A%B1%E8%8B%91-1-1-101", "/api/v1/communities/heyuan/notifications", "/api/v1/communities/heyuan/tariff"] {
         let (status, _, _) = request(server.http, "HEAD", path, None, &[], b"").unwrap();

@@ -184,7 +184,7 @@ impl From<LoginError> for ApiError {
         match e {
             LoginError::Locked(_) => ApiError::RateLimited { zh, en },
             LoginError::Journal(j) => ApiError::Internal(j.to_string()),
-            LoginError::BadCredentials | LoginError::BadCode | LoginError::UnknownOwner => ApiError::SignInFailed { zh, en },
+            LoginError::BadCredentials | LoginError::BadCode => ApiError::SignInFailed { zh, en },
         }
     }
 }
