@@ -145,14 +145,16 @@ impl Identity {
             let org = self.org();
             org.accounts.get(account).and_then(|id| org.staff.get(id)).map(|s| (s.id.clone(), s.password_hash.clone()))
         };
-        // Verify against a dummy hash when the account is unknown, so timing does not tell.
-        let ok = match &found {
-            Some((_, hash)) => verify_password(password, hash),
-            None => {
-                let _ = verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$6oW0Pv8vYV9nY1b9RcsQ8W2pHkQz3F6nOjWf8cG0Ykg");
-                false
-            }
+        // Verify against a dummy hash when the account is unknown, so timing does not tell. Argon2
+        // is deliberately slow: it runs on the blocking pool, never on the threads that carry the
+        // sockets and the actors (review S5).
+        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$6oW0Pv8vYV9nY1b9RcsQ8W2pHkQz3F6nOjWf8cG0Ykg";
+        let (password, hash, known) = match &found {
+            Some((_, hash)) => (password.to_string(), hash.clone(), true),
+            None => (password.to_string(), DUMMY.to_string(), false),
         };
+        let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+        let ok = known && verified;
         let principal = found.as_ref().filter(|_| ok).and_then(|(id, _)| self.org().staff_principal(id));
         let Some(principal) = principal else {
             self.limiter.fail(&keys, now);
