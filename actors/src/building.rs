@@ -115,7 +115,7 @@ pub enum BuildingMsg {
     /// F9: the houses of a selection, when every bill is pending.
     PendingHouses(Vec<String>, RpcReplyPort<Result<Vec<HouseId>, BookError>>),
     /// Houses whose address or residents match a text (all for "").
-    Houses(String, RpcReplyPort<Vec<HouseRecord>>),
+    Houses(String, bool, RpcReplyPort<Vec<HouseRecord>>),
     /// A payment and what its receipt prints.
     Receipt(String, RpcReplyPort<Option<ReceiptFacts>>),
     /// What each house owes, bill by bill.
@@ -302,8 +302,8 @@ impl Actor for BuildingActor {
             BuildingMsg::PendingHouses(bills, reply) => {
                 let _ = reply.send(state.book.state().pending_houses(&bills));
             }
-            BuildingMsg::Houses(text, reply) => {
-                let _ = reply.send(state.book.state().houses_matching(&text));
+            BuildingMsg::Houses(text, unmasked, reply) => {
+                let _ = reply.send(state.book.state().houses_matching(&text, unmasked));
             }
             BuildingMsg::Receipt(no, reply) => {
                 let _ = reply.send(state.book.state().receipt(&no));

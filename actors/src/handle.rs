@@ -96,10 +96,11 @@ impl BuildingRef {
         self.call(|reply| BuildingMsg::PendingHouses(bills, reply), CALL_TIMEOUT).await
     }
 
-    /// Houses whose address or residents match a text (all for "").
-    pub async fn houses(&self, text: &str) -> Result<Vec<HouseRecord>, CallError> {
+    /// Houses whose address or residents match a text (all for ""); a phone matches in part only
+    /// for a caller who sees phones in full (`unmasked`).
+    pub async fn houses(&self, text: &str, unmasked: bool) -> Result<Vec<HouseRecord>, CallError> {
         let text = text.to_string();
-        self.call(|reply| BuildingMsg::Houses(text, reply), CALL_TIMEOUT).await
+        self.call(|reply| BuildingMsg::Houses(text, unmasked, reply), CALL_TIMEOUT).await
     }
 
     /// A payment and what its receipt prints.

@@ -164,7 +164,7 @@ async fn a_house_import_racing_another_edit_of_the_same_house_loses_neither() {
     a.unwrap().unwrap();
     r.unwrap().unwrap();
     let h = house.clone();
-    let record = w.building(1).houses("").await.unwrap().into_iter().find(|r| r.id == h).unwrap();
+    let record = w.building(1).houses("", true).await.unwrap().into_iter().find(|r| r.id == h).unwrap();
     assert_eq!(record.area, Decimal::new(9000, 2));
     assert_eq!((record.state, record.state_since), (HouseState::Vacant, Some(today)));
     assert_eq!(record.residents.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["李四"]);

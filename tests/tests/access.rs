@@ -240,6 +240,21 @@ async fn phone_numbers_are_masked_unless_unmasked_and_never_logged() {
     assert_eq!(full["phone"], "13800000003");
     let audit = server.get_json("/api/v1/audit?action=personal.unmask");
     assert_eq!((audit[0]["actor"].as_str(), audit[0]["target"].as_str()), (Some("admin"), Some("cashier")));
+    // A4: a masked phone cannot be recovered by searching for its parts; the whole number finds it.
+    let cashier = server.login("cashier");
+    let total = |token: &str, path: &str| -> u64 {
+        let (status, body) = http(server.http, "GET", path, Some(token), None).unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["total"].as_u64().unwrap()
+    };
+    let bills = |q: &str| format!("/api/v1/communities/heyuan/bills?q={q}");
+    let houses = |q: &str| format!("/api/v1/communities/heyuan/house-records?q={q}");
+    assert_eq!(total(&cashier, &bills("1389842")), 0, "part of a phone finds nothing without personal.unmask");
+    assert_eq!(total(&cashier, &houses("1389842")), 0);
+    assert!(total(&cashier, &bills("13898424613")) > 0, "the whole number still finds the house's bills");
+    assert!(total(&server.admin, &bills("1389842")) > 0, "an unmasking role searches by part");
+
     // An owner signs in with a one-time code sent through the outbox to the SMS gateway.
     let (status, _) = http(server.http, "POST", "/api/v1/auth/owner/code", None, Some(r#"{"phone":"13898424613"}"#)).unwrap();
     assert_eq!(status, 200);

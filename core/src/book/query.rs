@@ -32,15 +32,16 @@ impl Book {
         self.payments().iter().filter(|p| p.parts.iter().any(|(n, _)| n == bill)).cloned().collect()
     }
 
-    /// Houses whose address or residents (name, phone) contain `text`; every house for "".
-    pub fn houses_matching(&self, text: &str) -> Vec<HouseRecord> {
+    /// Houses whose address or residents (name, phone) contain `text`; every house for "". A
+    /// phone matches in part only when `unmasked` (see `phone_matches`).
+    pub fn houses_matching(&self, text: &str, unmasked: bool) -> Vec<HouseRecord> {
         self.houses
             .values()
             .filter(|h| {
                 text.is_empty()
                     || h.address.contains(text)
                     || h.address_path.contains(text)
-                    || h.residents.iter().any(|r| r.name.contains(text) || r.phone.contains(text))
+                    || h.residents.iter().any(|r| r.name.contains(text) || super::view::phone_matches(&r.phone, text, unmasked))
             })
             .cloned()
             .collect()

@@ -31,6 +31,14 @@ pub struct BillQuery {
     pub amount_min: Option<Money>,
     pub amount_max: Option<Money>,
     pub batch: Option<String>,
+    /// Whether the caller sees phones in full: only then does part of a phone match. Otherwise
+    /// only the whole number does, so masked digits cannot be found by probing (review A4).
+    pub unmasked: bool,
+}
+
+/// A phone matches a search: any part of it for a caller who sees phones in full, else only all of it.
+pub fn phone_matches(phone: &str, text: &str, unmasked: bool) -> bool {
+    if unmasked { phone.contains(text) } else { phone == text }
 }
 
 /// One row of the bill list, as the desk shows it.
@@ -90,7 +98,7 @@ impl BillQuery {
         let Some(house) = book.houses.get(&b.house) else { return false };
         house.address.contains(text)
             || house.address_path.contains(text)
-            || house.residents.iter().any(|r| r.name.contains(text) || r.phone.contains(text))
+            || house.residents.iter().any(|r| r.name.contains(text) || phone_matches(&r.phone, text, self.unmasked))
     }
 }
 

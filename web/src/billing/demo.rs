@@ -20,7 +20,7 @@ const GIVEN: [&str; 12] = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊
 
 pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> anyhow::Result<()> {
     let Some(first) = community.buildings.first() else { return Ok(()) };
-    if super::building(app, &first.id)?.houses("").await?.iter().any(|h| !h.residents.is_empty()) {
+    if super::building(app, &first.id)?.houses("", true).await?.iter().any(|h| !h.residents.is_empty()) {
         return Ok(());
     }
     let now = local_now(app, community);
@@ -29,7 +29,7 @@ pub async fn seed(app: &Arc<App>, community: &Community, owner_phone: &str) -> a
     let tariff = app.tariffs.get(community.id.as_str());
     let mut n: u64 = 0;
     for building in &community.buildings {
-        let mut houses = super::building(app, &building.id)?.houses("").await?;
+        let mut houses = super::building(app, &building.id)?.houses("", true).await?;
         for h in &mut houses {
             n += 1;
             let phone = if h.address.ends_with("-1-1-101") && building.no == 1 { owner_phone.to_string() } else { format!("139{:08}", 10_000_000 + n * 7919 % 89_999_999) };

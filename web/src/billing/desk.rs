@@ -79,8 +79,9 @@ fn state_of(s: &str) -> Result<BillState, ApiError> {
 }
 
 impl ListQuery {
-    fn to_query(&self) -> Result<BillQuery, ApiError> {
+    fn to_query(&self, caller: &Caller) -> Result<BillQuery, ApiError> {
         Ok(BillQuery {
+            unmasked: caller.principal.may(Permission::UnmaskPersonalData),
             text: self.q.trim().to_string(),
             states: self.state.split(',').filter(|s| !s.trim().is_empty()).map(state_of).collect::<Result<_, _>>()?,
             item: some(&self.item),
@@ -118,7 +119,7 @@ async fn matching(app: &App, caller: &Caller, community: &str, query: BillQuery)
 }
 
 pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, Query(q): Query<ListQuery>) -> Result<Json<BillPage>, ApiError> {
-    let rows = matching(&app, &caller, &community, q.to_query()?).await?;
+    let rows = matching(&app, &caller, &community, q.to_query(&caller)?).await?;
     let size = q.page_size.unwrap_or(20).clamp(1, 500);
     let page = q.page.unwrap_or(1).max(1);
     let amount: Money = rows.iter().map(|r| r.amount).sum();
@@ -369,7 +370,7 @@ const EXPORT_HEADER: [&str; 14] =
 
 /// F7: the filtered list as CSV or XLSX; phones masked, nothing a spreadsheet would run.
 pub async fn export(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
-    let rows = matching(&app, &caller, &community, q.to_query()?).await?;
+    let rows = matching(&app, &caller, &community, q.to_query(&caller)?).await?;
     let mut table: Vec<Vec<String>> = vec![EXPORT_HEADER.iter().map(|s| s.to_string()).collect()];
     for r in &rows {
         table.push(vec![

@@ -51,7 +51,7 @@ async fn houses_of(app: &App, caller: &Caller, community: &str, q: &HouseListQue
     for b in c.buildings.iter().filter(|b| in_scope(caller, &b.id) && (q.building.is_empty() || q.building == b.id.as_str())) {
         let text = q.q.trim().to_string();
         out.extend(
-            super::building(app, &b.id)?.houses(&text).await?,
+            super::building(app, &b.id)?.houses(&text, caller.principal.may(Permission::UnmaskPersonalData)).await?,
         );
     }
     Ok(out)
