@@ -124,6 +124,23 @@ async fn a_butler_sees_only_their_buildings_on_the_wall_and_in_the_api() {
     assert!(devices.as_array().unwrap().iter().all(|d| d["building"] == "heyuan-b01"));
     let (status, _) = http(server.http, "GET", "/api/v1/communities/heyuan/devices/wm-2-1-101", Some(&butler), None).unwrap();
     assert_eq!(status, 404, "a device of another building does not exist for the butler");
+    // A3: nor does a house of another building, or another building's reminders.
+    let at = |address: &str| http(server.http, "GET", &format!("/api/v1/communities/heyuan/houses?address={}", address.replace('荷', "%E8%8D%B7").replace('花', "%E8%8A%B1").replace('苑', "%E8%8B%91")), Some(&butler), None).unwrap().0;
+    assert_eq!((at("荷花苑-1-1-101"), at("荷花苑-3-2-506")), (200, 404));
+    // A house of each of two buildings that still owes something.
+    let owing = |building: &str| -> String {
+        let path = format!("/api/v1/communities/heyuan/bills?state=pending&building={building}&page_size=1");
+        let page: Value = serde_json::from_str(&http(server.http, "GET", &path, Some(&server.admin), None).unwrap().1).unwrap();
+        page["rows"][0]["address"].as_str().unwrap().to_string()
+    };
+    let remind = json!({"houses": [owing("heyuan-b01"), owing("heyuan-b02")], "channel": "in_app"}).to_string();
+    let (status, reply) = http(server.http, "POST", "/api/v1/communities/heyuan/reminders", Some(&server.admin), Some(&remind)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let all: Value = serde_json::from_str(&http(server.http, "GET", "/api/v1/communities/heyuan/notifications", Some(&server.admin), None).unwrap().1).unwrap();
+    let mine: Value = serde_json::from_str(&http(server.http, "GET", "/api/v1/communities/heyuan/notifications", Some(&butler), None).unwrap().1).unwrap();
+    let houses = |v: &Value| v["notifications"].as_array().unwrap().iter().map(|n| n["house"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(houses(&all).iter().any(|h| h.starts_with("heyuan-2-")), "{all}");
+    assert!(!houses(&mine).is_empty() && houses(&mine).iter().all(|h| h.starts_with("heyuan-1-")), "{mine}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

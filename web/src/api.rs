@@ -63,13 +63,15 @@ pub struct AddressQuery {
     address: String,
 }
 
-pub async fn house_by_address(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<AddressQuery>) -> Result<Response, ApiError> {
+/// A house by its address; outside a butler's buildings it does not exist (review A3).
+pub async fn house_by_address(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, Query(q): Query<AddressQuery>) -> Result<Response, ApiError> {
     let c = app.community(&id)?;
     let address: HouseAddress = q.address.parse().map_err(|e: hutong_core::community::AddressError| {
         let (zh, en) = ApiError::bilingual(&e);
         ApiError::BadRequest { zh, en }
     })?;
-    let (building, house) = c.find_house(&address).ok_or_else(|| ApiError::not_found("房屋", "house", &q.address))?;
+    let (building, house) =
+        c.find_house(&address).filter(|(b, _)| building_visible(&caller, Some(&b.id))).ok_or_else(|| ApiError::not_found("房屋", "house", &q.address))?;
     let full = c.address_of(&house.id).unwrap_or(address);
     Ok(Json(HouseAt {
         id: house.id.clone(),

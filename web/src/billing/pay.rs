@@ -190,7 +190,12 @@ pub async fn remind(
 }
 
 /// N3: the outbox, newest first, with delivery state (phones masked).
-pub async fn notifications(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Notifications>, ApiError> {
-    community_of(&app, &community)?;
-    Ok(Json(Notifications { notifications: app.outbox.recent(&community, 200) }))
+/// A butler sees only the messages of their own buildings' houses (review A3).
+pub async fn notifications(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>) -> Result<Json<Notifications>, ApiError> {
+    let c = community_of(&app, &community)?;
+    let mut notifications = app.outbox.recent(&community, 200);
+    if !caller.principal.scope.buildings.is_empty() {
+        notifications.retain(|n| building_of_house(&app, &c, &n.house).is_some_and(|b| in_scope(&caller, &b)));
+    }
+    Ok(Json(Notifications { notifications }))
 }
