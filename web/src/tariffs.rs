@@ -41,8 +41,7 @@ impl Tariffs {
 
     /// The tariff in force; the standard items without prices for a community not loaded here.
     pub fn get(&self, community: &str) -> Arc<Tariff> {
-        let current = self.store(community).and_then(|s| s.read().current.clone());
-        Arc::new(current.unwrap_or_default())
+        self.store(community).and_then(|s| s.read().current.clone()).unwrap_or_default()
     }
 
     /// Replaces a community's tariff, validated by `core`.

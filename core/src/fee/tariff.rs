@@ -114,7 +114,8 @@ fn standard_item(id: &str) -> Option<ChargeItem> {
 /// A community's tariff as journaled: `None` until one is set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommunityTariff {
-    pub current: Option<Tariff>,
+    /// Shared, so every reader (a bill list names each row's item from it) takes it without a copy.
+    pub current: Option<std::sync::Arc<Tariff>>,
 }
 
 impl crate::Aggregate for CommunityTariff {
@@ -130,7 +131,7 @@ impl crate::Aggregate for CommunityTariff {
     }
 
     fn apply(&mut self, tariff: &Tariff) {
-        self.current = Some(tariff.clone());
+        self.current = Some(std::sync::Arc::new(tariff.clone()));
     }
 }
 

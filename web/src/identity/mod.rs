@@ -155,13 +155,12 @@ impl Identity {
         };
         let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
         let ok = known && verified;
-        let principal = found.as_ref().filter(|_| ok).and_then(|(id, _)| self.org().staff_principal(id));
-        let Some(principal) = principal else {
+        let signed_in = found.filter(|_| ok).and_then(|(id, _)| self.org().staff_principal(&id).map(|p| (id, p)));
+        let Some((id, principal)) = signed_in else {
             self.limiter.fail(&keys, now);
             return Err(LoginError::BadCredentials);
         };
         self.limiter.clear(&keys[0]);
-        let id = found.map(|(id, _)| id).expect("found when principal is");
         let token = self.start_session(SessionSubject::Staff { id }, now).await?;
         Ok((token, principal))
     }
