@@ -214,6 +214,13 @@ impl Actor for BuildingActor {
             }
             (_, msg) => msg,
         };
+        // A quarantined book takes no writes (they would build on a record it could not apply):
+        // the reply is dropped, so the caller answers 503, and reads go on from the state before it.
+        if state.book.quarantined().is_some()
+            && matches!(msg, BuildingMsg::Book(..) | BuildingMsg::Pay(..) | BuildingMsg::Run(..) | BuildingMsg::Prepare(..) | BuildingMsg::Commit(..) | BuildingMsg::DueSoon)
+        {
+            return Ok(());
+        }
         match msg {
             BuildingMsg::DeviceHealth(device, health) => {
                 if let Some(changed) = state.board.note(device, health) {

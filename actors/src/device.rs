@@ -95,6 +95,10 @@ impl Actor for DeviceActor {
     }
 
     async fn handle(&self, myself: ActorRef<DeviceMsg>, msg: DeviceMsg, state: &mut DeviceActorState) -> Result<(), ActorProcessingErr> {
+        // A quarantined device takes no signals (its state stops before a record it could not apply).
+        if state.device.quarantined().is_some() && matches!(msg, DeviceMsg::Signal(..) | DeviceMsg::HeartbeatDue) {
+            return Ok(());
+        }
         match msg {
             DeviceMsg::Signal(command, ack) => {
                 let outcome = match state.device.state().decide(&command) {

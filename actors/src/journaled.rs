@@ -17,6 +17,67 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::journal::{Append, Journal, JournalError, SNAPSHOT_EVERY, Snapshot};
+use crate::quarantine::Poison;
+
+/// A stream folded from its snapshot and records.
+struct Folded<A> {
+    state: A,
+    /// The stream's last seq (recovery may have stopped before it).
+    head: u64,
+    replayed: u64,
+    poison: Option<Stopped>,
+}
+
+struct Stopped {
+    at: Poison,
+    /// `apply` panicked part-way: the state must be folded again without it.
+    torn: bool,
+}
+
+/// Folds a stream, stopping at the first record that does not decode or does not apply, or
+/// before `stop_at`.
+async fn fold<A: Durable>(
+    journal: &Arc<dyn Journal>,
+    stream: &StreamId,
+    init: &impl Fn() -> A,
+    settle: &impl Fn(&mut A),
+    stop_at: Option<u64>,
+) -> Result<Folded<A>, JournalError> {
+    let snapshot = journal.load_snapshot(stream.as_str()).await?.filter(|s| stop_at.is_none_or(|stop| s.seq < stop));
+    let decoded = snapshot.and_then(|snap| match serde_json::from_slice::<A>(&snap.payload) {
+        Ok(state) => Some((state, snap.seq)),
+        Err(e) => {
+            // A snapshot only shortens replay: without it, replay starts from the first record.
+            tracing::warn!(%stream, seq = snap.seq, error = %e, "snapshot does not decode; replaying the stream whole");
+            None
+        }
+    });
+    let (mut state, from) = decoded.unwrap_or_else(|| (init(), 0));
+    settle(&mut state);
+    let records = journal.replay(stream.as_str(), from).await?;
+    let head = records.last().map_or(from, |r| r.seq);
+    let mut replayed = 0;
+    for record in &records {
+        if stop_at.is_some_and(|stop| record.seq >= stop) {
+            break;
+        }
+        replayed += 1;
+        if crate::quarantine::is_skipped(stream.as_str(), record.seq) {
+            continue;
+        }
+        let stopped = |reason: String, torn| Stopped { at: Poison { stream: stream.to_string(), seq: record.seq, reason }, torn };
+        let event: A::Event = match serde_json::from_slice(&record.payload) {
+            Ok(event) => event,
+            Err(e) => return Ok(Folded { state, head, replayed, poison: Some(stopped(format!("does not decode: {e}"), false)) }),
+        };
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.apply(&event))) {
+            let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            let reason = format!("apply panicked: {}", why.unwrap_or_default());
+            return Ok(Folded { state, head, replayed, poison: Some(stopped(reason, true)) });
+        }
+    }
+    Ok(Folded { state, head, replayed, poison: None })
+}
 
 /// A journal stream's name, built in one place so no two owners can drift apart.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -54,6 +115,14 @@ impl StreamId {
     /// Messages to people and their delivery.
     pub fn outbox() -> Self {
         Self("outbox".into())
+    }
+    /// Operators' marks: records recovery skips (see [`crate::quarantine`]).
+    pub fn quarantine() -> Self {
+        Self("quarantine".into())
+    }
+    /// A stream by the name the journal keeps (an operator's tool names streams by hand).
+    pub fn named(name: &str) -> Self {
+        Self(name.into())
     }
 
     /// Not a journal stream: a building's health as folded from its devices, recomputed after a
@@ -131,6 +200,8 @@ struct Log {
     seq: u64,
     since_snapshot: u64,
     journal: Arc<dyn Journal>,
+    /// The record that stopped recovery: writes are refused until an operator deals with it.
+    poison: Option<Poison>,
 }
 
 impl Log {
@@ -140,6 +211,9 @@ impl Log {
         let first = self.seq + 1;
         if events.is_empty() {
             return Ok(first..first);
+        }
+        if let Some(p) = &self.poison {
+            return Err(JournalError::Quarantined { stream: p.stream.clone(), seq: p.seq });
         }
         let payloads = events
             .iter()
@@ -185,31 +259,35 @@ pub struct Journaled<A: Durable> {
 
 impl<A: Durable> Journaled<A> {
     /// The newest snapshot (or `init()` when there is none), then `settle` (what the snapshot may
-    /// not know yet, e.g. a changed registration), then every event after it.
+    /// not know yet, e.g. a changed registration), then every event after it. A record that does
+    /// not decode or whose `apply` panics quarantines the stream: the state is the one before it,
+    /// and writes are refused (see [`crate::quarantine`]); the owner still starts.
     pub async fn recover(
         journal: Arc<dyn Journal>,
         stream: StreamId,
-        init: impl FnOnce() -> A,
-        settle: impl FnOnce(&mut A),
+        init: impl Fn() -> A,
+        settle: impl Fn(&mut A),
     ) -> Result<Self, JournalError> {
-        let (mut state, mut seq) = match journal.load_snapshot(stream.as_str()).await? {
-            Some(snap) => {
-                let state = serde_json::from_slice::<A>(&snap.payload)
-                    .map_err(|e| JournalError::Store(format!("{stream}: snapshot at {} does not decode: {e}", snap.seq)))?;
-                (state, snap.seq)
-            }
-            None => (init(), 0),
-        };
-        settle(&mut state);
-        let records = journal.replay(stream.as_str(), seq).await?;
-        let since_snapshot = records.len() as u64;
-        for record in records {
-            let event: A::Event = serde_json::from_slice(&record.payload)
-                .map_err(|e| JournalError::Store(format!("{stream}: record {} does not decode: {e}", record.seq)))?;
-            state.apply(&event);
-            seq = record.seq;
+        let mut folded = fold(&journal, &stream, &init, &settle, None).await?;
+        if let Some(poison) = &folded.poison
+            && poison.torn
+        {
+            // The panic may have left the state half-changed: fold again, stopping before it.
+            let before = fold(&journal, &stream, &init, &settle, Some(poison.at.seq)).await?;
+            folded = Folded { poison: folded.poison, ..before };
         }
-        Ok(Journaled { log: Log { stream, seq, since_snapshot, journal }, state })
+        let poison = folded.poison.map(|p| p.at);
+        match &poison {
+            Some(p) => crate::quarantine::report(p.clone()),
+            None => crate::quarantine::cleared(stream.as_str()),
+        }
+        let log = Log { stream, seq: folded.head, since_snapshot: folded.replayed, journal, poison };
+        Ok(Journaled { log, state: folded.state })
+    }
+
+    /// The record that stopped recovery, when there is one.
+    pub fn quarantined(&self) -> Option<&Poison> {
+        self.log.poison.as_ref()
     }
 
     pub fn state(&self) -> &A {
@@ -250,7 +328,7 @@ pub struct Shared<A: Durable> {
 }
 
 impl<A: Durable> Shared<A> {
-    pub async fn recover(journal: Arc<dyn Journal>, stream: StreamId, init: impl FnOnce() -> A) -> Result<Self, JournalError> {
+    pub async fn recover(journal: Arc<dyn Journal>, stream: StreamId, init: impl Fn() -> A) -> Result<Self, JournalError> {
         Ok(Journaled::recover(journal, stream, init, |_| {}).await?.into())
     }
 
@@ -264,11 +342,17 @@ impl<A: Durable> Shared<A> {
         let mut log = self.log.lock().await;
         let events = self.read().decide(command).map_err(CommitError::Refused)?;
         let seqs = log.append(&events, at_ms).await?;
-        {
+        let applied = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-            for event in &events {
-                state.apply(event);
-            }
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| events.iter().for_each(|e| state.apply(e))))
+        };
+        if applied.is_err() {
+            // Impossible by construction (`decide` bounds what it journals); should it happen, the
+            // stream stops taking writes rather than build on a half-applied state.
+            let poison = Poison { stream: log.stream.to_string(), seq: seqs.start, reason: "apply panicked after the append".into() };
+            crate::quarantine::report(poison.clone());
+            log.poison = Some(poison);
+            return Err(CommitError::Journal(JournalError::Quarantined { stream: log.stream.to_string(), seq: seqs.start }));
         }
         log.applied(events.len() as u64, &*self.read());
         Ok(Committed { events, seqs })

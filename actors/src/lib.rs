@@ -15,6 +15,7 @@
 //! - [`hub`]: the live event bus and the read model the snapshot and the API are served from.
 //! - [`directory`]: where the device bridge finds the actor of a device.
 //! - [`metrics`]: counters and gauges rendered for Prometheus.
+//! - [`quarantine`]: streams holding a record that cannot be applied — reported, skipped on an operator's word.
 //! - [`clock`]: wall time that follows tokio's clock, so timers are testable with paused time.
 
 pub mod building;
@@ -27,6 +28,7 @@ pub mod hub;
 pub mod journal;
 pub mod journaled;
 pub mod metrics;
+pub mod quarantine;
 
 pub use clock::Clock;
 pub use directory::Directory;

@@ -458,11 +458,16 @@ pub struct SignedOut {
     pub signed_out: bool,
 }
 
-/// `GET /healthz`: `ready`, or `recovering` (503).
+/// `GET /healthz`: `ready`; `degraded` when streams are quarantined (the rest serves on; the
+/// log and `/metrics` name them); `recovering` (503) while starting; `failed` (503) once the
+/// journal refused a write and the server stopped taking them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
+    /// How many journal streams are quarantined.
+    #[serde(default)]
+    pub quarantined: usize,
 }
 
 /// A house found by its address.

@@ -143,7 +143,7 @@ pub fn lines_for<'a>(
                     external_no: None,
                     remark: String::new(),
                 }),
-                Err(e @ (FeeError::NoPrice { .. } | FeeError::UsageMissing | FeeError::BadTiers)) => {
+                Err(e @ (FeeError::NoPrice { .. } | FeeError::UsageMissing | FeeError::BadTiers | FeeError::TooLarge)) => {
                     out.problems.push(RunProblem { house: house.address.clone(), item: item.id.clone(), reason: e.to_string() })
                 }
             }

@@ -168,6 +168,8 @@ pub enum DeviceError {
     WrongKind { kind: DeviceKind, what: &'static str },
     #[error("读数不能为负数 / a reading cannot be negative: {0}")]
     NegativeReading(Decimal),
+    #[error("读数超出上限 1000000000000 / a reading above 1000000000000 is refused")]
+    ReadingTooLarge,
 }
 
 /// How a device looks on the wall.
@@ -253,9 +255,12 @@ impl DeviceState {
     /// This meter's typical usage: the mean of its remembered usages, exact.
     pub fn typical_usage(&self) -> Option<Decimal> {
         (self.recent_usage.len() >= SPIKE_MIN_HISTORY).then(|| {
-            let sum: Decimal = self.recent_usage.iter().sum();
-            sum / Decimal::from(self.recent_usage.len())
+            // Readings are bounded in `decide`, so this cannot overflow; checked all the same,
+            // since an old journal may hold readings from before the bound.
+            let sum = self.recent_usage.iter().try_fold(Decimal::ZERO, |sum, u| sum.checked_add(*u));
+            sum.map(|sum| sum / Decimal::from(self.recent_usage.len()))
         })
+        .flatten()
     }
 
     fn is_duplicate(&self, signal: &Signal) -> bool {
@@ -282,6 +287,9 @@ impl DeviceState {
                 if value.is_sign_negative() && !value.is_zero() {
                     return Err(DeviceError::NegativeReading(*value));
                 }
+                if *value > crate::limits::READING_MAX {
+                    return Err(DeviceError::ReadingTooLarge);
+                }
                 match self.last_value {
                     Some(previous) if *value < previous => events.push(DeviceEvent::ReadingWentBackwards {
                         signal: *signal,
@@ -292,7 +300,7 @@ impl DeviceState {
                         let usage = previous.map(|p| *value - p);
                         events.push(DeviceEvent::ReadingAccepted { signal: *signal, value: *value, usage });
                         if let (Some(usage), Some(typical)) = (usage, self.typical_usage()) {
-                            let threshold = (typical * Decimal::from(SPIKE_FACTOR)).max(kind.spike_floor());
+                            let threshold = typical.saturating_mul(Decimal::from(SPIKE_FACTOR)).max(kind.spike_floor());
                             if usage > threshold {
                                 events.push(DeviceEvent::UsageSpiked { signal: *signal, usage, typical });
                             }
@@ -512,6 +520,26 @@ mod tests {
             let mut from_json = meter();
             for e in &decoded { from_json.apply(e); }
             prop_assert_eq!(&from_json, &live);
+        }
+
+        /// D4: readings at the edges of `Decimal` are refused or folded, never a panic, and
+        /// nothing past the bound reaches the journal.
+        #[test]
+        fn extreme_readings_never_panic(values in proptest::collection::vec(prop_oneof![
+            Just(Decimal::MAX), Just(Decimal::MIN), Just(crate::limits::READING_MAX), Just(Decimal::ZERO),
+            (0i64..i64::MAX).prop_map(|v| Decimal::new(v, 0)), (0i64..1_000).prop_map(|v| Decimal::new(v, 1)),
+        ], 1..40)) {
+            let mut m = meter();
+            for (n, value) in values.into_iter().enumerate() {
+                let Ok(events) = m.decide(&DeviceCommand::RecordReading { signal: sig(n as u64 + 1), value }) else { continue };
+                for e in &events {
+                    if let DeviceEvent::ReadingAccepted { value, .. } = e {
+                        prop_assert!(*value <= crate::limits::READING_MAX);
+                    }
+                    m.apply(e);
+                }
+                let _ = m.typical_usage();
+            }
         }
 
         /// The sequence number only moves forward, whatever order messages arrive in.

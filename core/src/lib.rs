@@ -15,6 +15,7 @@
 //! - [`fee`]: charge items, price rules by scope and date, formulas, the amount a house owes; the
 //!   community tariff (items with their accounting subjects) and its validation.
 //! - [`ledger`]: balanced entries and account balances (P13).
+//! - [`limits`]: the bounds every stored amount, price, area and reading lives within.
 //! - [`bill`]: bill states, edits, voids, and how a payment settles bills (earliest first).
 //! - [`book`]: a building's book — houses, residents, bills, payments, ledgers, reminders.
 //! - [`bill_run`]: a bill run's lines for a period (F3), prorated, previewed before commit.
@@ -40,6 +41,7 @@ pub mod fee;
 pub mod identity;
 pub mod import;
 pub mod ledger;
+pub mod limits;
 pub mod ids;
 pub mod live;
 pub mod money;

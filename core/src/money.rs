@@ -10,13 +10,33 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 /// An amount of CNY, always held at 2 decimal places.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Read from JSON only as a string with at most two decimals (`"194.57"`): a JSON number would
+/// pass through a float, and a third decimal would leave a sub-fen remainder no one can settle
+/// (review M2). Bounds on size live in `decide` (see [`crate::limits`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Money(Decimal);
 
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Exact;
+        impl serde::de::Visitor<'_> for Exact {
+            type Value = Money;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("金额须写成带引号的字符串，最多两位小数，如 \"194.57\" / an amount is a string with at most two decimals, such as \"194.57\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Money, E> {
+                Money::exact(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Exact)
+    }
+}
+
 /// Why a text is not an amount of money.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("不是有效金额 / not a valid amount: {0:?}")]
+#[error("不是有效金额（最多两位小数）/ not a valid amount (at most two decimals): {0:?}")]
 pub struct MoneyParseError(pub String);
 
 impl Money {
@@ -32,6 +52,32 @@ impl Money {
         let mut rounded = value.round_dp_with_strategy(dp.min(2), strategy);
         rounded.rescale(2);
         Money(rounded)
+    }
+
+    /// Whole fen, at compile time (for bounds).
+    pub const fn from_parts_fen(fen: u64) -> Money {
+        Money(Decimal::from_parts(fen as u32, (fen >> 32) as u32, 0, false, 2))
+    }
+
+    /// An amount as a person wrote it, refused rather than rounded when it has more than two
+    /// decimals: `"194.57"`, `"-3"`, `"0.10"`.
+    pub fn exact(text: &str) -> Result<Money, MoneyParseError> {
+        let digits = text.trim().trim_start_matches(['-', '+']);
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Err(MoneyParseError(text.chars().take(40).collect()));
+        }
+        let value = Decimal::from_str(text.trim()).map_err(|_| MoneyParseError(text.chars().take(40).collect()))?;
+        if value.normalize().scale() > 2 {
+            return Err(MoneyParseError(text.chars().take(40).collect()));
+        }
+        let mut value = value.normalize();
+        value.rescale(2);
+        Ok(Money(value))
+    }
+
+    /// `self + other`, or `None` where `Decimal` would overflow.
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        self.0.checked_add(other.0).map(Money)
     }
 
     /// Whole fen, for integer-only consumers (payment providers count in fen).
@@ -137,6 +183,16 @@ mod tests {
         assert!("abc".parse::<Money>().is_err());
     }
 
+    #[test]
+    fn json_amounts_are_strings_with_at_most_two_decimals() {
+        assert_eq!(serde_json::from_str::<Money>("\"194.57\"").unwrap().to_string(), "194.57");
+        assert_eq!(serde_json::from_str::<Money>("\"1.500\"").unwrap().to_string(), "1.50");
+        for refused in ["\"0.001\"", "12345678901234567.89", "12", "\"abc\"", "\"1e3\""] {
+            let e = serde_json::from_str::<Money>(refused).unwrap_err().to_string();
+            assert!(e.contains("两位小数"), "{refused}: {e}");
+        }
+    }
+
     proptest! {
         #[test]
         fn sums_of_fen_are_exact(fens in proptest::collection::vec(-1_000_000i64..1_000_000, 0..200)) {
@@ -158,7 +214,7 @@ impl utoipa::PartialSchema for Money {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("Yuan, a decimal string with at most two places"))
+            .description(Some("Yuan, a decimal string with at most two places; a JSON number is refused. One amount (a bill, a payment, an edit) is at most 100000000.00."))
             .examples(["194.57"])
             .build()
             .into()

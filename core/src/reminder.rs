@@ -72,7 +72,8 @@ impl ReminderLimits {
         if days == 0 {
             return Ok(());
         }
-        let next = last + Days::new(u64::from(days));
+        // Past the calendar's end means never again (a tariff bounds `days`, an old one may not).
+        let next = last.checked_add_days(Days::new(u64::from(days))).unwrap_or(NaiveDate::MAX);
         if today < next { Err(ReminderRefusal { channel, last, next }) } else { Ok(()) }
     }
 }

@@ -118,10 +118,9 @@ impl Server {
         let log = self.log.clone();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok((200, body)) = http_get(http, "/healthz") {
-                if body.contains("ready") {
-                    return;
-                }
+            // 200 is ready or degraded (a quarantined stream); 503 is still recovering.
+            if let Ok((200, _)) = http_get(http, "/healthz") {
+                return;
             }
             if Instant::now() > deadline {
                 panic!("hutong not ready after 60 s; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());

@@ -19,16 +19,22 @@ use crate::error::ApiError;
 use crate::scope::{building_visible, scoped_wall};
 
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
-    if app.ready.load(Ordering::Acquire) {
-        Json(Health { status: "ready".into() }).into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "recovering".into() })).into_response()
+    let quarantined = hutong_actors::quarantine::poisoned().len();
+    if !app.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "recovering".into(), quarantined })).into_response();
     }
+    let status = if quarantined > 0 { "degraded" } else { "ready" };
+    Json(Health { status: status.into(), quarantined }).into_response()
 }
 
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let ready = i64::from(app.ready.load(Ordering::Acquire));
     app.metrics.gauge("hutong_ready", &[]).store(ready, Ordering::Relaxed);
+    let poisoned = hutong_actors::quarantine::poisoned();
+    app.metrics.gauge("hutong_quarantined_streams", &[]).store(poisoned.len() as i64, Ordering::Relaxed);
+    for p in &poisoned {
+        app.metrics.gauge("hutong_stream_quarantined_at", &[("stream", &p.stream)]).store(p.seq as i64, Ordering::Relaxed);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
 }
 

@@ -140,6 +140,10 @@ impl<R: Into<ApiError>> From<CommitError<R>> for ApiError {
     fn from(e: CommitError<R>) -> Self {
         match e {
             CommitError::Refused(r) => r.into(),
+            CommitError::Journal(hutong_actors::journal::JournalError::Quarantined { stream, seq }) => ApiError::Unavailable {
+                zh: format!("数据流 {stream} 第 {seq} 条记录无法应用，已隔离，等待运维处理"),
+                en: format!("stream {stream} is quarantined at record {seq} until an operator deals with it"),
+            },
             CommitError::Journal(j) => ApiError::Internal(j.to_string()),
         }
     }

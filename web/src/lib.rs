@@ -20,6 +20,7 @@
 //! - [`openapi`]: the OpenAPI document, generated from the route table and the body types.
 //! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
 //! - [`bill_run_cli`]: `hutong bill-run`, a bill run from the command line with a progress bar.
+//! - [`journal_cli`]: `hutong journal inspect|quarantine`, for a stream that holds a record it cannot apply.
 
 pub mod api;
 pub mod app;
@@ -30,6 +31,7 @@ pub mod billing;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod journal_cli;
 pub mod notify;
 pub mod openapi;
 pub mod routes;

@@ -1,4 +1,4 @@
-//! `hutong`: serve, demo, simulate, bill-run, store init. (The benchmarks are `hutong-bench`.)
+//! `hutong`: serve, demo, simulate, bill-run, journal inspect|quarantine, store init. (The benchmarks are `hutong-bench`.)
 
 use std::collections::HashSet;
 
@@ -57,6 +57,11 @@ enum Command {
         /// The server's device secret (the demo keeps it in its data directory as demo-device-secret).
         #[arg(long, env = "HUTONG_DEVICE_SECRET", hide_env_values = true)]
         device_secret: String,
+    },
+    /// See and deal with a quarantined journal stream (the server stopped).
+    Journal {
+        #[command(subcommand)]
+        action: hutong_web::journal_cli::JournalAction,
     },
     /// The cluster store: `hutong store init --store scylla://host:port/keyspace` creates the schema.
     Store {
@@ -141,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::BillRun(args) => hutong_web::bill_run_cli::run(args).await,
+        Command::Journal { action } => hutong_web::journal_cli::run(action).await,
         Command::Store { action: StoreAction::Init { store, replication } } => {
             let options = hutong_actors::journal::ScyllaOptions::from_url(&store)?;
             let session = scylla::client::session_builder::SessionBuilder::new()

@@ -151,7 +151,7 @@ pub fn document<'a>(routes: impl IntoIterator<Item = Entry<'a>>) -> Value {
         "info": {
             "title": "Hutong 胡同",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Residential community operations: devices, the control-room wall, billing and collection. Errors: `{\"error\": {\"code\", \"message\"}}`, the message in Chinese and English. Amounts are decimal strings with at most two places.",
+            "description": "Residential community operations: devices, the control-room wall, billing and collection. Errors: `{\"error\": {\"code\", \"message\"}}`, the message in Chinese and English. Amounts are decimal strings with at most two places (a JSON number or a third decimal is refused). Bounds (refused with a sentence past them): one amount — a bill, a payment, an edit, an imported row — at most 100000000.00 yuan; an area at most 1000000 m²; a unit, fixed or tier price at most 1000000; a floor coefficient or vacant share at most 1000; a meter reading at most 10^12; days between reminders at most 3660.",
         },
         "paths": paths,
         "components": {

@@ -73,6 +73,8 @@ fn broker_address(config: &Config, device_secret: &str) -> BrokerAddress {
 /// Runs the server until `shutdown` is cancelled. Returns the HTTP address once ready, via `on_ready`.
 pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: CancellationToken, on_ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     let journal = open_journal(&config).await?;
+    // Operators' skip marks first: every stream below recovers with them.
+    hutong_actors::quarantine::load(&journal).await?;
     let (device_secret, demo_password) = secrets(&config, demo.as_ref())?;
     // Messages queued before a restart go out now, before anything else is recovered.
     let outbox = Outbox::open(journal.clone(), Gateways { webhook: config.reminder_webhook.clone(), sms: config.sms_webhook.clone() }, hutong_core::outbox::RetryPolicy::default()).await?;
@@ -80,6 +82,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let metrics = Metrics::new();
     metrics.describe("hutong_ws_clients", "WebSocket clients connected");
     metrics.describe("hutong_ws_resyncs_total", "Times a slow WebSocket client was told to resync");
+    metrics.describe("hutong_quarantined_streams", "Journal streams holding a record that cannot be applied (writes refused; see hutong journal inspect)");
+    metrics.describe("hutong_stream_quarantined_at", "The seq of the record that stopped a quarantined stream");
     let app = Arc::new(App {
         identity: identity.clone(),
         hub: LiveHub::new(),

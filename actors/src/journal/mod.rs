@@ -59,6 +59,9 @@ pub enum JournalError {
     Store(String),
     #[error("journal is closed")]
     Closed,
+    /// The stream holds a record that cannot be applied; writes wait for an operator.
+    #[error("数据流 {stream} 第 {seq} 条记录无法应用，已隔离，等待运维处理 / stream {stream} is quarantined at record {seq} until an operator deals with it")]
+    Quarantined { stream: String, seq: u64 },
 }
 
 /// Where actors keep their events.

@@ -169,6 +169,22 @@ impl Payment {
             && asked == bills
             && r.amount.is_none_or(|a| a == self.amount)
     }
+
+    /// The ledger postings this payment makes: the channel debited, each settled bill's item
+    /// credited, the surplus to prepayment. `item_of` names a bill's item (a part for a bill the
+    /// book does not know posts nothing, as `apply` settles nothing for it).
+    pub fn postings(&self, item_of: impl Fn(&str) -> Option<String>) -> Vec<crate::ledger::Posting> {
+        let mut postings = vec![crate::ledger::Posting { account: self.channel.account(), amount: self.amount }];
+        for (no, part) in &self.parts {
+            if let Some(item) = item_of(no) {
+                postings.push(crate::ledger::Posting { account: Account::Receivable(item), amount: -*part });
+            }
+        }
+        if !self.prepaid.is_zero() {
+            postings.push(crate::ledger::Posting { account: Account::Prepayment, amount: -self.prepaid });
+        }
+        postings
+    }
 }
 
 /// What may be asked of a building's book.
@@ -241,6 +257,10 @@ pub enum BookError {
     Reminder(ReminderRefusal),
     NotAllPending { bill: String, state: &'static str },
     BatchAbandoned,
+    OutOfRange(crate::limits::OutOfRange),
+    /// A payment whose postings would not balance (P13): impossible by construction, refused
+    /// here so `apply` never meets one.
+    Unbalanced,
 }
 
 crate::bilingual!(BookError {
@@ -254,12 +274,26 @@ crate::bilingual!(BookError {
     BookError::Reminder(_0) => ("{}", crate::bilingual::Bilingual::zh(_0)) / ("{}", crate::bilingual::Bilingual::en(_0)),
     BookError::NotAllPending { bill, state } => ("批量操作仅限全部为待支付的账单，{bill} 为{state}") / ("batch actions need every selected bill pending; {bill} is {state}"),
     BookError::BatchAbandoned => ("批量操作已超时放弃，请重试") / ("the batch was abandoned (it took too long); try again"),
+    BookError::OutOfRange(_0) => ("{}", crate::bilingual::Bilingual::zh(_0)) / ("{}", crate::bilingual::Bilingual::en(_0)),
+    BookError::Unbalanced => ("记账分录不平衡，已拒绝") / ("the ledger entry would not balance; refused"),
 });
 
 impl From<BillError> for BookError {
     fn from(e: BillError) -> Self {
         BookError::Bill(e)
     }
+}
+
+impl From<crate::limits::OutOfRange> for BookError {
+    fn from(e: crate::limits::OutOfRange) -> Self {
+        BookError::OutOfRange(e)
+    }
+}
+
+/// A house's numbers within the bounds of [`crate::limits`].
+pub(super) fn check_house(h: &HouseRecord) -> Result<(), BookError> {
+    crate::limits::check(h.area, crate::limits::AREA_MAX, crate::limits::PRICE_DECIMALS, "面积", "area")?;
+    Ok(())
 }
 
 impl From<ReminderRefusal> for BookError {
@@ -384,7 +418,10 @@ impl Book {
 
     pub fn decide(&self, command: &BookCommand) -> Result<Vec<BookEvent>, BookError> {
         match command {
-            BookCommand::RegisterHouses { houses } => Ok(vec![BookEvent::HousesRegistered { houses: houses.clone() }]),
+            BookCommand::RegisterHouses { houses } => {
+                houses.iter().try_for_each(check_house)?;
+                Ok(vec![BookEvent::HousesRegistered { houses: houses.clone() }])
+            }
             BookCommand::IssueBills { lines, source, by, at } => {
                 let mut seen = FxHashSet::default();
                 let mut fresh = Vec::with_capacity(lines.len());
@@ -398,6 +435,7 @@ impl Book {
                         continue;
                     }
                     if !line.amount.is_zero() && !line.amount.is_negative() {
+                        crate::limits::check_amount(line.amount, "账单金额", "bill amount")?;
                         fresh.push(line.clone());
                     }
                 }
@@ -437,9 +475,11 @@ impl Book {
             }
             BookCommand::ChangeBill { no, change, by, at } => {
                 let record = self.bill(no).ok_or_else(|| BookError::NoBill(no.clone()))?;
-                if matches!(change, BillCommand::Pay { .. }) {
+                match change {
                     // Payments go through `Pay`, so they reach the ledger and the receipt.
-                    return Err(BookError::NothingToPay);
+                    BillCommand::Pay { .. } => return Err(BookError::NothingToPay),
+                    BillCommand::Edit { amount, .. } => crate::limits::check_amount(*amount, "账单金额", "bill amount")?,
+                    _ => {}
                 }
                 let events = record.bill.decide(change)?;
                 Ok(events
@@ -511,6 +551,7 @@ impl Book {
         if amount.is_zero() || amount.is_negative() {
             return Err(if owed.is_zero() { BookError::NothingOwed } else { BookError::NothingToPay });
         }
+        crate::limits::check_amount(amount, "付款金额", "payment amount")?;
         let plan = allocate(amount, &chosen);
         let payment = Payment {
             no: self.number(r.at, self.counter),
@@ -525,6 +566,8 @@ impl Book {
             prepaid: plan.prepayment,
             asked: r.bills.clone(),
         };
+        // The entry `apply` will post must balance; refusing here keeps `apply` infallible (M5).
+        Entry::new(payment.postings(|no| self.bill(no).map(|b| b.bill.item.clone()))).map_err(|_| BookError::Unbalanced)?;
         Ok(vec![BookEvent::PaymentTaken { payment }])
     }
 
@@ -602,19 +645,16 @@ impl Book {
                 }
             }
             BookEvent::PaymentTaken { payment } => {
-                let mut postings = vec![crate::ledger::Posting { account: payment.channel.account(), amount: payment.amount }];
+                let postings = payment.postings(|no| self.bill(no).map(|b| b.bill.item.clone()));
                 for (no, part) in &payment.parts {
                     if let Some(&i) = self.index.get(no) {
                         let record = &mut self.bills[i];
-                        postings.push(crate::ledger::Posting { account: Account::Receivable(record.bill.item.clone()), amount: -*part });
                         let change = Change { at: payment.at, by: payment.by.clone(), event: BillEvent::BillPaid { amount: *part } };
                         record.bill.apply(&change.event);
                         record.history.push(change);
                     }
                 }
-                if !payment.prepaid.is_zero() {
-                    postings.push(crate::ledger::Posting { account: Account::Prepayment, amount: -payment.prepaid });
-                }
+                // `decide` built this very entry and refused it unless it balanced.
                 if let Ok(entry) = Entry::new(postings) {
                     self.ledgers.entry(payment.house.clone()).or_default().post(&entry);
                 }

@@ -289,3 +289,86 @@ fn a_journaled_bill_event_keeps_every_line_in_order_with_its_notes() {
     assert_eq!(serde_json::from_str::<BookEvent>(&json).unwrap(), event);
     assert_eq!(json.matches("\"item\"").count(), 3, "consecutive lines of one item share a group: {json}");
 }
+
+/// Amounts a hostile or careless caller might send: the edges of `Decimal`, negatives, the bound
+/// and one fen past it.
+fn extreme_amount() -> impl Strategy<Value = Money> {
+    prop_oneof![
+        Just(Money::from_decimal(Decimal::MAX)),
+        Just(Money::from_decimal(Decimal::MIN)),
+        Just(Money::from_decimal(Decimal::from_str_exact("50000000000000000000000000000").unwrap())),
+        Just(crate::limits::AMOUNT_MAX),
+        Just(crate::limits::AMOUNT_MAX + Money::from_fen(1)),
+        Just(Money::from_fen(-1)),
+        (1i64..i64::MAX).prop_map(Money::from_fen),
+        (1i64..1_000_000).prop_map(Money::from_fen),
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Hostile {
+    Issue(u32, u32, Money),
+    Pay(u32, Option<Money>),
+    Edit(usize, Money),
+    Area(u32, Decimal),
+}
+
+fn hostile() -> impl Strategy<Value = Hostile> {
+    let area = prop_oneof![Just(Decimal::MAX), Just(crate::limits::AREA_MAX), (1i64..i64::MAX).prop_map(|a| Decimal::new(a, 2))];
+    prop_oneof![
+        (1u32..4, 1u32..13, extreme_amount()).prop_map(|(h, m, a)| Hostile::Issue(h, m, a)),
+        (1u32..4, proptest::option::of(extreme_amount())).prop_map(|(h, a)| Hostile::Pay(h, a)),
+        (0usize..40, extreme_amount()).prop_map(|(i, a)| Hostile::Edit(i, a)),
+        (1u32..4, area).prop_map(|(h, a)| Hostile::Area(h, a)),
+    ]
+}
+
+proptest! {
+    /// M1: whatever amounts arrive, `decide` journals only what `apply` and the money view can
+    /// fold without overflow — every journaled amount is within the bound, the book's money sums
+    /// without panicking, and the ledgers still balance.
+    #[test]
+    fn extreme_values_never_reach_the_journal(ops in proptest::collection::vec(hostile(), 1..80)) {
+        let mut live = book_with(3);
+        for (n, op) in ops.iter().enumerate() {
+            let when = at("2026-11-22 10:00:00") + chrono::Duration::seconds(n as i64);
+            let command = match op {
+                Hostile::Issue(h, m, a) => {
+                    let mut l = line(*h, "property", *m, 1);
+                    l.amount = *a;
+                    BookCommand::IssueBills { lines: vec![l], source: BillSource::Manual, by: "t".into(), at: when }
+                }
+                Hostile::Pay(h, a) => BookCommand::Pay(PaymentRequest { key: format!("k{n}"), house: HouseId::new(format!("h{h}")), bills: vec![], amount: *a, channel: PayChannel::Cash, payer: "p".into(), by: "t".into(), at: when }),
+                Hostile::Edit(i, a) => {
+                    let Some(b) = live.bills().get(i % live.bills().len().max(1)).map(|b| b.bill.clone()) else { continue };
+                    BookCommand::ChangeBill { no: b.no, change: BillCommand::Edit { item: b.item, period_start: b.period_start, period_end: b.period_end, amount: *a, remark: String::new() }, by: "t".into(), at: when }
+                }
+                Hostile::Area(h, a) => {
+                    let mut record = live.houses[&HouseId::new(format!("h{h}"))].clone();
+                    record.area = *a;
+                    BookCommand::RegisterHouses { houses: vec![record] }
+                }
+            };
+            let Ok(events) = live.decide(&command) else { continue };
+            for e in &events {
+                let amounts: Vec<Money> = match e {
+                    BookEvent::BillsIssued { lines, .. } => lines.iter().map(|l| l.amount).collect(),
+                    BookEvent::PaymentTaken { payment } => vec![payment.amount],
+                    BookEvent::BillChanged { change: Change { event: crate::bill::BillEvent::BillEdited { amount, .. }, .. }, .. } => vec![*amount],
+                    _ => vec![],
+                };
+                for a in amounts {
+                    prop_assert!(a <= crate::limits::AMOUNT_MAX && !a.is_negative(), "journaled {a}");
+                }
+                live.apply(e);
+            }
+            for h in live.houses.values() {
+                prop_assert!(h.area <= crate::limits::AREA_MAX);
+            }
+            let _ = live.money(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+            for h in live.houses.keys() {
+                prop_assert!(live.ledger(h).is_none_or(|l| l.total().is_zero()));
+            }
+        }
+    }
+}

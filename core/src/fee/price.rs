@@ -210,6 +210,8 @@ pub struct HouseFacts {
 pub enum FeeError {
     #[error("收费项目 {item} 在 {date} 没有适用的价格 / no price for item {item} on {date}")]
     NoPrice { item: String, date: NaiveDate },
+    #[error("计算出的金额超过单笔上限 100000000.00 / the amount computed is above the limit of 100000000.00 for one bill")]
+    TooLarge,
     #[error("阶梯价格需要用量 / a tiered price needs a usage")]
     UsageMissing,
     #[error("阶梯价格无效：上限须递增、最后一档不设上限 / tiers must rise and end without a limit")]
@@ -238,7 +240,8 @@ fn tiered(tiers: &[Tier], usage: Decimal) -> Result<Decimal, FeeError> {
         if usage <= floor {
             break;
         }
-        total += (usage.min(top) - floor) * tier.price;
+        let step = (usage.min(top) - floor).checked_mul(tier.price).ok_or(FeeError::TooLarge)?;
+        total = total.checked_add(step).ok_or(FeeError::TooLarge)?;
         floor = top;
     }
     Ok(total)
@@ -247,7 +250,7 @@ fn tiered(tiers: &[Tier], usage: Decimal) -> Result<Decimal, FeeError> {
 /// The amount of one period of `item` for `house`, before proration — unrounded.
 fn raw_amount(item: &ChargeItem, rule: &PriceRule, house: &HouseFacts, usage: Option<Decimal>) -> Result<Decimal, FeeError> {
     let base = match &rule.formula {
-        Formula::AreaTimesPrice { unit_price } => house.area * unit_price,
+        Formula::AreaTimesPrice { unit_price } => house.area.checked_mul(*unit_price).ok_or(FeeError::TooLarge)?,
         Formula::Fixed { amount } => *amount,
         Formula::Tiered { tiers } => tiered(tiers, usage.ok_or(FeeError::UsageMissing)?)?,
     };
@@ -256,7 +259,7 @@ fn raw_amount(item: &ChargeItem, rule: &PriceRule, house: &HouseFacts, usage: Op
         (HouseState::Vacant, Some(share)) => share,
         _ => Decimal::ONE,
     };
-    Ok(base * coefficient * share)
+    base.checked_mul(coefficient).and_then(|b| b.checked_mul(share)).ok_or(FeeError::TooLarge)
 }
 
 /// What `house` owes for `item` for a period, on the price in force on `date`; `covered` of
@@ -273,9 +276,12 @@ pub fn charge(
     let rule = rule_for(rules, &item.id, house, date).ok_or_else(|| FeeError::NoPrice { item: item.id.clone(), date })?;
     let mut amount = raw_amount(item, rule, house, usage)?;
     if period > 0 && covered < period {
-        amount = amount * Decimal::from(covered) / Decimal::from(period);
+        amount = amount.checked_mul(Decimal::from(covered)).ok_or(FeeError::TooLarge)? / Decimal::from(period);
     }
-    Ok(item.rounding.apply(amount))
+    let amount = item.rounding.apply(amount);
+    // A bill above the bound is refused here, as a problem of this house, not of the run.
+    crate::limits::check_amount(amount, "账单金额", "bill amount").map_err(|_| FeeError::TooLarge)?;
+    Ok(amount)
 }
 
 #[cfg(test)]

@@ -25,11 +25,19 @@ pub struct Tariff {
 pub enum TariffError {
     UnknownItem(String),
     DuplicateItem(String),
+    OutOfRange(crate::limits::OutOfRange),
+}
+
+impl From<crate::limits::OutOfRange> for TariffError {
+    fn from(e: crate::limits::OutOfRange) -> Self {
+        TariffError::OutOfRange(e)
+    }
 }
 
 crate::bilingual!(TariffError {
     TariffError::UnknownItem(_0) => ("价格引用了不存在的收费项目 {_0}") / ("a price names the unknown item {_0}"),
     TariffError::DuplicateItem(_0) => ("收费项目 {_0} 重复") / ("the item {_0} is listed twice"),
+    TariffError::OutOfRange(_0) => ("{}", crate::bilingual::Bilingual::zh(_0)) / ("{}", crate::bilingual::Bilingual::en(_0)),
 });
 
 impl Default for Tariff {
@@ -47,10 +55,42 @@ impl Tariff {
                 return Err(TariffError::DuplicateItem(item.id.clone()));
             }
         }
-        match self.rules.iter().find(|r| !self.items.iter().any(|i| i.id == r.item)) {
-            Some(rule) => Err(TariffError::UnknownItem(rule.item.clone())),
-            None => Ok(()),
+        if let Some(rule) = self.rules.iter().find(|r| !self.items.iter().any(|i| i.id == r.item)) {
+            return Err(TariffError::UnknownItem(rule.item.clone()));
         }
+        self.check_bounds()
+    }
+
+    /// Every number within [`crate::limits`], so no bill run or reminder can overflow on it (V1).
+    fn check_bounds(&self) -> Result<(), TariffError> {
+        use crate::limits::{FACTOR_MAX, PRICE_DECIMALS, PRICE_MAX, READING_MAX, REMINDER_DAYS_MAX, check};
+        use super::price::Formula;
+        for item in &self.items {
+            if let Some(share) = item.vacant_share {
+                check(share, FACTOR_MAX, PRICE_DECIMALS, "空置比例", "vacant share")?;
+            }
+        }
+        for rule in &self.rules {
+            match &rule.formula {
+                Formula::AreaTimesPrice { unit_price } => check(*unit_price, PRICE_MAX, PRICE_DECIMALS, "单价", "unit price")?,
+                Formula::Fixed { amount } => check(*amount, PRICE_MAX, 2, "固定金额", "fixed amount")?,
+                Formula::Tiered { tiers } => {
+                    for tier in tiers {
+                        check(tier.price, PRICE_MAX, PRICE_DECIMALS, "阶梯单价", "tier price")?;
+                        if let Some(up_to) = tier.up_to {
+                            check(up_to, READING_MAX, PRICE_DECIMALS, "阶梯上限", "tier limit")?;
+                        }
+                    }
+                }
+            }
+            for (_, coefficient) in &rule.floor_coefficients {
+                check(*coefficient, FACTOR_MAX, PRICE_DECIMALS, "楼层系数", "floor coefficient")?;
+            }
+        }
+        for days in self.reminder_limits.days.values() {
+            check((*days).into(), REMINDER_DAYS_MAX.into(), 0, "提醒间隔天数", "days between reminders")?;
+        }
+        Ok(())
     }
 
     pub fn item(&self, id: &str) -> Option<&ChargeItem> {
@@ -148,6 +188,20 @@ mod tests {
         rule.item = "pets".into();
         t.rules.push(rule);
         assert_eq!(state.decide(&t), Err(TariffError::UnknownItem("pets".into())));
+    }
+
+    #[test]
+    fn a_price_or_reminder_limit_past_its_bound_is_refused_with_a_sentence() {
+        use crate::fee::Formula;
+        let state = CommunityTariff::default();
+        let mut t = crate::demo::demo_tariff(&"c".into());
+        t.rules[0].formula = Formula::AreaTimesPrice { unit_price: rust_decimal::Decimal::MAX };
+        let refused = state.decide(&t).unwrap_err();
+        assert_eq!(crate::Bilingual::en(&refused), "the unit price is out of range (0 to 1000000)");
+        let mut t = crate::demo::demo_tariff(&"c".into());
+        t.reminder_limits.days.insert(crate::reminder::Channel::InApp, u32::MAX);
+        assert!(matches!(state.decide(&t), Err(TariffError::OutOfRange(_))));
+        assert!(state.decide(&crate::demo::demo_tariff(&"c".into())).is_ok());
     }
 
     #[test]

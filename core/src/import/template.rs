@@ -147,9 +147,14 @@ pub fn parse_amount(text: &str) -> Result<Money, &'static str> {
         return Err("金额为空 / the amount is empty");
     }
     let d = Decimal::from_str(&t).or_else(|_| Decimal::from_scientific(&t)).map_err(|_| "金额不是数字 / the amount is not a number")?;
+    // A spreadsheet's number cell is a float in the file; rounding it once to the fen is the
+    // seeds' rule (JSON bodies, typed by a program, are refused past two decimals instead).
     let m = Money::from_decimal_with(d, 2, RoundingStrategy::MidpointAwayFromZero);
     if m.is_zero() || m.is_negative() {
         return Err("金额必须大于零 / the amount must be above zero");
+    }
+    if crate::limits::check_amount(m, "", "").is_err() {
+        return Err("金额超过单笔上限 100000000.00 / the amount is above the limit of 100000000.00");
     }
     Ok(m)
 }
@@ -322,9 +327,9 @@ pub fn parse_houses(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<House
             bad("类型", format!("类型“{kind_text}”应为 住宅/商铺/写字间/车位/储藏室/广告位 / unknown kind"));
         }
         let area_text = get(row, area);
-        let area_value = (!area_text.is_empty()).then(|| Decimal::from_str(&area_text).ok().filter(|a| a.is_sign_positive() && !a.is_zero()));
+        let area_value = (!area_text.is_empty()).then(|| Decimal::from_str(&area_text).ok().filter(|a| a.is_sign_positive() && !a.is_zero() && *a <= crate::limits::AREA_MAX));
         if area_value == Some(None) {
-            bad("面积", format!("面积“{area_text}”不是正数 / the area is not a positive number"));
+            bad("面积", format!("面积“{area_text}”不是 0 至 1000000 之间的正数 / the area is not a positive number up to 1000000"));
         }
         let state_text = get(row, state);
         let state_value = (!state_text.is_empty()).then(|| house_state_from_label(&state_text));
