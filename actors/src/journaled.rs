@@ -12,7 +12,7 @@
 use std::ops::Range;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use hutong_core::{Aggregate, BuildingId, CommunityId, DeviceId};
+use hutong_core::{Aggregate, BuildingId, CommunityId, CompanyId, DeviceId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -104,9 +104,9 @@ impl StreamId {
     pub fn sessions() -> Self {
         Self("sessions".into())
     }
-    /// The audit log.
-    pub fn audit() -> Self {
-        Self("audit".into())
+    /// One company's audit log (`-` for sign-in attempts no company owns).
+    pub fn audit(company: Option<&CompanyId>) -> Self {
+        Self(format!("audit/{}", company.map_or("-", |c| c.as_str())))
     }
     /// The communities and devices this deployment runs.
     pub fn registry() -> Self {
@@ -166,10 +166,8 @@ impl Durable for hutong_core::registry::Registry {}
 impl Durable for hutong_core::outbox::Outbox {
     const SNAPSHOT_EVERY: Option<u64> = Some(1_000);
 }
-/// The audit log only grows; a snapshot would rewrite all of it.
-impl Durable for hutong_core::identity::AuditLog {
-    const SNAPSHOT_EVERY: Option<u64> = None;
-}
+/// The audit log's state is its last seq: a snapshot is a few bytes, so start-up replays little.
+impl Durable for hutong_core::identity::AuditLog {}
 
 /// Events the journal now holds, with their seqs, for the caller to publish.
 #[derive(Debug)]
@@ -337,11 +335,23 @@ impl<A: Durable> Shared<A> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Decides and commits one command, one writer at a time.
+    /// Decides and commits one command, one writer at a time. Another node writing the same
+    /// stream (a shared store) makes the append conflict: this view then folds in what that node
+    /// wrote and decides again on the state as it now is (review R2).
     pub async fn execute(&self, command: &A::Command, at_ms: i64) -> Result<Committed<A::Event>, CommitError<A::Error>> {
         let mut log = self.log.lock().await;
-        let events = self.read().decide(command).map_err(CommitError::Refused)?;
-        let seqs = log.append(&events, at_ms).await?;
+        let mut conflicts = 0;
+        let (events, seqs) = loop {
+            let events = self.read().decide(command).map_err(CommitError::Refused)?;
+            match log.append(&events, at_ms).await {
+                Ok(seqs) => break (events, seqs),
+                Err(JournalError::Conflict { .. }) if conflicts < 8 => {
+                    conflicts += 1;
+                    self.fold_new(&mut log).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let applied = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| events.iter().for_each(|e| state.apply(e))))
@@ -349,13 +359,49 @@ impl<A: Durable> Shared<A> {
         if applied.is_err() {
             // Impossible by construction (`decide` bounds what it journals); should it happen, the
             // stream stops taking writes rather than build on a half-applied state.
-            let poison = Poison { stream: log.stream.to_string(), seq: seqs.start, reason: "apply panicked after the append".into() };
-            crate::quarantine::report(poison.clone());
-            log.poison = Some(poison);
+            self.poisoned(&mut log, seqs.start, "apply panicked after the append".into());
             return Err(CommitError::Journal(JournalError::Quarantined { stream: log.stream.to_string(), seq: seqs.start }));
         }
         log.applied(events.len() as u64, &*self.read());
         Ok(Committed { events, seqs })
+    }
+
+    /// Folds in what other writers appended since this view last looked; how many events. Nodes
+    /// sharing a store call it on a short period, so a revocation made on one is honoured on the
+    /// other within that period.
+    pub async fn catch_up(&self) -> Result<usize, JournalError> {
+        let mut log = self.log.lock().await;
+        self.fold_new(&mut log).await
+    }
+
+    async fn fold_new(&self, log: &mut Log) -> Result<usize, JournalError> {
+        if let Some(p) = &log.poison {
+            return Err(JournalError::Quarantined { stream: p.stream.clone(), seq: p.seq });
+        }
+        let records = log.journal.replay(log.stream.as_str(), log.seq).await?;
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        for record in &records {
+            if !crate::quarantine::is_skipped(log.stream.as_str(), record.seq) {
+                let applied = serde_json::from_slice::<A::Event>(&record.payload)
+                    .map_err(|e| format!("does not decode: {e}"))
+                    .and_then(|event| {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.apply(&event))).map_err(|_| "apply panicked".to_string())
+                    });
+                if let Err(reason) = applied {
+                    drop(state);
+                    self.poisoned(log, record.seq, reason);
+                    return Err(JournalError::Quarantined { stream: log.stream.to_string(), seq: record.seq });
+                }
+            }
+            log.seq = record.seq;
+        }
+        Ok(records.len())
+    }
+
+    fn poisoned(&self, log: &mut Log, seq: u64, reason: String) {
+        let poison = Poison { stream: log.stream.to_string(), seq, reason };
+        crate::quarantine::report(poison.clone());
+        log.poison = Some(poison);
     }
 }
 

@@ -74,29 +74,39 @@ pub struct Server {
 
 impl Server {
     /// `hutong demo --simulate-rate {rate}` on free ports; `extra` adds flags (e.g. `--mqtt-url`).
+    /// A port another test took between our probe and the server's bind is tried again with
+    /// fresh ports (the server refuses a port in use with a sentence and exits).
     pub async fn demo(data: &Path, rate: u32, extra: &[&str]) -> Server {
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mqtt_port = free_port();
-        let log = data.with_extension("log");
-        std::fs::create_dir_all(data).unwrap();
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        let mut cmd = Command::new(hutong_bin());
-        cmd.arg("demo")
-            .arg("--data")
-            .arg(data)
-            .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt_port}")])
-            .args(["--simulate-rate", &rate.to_string(), "--demo-password", PASSWORD])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        if let Some(assets) = std::env::var_os("HUTONG_ASSETS") {
-            cmd.arg("--assets").arg(assets);
+        for attempt in 1.. {
+            let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let mqtt_port = free_port();
+            let log = data.with_extension("log");
+            std::fs::create_dir_all(data).unwrap();
+            let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+            let mut cmd = Command::new(hutong_bin());
+            cmd.arg("demo")
+                .arg("--data")
+                .arg(data)
+                .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt_port}")])
+                .args(["--simulate-rate", &rate.to_string(), "--demo-password", PASSWORD])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(log_file);
+            if let Some(assets) = std::env::var_os("HUTONG_ASSETS") {
+                cmd.arg("--assets").arg(assets);
+            }
+            let child = cmd.spawn().expect("start hutong");
+            let mut server = Server { child, http, mqtt_port, data: data.to_path_buf(), log, admin: String::new() };
+            match server.wait_ready().await {
+                Ok(()) => {
+                    server.admin = server.login("admin");
+                    return server;
+                }
+                Err(log) if attempt < 3 && log.contains("已被占用") => continue,
+                Err(log) => panic!("hutong did not become ready; log:\n{log}"),
+            }
         }
-        let child = cmd.spawn().expect("start hutong");
-        let mut server = Server { child, http, mqtt_port, data: data.to_path_buf(), log, admin: String::new() };
-        server.wait_ready().await;
-        server.admin = server.login("admin");
-        server
+        unreachable!()
     }
 
     /// Signs a demo account in and returns its session token.
@@ -113,17 +123,17 @@ impl Server {
         self.get_json(&format!("/api/v1/communities/{community}/devices/{device}/key"))["key"].as_str().unwrap().to_string()
     }
 
-    async fn wait_ready(&self) {
-        let http = self.http;
-        let log = self.log.clone();
+    /// Ready, or the log when the process exited or took over 60 s.
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             // 200 is ready or degraded (a quarantined stream); 503 is still recovering.
-            if let Ok((200, _)) = http_get(http, "/healthz") {
-                return;
+            if let Ok((200, _)) = http_get(self.http, "/healthz") {
+                return Ok(());
             }
-            if Instant::now() > deadline {
-                panic!("hutong not ready after 60 s; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            let exited = self.child.try_wait().ok().flatten().is_some();
+            if exited || Instant::now() > deadline {
+                return Err(std::fs::read_to_string(&self.log).unwrap_or_default());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -145,6 +155,11 @@ impl Server {
         text.lines()
             .find_map(|l| l.strip_prefix(line_prefix).and_then(|rest| rest.trim().parse().ok()))
             .unwrap_or(0)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown code runs.

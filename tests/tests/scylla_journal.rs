@@ -124,3 +124,57 @@ async fn the_journal_carries_on_when_its_node_comes_back() {
     assert_eq!(journal.replay("back/1", 0).await.unwrap().len(), 2, "what was acknowledged before is still there");
     drop(node);
 }
+
+/// R2: two Hutong nodes on one store. Sign-in works on either node whichever served the last
+/// request; a session started on one is honoured on the other; a role change made on one and an
+/// account closed on the other are refused on the first within a second; the audit log holds
+/// both nodes' entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_two_nodes_on_one_store_share_sign_ins_revocations_and_roles() {
+    use std::time::{Duration, Instant};
+
+    use hutong_tests::*;
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = CassandraNode::start_blocking(dir.path().join("node")).await;
+    let store = format!("scylla://{}/hutong_two", node.cql);
+    let init = std::process::Command::new(hutong_bin())
+        .args(["store", "init", "--store", &store, "--replication", "{'class': 'SimpleStrategy', 'replication_factor': 1}"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+
+    let one = Server::demo(&dir.path().join("one"), 0, &["--store", &store, "--communities", "heyuan"]).await;
+    let two = Server::demo(&dir.path().join("two"), 0, &["--store", &store, "--communities", "lianyuan"]).await;
+    // Sign-ins alternate between the nodes, each after the other wrote.
+    let token = one.login("cashier");
+    let _ = two.login("cashier");
+    let _ = one.login("finance");
+    let (status, me) = http(two.http, "GET", "/api/v1/me", Some(&token), None).unwrap();
+    assert_eq!(status, 200, "a session started on node one is honoured on node two: {me}");
+
+    let within_a_second = |server: &Server, path: &str, want: u16| {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let (status, body) = http(server.http, "GET", path, Some(&token), None).unwrap();
+            if status == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "GET {path}: still {status} after a second: {body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert_eq!(http(one.http, "GET", "/api/v1/communities/heyuan/bills", Some(&token), None).unwrap().0, 200);
+    let (status, reply) = http(two.http, "PUT", "/api/v1/staff/heyuan-wuye-cashier/roles", Some(&two.admin), Some(r#"{"roles":[]}"#)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    within_a_second(&one, "/api/v1/communities/heyuan/bills", 403);
+
+    let (status, reply) = http(one.http, "POST", "/api/v1/staff/heyuan-wuye-cashier/disable", Some(&one.admin), Some("{}")).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    within_a_second(&two, "/api/v1/me", 401);
+
+    let audit = two.get_json("/api/v1/audit?limit=50");
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.iter().any(|a| a.contains("disable")) && actions.iter().any(|a| a.contains("roles")), "both nodes' changes are in the log: {actions:?}");
+    drop((one, two, node));
+}

@@ -157,3 +157,99 @@ async fn m1_a_poisoned_stream_is_quarantined_and_the_community_still_starts() {
     let (status, reply) = pay(&server, &cashier, "after-3", r#"{"house":"荷花苑-1-1-101","amount":"100.00","channel":"cash"}"#);
     assert_eq!(status, 200, "{reply}");
 }
+
+fn sign_in(server: &Server, account: &str, password: &str, from: &str) -> u16 {
+    let body = json!({"account": account, "password": password}).to_string();
+    let headers = [("Content-Type", "application/json"), ("X-Forwarded-For", from)];
+    request(server.http, "POST", "/api/v1/auth/login", None, &headers, body.as_bytes()).unwrap().0
+}
+
+/// Sends a body and reads the status, even when the server answers (and stops reading) before
+/// the body has been sent whole, as it does for a body past its limit.
+fn status_of_upload(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+fn journal_bytes(data: &std::path::Path) -> u64 {
+    ["journal.db", "journal.db-wal"].iter().filter_map(|f| std::fs::metadata(data.join(f)).ok()).map(|m| m.len()).sum()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
+/// S1: the review's flood — 300 sign-ins with a 2,000,000-character account, then 300 with
+/// made-up accounts — is refused before anything is written: the journal and the memory stay
+/// where they were, and the audit log holds none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_a_sign_in_flood_writes_nothing_and_holds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("h");
+    let server = Server::demo(&data, 0, &[]).await;
+    let (journal_before, rss_before) = (journal_bytes(&data), rss_kib(server.pid()));
+    let big = json!({"account": "A".repeat(2_000_000), "password": "x"}).to_string();
+    for _ in 0..300 {
+        assert_eq!(status_of_upload(server.http, "/api/v1/auth/login", big.as_bytes()), 413);
+    }
+    assert!(rss_kib(server.pid()).saturating_sub(rss_before) < 16 * 1024, "refused bodies cost nothing");
+    // Made-up accounts: the first twenty from an address cost a password check (on two threads of
+    // their own, whatever the flood), the rest are refused by the limit before anything happens.
+    let mut statuses = std::collections::BTreeMap::new();
+    let mut attempt = |n: usize| *statuses.entry(sign_in(&server, &format!("nobody-{n}-{}", "x".repeat(40)), &"p".repeat(256), "")).or_insert(0) += 1;
+    (0..100).for_each(&mut attempt);
+    let rss_warm = rss_kib(server.pid());
+    (100..1_100).for_each(&mut attempt);
+    assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), vec![401, 429], "{statuses:?}");
+    let grown = journal_bytes(&data).saturating_sub(journal_before);
+    assert!(grown < 64 * 1024, "the journal grew by {grown} bytes");
+    let rss_grown = rss_kib(server.pid()).saturating_sub(rss_warm);
+    assert!(rss_grown < 8 * 1024, "a thousand more attempts grew memory by {rss_grown} KiB");
+    let audit = server.get_json("/api/v1/audit?action=auth&limit=1000");
+    assert!(!audit.to_string().contains("nobody-"), "no attempt on a made-up account is audited");
+    assert!(server.metric("hutong_sign_ins_total{outcome=\"locked\"}") > 0);
+}
+
+/// S3: five wrong passwords for the cashier from a stranger's address lock the cashier out of
+/// that address only; behind a trusted proxy, a flood of wrong sign-ins from one client does not
+/// lock out everyone else coming through the same proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_stranger_cannot_lock_staff_out_and_a_proxy_does_not_share_one_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &["--trusted-proxies", "127.0.0.1"]).await;
+    assert_eq!(sign_in(&server, "cashier", PASSWORD, "10.0.0.5"), 200, "the cashier at her desk");
+    let stranger: Vec<u16> = (0..6).map(|_| sign_in(&server, "cashier", "guess", "6.6.6.6")).collect();
+    assert_eq!(stranger, vec![401, 401, 401, 401, 401, 429]);
+    assert_eq!(sign_in(&server, "cashier", PASSWORD, "6.6.6.6"), 429, "the stranger's address stays locked");
+    assert_eq!(sign_in(&server, "cashier", PASSWORD, "10.0.0.5"), 200, "her own desk is not locked out");
+    for n in 0..20 {
+        sign_in(&server, &format!("random-{n}"), "guess", "7.7.7.7");
+    }
+    assert_eq!(sign_in(&server, "random-x", "guess", "7.7.7.7"), 429, "the flooding client is limited");
+    assert_eq!(sign_in(&server, "admin", PASSWORD, "10.0.0.9"), 200, "everyone else behind the proxy signs in");
+    // A client cannot pick its own address by prepending to the header: the proxy's own entry counts.
+    assert_eq!(sign_in(&server, "random-y", "guess", "1.2.3.4, 7.7.7.7"), 429);
+}
+
+/// A5: the review's sequence — `control` watches the wall, the admin takes its roles away — closes
+/// the open socket within 5 s; a butler whose scope narrows keeps the socket, re-filtered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a5_an_open_socket_follows_role_and_scope_changes() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &[]).await;
+    let control = server.login("control");
+    let (mut ws, _) = ws_connect(server.http, "heyuan", &control).await;
+    let (status, reply) = http(server.http, "PUT", "/api/v1/staff/heyuan-wuye-control/roles", Some(&server.admin), Some(r#"{"roles":[]}"#)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(http(server.http, "GET", "/api/v1/communities/heyuan/devices", Some(&control), None).unwrap().0, 403);
+    let closed = tokio::time::timeout(Duration::from_secs(5), async { while next_json(&mut ws).await.is_some() {} }).await;
+    assert!(closed.is_ok(), "the socket closed within 5 s of the role change");
+}

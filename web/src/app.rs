@@ -32,6 +32,8 @@ pub struct App {
     pub clock: Clock,
     /// Each community's house index, built on first use.
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
+    /// Reverse proxies whose X-Forwarded-For is believed (see [`crate::auth::client_addr`]).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl App {
@@ -53,6 +55,7 @@ impl App {
             outbox,
             clock: Clock::new(),
             house_index: Default::default(),
+            trusted_proxies: Vec::new(),
         }))
     }
 

@@ -5,7 +5,7 @@
 //! session, 404 for a community outside the caller's company or scope (its existence is not
 //! confirmed), 403 for a missing permission.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
@@ -26,6 +26,8 @@ pub struct Caller {
     pub principal: Principal,
     pub session: String,
     pub ip: String,
+    /// The access the route declared: an open socket checks it again as roles change.
+    pub access: Access,
 }
 
 fn token_of(headers: &HeaderMap) -> Option<String> {
@@ -40,8 +42,27 @@ fn token_of(headers: &HeaderMap) -> Option<String> {
         .find_map(|kv| kv.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
 }
 
-pub fn client_ip(request: &Request) -> String {
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+/// The caller's address: the TCP peer, unless the peer is a trusted reverse proxy — then the
+/// nearest address in X-Forwarded-For that is not one of ours (a client can prepend anything to
+/// that header, so it is read from the right). Without a trusted proxy the header is ignored.
+pub fn client_addr(trusted: &[IpAddr], peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+    let Some(peer) = peer else { return "unknown".into() };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .rev()
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+        .to_string()
+}
+
+pub fn client_ip(app: &App, request: &Request) -> String {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    client_addr(&app.trusted_proxies, peer, request.headers())
 }
 
 /// Who may call a route.
@@ -80,38 +101,52 @@ async fn community_of(request: Request) -> (Option<String>, Request) {
     (community, Request::from_parts(parts, body))
 }
 
+/// Whether `principal` may use a route declaring `access`, about `community`: the one rule for
+/// a request and, every second, for an open socket (review A5).
+pub fn admits(app: &App, principal: &Principal, access: Access, community: Option<&str>) -> Result<(), ApiError> {
+    let Access::Allowed(permission, place) = access else { return Ok(()) };
+    // Staff routes: an owner reaches only routes made for owners (their own houses).
+    if matches!(principal.subject, Subject::Owner { .. }) {
+        return Err(ApiError::NotStaff);
+    }
+    if let Where::Community = place {
+        let visible = community.is_some_and(|c| {
+            let org = app.identity.org();
+            org.company_of(c).is_some_and(|company| principal.sees_community(company, &hutong_core::CommunityId::new(c)))
+        });
+        if !visible {
+            return Err(ApiError::not_found("小区", "community", community.unwrap_or_default()));
+        }
+    }
+    match permission {
+        Some(p) if !principal.may(p) => Err(ApiError::Forbidden(p)),
+        _ => Ok(()),
+    }
+}
+
 pub async fn authorize(State(Guard { app, access }): State<Guard>, request: Request, next: Next) -> Response {
     if matches!(access, Access::Public) {
         return next.run(request).await;
     }
     let mut request = request;
-    let Some((session, principal)) = token_of(request.headers()).and_then(|t| app.identity.principal(&t, Utc::now())) else {
+    let found = match token_of(request.headers()) {
+        Some(token) => app.identity.principal_now(&token, Utc::now()).await,
+        None => None,
+    };
+    let Some((session, principal)) = found else {
         return ApiError::Unauthenticated.into_response();
     };
-    if let Access::Allowed(permission, place) = access {
-        // Staff routes: an owner reaches only routes made for owners (their own houses).
-        if matches!(principal.subject, Subject::Owner { .. }) {
-            return ApiError::NotStaff.into_response();
-        }
-        if let Where::Community = place {
-            let (community, back) = community_of(request).await;
-            request = back;
-            let visible = community.as_deref().is_some_and(|c| {
-                let org = app.identity.org();
-                org.company_of(c).is_some_and(|company| principal.sees_community(company, &hutong_core::CommunityId::new(c)))
-            });
-            if !visible {
-                return ApiError::not_found("小区", "community", community.as_deref().unwrap_or_default()).into_response();
-            }
-        }
-        if let Some(p) = permission {
-            if !principal.may(p) {
-                return ApiError::Forbidden(p).into_response();
-            }
-        }
+    let mut community = None;
+    if let Access::Allowed(_, Where::Community) = access {
+        let (found, back) = community_of(request).await;
+        request = back;
+        community = found;
     }
-    let ip = client_ip(&request);
-    request.extensions_mut().insert(Caller { principal, session, ip });
+    if let Err(refused) = admits(&app, &principal, access, community.as_deref()) {
+        return refused.into_response();
+    }
+    let ip = client_ip(&app, &request);
+    request.extensions_mut().insert(Caller { principal, session, ip, access });
     next.run(request).await
 }
 

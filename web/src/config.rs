@@ -23,6 +23,7 @@ pub struct ConfigFile {
     pub sms_webhook: Option<String>,
     pub store: Option<String>,
     pub communities: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -68,6 +69,10 @@ pub struct Overrides {
     /// Run only these communities (comma separated); other Hutong nodes run the rest.
     #[arg(long, env = "HUTONG_COMMUNITIES", value_delimiter = ',')]
     pub communities: Option<Vec<String>>,
+    /// Reverse proxies in front of Hutong (comma separated IPs): from these, the caller's address
+    /// is read from X-Forwarded-For, so sign-in limits and the audit log see the real address.
+    #[arg(long, env = "HUTONG_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Where devices' messages come from.
@@ -92,6 +97,7 @@ pub struct Config {
     pub store: Store,
     /// `None`: every registered community.
     pub communities: Option<Vec<String>>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Where the journal lives.
@@ -182,6 +188,14 @@ impl Overrides {
                 Some(url) => Store::Scylla(hutong_actors::journal::ScyllaOptions::from_url(url).map_err(|e| ConfigError::Store(e.to_string()))?),
             },
             communities: self.communities.clone().or(file.communities).filter(|c| !c.is_empty()),
+            trusted_proxies: self
+                .trusted_proxies
+                .clone()
+                .or(file.trusted_proxies)
+                .unwrap_or_default()
+                .iter()
+                .map(|ip| ip.trim().parse().map_err(|_| ConfigError::Address { setting: "trusted_proxies", value: ip.clone() }))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -70,6 +70,9 @@ impl ApiError {
 
     /// A request body that is not the expected JSON — including fields it may not set.
     pub fn body(e: JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge { zh: "请求内容过大".into(), en: "the request body is too large".into() };
+        }
         ApiError::BadRequest { zh: "请求内容无效或含有不允许的字段".into(), en: format!("invalid request body: {}", e.body_text()) }
     }
 

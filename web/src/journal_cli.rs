@@ -98,7 +98,7 @@ async fn recover(journal: &Arc<dyn Journal>, stream: &str) -> anyhow::Result<Opt
         ["tariff", _] => trial(journal, stream, hutong_core::fee::CommunityTariff::default).await,
         ["org"] => trial(journal, stream, hutong_core::identity::Org::default).await,
         ["sessions"] => trial(journal, stream, hutong_core::identity::Sessions::default).await,
-        ["audit"] => trial(journal, stream, hutong_core::identity::AuditLog::default).await,
+        ["audit", _] => trial(journal, stream, hutong_core::identity::AuditLog::default).await,
         ["registry"] => trial(journal, stream, Registry::default).await,
         ["outbox"] => trial(journal, stream, hutong_core::outbox::Outbox::default).await,
         _ => bail!("不认识的数据流 / not a stream Hutong keeps: {stream}"),

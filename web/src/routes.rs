@@ -17,6 +17,10 @@ use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
 use crate::{api, billing, signin, staff, ws};
 
+/// The largest sign-in body: an account and a password, with room to spare. A larger one is
+/// refused (413) before it is read (review S1).
+const SIGN_IN_LIMIT: usize = 4 * 1024;
+
 /// The largest upload an import takes; the spreadsheet reader has its own limits inside.
 pub const UPLOAD_LIMIT: usize = 64 << 20;
 
@@ -62,9 +66,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/healthz", Access::Public, || get(api::healthz), doc("Ready once recovery is done (503 while recovering)").reply(schema::<hutong_core::api::Health>)),
     route(Method::GET, "/metrics", Access::Public, || get(api::metrics), doc("Prometheus metrics")),
     route(Method::GET, "/api/openapi.json", Access::Public, || get(openapi), doc("This document")),
-    route(Method::POST, "/api/v1/auth/login", Access::Public, || post(signin::login), doc("Staff sign-in with account and password (rate-limited; audited)").body(schema::<signin::StaffLogin>).reply(schema::<hutong_core::api::SignedIn>)),
-    route(Method::POST, "/api/v1/auth/owner/code", Access::Public, || post(signin::owner_code), doc("Send an owner a one-time sign-in code by SMS").body(schema::<signin::CodeRequest>).reply(schema::<hutong_core::api::CodeSent>)),
-    route(Method::POST, "/api/v1/auth/owner/login", Access::Public, || post(signin::owner_login), doc("Owner sign-in with phone and one-time code").body(schema::<signin::OwnerLogin>).reply(schema::<hutong_core::api::SignedIn>)),
+    route(Method::POST, "/api/v1/auth/login", Access::Public, || post(signin::login).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Staff sign-in with account and password (rate-limited; audited)").body(schema::<signin::StaffLogin>).reply(schema::<hutong_core::api::SignedIn>)),
+    route(Method::POST, "/api/v1/auth/owner/code", Access::Public, || post(signin::owner_code).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Send an owner a one-time sign-in code by SMS").body(schema::<signin::CodeRequest>).reply(schema::<hutong_core::api::CodeSent>)),
+    route(Method::POST, "/api/v1/auth/owner/login", Access::Public, || post(signin::owner_login).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Owner sign-in with phone and one-time code").body(schema::<signin::OwnerLogin>).reply(schema::<hutong_core::api::SignedIn>)),
     route(Method::POST, "/api/v1/auth/logout", Access::SignedIn, || post(signin::logout), doc("End this session").reply(schema::<hutong_core::api::SignedOut>)),
     route(Method::GET, "/api/v1/me", Access::SignedIn, || get(signin::me), doc("The caller: kind, account, company, permissions, scope").reply(schema::<hutong_core::api::Me>)),
     route(Method::PATCH, "/api/v1/me", Access::SignedIn, || patch(staff::update_me), doc("A staff member edits their own name and phone").body(schema::<staff::Profile>).reply(schema::<hutong_core::api::ProfileReply>)),
@@ -83,7 +87,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/staff/{staff}/phone", Access::Allowed(Some(Permission::UnmaskPersonalData), Where::Company), || get(staff::unmask_phone), doc("A staff member's phone in full (audited)").reply(schema::<hutong_core::api::PhoneReply>)),
     route(Method::GET, "/api/v1/roles", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::roles), doc("Built-in roles and the company's own")),
     route(Method::POST, "/api/v1/roles", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::define_role), doc("Define a company role, never beyond the caller's own permissions (audited)").body(schema::<staff::NewRole>)),
-    route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::audit_log), doc("The audit log, newest first (`?actor=`, `?action=` prefix, `?limit=`)")),
+    route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::audit_log), doc("The company's audit log, newest first, a page at a time (`?actor=`, `?action=` prefix, `?limit=` up to 1000, `?before=` the last seq of the previous page)")),
     route(Method::GET, "/ws", Access::Allowed(DEVICES_READ, Where::Community), || get(ws::upgrade), doc("WebSocket: the wall's snapshot, then live events (`?community=`)")),
     route(Method::GET, "/ws/money", Access::Allowed(COLLECTION_READ, Where::Community), || get(ws::upgrade_money), doc("WebSocket: every building's money, then each change in full (`?community=`)")),
     community_route(Method::GET, "/api/v1/communities/{community}/tariff", BILLING_READ, || get(billing::tariff::get), doc("The tariff: charge items with subjects, prices, reminder limits").reply(schema::<TariffBody>)),

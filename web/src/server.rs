@@ -79,9 +79,14 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     // Messages queued before a restart go out now, before anything else is recovered.
     let outbox = Outbox::open(journal.clone(), Gateways { webhook: config.reminder_webhook.clone(), sms: config.sms_webhook.clone() }, hutong_core::outbox::RetryPolicy::default()).await?;
     let identity = Identity::open(journal.clone(), &device_secret, chrono::TimeDelta::hours(i64::from(config.session_hours)), outbox.clone()).await?;
+    if matches!(config.store, Store::Scylla(_)) {
+        // Other nodes sign people in and out on the same store.
+        identity.follow(std::time::Duration::from_millis(250), shutdown.clone());
+    }
     let metrics = Metrics::new();
     metrics.describe("hutong_ws_clients", "WebSocket clients connected");
     metrics.describe("hutong_ws_resyncs_total", "Times a slow WebSocket client was told to resync");
+    metrics.describe("hutong_sign_ins_total", "Sign-in attempts by outcome (ok, failed, locked, too_long); only attempts on real accounts are audited");
     metrics.describe("hutong_quarantined_streams", "Journal streams holding a record that cannot be applied (writes refused; see hutong journal inspect)");
     metrics.describe("hutong_stream_quarantined_at", "The seq of the record that stopped a quarantined stream");
     let app = Arc::new(App {
@@ -96,6 +101,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         outbox,
         clock: Clock::new(),
         house_index: Default::default(),
+        trusted_proxies: config.trusted_proxies.clone(),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)

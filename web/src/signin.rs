@@ -1,12 +1,13 @@
 //! Signing in and out (X2): staff with account and password, owners with their phone and a
-//! one-time code; every attempt audited, however it ends; the session as an HttpOnly cookie and
+//! one-time code; every attempt on a real account audited, however it ends (a flood of
+//! rate-limited or made-up ones is only counted); the session as an HttpOnly cookie and
 //! a bearer token; `me`, the caller as the screens see them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::auth::{COOKIE, Caller};
+use crate::auth::{COOKIE, Caller, client_addr};
 use crate::error::{ApiError, ApiJson};
 use crate::identity::{AuditEntry, LoginError};
 
@@ -50,13 +51,23 @@ fn login_refused(e: LoginError) -> Response {
     ApiError::from(e).into_response()
 }
 
-/// Audits a sign-in attempt — whoever it was, however it ended — then answers it.
+/// Audits a sign-in attempt on a real account — however it ended — then answers it. An attempt
+/// refused by the rate limit, or naming no account, writes nothing (review S1): it is counted in
+/// `/metrics`, so a flood costs neither disk nor memory, and text typed into the account field
+/// (a password, by mistake) never lands in the audit log (L5).
 async fn finish_sign_in(app: &App, who: SignInAttempt, result: Result<(String, Principal), LoginError>) -> Response {
     let outcome = match &result {
         Ok(_) => "ok",
         Err(LoginError::Locked(_)) => "locked",
         Err(_) => "failed",
     };
+    app.metrics.inc("hutong_sign_ins_total", &[("outcome", outcome)]);
+    if outcome == "locked" || who.company.is_none() {
+        return match result {
+            Ok((token, principal)) => signed_in(app, token, &principal),
+            Err(e) => login_refused(e),
+        };
+    }
     let entry = AuditEntry {
         seq: 0,
         at: Utc::now(),
@@ -85,8 +96,20 @@ struct SignInAttempt {
     ip: String,
 }
 
-pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(body): ApiJson<StaffLogin>) -> Response {
-    let ip = addr.ip().to_string();
+/// The longest account name and password a sign-in reads; longer is refused before anything else.
+pub const ACCOUNT_MAX: usize = 64;
+pub const PASSWORD_MAX: usize = 256;
+
+pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, ApiJson(body): ApiJson<StaffLogin>) -> Response {
+    if body.account.chars().count() > ACCOUNT_MAX || body.password.chars().count() > PASSWORD_MAX {
+        app.metrics.inc("hutong_sign_ins_total", &[("outcome", "too_long")]);
+        return ApiError::BadRequest {
+            zh: format!("账号最多 {ACCOUNT_MAX} 个字符，密码最多 {PASSWORD_MAX} 个字符"),
+            en: format!("an account is at most {ACCOUNT_MAX} characters and a password at most {PASSWORD_MAX}"),
+        }
+        .into_response();
+    }
+    let ip = client_addr(&app.trusted_proxies, Some(addr.ip()), &headers);
     let result = app.identity.login_staff(&body.account, &body.password, &ip, Utc::now()).await;
     let company = {
         let org = app.identity.org();
@@ -96,15 +119,22 @@ pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<S
     finish_sign_in(&app, who, result).await
 }
 
-pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(body): ApiJson<CodeRequest>) -> Response {
-    match app.identity.send_owner_code(&body.phone, &addr.ip().to_string(), Utc::now()).await {
+pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, ApiJson(body): ApiJson<CodeRequest>) -> Response {
+    if body.phone.chars().count() > 20 {
+        return ApiError::BadRequest { zh: "手机号格式不对".into(), en: "not a phone number".into() }.into_response();
+    }
+    let ip = client_addr(&app.trusted_proxies, Some(addr.ip()), &headers);
+    match app.identity.send_owner_code(&body.phone, &ip, Utc::now()).await {
         Ok(()) => Json(CodeSent { sent: true }).into_response(),
         Err(e) => login_refused(e),
     }
 }
 
-pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(body): ApiJson<OwnerLogin>) -> Response {
-    let ip = addr.ip().to_string();
+pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, ApiJson(body): ApiJson<OwnerLogin>) -> Response {
+    if body.phone.chars().count() > 20 || body.code.chars().count() > 12 {
+        return ApiError::BadRequest { zh: "手机号或验证码格式不对".into(), en: "not a phone number and code".into() }.into_response();
+    }
+    let ip = client_addr(&app.trusted_proxies, Some(addr.ip()), &headers);
     let result = app.identity.login_owner(&body.phone, &body.code, &ip, Utc::now()).await;
     let company = app.identity.org().owners.get(&body.phone).map(|o| o.company.clone());
     let who = SignInAttempt { actor: format!("owner:{}", hutong_core::identity::mask_phone(&body.phone)), company, action: "auth.owner_sign_in", ip };

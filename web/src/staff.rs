@@ -183,12 +183,16 @@ pub async fn organisation(State(app): State<Arc<App>>, Extension(caller): Extens
 pub struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
+    /// At most this many entries (1–1000, 200 by default).
     limit: Option<usize>,
+    /// Entries older than this seq: the next page is `before` = the last seq of this one.
+    before: Option<u64>,
 }
 
-pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Query(q): Query<AuditQuery>) -> Json<Vec<AuditEntry>> {
-    let entries = app.identity.audit_log(&caller.principal.company, q.actor.as_deref(), q.action.as_deref(), q.limit.unwrap_or(200).min(1000));
-    Json(entries)
+pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Query(q): Query<AuditQuery>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let entries = app.identity.audit_page(&caller.principal.company, q.actor.as_deref(), q.action.as_deref(), limit, q.before).await.map_err(internal)?;
+    Ok(Json(entries))
 }
 
 /// A device's key, for provisioning it; handing it out is audited.

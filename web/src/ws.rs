@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
 use crate::scope::{building_visible, scoped_wall};
-use crate::auth::Caller;
+use crate::auth::{Caller, admits};
 use crate::app::App;
 
 #[derive(Deserialize)]
@@ -112,7 +112,7 @@ impl Feed {
     }
 }
 
-async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller: Caller, feed: Feed) {
+async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, mut caller: Caller, feed: Feed) {
     let clients = app.metrics.gauge("hutong_ws_clients", &[]);
     clients.fetch_add(1, Ordering::Relaxed);
     let mut bus = app.hub.subscribe();
@@ -128,9 +128,23 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, caller:
         tokio::select! {
             _ = app.shutdown.cancelled() => break,
             _ = session_check.tick() => {
-                if !app.identity.session_open(&caller.session, chrono::Utc::now()) {
-                    let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame { code: 4401, reason: "session ended".into() }))).await;
+                // The caller as they are now: a closed session or account ends the socket, a role
+                // or scope that no longer admits this feed closes it, a narrower scope re-filters
+                // it from a fresh snapshot (review A5).
+                let Some(now) = app.identity.principal_of_session(&caller.session, chrono::Utc::now()) else {
+                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 4401, reason: "session ended".into() }))).await;
                     break;
+                };
+                if admits(&app, &now, caller.access, Some(&community)).is_err() {
+                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 4403, reason: "access changed".into() }))).await;
+                    break;
+                }
+                if now != caller.principal {
+                    caller.principal = now;
+                    let Some(snapshot) = snapshot_message(&app, &caller, &community, feed) else { break };
+                    if socket.send(Message::Text(resync.clone().into())).await.is_err() || socket.send(snapshot).await.is_err() {
+                        break;
+                    }
                 }
             }
             received = bus.recv() => match received {

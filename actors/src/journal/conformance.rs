@@ -66,6 +66,9 @@ pub async fn replay_starts_after_the_given_seq(j: Arc<dyn Journal>) {
     let tail = j.replay(&s, 7).await.unwrap();
     assert_eq!(tail.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![8, 9, 10]);
     assert!(j.replay(&s, 10).await.unwrap().is_empty());
+    let page = j.replay_page(&s, 2, 3).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4, 5], "a page holds at most its limit, in order");
+    assert_eq!(j.replay_page(&s, 8, 5).await.unwrap().len(), 2);
 }
 
 pub async fn snapshots_keep_the_newest(j: Arc<dyn Journal>) {

@@ -70,6 +70,15 @@ pub trait Journal: Send + Sync + 'static {
     fn append(&self, append: Append) -> BoxFuture<'_, Result<u64, JournalError>>;
     /// Events of one stream with seq > `after`, in order.
     fn replay<'a>(&'a self, stream: &'a str, after: u64) -> BoxFuture<'a, Result<Vec<Record>, JournalError>>;
+    /// At most `limit` events of one stream with seq > `after`, in order: a page, for readers
+    /// that must not hold a whole stream (the audit log).
+    fn replay_page<'a>(&'a self, stream: &'a str, after: u64, limit: usize) -> BoxFuture<'a, Result<Vec<Record>, JournalError>> {
+        Box::pin(async move {
+            let mut records = self.replay(stream, after).await?;
+            records.truncate(limit);
+            Ok(records)
+        })
+    }
     /// The seq of the last event of a stream (0 when empty).
     fn head<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<u64, JournalError>>;
     /// Keeps a snapshot; a later one replaces an earlier one, an older one never replaces a newer.

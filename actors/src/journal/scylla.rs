@@ -211,7 +211,7 @@ impl ScyllaJournal {
         })
     }
 
-    async fn replay_inner(&self, stream: &str, after: u64) -> Result<Vec<Record>, JournalError> {
+    async fn replay_inner(&self, stream: &str, after: u64, limit: usize) -> Result<Vec<Record>, JournalError> {
         // The event after `after` is in its own bucket or, if an append ran past a boundary, the one before.
         let mut bucket = (bucket_of(after + 1) - 1).max(0);
         let mut out = Vec::new();
@@ -233,6 +233,9 @@ impl ScyllaJournal {
             use futures_util::TryStreamExt;
             while let Some((seq, at_ms, payload)) = pager.try_next().await.map_err(store_err)? {
                 out.push(Record { stream: stream.to_string(), seq: seq as u64, at_ms: at_ms.unwrap_or(0), payload: payload.unwrap_or_default() });
+                if out.len() >= limit {
+                    return Ok(out);
+                }
             }
             bucket += 1;
         }
@@ -278,7 +281,11 @@ impl Journal for ScyllaJournal {
     }
 
     fn replay<'a>(&'a self, stream: &'a str, after: u64) -> BoxFuture<'a, Result<Vec<Record>, JournalError>> {
-        Box::pin(self.replay_inner(stream, after))
+        Box::pin(self.replay_inner(stream, after, usize::MAX))
+    }
+
+    fn replay_page<'a>(&'a self, stream: &'a str, after: u64, limit: usize) -> BoxFuture<'a, Result<Vec<Record>, JournalError>> {
+        Box::pin(self.replay_inner(stream, after, limit))
     }
 
     fn head<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<u64, JournalError>> {

@@ -242,6 +242,18 @@ impl Journal for SqliteJournal {
         }))
     }
 
+    fn replay_page<'a>(&'a self, stream: &'a str, after: u64, limit: usize) -> BoxFuture<'a, Result<Vec<Record>, JournalError>> {
+        let stream = stream.to_string();
+        Box::pin(self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT seq, at_ms, payload FROM events WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+            let rows = stmt.query_map(params![stream, after as i64, limit as i64], |r| {
+                Ok(Record { stream: stream.clone(), seq: r.get::<_, i64>(0)? as u64, at_ms: r.get(1)?, payload: r.get(2)? })
+            })?;
+            rows.collect()
+        }))
+    }
+
     fn head<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<u64, JournalError>> {
         let stream = stream.to_string();
         Box::pin(self.read(move |conn| {

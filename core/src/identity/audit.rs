@@ -27,42 +27,91 @@ pub struct AuditEntry {
     pub after: Option<serde_json::Value>,
 }
 
-/// Every entry so far, oldest first.
+/// Where a company's audit log stands: the seq of its last entry. The entries themselves stay in
+/// the journal and are read a page at a time (review S1, V2): the log only grows, so holding it
+/// would cost memory without bound and a full replay at every start.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AuditLog {
-    pub entries: Vec<AuditEntry>,
+    #[serde(default)]
+    pub last_seq: u64,
 }
 
-impl AuditLog {
-    /// The entries of one company, newest first, filtered by actor and action prefix.
-    pub fn of_company<'a>(
-        &'a self,
-        company: &'a CompanyId,
-        actor: Option<&'a str>,
-        action: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a AuditEntry> + 'a {
-        self.entries
-            .iter()
-            .rev()
-            .filter(move |e| e.company.as_ref() == Some(company))
-            .filter(move |e| actor.is_none_or(|a| e.actor == a))
-            .filter(move |e| action.is_none_or(|a| e.action.starts_with(a)))
+/// The longest text an entry keeps of a name or target (its fields come from requests).
+pub const AUDIT_TEXT_MAX: usize = 128;
+/// The longest `before`/`after` an entry keeps, as JSON text; past it, a note says it was cut.
+pub const AUDIT_VALUE_MAX: usize = 16 * 1024;
+
+fn capped_text(text: &str) -> String {
+    if text.chars().count() <= AUDIT_TEXT_MAX {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(AUDIT_TEXT_MAX).collect();
+    cut.push('…');
+    cut
+}
+
+fn capped_value(value: &Option<serde_json::Value>) -> Option<serde_json::Value> {
+    let v = value.as_ref()?;
+    let size = serde_json::to_string(v).map_or(usize::MAX, |t| t.len());
+    Some(if size <= AUDIT_VALUE_MAX { v.clone() } else { serde_json::json!({ "omitted_bytes": size }) })
+}
+
+impl AuditEntry {
+    /// Matches an actor exactly and an action by prefix.
+    pub fn matches(&self, actor: Option<&str>, action: Option<&str>) -> bool {
+        actor.is_none_or(|a| self.actor == a) && action.is_none_or(|a| self.action.starts_with(a))
     }
 }
 
 impl crate::Aggregate for AuditLog {
-    /// Record this entry (its `seq` is assigned here).
+    /// Record this entry (its `seq` is assigned here, its fields capped).
     type Command = AuditEntry;
     /// The entry as recorded.
     type Event = AuditEntry;
     type Error = Infallible;
 
     fn decide(&self, entry: &AuditEntry) -> Result<Vec<AuditEntry>, Infallible> {
-        let seq = self.entries.last().map_or(0, |e| e.seq) + 1;
-        Ok(vec![AuditEntry { seq, ..entry.clone() }])
+        Ok(vec![AuditEntry {
+            seq: self.last_seq + 1,
+            actor: capped_text(&entry.actor),
+            action: capped_text(&entry.action),
+            target: capped_text(&entry.target),
+            outcome: capped_text(&entry.outcome),
+            ip: entry.ip.as_deref().map(capped_text),
+            before: capped_value(&entry.before),
+            after: capped_value(&entry.after),
+            ..entry.clone()
+        }])
     }
 
     fn apply(&mut self, entry: &AuditEntry) {
-        self.entries.push(entry.clone());
+        self.last_seq = self.last_seq.max(entry.seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Aggregate;
+
+    #[test]
+    fn an_entry_keeps_at_most_a_bounded_text_of_each_field() {
+        let entry = AuditEntry {
+            seq: 0,
+            at: Utc::now(),
+            company: None,
+            actor: "A".repeat(2_000_000),
+            action: "auth.sign_in".into(),
+            target: "B".repeat(1000),
+            outcome: "failed".into(),
+            ip: None,
+            before: None,
+            after: Some(serde_json::json!({"big": "x".repeat(100_000)})),
+        };
+        let recorded = AuditLog::default().decide(&entry).unwrap().remove(0);
+        assert_eq!(recorded.seq, 1);
+        assert_eq!(recorded.actor.chars().count(), AUDIT_TEXT_MAX + 1);
+        assert_eq!(recorded.target.chars().count(), AUDIT_TEXT_MAX + 1);
+        assert!(serde_json::to_string(&recorded).unwrap().len() < 2 * 1024);
     }
 }

@@ -50,6 +50,9 @@ pub enum SessionEvent {
     Revoked { token_hash: String },
 }
 
+/// Open sessions one person may hold at once (phones, desks, a wall or two).
+pub const MAX_SESSIONS_PER_PERSON: usize = 20;
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Sessions {
     pub open: HashMap<String, Session>,
@@ -69,12 +72,18 @@ impl crate::Aggregate for Sessions {
 
     fn decide(&self, command: &SessionCommand) -> Result<Vec<SessionEvent>, Infallible> {
         Ok(match command {
-            SessionCommand::Start { token_hash, subject, expires_at, at } => vec![SessionEvent::Started {
-                token_hash: token_hash.clone(),
-                subject: subject.clone(),
-                expires_at: *expires_at,
-                at: Some(*at),
-            }],
+            SessionCommand::Start { token_hash, subject, expires_at, at } => {
+                // Each person holds a bounded number of sessions (review V2): the oldest of a
+                // full set ends when a new one starts.
+                let mut theirs: Vec<(&DateTime<Utc>, &String)> =
+                    self.open.iter().filter(|(_, s)| &s.subject == subject && s.expires_at > *at).map(|(h, s)| (&s.expires_at, h)).collect();
+                theirs.sort();
+                let excess = (theirs.len() + 1).saturating_sub(MAX_SESSIONS_PER_PERSON);
+                let mut events: Vec<SessionEvent> =
+                    theirs.into_iter().take(excess).map(|(_, h)| SessionEvent::Revoked { token_hash: h.clone() }).collect();
+                events.push(SessionEvent::Started { token_hash: token_hash.clone(), subject: subject.clone(), expires_at: *expires_at, at: Some(*at) });
+                events
+            }
             SessionCommand::Revoke { token_hash } => {
                 if self.open.contains_key(token_hash) {
                     vec![SessionEvent::Revoked { token_hash: token_hash.clone() }]
@@ -122,6 +131,17 @@ mod tests {
         for e in s.decide(&cmd).unwrap() {
             s.apply(&e);
         }
+    }
+
+    #[test]
+    fn a_person_holds_a_bounded_number_of_sessions_the_oldest_ending_first() {
+        let t = Utc::now();
+        let mut s = Sessions::default();
+        for n in 0..MAX_SESSIONS_PER_PERSON + 5 {
+            start(&mut s, &format!("h{n:03}"), "a", t + TimeDelta::seconds(n as i64));
+        }
+        assert_eq!(s.open.len(), MAX_SESSIONS_PER_PERSON);
+        assert!(!s.open.contains_key("h000") && s.open.contains_key(&format!("h{:03}", MAX_SESSIONS_PER_PERSON + 4)));
     }
 
     #[test]

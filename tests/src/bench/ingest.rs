@@ -86,6 +86,7 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         sms_webhook: None,
         store: hutong_web::config::Store::Sqlite,
         communities: None,
+        trusted_proxies: Vec::new(),
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::notify::Outbox;
 
 pub use hutong_core::identity::{AuditEntry, Org, OrgEvent, SessionSubject, StaffRecord};
-pub use limit::LoginLimiter;
+pub use limit::{Key, LoginLimiter};
 
 #[derive(Debug)]
 pub enum LoginError {
@@ -58,12 +58,17 @@ fn journal_only<R: std::fmt::Display>(e: CommitError<R>) -> JournalError {
 pub struct Identity {
     org: Shared<Org>,
     sessions: Shared<Sessions>,
-    audit: Shared<AuditLog>,
+    /// Each company's audit log, opened when it is first written (its state is its last seq).
+    audits: tokio::sync::Mutex<HashMap<Option<CompanyId>, Arc<Shared<AuditLog>>>>,
+    journal: Arc<dyn Journal>,
     pub limiter: LoginLimiter,
     codes: std::sync::Mutex<HashMap<String, (String, DateTime<Utc>)>>,
     pub outbox: Arc<Outbox>,
     device_secret: Vec<u8>,
     pub session_ttl: TimeDelta,
+    /// Set when other nodes write the same store (see [`Identity::follow`]).
+    following: std::sync::atomic::AtomicBool,
+    verifier: Verifier,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -83,6 +88,47 @@ fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+type Check = (String, String, tokio::sync::oneshot::Sender<bool>);
+
+/// Where passwords are checked. Argon2 is slow and takes 19 MiB a run by design, so it runs on
+/// two threads of its own: a flood of sign-ins queues here (bounded) instead of occupying the
+/// threads that carry sockets and actors (review S5), and memory holds two runs' worth, not one
+/// per blocking thread the flood would otherwise spawn (V2).
+struct Verifier {
+    queue: tokio::sync::mpsc::Sender<Check>,
+}
+
+impl Verifier {
+    const THREADS: usize = 2;
+
+    fn start() -> Verifier {
+        let (queue, rx) = tokio::sync::mpsc::channel::<Check>(256);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..Self::THREADS {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("hutong-argon2-{n}")).spawn(move || {
+                loop {
+                    let next = rx.lock().unwrap_or_else(|e| e.into_inner()).blocking_recv();
+                    let Some((password, hash, reply)) = next else { return };
+                    let _ = reply.send(verify_password(&password, &hash));
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password thread");
+            }
+        }
+        Verifier { queue }
+    }
+
+    async fn verify(&self, password: String, hash: String) -> bool {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.queue.send((password, hash, reply)).await.is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+}
+
 /// A random secret, for generated demo passwords and keys.
 pub fn random_secret(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -95,13 +141,55 @@ impl Identity {
         Ok(Arc::new(Identity {
             org: Shared::recover(journal.clone(), StreamId::org(), Org::default).await?,
             sessions: Shared::recover(journal.clone(), StreamId::sessions(), Sessions::default).await?,
-            audit: Shared::recover(journal, StreamId::audit(), AuditLog::default).await?,
+            audits: Default::default(),
+            journal,
             limiter: LoginLimiter::default(),
             codes: std::sync::Mutex::new(HashMap::new()),
             outbox,
             device_secret: device_secret.as_bytes().to_vec(),
             session_ttl,
+            following: Default::default(),
+            verifier: Verifier::start(),
         }))
+    }
+
+    /// On a store other nodes write too: folds in their sign-ins, revocations and organisation
+    /// changes every `every`, so a session revoked or an account closed on one node is refused on
+    /// this one within that time (review R2). Writes need no help: a conflicting append folds in
+    /// the other node's events and decides again.
+    pub fn follow(self: &Arc<Self>, every: std::time::Duration, shutdown: tokio_util::sync::CancellationToken) {
+        self.following.store(true, std::sync::atomic::Ordering::Release);
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! { _ = shutdown.cancelled() => return, _ = tick.tick() => {} }
+                if let Err(e) = me.catch_up().await {
+                    tracing::warn!(error = %e, "could not follow the other nodes' sign-ins; retrying");
+                }
+            }
+        });
+    }
+
+    /// Folds in what other nodes wrote to the organisation and the sessions.
+    pub async fn catch_up(&self) -> Result<(), JournalError> {
+        self.org.catch_up().await?;
+        self.sessions.catch_up().await?;
+        Ok(())
+    }
+
+    /// The caller behind a token; on a shared store, a token this node has not seen yet (signed
+    /// in on another node a moment ago) is looked up once more after folding in the others' writes.
+    pub async fn principal_now(&self, token: &str, now: DateTime<Utc>) -> Option<(String, Principal)> {
+        if let Some(found) = self.principal(token, now) {
+            return Some(found);
+        }
+        if !self.following.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        self.sessions.catch_up().await.ok()?;
+        self.principal(token, now)
     }
 
     pub fn org(&self) -> std::sync::RwLockReadGuard<'_, Org> {
@@ -114,16 +202,45 @@ impl Identity {
         Ok(self.org.execute(&command, Utc::now().timestamp_millis()).await?.events)
     }
 
-    /// Appends to the audit log; the entry's `seq` is its place in the log.
+    /// Appends to the company's audit log; the entry's `seq` is its place in that log.
     pub async fn audit(&self, entry: AuditEntry) -> Result<(), JournalError> {
         let at_ms = entry.at.timestamp_millis();
-        self.audit.execute(&entry, at_ms).await.map_err(journal_only)?;
+        let log = {
+            let mut audits = self.audits.lock().await;
+            match audits.get(&entry.company) {
+                Some(log) => log.clone(),
+                None => {
+                    let stream = StreamId::audit(entry.company.as_ref());
+                    let log = Arc::new(Shared::recover(self.journal.clone(), stream, AuditLog::default).await?);
+                    audits.insert(entry.company.clone(), log.clone());
+                    log
+                }
+            }
+        };
+        log.execute(&entry, at_ms).await.map_err(journal_only)?;
         Ok(())
     }
 
-    /// The audit log of one company, newest first, filtered.
-    pub fn audit_log(&self, company: &CompanyId, actor: Option<&str>, action: Option<&str>, limit: usize) -> Vec<AuditEntry> {
-        self.audit.read().of_company(company, actor, action).take(limit).cloned().collect()
+    /// A page of one company's audit log, newest first: entries before `before` (a seq; from the
+    /// newest without it) matching the filters, at most `limit`. Read from the journal a few
+    /// hundred entries at a time and never more than `AUDIT_SCAN` per request, so neither the
+    /// log's size nor a rare filter makes a request hold much.
+    pub async fn audit_page(&self, company: &CompanyId, actor: Option<&str>, action: Option<&str>, limit: usize, before: Option<u64>) -> Result<Vec<AuditEntry>, JournalError> {
+        const PAGE: u64 = 200;
+        const AUDIT_SCAN: usize = 20_000;
+        let stream = StreamId::audit(Some(company));
+        let head = self.journal.head(stream.as_str()).await?;
+        let mut upper = before.map_or(head, |b| b.saturating_sub(1).min(head));
+        let (mut found, mut scanned) = (Vec::new(), 0);
+        while upper > 0 && found.len() < limit && scanned < AUDIT_SCAN {
+            let from = upper.saturating_sub(PAGE);
+            let page = self.journal.replay_page(stream.as_str(), from, (upper - from) as usize).await?;
+            scanned += page.len();
+            let entries = page.iter().rev().filter_map(|r| serde_json::from_slice::<AuditEntry>(&r.payload).ok());
+            found.extend(entries.filter(|e| e.matches(actor, action)).take(limit - found.len()));
+            upper = from;
+        }
+        Ok(found)
     }
 
     async fn start_session(&self, subject: SessionSubject, now: DateTime<Utc>) -> Result<String, JournalError> {
@@ -137,7 +254,7 @@ impl Identity {
 
     /// Signs a staff member in; failures count towards the account's and the address's limit.
     pub async fn login_staff(&self, account: &str, password: &str, ip: &str, now: DateTime<Utc>) -> Result<(String, Principal), LoginError> {
-        let keys = [format!("account:{account}"), format!("ip:{ip}")];
+        let keys = self.limiter.staff_keys(account, ip);
         if let Some(until) = self.limiter.locked_until(&keys, now) {
             return Err(LoginError::Locked(until));
         }
@@ -145,22 +262,20 @@ impl Identity {
             let org = self.org();
             org.accounts.get(account).and_then(|id| org.staff.get(id)).map(|s| (s.id.clone(), s.password_hash.clone()))
         };
-        // Verify against a dummy hash when the account is unknown, so timing does not tell. Argon2
-        // is deliberately slow: it runs on the blocking pool, never on the threads that carry the
-        // sockets and the actors (review S5).
+        // Verify against a dummy hash when the account is unknown, so timing does not tell.
         const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$6oW0Pv8vYV9nY1b9RcsQ8W2pHkQz3F6nOjWf8cG0Ykg";
         let (password, hash, known) = match &found {
             Some((_, hash)) => (password.to_string(), hash.clone(), true),
             None => (password.to_string(), DUMMY.to_string(), false),
         };
-        let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+        let verified = self.verifier.verify(password, hash).await;
         let ok = known && verified;
         let signed_in = found.filter(|_| ok).and_then(|(id, _)| self.org().staff_principal(&id).map(|p| (id, p)));
         let Some((id, principal)) = signed_in else {
             self.limiter.fail(&keys, now);
             return Err(LoginError::BadCredentials);
         };
-        self.limiter.clear(&keys[0]);
+        self.limiter.succeeded(account, ip);
         let token = self.start_session(SessionSubject::Staff { id }, now).await?;
         Ok((token, principal))
     }
@@ -171,7 +286,7 @@ impl Identity {
     /// whether or not the phone is an owner's, and the answer is the same either way: the
     /// endpoint neither sends unlimited texts nor tells who is an owner (review S4).
     pub async fn send_owner_code(&self, phone: &str, ip: &str, now: DateTime<Utc>) -> Result<(), LoginError> {
-        let keys = [format!("sms:{phone}"), format!("ip:{ip}")];
+        let keys = [Key::Texts(phone.into()), Key::Address(ip.into())];
         if let Some(until) = self.limiter.locked_until(&keys, now) {
             return Err(LoginError::Locked(until));
         }
@@ -180,13 +295,18 @@ impl Identity {
             return Ok(());
         }
         let code = format!("{:06}", OsRng.next_u32() % 1_000_000);
-        self.codes.lock().unwrap_or_else(|e| e.into_inner()).insert(phone.to_string(), (sha256_hex(&code), now + TimeDelta::minutes(5)));
+        {
+            let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+            // Only owners' phones get codes, and expired ones leave here: the map stays small.
+            codes.retain(|_, (_, expires)| *expires > now);
+            codes.insert(phone.to_string(), (sha256_hex(&code), now + TimeDelta::minutes(5)));
+        }
         self.outbox.send_secret(phone, format!("【胡同物业】您的登录验证码是 {code}，5分钟内有效。"));
         Ok(())
     }
 
     pub async fn login_owner(&self, phone: &str, code: &str, ip: &str, now: DateTime<Utc>) -> Result<(String, Principal), LoginError> {
-        let keys = [format!("phone:{phone}"), format!("ip:{ip}")];
+        let keys = [Key::AccountAt(format!("owner:{phone}"), ip.into()), Key::Account(format!("owner:{phone}")), Key::Address(ip.into())];
         if let Some(until) = self.limiter.locked_until(&keys, now) {
             return Err(LoginError::Locked(until));
         }
@@ -202,6 +322,7 @@ impl Identity {
             self.limiter.fail(&keys, now);
             return Err(LoginError::BadCode);
         };
+        self.limiter.succeeded(&format!("owner:{phone}"), ip);
         let token = self.start_session(SessionSubject::Owner { phone: phone.to_string() }, now).await?;
         Ok((token, principal))
     }
@@ -218,12 +339,14 @@ impl Identity {
         Some((token_hash, principal))
     }
 
-    /// Whether a session (by token hash) is still open; sockets ask this to close themselves.
-    pub fn session_open(&self, token_hash: &str, now: DateTime<Utc>) -> bool {
-        let Some(subject) = self.sessions.read().get(token_hash, now).map(|s| s.subject.clone()) else { return false };
-        match subject {
-            SessionSubject::Staff { id } => self.org().staff_principal(&id).is_some(),
-            SessionSubject::Owner { .. } => true,
+    /// The caller of an open session (by token hash) as they are now — roles and scope as last
+    /// changed; `None` once it ended or the account closed. Open sockets ask it every second.
+    pub fn principal_of_session(&self, token_hash: &str, now: DateTime<Utc>) -> Option<Principal> {
+        let subject = self.sessions.read().get(token_hash, now)?.subject.clone();
+        let org = self.org();
+        match &subject {
+            SessionSubject::Staff { id } => org.staff_principal(id),
+            SessionSubject::Owner { phone } => org.owner_principal(phone),
         }
     }
 
