@@ -201,7 +201,8 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, 
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{extra}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
-    s.write_all(body)?;
+    // A server may answer (413) and stop reading before the body is sent whole: read its answer.
+    let _ = s.write_all(body);
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     let (head_len, head) = loop {

@@ -32,6 +32,8 @@ pub struct App {
     pub clock: Clock,
     /// Each community's house index, built on first use.
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
+    /// Communities with an import running (one at a time each).
+    pub imports: crate::billing::upload::Imports,
     /// Reverse proxies whose X-Forwarded-For is believed (see [`crate::auth::client_addr`]).
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
@@ -56,6 +58,7 @@ impl App {
             clock: Clock::new(),
             house_index: Default::default(),
             trusted_proxies: Vec::new(),
+            imports: Default::default(),
         }))
     }
 

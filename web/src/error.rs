@@ -50,7 +50,7 @@ pub enum ApiError {
     /// Granting or managing more than the caller holds (A1).
     #[error("{zh} / {en}")]
     Beyond { zh: String, en: String },
-    /// A request body over the limit (an upload past 64 MiB).
+    /// A request body over the limit (an upload past 10 MiB).
     #[error("{zh} / {en}")]
     TooLarge { zh: String, en: String },
     /// A file whose rows break the rules: nothing was imported; the report names every bad row.
@@ -205,7 +205,7 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         axum::body::Bytes::from_request(request, state).await.map(Upload).map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge { zh: "文件过大（上限 64 MiB）".into(), en: "the file is too large (64 MiB at most)".into() }
+                ApiError::TooLarge { zh: "文件过大（上限 10 MiB）".into(), en: "the file is too large (10 MiB at most)".into() }
             } else {
                 ApiError::BadRequest { zh: "无法读取上传的文件".into(), en: format!("the upload could not be read: {}", e.body_text()) }
             }

@@ -58,6 +58,9 @@ enum Command {
         #[arg(long, env = "HUTONG_DEVICE_SECRET", hide_env_values = true)]
         device_secret: String,
     },
+    /// An XLS on stdin as CSV on stdout: the memory-capped converter the server runs for XLS imports.
+    #[command(hide = true)]
+    SheetConvert,
     /// See and deal with a quarantined journal stream (the server stopped).
     Journal {
         #[command(subcommand)]
@@ -146,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::BillRun(args) => hutong_web::bill_run_cli::run(args).await,
+        Command::SheetConvert => hutong_web::billing::upload::convert_stdin().map_err(|e| anyhow::anyhow!(e)),
         Command::Journal { action } => hutong_web::journal_cli::run(action).await,
         Command::Store { action: StoreAction::Init { store, replication } } => {
             let options = hutong_actors::journal::ScyllaOptions::from_url(&store)?;

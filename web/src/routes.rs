@@ -22,7 +22,7 @@ use crate::{api, billing, signin, staff, ws};
 const SIGN_IN_LIMIT: usize = 4 * 1024;
 
 /// The largest upload an import takes; the spreadsheet reader has its own limits inside.
-pub const UPLOAD_LIMIT: usize = 64 << 20;
+pub const UPLOAD_LIMIT: usize = 10 << 20;
 
 /// One route: method, path, the access it needs and its handler. The router is built from this
 /// table and each route carries its own access into the authorisation layer, so a route cannot

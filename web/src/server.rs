@@ -102,6 +102,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         clock: Clock::new(),
         house_index: Default::default(),
         trusted_proxies: config.trusted_proxies.clone(),
+        imports: Default::default(),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)

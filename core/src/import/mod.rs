@@ -15,3 +15,9 @@ pub mod sheet;
 pub mod template;
 
 pub use template::{BillImport, HouseImport, ImportedBill, ImportedHouse, RowError, Template};
+
+/// Takes a file's rows one at a time (the import templates' readers, fed by `sheet`).
+pub trait RowSink {
+    /// Row `i` (0-based) of the file, trailing empty cells left off.
+    fn row(&mut self, i: usize, cells: &[String]);
+}

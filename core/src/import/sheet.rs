@@ -7,6 +7,7 @@ use std::io::{Cursor, Read};
 
 use calamine::{Data, DataRef, Reader, Xls, Xlsx};
 
+
 /// How much a file may be.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -17,9 +18,9 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 64 MiB uploaded, 512 MiB unzipped, a million rows of up to 64 columns.
+    /// 10 MiB uploaded, 100 MiB unzipped, 200,000 rows of up to 64 columns (review I1, plan D21).
     fn default() -> Self {
-        Limits { max_bytes: 64 << 20, max_unzipped: 512 << 20, max_rows: 1_000_000, max_columns: 64 }
+        Limits { max_bytes: 10 << 20, max_unzipped: 100 << 20, max_rows: 200_000, max_columns: 64 }
     }
 }
 
@@ -60,8 +61,25 @@ pub fn sniff(bytes: &[u8]) -> Format {
     }
 }
 
-/// Every row of the file's first sheet, as text.
+pub use super::RowSink;
+
+/// Every row of the file's first sheet, as text (tests and small files; imports read row by row).
 pub fn read_rows(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, SheetError> {
+    let mut rows = Vec::new();
+    for_each_row(bytes, limits, |i, row| {
+        if rows.len() <= i {
+            rows.resize_with(i + 1, Vec::new);
+        }
+        rows[i] = row.to_vec();
+    })?;
+    Ok(rows)
+}
+
+/// Reads the file's first sheet row by row: `row(index, cells)` for every row that has a cell,
+/// 0-based as the file numbers them, trailing empty cells left off. Only the row being read is
+/// held, so memory follows the widest row, not the file (review I1). A legacy XLS is read whole
+/// by its library: the server reads those in a separate, memory-capped process instead.
+pub fn for_each_row(bytes: &[u8], limits: Limits, row: impl FnMut(usize, &[String])) -> Result<(), SheetError> {
     if bytes.len() > limits.max_bytes {
         return Err(SheetError::TooLarge(limits.max_bytes >> 20));
     }
@@ -69,42 +87,85 @@ pub fn read_rows(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, Sheet
         return Err(SheetError::Empty);
     }
     match sniff(bytes) {
-        Format::Csv => read_csv(bytes, limits),
-        Format::Xlsx => read_xlsx(bytes, limits),
-        Format::Xls => read_xls(bytes, limits),
+        Format::Csv => read_csv(bytes, limits, row),
+        Format::Xlsx => read_xlsx(bytes, limits, row),
+        Format::Xls => read_xls(bytes, limits, row),
     }
 }
 
 /// UTF-8 (with or without BOM) as it is; anything else is read as GBK (GB18030, its superset),
 /// which is what Excel on a Chinese Windows saves.
-pub fn decode_text(bytes: &[u8]) -> String {
+pub fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::GB18030.decode(bytes).0.into_owned(),
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => encoding_rs::GB18030.decode(bytes).0,
     }
 }
 
-fn read_csv(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, SheetError> {
+/// One row being assembled from its cells, padded only up to its last cell.
+struct RowBuffer {
+    index: Option<usize>,
+    cells: Vec<String>,
+    limits: Limits,
+}
+
+impl RowBuffer {
+    fn new(limits: Limits) -> Self {
+        RowBuffer { index: None, cells: Vec::new(), limits }
+    }
+
+    fn put(&mut self, r: usize, c: usize, text: String, out: &mut impl FnMut(usize, &[String])) -> Result<(), SheetError> {
+        if r >= self.limits.max_rows {
+            return Err(SheetError::TooManyRows(self.limits.max_rows));
+        }
+        if c >= self.limits.max_columns {
+            return Err(SheetError::TooManyColumns(self.limits.max_columns));
+        }
+        if self.index != Some(r) {
+            self.flush(out);
+            self.index = Some(r);
+        }
+        if self.cells.len() <= c {
+            self.cells.resize(c + 1, String::new());
+        }
+        self.cells[c] = text;
+        Ok(())
+    }
+
+    fn flush(&mut self, out: &mut impl FnMut(usize, &[String])) {
+        if let Some(i) = self.index.take() {
+            while self.cells.last().is_some_and(|c| c.trim().is_empty()) {
+                self.cells.pop();
+            }
+            if !self.cells.is_empty() {
+                out(i, &self.cells);
+            }
+            self.cells.clear();
+        }
+    }
+}
+
+fn read_csv(bytes: &[u8], limits: Limits, mut out: impl FnMut(usize, &[String])) -> Result<(), SheetError> {
     let text = decode_text(bytes);
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
+    let mut row = RowBuffer::new(limits);
+    for r in 0.. {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => return Err(SheetError::Unreadable(e.to_string())),
         }
-        if rows.len() >= limits.max_rows {
-            return Err(SheetError::TooManyRows(limits.max_rows));
-        }
         if record.len() > limits.max_columns {
             return Err(SheetError::TooManyColumns(limits.max_columns));
         }
-        rows.push(record.iter().map(str::to_string).collect());
+        for (c, field) in record.iter().enumerate().filter(|(_, f)| !f.is_empty()) {
+            row.put(r, c, field.to_string(), &mut out)?;
+        }
     }
-    Ok(rows)
+    row.flush(&mut out);
+    Ok(())
 }
 
 /// Unzips every entry into nothing, counting, so a bomb is stopped at the limit whatever sizes
@@ -138,50 +199,33 @@ fn text_of(value: &DataRef<'_>) -> String {
     }
 }
 
-fn place(rows: &mut Vec<Vec<String>>, r: usize, c: usize, text: String, limits: Limits) -> Result<(), SheetError> {
-    if r >= limits.max_rows {
-        return Err(SheetError::TooManyRows(limits.max_rows));
-    }
-    if c >= limits.max_columns {
-        return Err(SheetError::TooManyColumns(limits.max_columns));
-    }
-    if rows.len() <= r {
-        rows.resize_with(r + 1, Vec::new);
-    }
-    let row = &mut rows[r];
-    if row.len() <= c {
-        row.resize(c + 1, String::new());
-    }
-    row[c] = text;
-    Ok(())
-}
-
-fn read_xlsx(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, SheetError> {
+fn read_xlsx(bytes: &[u8], limits: Limits, mut out: impl FnMut(usize, &[String])) -> Result<(), SheetError> {
     check_zip(bytes, limits)?;
     let unreadable = |e: calamine::XlsxError| SheetError::Unreadable(e.to_string());
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
     let name = book.sheet_names().first().cloned().ok_or(SheetError::Empty)?;
     let mut cells = book.worksheet_cells_reader(&name).map_err(unreadable)?;
-    let mut rows = Vec::new();
+    let mut row = RowBuffer::new(limits);
+    // A sheet's XML lists its rows in order, so a row is whole when the next one starts.
     while let Some(cell) = cells.next_cell().map_err(unreadable)? {
         let (r, c) = cell.get_position();
         let text = text_of(cell.get_value());
-        if text.is_empty() {
-            continue;
+        if !text.is_empty() {
+            row.put(r as usize, c as usize, text, &mut out)?;
         }
-        place(&mut rows, r as usize, c as usize, text, limits)?;
     }
-    Ok(rows)
+    row.flush(&mut out);
+    Ok(())
 }
 
-fn read_xls(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, SheetError> {
+fn read_xls(bytes: &[u8], limits: Limits, mut out: impl FnMut(usize, &[String])) -> Result<(), SheetError> {
     let unreadable = |e: calamine::XlsError| SheetError::Unreadable(e.to_string());
     let mut book: Xls<_> = Xls::new(Cursor::new(bytes)).map_err(unreadable)?;
     let name = book.sheet_names().first().cloned().ok_or(SheetError::Empty)?;
     // BIFF8 itself caps a sheet at 65,536 × 256 cells.
     let range = book.worksheet_range(&name).map_err(unreadable)?;
     let (r0, c0) = range.start().unwrap_or((0, 0));
-    let mut rows = Vec::new();
+    let mut row = RowBuffer::new(limits);
     for (r, c, value) in range.used_cells() {
         let text = match value {
             Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
@@ -191,9 +235,32 @@ fn read_xls(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, SheetError
             Data::DateTime(d) => d.as_datetime().map_or_else(|| d.as_f64().to_string(), |t| t.date().to_string()),
             Data::Error(_) | Data::Empty => continue,
         };
-        place(&mut rows, r + r0 as usize, c + c0 as usize, text, limits)?;
+        row.put(r + r0 as usize, c + c0 as usize, text, &mut out)?;
     }
-    Ok(rows)
+    row.flush(&mut out);
+    Ok(())
+}
+
+/// A legacy XLS as CSV text (UTF-8), for the server's memory-capped converter process.
+pub fn xls_to_csv(bytes: &[u8], limits: Limits) -> Result<Vec<u8>, SheetError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut next = 0;
+    let mut failed = None;
+    read_xls(bytes, limits, |i, cells| {
+        // Blank rows keep their place, so row numbers in reports match the file.
+        while next < i {
+            let _ = writer.write_record([""]);
+            next += 1;
+        }
+        if let Err(e) = writer.write_record(cells) {
+            failed = Some(e.to_string());
+        }
+        next = i + 1;
+    })?;
+    if let Some(e) = failed {
+        return Err(SheetError::Unreadable(e));
+    }
+    writer.into_inner().map_err(|e| SheetError::Unreadable(e.to_string()))
 }
 
 #[cfg(test)]

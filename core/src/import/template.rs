@@ -63,6 +63,9 @@ pub struct BillImport {
     pub errors: Vec<RowError>,
     /// Rows read, the sample and blank rows not counted.
     pub rows: usize,
+    /// Rows with at least one error (`errors` lists the first thousand errors).
+    #[serde(default)]
+    pub bad_rows: usize,
 }
 
 /// A good house row: the house's facts, and a resident when the row names one.
@@ -82,6 +85,9 @@ pub struct HouseImport {
     pub houses: Vec<ImportedHouse>,
     pub errors: Vec<RowError>,
     pub rows: usize,
+    /// Rows with at least one error (`errors` lists the first thousand errors).
+    #[serde(default)]
+    pub bad_rows: usize,
 }
 
 /// The ten fee types of the standard template, and the item each imports as.
@@ -161,7 +167,6 @@ pub fn parse_amount(text: &str) -> Result<Money, &'static str> {
 
 struct Columns {
     template: Template,
-    header_row: usize,
     address: usize,
     item: usize,
     amount: usize,
@@ -175,9 +180,8 @@ fn find(header: &[String], names: &[&str]) -> Option<usize> {
     header.iter().position(|h| names.contains(&h.trim()))
 }
 
-fn bill_columns(rows: &[Vec<String>]) -> Option<Columns> {
-    // The header is within the first rows (the standard template has a 保留/必填/选填 row above it).
-    for (i, header) in rows.iter().take(5).enumerate() {
+fn bill_columns(header: &[String]) -> Option<Columns> {
+    {
         if let (Some(address), Some(item), Some(amount), Some(start), Some(end)) = (
             find(header, &["房屋地址"]),
             find(header, &["费用类型"]),
@@ -186,7 +190,7 @@ fn bill_columns(rows: &[Vec<String>]) -> Option<Columns> {
             find(header, &["结束时间"]),
         ) {
             let remark = find(header, &["备注"]);
-            return Some(Columns { template: Template::Standard, header_row: i, address, item, amount, start, end, remark, external: None });
+            return Some(Columns { template: Template::Standard, address, item, amount, start, end, remark, external: None });
         }
         if let (Some(address), Some(item), Some(amount), Some(start), Some(end)) = (
             find(header, &["房号", "房屋编号"]),
@@ -197,7 +201,7 @@ fn bill_columns(rows: &[Vec<String>]) -> Option<Columns> {
         ) {
             let remark = find(header, &["备注"]);
             let external = find(header, &["单据号"]);
-            return Some(Columns { template: Template::Xinshichuang, header_row: i, address, item, amount, start, end, remark, external });
+            return Some(Columns { template: Template::Xinshichuang, address, item, amount, start, end, remark, external });
         }
     }
     None
@@ -211,42 +215,101 @@ fn blank(row: &[String]) -> bool {
     row.iter().all(|c| c.trim().is_empty())
 }
 
+/// The most row errors a report lists; the rest are only counted (`bad_rows`).
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+
+/// Rows before the header a reader keeps while it looks for it.
+const HEADER_WITHIN: usize = 5;
+
+/// Where row errors go: every bad row counted, the first `MAX_REPORTED_ERRORS` errors kept.
+#[derive(Default)]
+struct Errors {
+    kept: Vec<RowError>,
+    bad_rows: usize,
+    last_bad: Option<usize>,
+}
+
+impl Errors {
+    fn push(&mut self, row: usize, column: &str, reason: String) {
+        if self.last_bad != Some(row) {
+            self.bad_rows += 1;
+            self.last_bad = Some(row);
+        }
+        if self.kept.len() < MAX_REPORTED_ERRORS {
+            self.kept.push(RowError { row, column: column.into(), reason });
+        }
+    }
+
+    fn bad(&self, row: usize) -> bool {
+        self.last_bad == Some(row)
+    }
+}
+
 /// Bill rows of either bill template; `resolve` finds a house by its address (either form).
 pub fn parse_bills(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<HouseId>) -> BillImport {
-    let mut out = BillImport::default();
-    let Some(cols) = bill_columns(rows) else {
-        out.errors.push(RowError {
-            row: 1,
-            column: String::new(),
-            reason: "找不到表头：请使用标准缴费单模板或新视窗缴费单模板 / no header row: use the standard or the 新视窗 template".into(),
-        });
-        return out;
-    };
-    out.template = Some(cols.template);
-    let mut first = true;
-    for (i, row) in rows.iter().enumerate().skip(cols.header_row + 1) {
+    let mut reader = BillReader::new(resolve);
+    for (i, row) in rows.iter().enumerate() {
+        reader.row(i, row);
+    }
+    reader.finish()
+}
+
+/// Reads bill rows one at a time (the file is never held as rows).
+pub struct BillReader<F> {
+    resolve: F,
+    cols: Option<Columns>,
+    first: bool,
+    errors: Errors,
+    out: BillImport,
+}
+
+impl<F: Fn(&str) -> Option<HouseId>> super::RowSink for BillReader<F> {
+    fn row(&mut self, i: usize, cells: &[String]) {
+        BillReader::row(self, i, cells);
+    }
+}
+
+impl<F: Fn(&str) -> Option<HouseId>> BillReader<F> {
+    pub fn new(resolve: F) -> Self {
+        BillReader { resolve, cols: None, first: true, errors: Errors::default(), out: BillImport::default() }
+    }
+
+    /// Row `i` (0-based) of the file.
+    pub fn row(&mut self, i: usize, row: &[String]) {
+        let Some(cols) = &self.cols else {
+            // The header is within the first rows (the standard template has a 保留/必填/选填 row above it).
+            if i < HEADER_WITHIN {
+                self.cols = bill_columns(row);
+                self.out.template = self.cols.as_ref().map(|c| c.template);
+            }
+            return;
+        };
         let n = i + 1;
         if blank(row) {
-            continue;
+            return;
         }
-        if first && cols.template == Template::Standard && cell(row, cols.address) == SAMPLE_ADDRESS {
-            first = false;
-            continue;
+        if self.first && cols.template == Template::Standard && cell(row, cols.address) == SAMPLE_ADDRESS {
+            self.first = false;
+            return;
         }
-        first = false;
-        out.rows += 1;
-        let mut bad = |column: &str, reason: &str| out.errors.push(RowError { row: n, column: column.into(), reason: reason.into() });
+        self.first = false;
+        self.out.rows += 1;
+        let errors = &mut self.errors;
+        let mut bad = |column: &str, reason: &str| errors.push(n, column, reason.into());
         let address = cell(row, cols.address);
         let house = if address.is_empty() {
             bad("房屋地址", "房屋地址为空 / the address is empty");
             None
         } else {
-            let h = resolve(address);
+            let h = (self.resolve)(address);
             if h.is_none() {
                 bad("房屋地址", &format!("找不到房屋“{address}” / no house at “{address}”"));
             }
             h
         };
+        if cell(row, cols.item).is_empty() {
+            bad("费用类型", "费用类型为空（必填） / the fee type is empty (required)");
+        }
         let amount = parse_amount(cell(row, cols.amount)).map_err(|e| bad("费用金额", e)).ok();
         let start = parse_date(cell(row, cols.start), false);
         if start.is_none() {
@@ -266,11 +329,11 @@ pub fn parse_bills(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<HouseI
             bad("备注", "备注不能超过500字 / the remark is over 500 characters");
         }
         let external_no = cols.external.map(|c| cell(row, c).to_string()).filter(|s| !s.is_empty());
-        if out.errors.last().is_some_and(|e| e.row == n) {
-            continue;
+        if self.errors.bad(n) {
+            return;
         }
         if let (Some(house), Some(amount), Some(period_start), Some(period_end)) = (house, amount, start, end) {
-            out.bills.push(ImportedBill {
+            self.out.bills.push(ImportedBill {
                 row: n,
                 house,
                 item: item_of(cell(row, cols.item)).to_string(),
@@ -282,67 +345,133 @@ pub fn parse_bills(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<HouseI
             });
         }
     }
-    out
+
+    pub fn finish(mut self) -> BillImport {
+        if self.cols.is_none() {
+            self.errors.push(1, "", "找不到表头：请使用标准缴费单模板或新视窗缴费单模板 / no header row: use the standard or the 新视窗 template".into());
+        }
+        self.out.errors = self.errors.kept;
+        self.out.bad_rows = self.errors.bad_rows;
+        self.out
+    }
 }
 
 /// Rows of the house and resident template.
 pub fn parse_houses(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<HouseId>) -> HouseImport {
-    let mut out = HouseImport::default();
-    let header_at = rows.iter().take(5).position(|r| find(r, &["房屋地址"]).is_some() && find(r, &["面积", "类型", "住户姓名"]).is_some());
-    let Some(h) = header_at else {
-        out.errors.push(RowError { row: 1, column: String::new(), reason: "找不到表头：请使用房屋住户模板 / no header row: use the house template".into() });
-        return out;
-    };
-    let header = &rows[h];
-    let col = |names: &[&str]| find(header, names);
-    let (address, kind, area, state, since, name, phone, id_no, relation, vip) = (
-        col(&["房屋地址"]),
-        col(&["类型"]),
-        col(&["面积"]),
-        col(&["状态"]),
-        col(&["状态日期"]),
-        col(&["住户姓名"]),
-        col(&["手机号"]),
-        col(&["身份证号"]),
-        col(&["关系"]),
-        col(&["VIP"]),
-    );
-    let get = |row: &[String], c: Option<usize>| c.map_or(String::new(), |c| cell(row, c).to_string());
-    for (i, row) in rows.iter().enumerate().skip(h + 1) {
+    let mut reader = HouseReader::new(resolve);
+    for (i, row) in rows.iter().enumerate() {
+        reader.row(i, row);
+    }
+    reader.finish()
+}
+
+/// Where the house template's columns are.
+#[derive(Clone, Copy)]
+struct HouseColumns {
+    address: Option<usize>,
+    kind: Option<usize>,
+    area: Option<usize>,
+    state: Option<usize>,
+    since: Option<usize>,
+    name: Option<usize>,
+    phone: Option<usize>,
+    id_no: Option<usize>,
+    relation: Option<usize>,
+    vip: Option<usize>,
+}
+
+impl HouseColumns {
+    fn of(header: &[String]) -> Option<HouseColumns> {
+        if find(header, &["房屋地址"]).is_none() || find(header, &["面积", "类型", "住户姓名"]).is_none() {
+            return None;
+        }
+        let col = |names: &[&str]| find(header, names);
+        Some(HouseColumns {
+            address: col(&["房屋地址"]),
+            kind: col(&["类型"]),
+            area: col(&["面积"]),
+            state: col(&["状态"]),
+            since: col(&["状态日期"]),
+            name: col(&["住户姓名"]),
+            phone: col(&["手机号"]),
+            id_no: col(&["身份证号"]),
+            relation: col(&["关系"]),
+            vip: col(&["VIP"]),
+        })
+    }
+}
+
+fn get(_: &HouseColumns, row: &[String], c: Option<usize>) -> String {
+    c.map_or(String::new(), |c| cell(row, c).to_string())
+}
+
+/// Reads house rows one at a time (the file is never held as rows).
+pub struct HouseReader<F> {
+    resolve: F,
+    cols: Option<HouseColumns>,
+    errors: Errors,
+    out: HouseImport,
+}
+
+impl<F: Fn(&str) -> Option<HouseId>> super::RowSink for HouseReader<F> {
+    fn row(&mut self, i: usize, cells: &[String]) {
+        HouseReader::row(self, i, cells);
+    }
+}
+
+impl<F: Fn(&str) -> Option<HouseId>> HouseReader<F> {
+    pub fn new(resolve: F) -> Self {
+        HouseReader { resolve, cols: None, errors: Errors::default(), out: HouseImport::default() }
+    }
+
+    /// Row `i` (0-based) of the file.
+    pub fn row(&mut self, i: usize, row: &[String]) {
+        let Some(c) = &self.cols else {
+            if i < HEADER_WITHIN {
+                self.cols = HouseColumns::of(row);
+            }
+            return;
+        };
+        let HouseColumns { address, kind, area, state, since, name, phone, id_no, relation, vip } = *c;
         let n = i + 1;
         if blank(row) {
-            continue;
+            return;
         }
-        out.rows += 1;
-        let before = out.errors.len();
-        let mut bad = |column: &str, reason: String| out.errors.push(RowError { row: n, column: column.into(), reason });
-        let addr = get(row, address);
-        let house = resolve(&addr);
-        if house.is_none() {
+        self.out.rows += 1;
+        let errors = &mut self.errors;
+        let mut bad = |column: &str, reason: String| errors.push(n, column, reason);
+        let addr = get(c, row, address);
+        let house = if addr.is_empty() {
+            bad("房屋地址", "房屋地址为空（必填） / the address is empty (required)".into());
+            None
+        } else {
+            (self.resolve)(&addr)
+        };
+        if house.is_none() && !addr.is_empty() {
             bad("房屋地址", format!("找不到房屋“{addr}” / no house at “{addr}”"));
         }
-        let kind_text = get(row, kind);
+        let kind_text = get(c, row, kind);
         let kind = (!kind_text.is_empty()).then(|| ResourceKind::from_label(&kind_text));
         if kind == Some(None) {
             bad("类型", format!("类型“{kind_text}”应为 住宅/商铺/写字间/车位/储藏室/广告位 / unknown kind"));
         }
-        let area_text = get(row, area);
+        let area_text = get(c, row, area);
         let area_value = (!area_text.is_empty()).then(|| Decimal::from_str(&area_text).ok().filter(|a| a.is_sign_positive() && !a.is_zero() && *a <= crate::limits::AREA_MAX));
         if area_value == Some(None) {
             bad("面积", format!("面积“{area_text}”不是 0 至 1000000 之间的正数 / the area is not a positive number up to 1000000"));
         }
-        let state_text = get(row, state);
+        let state_text = get(c, row, state);
         let state_value = (!state_text.is_empty()).then(|| house_state_from_label(&state_text));
         if state_value == Some(None) {
             bad("状态", format!("状态“{state_text}”应为 未售/已交房/装修中/空置/入住/出租 / unknown state"));
         }
-        let since_text = get(row, since);
+        let since_text = get(c, row, since);
         let since_value = (!since_text.is_empty()).then(|| parse_date(&since_text, false));
         if since_value == Some(None) {
             bad("状态日期", format!("日期“{since_text}”无法识别 / unreadable date"));
         }
-        let person = get(row, name);
-        let mobile = get(row, phone);
+        let person = get(c, row, name);
+        let mobile = get(c, row, phone);
         let resident = if person.is_empty() && mobile.is_empty() {
             None
         } else {
@@ -352,20 +481,20 @@ pub fn parse_houses(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<House
             if mobile.len() != 11 || !mobile.starts_with('1') || !mobile.bytes().all(|b| b.is_ascii_digit()) {
                 bad("手机号", format!("手机号“{mobile}”应为11位数字 / the phone must be 11 digits"));
             }
-            let rel_text = get(row, relation);
+            let rel_text = get(c, row, relation);
             let rel = if rel_text.is_empty() { Some(Relation::Owner) } else { Relation::from_label(&rel_text) };
             if rel.is_none() {
                 bad("关系", format!("关系“{rel_text}”应为 业主/租户/家属 / unknown relation"));
             }
-            let id_number = Some(get(row, id_no)).filter(|s| !s.is_empty());
-            let vip = matches!(get(row, vip).as_str(), "是" | "Y" | "y" | "yes" | "VIP" | "1");
+            let id_number = Some(get(c, row, id_no)).filter(|s| !s.is_empty());
+            let vip = matches!(get(c, row, vip).as_str(), "是" | "Y" | "y" | "yes" | "VIP" | "1");
             rel.map(|r| (person.clone(), mobile.clone(), id_number, r, vip))
         };
-        if out.errors.len() > before {
-            continue;
+        if self.errors.bad(n) {
+            return;
         }
         if let Some(house) = house {
-            out.houses.push(ImportedHouse {
+            self.out.houses.push(ImportedHouse {
                 row: n,
                 house,
                 kind: kind.flatten(),
@@ -375,8 +504,16 @@ pub fn parse_houses(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<House
                 resident,
             });
         }
+        }
+
+    pub fn finish(mut self) -> HouseImport {
+        if self.cols.is_none() {
+            self.errors.push(1, "", "找不到表头：请使用房屋住户模板 / no header row: use the house template".into());
+        }
+        self.out.errors = self.errors.kept;
+        self.out.bad_rows = self.errors.bad_rows;
+        self.out
     }
-    out
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ use hutong_core::api::{BatchAction, BatchBody, EditBody, RunBody, VoidBody, Batc
 use hutong_core::book::{BatchAction as BookBatch, BillLine, BillQuery, BillRecord, BillRow, BillSource, BookCommand, BookEvent};
 use hutong_core::identity::{Module, Permission};
 use hutong_core::import::export;
-use hutong_core::import::sheet::{self, Limits};
 use hutong_core::import::template::{self, RowError};
 use hutong_core::{BuildingId, Money};
 use serde::Deserialize;
@@ -262,12 +261,6 @@ pub struct ImportQuery {
     pub good_only: bool,
 }
 
-fn sheet_error(e: sheet::SheetError) -> ApiError {
-    let (zh, en) = ApiError::bilingual(&e);
-    ApiError::BadRequest { zh, en }
-}
-
-
 /// F6: the file is the request body (CSV in UTF-8 or GBK, XLS, XLSX; sniffed from its bytes).
 pub async fn import(
     State(app): State<Arc<App>>,
@@ -277,28 +270,28 @@ pub async fn import(
     Upload(body): Upload,
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
+    let _slot = app.imports.start(&community)?;
     let started = std::time::Instant::now();
     let houses = super::index(&app, &c);
-    let parsed = tokio::task::spawn_blocking(move || {
-        let rows = sheet::read_rows(&body, Limits::default())?;
-        Ok::<_, sheet::SheetError>(template::parse_bills(&rows, |a| houses.find(a).map(|(h, _)| h)))
-    })
-    .await
-    .map_err(internal)?;
-    let parsed = match parsed {
-        Ok(p) => p,
+    let reader = template::BillReader::new(move |a: &str| houses.find(a).map(|(h, _)| h));
+    let parsed = match super::upload::read(body, reader).await {
+        Ok(reader) => reader.finish(),
         Err(e) => {
             app.metrics.inc("hutong_import_refused_total", &[("reason", "file")]);
-            return Err(sheet_error(e));
+            return Err(e);
         }
     };
     let mut errors: Vec<RowError> = parsed.errors;
+    let mut out_of_scope = 0;
     // A butler imports only into their own buildings.
     let mut by_building: HashMap<BuildingId, Vec<BillLine>> = HashMap::new();
     let items = app.tariffs.get(&community);
     for bill in parsed.bills {
         let Some(building) = building_of_house(&app, &c, bill.house.as_str()).filter(|b| in_scope(&caller, b)) else {
-            errors.push(RowError { row: bill.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() });
+            out_of_scope += 1;
+            if errors.len() < template::MAX_REPORTED_ERRORS {
+                errors.push(RowError { row: bill.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() });
+            }
             continue;
         };
         let subject = items.subject_of(&bill.item);
@@ -314,7 +307,8 @@ pub async fn import(
         });
     }
     errors.sort_by_key(|e| e.row);
-    let bad_rows = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    // Rows the reader refused (it lists the first thousand), and rows outside the caller's buildings.
+    let bad_rows = parsed.bad_rows + out_of_scope;
     app.metrics.counter("hutong_import_bad_rows_total", &[]).fetch_add(bad_rows as u64, std::sync::atomic::Ordering::Relaxed);
     if !errors.is_empty() && !q.good_only {
         return Err(ApiError::Unprocessable(Box::new(ImportReport {

@@ -12,7 +12,6 @@ use hutong_core::api::{HousePage, HouseView, ImportReport, ResidentView};
 use hutong_core::book::house::house_state_label;
 use hutong_core::book::{BookCommand, HouseRecord, Resident};
 use hutong_core::identity::{Permission, mask_id_number, mask_phone};
-use hutong_core::import::sheet::{self, Limits};
 use hutong_core::import::template;
 use hutong_core::BuildingId;
 use serde::Deserialize;
@@ -103,24 +102,28 @@ pub async fn import(
     Upload(body): Upload,
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
+    let _slot = app.imports.start(&community)?;
     let houses = super::index(&app, &c);
-    let parsed = tokio::task::spawn_blocking(move || sheet::read_rows(&body, Limits::default()).map(|rows| template::parse_houses(&rows, |a| houses.find(a).map(|(h, _)| h))))
-        .await
-        .map_err(internal)?
-        .map_err(|e| {
-            let (zh, en) = ApiError::bilingual(&e);
-            ApiError::BadRequest { zh, en }
-        })?;
+    let reader = template::HouseReader::new(move |a: &str| houses.find(a).map(|(h, _)| h));
+    let parsed = super::upload::read(body, reader).await?.finish();
     let mut errors = parsed.errors;
+    let mut out_of_scope = 0;
     let mut by_building: HashMap<BuildingId, Vec<template::ImportedHouse>> = HashMap::new();
     for h in parsed.houses {
         match building_of_house(&app, &c, h.house.as_str()).filter(|b| in_scope(&caller, b)) {
             Some(b) => by_building.entry(b).or_default().push(h),
-            None => errors.push(template::RowError { row: h.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() }),
+            None => {
+                out_of_scope += 1;
+                if errors.len() < template::MAX_REPORTED_ERRORS {
+                    errors.push(template::RowError { row: h.row, column: "房屋地址".into(), reason: "不在您管理的楼栋内 / outside your buildings".into() });
+                }
+            }
         }
     }
     if !errors.is_empty() && !q.good_only {
-        let report = ImportReport { rows: parsed.rows, message: format!("{} 处错误，未导入 / errors found; nothing was imported", errors.len()), errors, ..ImportReport::default() };
+        let bad_rows = parsed.bad_rows + out_of_scope;
+        let message = format!("{bad_rows} 行有误，未导入任何房屋 / {bad_rows} bad rows; nothing was imported");
+        let report = ImportReport { rows: parsed.rows, bad_rows, message, errors, ..ImportReport::default() };
         return Err(ApiError::Unprocessable(Box::new(report)));
     }
     // Each building merges its rows into its own book (`ImportHouses`), all buildings or none.

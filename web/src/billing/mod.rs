@@ -11,6 +11,8 @@
 //! - [`houses`]: houses and residents, their import and export.
 //! - [`money`]: the manager's money summary.
 //! - [`receipt`]: the A4 receipt as a PDF.
+//! - [`upload`]: an import's spreadsheet read row by row, a legacy XLS in a memory-capped child
+//!   process, one import per community at a time.
 
 pub mod demo;
 pub mod desk;
@@ -19,6 +21,7 @@ pub mod money;
 pub mod pay;
 pub mod receipt;
 pub mod tariff;
+pub mod upload;
 
 use std::sync::Arc;
 
