@@ -10,16 +10,34 @@ pub struct MqttUrlError {
     pub why: &'static str,
 }
 
-/// Host, port and optional credentials of a broker URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Host, port and optional credentials of a broker URL. Its `Debug` never prints the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BrokerAddress {
     pub host: String,
     pub port: u16,
     pub credentials: Option<(String, String)>,
 }
 
+impl std::fmt::Debug for BrokerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self.credentials.as_ref().map(|(u, _)| u.as_str());
+        f.debug_struct("BrokerAddress").field("host", &self.host).field("port", &self.port).field("user", &user).finish_non_exhaustive()
+    }
+}
+
+/// The URL as it may be shown: the password replaced by `***` (review L3).
+fn redacted(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((cred, rest)) => match cred.split_once("://").and_then(|(scheme, c)| c.split_once(':').map(|(user, _)| (scheme, user))) {
+            Some((scheme, user)) => format!("{scheme}://{user}:***@{rest}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 pub fn parse(url: &str) -> Result<BrokerAddress, MqttUrlError> {
-    let err = |why| MqttUrlError { url: url.to_string(), why };
+    let err = |why| MqttUrlError { url: redacted(url), why };
     let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| err("scheme must be mqtt://"))?;
     let rest = rest.trim_end_matches('/');
     let (credentials, hostport) = match rest.rsplit_once('@') {
@@ -61,5 +79,18 @@ mod tests {
         assert!(parse("http://x").is_err());
         assert!(parse("mqtt://:1883").is_err());
         assert!(parse("mqtt://host:port").unwrap_err().to_string().contains("mqtt://"));
+    }
+}
+
+#[cfg(test)]
+mod redaction {
+    use super::*;
+
+    #[test]
+    fn a_password_never_reaches_an_error_or_a_debug_line() {
+        let e = parse("mqtt://hutong:s3cret@broker:notaport").unwrap_err().to_string();
+        assert!(!e.contains("s3cret") && e.contains("hutong:***@"), "{e}");
+        let a = parse("mqtt://hutong:s3cret@broker:1883").unwrap();
+        assert!(!format!("{a:?}").contains("s3cret"));
     }
 }

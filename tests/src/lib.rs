@@ -88,7 +88,8 @@ impl Server {
                 .arg("--data")
                 .arg(data)
                 .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt_port}")])
-                .args(["--simulate-rate", &rate.to_string(), "--demo-password", PASSWORD])
+                .args(["--simulate-rate", &rate.to_string()])
+                .env("HUTONG_DEMO_PASSWORD", PASSWORD)
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(log_file);

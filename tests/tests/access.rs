@@ -339,7 +339,7 @@ async fn a_browser_socket_from_another_origin_is_refused_and_roles_stay_within_w
 #[test]
 fn serve_refuses_to_start_without_the_secrets_it_was_given() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |extra: &[&str]| {
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
         let out = std::process::Command::new(hutong_bin())
             .arg("serve")
             .arg("--data")
@@ -348,17 +348,27 @@ fn serve_refuses_to_start_without_the_secrets_it_was_given() {
             .args(extra)
             .env_remove("HUTONG_ADMIN_PASSWORD")
             .env_remove("HUTONG_DEVICE_SECRET")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (ok, err) = run(&[]);
-    assert!(!ok && err.contains("--device-secret"), "{err}");
-    let (ok, err) = run(&["--device-secret", "a-device-secret"]);
-    assert!(!ok && err.contains("--admin-password") && err.contains("HUTONG_ADMIN_PASSWORD"), "{err}");
-    let (ok, err) = run(&["--device-secret", "a-device-secret", "--admin-password", "short"]);
+    let (ok, err) = run(&[], &[]);
+    assert!(!ok && err.contains("HUTONG_DEVICE_SECRET"), "{err}");
+    // L3: a secret on the command line (where `ps` shows it) is refused with where to put it.
+    let (ok, err) = run(&["--device-secret", DEVICE_SECRET], &[]);
+    assert!(!ok && err.contains("not taken on the command line") && err.contains("HUTONG_DEVICE_SECRET"), "{err}");
+    // L4: a short device secret is refused.
+    let (ok, err) = run(&[], &[("HUTONG_DEVICE_SECRET", "abc")]);
+    assert!(!ok && err.contains("at least 32"), "{err}");
+    let (ok, err) = run(&[], &[("HUTONG_DEVICE_SECRET", DEVICE_SECRET)]);
+    assert!(!ok && err.contains("HUTONG_ADMIN_PASSWORD"), "{err}");
+    let (ok, err) = run(&[], &[("HUTONG_DEVICE_SECRET", DEVICE_SECRET), ("HUTONG_ADMIN_PASSWORD", "short")]);
     assert!(!ok && err.contains("8"), "{err}");
 }
+
+/// A device secret long enough for `serve`.
+const DEVICE_SECRET: &str = "a-device-secret-of-at-least-32-characters";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_its_secrets_starts_and_its_first_admin_signs_in() {
@@ -369,7 +379,8 @@ async fn serve_with_its_secrets_starts_and_its_first_admin_signs_in() {
         .arg("--data")
         .arg(dir.path().join("data"))
         .args(["--http", &http_addr.to_string(), "--mqtt", &format!("127.0.0.1:{}", free_port())])
-        .args(["--device-secret", "a-device-secret", "--admin-password", "first-admin-pw"])
+        .env("HUTONG_DEVICE_SECRET", DEVICE_SECRET)
+        .env("HUTONG_ADMIN_PASSWORD", "first-admin-pw")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -84,7 +84,7 @@ fn serve_refuses_to_start_when_the_cluster_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let dead = format!("scylla://127.0.0.1:{}/hutong", hutong_tests::free_port());
     let out = std::process::Command::new(hutong_tests::hutong_bin())
-        .args(["serve", "--store", &dead, "--device-secret", "a-device-secret", "--admin-password", "first-admin-pw", "--data"])
+        .args(["serve", "--store", &dead, "--data"])
         .arg(dir.path())
         .args(["--http", &format!("127.0.0.1:{}", hutong_tests::free_port()), "--mqtt", &format!("127.0.0.1:{}", hutong_tests::free_port())])
         .output()

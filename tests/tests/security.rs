@@ -309,3 +309,78 @@ async fn i1_imports_are_read_row_by_row_one_per_community_within_limits() {
     assert!(reply.contains("xls"), "{reply}");
     assert_eq!(http_get(server.http, "/healthz").unwrap().0, 200);
 }
+
+/// R3: the journal's disk fills (here its size cap, a few MiB above what the demo holds): the
+/// write that hit it fails, Hutong takes no more writes, `/healthz` answers 503 `failed` and the
+/// log says what happened and what to do; after a restart with room, what was acknowledged is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r3_a_full_disk_stops_hutong_taking_writes_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("h");
+    Server::demo(&data, 0, &[]).await.stop();
+    let mib = std::fs::metadata(data.join("journal.db")).unwrap().len().div_ceil(1 << 20) + 4;
+    let server = Server::demo(&data, 0, &["--journal-max-mib", &mib.to_string()]).await;
+    let cashier = server.login("cashier");
+    let finance = server.login("finance");
+    let (status, paid) = pay(&server, &cashier, "before-full", r#"{"house":"荷花苑-1-1-101","amount":"1.00","channel":"cash"}"#);
+    assert_eq!(status, 200, "{paid}");
+    let acked = paid["payment"]["no"].as_str().unwrap().to_string();
+    // An import far larger than the room left.
+    let mut rows = String::from("房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n");
+    for n in 0..60_000 {
+        rows.push_str(&format!("荷花苑-1-1-101,水费,1.00,{}年01月,{}年01月,{}\n", 2000 + n, 2000 + n, "备".repeat(20)));
+    }
+    let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&finance), &[], rows.as_bytes()).unwrap();
+    assert!(status >= 500, "{status} {}", String::from_utf8_lossy(&reply));
+    let (status, health) = http_get(server.http, "/healthz").unwrap();
+    assert_eq!(status, 503, "{health}");
+    assert!(health.contains("\"failed\""), "{health}");
+    let (status, _) = pay(&server, &cashier, "after-full", r#"{"house":"荷花苑-1-1-102","amount":"1.00","channel":"cash"}"#);
+    assert!(status >= 500, "no write is taken after the failure");
+    assert!(std::fs::read_to_string(&server.log).unwrap().contains("the journal failed to write"));
+    server.kill9();
+    let server = Server::demo(&data, 0, &[]).await;
+    assert_eq!(http_get(server.http, "/healthz").unwrap().0, 200);
+    let (status, _) = http(server.http, "GET", &format!("/api/v1/communities/heyuan/payments/{acked}/receipt?format=html"), Some(&server.admin), None).unwrap();
+    assert_eq!(status, 200, "the payment acknowledged before the disk filled is there");
+}
+
+/// S6: behind a TLS-terminating proxy the session cookie is `Secure`; on plain HTTP (the demo on
+/// a laptop) it cannot be, or no browser would keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s6_the_session_cookie_is_secure_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &["--trusted-proxies", "127.0.0.1"]).await;
+    let body = json!({"account": "cashier", "password": PASSWORD}).to_string();
+    let sign_in = |proto: &str| {
+        let headers = [("Content-Type", "application/json"), ("X-Forwarded-Proto", proto), ("X-Forwarded-For", "10.0.0.5")];
+        let (status, head, _) = request(server.http, "POST", "/api/v1/auth/login", None, &headers, body.as_bytes()).unwrap();
+        assert_eq!(status, 200);
+        head.lines().find(|l| l.starts_with("set-cookie:")).unwrap_or_default().to_string()
+    };
+    assert!(sign_in("https").contains("; secure"), "over https");
+    assert!(!sign_in("http").contains("secure"), "over plain http");
+}
+
+/// S7: the review's form post from a sibling sub-domain — an import with the session cookie and a
+/// foreign Origin — is refused, as is a sign-out; the screens' own requests and bearer-token
+/// clients go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_a_cookie_carries_no_change_from_another_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &[]).await;
+    let finance = server.login("finance");
+    let cookie = format!("hutong_session={finance}");
+    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-103,水费,5.00,2026年02月,2026年02月,\n";
+    let path = "/api/v1/communities/heyuan/bills/import";
+    let post = |path: &str, headers: &[(&str, &str)], token: Option<&str>| request(server.http, "POST", path, token, headers, csv.as_bytes()).unwrap().0;
+    let evil = [("Cookie", cookie.as_str()), ("Origin", "https://evil.sibling.example"), ("Content-Type", "text/plain")];
+    assert_eq!(post(path, &evil, None), 403);
+    let sibling = [("Cookie", cookie.as_str()), ("Sec-Fetch-Site", "same-site"), ("Content-Type", "text/plain")];
+    assert_eq!(post(path, &sibling, None), 403);
+    assert_eq!(post("/api/v1/auth/logout", &evil, None), 403);
+    let own_origin = format!("http://{}", server.http);
+    let own = [("Cookie", cookie.as_str()), ("Origin", own_origin.as_str()), ("Sec-Fetch-Site", "same-origin")];
+    assert_eq!(post(path, &own, None), 200);
+    assert_eq!(post(path, &[("Origin", "https://evil.sibling.example")], Some(&finance)), 200, "a bearer token is no ambient credential");
+}

@@ -20,6 +20,10 @@ use crate::scope::{building_visible, scoped_wall};
 
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     let quarantined = hutong_actors::quarantine::poisoned().len();
+    if app.journal.failure().is_some() {
+        // Fail-stop: the journal refused a write and takes no more; an orchestrator restarts us.
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "failed".into(), quarantined })).into_response();
+    }
     if !app.ready.load(Ordering::Acquire) {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "recovering".into(), quarantined })).into_response();
     }
@@ -28,7 +32,8 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let ready = i64::from(app.ready.load(Ordering::Acquire));
+    let ready = i64::from(app.ready.load(Ordering::Acquire) && app.journal.failure().is_none());
+    app.metrics.gauge("hutong_journal_failed", &[]).store(i64::from(app.journal.failure().is_some()), Ordering::Relaxed);
     app.metrics.gauge("hutong_ready", &[]).store(ready, Ordering::Relaxed);
     let poisoned = hutong_actors::quarantine::poisoned();
     app.metrics.gauge("hutong_quarantined_streams", &[]).store(poisoned.len() as i64, Ordering::Relaxed);

@@ -32,6 +32,8 @@ pub struct App {
     pub clock: Clock,
     /// Each community's house index, built on first use.
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
+    /// The journal itself, for its health (a failed write stops it: `/healthz` says so).
+    pub journal: Arc<dyn Journal>,
     /// Communities with an import running (one at a time each).
     pub imports: crate::billing::upload::Imports,
     /// Reverse proxies whose X-Forwarded-For is believed (see [`crate::auth::client_addr`]).
@@ -53,12 +55,13 @@ impl App {
             ready: AtomicBool::new(true),
             assets: PathBuf::from("dashboards/dist"),
             shutdown: CancellationToken::new(),
-            tariffs: Tariffs::new(journal),
+            tariffs: Tariffs::new(journal.clone()),
             outbox,
             clock: Clock::new(),
             house_index: Default::default(),
             trusted_proxies: Vec::new(),
             imports: Default::default(),
+            journal: journal.clone(),
         }))
     }
 

@@ -65,6 +65,26 @@ pub fn client_ip(app: &App, request: &Request) -> String {
     client_addr(&app.trusted_proxies, peer, request.headers())
 }
 
+/// A browser's Origin must name this server's host; clients without one (devices, scripts) are
+/// not browsers and carry their own bearer token.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+}
+
+/// A change asked with the session cookie must come from a page of this server (review S7):
+/// `SameSite=Strict` keeps other sites' requests cookie-less, but not a sibling sub-domain's, and
+/// an import's body is not JSON, so no content type stops a form from posting one.
+fn forged(request: &Request, by_cookie: bool) -> bool {
+    let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS);
+    if safe || !by_cookie {
+        return false;
+    }
+    let fetched_from_elsewhere = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|site| site != "same-origin" && site != "none");
+    fetched_from_elsewhere || !same_origin(request.headers())
+}
+
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -129,10 +149,14 @@ pub async fn authorize(State(Guard { app, access }): State<Guard>, request: Requ
         return next.run(request).await;
     }
     let mut request = request;
+    let by_cookie = !request.headers().contains_key(header::AUTHORIZATION);
     let found = match token_of(request.headers()) {
         Some(token) => app.identity.principal_now(&token, Utc::now()).await,
         None => None,
     };
+    if found.is_some() && forged(&request, by_cookie) {
+        return ApiError::CrossOrigin.into_response();
+    }
     let Some((session, principal)) = found else {
         return ApiError::Unauthenticated.into_response();
     };

@@ -20,8 +20,9 @@ pub struct BillRunArgs {
     /// A staff account allowed to write bills (finance, admin).
     #[arg(long)]
     pub account: String,
-    #[arg(long, env = "HUTONG_PASSWORD", hide_env_values = true)]
-    pub password: String,
+    /// Refused: the account's password comes from HUTONG_PASSWORD, never the command line.
+    #[arg(long = "password", hide = true)]
+    pub password_flag: Option<String>,
     /// The community id, e.g. heyuan.
     #[arg(long)]
     pub community: String,
@@ -72,8 +73,10 @@ fn bar(done: usize, all: usize) {
 }
 
 pub async fn run(args: BillRunArgs) -> anyhow::Result<()> {
+    let password = crate::config::secret(&args.password_flag, "--password", "HUTONG_PASSWORD")?
+        .context("缺少密码：请设置 HUTONG_PASSWORD / no password: set HUTONG_PASSWORD")?;
     let host = args.url.strip_prefix("http://").context("--url must be http://host:port")?.trim_end_matches('/').to_string();
-    let (status, login) = call(&host, "POST", "/api/v1/auth/login", None, Some(&json!({"account": args.account, "password": args.password}))).await?;
+    let (status, login) = call(&host, "POST", "/api/v1/auth/login", None, Some(&json!({"account": args.account, "password": password}))).await?;
     if status != 200 {
         bail!("登录失败 / sign-in failed: {}", refusal(&login));
     }

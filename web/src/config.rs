@@ -24,6 +24,7 @@ pub struct ConfigFile {
     pub store: Option<String>,
     pub communities: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub journal_max_mib: Option<u64>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -47,12 +48,13 @@ pub struct Overrides {
     /// Built dashboards to serve at `/`.
     #[arg(long, env = "HUTONG_ASSETS")]
     pub assets: Option<PathBuf>,
-    /// Password of the first administrator, needed on the first start (no default exists).
-    #[arg(long, env = "HUTONG_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
-    /// Secret the device keys are derived from (no default exists).
-    #[arg(long, env = "HUTONG_DEVICE_SECRET", hide_env_values = true)]
-    pub device_secret: Option<String>,
+    /// Refused with a sentence: the first administrator's password is read from
+    /// HUTONG_ADMIN_PASSWORD or the config file, never the command line (`ps` would show it).
+    #[arg(long = "admin-password", hide = true)]
+    pub admin_password_flag: Option<String>,
+    /// Refused likewise: the device secret comes from HUTONG_DEVICE_SECRET or the config file.
+    #[arg(long = "device-secret", hide = true)]
+    pub device_secret_flag: Option<String>,
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "HUTONG_SESSION_HOURS")]
     pub session_hours: Option<u32>,
@@ -73,6 +75,10 @@ pub struct Overrides {
     /// is read from X-Forwarded-For, so sign-in limits and the audit log see the real address.
     #[arg(long, env = "HUTONG_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// A cap on the embedded journal's size, in MiB: past it writes fail as on a full disk and
+    /// Hutong stops taking them (fail-stop). Default: the disk is the limit.
+    #[arg(long, env = "HUTONG_JOURNAL_MAX_MIB")]
+    pub journal_max_mib: Option<u64>,
 }
 
 /// Where devices' messages come from.
@@ -98,6 +104,7 @@ pub struct Config {
     /// `None`: every registered community.
     pub communities: Option<Vec<String>>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub journal_max_mib: Option<u64>,
 }
 
 /// Where the journal lives.
@@ -119,15 +126,33 @@ pub enum ConfigError {
     MqttUrl(#[from] hutong_device_bridge::url::MqttUrlError),
     #[error("{0}")]
     Store(String),
-    #[error("设置 {setting} 的值 {value:?} 不是 http:// 或 https:// 地址 / setting {setting}: {value:?} is not an http:// or https:// URL")]
+    #[error("设置 {setting} 的值 {value:?} 应为 https:// 地址（http:// 仅限本机）/ setting {setting}: {value:?} must be an https:// URL (http:// only to this machine: messages carry phone numbers)")]
     Url { setting: &'static str, value: String },
+    #[error("密钥不能写在命令行上（ps 可见）：请改用环境变量 {env} 或配置文件 / {flag} is not taken on the command line (ps shows it to everyone): set {env} or put it in the config file")]
+    SecretOnCommandLine { flag: &'static str, env: &'static str },
 }
 
-fn web_url(setting: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
-    match value {
-        Some(v) if !(v.starts_with("http://") || v.starts_with("https://")) => Err(ConfigError::Url { setting, value: v }),
-        other => Ok(other),
+/// A secret from the environment; a command-line flag for it is refused (review L3).
+pub fn secret(flag_value: &Option<String>, flag: &'static str, env: &'static str) -> Result<Option<String>, ConfigError> {
+    if flag_value.is_some() {
+        return Err(ConfigError::SecretOnCommandLine { flag, env });
     }
+    Ok(std::env::var(env).ok().filter(|v| !v.is_empty()))
+}
+
+/// A gateway URL: https://, or http:// only to this machine (an adapter beside Hutong). Messages
+/// carry full phone numbers, which must not cross a network in clear (review L2, PIPL art. 51).
+fn web_url(setting: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(v) = value else { return Ok(None) };
+    if v.starts_with("https://") {
+        return Ok(Some(v));
+    }
+    let host = v.strip_prefix("http://").map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
+    let local = host.is_some_and(|h| {
+        let name = h.rsplit_once(':').filter(|(n, port)| !n.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(n, _)| n);
+        matches!(name, "localhost" | "127.0.0.1" | "[::1]")
+    });
+    if local { Ok(Some(v)) } else { Err(ConfigError::Url { setting, value: v }) }
 }
 
 fn address(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -178,8 +203,8 @@ impl Overrides {
             http: address("http", &http)?,
             broker,
             assets: self.assets.clone().or(file.assets).unwrap_or_else(|| PathBuf::from("dashboards/dist")),
-            admin_password: self.admin_password.clone().or(file.admin_password),
-            device_secret: self.device_secret.clone().or(file.device_secret),
+            admin_password: secret(&self.admin_password_flag, "--admin-password", "HUTONG_ADMIN_PASSWORD")?.or(file.admin_password),
+            device_secret: secret(&self.device_secret_flag, "--device-secret", "HUTONG_DEVICE_SECRET")?.or(file.device_secret),
             session_hours: self.session_hours.or(file.session_hours).unwrap_or(12).clamp(1, 24 * 30),
             reminder_webhook: web_url("reminder_webhook", self.reminder_webhook.clone().or(file.reminder_webhook))?,
             sms_webhook: web_url("sms_webhook", self.sms_webhook.clone().or(file.sms_webhook))?,
@@ -196,6 +221,7 @@ impl Overrides {
                 .iter()
                 .map(|ip| ip.trim().parse().map_err(|_| ConfigError::Address { setting: "trusted_proxies", value: ip.clone() }))
                 .collect::<Result<_, _>>()?,
+            journal_max_mib: self.journal_max_mib.or(file.journal_max_mib),
         })
     }
 }
@@ -203,6 +229,16 @@ impl Overrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateways_are_https_or_on_this_machine() {
+        assert!(web_url("sms_webhook", Some("https://sms.example.com/send".into())).is_ok());
+        assert!(web_url("sms_webhook", Some("http://127.0.0.1:9000/h".into())).is_ok());
+        assert!(web_url("sms_webhook", Some("http://localhost/h".into())).is_ok());
+        assert!(web_url("sms_webhook", Some("http://10.0.0.5:9000/h".into())).is_err());
+        assert!(web_url("sms_webhook", Some("http://127.0.0.1.evil.com/h".into())).is_err());
+        assert!(web_url("sms_webhook", Some("ftp://x".into())).is_err());
+    }
 
     #[test]
     fn flags_win_over_the_file_and_the_file_over_defaults() {

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hutong_core::ids::DeviceId;
 use hutong_device_bridge::simulator::{self, SimulatorOptions};
-use hutong_web::config::Overrides;
+use hutong_web::config::{Overrides, secret};
 use hutong_web::server::{self, DemoOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -31,9 +31,10 @@ enum Command {
         /// Messages per second the simulator publishes (0: no simulator).
         #[arg(long, default_value_t = 200, env = "HUTONG_SIMULATE_RATE")]
         simulate_rate: u32,
-        /// Password of every demo account (default: generated once, kept in the data directory).
-        #[arg(long, env = "HUTONG_DEMO_PASSWORD", hide_env_values = true)]
-        demo_password: Option<String>,
+        /// Refused: the demo accounts' password comes from HUTONG_DEMO_PASSWORD (default: generated
+        /// once, kept in the data directory), never the command line.
+        #[arg(long = "demo-password", hide = true)]
+        demo_password_flag: Option<String>,
     },
     /// A bill run against a running server: preview, or --commit with a progress bar.
     BillRun(hutong_web::bill_run_cli::BillRunArgs),
@@ -54,9 +55,10 @@ enum Command {
         /// One reading in this many is a spike (0: none).
         #[arg(long, default_value_t = 3000)]
         spike_one_in: u32,
-        /// The server's device secret (the demo keeps it in its data directory as demo-device-secret).
-        #[arg(long, env = "HUTONG_DEVICE_SECRET", hide_env_values = true)]
-        device_secret: String,
+        /// Refused: the server's device secret comes from HUTONG_DEVICE_SECRET (the demo keeps it in
+        /// its data directory as demo-device-secret), never the command line.
+        #[arg(long = "device-secret", hide = true)]
+        device_secret_flag: Option<String>,
     },
     /// An XLS on stdin as CSV on stdout: the memory-capped converter the server runs for XLS imports.
     #[command(hide = true)]
@@ -123,14 +125,17 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Demo { settings, simulate_rate, demo_password } => {
+        Command::Demo { settings, simulate_rate, demo_password_flag } => {
             let config = settings.resolve()?;
+            let demo_password = secret(&demo_password_flag, "--demo-password", "HUTONG_DEMO_PASSWORD")?;
             server::run(config, Some(DemoOptions { simulate_rate, password: demo_password, print_sign_ins: true }), shutdown, |addr| {
                 println!("Hutong 演示已就绪 / demo ready: http://{addr}/  (荷花苑, simulator {simulate_rate} msg/s)");
             })
             .await
         }
-        Command::Simulate { mqtt_url, rate, duration, silent, spike_one_in, device_secret } => {
+        Command::Simulate { mqtt_url, rate, duration, silent, spike_one_in, device_secret_flag } => {
+            let device_secret = secret(&device_secret_flag, "--device-secret", "HUTONG_DEVICE_SECRET")?
+                .ok_or_else(|| anyhow::anyhow!("缺少设备密钥：请设置 HUTONG_DEVICE_SECRET / no device secret: set HUTONG_DEVICE_SECRET"))?;
             let broker = hutong_device_bridge::url::parse(&mqtt_url)?;
             let community = hutong_core::demo::community();
             let devices = hutong_core::demo::devices(&community);

@@ -103,6 +103,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         house_index: Default::default(),
         trusted_proxies: config.trusted_proxies.clone(),
         imports: Default::default(),
+        journal: journal.clone(),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)
@@ -224,7 +225,7 @@ pub async fn open_journal(config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
         Store::Sqlite => {
             let path = config.data.join("journal.db");
             Arc::new(
-                SqliteJournal::open(SqliteOptions::new(&path))
+                SqliteJournal::open(SqliteOptions { max_mib: config.journal_max_mib, ..SqliteOptions::new(&path) })
                     .with_context(|| format!("打开日志失败 / cannot open the journal at {}", path.display()))?,
             )
         }
@@ -235,11 +236,27 @@ pub async fn open_journal(config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
 /// The device secret and (for the demo) the demo password. `serve` has no default for either
 /// secret and refuses to start without them; `demo` generates them once and keeps them in the
 /// data directory, so a restarted demo keeps its sign-ins and device keys.
+/// The shortest device secret `serve` takes.
+pub const DEVICE_SECRET_MIN: usize = 32;
+
+/// Writes a secret readable by its owner only (0600), so other accounts on the host cannot read it.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
 fn secrets(config: &Config, demo: Option<&DemoOptions>) -> anyhow::Result<(String, Option<String>)> {
     let Some(demo) = demo else {
         let secret = config.device_secret.clone().ok_or_else(|| {
-            anyhow::anyhow!("缺少设备密钥：请用 --device-secret 或 HUTONG_DEVICE_SECRET 提供 / no device secret: pass --device-secret or set HUTONG_DEVICE_SECRET")
+            anyhow::anyhow!("缺少设备密钥：请用环境变量 HUTONG_DEVICE_SECRET 或配置文件提供 / no device secret: set HUTONG_DEVICE_SECRET or put device_secret in the config file")
         })?;
+        // Device keys are HMACs of known text under this secret: a short one falls to an
+        // offline search from a single device's key (review L4).
+        if secret.chars().count() < DEVICE_SECRET_MIN {
+            anyhow::bail!("设备密钥至少 {DEVICE_SECRET_MIN} 个字符（例如 openssl rand -hex 32）/ the device secret must be at least {DEVICE_SECRET_MIN} characters (e.g. openssl rand -hex 32)");
+        }
         return Ok((secret, None));
     };
     let kept = |name: &str, given: Option<String>| -> anyhow::Result<String> {
@@ -250,9 +267,9 @@ fn secrets(config: &Config, demo: Option<&DemoOptions>) -> anyhow::Result<(Strin
         if let Ok(v) = std::fs::read_to_string(&path) {
             return Ok(v.trim().to_string());
         }
-        let v = random_secret(8);
+        let v = random_secret(32);
         std::fs::create_dir_all(&config.data)?;
-        std::fs::write(&path, &v)?;
+        write_private(&path, &v)?;
         Ok(v)
     };
     Ok((kept("demo-device-secret", config.device_secret.clone())?, Some(kept("demo-password", demo.password.clone())?)))

@@ -41,9 +41,17 @@ pub struct OwnerLogin {
     code: String,
 }
 
-fn signed_in(app: &App, token: String, principal: &Principal) -> Response {
+/// Whether the caller reached us over HTTPS: through a trusted reverse proxy that says so.
+fn over_https(app: &App, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    app.trusted_proxies.contains(&peer.ip())
+        && headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
+fn signed_in(app: &App, token: String, principal: &Principal, https: bool) -> Response {
     let max_age = app.identity.session_ttl.num_seconds();
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+    // Over HTTPS the cookie is `Secure`, so a browser never sends it over plain HTTP (review S6).
+    let secure = if https { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     ([(header::SET_COOKIE, cookie)], Json(SignedIn { token, me: me_of(principal) })).into_response()
 }
 
@@ -56,6 +64,7 @@ fn login_refused(e: LoginError) -> Response {
 /// `/metrics`, so a flood costs neither disk nor memory, and text typed into the account field
 /// (a password, by mistake) never lands in the audit log (L5).
 async fn finish_sign_in(app: &App, who: SignInAttempt, result: Result<(String, Principal), LoginError>) -> Response {
+    let https = who.https;
     let outcome = match &result {
         Ok(_) => "ok",
         Err(LoginError::Locked(_)) => "locked",
@@ -64,7 +73,7 @@ async fn finish_sign_in(app: &App, who: SignInAttempt, result: Result<(String, P
     app.metrics.inc("hutong_sign_ins_total", &[("outcome", outcome)]);
     if outcome == "locked" || who.company.is_none() {
         return match result {
-            Ok((token, principal)) => signed_in(app, token, &principal),
+            Ok((token, principal)) => signed_in(app, token, &principal, https),
             Err(e) => login_refused(e),
         };
     }
@@ -84,12 +93,13 @@ async fn finish_sign_in(app: &App, who: SignInAttempt, result: Result<(String, P
         return ApiError::Internal(e.to_string()).into_response();
     }
     match result {
-        Ok((token, principal)) => signed_in(app, token, &principal),
+        Ok((token, principal)) => signed_in(app, token, &principal, https),
         Err(e) => login_refused(e),
     }
 }
 
 struct SignInAttempt {
+    https: bool,
     actor: String,
     company: Option<hutong_core::CompanyId>,
     action: &'static str,
@@ -115,7 +125,7 @@ pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<S
         let org = app.identity.org();
         org.accounts.get(&body.account).and_then(|id| org.staff.get(id)).map(|s| s.company.clone())
     };
-    let who = SignInAttempt { actor: body.account, company, action: "auth.sign_in", ip };
+    let who = SignInAttempt { https: over_https(&app, addr, &headers), actor: body.account, company, action: "auth.sign_in", ip };
     finish_sign_in(&app, who, result).await
 }
 
@@ -137,7 +147,7 @@ pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): Connect
     let ip = client_addr(&app.trusted_proxies, Some(addr.ip()), &headers);
     let result = app.identity.login_owner(&body.phone, &body.code, &ip, Utc::now()).await;
     let company = app.identity.org().owners.get(&body.phone).map(|o| o.company.clone());
-    let who = SignInAttempt { actor: format!("owner:{}", hutong_core::identity::mask_phone(&body.phone)), company, action: "auth.owner_sign_in", ip };
+    let who = SignInAttempt { https: over_https(&app, addr, &headers), actor: format!("owner:{}", hutong_core::identity::mask_phone(&body.phone)), company, action: "auth.owner_sign_in", ip };
     finish_sign_in(&app, who, result).await
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hutong_core::live::{LiveBody, MoneySnapshot, ServerMessage};
 use serde::Deserialize;
@@ -20,20 +20,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
 use crate::scope::{building_visible, scoped_wall};
-use crate::auth::{Caller, admits};
+use crate::auth::{Caller, admits, same_origin};
 use crate::app::App;
 
 #[derive(Deserialize)]
 pub struct WsQuery {
     community: String,
-}
-
-/// A browser's Origin must name this server's host; clients without one (devices, scripts) are
-/// not browsers and carry their own bearer token.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    origin.split_once("://").is_some_and(|(_, rest)| rest == host)
 }
 
 pub async fn upgrade(

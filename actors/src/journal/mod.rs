@@ -66,6 +66,11 @@ pub enum JournalError {
 
 /// Where actors keep their events.
 pub trait Journal: Send + Sync + 'static {
+    /// Why the journal stopped taking writes, once a write failed (fail-stop); `None` while it
+    /// works. A store that recovers by itself (a cluster reconnecting) never stops.
+    fn failure(&self) -> Option<String> {
+        None
+    }
     /// Appends durably; returns the seq of the last event written.
     fn append(&self, append: Append) -> BoxFuture<'_, Result<u64, JournalError>>;
     /// Events of one stream with seq > `after`, in order.

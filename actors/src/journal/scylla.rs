@@ -33,7 +33,8 @@ pub struct ScyllaOptions {
 }
 
 impl ScyllaOptions {
-    /// `scylla://host:port[,host:port…]/keyspace[?consistency=quorum|local_quorum|one|all]`.
+    /// `scylla://host:port[,host:port…]/keyspace[?consistency=quorum|local_quorum|all]`. `one` is
+    /// refused: an append acknowledged by one replica is not durable (review R5).
     pub fn from_url(url: &str) -> Result<Self, JournalError> {
         let bad = |why: &str| JournalError::Store(format!("存储地址无效 / invalid store URL {url:?}: {why} (expected scylla://host:port/keyspace)"));
         let rest = url.strip_prefix("scylla://").ok_or_else(|| bad("scheme must be scylla://"))?;
@@ -42,9 +43,9 @@ impl ScyllaOptions {
             None if query.is_empty() => Consistency::Quorum,
             Some("quorum") => Consistency::Quorum,
             Some("local_quorum") => Consistency::LocalQuorum,
-            Some("one") => Consistency::One,
             Some("all") => Consistency::All,
-            _ => return Err(bad("consistency must be quorum, local_quorum, one or all")),
+            Some("one") => return Err(bad("consistency=one would acknowledge an append one replica holds; use quorum or local_quorum")),
+            _ => return Err(bad("consistency must be quorum, local_quorum or all")),
         };
         let (hosts, keyspace) = rest.split_once('/').ok_or_else(|| bad("no keyspace"))?;
         if keyspace.is_empty() || !keyspace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -312,6 +313,8 @@ mod tests {
         let o = ScyllaOptions::from_url("scylla://h:9042/ks?consistency=local_quorum").unwrap();
         assert_eq!(o.consistency, Consistency::LocalQuorum);
         assert!(ScyllaOptions::from_url("scylla://h:9042/ks?consistency=maybe").is_err());
+        // R5: an acknowledgement from one replica is not durable.
+        assert!(ScyllaOptions::from_url("scylla://h:9042/ks?consistency=one").unwrap_err().to_string().contains("quorum"));
         for bad in ["cassandra://x/ks", "scylla://x", "scylla:///ks", "scylla://x/k-s"] {
             assert!(ScyllaOptions::from_url(bad).unwrap_err().to_string().contains("scylla://"), "{bad}");
         }

@@ -18,11 +18,14 @@ pub struct SqliteOptions {
     pub path: PathBuf,
     /// The most requests one commit takes.
     pub max_batch: usize,
+    /// A cap on the file's size, in MiB (SQLite's `max_page_count`): past it a write fails as on
+    /// a full disk. `None`: the disk is the limit.
+    pub max_mib: Option<u64>,
 }
 
 impl SqliteOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), max_batch: 4096 }
+        Self { path: path.into(), max_batch: 4096, max_mib: None }
     }
 }
 
@@ -34,7 +37,13 @@ enum WriteRequest {
 pub struct SqliteJournal {
     writes: mpsc::Sender<WriteRequest>,
     reader: Arc<Mutex<Connection>>,
+    failed: Failed,
 }
+
+/// The first write that failed, if one did: from then on the journal refuses every write
+/// (fail-stop, review R3) — a half-failed store is not written to again until a person looked
+/// at it and restarted Hutong.
+type Failed = Arc<Mutex<Option<String>>>;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -76,14 +85,20 @@ impl SqliteJournal {
         }
         let writer = open_connection(&options.path)?;
         writer.execute_batch(SCHEMA).map_err(store_err)?;
+        if let Some(mib) = options.max_mib {
+            // Pages are 1 KiB (see `open_connection`).
+            writer.pragma_update(None, "max_page_count", mib.saturating_mul(1024)).map_err(store_err)?;
+        }
         let reader = open_connection(&options.path)?;
         let (tx, rx) = mpsc::channel(options.max_batch * 4);
         let max_batch = options.max_batch.max(1);
+        let failed = Failed::default();
+        let writer_failed = failed.clone();
         std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || Writer { conn: writer, heads: HashMap::new() }.run(rx, max_batch))
+            .spawn(move || Writer { conn: writer, heads: HashMap::new(), failed: writer_failed }.run(rx, max_batch))
             .map_err(store_err)?;
-        Ok(Self { writes: tx, reader: Arc::new(Mutex::new(reader)) })
+        Ok(Self { writes: tx, reader: Arc::new(Mutex::new(reader)), failed })
     }
 
     async fn read<T: Send + 'static>(
@@ -104,6 +119,7 @@ struct Writer {
     conn: Connection,
     /// Last seq of each stream touched so far; the writer is the only one who moves them.
     heads: HashMap<String, u64>,
+    failed: Failed,
 }
 
 enum Reply {
@@ -138,9 +154,27 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: &mut Vec<WriteRequest>) {
+        if let Some(first) = self.failed.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            let err = JournalError::Store(format!("the journal stopped taking writes after a failure: {first}"));
+            for request in batch.drain(..) {
+                match request {
+                    WriteRequest::Append(_, tx) => drop(tx.send(Err(err.clone()))),
+                    WriteRequest::Snapshot(_, tx) => drop(tx.send(Err(err.clone()))),
+                }
+            }
+            return;
+        }
         let mut replies = Vec::with_capacity(batch.len());
         let mut touched: Vec<String> = Vec::new();
-        let outcome = self.write_all(batch.drain(..), &mut replies, &mut touched);
+        let mut pending = batch.drain(..);
+        let outcome = self.write_all(&mut pending, &mut replies, &mut touched);
+        // Requests a failure left unread are answered with it too.
+        for request in pending {
+            match request {
+                WriteRequest::Append(_, tx) => replies.push(Reply::Append(tx, Ok(0))),
+                WriteRequest::Snapshot(_, tx) => replies.push(Reply::Snapshot(tx)),
+            }
+        }
         match outcome {
             Ok(()) => {
                 for reply in replies {
@@ -151,8 +185,11 @@ impl Writer {
                 }
             }
             Err(e) => {
-                // Nothing of this batch is durable: forget the heads it moved and say so to everyone.
-                tracing::error!(error = %e, "journal commit failed");
+                // Nothing of this batch is durable: forget the heads it moved and say so to
+                // everyone; and take no more writes (fail-stop).
+                tracing::error!(error = %e,
+                    "日志写入失败，Hutong 已停止接受写入：请检查磁盘后重启 / the journal failed to write; Hutong takes no more writes — check the disk, then restart it");
+                *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                 for stream in touched {
                     self.heads.remove(&stream);
                 }
@@ -178,26 +215,43 @@ impl Writer {
             for request in requests {
                 match request {
                     WriteRequest::Append(append, tx) => {
-                        let actual = self.head(&append.stream)?;
+                        let actual = match self.head(&append.stream) {
+                            Ok(actual) => actual,
+                            Err(e) => {
+                                // The request that failed hears why, like every other of the batch.
+                                replies.push(Reply::Append(tx, Ok(0)));
+                                return Err(e);
+                            }
+                        };
                         if actual != append.expected {
                             let conflict = JournalError::Conflict { stream: append.stream, expected: append.expected, actual };
                             replies.push(Reply::Append(tx, Err(conflict)));
                             continue;
                         }
-                        let mut insert = self
-                            .conn
-                            .prepare_cached("INSERT INTO events (stream, seq, at_ms, payload) VALUES (?1, ?2, ?3, ?4)")?;
-                        let mut seq = actual;
-                        for payload in &append.payloads {
-                            seq += 1;
-                            insert.execute(params![append.stream, seq as i64, append.at_ms, payload])?;
+                        let inserted = (|| {
+                            let mut insert =
+                                self.conn.prepare_cached("INSERT INTO events (stream, seq, at_ms, payload) VALUES (?1, ?2, ?3, ?4)")?;
+                            let mut seq = actual;
+                            for payload in &append.payloads {
+                                seq += 1;
+                                insert.execute(params![append.stream, seq as i64, append.at_ms, payload])?;
+                            }
+                            Ok(seq)
+                        })();
+                        match inserted {
+                            Ok(seq) => {
+                                self.heads.insert(append.stream.clone(), seq);
+                                touched.push(append.stream);
+                                replies.push(Reply::Append(tx, Ok(seq)));
+                            }
+                            Err(e) => {
+                                replies.push(Reply::Append(tx, Ok(0)));
+                                return Err(e);
+                            }
                         }
-                        drop(insert);
-                        self.heads.insert(append.stream.clone(), seq);
-                        touched.push(append.stream);
-                        replies.push(Reply::Append(tx, Ok(seq)));
                     }
                     WriteRequest::Snapshot(snapshot, tx) => {
+                        replies.push(Reply::Snapshot(tx));
                         self.conn
                             .prepare_cached(
                                 "INSERT INTO snapshots (stream, seq, payload) VALUES (?1, ?2, ?3)
@@ -205,14 +259,14 @@ impl Writer {
                                  WHERE excluded.seq >= snapshots.seq",
                             )?
                             .execute(params![snapshot.stream, snapshot.seq as i64, snapshot.payload])?;
-                        replies.push(Reply::Snapshot(tx));
                     }
                 }
             }
             Ok(())
         })();
-        match result {
-            Ok(()) => self.conn.execute_batch("COMMIT"),
+        // A COMMIT that fails may leave the transaction open: roll it back either way.
+        match result.and_then(|()| self.conn.execute_batch("COMMIT")) {
+            Ok(()) => Ok(()),
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(e)
@@ -222,6 +276,10 @@ impl Writer {
 }
 
 impl Journal for SqliteJournal {
+    fn failure(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn append(&self, append: Append) -> BoxFuture<'_, Result<u64, JournalError>> {
         Box::pin(async move {
             let (tx, rx) = oneshot::channel();
@@ -296,5 +354,28 @@ mod tests {
             async move { Arc::new(SqliteJournal::open(SqliteOptions::new(path)).unwrap()) as Arc<dyn Journal> }
         })
         .await;
+    }
+
+    /// R3: a full disk (here, the file's size cap) fails the write that hit it, and every write
+    /// after it, with the reason; what was acknowledged before is all still there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_stops_the_journal_taking_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions { max_mib: Some(1), ..SqliteOptions::new(dir.path().join("journal.db")) };
+        let journal = SqliteJournal::open(options).unwrap();
+        let append = |expected: u64| Append { stream: "full/1".into(), expected, at_ms: 0, payloads: vec![vec![7u8; 64 << 10]] };
+        let mut acked = 0;
+        let failed = loop {
+            match journal.append(append(acked)).await {
+                Ok(seq) => acked = seq,
+                Err(e) => break e,
+            }
+            assert!(acked < 64, "a 1 MiB cap never filled");
+        };
+        assert!(matches!(failed, JournalError::Store(_)), "{failed}");
+        assert!(journal.failure().is_some());
+        let small = Append { stream: "other/1".into(), expected: 0, at_ms: 0, payloads: vec![b"{}".to_vec()] };
+        assert!(journal.append(small).await.unwrap_err().to_string().contains("stopped taking writes"));
+        assert_eq!(journal.replay("full/1", 0).await.unwrap().len() as u64, acked);
     }
 }

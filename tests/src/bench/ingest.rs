@@ -87,6 +87,7 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         store: hutong_web::config::Store::Sqlite,
         communities: None,
         trusted_proxies: Vec::new(),
+        journal_max_mib: None,
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
