@@ -77,6 +77,11 @@ impl Server {
     /// A port another test took between our probe and the server's bind is tried again with
     /// fresh ports (the server refuses a port in use with a sentence and exits).
     pub async fn demo(data: &Path, rate: u32, extra: &[&str]) -> Server {
+        Self::demo_env(data, rate, extra, &[]).await
+    }
+
+    /// `demo` with environment variables (secrets are never flags).
+    pub async fn demo_env(data: &Path, rate: u32, extra: &[&str], env: &[(&str, &str)]) -> Server {
         for attempt in 1.. {
             let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
             let mqtt_port = free_port();
@@ -90,6 +95,7 @@ impl Server {
                 .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt_port}")])
                 .args(["--simulate-rate", &rate.to_string()])
                 .env("HUTONG_DEMO_PASSWORD", PASSWORD)
+                .envs(env.iter().copied())
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(log_file);

@@ -31,7 +31,30 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     Json(Health { status: status.into(), quarantined }).into_response()
 }
 
-pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+/// `/metrics` carries business figures (payments by channel), so it is not for everyone (review
+/// L5): with `HUTONG_METRICS_TOKEN` set, a scraper shows it as a bearer token; without one, only
+/// this machine may read it.
+fn may_scrape(app: &App, peer: std::net::SocketAddr, headers: &axum::http::HeaderMap) -> bool {
+    use sha2::{Digest, Sha256};
+    match &app.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            // Compared as digests: equal lengths, so the comparison's time tells nothing useful.
+            .is_some_and(|given| Sha256::digest(given.trim().as_bytes()) == Sha256::digest(token.as_bytes())),
+        None => peer.ip().is_loopback(),
+    }
+}
+
+pub async fn metrics(
+    State(app): State<Arc<App>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !may_scrape(&app, peer, &headers) {
+        return ApiError::Unauthenticated.into_response();
+    }
     let ready = i64::from(app.ready.load(Ordering::Acquire) && app.journal.failure().is_none());
     app.metrics.gauge("hutong_journal_failed", &[]).store(i64::from(app.journal.failure().is_some()), Ordering::Relaxed);
     app.metrics.gauge("hutong_ready", &[]).store(ready, Ordering::Relaxed);

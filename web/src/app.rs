@@ -34,6 +34,10 @@ pub struct App {
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
     /// The journal itself, for its health (a failed write stops it: `/healthz` says so).
     pub journal: Arc<dyn Journal>,
+    /// The bearer token `/metrics` asks for; without one, only this machine may scrape it.
+    pub metrics_token: Option<String>,
+    /// Open WebSockets by session (bounded per session and in all).
+    pub sockets: crate::ws::Sockets,
     /// Communities with an import running (one at a time each).
     pub imports: crate::billing::upload::Imports,
     /// Reverse proxies whose X-Forwarded-For is believed (see [`crate::auth::client_addr`]).
@@ -61,6 +65,8 @@ impl App {
             house_index: Default::default(),
             trusted_proxies: Vec::new(),
             imports: Default::default(),
+            sockets: Default::default(),
+            metrics_token: None,
             journal: journal.clone(),
         }))
     }

@@ -25,6 +25,7 @@ pub struct ConfigFile {
     pub communities: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
     pub journal_max_mib: Option<u64>,
+    pub metrics_token: Option<String>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -105,6 +106,8 @@ pub struct Config {
     pub communities: Option<Vec<String>>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub journal_max_mib: Option<u64>,
+    /// The bearer token `/metrics` asks for (`HUTONG_METRICS_TOKEN`); without it, loopback only.
+    pub metrics_token: Option<String>,
 }
 
 /// Where the journal lives.
@@ -222,6 +225,7 @@ impl Overrides {
                 .map(|ip| ip.trim().parse().map_err(|_| ConfigError::Address { setting: "trusted_proxies", value: ip.clone() }))
                 .collect::<Result<_, _>>()?,
             journal_max_mib: self.journal_max_mib.or(file.journal_max_mib),
+            metrics_token: std::env::var("HUTONG_METRICS_TOKEN").ok().filter(|t| !t.is_empty()).or(file.metrics_token),
         })
     }
 }

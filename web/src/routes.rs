@@ -64,7 +64,7 @@ struct TariffBody {
 
 pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/healthz", Access::Public, || get(api::healthz), doc("Ready once recovery is done (503 while recovering)").reply(schema::<hutong_core::api::Health>)),
-    route(Method::GET, "/metrics", Access::Public, || get(api::metrics), doc("Prometheus metrics")),
+    route(Method::GET, "/metrics", Access::Public, || get(api::metrics), doc("Prometheus metrics: with HUTONG_METRICS_TOKEN set, as a bearer token; otherwise to this machine only")),
     route(Method::GET, "/api/openapi.json", Access::Public, || get(openapi), doc("This document")),
     route(Method::POST, "/api/v1/auth/login", Access::Public, || post(signin::login).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Staff sign-in with account and password (rate-limited; audited)").body(schema::<signin::StaffLogin>).reply(schema::<hutong_core::api::SignedIn>)),
     route(Method::POST, "/api/v1/auth/owner/code", Access::Public, || post(signin::owner_code).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Send an owner a one-time sign-in code by SMS").body(schema::<signin::CodeRequest>).reply(schema::<hutong_core::api::CodeSent>)),
@@ -72,6 +72,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/api/v1/auth/logout", Access::SignedIn, || post(signin::logout), doc("End this session").reply(schema::<hutong_core::api::SignedOut>)),
     route(Method::GET, "/api/v1/me", Access::SignedIn, || get(signin::me), doc("The caller: kind, account, company, permissions, scope").reply(schema::<hutong_core::api::Me>)),
     route(Method::PATCH, "/api/v1/me", Access::SignedIn, || patch(staff::update_me), doc("A staff member edits their own name and phone").body(schema::<staff::Profile>).reply(schema::<hutong_core::api::ProfileReply>)),
+    route(Method::POST, "/api/v1/me/password", Access::SignedIn, || post(signin::change_password), doc("Change one's own password (8–256 characters; the current one checked and rate-limited); every session of the account ends").body(schema::<signin::PasswordChange>).reply(schema::<hutong_core::api::SignedOut>)),
     route(Method::GET, "/api/v1/communities", Access::SignedIn, || get(api::communities), doc("Communities the caller may see").reply(list::<hutong_core::api::CommunitySummary>)),
     route(Method::GET, "/api/v1/communities/{community}", Access::Allowed(None, Where::Community), || get(api::community), doc("A community's tree: buildings, units, floors, houses")),
     route(Method::GET, "/api/v1/communities/{community}/houses", Access::Allowed(None, Where::Community), || get(api::house_by_address), doc("A house by address (`?address=荷花苑-1-1-101` or the slash form)").reply(schema::<hutong_core::api::HouseAt>)),
@@ -83,6 +84,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/staff", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::list), doc("Staff of the caller's company (phones masked)").reply(list::<hutong_core::api::StaffView>)),
     route(Method::POST, "/api/v1/staff", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::create), doc("Open a staff account (audited)").body(schema::<hutong_core::api::NewStaff>).reply(schema::<hutong_core::api::StaffView>)),
     route(Method::PUT, "/api/v1/staff/{staff}/roles", Access::Allowed(SETTINGS_WRITE, Where::Company), || put(staff::set_roles), doc("Replace a staff member's roles (audited)").body(schema::<staff::RolesBody>).reply(schema::<hutong_core::api::RolesReply>)),
+    route(Method::POST, "/api/v1/staff/{staff}/enable", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::enable), doc("Open a closed staff account again, within the caller's own permissions and scope (audited)").reply(schema::<hutong_core::api::DisabledReply>)),
     route(Method::POST, "/api/v1/staff/{staff}/disable", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::disable), doc("Close a staff account: its sessions and sockets end (audited)").reply(schema::<hutong_core::api::DisabledReply>)),
     route(Method::GET, "/api/v1/staff/{staff}/phone", Access::Allowed(Some(Permission::UnmaskPersonalData), Where::Company), || get(staff::unmask_phone), doc("A staff member's phone in full (audited)").reply(schema::<hutong_core::api::PhoneReply>)),
     route(Method::GET, "/api/v1/roles", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::roles), doc("Built-in roles and the company's own")),
@@ -208,7 +210,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/delete"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }

@@ -157,6 +157,35 @@ pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     Ok(([(header::SET_COOKIE, cookie)], Json(SignedOut { signed_out: true })).into_response())
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// A staff member changes their own password (review S8); every session of theirs ends, this one
+/// too, so they sign in again with the new one.
+pub async fn change_password(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<Json<SignedOut>, ApiError> {
+    use crate::identity::PasswordError;
+    let Subject::Staff { id, .. } = &caller.principal.subject else { return Err(ApiError::NotStaff) };
+    if body.current.chars().count() > PASSWORD_MAX {
+        return Err(ApiError::bad("当前密码不正确", "the current password is wrong"));
+    }
+    match app.identity.change_own_password(id, &body.current, &body.new, &caller.ip, Utc::now()).await {
+        Ok(()) => {}
+        Err(PasswordError::Wrong) => return Err(ApiError::SignInFailed { zh: "当前密码不正确".into(), en: "the current password is wrong".into() }),
+        Err(PasswordError::Login(e)) => return Err(e.into()),
+        Err(PasswordError::Org(e)) => return Err(e.into()),
+    }
+    app.identity.audit(crate::audit::audit_entry(&caller, "auth.password_change", &caller.principal.actor(), None, None)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(SignedOut { signed_out: true }))
+}
+
 pub fn me_of(p: &Principal) -> Me {
     let (kind, account, name) = match &p.subject {
         Subject::Staff { account, name, .. } => ("staff", account.clone(), name.clone()),

@@ -99,6 +99,14 @@ pub async fn disable(State(app): State<Arc<App>>, Extension(caller): Extension<C
     Ok(Json(DisabledReply { id: staff.id, disabled: true }))
 }
 
+/// Open a closed account again (review S8): within the caller's own permissions and scope.
+pub async fn enable(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<DisabledReply>, ApiError> {
+    let staff = own_staff(&app, &caller, &id)?;
+    app.identity.change(OrgCommand::EnableStaff { staff: staff.id.clone(), by: Actor::of(&caller.principal) }).await?;
+    app.identity.audit(audit_entry(&caller, "staff.enable", &staff.account, Some(json!({"disabled": true})), Some(json!({"disabled": false})))).await.map_err(internal)?;
+    Ok(Json(DisabledReply { id: staff.id, disabled: false }))
+}
+
 pub async fn unmask_phone(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<PhoneReply>, ApiError> {
     let staff = own_staff(&app, &caller, &id)?;
     app.identity.audit(audit_entry(&caller, "personal.unmask", &staff.account, None, None)).await.map_err(internal)?;

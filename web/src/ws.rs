@@ -50,6 +50,58 @@ pub async fn upgrade_money(
     open(app, caller, q, &headers, ws, Feed::Money)
 }
 
+/// A write a client does not take within this long ends its socket: a client that stopped
+/// reading holds nothing and no one (review V3). Its screen reconnects and starts from a snapshot.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Sockets one sign-in may hold open at once (a wall, a desk and a few tabs), and all of them.
+pub const SOCKETS_PER_SESSION: usize = 8;
+pub const SOCKETS_MAX: usize = 20_000;
+
+async fn send(socket: &mut WebSocket, message: Message) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// Open sockets by session, so one token cannot open thousands (review V3).
+#[derive(Default)]
+pub struct Sockets {
+    open: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One socket's place, given back when it closes.
+pub struct SocketSlot {
+    app: Arc<App>,
+    session: String,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.app.sockets.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.session) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.session);
+            }
+        }
+    }
+}
+
+fn take_slot(app: &Arc<App>, session: &str) -> Result<SocketSlot, ApiError> {
+    let mut open = app.sockets.open.lock().unwrap_or_else(|e| e.into_inner());
+    let total: usize = open.values().sum();
+    let mine = open.get(session).copied().unwrap_or(0);
+    if mine >= SOCKETS_PER_SESSION || total >= SOCKETS_MAX {
+        return Err(ApiError::RateLimited {
+            zh: format!("同一登录最多同时打开 {SOCKETS_PER_SESSION} 个实时连接，请关闭不用的页面"),
+            en: format!("one sign-in holds at most {SOCKETS_PER_SESSION} live connections at once; close the pages you do not use"),
+        });
+    }
+    *open.entry(session.to_string()).or_default() += 1;
+    Ok(SocketSlot { app: app.clone(), session: session.to_string() })
+}
+
 fn open(app: Arc<App>, caller: Caller, q: WsQuery, headers: &HeaderMap, ws: WebSocketUpgrade, feed: Feed) -> Response {
     if !app.ready.load(Ordering::Acquire) {
         return ApiError::NotReady.into_response();
@@ -60,7 +112,14 @@ fn open(app: Arc<App>, caller: Caller, q: WsQuery, headers: &HeaderMap, ws: WebS
     if app.hub.community(&q.community).is_none() {
         return ApiError::not_found("小区", "community", &q.community).into_response();
     }
-    ws.on_upgrade(move |socket| stream(socket, app, q.community, caller, feed))
+    let slot = match take_slot(&app, &caller.session) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
+    ws.on_upgrade(move |socket| async move {
+        stream(socket, app, q.community, caller, feed).await;
+        drop(slot);
+    })
 }
 
 /// What a socket starts from (and starts again from after a resync): the wall as the caller
@@ -109,7 +168,7 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, mut cal
     clients.fetch_add(1, Ordering::Relaxed);
     let mut bus = app.hub.subscribe();
     if let Some(snapshot) = snapshot_message(&app, &caller, &community, feed) {
-        if socket.send(snapshot).await.is_err() {
+        if send(&mut socket, snapshot).await.is_err() {
             clients.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -124,17 +183,17 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, mut cal
                 // or scope that no longer admits this feed closes it, a narrower scope re-filters
                 // it from a fresh snapshot (review A5).
                 let Some(now) = app.identity.principal_of_session(&caller.session, chrono::Utc::now()) else {
-                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 4401, reason: "session ended".into() }))).await;
+                    let _ = send(&mut socket, Message::Close(Some(CloseFrame { code: 4401, reason: "session ended".into() }))).await;
                     break;
                 };
                 if admits(&app, &now, caller.access, Some(&community)).is_err() {
-                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 4403, reason: "access changed".into() }))).await;
+                    let _ = send(&mut socket, Message::Close(Some(CloseFrame { code: 4403, reason: "access changed".into() }))).await;
                     break;
                 }
                 if now != caller.principal {
                     caller.principal = now;
                     let Some(snapshot) = snapshot_message(&app, &caller, &community, feed) else { break };
-                    if socket.send(Message::Text(resync.clone().into())).await.is_err() || socket.send(snapshot).await.is_err() {
+                    if send(&mut socket, Message::Text(resync.clone().into())).await.is_err() || send(&mut socket, snapshot).await.is_err() {
                         break;
                     }
                 }
@@ -144,18 +203,18 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, community: String, mut cal
                     if envelope.event.community.as_str() != community || !feed.carries(&envelope.event.body) || !visible(&caller, &envelope.event.body) {
                         continue;
                     }
-                    if socket.send(Message::Text(envelope.json().into())).await.is_err() {
+                    if send(&mut socket, Message::Text(envelope.json().into())).await.is_err() {
                         break;
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
                     app.metrics.inc("hutong_ws_resyncs_total", &[]);
                     tracing::debug!(missed, "slow WebSocket client; resync");
-                    if socket.send(Message::Text(resync.clone().into())).await.is_err() {
+                    if send(&mut socket, Message::Text(resync.clone().into())).await.is_err() {
                         break;
                     }
                     let Some(snapshot) = snapshot_message(&app, &caller, &community, feed) else { break };
-                    if socket.send(snapshot).await.is_err() {
+                    if send(&mut socket, snapshot).await.is_err() {
                         break;
                     }
                 }

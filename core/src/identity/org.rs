@@ -14,6 +14,8 @@ use crate::ids::{CommunityId, CompanyId, HouseId, RoleId, StaffId, is_valid_id};
 
 /// The shortest password a staff account may have.
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest password an account takes (sign-in reads no more either).
+pub const MAX_PASSWORD_CHARS: usize = 256;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StaffRecord {
@@ -62,6 +64,11 @@ pub enum OrgCommand {
     ChangeProfile { staff: StaffId, name: String, phone: String },
     /// Close a staff account.
     DisableStaff { staff: StaffId, by: Actor },
+    /// Open a closed staff account again (its sessions stay ended).
+    EnableStaff { staff: StaffId, by: Actor },
+    /// Set a staff member's password: their own (they proved the old one at the door), or a reset
+    /// by someone who holds all they hold.
+    ChangePassword { staff: StaffId, password_hash: String, password_chars: usize, by: Option<Actor> },
     /// Register an owner with their houses in a community.
     RegisterOwner { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
 }
@@ -83,6 +90,10 @@ pub enum OrgEvent {
     StaffProfileChanged { staff: StaffId, name: String, phone: String },
     /// A staff account was closed; its sessions end with it.
     StaffDisabled { staff: StaffId },
+    /// A closed staff account was opened again.
+    StaffEnabled { staff: StaffId },
+    /// A staff member's password was set (its hash).
+    PasswordChanged { staff: StaffId, password_hash: String },
     /// An owner was registered with their houses.
     OwnerRegistered { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
 }
@@ -107,7 +118,7 @@ crate::bilingual!(OrgError {
     OrgError::CommunityTaken(_0) => ("小区 {_0} 已属于另一家公司") / ("community {_0} belongs to another company"),
     OrgError::NotOurCommunity(_0) => ("小区 {_0} 不属于本公司") / ("community {_0} is not this company's"),
     OrgError::AccountTaken => ("账号为空或已存在") / ("the account is empty or already taken"),
-    OrgError::ShortPassword => ("密码至少 {MIN_PASSWORD_CHARS} 位") / ("the password must have at least {MIN_PASSWORD_CHARS} characters"),
+    OrgError::ShortPassword => ("密码须为 {MIN_PASSWORD_CHARS} 至 {MAX_PASSWORD_CHARS} 位") / ("a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
     OrgError::NoRole(_0) => ("没有角色 {_0}") / ("no role {_0}"),
     OrgError::BadRoleId => ("角色编号无效或与内置角色重复") / ("the role id is invalid or a built-in role's"),
     OrgError::NoStaff(_0) => ("没有员工 {_0}") / ("no staff member {_0}"),
@@ -157,6 +168,10 @@ impl Org {
     /// A staff actor may act on an account only within what they hold: its permissions (`grants`)
     /// are theirs too, and its communities (and, for a building-scoped actor, buildings) are in
     /// their scope.
+    fn password_length(chars: usize) -> Result<(), OrgError> {
+        if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) { Ok(()) } else { Err(OrgError::ShortPassword) }
+    }
+
     fn within(by: &Actor, grants: &BTreeSet<Permission>, scope: &Scope) -> Result<(), OrgError> {
         let Actor::Staff { permissions, scope: own } = by else { return Ok(()) };
         let buildings_ok = own.buildings.is_empty() || (!scope.buildings.is_empty() && scope.buildings.is_subset(&own.buildings));
@@ -253,9 +268,7 @@ impl crate::Aggregate for Org {
                 if staff.account.trim().is_empty() || self.accounts.contains_key(&staff.account) || self.staff.contains_key(&staff.id) {
                     return Err(OrgError::AccountTaken);
                 }
-                if *password_chars < MIN_PASSWORD_CHARS {
-                    return Err(OrgError::ShortPassword);
-                }
+                Self::password_length(*password_chars)?;
                 self.check_roles(&staff.company, &staff.roles)?;
                 if let Some(c) = staff.scope.communities.iter().find(|c| !company.communities.contains(*c)) {
                     return Err(OrgError::NotOurCommunity(c.clone()));
@@ -283,6 +296,22 @@ impl crate::Aggregate for Org {
                     return Ok(Vec::new());
                 }
                 OrgEvent::StaffDisabled { staff: staff.clone() }
+            }
+            OrgCommand::EnableStaff { staff, by } => {
+                let s = self.staff_member(staff)?;
+                Self::within(by, &self.permissions_of(&s.company, &s.roles), &s.scope)?;
+                if !s.disabled {
+                    return Ok(Vec::new());
+                }
+                OrgEvent::StaffEnabled { staff: staff.clone() }
+            }
+            OrgCommand::ChangePassword { staff, password_hash, password_chars, by } => {
+                let s = self.staff_member(staff)?;
+                Self::password_length(*password_chars)?;
+                if let Some(by) = by {
+                    Self::within(by, &self.permissions_of(&s.company, &s.roles), &s.scope)?;
+                }
+                OrgEvent::PasswordChanged { staff: staff.clone(), password_hash: password_hash.clone() }
             }
             OrgCommand::RegisterOwner { company, phone, community, houses } => {
                 self.company(company)?;
@@ -327,6 +356,16 @@ impl crate::Aggregate for Org {
             OrgEvent::StaffDisabled { staff } => {
                 if let Some(s) = self.staff.get_mut(staff) {
                     s.disabled = true;
+                }
+            }
+            OrgEvent::StaffEnabled { staff } => {
+                if let Some(s) = self.staff.get_mut(staff) {
+                    s.disabled = false;
+                }
+            }
+            OrgEvent::PasswordChanged { staff, password_hash } => {
+                if let Some(s) = self.staff.get_mut(staff) {
+                    s.password_hash = password_hash.clone();
                 }
             }
             OrgEvent::OwnerRegistered { company, phone, community, houses } => {

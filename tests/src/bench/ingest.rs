@@ -88,6 +88,7 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         communities: None,
         trusted_proxies: Vec::new(),
         journal_max_mib: None,
+        metrics_token: None,
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

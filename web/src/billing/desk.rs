@@ -213,7 +213,7 @@ pub async fn batch(
         BatchAction::MarkPaid => {
             let key = b.key.clone().filter(|k| !k.trim().is_empty()).ok_or_else(|| ApiError::bad("标记已支付需要幂等键 key", "mark paid needs an idempotency key"))?;
             let channel = b.pay_channel.ok_or_else(|| ApiError::bad("请选择支付渠道", "choose the payment channel"))?;
-            BookBatch::MarkPaid { key, channel, payer: b.payer.clone().unwrap_or_default() }
+            BookBatch::MarkPaid { key: super::scoped_key(&caller, &key)?, channel, payer: super::payer_name(&b.payer.clone().unwrap_or_default())? }
         }
         BatchAction::Remind => {
             let channel = b.channel.unwrap_or(hutong_core::reminder::Channel::InApp);

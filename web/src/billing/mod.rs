@@ -93,6 +93,29 @@ pub(crate) fn actor_name(caller: &Caller) -> String {
     caller.principal.actor()
 }
 
+/// The longest idempotency key and payer name a payment takes.
+pub(crate) const KEY_MAX: usize = 100;
+pub(crate) const PAYER_MAX: usize = 64;
+
+/// An idempotency key as the book keeps it: the caller's own (review M4, as Stripe scopes keys
+/// to an account), so one cashier's key never answers with another's payment.
+pub(crate) fn scoped_key(caller: &Caller, key: &str) -> Result<String, ApiError> {
+    let key = key.trim();
+    if key.is_empty() || key.chars().count() > KEY_MAX {
+        return Err(ApiError::bad("幂等键须为 1 至 100 个字符", "an idempotency key is 1 to 100 characters"));
+    }
+    Ok(format!("{}/{key}", actor_name(caller)))
+}
+
+/// A payer's name within its bound.
+pub(crate) fn payer_name(payer: &str) -> Result<String, ApiError> {
+    let payer = payer.trim();
+    if payer.chars().count() > PAYER_MAX {
+        return Err(ApiError::bad("付款人姓名最多 64 个字符", "a payer's name is at most 64 characters"));
+    }
+    Ok(payer.to_string())
+}
+
 /// Community-local now, by the app's clock — the one the actors read too, so a command's `at`
 /// and the building's own "now" never disagree (and tests can pause both).
 pub(crate) fn local_now(app: &App, community: &Community) -> chrono::NaiveDateTime {

@@ -29,6 +29,7 @@ use crate::audit::audit_entry;
 pub(crate) async fn take(app: &App, caller: &Caller, community: &str, building: &BuildingId, body: PayBody) -> Result<Payment, ApiError> {
     let c = community_of(app, community)?;
     let key = body.key.clone().filter(|k| !k.trim().is_empty()).ok_or_else(|| ApiError::bad("缺少幂等键（Idempotency-Key）", "an Idempotency-Key is required"))?;
+    let key = super::scoped_key(caller, &key)?;
     let house = resolve_house(app, &c, &body.house).ok_or_else(|| ApiError::not_found("房屋", "house", &body.house))?;
     let request = PaymentRequest {
         key: key.clone(),
@@ -36,7 +37,7 @@ pub(crate) async fn take(app: &App, caller: &Caller, community: &str, building: 
         bills: body.bills.clone(),
         amount: body.amount,
         channel: body.channel,
-        payer: body.payer.trim().to_string(),
+        payer: super::payer_name(&body.payer)?,
         by: actor_name(caller),
         at: local_now(&app, &c),
     };

@@ -41,6 +41,14 @@ hutong_core::bilingual!(LoginError {
     LoginError::Journal(e) => ("日志存储失败：{e}") / ("the journal failed: {e}"),
 });
 
+/// Why a password change was refused.
+#[derive(Debug)]
+pub enum PasswordError {
+    Wrong,
+    Login(LoginError),
+    Org(CommitError<OrgError>),
+}
+
 impl From<JournalError> for LoginError {
     fn from(e: JournalError) -> Self {
         LoginError::Journal(e)
@@ -278,6 +286,32 @@ impl Identity {
         self.limiter.succeeded(account, ip);
         let token = self.start_session(SessionSubject::Staff { id }, now).await?;
         Ok((token, principal))
+    }
+
+    /// A staff member's own password change: the current one checked (failures count towards the
+    /// same limits as sign-in), the new one set, and every session of theirs ended — whoever
+    /// held one with the old password holds nothing now.
+    pub async fn change_own_password(&self, staff: &StaffId, current: &str, new: &str, ip: &str, now: DateTime<Utc>) -> Result<(), PasswordError> {
+        let (account, hash) = {
+            let org = self.org();
+            let s = org.staff.get(staff).ok_or(PasswordError::Wrong)?;
+            (s.account.clone(), s.password_hash.clone())
+        };
+        let keys = self.limiter.staff_keys(&account, ip);
+        if let Some(until) = self.limiter.locked_until(&keys, now) {
+            return Err(PasswordError::Login(LoginError::Locked(until)));
+        }
+        if !self.verifier.verify(current.to_string(), hash).await {
+            self.limiter.fail(&keys, now);
+            return Err(PasswordError::Wrong);
+        }
+        let chars = new.chars().count();
+        let new = new.to_string();
+        let password_hash = tokio::task::spawn_blocking(move || hash_password(&new)).await.unwrap_or_default();
+        let command = OrgCommand::ChangePassword { staff: staff.clone(), password_hash, password_chars: chars, by: None };
+        self.change(command).await.map_err(PasswordError::Org)?;
+        self.revoke_staff(staff).await.map_err(|e| PasswordError::Login(LoginError::Journal(e)))?;
+        Ok(())
     }
 
     /// Sends a one-time code to an owner's phone through the outbox.
