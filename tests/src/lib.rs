@@ -373,3 +373,57 @@ pub fn now_ms() -> i64 {
 pub fn telemetry(key: &str, seq: u64, value: &str) -> String {
     format!(r#"{{"key":"{key}","seq":{seq},"ts":{},"value":"{value}"}}"#, now_ms())
 }
+
+/// A company's SMS gateway adapter, for tests: whatever Hutong POSTs to it is kept, so a test
+/// reads an owner's one-time code where the owner would — never from a log.
+pub struct SmsGateway {
+    pub url: String,
+    texts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmsGateway {
+    pub fn start() -> SmsGateway {
+        let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/sms", gateway.local_addr().unwrap());
+        let texts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let kept = texts.clone();
+        std::thread::spawn(move || {
+            for stream in gateway.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 8192];
+                while let Ok(read) = stream.read(&mut buf) {
+                    request.extend_from_slice(&buf[..read]);
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    if read == 0 || text.split_once("\r\n\r\n").is_some_and(|(_, body)| body.ends_with('}')) {
+                        break;
+                    }
+                }
+                kept.lock().unwrap().push(String::from_utf8_lossy(&request).into_owned());
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        SmsGateway { url, texts }
+    }
+
+    /// Every request the gateway got so far.
+    pub fn texts(&self) -> Vec<String> {
+        self.texts.lock().unwrap().clone()
+    }
+
+    /// Asks for an owner's code and signs the owner in with it; the session token.
+    pub async fn sign_in_owner(&self, server: &Server, phone: &str) -> String {
+        let before = self.texts().len();
+        let (status, _) = http(server.http, "POST", "/api/v1/auth/owner/code", None, Some(&format!("{{\"phone\":\"{phone}\"}}"))).unwrap();
+        assert_eq!(status, 200);
+        let sms = wait_for("the code at the SMS gateway", Duration::from_secs(10), async || {
+            self.texts().into_iter().skip(before).find(|t| t.contains(phone) && t.contains("验证码是"))
+        })
+        .await;
+        let code: String = sms.split("验证码是 ").nth(1).unwrap().chars().take(6).collect();
+        let body = serde_json::json!({"phone": phone, "code": code}).to_string();
+        let (status, reply) = http(server.http, "POST", "/api/v1/auth/owner/login", None, Some(&body)).unwrap();
+        assert_eq!(status, 200, "{reply}");
+        serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().to_string()
+    }
+}

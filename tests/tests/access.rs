@@ -221,27 +221,8 @@ async fn repeated_wrong_passwords_are_refused_with_a_time_to_try_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_numbers_are_masked_unless_unmasked_and_never_logged() {
     // The company's SMS gateway adapter: whatever Hutong POSTs to it, kept.
-    let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let sms_url = format!("http://{}/sms", gateway.local_addr().unwrap());
-    let texts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let kept = texts.clone();
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for stream in gateway.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 8192];
-            while let Ok(read) = stream.read(&mut buf) {
-                request.extend_from_slice(&buf[..read]);
-                let text = String::from_utf8_lossy(&request).into_owned();
-                if read == 0 || text.split_once("\r\n\r\n").is_some_and(|(_, body)| body.ends_with('}')) {
-                    break;
-                }
-            }
-            kept.lock().unwrap().push(String::from_utf8_lossy(&request).into_owned());
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
+    let gateway = SmsGateway::start();
+    let sms_url = gateway.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &["--sms-webhook", &sms_url]).await;
     let staff = server.get_json("/api/v1/staff");
@@ -276,7 +257,7 @@ async fn phone_numbers_are_masked_unless_unmasked_and_never_logged() {
     let (status, _) = http(server.http, "POST", "/api/v1/auth/owner/code", None, Some(r#"{"phone":"13898424613"}"#)).unwrap();
     assert_eq!(status, 200);
     let sms = wait_for("the code at the SMS gateway", Duration::from_secs(10), async || {
-        texts.lock().unwrap().iter().find(|t| t.contains("验证码")).cloned()
+        gateway.texts().into_iter().find(|t| t.contains("验证码"))
     })
     .await;
     assert!(sms.contains("13898424613"), "the gateway gets the full number: {sms}");

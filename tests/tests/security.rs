@@ -460,3 +460,171 @@ async fn s8_passwords_can_be_changed_and_closed_accounts_reopened() {
     assert_eq!(http(server.http, "POST", "/api/v1/staff/heyuan-wuye-control/enable", Some(&admin), Some("{}")).unwrap().0, 200);
     assert_eq!(sign_in(&server, "control", PASSWORD, ""), 200);
 }
+
+/// Objects of one community (or of one building of it), real ones, as the matrix uses them.
+#[derive(Clone, Debug)]
+struct Objects {
+    community: &'static str,
+    bill: String,
+    payment: String,
+    device: String,
+    /// Text only this community's (or building's) answers carry.
+    markers: Vec<String>,
+}
+
+/// A pending bill, a payment and a device of `community` (in building `building_no`), made or
+/// found by that community's own administrator.
+fn objects(server: &Server, admin: &str, community: &'static str, address: &str, building: &str) -> Objects {
+    let csv = format!("房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n{address},水费,9.99,2026年03月,2026年03月,矩阵\n");
+    let base = format!("/api/v1/communities/{community}");
+    let (status, _, reply) = request(server.http, "POST", &format!("{base}/bills/import"), Some(admin), &[], csv.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{community}: {}", String::from_utf8_lossy(&reply));
+    let bills: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/bills?q={}&page_size=50", urlencode(address)), Some(admin), None).unwrap().1).unwrap();
+    let bill = bills["rows"].as_array().unwrap().iter().find(|b| b["state"] == "pending").expect("a pending bill")["no"].as_str().unwrap().to_string();
+    let body = json!({"house": address, "amount": "1.00", "channel": "cash"}).to_string();
+    let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "matrix")];
+    let (status, _, reply) = request(server.http, "POST", &format!("{base}/payments"), Some(admin), &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{community}: {}", String::from_utf8_lossy(&reply));
+    let payment = serde_json::from_slice::<Value>(&reply).unwrap()["payment"]["no"].as_str().unwrap().to_string();
+    let devices: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/devices"), Some(admin), None).unwrap().1).unwrap();
+    let device = devices.as_array().unwrap().iter().find(|d| d["building"] == building).expect("a device")["id"].as_str().unwrap().to_string();
+    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string()], bill, payment, device }
+}
+
+/// Objects of a community's first house, whatever the community.
+fn community_objects(server: &Server, admin: &str, community: &'static str) -> Objects {
+    let page: Value = serde_json::from_str(&http(server.http, "GET", &format!("/api/v1/communities/{community}/house-records"), Some(admin), None).unwrap().1).unwrap();
+    let house = &page["houses"][0];
+    let (address, id) = (house["address"].as_str().unwrap(), house["id"].as_str().unwrap());
+    let building_no: u32 = id.split('-').nth(1).and_then(|n| n.parse().ok()).unwrap_or(1);
+    objects(server, admin, community, address, &format!("{community}-b{building_no:02}"))
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// T1 (and A2, A3, A7): the access matrix with every declared route, for every company-A role, the
+/// other company's admin and an owner, against real objects — a bill, a payment, a device — of
+/// the caller's own community, a building outside a butler's scope, a sister community and
+/// another company; then every method on every path (HEAD as GET, the rest 405), and every route
+/// without a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
+    use hutong_core::identity::Permission;
+    use hutong_web::auth::{Access, Where};
+    use hutong_web::routes::ROUTES;
+    use hutong_web::server::DEMO_ACCOUNTS;
+
+    let gateway = SmsGateway::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &["--sms-webhook", &gateway.url]).await;
+    let meiyuan_admin = server.login("meiyuan-admin");
+    let own = objects(&server, &server.admin, "heyuan", "荷花苑-1-1-102", "heyuan-b01");
+    let other_building = objects(&server, &server.admin, "heyuan", "荷花苑-2-1-102", "heyuan-b02");
+    let sister = community_objects(&server, &server.admin, "lianyuan");
+    let foreign = community_objects(&server, &meiyuan_admin, "meiyuan");
+    let owner = gateway.sign_in_owner(&server, "13898424613").await;
+
+    // Who may see which target: communities by role; a butler (scope heyuan-b01) not building 2.
+    let sees = |account: &str, target: &Objects, building_two: bool| match account {
+        "admin" | "manager" | "finance" => target.community != "meiyuan",
+        "meiyuan-admin" => target.community == "meiyuan",
+        "butler" => target.community == "heyuan" && !building_two,
+        "owner" => false,
+        _ => target.community == "heyuan",
+    };
+    let mut accounts: Vec<(String, String, Vec<Permission>)> = DEMO_ACCOUNTS
+        .iter()
+        .map(|(a, role, _)| (a.to_string(), server.login(a), role.permissions().into_iter().collect()))
+        .collect();
+    accounts.push(("owner".into(), owner, Vec::new()));
+    let targets = [(&own, false), (&other_building, true), (&sister, false), (&foreign, false)];
+    let mut checked = 0;
+    for (account, token, permissions) in &accounts {
+        for route in ROUTES.iter().filter(|r| !r.path.starts_with("/ws") && !matches!(r.access, Access::Public)) {
+            // Routes that end or change the caller's own session are walked elsewhere.
+            if ["/api/v1/auth/logout", "/api/v1/me/password"].contains(&route.path) {
+                continue;
+            }
+            for (target, building_two) in targets {
+                let path = route
+                    .path
+                    .replace("{community}", target.community)
+                    .replace("{bill}", &target.bill)
+                    .replace("{payment}", &target.payment)
+                    .replace("{device}", &target.device)
+                    .replace("{staff}", if target.community == "meiyuan" { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" });
+                let names_object = ["{bill}", "{payment}", "{device}"].iter().any(|p| route.path.contains(p));
+                let allowed = match route.access {
+                    Access::SignedIn => true,
+                    Access::Allowed(_, _) if account == "owner" => false,
+                    Access::Allowed(p, Where::Community) => {
+                        // Building scope reaches objects, and the community's own reads; a butler
+                        // still sees building 2's community exists.
+                        let in_scope = if names_object { sees(account, target, building_two) } else { sees(account, target, false) };
+                        in_scope && p.is_none_or(|p| permissions.contains(&p))
+                    }
+                    Access::Allowed(p, Where::Company) => {
+                        (!route.path.contains("{staff}") || target.community != "meiyuan") && account != "meiyuan-admin" && p.is_none_or(|p| permissions.contains(&p))
+                            || account == "meiyuan-admin" && (!route.path.contains("{staff}") || target.community == "meiyuan") && p.is_none_or(|p| permissions.contains(&p))
+                    }
+                    Access::Public => true,
+                };
+                let body = (route.method != "GET").then_some("{}");
+                let (status, reply) = http(server.http, route.method.as_str(), &path, Some(token), body).unwrap();
+                let what = format!("{account} {} {path}", route.method);
+                if allowed {
+                    assert!(![401, 403].contains(&status), "{what}: refused with {status}: {reply}");
+                    if route.method == "GET" && names_object {
+                        assert_ne!(status, 404, "{what}: a real object, in scope, answered 404: {reply}");
+                    }
+                } else {
+                    assert!([403, 404].contains(&status), "{what}: expected a refusal, got {status}: {reply}");
+                }
+                // No answer carries an object the caller may not see.
+                for (t, two) in targets {
+                    if !sees(account, t, two) && !(account == "butler" && t.community == "heyuan" && !names_object && route.path.ends_with("/tariff")) {
+                        // (A refusal may name what was asked for; it must name nothing else.)
+                        for marker in t.markers.iter().filter(|m| !path.contains(m.as_str())) {
+                            assert!(!reply.contains(marker.as_str()), "{what}: leaked {marker} of {}: {reply}", t.community);
+                        }
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1500, "the matrix covered {checked} cases");
+
+    // Every method on every path: HEAD answers as GET does (A2); an undeclared method is 405,
+    // never a success; and without a session every guarded route is 401, HEAD included.
+    let admin = server.admin.clone();
+    let mut paths: Vec<&str> = ROUTES.iter().filter(|r| !r.path.starts_with("/ws")).map(|r| r.path).collect();
+    paths.dedup();
+    for pattern in paths {
+        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{staff}", "heyuan-wuye-nobody");
+        let declared: Vec<&str> = ROUTES.iter().filter(|r| r.path == pattern).map(|r| r.method.as_str()).collect();
+        let public = ROUTES.iter().any(|r| r.path == pattern && matches!(r.access, Access::Public));
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {
+            if ["/api/v1/auth/logout", "/api/v1/me/password"].contains(&pattern) && method == "POST" {
+                continue;
+            }
+            let body = (!matches!(method, "GET" | "HEAD")).then_some("{}");
+            let anonymous = http(server.http, method, &path, None, body).unwrap().0;
+            let (status, _) = http(server.http, method, &path, Some(&admin), body).unwrap();
+            if declared.contains(&method) || (method == "HEAD" && declared.contains(&"GET")) {
+                if !public {
+                    assert_eq!(anonymous, 401, "anonymous {method} {path}");
+                }
+                if method == "HEAD" {
+                    let get = http(server.http, "GET", &path, Some(&admin), None).unwrap().0;
+                    assert_eq!(status, get, "HEAD {path} answers as GET");
+                }
+            } else {
+                assert_eq!(status, 405, "{method} {path} is not a method of this path");
+                assert!(!(200..300).contains(&anonymous), "anonymous {method} {path}: {anonymous}");
+            }
+        }
+    }
+}

@@ -87,9 +87,15 @@ pub async fn communities(State(app): State<Arc<App>>, Extension(caller): Extensi
     ))
 }
 
-pub async fn community(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// The community tree, cut to the caller's buildings (review A3).
+pub async fn community(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let c = app.community(&id)?;
-    Ok(Json(&*c).into_response())
+    if caller.principal.scope.buildings.is_empty() {
+        return Ok(Json(&*c).into_response());
+    }
+    let mut mine = (*c).clone();
+    mine.buildings.retain(|b| building_visible(&caller, Some(&b.id)));
+    Ok(Json(mine).into_response())
 }
 
 #[derive(Deserialize)]

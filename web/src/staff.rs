@@ -205,7 +205,9 @@ pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension
 
 /// A device's key, for provisioning it; handing it out is audited.
 pub async fn device_key(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, device)): Path<(String, String)>) -> Result<Json<DeviceKey>, ApiError> {
-    if app.hub.device(&community, &device).is_none() {
+    // Outside the caller's buildings a device does not exist (review A3).
+    let visible = app.hub.device(&community, &device).is_some_and(|d| crate::scope::building_visible(&caller, d.building.as_ref()));
+    if !visible {
         return Err(ApiError::not_found("设备", "device", &device));
     }
     app.identity.audit(audit_entry(&caller, "device.key", &format!("{community}/{device}"), None, None)).await.map_err(internal)?;

@@ -25,6 +25,13 @@ pub async fn put(
     ApiJson(tariff): ApiJson<Tariff>,
 ) -> Result<Json<Tariff>, ApiError> {
     community_of(&app, &community)?;
+    // A tariff is the whole community's: an account limited to some buildings cannot set it (A3).
+    if !caller.principal.scope.buildings.is_empty() {
+        return Err(ApiError::Beyond {
+            zh: "仅限部分楼栋的账号不能修改全小区的收费标准".into(),
+            en: "an account limited to some buildings cannot change the community's tariff".into(),
+        });
+    }
     let before = serde_json::to_value(&*app.tariffs.get(&community)).ok();
     app.tariffs.put(&community, tariff.clone()).await?;
     app.identity.audit(audit_entry(&caller, "tariff.update", &community, before, serde_json::to_value(&tariff).ok())).await.map_err(internal)?;
