@@ -196,14 +196,21 @@ impl From<LoginError> for ApiError {
     }
 }
 
-/// An uploaded file's bytes; past the route's limit, 413 with a sentence.
-pub struct Upload(pub axum::body::Bytes);
+/// An uploaded file, not yet read: a handler reads it (`read`) once it knows it will take it — an
+/// import waiting for its community's slot reads nothing. Past the route's limit, 413 with a sentence.
+pub struct Upload(Request);
 
 impl<S: Send + Sync> FromRequest<S> for Upload {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        axum::body::Bytes::from_request(request, state).await.map(Upload).map_err(|e| {
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        Ok(Upload(request))
+    }
+}
+
+impl Upload {
+    pub async fn read(self) -> Result<axum::body::Bytes, ApiError> {
+        axum::body::Bytes::from_request(self.0, &()).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge { zh: "文件过大（上限 10 MiB）".into(), en: "the file is too large (10 MiB at most)".into() }
             } else {

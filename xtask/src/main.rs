@@ -160,13 +160,17 @@ fn main() -> anyhow::Result<()> {
                 .env("HUTONG_CASSANDRA_LIB", &cassandra))
         }
         Some("bench") => {
-            // The benchmarks live outside the server binary (tests/src/bench, `hutong-bench`).
+            // The benchmarks live outside the server binary (tests/src/bench, `hutong-bench`);
+            // `abuse` floods the real server binary.
             run(cargo().args(["build", "--release", "-p", "hutong-tests", "--bin", "hutong-bench"]))?;
             let mut cmd = Command::new(target_dir().join("release/hutong-bench"));
+            if args.get(1).map(String::as_str) == Some("abuse") {
+                cmd.env("HUTONG_BIN", release_binary()?);
+            }
             cmd.current_dir(root()).args(&args[1..]);
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest|billing|import|payments [flags] | bench journal | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest|billing|import|payments|abuse [flags] | bench journal | dashboards"),
     }
 }

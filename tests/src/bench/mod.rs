@@ -1,4 +1,4 @@
-//! The benchmarks behind `cargo xtask bench ingest|billing|import` (the `hutong-bench` binary):
+//! The benchmarks behind `cargo xtask bench ingest|billing|import|payments|abuse` (the `hutong-bench` binary):
 //! they print their figures (docs/benchmarks.md keeps them). Kept out of the server binary, which
 //! neither needs their code nor their dependencies.
 //!
@@ -8,7 +8,10 @@
 //!   durable, beside SQLite's own `INSERT … SELECT ROUND(area*price,2)`.
 //! - [`import`]: reading and checking a 100k-row CSV and XLSX, and issuing their bills.
 //! - [`payments`]: a cashier's payments one after another, HTTP to durable book and audit.
+//! - [`abuse`]: an anonymous flood of sign-ins and imports against the real binary: peak memory,
+//!   `/healthz` latency and the wall's live updates meanwhile.
 
+pub mod abuse;
 pub mod billing;
 pub mod import;
 pub mod ingest;

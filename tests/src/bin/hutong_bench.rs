@@ -21,6 +21,8 @@ enum Which {
     Import(bench::ImportBench),
     /// A cashier's payments, one after another: HTTP → book → journal → audit.
     Payments(bench::PaymentsBench),
+    /// An anonymous flood of sign-ins and imports: peak memory, /healthz latency, live updates.
+    Abuse(bench::abuse::AbuseBench),
 }
 
 #[tokio::main]
@@ -32,5 +34,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Billing(options) => bench::billing::billing(options).await,
         Which::Import(options) => bench::import::import(options).await,
         Which::Payments(options) => bench::payments(options).await,
+        Which::Abuse(options) => bench::abuse::abuse(options).await,
     }
 }

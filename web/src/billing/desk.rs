@@ -267,10 +267,11 @@ pub async fn import(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     Query(q): Query<ImportQuery>,
-    Upload(body): Upload,
+    upload: Upload,
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
     let _slot = app.imports.start(&community)?;
+    let body = upload.read().await?;
     let started = std::time::Instant::now();
     let houses = super::index(&app, &c);
     let reader = template::BillReader::new(move |a: &str| houses.find(a).map(|(h, _)| h));

@@ -99,10 +99,11 @@ pub async fn import(
     Extension(caller): Extension<Caller>,
     Path(community): Path<String>,
     Query(q): Query<HouseListQuery>,
-    Upload(body): Upload,
+    upload: Upload,
 ) -> Result<Response, ApiError> {
     let c = community_of(&app, &community)?;
     let _slot = app.imports.start(&community)?;
+    let body = upload.read().await?;
     let houses = super::index(&app, &c);
     let reader = template::HouseReader::new(move |a: &str| houses.find(a).map(|(h, _)| h));
     let parsed = super::upload::read(body, reader).await?.finish();
