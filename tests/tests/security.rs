@@ -628,3 +628,26 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
         }
     }
 }
+
+/// I2: exports copy every matching row, so one account runs one at a time and the server two in
+/// all: the review's ten parallel exports by one butler get one file and nine "wait" answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i2_parallel_exports_by_one_account_run_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &[]).await;
+    let butler = server.login("butler");
+    let addr = server.http;
+    let statuses: Vec<u16> = (0..10)
+        .map(|_| {
+            let token = butler.clone();
+            std::thread::spawn(move || http(addr, "GET", "/api/v1/communities/heyuan/bills/export?format=xlsx", Some(&token), None).unwrap().0)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.iter().all(|s| [200, 409, 429].contains(s)), "{statuses:?}");
+    assert!(statuses.iter().any(|s| *s == 409), "parallel exports of one account wait: {statuses:?}");
+    assert_eq!(http(addr, "GET", "/api/v1/communities/heyuan/bills/export?format=csv", Some(&butler), None).unwrap().0, 200, "and the next one runs");
+}

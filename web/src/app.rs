@@ -40,6 +40,8 @@ pub struct App {
     pub sockets: crate::ws::Sockets,
     /// Communities with an import running (one at a time each).
     pub imports: crate::billing::upload::Imports,
+    /// Accounts with an export running (one at a time each, two in all).
+    pub exports: crate::billing::upload::Imports,
     /// Reverse proxies whose X-Forwarded-For is believed (see [`crate::auth::client_addr`]).
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
@@ -65,6 +67,7 @@ impl App {
             house_index: Default::default(),
             trusted_proxies: Vec::new(),
             imports: Default::default(),
+            exports: crate::billing::upload::exports(),
             sockets: Default::default(),
             metrics_token: None,
             journal: journal.clone(),

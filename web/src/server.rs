@@ -103,6 +103,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         house_index: Default::default(),
         trusted_proxies: config.trusted_proxies.clone(),
         imports: Default::default(),
+        exports: crate::billing::upload::exports(),
         sockets: Default::default(),
         metrics_token: config.metrics_token.clone(),
         journal: journal.clone(),

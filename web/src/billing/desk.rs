@@ -365,6 +365,7 @@ const EXPORT_HEADER: [&str; 14] =
 
 /// F7: the filtered list as CSV or XLSX; phones masked, nothing a spreadsheet would run.
 pub async fn export(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    let _slot = app.exports.start(&caller.principal.actor())?;
     let rows = matching(&app, &caller, &community, q.to_query(&caller)?).await?;
     let mut table: Vec<Vec<String>> = vec![EXPORT_HEADER.iter().map(|s| s.to_string()).collect()];
     for r in &rows {

@@ -57,6 +57,8 @@ async fn houses_of(app: &App, caller: &Caller, community: &str, q: &HouseListQue
 }
 
 pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, Query(q): Query<HouseListQuery>) -> Result<Response, ApiError> {
+    // An export (a file) is heavy work: one per account at a time (review I2).
+    let _slot = if q.format.is_empty() { None } else { Some(app.exports.start(&caller.principal.actor())?) };
     let houses = houses_of(&app, &caller, &community, &q).await?;
     let unmasked = caller.principal.may(Permission::UnmaskPersonalData);
     if q.format.is_empty() {

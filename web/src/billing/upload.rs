@@ -20,10 +20,23 @@ const CONVERTER_MEMORY: u64 = 256 << 20;
 /// CPU seconds, and wall seconds, the converter may take.
 const CONVERTER_SECONDS: u64 = 20;
 
-/// Communities with an import running.
-#[derive(Default)]
+/// Work one key may run once at a time — an import per community, an export per account — and
+/// a few of in all, so a repeated heavy request queues nobody else behind it (review I1, I2).
 pub struct Imports {
     running: Mutex<HashSet<String>>,
+    most: usize,
+    busy: (&'static str, &'static str),
+}
+
+impl Default for Imports {
+    fn default() -> Self {
+        Imports::new(usize::MAX, ("本小区已有一个导入正在进行，请待其完成后再试", "an import into this community is running; try again when it has finished"))
+    }
+}
+
+/// Exports: one per account at a time, two in all (each copies every matching row).
+pub fn exports() -> Imports {
+    Imports::new(2, ("您已有一个导出正在进行，请待其完成后再试", "an export of yours is running; try again when it has finished"))
 }
 
 /// A community's one import slot, freed when dropped.
@@ -39,14 +52,20 @@ impl Drop for Slot<'_> {
 }
 
 impl Imports {
-    pub fn start(&self, community: &str) -> Result<Slot<'_>, ApiError> {
-        if !self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(community.to_string()) {
-            return Err(ApiError::Conflict {
-                zh: "本小区已有一个导入正在进行，请待其完成后再试".into(),
-                en: "an import into this community is running; try again when it has finished".into(),
-            });
+    /// At most `most` at once in all; `busy` is what the next one of a key hears.
+    pub fn new(most: usize, busy: (&'static str, &'static str)) -> Self {
+        Imports { running: Mutex::default(), most, busy }
+    }
+
+    pub fn start(&self, key: &str) -> Result<Slot<'_>, ApiError> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.len() >= self.most {
+            return Err(ApiError::RateLimited { zh: "系统正忙于其他导出，请稍后再试".into(), en: "the server is busy with other exports; try again shortly".into() });
         }
-        Ok(Slot { imports: self, community: community.to_string() })
+        if !running.insert(key.to_string()) {
+            return Err(ApiError::Conflict { zh: self.busy.0.into(), en: self.busy.1.into() });
+        }
+        Ok(Slot { imports: self, community: key.to_string() })
     }
 }
 
