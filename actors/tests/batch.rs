@@ -92,6 +92,7 @@ fn pay(house: &str, key: &str, bills: Vec<String>) -> PaymentRequest {
         payer: "张三".into(),
         by: "cashier".into(),
         at: at(),
+        reference: None,
     }
 }
 

@@ -282,6 +282,10 @@ pub struct PayBody {
     pub channel: crate::book::PayChannel,
     #[serde(default)]
     pub payer: String,
+    /// The provider's transaction number (微信/支付宝交易单号), required on wechat_pay and alipay:
+    /// each number pays once. Up to 64 characters; other channels may carry a slip number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -300,6 +300,7 @@ fn DetailDialog(detail: BillDetail, base: String, close: impl Fn() + Clone + Sen
 fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec<BillView>>, done: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
     let channel = RwSignal::new(PayChannel::Cash);
     let payer = RwSignal::new(String::new());
+    let reference = RwSignal::new(String::new());
     let error = RwSignal::new(String::new());
     let request_key = key();
     let amount: String = rows.with_untracked(|r| r.iter().filter(|x| bills.contains(&x.row.no)).map(|x| x.row.amount.to_string()).collect::<Vec<_>>().join(" + "));
@@ -308,12 +309,13 @@ fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec
         ev.prevent_default();
         let (bills, house, base, done, key) = (bills.clone(), house.clone(), base.clone(), done.clone(), request_key.clone());
         let (channel, payer) = (channel.get_untracked(), payer.get_untracked());
+        let reference = Some(reference.get_untracked().trim().to_string()).filter(|r| !r.is_empty());
         spawn_local(async move {
             let paid = if house.is_empty() {
                 let body = BatchBody { action: BatchAction::MarkPaid, bills, channel: None, pay_channel: Some(channel), payer: Some(payer), key: Some(key) };
                 post_json::<_, BatchReply>(&format!("{base}/bills/batch"), &body).await.map(|_| ())
             } else {
-                let body = PayBody { key: Some(key), house, bills, amount: None, channel, payer };
+                let body = PayBody { key: Some(key), house, bills, amount: None, channel, payer, reference };
                 post_json::<_, PayReply>(&format!("{base}/payments"), &body).await.map(|_| ())
             };
             match paid {
@@ -330,6 +332,10 @@ fn PayDialog(bills: Vec<String>, house: String, base: String, rows: RwSignal<Vec
                 {PayChannel::ALL.iter().map(|c| view! { <option value=wire(c)>{c.label_zh()}</option> }).collect_view()}
             </select></label>
             <label>"支付人姓名"<input data-test="payer" prop:value=payer on:input=move |ev| payer.set(event_target_value(&ev)) /></label>
+            // WeChat Pay and Alipay: the provider's transaction number proves the money arrived.
+            <Show when=move || channel.get().needs_reference()>
+                <label>"交易单号"<input data-test="pay-reference" maxlength="64" prop:value=reference on:input=move |ev| reference.set(event_target_value(&ev)) /></label>
+            </Show>
             <button type="submit" data-test="pay-confirm">"确认收款"</button>
             <p class="message">{move || error.get()}</p>
         </form>

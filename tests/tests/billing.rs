@@ -109,7 +109,7 @@ async fn bills_are_run_imported_paid_printed_and_reminded_and_survive_a_kill() {
     // P2: two bills of one house paid in one payment; the same key twice pays once.
     let property = &mine["rows"][0]["no"];
     let nos: Vec<String> = [property, &water["rows"][0]["no"]].iter().map(|n| n.as_str().unwrap().to_string()).collect();
-    let pay = json!({"house": "荷花苑-1-1-101", "bills": nos, "channel": "wechat_pay", "payer": "张三"});
+    let pay = json!({"house": "荷花苑-1-1-101", "bills": nos, "channel": "wechat_pay", "payer": "张三", "reference": "4200001234567"});
     let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "desk-7f3a")];
     let first = request(server.http, "POST", &format!("{C}/payments"), Some(&cashier), &headers, pay.to_string().as_bytes()).unwrap();
     let second = request(server.http, "POST", &format!("{C}/payments"), Some(&cashier), &headers, pay.to_string().as_bytes()).unwrap();

@@ -247,7 +247,7 @@ async fn the_billing_desk_and_the_manager_screen_work_in_a_browser() {
     // Mark the pending bill paid with a channel and a payer.
     browser.eval("(() => { const r = Array.from(document.querySelectorAll('[data-test=bill-row]')).find(r => r.textContent.includes('待支付')); r.querySelector('[data-test=mark-paid]').click(); return true; })()").await;
     wait_for("the pay dialog", Duration::from_secs(5), async || browser.eval("document.querySelectorAll('[data-test=pay-dialog]').length").await.as_u64().filter(|n| *n == 1)).await;
-    browser.eval("(() => { const s = document.querySelector('[data-test=pay-channel]'); s.value = 'alipay'; s.dispatchEvent(new Event('change', {bubbles: true})); const i = document.querySelector('[data-test=payer]'); i.value = '李四'; i.dispatchEvent(new Event('input', {bubbles: true})); return true; })()").await;
+    browser.eval("(() => { const s = document.querySelector('[data-test=pay-channel]'); s.value = 'pos_card'; s.dispatchEvent(new Event('change', {bubbles: true})); const i = document.querySelector('[data-test=payer]'); i.value = '李四'; i.dispatchEvent(new Event('input', {bubbles: true})); return true; })()").await;
     browser.eval(&click("[data-test=pay-confirm]")).await;
     wait_for("the bill to show paid", Duration::from_secs(10), async || {
         let t = browser.eval("(document.querySelector('[data-test=desk-message]') || {}).textContent || ''").await;

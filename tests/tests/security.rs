@@ -101,6 +101,7 @@ async fn poison(data: &std::path::Path) -> u64 {
                 parts: Vec::new(),
                 prepaid: huge,
                 asked: Vec::new(),
+                reference: None,
             };
             serde_json::to_vec(&BookEvent::PaymentTaken { payment }).unwrap()
         })
@@ -650,4 +651,28 @@ async fn i2_parallel_exports_by_one_account_run_one_at_a_time() {
     assert!(statuses.iter().all(|s| [200, 409, 429].contains(s)), "{statuses:?}");
     assert!(statuses.iter().any(|s| *s == 409), "parallel exports of one account wait: {statuses:?}");
     assert_eq!(http(addr, "GET", "/api/v1/communities/heyuan/bills/export?format=csv", Some(&butler), None).unwrap().0, 200, "and the next one runs");
+}
+
+/// M3: a WeChat Pay or Alipay payment a cashier records names the provider's transaction number,
+/// and a number pays once — the review's 100,000 "wechat_pay" without proof is refused, and a
+/// bulk mark-paid on a provider's channel too. (Verifying the number with the provider itself is
+/// the payment-provider issue's.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m3_provider_payments_name_their_transaction_number_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &[]).await;
+    let cashier = server.login("cashier");
+    let (status, reply) = pay(&server, &cashier, "x1", r#"{"house":"荷花苑-1-1-101","amount":"100000","channel":"wechat_pay"}"#);
+    assert_eq!(status, 400, "{reply}");
+    assert!(message(&reply).contains("交易单号"), "{reply}");
+    let (status, reply) = pay(&server, &cashier, "x2", r#"{"house":"荷花苑-1-1-101","amount":"10.00","channel":"wechat_pay","reference":"4200009999"}"#);
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = pay(&server, &cashier, "x3", r#"{"house":"荷花苑-1-1-101","amount":"10.00","channel":"wechat_pay","reference":"4200009999"}"#);
+    assert_eq!(status, 409, "the same transaction number twice: {reply}");
+    let bills = server.get_json("/api/v1/communities/heyuan/bills?state=pending&page_size=2");
+    let nos: Vec<&str> = bills["rows"].as_array().unwrap().iter().filter_map(|b| b["no"].as_str()).collect();
+    let batch = json!({"action": "mark_paid", "bills": nos, "pay_channel": "alipay", "key": "b1"}).to_string();
+    let (status, reply) = http(server.http, "POST", "/api/v1/communities/heyuan/bills/batch", Some(&cashier), Some(&batch)).unwrap();
+    assert!(status == 400 || status == 409, "{status} {reply}");
+    assert!(reply.contains("逐户"), "{reply}");
 }

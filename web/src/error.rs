@@ -163,6 +163,7 @@ impl From<BookError> for ApiError {
             BookError::KeyReused(_)
             | BookError::NotAllPending { .. }
             | BookError::BatchAbandoned
+            | BookError::ReferenceUsed(_)
             | BookError::NothingOwed
             | BookError::Bill(BillError::Closed(_) | BillError::NotPending(..)) => ApiError::Conflict { zh, en },
             _ => ApiError::BadRequest { zh, en },

@@ -112,6 +112,9 @@ impl Book {
                         return Err(BookError::NotAllPending { bill: r.bill.no.clone(), state: r.bill.state.label_zh() });
                     }
                 }
+                if channel.needs_reference() {
+                    return Err(BookError::OnlineBatch(channel.label_zh()));
+                }
                 let requests: Vec<PaymentRequest> = by_house
                     .into_iter()
                     .map(|(house, bills)| PaymentRequest {
@@ -123,6 +126,7 @@ impl Book {
                         payer: payer.clone(),
                         by: by.to_string(),
                         at,
+                        reference: None,
                     })
                     .collect();
                 self.decide(&BookCommand::PayMany(requests))

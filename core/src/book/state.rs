@@ -42,6 +42,12 @@ impl PayChannel {
     pub const ALL: [PayChannel; 6] =
         [Self::Cash, Self::PosCard, Self::WechatPay, Self::Alipay, Self::BankTransfer, Self::BankCollection];
 
+    /// Channels whose money arrives through a payment provider: a payment on one names the
+    /// provider's transaction number, each number paying once.
+    pub fn needs_reference(self) -> bool {
+        matches!(self, PayChannel::WechatPay | PayChannel::Alipay)
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             Self::Cash => "现金",
@@ -131,6 +137,10 @@ pub struct PaymentRequest {
     pub payer: String,
     pub by: String,
     pub at: NaiveDateTime,
+    /// The provider's transaction number (微信/支付宝交易单号): what proves a WeChat Pay or Alipay
+    /// payment arrived (review M3); other channels may carry a slip number.
+    #[serde(default)]
+    pub reference: Option<String>,
 }
 
 /// A payment taken: what it settled and what went to prepayment.
@@ -154,6 +164,9 @@ pub struct Payment {
     /// from a different request under the same key.
     #[serde(default)]
     pub asked: Vec<String>,
+    /// The provider's transaction number, or a slip number (see `PaymentRequest::reference`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 impl Payment {
@@ -168,6 +181,7 @@ impl Payment {
             && self.payer == r.payer
             && asked == bills
             && r.amount.is_none_or(|a| a == self.amount)
+            && r.reference == self.reference
     }
 
     /// The ledger postings this payment makes: the channel debited, each settled bill's item
@@ -258,6 +272,12 @@ pub enum BookError {
     NotAllPending { bill: String, state: &'static str },
     BatchAbandoned,
     OutOfRange(crate::limits::OutOfRange),
+    /// A WeChat Pay or Alipay payment without its transaction number.
+    NoReference(&'static str),
+    /// A transaction number already recorded on this channel.
+    ReferenceUsed(String),
+    /// Marking many bills paid at once on a provider's channel (each needs its own number).
+    OnlineBatch(&'static str),
     /// A payment whose postings would not balance (P13): impossible by construction, refused
     /// here so `apply` never meets one.
     Unbalanced,
@@ -276,6 +296,9 @@ crate::bilingual!(BookError {
     BookError::BatchAbandoned => ("批量操作已超时放弃，请重试") / ("the batch was abandoned (it took too long); try again"),
     BookError::OutOfRange(_0) => ("{}", crate::bilingual::Bilingual::zh(_0)) / ("{}", crate::bilingual::Bilingual::en(_0)),
     BookError::Unbalanced => ("记账分录不平衡，已拒绝") / ("the ledger entry would not balance; refused"),
+    BookError::NoReference(_0) => ("{_0}收款须填写交易单号") / ("a {_0} payment needs the provider's transaction number"),
+    BookError::ReferenceUsed(_0) => ("交易单号 {_0} 已登记过一笔收款") / ("the transaction number {_0} is already recorded"),
+    BookError::OnlineBatch(_0) => ("{_0}收款须逐户登记交易单号，不能批量标记") / ("{_0} payments are recorded one by one with their transaction numbers, not marked paid in bulk"),
 });
 
 impl From<BillError> for BookError {
@@ -318,6 +341,9 @@ pub struct Book {
     payments: Vec<Payment>,
     #[serde(skip)]
     payment_keys: FxHashMap<String, usize>,
+    /// Transaction numbers recorded, by channel.
+    #[serde(skip)]
+    references: FxHashSet<(PayChannel, String)>,
     #[serde(with = "crate::pairs")]
     reminded: BTreeMap<(HouseId, Channel), NaiveDate>,
     /// Bills and receipts numbered so far.
@@ -351,6 +377,7 @@ impl Book {
             .map(|b| (b.house.clone(), b.bill.item.clone(), b.bill.period_start))
             .collect();
         self.payment_keys = self.payments.iter().enumerate().map(|(i, p)| (p.key.clone(), i)).collect();
+        self.references = self.payments.iter().filter_map(|p| Some((p.channel, p.reference.clone()?))).collect();
     }
 
     pub fn bills(&self) -> &[BillRecord] {
@@ -529,6 +556,11 @@ impl Book {
         if !self.houses.contains_key(&r.house) {
             return Err(BookError::NoHouse(r.house.to_string()));
         }
+        match &r.reference {
+            None if r.channel.needs_reference() => return Err(BookError::NoReference(r.channel.label_zh())),
+            Some(reference) if self.references.contains(&(r.channel, reference.clone())) => return Err(BookError::ReferenceUsed(reference.clone())),
+            _ => {}
+        }
         let open = self.open_bills_of(&r.house);
         let chosen: Vec<Bill> = if r.bills.is_empty() {
             open
@@ -565,6 +597,7 @@ impl Book {
             parts: plan.to_bills,
             prepaid: plan.prepayment,
             asked: r.bills.clone(),
+            reference: r.reference.clone(),
         };
         // The entry `apply` will post must balance; refusing here keeps `apply` infallible (M5).
         Entry::new(payment.postings(|no| self.bill(no).map(|b| b.bill.item.clone()))).map_err(|_| BookError::Unbalanced)?;
@@ -659,6 +692,9 @@ impl Book {
                     self.ledgers.entry(payment.house.clone()).or_default().post(&entry);
                 }
                 self.payment_keys.insert(payment.key.clone(), self.payments.len());
+                if let Some(reference) = &payment.reference {
+                    self.references.insert((payment.channel, reference.clone()));
+                }
                 self.payments.push(payment.clone());
                 self.counter += 1;
             }

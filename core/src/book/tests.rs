@@ -79,7 +79,27 @@ fn pay(key: &str, house: u32, bills: Vec<String>, amount: Option<i64>) -> BookCo
         payer: "张三".into(),
         by: "cashier".into(),
         at: at("2026-11-22 11:00:00"),
+        reference: Some(format!("4200001{key}")),
     })
+}
+
+#[test]
+fn a_wechat_payment_names_its_transaction_number_and_each_number_pays_once() {
+    let mut b = book_with(1);
+    issue(&mut b, vec![line(1, "property", 1, 10_000), line(1, "property", 2, 10_000)]);
+    let BookCommand::Pay(mut request) = pay("w1", 1, vec![], Some(10_000)) else { unreachable!() };
+    request.reference = None;
+    assert_eq!(b.decide(&BookCommand::Pay(request.clone())), Err(BookError::NoReference("微信支付")));
+    request.reference = Some("420000123".into());
+    run(&mut b, BookCommand::Pay(request.clone())).unwrap();
+    // The same request again answers with its payment; the number under another key is refused.
+    assert_eq!(b.decide(&BookCommand::Pay(request.clone())), Ok(Vec::new()));
+    request.key = "w2".into();
+    assert_eq!(b.decide(&BookCommand::Pay(request)), Err(BookError::ReferenceUsed("420000123".into())));
+    // Marking bills paid in bulk on WeChat Pay is refused: each payment needs its own number.
+    let open: Vec<String> = b.bills().iter().filter(|r| r.bill.state == BillState::Pending).map(|r| r.bill.no.clone()).collect();
+    let batch = BookCommand::Batch { bills: open, action: BatchAction::MarkPaid { key: "k".into(), channel: PayChannel::WechatPay, payer: String::new() }, by: "t".into(), at: at("2026-11-22 12:00:00") };
+    assert_eq!(b.decide(&batch), Err(BookError::OnlineBatch("微信支付")));
 }
 
 #[test]
@@ -238,7 +258,7 @@ proptest! {
                 Op::Issue(h, m, f) => Some(BookCommand::IssueBills { lines: vec![line(*h, "property", *m, *f)], source: BillSource::Manual, by: "t".into(), at: when }),
                 Op::Pay(h, a, selected) => {
                     let bills = if *selected { live.bills().iter().filter(|b| b.house.as_str() == format!("h{h}") && matches!(b.bill.state, BillState::Pending | BillState::PartlyPaid)).map(|b| b.bill.no.clone()).take(2).collect() } else { vec![] };
-                    Some(BookCommand::Pay(PaymentRequest { key: format!("k{n}"), house: HouseId::new(format!("h{h}")), bills, amount: a.map(Money::from_fen), channel: PayChannel::Cash, payer: "p".into(), by: "t".into(), at: when }))
+                    Some(BookCommand::Pay(PaymentRequest { key: format!("k{n}"), house: HouseId::new(format!("h{h}")), bills, amount: a.map(Money::from_fen), channel: PayChannel::Cash, payer: "p".into(), by: "t".into(), at: when, reference: None }))
                 }
                 Op::Delete(i) => nth(*i).map(|no| BookCommand::ChangeBill { no, change: BillCommand::Delete, by: "t".into(), at: when }),
                 Op::Void(i) => nth(*i).map(|no| BookCommand::ChangeBill { no, change: BillCommand::Void { reason: "错开".into() }, by: "t".into(), at: when }),
@@ -338,7 +358,7 @@ proptest! {
                     l.amount = *a;
                     BookCommand::IssueBills { lines: vec![l], source: BillSource::Manual, by: "t".into(), at: when }
                 }
-                Hostile::Pay(h, a) => BookCommand::Pay(PaymentRequest { key: format!("k{n}"), house: HouseId::new(format!("h{h}")), bills: vec![], amount: *a, channel: PayChannel::Cash, payer: "p".into(), by: "t".into(), at: when }),
+                Hostile::Pay(h, a) => BookCommand::Pay(PaymentRequest { key: format!("k{n}"), house: HouseId::new(format!("h{h}")), bills: vec![], amount: *a, channel: PayChannel::Cash, payer: "p".into(), by: "t".into(), at: when, reference: None }),
                 Hostile::Edit(i, a) => {
                     let Some(b) = live.bills().get(i % live.bills().len().max(1)).map(|b| b.bill.clone()) else { continue };
                     BookCommand::ChangeBill { no: b.no, change: BillCommand::Edit { item: b.item, period_start: b.period_start, period_end: b.period_end, amount: *a, remark: String::new() }, by: "t".into(), at: when }

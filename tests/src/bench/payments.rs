@@ -27,7 +27,7 @@ pub async fn payments(options: PaymentsBench) -> anyhow::Result<()> {
         let mut times_us = Vec::with_capacity(options.count);
         let started = Instant::now();
         for (i, bill) in page.rows.iter().take(options.count).enumerate() {
-            let pay = PayBody { key: None, house: bill.row.address.clone(), bills: vec![bill.row.no.clone()], amount: None, channel: PayChannel::Cash, payer: "bench".into() };
+            let pay = PayBody { key: None, house: bill.row.address.clone(), bills: vec![bill.row.no.clone()], amount: None, channel: PayChannel::Cash, payer: "bench".into(), reference: None };
             let key = format!("bench-{i}");
             let t = Instant::now();
             let (status, _, reply) = crate::request(http, "POST", "/api/v1/communities/heyuan/payments", Some(&token), &[("Content-Type", "application/json"), ("Idempotency-Key", &key)], serde_json::to_string(&pay)?.as_bytes())?;

@@ -102,6 +102,7 @@ async fn pay_demo_bills(app: &App, building: &hutong_core::community::Building, 
             payer: String::new(),
             by: "演示数据".into(),
             at: day.and_time(NaiveTime::from_hms_opt(10, (k % 60) as u32, 0).unwrap_or_default()),
+            reference: channels[(k % 5) as usize].needs_reference().then(|| format!("DEMO{}{k:08}", building.no)),
         };
         payments.push(request);
     }

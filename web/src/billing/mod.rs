@@ -107,6 +107,15 @@ pub(crate) fn scoped_key(caller: &Caller, key: &str) -> Result<String, ApiError>
     Ok(format!("{}/{key}", actor_name(caller)))
 }
 
+/// A transaction or slip number within its bound; blank is none.
+pub(crate) fn reference(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    if text.chars().count() > 64 || text.chars().any(char::is_control) {
+        return Err(ApiError::bad("交易单号最多 64 个字符", "a transaction number is at most 64 characters"));
+    }
+    Ok(Some(text.to_string()))
+}
+
 /// A payer's name within its bound.
 pub(crate) fn payer_name(payer: &str) -> Result<String, ApiError> {
     let payer = payer.trim();

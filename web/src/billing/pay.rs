@@ -38,6 +38,7 @@ pub(crate) async fn take(app: &App, caller: &Caller, community: &str, building: 
         amount: body.amount,
         channel: body.channel,
         payer: super::payer_name(&body.payer)?,
+        reference: super::reference(body.reference.as_deref())?,
         by: actor_name(caller),
         at: local_now(&app, &c),
     };
