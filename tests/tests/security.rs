@@ -676,3 +676,51 @@ async fn m3_provider_payments_name_their_transaction_number_once() {
     assert!(status == 400 || status == 409, "{status} {reply}");
     assert!(reply.contains("逐户"), "{reply}");
 }
+
+/// S6 (on Hutong's own port): with a certificate and key it speaks HTTPS only, and the session
+/// cookie it sets is `Secure`; plain HTTP to that port gets no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s6_hutong_serves_https_itself_with_a_secure_cookie() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = free_port();
+    let mut child = Command::new(hutong_bin())
+        .args(["demo", "--simulate-rate", "0", "--http", &format!("127.0.0.1:{port}"), "--mqtt", &format!("127.0.0.1:{}", free_port()), "--data"])
+        .arg(dir.path().join("h"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("HUTONG_DEMO_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl").args(["-sk", "--max-time", "5"]).args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let base = format!("https://127.0.0.1:{port}");
+    let ready = wait_for("https to be ready", std::time::Duration::from_secs(60), async || {
+        let (ok, body) = curl(&[&format!("{base}/healthz")]);
+        (ok && body.contains("ready")).then_some(())
+    })
+    .await;
+    let _ = ready;
+    let login = json!({"account": "cashier", "password": PASSWORD}).to_string();
+    let (ok, head) = curl(&["-i", "-H", "Content-Type: application/json", "-d", &login, &format!("{base}/api/v1/auth/login")]);
+    assert!(ok, "{head}");
+    let cookie = head.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_default().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/healthz").map_or(true, |(status, _)| status != 200), "no plain HTTP");
+    let _ = child.kill();
+    let _ = child.wait();
+}

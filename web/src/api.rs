@@ -49,7 +49,7 @@ fn may_scrape(app: &App, peer: std::net::SocketAddr, headers: &axum::http::Heade
 
 pub async fn metrics(
     State(app): State<Arc<App>>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    axum::extract::ConnectInfo(crate::tls::Peer(peer)): axum::extract::ConnectInfo<crate::tls::Peer>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     if !may_scrape(&app, peer, &headers) {

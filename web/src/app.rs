@@ -34,6 +34,8 @@ pub struct App {
     pub house_index: std::sync::RwLock<std::collections::HashMap<String, Arc<hutong_core::community::HouseIndex>>>,
     /// The journal itself, for its health (a failed write stops it: `/healthz` says so).
     pub journal: Arc<dyn Journal>,
+    /// Served over TLS on our own port (`--tls-cert`): the session cookie is `Secure`.
+    pub https: bool,
     /// The bearer token `/metrics` asks for; without one, only this machine may scrape it.
     pub metrics_token: Option<String>,
     /// Open WebSockets by session (bounded per session and in all).
@@ -70,6 +72,7 @@ impl App {
             exports: crate::billing::upload::exports(),
             sockets: Default::default(),
             metrics_token: None,
+            https: false,
             journal: journal.clone(),
         }))
     }

@@ -5,7 +5,7 @@
 //! session, 404 for a community outside the caller's company or scope (its existence is not
 //! confirmed), 403 for a missing permission.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
@@ -61,7 +61,7 @@ pub fn client_addr(trusted: &[IpAddr], peer: Option<IpAddr>, headers: &HeaderMap
 }
 
 pub fn client_ip(app: &App, request: &Request) -> String {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = request.extensions().get::<ConnectInfo<crate::tls::Peer>>().map(|c| c.0.0.ip());
     client_addr(&app.trusted_proxies, peer, request.headers())
 }
 

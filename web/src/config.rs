@@ -26,6 +26,8 @@ pub struct ConfigFile {
     pub trusted_proxies: Option<Vec<String>>,
     pub journal_max_mib: Option<u64>,
     pub metrics_token: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -80,6 +82,12 @@ pub struct Overrides {
     /// Hutong stops taking them (fail-stop). Default: the disk is the limit.
     #[arg(long, env = "HUTONG_JOURNAL_MAX_MIB")]
     pub journal_max_mib: Option<u64>,
+    /// Serve HTTPS with this certificate chain (PEM); with --tls-key.
+    #[arg(long, env = "HUTONG_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "HUTONG_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Where devices' messages come from.
@@ -108,6 +116,8 @@ pub struct Config {
     pub journal_max_mib: Option<u64>,
     /// The bearer token `/metrics` asks for (`HUTONG_METRICS_TOKEN`); without it, loopback only.
     pub metrics_token: Option<String>,
+    /// HTTPS on the HTTP port: certificate chain and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Where the journal lives.
@@ -131,6 +141,8 @@ pub enum ConfigError {
     Store(String),
     #[error("设置 {setting} 的值 {value:?} 应为 https:// 地址（http:// 仅限本机）/ setting {setting}: {value:?} must be an https:// URL (http:// only to this machine: messages carry phone numbers)")]
     Url { setting: &'static str, value: String },
+    #[error("启用 HTTPS 需要同时提供 --tls-cert 和 --tls-key / HTTPS needs both --tls-cert and --tls-key")]
+    Tls,
     #[error("密钥不能写在命令行上（ps 可见）：请改用环境变量 {env} 或配置文件 / {flag} is not taken on the command line (ps shows it to everyone): set {env} or put it in the config file")]
     SecretOnCommandLine { flag: &'static str, env: &'static str },
 }
@@ -226,6 +238,11 @@ impl Overrides {
                 .collect::<Result<_, _>>()?,
             journal_max_mib: self.journal_max_mib.or(file.journal_max_mib),
             metrics_token: std::env::var("HUTONG_METRICS_TOKEN").ok().filter(|t| !t.is_empty()).or(file.metrics_token),
+            tls: match (self.tls_cert.clone().or(file.tls_cert), self.tls_key.clone().or(file.tls_key)) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err(ConfigError::Tls),
+            },
         })
     }
 }

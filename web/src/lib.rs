@@ -20,6 +20,7 @@
 //! - [`openapi`]: the OpenAPI document, generated from the route table and the body types.
 //! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
 //! - [`bill_run_cli`]: `hutong bill-run`, a bill run from the command line with a progress bar.
+//! - [`tls`]: HTTPS on Hutong's own port (`--tls-cert`, `--tls-key`) and the caller's address.
 //! - [`journal_cli`]: `hutong journal inspect|quarantine`, for a stream that holds a record it cannot apply.
 
 pub mod api;
@@ -40,4 +41,5 @@ pub mod server;
 pub mod signin;
 pub mod staff;
 pub mod tariffs;
+pub mod tls;
 pub mod ws;

@@ -106,6 +106,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         exports: crate::billing::upload::exports(),
         sockets: Default::default(),
         metrics_token: config.metrics_token.clone(),
+        https: config.tls.is_some(),
         journal: journal.clone(),
     });
 
@@ -115,8 +116,19 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let http_addr = listener.local_addr()?;
     let router = crate::routes::router(app.clone());
     let http_shutdown = shutdown.clone();
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(crate::tls::config(cert, key)?),
+        None => None,
+    };
     let http = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(http_shutdown.cancelled_owned()).await
+        let service = router.into_make_service_with_connect_info::<crate::tls::Peer>();
+        match tls {
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(listener, tls)?;
+                axum::serve(listener, service).with_graceful_shutdown(http_shutdown.cancelled_owned()).await
+            }
+            None => axum::serve(listener, service).with_graceful_shutdown(http_shutdown.cancelled_owned()).await,
+        }
     });
 
     if let Broker::Embedded(addr) = config.broker {

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::{COOKIE, Caller, client_addr};
+use crate::tls::Peer;
 use crate::error::{ApiError, ApiJson};
 use crate::identity::{AuditEntry, LoginError};
 
@@ -41,9 +42,11 @@ pub struct OwnerLogin {
     code: String,
 }
 
-/// Whether the caller reached us over HTTPS: through a trusted reverse proxy that says so.
+/// Whether the caller reached us over HTTPS: on our own TLS port, or through a trusted reverse
+/// proxy that says so.
 fn over_https(app: &App, peer: SocketAddr, headers: &HeaderMap) -> bool {
-    app.trusted_proxies.contains(&peer.ip())
+    app.https
+        || app.trusted_proxies.contains(&peer.ip())
         && headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
@@ -110,7 +113,7 @@ struct SignInAttempt {
 pub const ACCOUNT_MAX: usize = 64;
 pub const PASSWORD_MAX: usize = 256;
 
-pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, ApiJson(body): ApiJson<StaffLogin>) -> Response {
+pub async fn login(State(app): State<Arc<App>>, ConnectInfo(Peer(addr)): ConnectInfo<Peer>, headers: HeaderMap, ApiJson(body): ApiJson<StaffLogin>) -> Response {
     if body.account.chars().count() > ACCOUNT_MAX || body.password.chars().count() > PASSWORD_MAX {
         app.metrics.inc("hutong_sign_ins_total", &[("outcome", "too_long")]);
         return ApiError::BadRequest {
@@ -129,7 +132,7 @@ pub async fn login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<S
     finish_sign_in(&app, who, result).await
 }
 
-pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, ApiJson(body): ApiJson<CodeRequest>) -> Response {
+pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(Peer(addr)): ConnectInfo<Peer>, headers: HeaderMap, ApiJson(body): ApiJson<CodeRequest>) -> Response {
     if body.phone.chars().count() > 20 {
         return ApiError::BadRequest { zh: "手机号格式不对".into(), en: "not a phone number".into() }.into_response();
     }
@@ -140,7 +143,7 @@ pub async fn owner_code(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectI
     }
 }
 
-pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, ApiJson(body): ApiJson<OwnerLogin>) -> Response {
+pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(Peer(addr)): ConnectInfo<Peer>, headers: HeaderMap, ApiJson(body): ApiJson<OwnerLogin>) -> Response {
     if body.phone.chars().count() > 20 || body.code.chars().count() > 12 {
         return ApiError::BadRequest { zh: "手机号或验证码格式不对".into(), en: "not a phone number and code".into() }.into_response();
     }

@@ -89,6 +89,7 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         trusted_proxies: Vec::new(),
         journal_max_mib: None,
         metrics_token: None,
+        tls: None,
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
