@@ -47,6 +47,12 @@ impl Metrics {
         self.counter(name, labels).fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A counter summed over all its labels.
+    pub fn total(&self, name: &str) -> u64 {
+        let map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().filter(|((n, _), _)| *n == name).map(|(_, v)| v.load(Ordering::Relaxed)).sum()
+    }
+
     /// The value of a counter (tests and benchmarks).
     pub fn counter_value(&self, name: &'static str, labels: &[(&str, &str)]) -> u64 {
         self.counter(name, labels).load(Ordering::Relaxed)

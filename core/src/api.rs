@@ -462,8 +462,8 @@ pub struct SignedOut {
     pub signed_out: bool,
 }
 
-/// `GET /healthz`: `ready`; `degraded` when streams are quarantined (the rest serves on; the
-/// log and `/metrics` name them); `recovering` (503) while starting; `failed` (503) once the
+/// `GET /healthz`: `ready`; `degraded` when streams are quarantined or actors were left stopped
+/// (the rest serves on; the log and `/metrics` name them); `recovering` (503) while starting; `failed` (503) once the
 /// journal refused a write and the server stopped taking them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -472,6 +472,9 @@ pub struct Health {
     /// How many journal streams are quarantined.
     #[serde(default)]
     pub quarantined: usize,
+    /// Actors left stopped after failing too often (their building or device answers 503).
+    #[serde(default)]
+    pub actors_down: u64,
 }
 
 /// A house found by its address.

@@ -72,10 +72,19 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
         }
         q.join("&")
     };
+    // Loads can overlap (a search while a live refresh is in flight): only the newest one's
+    // answer is shown, so a slow earlier answer never replaces what the clerk asked for last.
+    let generation = StoredValue::new(0u64);
     let load = move || {
         let path = format!("{}/bills?page={}&page_size=20&{}", base.get_value(), page.get_untracked(), filters());
+        generation.update_value(|g| *g += 1);
+        let mine = generation.get_value();
         spawn_local(async move {
-            match get_json::<BillPage>(&path).await {
+            let answer = get_json::<BillPage>(&path).await;
+            if generation.get_value() != mine {
+                return;
+            }
+            match answer {
                 Ok(p) => {
                     total.set(p.total as u64);
                     selected.update(|s| s.retain(|no| p.rows.iter().any(|r| r.row.no == *no)));

@@ -724,3 +724,36 @@ async fn s6_hutong_serves_https_itself_with_a_secure_cookie() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// I3: the review's bill whose remark starts with NUL and a formula is exported with the
+/// apostrophe that keeps a spreadsheet from running it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i3_an_exported_cell_starting_with_nul_or_a_formula_is_defused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("h"), 0, &[]).await;
+    let finance = server.login("finance");
+    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-104,水费,3.00,2026年04月,2026年04月,\u{0}=1+1\n荷花苑-1-1-104,电费,4.00,2026年04月,2026年04月,-5\n";
+    let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&finance), &[], csv.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let (status, exported) = http(server.http, "GET", "/api/v1/communities/heyuan/bills/export?format=csv&q=%E8%8D%B7%E8%8A%B1%E8%8B%91-1-1-104", Some(&finance), None).unwrap();
+    assert_eq!(status, 200);
+    assert!(exported.contains("'\u{0}=1+1"), "NUL first is defused: {exported:?}");
+    assert!(exported.contains("'-5"), "{exported:?}");
+    assert!(!exported.contains(",\u{0}=1+1"), "{exported:?}");
+}
+
+/// L2: a gateway that would carry full phone numbers over plain HTTP across a network is refused
+/// at start with a sentence; one on this machine, or over HTTPS, is taken.
+#[test]
+fn l2_gateways_carrying_phone_numbers_are_https_or_on_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(hutong_bin())
+        .args(["demo", "--simulate-rate", "0", "--reminder-webhook", "http://10.0.0.5:9000/h", "--data"])
+        .arg(dir.path().join("h"))
+        .args(["--http", &format!("127.0.0.1:{}", free_port()), "--mqtt", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("https://") && err.contains("phone numbers"), "{err}");
+}

@@ -20,15 +20,18 @@ use crate::scope::{building_visible, scoped_wall};
 
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     let quarantined = hutong_actors::quarantine::poisoned().len();
+    let actors_down = app.metrics.total("hutong_actor_gave_up_total");
+    let health = |status: &str| Health { status: status.into(), quarantined, actors_down };
     if app.journal.failure().is_some() {
         // Fail-stop: the journal refused a write and takes no more; an orchestrator restarts us.
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "failed".into(), quarantined })).into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(health("failed"))).into_response();
     }
     if !app.ready.load(Ordering::Acquire) {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "recovering".into(), quarantined })).into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(health("recovering"))).into_response();
     }
-    let status = if quarantined > 0 { "degraded" } else { "ready" };
-    Json(Health { status: status.into(), quarantined }).into_response()
+    // Still serving (200), but not whole: an operator should look (review R3).
+    let status = if quarantined > 0 || actors_down > 0 { "degraded" } else { "ready" };
+    Json(health(status)).into_response()
 }
 
 /// `/metrics` carries business figures (payments by channel), so it is not for everyone (review

@@ -169,6 +169,23 @@ mod tests {
     use serde_json::Value;
     use tower::ServiceExt;
 
+    /// R3: an actor left stopped after failing too often makes `/healthz` say `degraded` (still
+    /// 200: the rest serves on), with how many are down.
+    #[tokio::test]
+    async fn an_actor_left_stopped_is_reported_on_healthz() {
+        let app = App::in_memory().await.unwrap();
+        app.ready.store(true, std::sync::atomic::Ordering::Release);
+        let health = |app: Arc<App>| async move {
+            let reply = router(app).oneshot(Request::builder().uri("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+            let bytes = axum::body::to_bytes(reply.into_body(), 1 << 16).await.unwrap();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        };
+        assert_eq!(health(app.clone()).await["status"], "ready");
+        app.metrics.inc("hutong_actor_gave_up_total", &[("community", "c1")]);
+        let reply = health(app).await;
+        assert_eq!((reply["status"].as_str(), reply["actors_down"].as_u64()), (Some("degraded"), Some(1)));
+    }
+
     /// Every declared route is routed (never the router's own 404/405), and every route that is
     /// not public refuses a caller without a session — in-process, no binary, no network.
     #[tokio::test]
