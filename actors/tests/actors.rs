@@ -73,7 +73,7 @@ impl World {
 
     fn signal(&self, seq: u64) -> Signal {
         let now: DateTime<Utc> = self.clock.now();
-        Signal { seq, at: now, seen: now }
+        Signal { seq, boot: 0, at: now, seen: now }
     }
 
     async fn read(&self, device: &str, seq: u64, value: i64) -> IngestOutcome {

@@ -109,6 +109,10 @@ impl GateAction {
 pub struct Signal {
     /// The device's own sequence number; QoS 1 redelivers, so a seen one is a duplicate.
     pub seq: u64,
+    /// The device's boot counter (one more at every start), when it keeps one: a higher boot
+    /// starts its sequence again, a lower one is a late redelivery from before a restart.
+    #[serde(default)]
+    pub boot: u64,
     /// The device's clock.
     pub at: DateTime<Utc>,
     /// The server's clock when it was received; liveness is judged by this one.
@@ -161,6 +165,16 @@ impl DeviceEvent {
     }
 }
 
+/// A seq this far below the last one is a counter that started again, not a redelivery.
+pub const RESTART_GAP: u64 = 1_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Next,
+    Duplicate,
+    Restart,
+}
+
 /// A refusal a device actor sends back; never an infrastructure failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
@@ -202,6 +216,9 @@ pub const SPIKE_FACTOR: i64 = 5;
 pub struct DeviceState {
     pub spec: DeviceSpec,
     pub last_seq: Option<u64>,
+    /// The boot counter of the last signal (0 for devices that keep none).
+    #[serde(default)]
+    pub boot: u64,
     pub last_seen: Option<DateTime<Utc>>,
     pub offline: bool,
     pub last_value: Option<Decimal>,
@@ -228,6 +245,7 @@ impl DeviceState {
         Self {
             spec,
             last_seq: None,
+            boot: 0,
             last_seen: None,
             offline: false,
             last_value: None,
@@ -263,8 +281,21 @@ impl DeviceState {
         .flatten()
     }
 
-    fn is_duplicate(&self, signal: &Signal) -> bool {
-        self.last_seq.is_some_and(|last| signal.seq <= last)
+    /// Where a signal stands against what this device said before (review D2): a redelivery, the
+    /// next message, or a new start of its counter. (Sequences may leap ahead: the simulator's,
+    /// and many devices', are clock-based, so a leap after downtime is normal.)
+    fn place(&self, signal: &Signal) -> Place {
+        let Some(last) = self.last_seq else { return Place::Next };
+        if signal.boot != self.boot {
+            return if signal.boot > self.boot { Place::Restart } else { Place::Duplicate };
+        }
+        if signal.seq <= last {
+            // Redeliveries come back near the top; a counter far below it started again (a
+            // device rebooted that keeps no boot counter) — or the top was a forged huge seq,
+            // which therefore mutes no one: the device's next real message is heard.
+            return if last - signal.seq < RESTART_GAP { Place::Duplicate } else { Place::Restart };
+        }
+        Place::Next
     }
 
     /// What a command means. A duplicate (seq already seen) means nothing: `Ok(vec![])`.
@@ -272,7 +303,7 @@ impl DeviceState {
         let kind = self.spec.kind;
         let mut events = Vec::with_capacity(2);
         if let Some(signal) = command_signal(command) {
-            if self.is_duplicate(signal) {
+            if self.place(signal) == Place::Duplicate {
                 return Ok(events);
             }
             if self.offline {
@@ -328,7 +359,13 @@ impl DeviceState {
     /// Folds one event in. Never fails: an event is a fact.
     pub fn apply(&mut self, event: &DeviceEvent) {
         if let Some(signal) = event.signal() {
-            self.last_seq = Some(self.last_seq.map_or(signal.seq, |s| s.max(signal.seq)));
+            // `decide` let this signal through; a restart (new boot, or a counter far below the
+            // last) starts the sequence again from it.
+            self.last_seq = Some(match self.place(signal) {
+                Place::Restart => signal.seq,
+                _ => self.last_seq.map_or(signal.seq, |s| s.max(signal.seq)),
+            });
+            self.boot = self.boot.max(signal.boot);
             self.last_seen = Some(self.last_seen.map_or(signal.seen, |s| s.max(signal.seen)));
         }
         match event {
@@ -399,7 +436,7 @@ mod tests {
     }
 
     fn sig(seq: u64) -> Signal {
-        Signal { seq, at: t(seq as i64 * 10), seen: t(seq as i64 * 10) }
+        Signal { seq, boot: 0, at: t(seq as i64 * 10), seen: t(seq as i64 * 10) }
     }
 
     fn run(state: &mut DeviceState, cmd: DeviceCommand) -> Vec<DeviceEvent> {
@@ -479,6 +516,28 @@ mod tests {
         assert_eq!(g.health(), DeviceHealth::Anomaly);
         run(&mut g, DeviceCommand::RecordGateEvent { signal: sig(3), action: GateAction::OpenedByCard, plate: None });
         assert_eq!(g.health(), DeviceHealth::Ok);
+    }
+
+    #[test]
+    fn a_rebooted_device_is_heard_and_a_forged_huge_seq_mutes_no_one() {
+        let mut m = meter();
+        read(&mut m, 5_000, 1000);
+        // Redelivery is still a duplicate.
+        assert!(m.decide(&DeviceCommand::RecordHeartbeat { signal: sig(4_999) }).unwrap().is_empty());
+        // A counter started again far below the last: a restart, heard.
+        assert!(!read(&mut m, 1, 1001).is_empty());
+        assert_eq!(m.last_seq, Some(1));
+        assert!(!read(&mut m, 2, 1002).is_empty());
+        // A forged seq = u64::MAX mutes no one: the device's next real message is a restart.
+        run(&mut m, DeviceCommand::RecordHeartbeat { signal: sig(u64::MAX) });
+        assert!(!read(&mut m, 3, 1003).is_empty());
+        assert_eq!(m.last_seq, Some(3));
+        // A device that keeps a boot counter: a new boot starts again, a late message of the
+        // old boot is a redelivery.
+        let booted = Signal { boot: 1, ..sig(1) };
+        assert!(!run(&mut m, DeviceCommand::RecordHeartbeat { signal: booted }).is_empty());
+        assert_eq!((m.boot, m.last_seq), (1, Some(1)));
+        assert!(m.decide(&DeviceCommand::RecordHeartbeat { signal: sig(4) }).unwrap().is_empty(), "boot 0 is over");
     }
 
     #[derive(Clone, Debug)]

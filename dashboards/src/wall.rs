@@ -271,7 +271,7 @@ mod tests {
                 device_kind: DeviceKind::WaterMeter,
                 building: Some(BuildingId::new("b1")),
                 house: None,
-                event: DeviceEvent::UsageSpiked { signal: Signal { seq: 1, at, seen: at }, usage: 5.into(), typical: 1.into() },
+                event: DeviceEvent::UsageSpiked { signal: Signal { seq: 1, boot: 0, at, seen: at }, usage: 5.into(), typical: 1.into() },
             },
         })
     }

@@ -174,6 +174,9 @@ impl<'de> Deserialize<'de> for ReadingValue {
 struct TelemetryPayload {
     key: String,
     seq: u64,
+    /// The device's boot counter (optional): one more at every start.
+    #[serde(default)]
+    boot: u64,
     ts: DeviceTime,
     value: ReadingValue,
 }
@@ -183,6 +186,9 @@ struct TelemetryPayload {
 struct EventPayload {
     key: String,
     seq: u64,
+    /// The device's boot counter (optional): one more at every start.
+    #[serde(default)]
+    boot: u64,
     ts: DeviceTime,
     action: GateAction,
     #[serde(default)]
@@ -194,6 +200,9 @@ struct EventPayload {
 struct HeartbeatPayload {
     key: String,
     seq: u64,
+    /// The device's boot counter (optional): one more at every start.
+    #[serde(default)]
+    boot: u64,
     ts: DeviceTime,
 }
 
@@ -266,22 +275,22 @@ pub fn decode(channel: Channel, payload: &[u8], seen: DateTime<Utc>) -> Result<(
     if payload.len() > MAX_PAYLOAD {
         return Err(Rejection::Oversized(payload.len()));
     }
-    let signal = |seq, ts: DeviceTime| Signal { seq, at: ts.0, seen };
+    let signal = |seq, boot, ts: DeviceTime| Signal { seq, boot, at: ts.0, seen };
     Ok(match channel {
         Channel::Telemetry => {
             let p: TelemetryPayload = json(payload)?;
-            (DeviceCommand::RecordReading { signal: signal(p.seq, p.ts), value: p.value.0 }, p.key)
+            (DeviceCommand::RecordReading { signal: signal(p.seq, p.boot, p.ts), value: p.value.0 }, p.key)
         }
         Channel::Event => {
             let p: EventPayload = json(payload)?;
             if p.plate.as_ref().is_some_and(|plate| plate.chars().count() > 16) {
                 return Err(Rejection::WrongType("plate longer than 16 characters".into()));
             }
-            (DeviceCommand::RecordGateEvent { signal: signal(p.seq, p.ts), action: p.action, plate: p.plate }, p.key)
+            (DeviceCommand::RecordGateEvent { signal: signal(p.seq, p.boot, p.ts), action: p.action, plate: p.plate }, p.key)
         }
         Channel::Heartbeat => {
             let p: HeartbeatPayload = json(payload)?;
-            (DeviceCommand::RecordHeartbeat { signal: signal(p.seq, p.ts) }, p.key)
+            (DeviceCommand::RecordHeartbeat { signal: signal(p.seq, p.boot, p.ts) }, p.key)
         }
     })
 }

@@ -172,3 +172,27 @@ async fn health_metrics_and_the_api_document_answer() {
     assert_eq!(status, 400, "{body}");
     assert!(server.metric("hutong_ready ") == 1);
 }
+
+/// D2: a meter that reboots and counts from 1 again is heard; after the review's forged
+/// `seq = 18446744073709551615` the meter's next real reading is heard too; a redelivery is still
+/// a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebooted_device_is_heard_and_a_forged_huge_seq_mutes_no_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "rebooting-meter", &format!("heyuan/{DEVICE}"), &key).await;
+    let value = |server: &Server| server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"))["last_value"].as_str().map(str::to_string);
+    device.publish(TOPIC, telemetry(&key, 5_000, "10")).await;
+    wait_for("the first reading", Duration::from_secs(5), async || (value(&server).as_deref() == Some("10")).then_some(())).await;
+    // A redelivery (just below the last seq) changes nothing; the reboot (seq 1) is heard.
+    device.publish(TOPIC, telemetry(&key, 4_999, "99")).await;
+    device.publish(TOPIC, telemetry(&key, 1, "12")).await;
+    wait_for("the rebooted meter heard", Duration::from_secs(5), async || (value(&server).as_deref() == Some("12")).then_some(())).await;
+    let seqs = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"))["journal_seq"].as_u64();
+    assert_eq!(seqs, Some(2), "the redelivery journaled nothing");
+    device.publish(TOPIC, format!(r#"{{"key":"{key}","seq":18446744073709551615,"ts":{},"value":"13"}}"#, now_ms())).await;
+    wait_for("the forged message", Duration::from_secs(5), async || (value(&server).as_deref() == Some("13")).then_some(())).await;
+    device.publish(TOPIC, telemetry(&key, 2, "14")).await;
+    wait_for("heard after the forged seq", Duration::from_secs(5), async || (value(&server).as_deref() == Some("14")).then_some(())).await;
+}
