@@ -43,6 +43,9 @@ next_connection_delay_ms = 0
     toml::from_str(&text).map_err(|e| BrokerError::Start(e.to_string()))
 }
 
+/// The start of every client id Hutong's own clients use; devices may not use it.
+pub const INGEST_CLIENT_PREFIX: &str = "hutong-";
+
 /// Starts the broker on `listen` and returns once it accepts connections. Only the service user
 /// and devices with their own key may connect (`codec::may_connect`); which topics a device may
 /// publish on is checked by ingest, the same way for this broker and an external one.
@@ -51,8 +54,11 @@ pub fn start(listen: SocketAddr, device_secret: Vec<u8>) -> Result<(), BrokerErr
     let mut config = config(listen)?;
     let server = config.v4.as_mut().and_then(|servers| servers.get_mut("1")).ok_or_else(|| BrokerError::Start("no v4 listener".into()))?;
     let probe_secret = device_secret.clone();
-    server.set_auth_handler(move |_client, user: String, pass: String| {
-        let ok = crate::codec::may_connect(&device_secret, &user, &pass);
+    server.set_auth_handler(move |client: String, user: String, pass: String| {
+        // A client id of Hutong's own is the service user's alone: a device taking it would
+        // disconnect ingest (MQTT session takeover, review D3).
+        let ours = client.starts_with(INGEST_CLIENT_PREFIX) && user != crate::codec::SERVICE_USER;
+        let ok = !ours && crate::codec::may_connect(&device_secret, &user, &pass);
         async move { ok }
     });
     let mut broker = rumqttd::Broker::new(config);

@@ -349,7 +349,12 @@ impl Device {
 
 /// Whether the broker refuses a connection with these credentials.
 pub async fn connect_refused(host: &str, port: u16, username: &str, password: &str) -> bool {
-    let mut options = MqttOptions::new(format!("probe-{username}"), host, port);
+    connect_refused_as(host, port, &format!("probe-{username}"), username, password).await
+}
+
+/// `connect_refused` with a client id of the caller's choosing.
+pub async fn connect_refused_as(host: &str, port: u16, client_id: &str, username: &str, password: &str) -> bool {
+    let mut options = MqttOptions::new(client_id, host, port);
     options.set_credentials(username, password);
     let (_client, mut eventloop) = AsyncClient::new(options, 10);
     match tokio::time::timeout(Duration::from_secs(10), eventloop.poll()).await {

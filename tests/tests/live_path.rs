@@ -196,3 +196,21 @@ async fn a_rebooted_device_is_heard_and_a_forged_huge_seq_mutes_no_one() {
     device.publish(TOPIC, telemetry(&key, 2, "14")).await;
     wait_for("heard after the forged seq", Duration::from_secs(5), async || (value(&server).as_deref() == Some("14")).then_some(())).await;
 }
+
+/// D3: a device cannot take over the ingest client's MQTT session by its client id — Hutong's
+/// own client ids are refused to devices, and the ingest id is random, not the process id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cannot_take_over_the_ingest_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let user = format!("heyuan/{DEVICE}");
+    for id in [format!("hutong-ingest-{}", server.pid()), "hutong-ingest-1".to_string(), "hutong-anything".to_string()] {
+        assert!(connect_refused_as("127.0.0.1", server.mqtt_port, &id, &user, &key).await, "{id} refused to a device");
+    }
+    // Ingest still carries readings.
+    let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "meter-after-takeover", &user, &key).await;
+    device.publish(TOPIC, telemetry(&key, 1, "5")).await;
+    wait_event(&mut ws, Duration::from_secs(5), |e| e["body"]["device"] == DEVICE).await.expect("ingest still connected");
+}

@@ -193,7 +193,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let ingest = tokio::spawn(ingest::run(
         IngestOptions {
             broker: broker_address(&config, &device_secret),
-            client_id: format!("hutong-ingest-{}", std::process::id()),
+            // Unguessable, so no device can take the session over on an external broker either (D3).
+            client_id: format!("{}ingest-{}", hutong_device_bridge::broker::INGEST_CLIENT_PREFIX, crate::identity::random_secret(8)),
             device_secret: device_secret.as_bytes().to_vec(),
             communities: config.communities.clone(),
         },
