@@ -100,6 +100,29 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
     let _ = client.try_disconnect();
 }
 
+/// Logs a refused device message — at most one line a second per reason, with how many were
+/// left out, so a flood of bad messages cannot flood the log (review D5). The topic is quoted
+/// (a newline in it cannot forge a log line) and the payload's values are not logged at all (a
+/// decoder's message may quote a plate, review L5); `/metrics` counts every refusal.
+fn log_refusal(reason: &'static str, topic: &str) {
+    static LAST: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<&'static str, (std::time::Instant, u64)>>> =
+        std::sync::LazyLock::new(Default::default);
+    let now = std::time::Instant::now();
+    let left_out = {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = last.entry(reason).or_insert((now - std::time::Duration::from_secs(2), 0));
+        if now.duration_since(entry.0) < std::time::Duration::from_secs(1) {
+            entry.1 += 1;
+            return;
+        }
+        let left_out = entry.1;
+        *entry = (now, 0);
+        left_out
+    };
+    let topic: String = topic.chars().take(200).collect();
+    tracing::warn!(reason, topic = ?topic, left_out, "device message refused (counted in hutong_mqtt_rejected_total)");
+}
+
 /// Decodes and casts; `None` means refused here and to be acked at once.
 fn dispatch(publish: &Publish, secret: &[u8], directory: &Directory, metrics: &Metrics, clock: &Clock) -> Option<oneshot::Receiver<IngestOutcome>> {
     let decoded = codec::parse_topic(&publish.topic).and_then(|topic| {
@@ -117,7 +140,7 @@ fn dispatch(publish: &Publish, secret: &[u8], directory: &Directory, metrics: &M
         }
         Err(rejection) => {
             metrics.inc("hutong_mqtt_rejected_total", &[("reason", rejection.reason())]);
-            tracing::warn!(reason = rejection.reason(), topic = %publish.topic.chars().take(200).collect::<String>(), "device message refused: {rejection}");
+            log_refusal(rejection.reason(), &publish.topic);
             None
         }
     }
@@ -136,8 +159,8 @@ async fn ack_in_order(
             match outcome.await {
                 Ok(IngestOutcome::Applied) => applied.fetch_add(1, Ordering::Relaxed),
                 Ok(IngestOutcome::Duplicate) => duplicate.fetch_add(1, Ordering::Relaxed),
-                Ok(IngestOutcome::Refused(why)) => {
-                    tracing::warn!(topic = %publish.topic, "device message refused: {why}");
+                Ok(IngestOutcome::Refused(_)) => {
+                    log_refusal("refused", &publish.topic);
                     metrics.inc("hutong_mqtt_rejected_total", &[("reason", "refused")]);
                     0
                 }

@@ -214,3 +214,24 @@ async fn a_device_cannot_take_over_the_ingest_session() {
     device.publish(TOPIC, telemetry(&key, 1, "5")).await;
     wait_event(&mut ws, Duration::from_secs(5), |e| e["body"]["device"] == DEVICE).await.expect("ingest still connected");
 }
+
+/// D5: a flood of bad messages is counted one by one but logged at most once a second per
+/// reason, with how many lines were left out; the payload's values never reach the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_messages_is_counted_but_does_not_flood_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "flooding-meter", &format!("heyuan/{DEVICE}"), &key).await;
+    let started = std::time::Instant::now();
+    for n in 0..300 {
+        device.publish(TOPIC, format!(r#"{{"key":"{key}","seq":{n},"ts":1,"value":"PLATE沪A12345"}}"#)).await;
+    }
+    let line = "hutong_mqtt_rejected_total{reason=\"wrong_type\"}";
+    wait_for("every bad message counted", Duration::from_secs(10), async || (server.metric(line) == 300).then_some(())).await;
+    let seconds = started.elapsed().as_secs() + 2;
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let lines = log.lines().filter(|l| l.contains("device message refused")).count() as u64;
+    assert!(lines <= seconds, "{lines} log lines for 300 refusals in about {seconds} s");
+    assert!(!log.contains("沪A12345"), "a payload value reached the log");
+}
