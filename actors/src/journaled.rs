@@ -65,18 +65,22 @@ async fn fold<A: Durable>(
         if crate::quarantine::is_skipped(stream.as_str(), record.seq) {
             continue;
         }
-        let stopped = |reason: String, torn| Stopped { at: Poison { stream: stream.to_string(), seq: record.seq, reason }, torn };
-        let event: A::Event = match serde_json::from_slice(&record.payload) {
-            Ok(event) => event,
-            Err(e) => return Ok(Folded { state, head, replayed, poison: Some(stopped(format!("does not decode: {e}"), false)) }),
-        };
-        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.apply(&event))) {
-            let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
-            let reason = format!("apply panicked: {}", why.unwrap_or_default());
-            return Ok(Folded { state, head, replayed, poison: Some(stopped(reason, true)) });
+        if let Err((reason, torn)) = apply_record(&mut state, record) {
+            let poison = Stopped { at: Poison { stream: stream.to_string(), seq: record.seq, reason }, torn };
+            return Ok(Folded { state, head, replayed, poison: Some(poison) });
         }
     }
     Ok(Folded { state, head, replayed, poison: None })
+}
+
+/// Decodes one record and folds it in; why not, and whether `apply` stopped part-way (the state
+/// must then be folded again without it). The one way recovery and catching up read a record.
+fn apply_record<A: Durable>(state: &mut A, record: &crate::journal::Record) -> Result<(), (String, bool)> {
+    let event: A::Event = serde_json::from_slice(&record.payload).map_err(|e| (format!("does not decode: {e}"), false))?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.apply(&event))).map_err(|panic| {
+        let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        (format!("apply panicked: {}", why.unwrap_or_default()), true)
+    })
 }
 
 /// A journal stream's name, built in one place so no two owners can drift apart.
@@ -382,12 +386,7 @@ impl<A: Durable> Shared<A> {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         for record in &records {
             if !crate::quarantine::is_skipped(log.stream.as_str(), record.seq) {
-                let applied = serde_json::from_slice::<A::Event>(&record.payload)
-                    .map_err(|e| format!("does not decode: {e}"))
-                    .and_then(|event| {
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.apply(&event))).map_err(|_| "apply panicked".to_string())
-                    });
-                if let Err(reason) = applied {
+                if let Err((reason, _)) = apply_record(&mut *state, record) {
                     drop(state);
                     self.poisoned(log, record.seq, reason);
                     return Err(JournalError::Quarantined { stream: log.stream.to_string(), seq: record.seq });

@@ -75,7 +75,9 @@ pub(crate) fn is_skipped(stream: &str, seq: u64) -> bool {
 }
 
 pub(crate) fn report(poison: Poison) {
-    tracing::error!(stream = %poison.stream, seq = poison.seq, reason = %poison.reason,
+    // The reason is left out: a decoder's or a panic's message may quote the record's values
+    // (phones, names); `hutong journal inspect` shows it to the operator who asks.
+    tracing::error!(stream = %poison.stream, seq = poison.seq,
         "数据流已隔离：该记录无法应用，写入被拒绝，请用 hutong journal inspect 查看 / stream quarantined: a record cannot be applied; writes are refused until an operator deals with it (hutong journal inspect)");
     board().poisoned.insert(poison.stream.clone(), poison);
 }

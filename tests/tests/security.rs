@@ -295,13 +295,29 @@ async fn i1_imports_are_read_row_by_row_one_per_community_within_limits() {
     for n in 0..120_000 {
         rows.push_str(&format!("荷花苑-1-1-101,水费,1.00,{}年01月,{}年01月,\n", 1000 + n, 1000 + n));
     }
-    let (addr, token, big) = (server.http, finance.clone(), rows.into_bytes());
-    let first = std::thread::spawn(move || request(addr, "POST", "/api/v1/communities/heyuan/bills/import?good_only=true", Some(&token), &[], &big).unwrap().0);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (status, reply) = upload("房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-102,水费,1.00,2026年01月,2026年01月,\n".as_bytes());
-    assert_eq!(status, 409, "{reply}");
+    // The large one sends its headers and half its body, holding the community's slot while
+    // the server reads the rest: a small one meanwhile is told to wait.
+    use std::io::{Read, Write};
+    let big = rows.into_bytes();
+    let mut first = std::net::TcpStream::connect(server.http).unwrap();
+    let head = format!(
+        "POST /api/v1/communities/heyuan/bills/import?good_only=true HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {finance}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.http,
+        big.len()
+    );
+    first.write_all(head.as_bytes()).unwrap();
+    first.write_all(&big[..big.len() / 2]).unwrap();
+    let small = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-102,水费,1.00,2026年01月,2026年01月,\n";
+    let reply = wait_for("a second import told to wait", std::time::Duration::from_secs(10), async || {
+        let (status, reply) = upload(small.as_bytes());
+        (status == 409).then_some(reply)
+    })
+    .await;
     assert!(reply.contains("正在进行"), "{reply}");
-    assert_eq!(first.join().unwrap(), 200);
+    first.write_all(&big[big.len() / 2..]).unwrap();
+    let mut answer = String::new();
+    first.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "the first import went through: {}", answer.lines().next().unwrap_or_default());
 
     let mut broken_xls = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     broken_xls.extend(std::iter::repeat_n(0x41, 4096));

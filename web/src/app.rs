@@ -41,9 +41,9 @@ pub struct App {
     /// Open WebSockets by session (bounded per session and in all).
     pub sockets: crate::ws::Sockets,
     /// Communities with an import running (one at a time each).
-    pub imports: crate::billing::upload::Imports,
+    pub imports: crate::billing::upload::Slots,
     /// Accounts with an export running (one at a time each, two in all).
-    pub exports: crate::billing::upload::Imports,
+    pub exports: crate::billing::upload::Slots,
     /// Reverse proxies whose X-Forwarded-For is believed (see [`crate::auth::client_addr`]).
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }

@@ -63,6 +63,7 @@ impl TlsListener {
         tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = tcp.accept().await else {
+                    // Out of file descriptors or the like: back off a little instead of spinning.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };

@@ -44,6 +44,7 @@ fn healthz_for(server: &Server, window: Duration) -> Vec<f64> {
         let t = Instant::now();
         let _ = http_get(server.http, "/healthz");
         out.push(t.elapsed().as_secs_f64() * 1000.0);
+        // A sample every 100 ms: the probe, not a wait for anything.
         std::thread::sleep(Duration::from_millis(100));
     }
     out.sort_by(f64::total_cmp);
@@ -64,7 +65,9 @@ pub async fn abuse(options: AbuseBench) -> anyhow::Result<()> {
             counted.fetch_add(1, Ordering::Relaxed);
         }
     });
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Measure from the wall's first live event on.
+    let first = events.clone();
+    crate::wait_for("the wall's first live event", Duration::from_secs(30), async || (first.load(Ordering::Relaxed) > 0).then_some(())).await;
 
     let quiet_window = Duration::from_secs(5);
     let before_events = events.load(Ordering::Relaxed);
@@ -122,6 +125,7 @@ pub async fn abuse(options: AbuseBench) -> anyhow::Result<()> {
     let watcher = std::thread::spawn(move || {
         while !watch_stop.load(Ordering::Relaxed) {
             watch_peak.fetch_max(rss_mib(pid, "VmRSS:"), Ordering::Relaxed);
+            // Sampling period; the kernel's VmHWM below catches what falls between samples.
             std::thread::sleep(Duration::from_millis(50));
         }
     });

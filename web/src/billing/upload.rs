@@ -22,39 +22,39 @@ const CONVERTER_SECONDS: u64 = 20;
 
 /// Work one key may run once at a time — an import per community, an export per account — and
 /// a few of in all, so a repeated heavy request queues nobody else behind it (review I1, I2).
-pub struct Imports {
+pub struct Slots {
     running: Mutex<HashSet<String>>,
     most: usize,
     busy: (&'static str, &'static str),
 }
 
-impl Default for Imports {
+impl Default for Slots {
     fn default() -> Self {
-        Imports::new(usize::MAX, ("本小区已有一个导入正在进行，请待其完成后再试", "an import into this community is running; try again when it has finished"))
+        Slots::new(usize::MAX, ("本小区已有一个导入正在进行，请待其完成后再试", "an import into this community is running; try again when it has finished"))
     }
 }
 
 /// Exports: one per account at a time, two in all (each copies every matching row).
-pub fn exports() -> Imports {
-    Imports::new(2, ("您已有一个导出正在进行，请待其完成后再试", "an export of yours is running; try again when it has finished"))
+pub fn exports() -> Slots {
+    Slots::new(2, ("您已有一个导出正在进行，请待其完成后再试", "an export of yours is running; try again when it has finished"))
 }
 
-/// A community's one import slot, freed when dropped.
+/// One key's slot, freed when dropped.
 pub struct Slot<'a> {
-    imports: &'a Imports,
-    community: String,
+    slots: &'a Slots,
+    key: String,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.imports.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.community);
+        self.slots.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
 }
 
-impl Imports {
+impl Slots {
     /// At most `most` at once in all; `busy` is what the next one of a key hears.
     pub fn new(most: usize, busy: (&'static str, &'static str)) -> Self {
-        Imports { running: Mutex::default(), most, busy }
+        Slots { running: Mutex::default(), most, busy }
     }
 
     pub fn start(&self, key: &str) -> Result<Slot<'_>, ApiError> {
@@ -65,7 +65,7 @@ impl Imports {
         if !running.insert(key.to_string()) {
             return Err(ApiError::Conflict { zh: self.busy.0.into(), en: self.busy.1.into() });
         }
-        Ok(Slot { imports: self, community: key.to_string() })
+        Ok(Slot { slots: self, key: key.to_string() })
     }
 }
 
@@ -140,11 +140,11 @@ mod tests {
 
     #[test]
     fn one_import_per_community_at_a_time() {
-        let imports = Imports::default();
-        let slot = imports.start("heyuan").unwrap();
-        assert!(matches!(imports.start("heyuan"), Err(ApiError::Conflict { .. })));
-        assert!(imports.start("lianyuan").is_ok());
+        let slots = Slots::default();
+        let slot = slots.start("heyuan").unwrap();
+        assert!(matches!(slots.start("heyuan"), Err(ApiError::Conflict { .. })));
+        assert!(slots.start("lianyuan").is_ok());
         drop(slot);
-        assert!(imports.start("heyuan").is_ok());
+        assert!(slots.start("heyuan").is_ok());
     }
 }
