@@ -116,6 +116,10 @@ impl StreamId {
     pub fn registry() -> Self {
         Self("registry".into())
     }
+    /// Which devices have a rotated or revoked MQTT key.
+    pub fn device_keys() -> Self {
+        Self("device-keys".into())
+    }
     /// Messages to people and their delivery.
     pub fn outbox() -> Self {
         Self("outbox".into())
@@ -167,6 +171,7 @@ impl Durable for hutong_core::identity::Org {}
 impl Durable for hutong_core::identity::Sessions {}
 impl Durable for hutong_core::fee::CommunityTariff {}
 impl Durable for hutong_core::registry::Registry {}
+impl Durable for hutong_core::device_keys::DeviceKeys {}
 impl Durable for hutong_core::outbox::Outbox {
     const SNAPSHOT_EVERY: Option<u64> = Some(1_000);
 }

@@ -432,12 +432,25 @@ pub struct OrgView {
     pub posts: Vec<String>,
 }
 
-/// A device's key, for provisioning it (the request is audited).
+/// A device's key, for provisioning it (the request is audited). The device connects to MQTT as
+/// `{community}/{device}` with this key as its password.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceKey {
     pub device: String,
     pub key: String,
+    /// 0: the provisioning key; each rotation adds one.
+    pub generation: u32,
+}
+
+/// Where a device's key stands after a revocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceKeyState {
+    pub device: String,
+    pub generation: u32,
+    /// No key of this device is accepted until the next rotation.
+    pub revoked: bool,
 }
 
 /// A sign-in: the session token (also set as an HttpOnly cookie) and who signed in.

@@ -37,6 +37,7 @@ pub mod building;
 pub mod community;
 pub mod demo;
 pub mod device;
+pub mod device_keys;
 pub mod fee;
 pub mod identity;
 pub mod import;

@@ -1,11 +1,12 @@
-//! Ingest: one task owns the rumqttc event loop and never blocks in it. A publish is decoded by
-//! the pure codec, cast to its device actor with a one-shot for the outcome, and queued for the
-//! ack task, which acks the broker in arrival order once each outcome says the journal holds it
-//! (or that it was a duplicate or refused). A message whose actor failed before the journal held
-//! it is not acked: the broker delivers it again after the next reconnect.
+//! Ingest from an external broker (`--mqtt-url`): one task owns the rumqttc event loop and never
+//! blocks in it. A publish is decoded by the pure codec, cast to its device actor with a one-shot
+//! for the outcome, and queued for the ack task, which acks the broker in arrival order once each
+//! outcome says the journal holds it (or that it was a duplicate or refused). A message whose
+//! actor failed before the journal held it is not acked: the broker delivers it again after the
+//! next reconnect. [`dispatch`] and [`Outcomes`] are shared with Hutong's own endpoint.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hutong_actors::device::{DeviceMsg, IngestOutcome};
@@ -15,13 +16,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::codec::{self, Rejection};
+use crate::keys::{Keyring, Principal};
 use crate::url::BrokerAddress;
 
 pub struct IngestOptions {
     pub broker: BrokerAddress,
     pub client_id: String,
-    /// The deployment's device secret; every message must carry its device's key.
-    pub device_secret: Vec<u8>,
+    /// The devices' keys: a broker that does not ask Hutong who connects passes on whatever any
+    /// client publishes, so every message must carry its device's key.
+    pub keyring: Arc<Keyring>,
     /// Subscribe only to these communities' devices (a node running some communities); `None`: all.
     pub communities: Option<Vec<String>>,
 }
@@ -49,13 +52,13 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
         // Oversized payloads must reach the codec to be counted, not break the connection.
         .set_max_packet_size(1024 * 1024, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(mqtt, 4096);
-    let secret = options.device_secret;
+    let keyring = options.keyring;
     let filters: Vec<String> = match &options.communities {
         Some(list) => list.iter().map(|c| format!("hutong/{c}/devices/+/+")).collect(),
         None => vec![codec::SUBSCRIPTION.to_string()],
     };
     let (queue, pending) = mpsc::channel(16_384);
-    let acker = tokio::spawn(ack_in_order(client.clone(), pending, metrics.clone()));
+    let acker = tokio::spawn(ack_in_order(client.clone(), pending, Outcomes::new(&metrics)));
     let connected = metrics.gauge("hutong_mqtt_connected", &[]);
     let mut backoff = BACKOFF_START;
     loop {
@@ -76,7 +79,7 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let outcome = dispatch(&publish, &secret, &directory, &metrics, &clock);
+                let outcome = dispatch(&publish.topic, &publish.payload, Sender::PayloadKey(&keyring), &directory, &metrics, &clock);
                 if queue.send((publish, outcome)).await.is_err() {
                     break;
                 }
@@ -104,7 +107,7 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
 /// left out, so a flood of bad messages cannot flood the log (review D5). The topic is quoted
 /// (a newline in it cannot forge a log line) and the payload's values are not logged at all (a
 /// decoder's message may quote a plate, review L5); `/metrics` counts every refusal.
-fn log_refusal(reason: &'static str, topic: &str) {
+pub(crate) fn log_refusal(reason: &'static str, topic: &str) {
     static LAST: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<&'static str, (std::time::Instant, u64)>>> =
         std::sync::LazyLock::new(Default::default);
     let now = std::time::Instant::now();
@@ -123,14 +126,41 @@ fn log_refusal(reason: &'static str, topic: &str) {
     tracing::warn!(reason, topic = ?topic, left_out, "device message refused (counted in hutong_mqtt_rejected_total)");
 }
 
-/// Decodes and casts; `None` means refused here and to be acked at once.
-fn dispatch(publish: &Publish, secret: &[u8], directory: &Directory, metrics: &Metrics, clock: &Clock) -> Option<oneshot::Receiver<IngestOutcome>> {
-    let decoded = codec::parse_topic(&publish.topic).and_then(|topic| {
+/// How a message's sender is known.
+pub(crate) enum Sender<'a> {
+    /// By its connection: Hutong's own endpoint authenticated it.
+    Connected(&'a Principal),
+    /// By the key in its payload: an external broker passes on what any client publishes.
+    PayloadKey(&'a Keyring),
+}
+
+/// Decodes, checks the sender may speak for the topic's device, and casts to its actor; `None`
+/// means refused here (counted) and to be acknowledged at once.
+pub(crate) fn dispatch(
+    topic: &str,
+    payload: &[u8],
+    sender: Sender<'_>,
+    directory: &Directory,
+    metrics: &Metrics,
+    clock: &Clock,
+) -> Option<oneshot::Receiver<IngestOutcome>> {
+    let decoded = codec::parse_topic(topic).and_then(|topic| {
+        let forbidden = || Rejection::Forbidden(format!("{}/{}", topic.community, topic.device));
+        if let Sender::Connected(Principal::Device { community, device }) = &sender
+            && (community != topic.community || device != topic.device)
+        {
+            return Err(forbidden());
+        }
         let actor = directory.device(topic.community, topic.device).ok_or_else(|| Rejection::UnknownDevice {
             community: topic.community.to_string(),
             device: topic.device.to_string(),
         })?;
-        let command = codec::decode_checked(&topic, &publish.payload, secret, clock.now())?;
+        let (command, key) = codec::decode(topic.channel, payload, clock.now())?;
+        if let Sender::PayloadKey(keyring) = &sender
+            && keyring.check(topic.community, topic.device, key.as_deref().unwrap_or_default()).is_err()
+        {
+            return Err(forbidden());
+        }
         Ok((actor, command))
     });
     match decoded {
@@ -140,35 +170,57 @@ fn dispatch(publish: &Publish, secret: &[u8], directory: &Directory, metrics: &M
         }
         Err(rejection) => {
             metrics.inc("hutong_mqtt_rejected_total", &[("reason", rejection.reason())]);
-            log_refusal(rejection.reason(), &publish.topic);
+            log_refusal(rejection.reason(), topic);
             None
         }
     }
 }
 
-async fn ack_in_order(
-    client: AsyncClient,
-    mut pending: mpsc::Receiver<(Publish, Option<oneshot::Receiver<IngestOutcome>>)>,
-    metrics: Arc<Metrics>,
-) {
-    let applied = metrics.counter("hutong_mqtt_messages_total", &[("outcome", "applied")]);
-    let duplicate = metrics.counter("hutong_mqtt_messages_total", &[("outcome", "duplicate")]);
-    let unacked = metrics.counter("hutong_mqtt_messages_total", &[("outcome", "not_durable")]);
+/// The counters of what became of the messages the actors took.
+#[derive(Clone)]
+pub(crate) struct Outcomes {
+    applied: Arc<AtomicU64>,
+    duplicate: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+    not_durable: Arc<AtomicU64>,
+}
+
+impl Outcomes {
+    pub(crate) fn new(metrics: &Metrics) -> Self {
+        Outcomes {
+            applied: metrics.counter("hutong_mqtt_messages_total", &[("outcome", "applied")]),
+            duplicate: metrics.counter("hutong_mqtt_messages_total", &[("outcome", "duplicate")]),
+            refused: metrics.counter("hutong_mqtt_rejected_total", &[("reason", "refused")]),
+            not_durable: metrics.counter("hutong_mqtt_messages_total", &[("outcome", "not_durable")]),
+        }
+    }
+
+    /// Counts an actor's answer; whether the message may be acknowledged (`None`: the actor
+    /// stopped before the journal held it, so the sender must send it again).
+    pub(crate) fn account(&self, outcome: Option<IngestOutcome>) -> bool {
+        let counter = match outcome {
+            Some(IngestOutcome::Applied) => &self.applied,
+            Some(IngestOutcome::Duplicate) => &self.duplicate,
+            Some(IngestOutcome::Refused(_)) => {
+                log_refusal("refused", "(device actor)");
+                &self.refused
+            }
+            None => {
+                self.not_durable.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+async fn ack_in_order(client: AsyncClient, mut pending: mpsc::Receiver<(Publish, Option<oneshot::Receiver<IngestOutcome>>)>, outcomes: Outcomes) {
     while let Some((publish, outcome)) = pending.recv().await {
-        if let Some(outcome) = outcome {
-            match outcome.await {
-                Ok(IngestOutcome::Applied) => applied.fetch_add(1, Ordering::Relaxed),
-                Ok(IngestOutcome::Duplicate) => duplicate.fetch_add(1, Ordering::Relaxed),
-                Ok(IngestOutcome::Refused(_)) => {
-                    log_refusal("refused", &publish.topic);
-                    metrics.inc("hutong_mqtt_rejected_total", &[("reason", "refused")]);
-                    0
-                }
-                Err(_) => {
-                    unacked.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            };
+        if let Some(outcome) = outcome
+            && !outcomes.account(outcome.await.ok())
+        {
+            continue;
         }
         if publish.qos != QoS::AtMostOnce && client.ack(&publish).await.is_err() {
             break;

@@ -28,8 +28,10 @@ pub struct SimulatorOptions {
     /// Devices that never speak.
     pub silent: HashSet<DeviceId>,
     pub seed: u64,
-    /// The deployment's device secret, to sign as each device.
-    pub device_secret: Vec<u8>,
+    /// Behind an external broker that does not ask Hutong who connects, each payload carries its
+    /// device's provisioning key, derived from this device secret; `None` on Hutong's own
+    /// endpoint, where the simulator signs in as the service user.
+    pub payload_keys: Option<Vec<u8>>,
 }
 
 struct SimDevice {
@@ -40,7 +42,7 @@ struct SimDevice {
     /// Usage injected by spikes; added to every later reading so the register never goes back.
     extra: Decimal,
     seq: u64,
-    key: String,
+    key: Option<String>,
 }
 
 impl SimDevice {
@@ -72,7 +74,7 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
             };
             // Registers start from a household-sized offset below today's time-based value.
             let base = base - hourly * Decimal::from(Utc::now().timestamp_millis()) / Decimal::from(3_600_000);
-            let key = crate::codec::device_key(&options.device_secret, spec.community.as_str(), spec.id.as_str());
+            let key = options.payload_keys.as_ref().map(|secret| crate::codec::device_key(secret, spec.community.as_str(), spec.id.as_str()));
             SimDevice { spec, hourly, base, extra: Decimal::ZERO, seq: seq0, key }
         })
         .collect();
@@ -116,7 +118,7 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
                     device.extra += if device.spec.kind == DeviceKind::ElectricityMeter { Decimal::from(40) } else { Decimal::from(3) };
                     stats.spikes += 1;
                 }
-                (Channel::Telemetry, json!({"key": device.key, "seq": device.seq, "ts": now_ms, "value": device.register(now_ms).to_string()}))
+                (Channel::Telemetry, json!({"seq": device.seq, "ts": now_ms, "value": device.register(now_ms).to_string()}))
             } else {
                 let action = match rng.random_range(0..100) {
                     0 => {
@@ -128,8 +130,12 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
                     61..=80 => GateAction::OpenedByQr,
                     _ => GateAction::OpenedByApp,
                 };
-                (Channel::Event, json!({"key": device.key, "seq": device.seq, "ts": now_ms, "action": action}))
+                (Channel::Event, json!({"seq": device.seq, "ts": now_ms, "action": action}))
             };
+            let mut payload = payload;
+            if let Some(key) = &device.key {
+                payload["key"] = key.as_str().into();
+            }
             let topic = topic(device.spec.community.as_str(), device.spec.id.as_str(), channel);
             if client.publish(topic, QoS::AtLeastOnce, false, payload.to_string()).await.is_err() {
                 break;

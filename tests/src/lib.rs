@@ -375,7 +375,13 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-pub fn telemetry(key: &str, seq: u64, value: &str) -> String {
+/// A reading as a device sends it to Hutong's endpoint (who sent it is known from the connection).
+pub fn telemetry(seq: u64, value: &str) -> String {
+    format!(r#"{{"seq":{seq},"ts":{},"value":"{value}"}}"#, now_ms())
+}
+
+/// A reading carrying its device's key, for an external broker that does not ask Hutong who connects.
+pub fn telemetry_keyed(key: &str, seq: u64, value: &str) -> String {
     format!(r#"{{"key":"{key}","seq":{seq},"ts":{},"value":"{value}"}}"#, now_ms())
 }
 

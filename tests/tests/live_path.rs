@@ -9,13 +9,14 @@ use hutong_tests::*;
 const DEVICE: &str = "wm-1-1-101";
 const TOPIC: &str = "hutong/heyuan/devices/wm-1-1-101/telemetry";
 
-async fn reading_reaches_the_socket(server: &Server, broker: (String, u16)) {
+/// `keyed`: the payload carries the device's key (an external broker that does not ask Hutong who connects).
+async fn reading_reaches_the_socket(server: &Server, broker: (String, u16), keyed: bool) {
     let (mut ws, snapshot) = ws_connect(server.http, "heyuan", &server.admin).await;
     assert!(snapshot["buildings"].as_array().unwrap().len() >= 10);
     let key = server.device_key("heyuan", DEVICE);
     let mut device = Device::connect(&broker.0, broker.1, "test-device", &format!("heyuan/{DEVICE}"), &key).await;
     let sent = Instant::now();
-    device.publish(TOPIC, telemetry(&key, 1, "12.345")).await;
+    device.publish(TOPIC, if keyed { telemetry_keyed(&key, 1, "12.345") } else { telemetry(1, "12.345") }).await;
     let event = wait_event(&mut ws, Duration::from_secs(1), |e| e["body"]["device"] == DEVICE)
         .await
         .expect("the reading arrives on /ws within a second");
@@ -30,7 +31,7 @@ async fn reading_reaches_the_socket(server: &Server, broker: (String, u16)) {
 async fn a_reading_published_to_the_embedded_broker_reaches_the_websocket_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
-    reading_reaches_the_socket(&server, server.mqtt()).await;
+    reading_reaches_the_socket(&server, server.mqtt(), false).await;
 }
 
 struct Mosquitto(Child);
@@ -57,7 +58,7 @@ async fn a_reading_published_through_mosquitto_reaches_the_websocket_within_a_se
     let url = format!("mqtt://127.0.0.1:{port}");
     let server = Server::demo(&dir.path().join("data"), 0, &["--mqtt-url", &url]).await;
     wait_for("ingest to connect to mosquitto", Duration::from_secs(10), async || (server.metric("hutong_mqtt_connected ") == 1).then_some(())).await;
-    reading_reaches_the_socket(&server, ("127.0.0.1".into(), port)).await;
+    reading_reaches_the_socket(&server, ("127.0.0.1".into(), port), true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +69,7 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
     let key = server.device_key("heyuan", DEVICE);
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device", &format!("heyuan/{DEVICE}"), &key).await;
     for seq in 1..=50u64 {
-        device.publish(TOPIC, telemetry(&key, seq, &format!("{}.5", 100 + seq))).await;
+        device.publish(TOPIC, telemetry(seq, &format!("{}.5", 100 + seq))).await;
     }
     let applied = |s: &Server| s.metric("hutong_mqtt_messages_total{outcome=\"applied\"}");
     wait_for("50 readings applied", Duration::from_secs(10), async || (applied(&server) >= 50).then_some(())).await;
@@ -87,7 +88,7 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "restart-device-2", &format!("heyuan/{DEVICE}"), &key).await;
     assert_eq!(server.device_key("heyuan", DEVICE), key, "a restarted demo keeps its device keys");
     for seq in 51..=80u64 {
-        device.publish(TOPIC, telemetry(&key, seq, &format!("{}.5", 100 + seq))).await;
+        device.publish(TOPIC, telemetry(seq, &format!("{}.5", 100 + seq))).await;
     }
     wait_for("30 more applied", Duration::from_secs(10), async || (applied(&server) >= 30).then_some(())).await;
     let acked = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
@@ -106,27 +107,35 @@ async fn device_state_is_the_same_after_a_restart_and_after_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_device_messages_are_refused_counted_and_break_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &[]).await;
     let key = server.device_key("heyuan", DEVICE);
     let gate_key = server.device_key("heyuan", "gate-1");
-    // The embedded broker lets in only devices with their own key.
+    // Hutong's endpoint lets in only registered devices with their own key.
     assert!(connect_refused("127.0.0.1", server.mqtt_port, "heyuan/gate-1", &key).await, "another device's key");
     assert!(connect_refused("127.0.0.1", server.mqtt_port, "anonymous", "").await);
+    let secret = std::fs::read_to_string(data.join("demo-device-secret")).unwrap();
+    let unregistered = hutong_device_bridge::codec::device_key(secret.trim().as_bytes(), "heyuan", "no-such-meter");
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, "heyuan/no-such-meter", &unregistered).await, "an unregistered device");
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "bad-device", &format!("heyuan/{DEVICE}"), &key).await;
     device.publish(TOPIC, "not json").await;
-    device.publish(TOPIC, format!(r#"{{"key":"{key}","seq":"one","ts":1,"value":"1"}}"#)).await;
-    device.publish("hutong/heyuan/devices/no-such-meter/telemetry", telemetry(&key, 1, "1")).await;
-    device.publish("hutong/heyuan/devices/wm-1-1-101/bogus", telemetry(&key, 1, "1")).await;
+    device.publish(TOPIC, r#"{"seq":"one","ts":1,"value":"1"}"#).await;
+    device.publish("hutong/heyuan/devices/wm-1-1-101/bogus", telemetry(1, "1")).await;
     device.publish(TOPIC, vec![b'{'; 10_000]).await;
-    device.publish("hutong/heyuan/devices/gate-1/telemetry", telemetry(&gate_key, 1, "1")).await;
-    // The gate's own key, on the meter's topic: a device speaking for another device.
-    device.publish(TOPIC, telemetry(&gate_key, 1, "99")).await;
+    // A device speaking for another device: refused, whatever key the payload names.
+    device.publish("hutong/heyuan/devices/gate-1/telemetry", telemetry_keyed(&gate_key, 1, "1")).await;
+    // A gate sending a reading: its actor refuses it.
+    let mut gate = Device::connect("127.0.0.1", server.mqtt_port, "gate", "heyuan/gate-1", &gate_key).await;
+    gate.publish("hutong/heyuan/devices/gate-1/telemetry", telemetry(1, "1")).await;
     let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
-    device.publish(TOPIC, telemetry(&key, 1, "7")).await;
+    device.publish(TOPIC, telemetry(1, "7")).await;
     wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["device"] == DEVICE).await.expect("a good reading still flows");
-    for reason in ["not_json", "wrong_type", "unknown_device", "bad_topic", "oversized", "refused", "forbidden"] {
+    for reason in ["not_json", "wrong_type", "bad_topic", "oversized", "refused", "forbidden"] {
         let line = format!("hutong_mqtt_rejected_total{{reason=\"{reason}\"}}");
         wait_for(&format!("{reason} counted"), Duration::from_secs(5), async || (server.metric(&line) == 1).then_some(())).await;
+    }
+    for (reason, n) in [("bad_credentials", 2), ("unknown_device", 1)] {
+        assert_eq!(server.metric(&format!("hutong_mqtt_connections_refused_total{{reason=\"{reason}\"}}")), n, "{reason}");
     }
     let view = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"));
     assert_eq!((view["last_value"].as_str(), view["journal_seq"].as_u64()), (Some("7"), Some(1)), "bad input changed nothing");
@@ -141,10 +150,10 @@ async fn a_spike_raises_an_alarm_and_turns_its_building_red_on_the_wall() {
     let key = server.device_key("heyuan", DEVICE);
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "spike-device", &format!("heyuan/{DEVICE}"), &key).await;
     for (seq, value) in [(1, "10.0"), (2, "10.2"), (3, "10.4"), (4, "10.6"), (5, "10.8")] {
-        device.publish(TOPIC, telemetry(&key, seq, value)).await;
+        device.publish(TOPIC, telemetry(seq, value)).await;
     }
     let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
-    device.publish(TOPIC, telemetry(&key, 6, "25.0")).await;
+    device.publish(TOPIC, telemetry(6, "25.0")).await;
     let alarm = wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["event"]["type"] == "usage_spiked").await.unwrap();
     assert_eq!(alarm["body"]["building"], "heyuan-b01");
     let tile = wait_event(&mut ws, Duration::from_secs(2), |e| e["body"]["kind"] == "building" && e["body"]["health"]["anomalies"] == 1).await;
@@ -183,17 +192,17 @@ async fn a_rebooted_device_is_heard_and_a_forged_huge_seq_mutes_no_one() {
     let key = server.device_key("heyuan", DEVICE);
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "rebooting-meter", &format!("heyuan/{DEVICE}"), &key).await;
     let value = |server: &Server| server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"))["last_value"].as_str().map(str::to_string);
-    device.publish(TOPIC, telemetry(&key, 5_000, "10")).await;
+    device.publish(TOPIC, telemetry(5_000, "10")).await;
     wait_for("the first reading", Duration::from_secs(5), async || (value(&server).as_deref() == Some("10")).then_some(())).await;
     // A redelivery (just below the last seq) changes nothing; the reboot (seq 1) is heard.
-    device.publish(TOPIC, telemetry(&key, 4_999, "99")).await;
-    device.publish(TOPIC, telemetry(&key, 1, "12")).await;
+    device.publish(TOPIC, telemetry(4_999, "99")).await;
+    device.publish(TOPIC, telemetry(1, "12")).await;
     wait_for("the rebooted meter heard", Duration::from_secs(5), async || (value(&server).as_deref() == Some("12")).then_some(())).await;
     let seqs = server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"))["journal_seq"].as_u64();
     assert_eq!(seqs, Some(2), "the redelivery journaled nothing");
-    device.publish(TOPIC, format!(r#"{{"key":"{key}","seq":18446744073709551615,"ts":{},"value":"13"}}"#, now_ms())).await;
+    device.publish(TOPIC, format!(r#"{{"seq":18446744073709551615,"ts":{},"value":"13"}}"#, now_ms())).await;
     wait_for("the forged message", Duration::from_secs(5), async || (value(&server).as_deref() == Some("13")).then_some(())).await;
-    device.publish(TOPIC, telemetry(&key, 2, "14")).await;
+    device.publish(TOPIC, telemetry(2, "14")).await;
     wait_for("heard after the forged seq", Duration::from_secs(5), async || (value(&server).as_deref() == Some("14")).then_some(())).await;
 }
 
@@ -211,7 +220,7 @@ async fn a_device_cannot_take_over_the_ingest_session() {
     // Ingest still carries readings.
     let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "meter-after-takeover", &user, &key).await;
-    device.publish(TOPIC, telemetry(&key, 1, "5")).await;
+    device.publish(TOPIC, telemetry(1, "5")).await;
     wait_event(&mut ws, Duration::from_secs(5), |e| e["body"]["device"] == DEVICE).await.expect("ingest still connected");
 }
 
@@ -225,7 +234,7 @@ async fn a_flood_of_bad_messages_is_counted_but_does_not_flood_the_log() {
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "flooding-meter", &format!("heyuan/{DEVICE}"), &key).await;
     let started = std::time::Instant::now();
     for n in 0..300 {
-        device.publish(TOPIC, format!(r#"{{"key":"{key}","seq":{n},"ts":1,"value":"PLATE沪A12345"}}"#)).await;
+        device.publish(TOPIC, format!(r#"{{"seq":{n},"ts":1,"value":"PLATE沪A12345"}}"#)).await;
     }
     let line = "hutong_mqtt_rejected_total{reason=\"wrong_type\"}";
     wait_for("every bad message counted", Duration::from_secs(10), async || (server.metric(line) == 300).then_some(())).await;

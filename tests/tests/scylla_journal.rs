@@ -65,7 +65,7 @@ async fn the_live_path_runs_on_the_cluster_store_and_survives_a_restart() {
     let key = server.device_key("heyuan", "wm-1-1-101");
     let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
     let mut device = Device::connect("127.0.0.1", server.mqtt_port, "cql-device", "heyuan/wm-1-1-101", &key).await;
-    device.publish("hutong/heyuan/devices/wm-1-1-101/telemetry", telemetry(&key, 1, "42.5")).await;
+    device.publish("hutong/heyuan/devices/wm-1-1-101/telemetry", telemetry(1, "42.5")).await;
     wait_event(&mut ws, Duration::from_secs(1), |e| e["body"]["device"] == "wm-1-1-101").await.expect("on /ws within a second");
     let before = server.get_json("/api/v1/communities/heyuan/devices/wm-1-1-101");
     assert_eq!(before["last_value"], "42.5");

@@ -19,6 +19,8 @@ use crate::tariffs::Tariffs;
 /// What the HTTP handlers share.
 pub struct App {
     pub identity: Arc<Identity>,
+    /// Each device's MQTT key: provisioning, rotation, revocation.
+    pub keyring: Arc<hutong_device_bridge::keys::Keyring>,
     pub hub: Arc<LiveHub>,
     pub directory: Arc<Directory>,
     pub metrics: Arc<Metrics>,
@@ -54,9 +56,11 @@ impl App {
     pub async fn in_memory() -> anyhow::Result<Arc<App>> {
         let journal: Arc<dyn Journal> = Arc::new(hutong_actors::journal::MemoryJournal::new());
         let outbox = Outbox::open(journal.clone(), Default::default(), hutong_core::outbox::RetryPolicy::default()).await?;
-        let identity = Identity::open(journal.clone(), "in-memory device secret", chrono::TimeDelta::hours(12), outbox.clone()).await?;
+        let identity = Identity::open(journal.clone(), chrono::TimeDelta::hours(12), outbox.clone()).await?;
+        let keyring = hutong_device_bridge::keys::Keyring::open(journal.clone(), b"in-memory device secret").await?;
         Ok(Arc::new(App {
             identity,
+            keyring,
             hub: LiveHub::new(),
             directory: Arc::new(Directory::new()),
             metrics: Metrics::new(),

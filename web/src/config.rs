@@ -28,6 +28,7 @@ pub struct ConfigFile {
     pub metrics_token: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub mqtt_max_per_address: Option<usize>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -42,10 +43,10 @@ pub struct Overrides {
     /// HTTP listen address.
     #[arg(long, env = "HUTONG_HTTP")]
     pub http: Option<String>,
-    /// Listen address of the in-process MQTT broker.
+    /// Listen address of Hutong's own MQTT endpoint (devices connect here).
     #[arg(long, env = "HUTONG_MQTT")]
     pub mqtt: Option<String>,
-    /// Use this external broker instead of the in-process one (mqtt://[user:pass@]host:port).
+    /// Use this external broker instead of Hutong's own endpoint (mqtt://[user:pass@]host:port).
     #[arg(long, env = "HUTONG_MQTT_URL")]
     pub mqtt_url: Option<String>,
     /// Built dashboards to serve at `/`.
@@ -88,6 +89,9 @@ pub struct Overrides {
     /// The certificate's private key (PEM).
     #[arg(long, env = "HUTONG_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Most MQTT connections from one address (a community gateway may carry many devices; default 5000).
+    #[arg(long, env = "HUTONG_MQTT_MAX_PER_ADDRESS")]
+    pub mqtt_max_per_address: Option<usize>,
 }
 
 /// Where devices' messages come from.
@@ -118,6 +122,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// HTTPS on the HTTP port: certificate chain and key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Most MQTT connections from one address on Hutong's own endpoint.
+    pub mqtt_max_per_address: usize,
 }
 
 /// Where the journal lives.
@@ -243,6 +249,7 @@ impl Overrides {
                 (None, None) => None,
                 _ => return Err(ConfigError::Tls),
             },
+            mqtt_max_per_address: self.mqtt_max_per_address.or(file.mqtt_max_per_address).unwrap_or(5_000).max(1),
         })
     }
 }

@@ -171,6 +171,13 @@ impl From<BookError> for ApiError {
     }
 }
 
+impl From<hutong_core::device_keys::KeyError> for ApiError {
+    fn from(e: hutong_core::device_keys::KeyError) -> Self {
+        let (zh, en) = ApiError::bilingual(&e);
+        ApiError::Conflict { zh, en }
+    }
+}
+
 impl From<TariffError> for ApiError {
     fn from(e: TariffError) -> Self {
         let (zh, en) = ApiError::bilingual(&e);

@@ -59,6 +59,11 @@ enum Command {
         /// its data directory as demo-device-secret), never the command line.
         #[arg(long = "device-secret", hide = true)]
         device_secret_flag: Option<String>,
+        /// Put each device's key in its payloads, for an external broker that does not ask Hutong
+        /// who connects. Without it the simulator signs in as Hutong's service user (on Hutong's
+        /// own endpoint, when the URL names no user).
+        #[arg(long)]
+        payload_keys: bool,
     },
     /// An XLS on stdin as CSV on stdout: the memory-capped converter the server runs for XLS imports.
     #[command(hide = true)]
@@ -91,7 +96,7 @@ enum StoreAction {
 
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off,rumqttc=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttc=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
@@ -133,10 +138,14 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Simulate { mqtt_url, rate, duration, silent, spike_one_in, device_secret_flag } => {
+        Command::Simulate { mqtt_url, rate, duration, silent, spike_one_in, device_secret_flag, payload_keys } => {
             let device_secret = secret(&device_secret_flag, "--device-secret", "HUTONG_DEVICE_SECRET")?
                 .ok_or_else(|| anyhow::anyhow!("缺少设备密钥：请设置 HUTONG_DEVICE_SECRET / no device secret: set HUTONG_DEVICE_SECRET"))?;
-            let broker = hutong_device_bridge::url::parse(&mqtt_url)?;
+            let mut broker = hutong_device_bridge::url::parse(&mqtt_url)?;
+            if broker.credentials.is_none() && !payload_keys {
+                let service = hutong_device_bridge::codec::service_password(device_secret.as_bytes());
+                broker.credentials = Some((hutong_device_bridge::codec::SERVICE_USER.to_string(), service));
+            }
             let community = hutong_core::demo::community();
             let devices = hutong_core::demo::devices(&community);
             let silent: HashSet<DeviceId> = silent.iter().map(DeviceId::new).collect();
@@ -147,8 +156,8 @@ async fn main() -> anyhow::Result<()> {
                     t.cancel();
                 });
             }
-            let options =
-                SimulatorOptions { broker, rate, spike_one_in, silent, seed: std::process::id().into(), device_secret: device_secret.into_bytes() };
+            let payload_keys = payload_keys.then(|| device_secret.into_bytes());
+            let options = SimulatorOptions { broker, rate, spike_one_in, silent, seed: std::process::id().into(), payload_keys };
             let stats = simulator::run(devices, options, shutdown).await;
             println!("published {} messages ({} spikes, {} gate alarms)", stats.published, stats.spikes, stats.gate_alarms);
             Ok(())

@@ -1,6 +1,6 @@
-//! Start-up and shutdown. HTTP comes up first so `/healthz` can say "recovering"; then the
-//! broker, then every registered community recovers from the journal, then ingest subscribes,
-//! and only then is the server ready.
+//! Start-up and shutdown. HTTP comes up first so `/healthz` can say "recovering"; then every
+//! registered community recovers from the journal, then the MQTT endpoint opens (or ingest
+//! subscribes to the external broker), and only then is the server ready.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +13,9 @@ use hutong_actors::{Clock, Directory, LiveHub, Metrics};
 use hutong_core::ids::DeviceId;
 use hutong_device_bridge::ingest::{self, IngestOptions};
 use hutong_device_bridge::simulator::{self, SimulatorOptions};
+use hutong_device_bridge::endpoint::{Endpoint, EndpointOptions};
+use hutong_device_bridge::keys::Keyring;
 use hutong_device_bridge::url::BrokerAddress;
-use hutong_device_bridge::broker;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
@@ -57,17 +58,30 @@ pub const DEMO_OWNER_PHONE: &str = "13898424613";
 /// The device the demo keeps silent so the wall shows an offline alarm.
 pub const DEMO_SILENT_DEVICE: &str = "gate-4";
 
-/// Where the server's own MQTT clients connect, as the service user on the embedded broker.
-fn broker_address(config: &Config, device_secret: &str) -> BrokerAddress {
-    use hutong_device_bridge::codec::{SERVICE_USER, service_password};
+/// Where the server's own MQTT clients connect, as the service user on Hutong's own endpoint.
+fn broker_address(config: &Config, keyring: &Keyring) -> BrokerAddress {
     match &config.broker {
         Broker::Embedded(addr) => BrokerAddress {
             host: addr.ip().to_string(),
             port: addr.port(),
-            credentials: Some((SERVICE_USER.to_string(), service_password(device_secret.as_bytes()))),
+            credentials: Some((hutong_device_bridge::codec::SERVICE_USER.to_string(), keyring.service_password())),
         },
         Broker::External(a) => a.clone(),
     }
+}
+
+/// Folds in device keys rotated or revoked on other nodes every `every`.
+fn follow_keys(keyring: Arc<Keyring>, every: std::time::Duration, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! { _ = shutdown.cancelled() => return, _ = tick.tick() => {} }
+            if let Err(e) = keyring.catch_up().await {
+                tracing::warn!(error = %e, "could not follow the other nodes' device keys; retrying");
+            }
+        }
+    });
 }
 
 /// Runs the server until `shutdown` is cancelled. Returns the HTTP address once ready, via `on_ready`.
@@ -78,10 +92,12 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let (device_secret, demo_password) = secrets(&config, demo.as_ref())?;
     // Messages queued before a restart go out now, before anything else is recovered.
     let outbox = Outbox::open(journal.clone(), Gateways { webhook: config.reminder_webhook.clone(), sms: config.sms_webhook.clone() }, hutong_core::outbox::RetryPolicy::default()).await?;
-    let identity = Identity::open(journal.clone(), &device_secret, chrono::TimeDelta::hours(i64::from(config.session_hours)), outbox.clone()).await?;
+    let identity = Identity::open(journal.clone(), chrono::TimeDelta::hours(i64::from(config.session_hours)), outbox.clone()).await?;
+    let keyring = Keyring::open(journal.clone(), device_secret.as_bytes()).await?;
     if matches!(config.store, Store::Scylla(_)) {
-        // Other nodes sign people in and out on the same store.
+        // Other nodes sign people in and out, and rotate device keys, on the same store.
         identity.follow(std::time::Duration::from_millis(250), shutdown.clone());
+        follow_keys(keyring.clone(), std::time::Duration::from_millis(250), shutdown.clone());
     }
     let metrics = Metrics::new();
     metrics.describe("hutong_ws_clients", "WebSocket clients connected");
@@ -91,6 +107,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     metrics.describe("hutong_stream_quarantined_at", "The seq of the record that stopped a quarantined stream");
     let app = Arc::new(App {
         identity: identity.clone(),
+        keyring: keyring.clone(),
         hub: LiveHub::new(),
         directory: Arc::new(Directory::new()),
         metrics: metrics.clone(),
@@ -130,11 +147,6 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
             None => axum::serve(listener, service).with_graceful_shutdown(http_shutdown.cancelled_owned()).await,
         }
     });
-
-    if let Broker::Embedded(addr) = config.broker {
-        let secret = device_secret.as_bytes().to_vec();
-        tokio::task::spawn_blocking(move || broker::start(addr, secret)).await??;
-    }
 
     let clock = app.clock;
     let registry: Shared<Registry> = Shared::recover(journal.clone(), StreamId::registry(), Registry::default).await?;
@@ -190,19 +202,26 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         }
     }
 
-    let ingest = tokio::spawn(ingest::run(
-        IngestOptions {
-            broker: broker_address(&config, &device_secret),
-            // Unguessable, so no device can take the session over on an external broker either (D3).
-            client_id: format!("{}ingest-{}", hutong_device_bridge::broker::INGEST_CLIENT_PREFIX, crate::identity::random_secret(8)),
-            device_secret: device_secret.as_bytes().to_vec(),
-            communities: config.communities.clone(),
-        },
-        app.directory.clone(),
-        metrics.clone(),
-        clock,
-        shutdown.clone(),
-    ));
+    let ingest = match &config.broker {
+        Broker::Embedded(listen) => {
+            let options = EndpointOptions { max_per_address: config.mqtt_max_per_address, ..EndpointOptions::new(*listen) };
+            Endpoint::start(options, keyring.clone(), app.directory.clone(), metrics.clone(), clock, shutdown.clone()).await?;
+            None
+        }
+        Broker::External(broker) => Some(tokio::spawn(ingest::run(
+            IngestOptions {
+                broker: broker.clone(),
+                // Unguessable, so no device can take the session over on an external broker (D3).
+                client_id: format!("{}ingest-{}", hutong_device_bridge::codec::INGEST_CLIENT_PREFIX, crate::identity::random_secret(8)),
+                keyring: keyring.clone(),
+                communities: config.communities.clone(),
+            },
+            app.directory.clone(),
+            metrics.clone(),
+            clock,
+            shutdown.clone(),
+        ))),
+    };
     app.ready.store(true, Ordering::Release);
     on_ready(http_addr);
     if let Some(password) = demo_password.as_ref().filter(|_| demo.as_ref().is_some_and(|d| d.print_sign_ins)) {
@@ -215,19 +234,22 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
 
     if let Some(demo) = demo.filter(|d| d.simulate_rate > 0) {
         let options = SimulatorOptions {
-            broker: broker_address(&config, &device_secret),
+            broker: broker_address(&config, &keyring),
             rate: demo.simulate_rate,
             spike_one_in: 3000,
             silent: [DeviceId::new(DEMO_SILENT_DEVICE)].into_iter().collect(),
             seed: std::process::id().into(),
-            device_secret: device_secret.as_bytes().to_vec(),
+            // Behind an external broker, ingest reads each device's key from the payload.
+            payload_keys: matches!(config.broker, Broker::External(_)).then(|| device_secret.as_bytes().to_vec()),
         };
         tokio::spawn(simulator::run(demo_devices, options, shutdown.clone()));
     }
 
     shutdown.cancelled().await;
     tracing::info!("shutting down");
-    let _ = ingest.await;
+    if let Some(ingest) = ingest {
+        let _ = ingest.await;
+    }
     for sup in supervisors {
         sup.stop(None);
     }

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
 use crate::identity::{AuditEntry, StaffRecord, hash_password};
-use hutong_core::api::{CompanyRef, DeviceKey, DisabledReply, NewStaff, OrgCommunity, OrgView, PhoneReply, ProfileReply, RolesReply, StaffView};
+use hutong_core::api::{CompanyRef, DeviceKey, DeviceKeyState, DisabledReply, NewStaff, OrgCommunity, OrgView, PhoneReply, ProfileReply, RolesReply, StaffView};
 use crate::audit::audit_entry;
 use crate::app::App;
 
@@ -203,14 +203,49 @@ pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension
     Ok(Json(entries))
 }
 
-/// A device's key, for provisioning it; handing it out is audited.
+/// A device of the caller's buildings, or 404: outside them a device does not exist (review A3).
+fn visible_device(app: &App, caller: &Caller, community: &str, device: &str) -> Result<(), ApiError> {
+    let visible = app.hub.device(community, device).is_some_and(|d| crate::scope::building_visible(caller, d.building.as_ref()));
+    visible.then_some(()).ok_or_else(|| ApiError::not_found("设备", "device", device))
+}
+
+/// A device's provisioning key, while it has it; handing it out is audited.
 pub async fn device_key(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, device)): Path<(String, String)>) -> Result<Json<DeviceKey>, ApiError> {
-    // Outside the caller's buildings a device does not exist (review A3).
-    let visible = app.hub.device(&community, &device).is_some_and(|d| crate::scope::building_visible(&caller, d.building.as_ref()));
-    if !visible {
-        return Err(ApiError::not_found("设备", "device", &device));
-    }
+    visible_device(&app, &caller, &community, &device)?;
+    let Some(key) = app.keyring.provisioning_key(&community, &device) else {
+        return Err(ApiError::Conflict {
+            zh: "该设备的密钥已轮换或吊销：新密钥只在轮换时显示一次，如需新密钥请再次轮换".into(),
+            en: "this device's key was rotated or revoked: a rotated key is shown once, when it is issued; rotate again for a new one".into(),
+        });
+    };
     app.identity.audit(audit_entry(&caller, "device.key", &format!("{community}/{device}"), None, None)).await.map_err(internal)?;
-    let key = app.identity.device_key(&community, &device);
-    Ok(Json(DeviceKey { device, key }))
+    Ok(Json(DeviceKey { device, key, generation: 0 }))
+}
+
+/// Gives a device a new random key, shown in this answer only; the old key is refused from now
+/// on and the device's open connection is closed. Audited (the key itself never is).
+pub async fn rotate_device_key(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, device)): Path<(String, String)>,
+) -> Result<Json<DeviceKey>, ApiError> {
+    visible_device(&app, &caller, &community, &device)?;
+    let key = app.keyring.rotate(&community, &device, chrono::Utc::now().timestamp_millis()).await?;
+    let (generation, _) = app.keyring.generation(&community, &device);
+    app.identity.audit(audit_entry(&caller, "device.key.rotate", &format!("{community}/{device}"), None, Some(json!({"generation": generation})))).await.map_err(internal)?;
+    Ok(Json(DeviceKey { device, key, generation }))
+}
+
+/// Refuses every key of a device (a stolen or retired device) until its next rotation; its open
+/// connection is closed at once. Audited.
+pub async fn revoke_device_key(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, device)): Path<(String, String)>,
+) -> Result<Json<DeviceKeyState>, ApiError> {
+    visible_device(&app, &caller, &community, &device)?;
+    app.keyring.revoke(&community, &device, chrono::Utc::now().timestamp_millis()).await?;
+    let (generation, revoked) = app.keyring.generation(&community, &device);
+    app.identity.audit(audit_entry(&caller, "device.key.revoke", &format!("{community}/{device}"), None, Some(json!({"generation": generation})))).await.map_err(internal)?;
+    Ok(Json(DeviceKeyState { device, generation, revoked }))
 }

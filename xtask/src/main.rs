@@ -153,6 +153,20 @@ fn main() -> anyhow::Result<()> {
                 .env("HUTONG_ASSETS", &dist)
                 .env("HUTONG_CASSANDRA_LIB", &cassandra))
         }
+        Some("soak") => {
+            // The long loops `test` runs briefly: the device decoders' fuzzer with 50× the cases,
+            // then 1,000 kill -9 cycles of a QoS 1 device.
+            run(cargo().args(["test", "--release", "-p", "hutong-device-bridge", "--test", "fuzz_decoders"]).env("HUTONG_FUZZ_CASES", "1000000"))?;
+            let dist = build_dashboards()?;
+            run(cargo().args(["build", "-p", "hutong-web", "--bin", "hutong"]))?;
+            let bin = target_dir().join("debug/hutong");
+            let cycles = args.get(1).cloned().unwrap_or_else(|| "1000".into());
+            run(cargo()
+                .args(["test", "-p", "hutong-tests", "--test", "device_endpoint", "every_acknowledged_reading_survives_kill_9", "--", "--nocapture"])
+                .env("HUTONG_BIN", &bin)
+                .env("HUTONG_ASSETS", &dist)
+                .env("HUTONG_KILL_CYCLES", cycles))
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("journal") => {
             let cassandra = ensure_cassandra()?;
             run(cargo()
@@ -171,6 +185,6 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | bench ingest|billing|import|payments|abuse [flags] | bench journal | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | soak [cycles] | bench ingest|billing|import|payments|abuse [flags] | bench journal | dashboards"),
     }
 }

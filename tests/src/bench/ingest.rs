@@ -90,6 +90,7 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         journal_max_mib: None,
         metrics_token: None,
         tls: None,
+        mqtt_max_per_address: 5_000,
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -244,12 +245,7 @@ async fn publish_phase(
     for p in 0..publishers {
         let window = window.clone();
         let secret = device_secret.to_string();
-        let mine: Vec<(DeviceSpec, String)> = meters
-            .iter()
-            .skip(p)
-            .step_by(publishers)
-            .map(|m| (m.clone(), hutong_device_bridge::codec::device_key(device_secret.as_bytes(), m.community.as_str(), m.id.as_str())))
-            .collect();
+        let mine: Vec<DeviceSpec> = meters.iter().skip(p).step_by(publishers).cloned().collect();
         let per_publisher = rate.map(|r| r.div_ceil(publishers as u32));
         tasks.push(tokio::spawn(async move {
             let mut options = MqttOptions::new(format!("bench-{p}-{seq0}"), "127.0.0.1", port);
@@ -286,13 +282,13 @@ async fn publish_phase(
                     }
                 };
                 for _ in 0..batch {
-                    let (meter, key) = &mine[i % mine.len()];
+                    let meter = &mine[i % mine.len()];
                     i += 1;
                     let seq = seq0 + sent;
                     // The register climbs by a steady step so no spike rule fires.
                     let value = format!("{}.{:03}", 1000 + seq / 1000, seq % 1000);
                     let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-                    let payload = format!(r#"{{"key":"{key}","seq":{seq},"ts":"{ts}","value":"{value}"}}"#);
+                    let payload = format!(r#"{{"seq":{seq},"ts":"{ts}","value":"{value}"}}"#);
                     let topic = format!("hutong/heyuan/devices/{}/telemetry", meter.id);
                     if client.publish(topic, QoS::AtLeastOnce, false, payload).await.is_err() {
                         return sent;

@@ -27,7 +27,7 @@ enum Which {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=off,rumqttc=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttc=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
     match Cli::parse().which {
         Which::Ingest(options) => bench::ingest(options).await,

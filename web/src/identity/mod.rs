@@ -72,7 +72,6 @@ pub struct Identity {
     pub limiter: LoginLimiter,
     codes: std::sync::Mutex<HashMap<String, (String, DateTime<Utc>)>>,
     pub outbox: Arc<Outbox>,
-    device_secret: Vec<u8>,
     pub session_ttl: TimeDelta,
     /// Set when other nodes write the same store (see [`Identity::follow`]).
     following: std::sync::atomic::AtomicBool,
@@ -145,7 +144,7 @@ pub fn random_secret(bytes: usize) -> String {
 }
 
 impl Identity {
-    pub async fn open(journal: Arc<dyn Journal>, device_secret: &str, session_ttl: TimeDelta, outbox: Arc<Outbox>) -> Result<Arc<Self>, JournalError> {
+    pub async fn open(journal: Arc<dyn Journal>, session_ttl: TimeDelta, outbox: Arc<Outbox>) -> Result<Arc<Self>, JournalError> {
         Ok(Arc::new(Identity {
             org: Shared::recover(journal.clone(), StreamId::org(), Org::default).await?,
             sessions: Shared::recover(journal.clone(), StreamId::sessions(), Sessions::default).await?,
@@ -154,7 +153,6 @@ impl Identity {
             limiter: LoginLimiter::default(),
             codes: std::sync::Mutex::new(HashMap::new()),
             outbox,
-            device_secret: device_secret.as_bytes().to_vec(),
             session_ttl,
             following: Default::default(),
             verifier: Verifier::start(),
@@ -396,12 +394,6 @@ impl Identity {
         self.sessions.execute(&command, Utc::now().timestamp_millis()).await.map_err(journal_only)?;
         Ok(())
     }
-
-    /// The key a device puts in its payloads: HMAC-SHA256 of `community/device` under the
-    /// deployment's device secret, so a device can speak only for itself.
-    pub fn device_key(&self, community: &str, device: &str) -> String {
-        hutong_device_bridge::codec::device_key(&self.device_secret, community, device)
-    }
 }
 
 /// A phone as it may be logged.
@@ -421,7 +413,7 @@ mod tests {
 
     async fn identity_with_cashier() -> (Arc<Identity>, Arc<dyn Journal>) {
         let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-        let id = Identity::open(journal.clone(), "secret", TimeDelta::hours(12), test_outbox(&journal).await).await.unwrap();
+        let id = Identity::open(journal.clone(), TimeDelta::hours(12), test_outbox(&journal).await).await.unwrap();
         let company = CompanyId::new("acme");
         id.change(OrgCommand::CreateCompany { company: company.clone(), name: "Acme".into() }).await.unwrap();
         let staff = StaffRecord {
@@ -458,7 +450,7 @@ mod tests {
         let (revoked, _) = id.login_staff("cashier", "correct horse", "127.0.0.1", now).await.unwrap();
         let (hash, _) = id.principal(&revoked, now).unwrap();
         id.revoke(&hash).await.unwrap();
-        let reopened = Identity::open(journal.clone(), "secret", TimeDelta::hours(12), test_outbox(&journal).await).await.unwrap();
+        let reopened = Identity::open(journal.clone(), TimeDelta::hours(12), test_outbox(&journal).await).await.unwrap();
         assert!(reopened.principal(&kept, now).is_some());
         assert!(reopened.principal(&revoked, now).is_none());
         assert!(reopened.org().staff.contains_key("acme-cashier"));

@@ -1,0 +1,265 @@
+//! Hutong's own MQTT endpoint against the real binary: a PUBACK means the journal holds the
+//! reading (kill -9 at random moments, many times), a device reads and writes only its own
+//! topics, keys rotate and revoke at once, takeover, keep-alive and the per-address bound.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hutong_tests::*;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
+use serde_json::Value;
+
+const DEVICE: &str = "wm-1-1-101";
+const USER: &str = "heyuan/wm-1-1-101";
+const TOPIC: &str = "hutong/heyuan/devices/wm-1-1-101/telemetry";
+const COMMANDS: &str = "hutong/heyuan/devices/wm-1-1-101/command";
+
+fn device_view(server: &Server) -> Value {
+    server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"))
+}
+
+/// A QoS 1 publisher that keeps up to 100 readings in flight and counts the PUBACKs it got.
+/// The endpoint acknowledges in arrival order, so `acked` = n means readings 1..=n of this run
+/// are acknowledged.
+struct Publisher {
+    acked: Arc<AtomicU64>,
+    sent: Arc<AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Publisher {
+    /// Publishes readings with seq `first`, `first + 1`, … (value = seq) until dropped.
+    async fn start(port: u16, key: &str, first: u64) -> Publisher {
+        let mut options = MqttOptions::new(format!("kill-loop-{first}"), "127.0.0.1", port);
+        options.set_credentials(USER, key).set_keep_alive(Duration::from_secs(10)).set_inflight(100);
+        let (client, mut eventloop) = AsyncClient::new(options, 100);
+        let (acked, sent) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (connected_tx, connected) = tokio::sync::oneshot::channel();
+        let counter = acked.clone();
+        let driver = tokio::spawn(async move {
+            let mut connected_tx = Some(connected_tx);
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        if let Some(tx) = connected_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    // The server is gone: stop here, so nothing is counted after the kill.
+                    Err(_) => return,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), connected).await.expect("MQTT connect in time").expect("connack");
+        let count = sent.clone();
+        let publisher = tokio::spawn(async move {
+            for seq in first.. {
+                let payload = format!(r#"{{"seq":{seq},"ts":{},"value":"{seq}"}}"#, now_ms());
+                if client.publish(TOPIC, QoS::AtLeastOnce, false, payload).await.is_err() {
+                    return;
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Publisher { acked, sent, tasks: vec![driver, publisher] }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(|t| t.abort());
+    }
+}
+
+/// QoS 1 readings, `kill -9` at a random moment, restart: every acknowledged reading is in the
+/// device's state. `HUTONG_KILL_CYCLES` sets how many times (the soak runs 1,000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_reading_survives_kill_9_at_a_random_moment() {
+    let cycles: u64 = std::env::var("HUTONG_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::demo(&data, 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    // Readings acknowledged in all cycles so far, and the next seq never sent before.
+    let (mut acked_total, mut next_seq, mut last_acked_value) = (0u64, 1u64, 0u64);
+    let mut rng = now_ms() as u64 | 1;
+    for cycle in 0..cycles {
+        let publisher = Publisher::start(server.mqtt_port, &key, next_seq).await;
+        // A random moment between 20 and 400 ms into the stream of readings.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        tokio::time::sleep(Duration::from_millis(20 + rng % 380)).await;
+        let pid = server.pid();
+        server.kill9();
+        // Give the client's event loop a moment to see the connection drop; nothing can be
+        // acknowledged after the process is gone.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let acked = publisher.acked.load(Ordering::SeqCst);
+        let sent = publisher.sent.load(Ordering::SeqCst);
+        drop(publisher);
+        acked_total += acked;
+        if acked > 0 {
+            last_acked_value = next_seq + acked - 1;
+        }
+        next_seq += sent.max(acked) + 1;
+        server = Server::demo(&data, 0, &[]).await;
+        let view = device_view(&server);
+        let journaled = view["journal_seq"].as_u64().unwrap();
+        let value: u64 = view["last_value"].as_str().map_or(0, |v| v.parse().unwrap());
+        assert!(
+            journaled >= acked_total && value >= last_acked_value,
+            "cycle {cycle} (pid {pid}): {acked_total} readings acknowledged up to value {last_acked_value}, but the device holds {journaled} up to {value}"
+        );
+    }
+    eprintln!("{cycles} kill -9 cycles, {acked_total} acknowledged readings, none lost");
+    assert!(acked_total > 0, "the loop acknowledged nothing: it tested nothing");
+}
+
+/// A subscription's answer per filter.
+async fn subscribe(port: u16, user: &str, key: &str, filters: &[&str]) -> Vec<SubscribeReasonCode> {
+    let mut options = MqttOptions::new(format!("sub-{}", now_ms()), "127.0.0.1", port);
+    options.set_credentials(user, key);
+    let (client, mut eventloop) = AsyncClient::new(options, 10);
+    let filters: Vec<_> = filters.iter().map(|f| rumqttc::SubscribeFilter::new(f.to_string(), QoS::AtLeastOnce)).collect();
+    client.subscribe_many(filters).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(Event::Incoming(Packet::SubAck(ack))) = eventloop.poll().await {
+                return ack.return_codes;
+            }
+        }
+    })
+    .await
+    .expect("SUBACK in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_reads_only_its_own_command_topic_and_writes_only_its_own_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let codes = subscribe(server.mqtt_port, USER, &key, &["hutong/#", "#", "hutong/heyuan/devices/gate-1/command", COMMANDS, "hutong/+/devices/+/telemetry"]).await;
+    use SubscribeReasonCode::{Failure, Success};
+    assert_eq!(codes, vec![Failure, Failure, Failure, Success(QoS::AtLeastOnce), Failure]);
+    assert_eq!(server.metric("hutong_mqtt_subscriptions_refused_total"), 4);
+    // Publishing for another device, or on a topic of no device, journals nothing.
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "nosy-meter", USER, &key).await;
+    device.publish("hutong/heyuan/devices/wm-1-1-102/telemetry", telemetry(1, "5")).await;
+    device.publish("hutong/lianyuan/devices/wm-1-1-101/telemetry", telemetry(1, "5")).await;
+    device.publish("hutong/heyuan/devices/wm-1-1-101/command", telemetry(1, "5")).await;
+    let forbidden = "hutong_mqtt_rejected_total{reason=\"forbidden\"}";
+    wait_for("refusals counted", Duration::from_secs(5), async || (server.metric(forbidden) == 2).then_some(())).await;
+    assert_eq!(server.metric("hutong_mqtt_rejected_total{reason=\"bad_topic\"}"), 1);
+    assert_eq!(server.get_json("/api/v1/communities/heyuan/devices/wm-1-1-102")["journal_seq"], 0);
+    assert_eq!(server.get_json("/api/v1/communities/lianyuan/devices/wm-1-1-101")["journal_seq"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_replaces_the_old_one_and_a_revoked_device_is_cut_off_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let first = server.device_key("heyuan", DEVICE);
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "rotating-meter", USER, &first).await;
+    device.publish(TOPIC, telemetry(1, "1")).await;
+
+    let (status, reply) = http(server.http, "POST", &format!("/api/v1/communities/heyuan/devices/{DEVICE}/key/rotate"), Some(&server.admin), Some("")).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let rotated: Value = serde_json::from_str(&reply).unwrap();
+    let second = rotated["key"].as_str().unwrap().to_string();
+    assert_eq!(rotated["generation"], 1);
+    let changed = "hutong_mqtt_disconnects_total{reason=\"key_changed\"}";
+    wait_for("the old key's connection closed", Duration::from_secs(2), async || (server.metric(changed) == 1).then_some(())).await;
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, USER, &first).await, "the old key is refused");
+    let (status, reply) = http(server.http, "GET", &format!("/api/v1/communities/heyuan/devices/{DEVICE}/key"), Some(&server.admin), None).unwrap();
+    assert_eq!(status, 409, "a rotated key is shown once: {reply}");
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "rotated-meter", USER, &second).await;
+    device.publish(TOPIC, telemetry(2, "2")).await;
+    wait_for("the reading under the new key", Duration::from_secs(5), async || (device_view(&server)["last_value"] == "2").then_some(())).await;
+
+    let (status, reply) = http(server.http, "POST", &format!("/api/v1/communities/heyuan/devices/{DEVICE}/key/revoke"), Some(&server.admin), Some("")).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    wait_for("the revoked device's connection closed", Duration::from_secs(2), async || (server.metric(changed) == 2).then_some(())).await;
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, USER, &second).await, "a revoked device is refused");
+    assert_eq!(server.metric("hutong_mqtt_connections_refused_total{reason=\"revoked\"}"), 1);
+    // Other devices are untouched, and the revocation outlives a restart.
+    assert!(!connect_refused("127.0.0.1", server.mqtt_port, "heyuan/wm-1-1-102", &server.device_key("heyuan", "wm-1-1-102")).await);
+    let audit = server.get_json("/api/v1/audit?action=device.key.revoke");
+    assert_eq!(audit[0]["target"], format!("heyuan/{DEVICE}"));
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(!log.contains(&second) && !log.contains(&first), "a device key reached the log");
+    let data = server.data.clone();
+    drop(device);
+    server.stop();
+    let server = Server::demo(&data, 0, &[]).await;
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, USER, &second).await, "still revoked after a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_connection_of_a_device_takes_over_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let _old = Device::connect("127.0.0.1", server.mqtt_port, "meter-before", USER, &key).await;
+    let mut new = Device::connect("127.0.0.1", server.mqtt_port, "meter-after", USER, &key).await;
+    let takeover = "hutong_mqtt_disconnects_total{reason=\"takeover\"}";
+    wait_for("the first connection closed", Duration::from_secs(2), async || (server.metric(takeover) >= 1).then_some(())).await;
+    new.publish(TOPIC, telemetry(1, "3")).await;
+    wait_for("the new connection heard", Duration::from_secs(5), async || (device_view(&server)["last_value"] == "3").then_some(())).await;
+}
+
+/// A raw MQTT 3.1.1 CONNECT with this keep-alive, so the test controls what the client (does not) send.
+fn raw_connect(port: u16, user: &str, key: &str, keep_alive: u16) -> std::net::TcpStream {
+    let field = |s: &str| {
+        let mut v = (s.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    };
+    let mut body = field("MQTT");
+    body.extend_from_slice(&[4, 0xC2]);
+    body.extend_from_slice(&keep_alive.to_be_bytes());
+    for part in ["silent-meter", user, key] {
+        body.extend(field(part));
+    }
+    let mut packet = vec![0x10, body.len() as u8];
+    packet.extend(body);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(&packet).unwrap();
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack).unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 0], "CONNACK accepted");
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_device_is_dropped_after_its_keep_alive_and_one_address_cannot_hold_every_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &["--mqtt-max-per-address", "3"]).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let mut silent = raw_connect(server.mqtt_port, USER, &key, 1);
+    silent.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    assert_eq!(silent.read(&mut buf).unwrap_or(0), 0, "closed by the server");
+    let after = started.elapsed();
+    assert!(after >= Duration::from_millis(1400) && after < Duration::from_secs(3), "closed after {after:?} (keep-alive 1 s × 1.5)");
+    wait_for("counted", Duration::from_secs(2), async || (server.metric("hutong_mqtt_disconnects_total{reason=\"keep_alive\"}") == 1).then_some(())).await;
+
+    // Three connections from this address are held; the fourth is closed at once.
+    let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(("127.0.0.1", server.mqtt_port)).unwrap()).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fourth = std::net::TcpStream::connect(("127.0.0.1", server.mqtt_port)).unwrap();
+    fourth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(fourth.read(&mut buf).unwrap_or(0), 0, "the fourth connection is closed");
+    assert_eq!(server.metric("hutong_mqtt_connections_refused_total{reason=\"too_many_from_address\"}"), 1);
+    drop(held);
+    // Once they are gone, the address may connect again.
+    wait_for("slots freed", Duration::from_secs(5), async || (server.metric("hutong_mqtt_connections ") == 0).then_some(())).await;
+    let _device = Device::connect("127.0.0.1", server.mqtt_port, "after-the-flood", USER, &key).await;
+}
