@@ -371,6 +371,33 @@ impl Drop for Device {
     }
 }
 
+/// The journal of a data directory a (stopped) server ran on: the log, or SQLite for a directory
+/// that has one.
+pub fn open_journal_at(data: &Path) -> std::sync::Arc<dyn hutong_actors::journal::Journal> {
+    use hutong_actors::journal::{LogJournal, LogOptions, SqliteJournal, SqliteOptions};
+    if data.join("log").exists() {
+        std::sync::Arc::new(LogJournal::open(LogOptions::new(data.join("log"))).expect("open the log"))
+    } else {
+        std::sync::Arc::new(SqliteJournal::open(SqliteOptions::new(data.join("journal.db"))).expect("open journal.db"))
+    }
+}
+
+/// Bytes of journal data in a data directory (the log's segments up to their zeros, or SQLite's files).
+pub fn journal_bytes(data: &Path) -> u64 {
+    let sqlite: u64 = ["journal.db", "journal.db-wal"].iter().filter_map(|f| std::fs::metadata(data.join(f)).ok()).map(|m| m.len()).sum();
+    let log: u64 = std::fs::read_dir(data.join("log"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+                .filter_map(|e| std::fs::read(e.path()).ok())
+                .map(|bytes| bytes.iter().rposition(|b| *b != 0).map_or(0, |p| p as u64 + 1))
+                .sum()
+        })
+        .unwrap_or(0);
+    sqlite + log
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }

@@ -6,15 +6,33 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use hutong_actors::journal::{Journal, SqliteJournal, SqliteOptions};
+use hutong_actors::journal::{Journal, LogJournal, LogOptions, SqliteJournal, SqliteOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_append_survives_kill_9() {
+async fn every_acknowledged_append_survives_kill_9_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("journal.db");
-    for round in 0..3 {
+    kill_rounds("sqlite", &dir.path().join("journal.db"), 3).await;
+}
+
+/// The log over 1 MiB segments, so the kills land in rolls too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_append_survives_kill_9_on_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_rounds("log", &dir.path().join("log"), 10).await;
+}
+
+fn open(store: &str, path: &std::path::Path) -> Arc<dyn Journal> {
+    match store {
+        "log" => Arc::new(LogJournal::open(LogOptions { segment_bytes: 1 << 20, ..LogOptions::new(path) }).unwrap()),
+        _ => Arc::new(SqliteJournal::open(SqliteOptions::new(path)).unwrap()),
+    }
+}
+
+async fn kill_rounds(store: &str, path: &std::path::Path, rounds: usize) {
+    for round in 0..rounds {
         let mut child = Command::new(env!("CARGO_BIN_EXE_journal_writer"))
-            .arg(&path)
+            .arg(store)
+            .arg(path)
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the writer");
@@ -40,7 +58,7 @@ async fn every_acknowledged_append_survives_kill_9() {
             }
         }
 
-        let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(SqliteOptions::new(&path)).unwrap());
+        let journal = open(store, path);
         for (stream, high) in &acked {
             let records = journal.replay(stream, 0).await.unwrap();
             let head = records.last().map_or(0, |r| r.seq);

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use hutong_actors::journal::{Append, Journal, SqliteJournal, SqliteOptions};
+use hutong_actors::journal::{Append, Journal};
 use hutong_core::book::{BookEvent, PayChannel, Payment};
 use hutong_core::{HouseId, Money};
 use hutong_tests::*;
@@ -83,7 +83,7 @@ async fn v1_a_tariff_past_its_bounds_is_refused_and_bill_runs_keep_working() {
 /// Two payments whose sum overflows `Decimal`, written straight into the journal as an old bug
 /// (or a hand edit) might have left them.
 async fn poison(data: &std::path::Path) -> u64 {
-    let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(SqliteOptions::new(data.join("journal.db"))).unwrap());
+    let journal: Arc<dyn Journal> = open_journal_at(data);
     let stream = "book/heyuan/heyuan-b01";
     let head = journal.head(stream).await.unwrap();
     let huge = Money::exact("50000000000000000000000000000").unwrap();
@@ -181,10 +181,6 @@ fn status_of_upload_as(addr: std::net::SocketAddr, path: &str, token: &str, body
     let mut reply = Vec::new();
     let _ = s.read_to_end(&mut reply);
     String::from_utf8_lossy(&reply).split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
-}
-
-fn journal_bytes(data: &std::path::Path) -> u64 {
-    ["journal.db", "journal.db-wal"].iter().filter_map(|f| std::fs::metadata(data.join(f)).ok()).map(|m| m.len()).sum()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -335,7 +331,7 @@ async fn r3_a_full_disk_stops_hutong_taking_writes_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("h");
     Server::demo(&data, 0, &[]).await.stop();
-    let mib = std::fs::metadata(data.join("journal.db")).unwrap().len().div_ceil(1 << 20) + 4;
+    let mib = journal_bytes(&data).div_ceil(1 << 20) + 4;
     let server = Server::demo(&data, 0, &["--journal-max-mib", &mib.to_string()]).await;
     let cashier = server.login("cashier");
     let finance = server.login("finance");

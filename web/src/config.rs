@@ -69,7 +69,9 @@ pub struct Overrides {
     /// (an http:// or https:// URL); without it they are written to the log, codes withheld.
     #[arg(long, env = "HUTONG_SMS_WEBHOOK")]
     pub sms_webhook: Option<String>,
-    /// Where the journal lives: `sqlite` (default, under --data) or `scylla://host:port[,host:port]/keyspace`.
+    /// Where the journal lives: `log` (default: the append-only log under --data/log), `sqlite`
+    /// (--data/journal.db; the default for a data directory that already has one) or
+    /// `scylla://host:port[,host:port]/keyspace`.
     #[arg(long, env = "HUTONG_STORE")]
     pub store: Option<String>,
     /// Run only these communities (comma separated); other Hutong nodes run the rest.
@@ -130,6 +132,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite,
+    /// The append-only log under `--data`/log.
+    Log,
     Scylla(hutong_actors::journal::ScyllaOptions),
 }
 
@@ -213,6 +217,7 @@ impl Overrides {
             Some(path) => read_file(path)?,
             None => ConfigFile::default(),
         };
+        let data = self.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("hutong-data"));
         let http = self.http.clone().or(file.http).unwrap_or_else(|| "127.0.0.1:8080".into());
         let mqtt = self.mqtt.clone().or(file.mqtt).unwrap_or_else(|| "127.0.0.1:1883".into());
         let broker = match self.mqtt_url.clone().or(file.mqtt_url) {
@@ -220,7 +225,7 @@ impl Overrides {
             None => Broker::Embedded(address("mqtt", &mqtt)?),
         };
         Ok(Config {
-            data: self.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("hutong-data")),
+            data: data.clone(),
             http: address("http", &http)?,
             broker,
             assets: self.assets.clone().or(file.assets).unwrap_or_else(|| PathBuf::from("dashboards/dist")),
@@ -230,7 +235,10 @@ impl Overrides {
             reminder_webhook: web_url("reminder_webhook", self.reminder_webhook.clone().or(file.reminder_webhook))?,
             sms_webhook: web_url("sms_webhook", self.sms_webhook.clone().or(file.sms_webhook))?,
             store: match self.store.clone().or(file.store).as_deref() {
-                None | Some("sqlite") => Store::Sqlite,
+                // A data directory an earlier Hutong filled with SQLite keeps it.
+                None if data.join("journal.db").exists() && !data.join("log").exists() => Store::Sqlite,
+                None | Some("log") => Store::Log,
+                Some("sqlite") => Store::Sqlite,
                 Some(url) => Store::Scylla(hutong_actors::journal::ScyllaOptions::from_url(url).map_err(|e| ConfigError::Store(e.to_string()))?),
             },
             communities: self.communities.clone().or(file.communities).filter(|c| !c.is_empty()),

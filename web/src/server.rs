@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use hutong_actors::community::{self, CommunityArgs};
-use hutong_actors::journal::{Journal, ScyllaJournal, SqliteJournal, SqliteOptions};
+use hutong_actors::journal::{Journal, LogJournal, LogOptions, ScyllaJournal, SqliteJournal, SqliteOptions};
 use hutong_actors::{Clock, Directory, LiveHub, Metrics};
 use hutong_core::ids::DeviceId;
 use hutong_device_bridge::ingest::{self, IngestOptions};
@@ -257,7 +257,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     Ok(())
 }
 
-/// The embedded SQLite journal under `--data`, or ScyllaDB with `--store scylla://…`.
+/// The embedded SQLite journal under `--data`, the append-only log with `--store log`, or
+/// ScyllaDB with `--store scylla://…`.
 pub async fn open_journal(config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
     Ok(match &config.store {
         Store::Sqlite => {
@@ -265,6 +266,13 @@ pub async fn open_journal(config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
             Arc::new(
                 SqliteJournal::open(SqliteOptions { max_mib: config.journal_max_mib, ..SqliteOptions::new(&path) })
                     .with_context(|| format!("打开日志失败 / cannot open the journal at {}", path.display()))?,
+            )
+        }
+        Store::Log => {
+            let dir = config.data.join("log");
+            Arc::new(
+                LogJournal::open(LogOptions { max_mib: config.journal_max_mib, ..LogOptions::new(&dir) })
+                    .with_context(|| format!("打开日志失败 / cannot open the journal at {}", dir.display()))?,
             )
         }
         Store::Scylla(options) => Arc::new(ScyllaJournal::connect(options).await?),

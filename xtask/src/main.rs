@@ -170,7 +170,8 @@ fn main() -> anyhow::Result<()> {
         Some("bench") if args.get(1).map(String::as_str) == Some("journal") => {
             let cassandra = ensure_cassandra()?;
             run(cargo()
-                .args(["run", "--release", "-p", "hutong-tests", "--bin", "bench_journal"])
+                .args(["run", "--release", "-p", "hutong-tests", "--bin", "bench_journal", "--"])
+                .args(&args[2..])
                 .env("HUTONG_CASSANDRA_LIB", &cassandra))
         }
         Some("bench") => {

@@ -2,10 +2,11 @@
 //! with the seq the writer expects to follow, replayed on start, and snapshots so replay starts
 //! late. An append is acknowledged only once it is durable.
 //!
-//! One trait, several backends: [`MemoryJournal`] for actor tests, [`SqliteJournal`] for one
-//! machine, [`ScyllaJournal`] for a cluster. Every backend passes the one [`conformance`] suite.
+//! One trait, several backends: [`MemoryJournal`] for actor tests, [`LogJournal`] (an
+//! append-only log) and [`SqliteJournal`] for one machine, [`ScyllaJournal`] for a cluster. Every backend passes the one [`conformance`] suite.
 
 pub mod conformance;
+mod log;
 mod memory;
 mod scylla;
 mod sqlite;
@@ -13,6 +14,7 @@ mod sqlite;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use log::{LogJournal, LogOptions};
 pub use memory::MemoryJournal;
 pub use scylla::{BUCKET as SCYLLA_BUCKET, ScyllaJournal, ScyllaOptions, init_schema};
 pub use sqlite::{SqliteJournal, SqliteOptions};

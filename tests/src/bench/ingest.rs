@@ -3,6 +3,9 @@
 //! client, and has simulated devices publish readings over MQTT with QoS 1. Each reading carries
 //! its publish time; the client measures publish → journal durable → WebSocket.
 //!
+//! Beside it, the same publishers and messages through Debian's mosquitto to one QoS 1 subscriber
+//! (no journal), the peer the issue asks the ratio to.
+//!
 //! Two phases: as fast as the server keeps up (publishers keep at most `window` messages between
 //! publish and WebSocket, so the broker never hoards a backlog: sustained messages/s), then a
 //! fixed rate (latency p50/p99 at that rate). The backlog drains between phases.
@@ -84,7 +87,7 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         session_hours: 1,
         reminder_webhook: None,
         sms_webhook: None,
-        store: hutong_web::config::Store::Sqlite,
+        store: hutong_web::config::Store::Log,
         communities: None,
         trusted_proxies: Vec::new(),
         journal_max_mib: None,
@@ -99,7 +102,7 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
     }));
     let started = Instant::now();
     ready_rx.await?;
-    println!("server ready in {:.2?} (demo community: 3,173 devices, SQLite journal in {})", started.elapsed(), dir.display());
+    println!("server ready in {:.2?} (demo community: 3,173 devices, the log journal in {})", started.elapsed(), dir.display());
     Ok(DemoServer { http, mqtt, dir, shutdown, task })
 }
 
@@ -112,19 +115,78 @@ impl DemoServer {
 }
 
 pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
-    let demo = demo_server().await?;
-    let (http, mqtt) = (demo.http, demo.mqtt);
-    let device_secret = DEVICE_SECRET;
+    let community = hutong_core::demo::community();
+    let meters: Vec<DeviceSpec> = hutong_core::demo::devices(&community).into_iter().filter(|d| d.kind.is_meter()).collect();
 
+    // Hutong: devices → its own MQTT endpoint → device actor → journal (durable) → PUBACK, /ws.
+    let demo = demo_server().await?;
     let seen = Arc::new(Seen::default());
-    let token = sign_in(http, "control", "bench-password").await?;
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{http}/ws?community=heyuan"))?;
+    let token = sign_in(demo.http, "control", "bench-password").await?;
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/ws?community=heyuan", demo.http))?;
     request.headers_mut().insert("Authorization", format!("Bearer {token}").parse()?);
     let (ws, _) = tokio_tungstenite::connect_async(request).await?;
     let reader = tokio::spawn(read_socket(ws, seen.clone()));
+    let service = Some((hutong_device_bridge::codec::SERVICE_USER.to_string(), hutong_device_bridge::codec::service_password(DEVICE_SECRET.as_bytes())));
+    let hutong = phases(&options, demo.mqtt.port(), service, &meters, &seen).await?;
+    let resyncs = seen.resyncs.load(Ordering::Relaxed);
+    // What became of every message, by the server's own count.
+    let metrics = crate::http_get(demo.http, "/metrics").map(|(_, text)| text).unwrap_or_default();
+    let outcomes: Vec<&str> = metrics.lines().filter(|l| l.starts_with("hutong_mqtt_") && !l.ends_with(" 0")).collect();
+    reader.abort();
+    demo.stop().await;
 
-    let community = hutong_core::demo::community();
-    let meters: Vec<DeviceSpec> = hutong_core::demo::devices(&community).into_iter().filter(|d| d.kind.is_meter()).collect();
+    // The peer: Debian's mosquitto passing the same QoS 1 messages to one subscriber, no journal.
+    let peer = match Mosquitto::start() {
+        Ok(mosquitto) => {
+            let seen = Arc::new(Seen::default());
+            let subscriber = subscribe_all(mosquitto.port, seen.clone()).await?;
+            let rows = phases(&options, mosquitto.port, None, &meters, &seen).await?;
+            subscriber.abort();
+            Some(rows)
+        }
+        Err(e) => {
+            println!("mosquitto not run ({e}); install Debian's mosquitto for the comparison");
+            None
+        }
+    };
+
+    println!();
+    println!("| system | phase | target msg/s | published | received | sustained msg/s (publish→durable→/ws for Hutong; publish→subscriber for mosquitto) | p50 ms | p99 ms | p99.9 ms |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let systems = [("Hutong (journal, fsync)", Some(&hutong)), ("mosquitto (no journal)", peer.as_ref())];
+    for (system, rows) in systems.into_iter().filter_map(|(name, rows)| rows.map(|r| (name, r))) {
+        for row in rows {
+            let target = row.rate.map_or("as fast as possible".to_string(), |r| r.to_string());
+            println!(
+                "| {system} | {} | {target} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                row.phase, row.published, row.received, row.per_sec, row.p50, row.p99, row.p999
+            );
+        }
+    }
+    if let Some(peer) = &peer {
+        #[allow(clippy::float_arithmetic)]
+        let ratio = hutong[0].per_sec / peer[0].per_sec;
+        println!("\nsustained ratio Hutong / mosquitto: {ratio:.2}");
+    }
+    println!("Hutong's MQTT counters (non-zero): {}", outcomes.join(", "));
+    println!("WebSocket resyncs: {resyncs}; machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    Ok(())
+}
+
+/// One phase's figures.
+struct Row {
+    phase: &'static str,
+    rate: Option<u32>,
+    published: u64,
+    received: u64,
+    per_sec: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+}
+
+/// The two phases against one broker: as fast as it keeps up, then the fixed rate.
+async fn phases(options: &IngestBench, port: u16, credentials: Option<(String, String)>, meters: &[DeviceSpec], seen: &Arc<Seen>) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut seq0 = 1u64;
     for (phase, rate) in [("max", None), ("fixed", Some(options.rate))] {
@@ -134,7 +196,7 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         let t0 = Instant::now();
         let gate = Window { seen: seen.clone(), base: before, published: Arc::new(AtomicU64::new(0)), limit: options.window };
         let published =
-            publish_phase(mqtt.port(), &meters, device_secret, options.publishers, rate, Duration::from_secs(options.seconds), seq0, gate).await?;
+            publish_phase(port, meters, credentials.clone(), options.publishers, rate, Duration::from_secs(options.seconds), seq0, gate).await?;
         seq0 += published + 1;
         // Wait for the tail to drain (bounded).
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -148,20 +210,79 @@ pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
         lat.sort_unstable();
         #[allow(clippy::float_arithmetic)]
         let per_sec = received as f64 / elapsed.as_secs_f64();
-        rows.push((phase, rate, published, received, per_sec, percentile(&lat, 0.5), percentile(&lat, 0.99), percentile(&lat, 0.999)));
+        rows.push(Row { phase, rate, published, received, per_sec, p50: percentile(&lat, 0.5), p99: percentile(&lat, 0.99), p999: percentile(&lat, 0.999) });
     }
-    let resyncs = seen.resyncs.load(Ordering::Relaxed);
-    println!();
-    println!("| phase | target msg/s | published | received on /ws | sustained msg/s (publish→durable→/ws) | p50 ms | p99 ms | p99.9 ms |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (phase, rate, published, received, per_sec, p50, p99, p999) in rows {
-        let target = rate.map_or("as fast as possible".to_string(), |r| r.to_string());
-        println!("| {phase} | {target} | {published} | {received} | {per_sec:.0} | {p50:.2} | {p99:.2} | {p999:.2} |");
+    Ok(rows)
+}
+
+/// Debian's mosquitto on a free port, stopped when dropped.
+struct Mosquitto {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Mosquitto {
+    fn start() -> anyhow::Result<Mosquitto> {
+        let port = free_port()?;
+        // Its defaults drop QoS 1 messages past 1,000 queued for a subscriber and keep 20 in
+        // flight: lifted, so it passes every message, as Hutong must.
+        let conf = std::env::temp_dir().join(format!("hutong-bench-mosquitto-{port}.conf"));
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 1000\n"))?;
+        let child = std::process::Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "mosquitto did not listen in 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Mosquitto { child, port })
     }
-    println!("\nWebSocket resyncs: {resyncs}; machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    reader.abort();
-    demo.stop().await;
-    Ok(())
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One QoS 1 subscriber to every reading, counting them and their latency like the /ws reader.
+async fn subscribe_all(port: u16, seen: Arc<Seen>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut options = MqttOptions::new("bench-subscriber", "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(30)).set_inflight(1000);
+    let (client, mut eventloop) = AsyncClient::new(options, 10_000);
+    client.subscribe("hutong/+/devices/+/telemetry", QoS::AtLeastOnce).await?;
+    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut subscribed_tx = Some(subscribed_tx);
+        while let Ok(event) = eventloop.poll().await {
+            match event {
+                rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) => {
+                    if let Some(tx) = subscribed_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                rumqttc::Event::Incoming(rumqttc::Packet::Publish(publish)) => {
+                    let now = Utc::now();
+                    seen.events.fetch_add(1, Ordering::Relaxed);
+                    if seen.recording.load(Ordering::Relaxed) {
+                        let value: serde_json::Value = serde_json::from_slice(&publish.payload).unwrap_or_default();
+                        if let Some(at) = value["ts"].as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
+                            let us = (now - at).num_microseconds().unwrap_or(0).max(0) as u64;
+                            seen.latencies_us.lock().unwrap().push(us);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), subscribed).await??;
+    Ok(task)
 }
 
 /// Signs in over HTTP, as the control-room operator whose wall the benchmark watches.
@@ -234,7 +355,7 @@ impl Window {
 async fn publish_phase(
     port: u16,
     meters: &[DeviceSpec],
-    device_secret: &str,
+    credentials: Option<(String, String)>,
     publishers: usize,
     rate: Option<u32>,
     length: Duration,
@@ -244,20 +365,26 @@ async fn publish_phase(
     let mut tasks = Vec::new();
     for p in 0..publishers {
         let window = window.clone();
-        let secret = device_secret.to_string();
+        let credentials = credentials.clone();
         let mine: Vec<DeviceSpec> = meters.iter().skip(p).step_by(publishers).cloned().collect();
         let per_publisher = rate.map(|r| r.div_ceil(publishers as u32));
         tasks.push(tokio::spawn(async move {
             let mut options = MqttOptions::new(format!("bench-{p}-{seq0}"), "127.0.0.1", port);
-            options.set_keep_alive(Duration::from_secs(30)).set_inflight(1000).set_credentials(
-                hutong_device_bridge::codec::SERVICE_USER,
-                hutong_device_bridge::codec::service_password(secret.as_bytes()),
-            );
+            options.set_keep_alive(Duration::from_secs(30)).set_inflight(1000);
+            if let Some((user, password)) = credentials {
+                options.set_credentials(user, password);
+            }
             let (client, mut eventloop) = AsyncClient::new(options, 10_000);
+            let acked = Arc::new(AtomicU64::new(0));
+            let acks = acked.clone();
             let driver = tokio::spawn(async move {
                 while let Ok(event) = eventloop.poll().await {
-                    if matches!(event, rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
-                        break;
+                    match event {
+                        rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) => {
+                            acks.fetch_add(1, Ordering::Relaxed);
+                        }
+                        rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect) => break,
+                        _ => {}
                     }
                 }
             });
@@ -297,8 +424,12 @@ async fn publish_phase(
                     window.published.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            // The disconnect queues behind the last publishes; the event loop sends them all, then
-            // ends on the closed connection.
+            // Disconnect once every publish is acknowledged: rumqttc drops what it still holds
+            // when it sends DISCONNECT, which would count as lost here.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while acked.load(Ordering::Relaxed) < sent && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             let _ = client.disconnect().await;
             if tokio::time::timeout(Duration::from_secs(10), driver).await.is_err() {
                 tracing::warn!("a publisher's connection did not close in 10 s");

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hutong_actors::journal::{Append, Journal, ScyllaJournal, ScyllaOptions, SqliteJournal, SqliteOptions, init_schema};
+use hutong_actors::journal::{Append, Journal, LogJournal, LogOptions, ScyllaJournal, ScyllaOptions, SqliteJournal, SqliteOptions, init_schema};
 use hutong_tests::cassandra::CassandraNode;
 use scylla::client::session::Session;
 use scylla::statement::batch::{Batch, BatchType};
@@ -107,8 +107,22 @@ fn row(name: &str, f: &Figures) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite: Arc<dyn Journal> = Arc::new(SqliteJournal::open(SqliteOptions::new(dir.path().join("journal.db"))).unwrap());
-    let sqlite_figures = through_journal(sqlite, "bench", 256, 100).await;
+    // The two embedded stores, side by side: 256 and 3,000 streams appending at once.
+    let mut embedded = Vec::new();
+    for (streams, per_stream) in [(256, 100), (3_000, 20)] {
+        let sqlite: Arc<dyn Journal> = Arc::new(SqliteJournal::open(SqliteOptions::new(dir.path().join(format!("journal-{streams}.db")))).unwrap());
+        embedded.push((format!("SQLite (WAL, synchronous=FULL), {streams} streams"), through_journal(sqlite, "bench", streams, per_stream).await));
+        let log: Arc<dyn Journal> = Arc::new(LogJournal::open(LogOptions::new(dir.path().join(format!("log-{streams}")))).unwrap());
+        embedded.push((format!("append-only log (fdatasync per group commit), {streams} streams"), through_journal(log, "bench", streams, per_stream).await));
+    }
+    println!("| store | appends | seconds | durable appends/s | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|");
+    for (name, figures) in &embedded {
+        row(name, figures);
+    }
+    if std::env::args().any(|a| a == "--embedded-only") {
+        return;
+    }
 
     let node = CassandraNode::start_blocking(dir.path().join("node")).await;
     let session = Arc::new(scylla::client::session_builder::SessionBuilder::new().known_node(&node.cql).build().await.unwrap());
@@ -129,9 +143,8 @@ async fn main() {
     }
     let (ours, raw) = (ours.unwrap(), raw.unwrap());
 
-    println!("| store | appends | seconds | durable appends/s | p50 ms | p99 ms |");
+    println!("\n| store | appends | seconds | durable appends/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
-    row("SQLite (WAL, synchronous=FULL), 256 streams", &sqlite_figures);
     row(&format!("CQL node, Hutong journal (LWT batch, QUORUM), {streams} streams"), &ours);
     row(&format!("CQL node, raw driver, same batches, {streams} streams"), &raw);
     #[allow(clippy::float_arithmetic)]
