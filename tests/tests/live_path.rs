@@ -244,3 +244,67 @@ async fn a_flood_of_bad_messages_is_counted_but_does_not_flood_the_log() {
     assert!(lines <= seconds, "{lines} log lines for 300 refusals in about {seconds} s");
     assert!(!log.contains("沪A12345"), "a payload value reached the log");
 }
+
+fn start_mosquitto(port: u16) -> Mosquitto {
+    let child = Command::new("mosquitto")
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Debian's mosquitto is installed by `cargo xtask test`");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Mosquitto(child)
+}
+
+/// CPU time a process has used, in clock ticks (user + system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// The external broker restarts again and again (`HUTONG_BROKER_RESTARTS`, default 100): each
+/// time ingest reconnects and resubscribes, and a reading reaches the wall within 5 s; while the
+/// broker is away Hutong waits with backoff instead of spinning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_comes_back_within_5_s_of_every_broker_restart_without_a_busy_loop() {
+    let restarts: u64 = std::env::var("HUTONG_BROKER_RESTARTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let port = free_port();
+    let mut mosquitto = Some(start_mosquitto(port));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let server = Server::demo(&dir.path().join("data"), 0, &["--mqtt-url", &url]).await;
+    wait_for("ingest to connect to mosquitto", Duration::from_secs(10), async || (server.metric("hutong_mqtt_connected ") == 1).then_some(())).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
+    let (started, cpu_before) = (Instant::now(), cpu_ticks(server.pid()));
+    let mut seq = 0u64;
+    let mut slowest = Duration::ZERO;
+    for restart in 0..restarts {
+        drop(mosquitto.take());
+        // The broker is away for 20–220 ms, then back on the same port.
+        tokio::time::sleep(Duration::from_millis(20 + (restart * 37) % 200)).await;
+        mosquitto = Some(start_mosquitto(port));
+        let back = Instant::now();
+        let mut device = Device::connect("127.0.0.1", port, &format!("restart-meter-{restart}"), &format!("heyuan/{DEVICE}"), &key).await;
+        loop {
+            seq += 1;
+            device.publish(TOPIC, telemetry_keyed(&key, seq, &seq.to_string())).await;
+            let value = seq.to_string();
+            if wait_event(&mut ws, Duration::from_millis(100), |e| e["body"]["device"] == DEVICE && e["body"]["event"]["value"] == value.as_str()).await.is_ok() {
+                break;
+            }
+            assert!(back.elapsed() < Duration::from_secs(5), "restart {restart}: no reading through after 5 s");
+        }
+        slowest = slowest.max(back.elapsed());
+    }
+    let (wall, cpu) = (started.elapsed().as_secs_f64(), (cpu_ticks(server.pid()) - cpu_before) as f64 / 100.0);
+    eprintln!("{restarts} broker restarts: slowest comeback {slowest:?}; Hutong used {cpu:.1} s of CPU in {wall:.1} s");
+    assert!(cpu < wall * 0.5, "Hutong used {cpu:.1} s of CPU in {wall:.1} s of broker restarts: a busy loop?");
+    assert!(server.metric("hutong_mqtt_reconnects_total ") >= restarts, "every restart was a reconnect");
+}
