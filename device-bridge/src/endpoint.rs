@@ -432,15 +432,13 @@ impl Endpoint {
                             pending.push_back(self.settle(pkid, outcome));
                         }
                         Packet::Subscribe(subscribe) => {
-                            let own = match principal {
-                                Principal::Device { community, device } => Some(command_topic(community, device)),
-                                Principal::Service => None,
-                            };
+                            // On this endpoint only devices subscribe, to their commands.
+                            let device = matches!(principal, Principal::Device { .. });
                             let codes = subscribe
                                 .filters
                                 .iter()
                                 .map(|f| {
-                                    if own.as_deref() == Some(f.path.as_str()) {
+                                    if device && principal.may_subscribe(&f.path) {
                                         if let Some(sender) = command_tx.take() {
                                             self.set_commands(key, id, sender);
                                         }

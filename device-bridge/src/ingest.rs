@@ -25,6 +25,12 @@ pub struct IngestOptions {
     /// The devices' keys: a broker that does not ask Hutong who connects passes on whatever any
     /// client publishes, so every message must carry its device's key.
     pub keyring: Arc<Keyring>,
+    /// The broker asks Hutong's hooks (`/api/v1/mqtt/auth`, `/api/v1/mqtt/acl`) who connects and
+    /// who may publish where: a topic then says who sent the message, no payload key needed.
+    pub broker_authenticates: bool,
+    /// Share the subscription among Hutong's nodes (`$share/{group}/…`) with a persistent session,
+    /// so each message goes to one node and none is lost while a node restarts.
+    pub share_group: Option<String>,
     /// Subscribe only to these communities' devices (a node running some communities); `None`: all.
     pub communities: Option<Vec<String>>,
 }
@@ -47,15 +53,21 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
     describe_metrics(&metrics);
     let mut mqtt = options.broker.options(&options.client_id);
     mqtt.set_manual_acks(true)
-        .set_clean_session(true)
+        // A shared subscription's persistent session keeps messages for this node while it restarts.
+        .set_clean_session(options.share_group.is_none())
         .set_keep_alive(Duration::from_secs(30))
         // Oversized payloads must reach the codec to be counted, not break the connection.
         .set_max_packet_size(1024 * 1024, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(mqtt, 4096);
     let keyring = options.keyring;
+    let trust_broker = options.broker_authenticates;
     let filters: Vec<String> = match &options.communities {
         Some(list) => list.iter().map(|c| format!("hutong/{c}/devices/+/+")).collect(),
         None => vec![codec::SUBSCRIPTION.to_string()],
+    };
+    let filters: Vec<String> = match &options.share_group {
+        Some(group) => filters.into_iter().map(|f| format!("$share/{group}/{f}")).collect(),
+        None => filters,
     };
     let (queue, pending) = mpsc::channel(16_384);
     let acker = tokio::spawn(ack_in_order(client.clone(), pending, Outcomes::new(&metrics)));
@@ -79,7 +91,8 @@ pub async fn run(options: IngestOptions, directory: Arc<Directory>, metrics: Arc
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let outcome = dispatch(&publish.topic, &publish.payload, Sender::PayloadKey(&keyring), &directory, &metrics, &clock);
+                let sender = if trust_broker { Sender::Broker } else { Sender::PayloadKey(&keyring) };
+                let outcome = dispatch(&publish.topic, &publish.payload, sender, &directory, &metrics, &clock);
                 if queue.send((publish, outcome)).await.is_err() {
                     break;
                 }
@@ -132,6 +145,8 @@ pub(crate) enum Sender<'a> {
     Connected(&'a Principal),
     /// By the key in its payload: an external broker passes on what any client publishes.
     PayloadKey(&'a Keyring),
+    /// By the external broker, which asked Hutong's hooks who connects and who may publish where.
+    Broker,
 }
 
 /// Decodes, checks the sender may speak for the topic's device, and casts to its actor; `None`
@@ -144,13 +159,14 @@ pub(crate) fn dispatch(
     metrics: &Metrics,
     clock: &Clock,
 ) -> Option<oneshot::Receiver<IngestOutcome>> {
-    let decoded = codec::parse_topic(topic).and_then(|topic| {
-        let forbidden = || Rejection::Forbidden(format!("{}/{}", topic.community, topic.device));
-        if let Sender::Connected(Principal::Device { community, device }) = &sender
-            && (community != topic.community || device != topic.device)
+    let decoded = codec::parse_topic(topic).and_then(|parsed| {
+        let forbidden = || Rejection::Forbidden(format!("{}/{}", parsed.community, parsed.device));
+        if let Sender::Connected(principal) = &sender
+            && !principal.may_publish(topic)
         {
             return Err(forbidden());
         }
+        let topic = &parsed;
         let actor = directory.device(topic.community, topic.device).ok_or_else(|| Rejection::UnknownDevice {
             community: topic.community.to_string(),
             device: topic.device.to_string(),

@@ -26,6 +26,31 @@ pub enum Principal {
     Device { community: String, device: String },
 }
 
+impl Principal {
+    /// Whether this principal may publish on `topic`: a device on its own telemetry, event and
+    /// heartbeat topics; the service on any device's (the simulator) — the same rule on Hutong's
+    /// endpoint and, through the broker's hook, on an external broker.
+    pub fn may_publish(&self, topic: &str) -> bool {
+        match (self, crate::codec::parse_topic(topic)) {
+            (Principal::Service, Ok(_)) => true,
+            (Principal::Device { community, device }, Ok(t)) => t.community == community && t.device == device,
+            (_, Err(_)) => false,
+        }
+    }
+
+    /// Whether this principal may subscribe to `filter`: a device to its own command topic only;
+    /// the service to every device topic, shared among Hutong's nodes or not.
+    pub fn may_subscribe(&self, filter: &str) -> bool {
+        match self {
+            Principal::Device { community, device } => filter == crate::codec::command_topic(community, device),
+            Principal::Service => {
+                let plain = filter.strip_prefix("$share/").and_then(|rest| rest.split_once('/')).map_or(filter, |(_, f)| f);
+                plain == crate::codec::SUBSCRIPTION || plain.strip_prefix("hutong/").and_then(|r| r.strip_suffix("/devices/+/+")).is_some_and(hutong_core::ids::is_valid_id)
+            }
+        }
+    }
+}
+
 /// Why a CONNECT was refused; `reason()` is the metrics label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -142,6 +167,24 @@ impl Keyring {
 mod tests {
     use super::*;
     use hutong_actors::journal::MemoryJournal;
+
+    #[test]
+    fn a_device_publishes_and_subscribes_only_as_itself() {
+        let meter = Principal::Device { community: "heyuan".into(), device: "wm-1".into() };
+        assert!(meter.may_publish("hutong/heyuan/devices/wm-1/telemetry"));
+        for topic in ["hutong/heyuan/devices/wm-2/telemetry", "hutong/lianyuan/devices/wm-1/event", "hutong/heyuan/devices/wm-1/command", "hutong/#", "other"] {
+            assert!(!meter.may_publish(topic), "{topic}");
+        }
+        assert!(meter.may_subscribe("hutong/heyuan/devices/wm-1/command"));
+        for filter in ["hutong/#", "#", "hutong/heyuan/devices/wm-2/command", "hutong/heyuan/devices/+/command", "$share/g/hutong/heyuan/devices/wm-1/command"] {
+            assert!(!meter.may_subscribe(filter), "{filter}");
+        }
+        let service = Principal::Service;
+        assert!(service.may_subscribe("hutong/+/devices/+/+") && service.may_subscribe("$share/hutong/hutong/+/devices/+/+"));
+        assert!(service.may_subscribe("$share/hutong/hutong/heyuan/devices/+/+"));
+        assert!(!service.may_subscribe("#") && !service.may_subscribe("$SYS/#"));
+        assert!(service.may_publish("hutong/heyuan/devices/wm-2/telemetry"));
+    }
 
     #[tokio::test]
     async fn a_rotated_key_replaces_the_provisioning_key_and_a_revoked_device_is_refused() {

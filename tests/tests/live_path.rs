@@ -308,3 +308,57 @@ async fn ingest_comes_back_within_5_s_of_every_broker_restart_without_a_busy_loo
     assert!(cpu < wall * 0.5, "Hutong used {cpu:.1} s of CPU in {wall:.1} s of broker restarts: a busy loop?");
     assert!(server.metric("hutong_mqtt_reconnects_total ") >= restarts, "every restart was a reconnect");
 }
+
+/// At scale: the external broker asks Hutong who connects and who may publish or subscribe where
+/// (EMQX's HTTP hooks; answered here by HTTP, as EMQX would call them), and Hutong's nodes share
+/// the device subscription. With the hooks on, a payload needs no key: the broker vouches for the
+/// topic. A rotated key is refused by the hook at once; without a token the hooks do not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_broker_asks_hutong_who_connects_and_the_nodes_share_the_subscription() {
+    let port = free_port();
+    let _mosquitto = start_mosquitto(port);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let token = "hook-token-0123456789abcdef0123456789";
+    let extra = ["--mqtt-url", url.as_str(), "--mqtt-share-group", "hutong"];
+    let server = Server::demo_env(&dir.path().join("data"), 0, &extra, &[("HUTONG_MQTT_HOOK_TOKEN", token)]).await;
+    wait_for("ingest to connect to mosquitto", Duration::from_secs(10), async || (server.metric("hutong_mqtt_connected ") == 1).then_some(())).await;
+    let key = server.device_key("heyuan", DEVICE);
+    let gate_key = server.device_key("heyuan", "gate-1");
+    let ask = |path: &str, bearer: Option<&str>, body: serde_json::Value| {
+        let (status, reply) = http(server.http, "POST", path, bearer, Some(&body.to_string())).unwrap();
+        (status, serde_json::from_str::<serde_json::Value>(&reply).map(|v| v["result"].as_str().unwrap_or_default().to_string()).unwrap_or(reply))
+    };
+    let auth = |clientid: &str, username: &str, password: &str| serde_json::json!({"clientid": clientid, "username": username, "password": password});
+    let me = format!("heyuan/{DEVICE}");
+    assert_eq!(ask("/api/v1/mqtt/auth", None, auth("m", &me, &key)).0, 401, "the hooks answer the broker only");
+    assert_eq!(ask("/api/v1/mqtt/auth", Some("wrong-token"), auth("m", &me, &key)).0, 401);
+    assert_eq!(ask("/api/v1/mqtt/auth", Some(token), auth("m", &me, &key)), (200, "allow".into()));
+    assert_eq!(ask("/api/v1/mqtt/auth", Some(token), auth("m", &me, &gate_key)), (200, "deny".into()), "another device's key");
+    assert_eq!(ask("/api/v1/mqtt/auth", Some(token), auth("hutong-ingest-x", &me, &key)), (200, "deny".into()), "Hutong's client ids");
+    let acl = |username: &str, action: &str, topic: &str| serde_json::json!({"clientid": "c", "username": username, "topic": topic, "action": action});
+    for (username, action, topic, allowed) in [
+        (me.as_str(), "publish", TOPIC, true),
+        (me.as_str(), "publish", "hutong/heyuan/devices/gate-1/event", false),
+        (me.as_str(), "subscribe", "hutong/#", false),
+        (me.as_str(), "subscribe", "hutong/heyuan/devices/wm-1-1-101/command", true),
+        ("hutong", "subscribe", "$share/hutong/hutong/+/devices/+/+", true),
+        ("nobody", "publish", TOPIC, false),
+    ] {
+        let want = if allowed { "allow" } else { "deny" };
+        assert_eq!(ask("/api/v1/mqtt/acl", Some(token), acl(username, action, topic)), (200, want.into()), "{username} {action} {topic}");
+    }
+    // A reading with no key in it reaches the wall through the shared subscription.
+    let (mut ws, _) = ws_connect(server.http, "heyuan", &server.admin).await;
+    let mut device = Device::connect("127.0.0.1", port, "hooked-meter", &me, &key).await;
+    device.publish(TOPIC, telemetry(1, "42.5")).await;
+    wait_event(&mut ws, Duration::from_secs(5), |e| e["body"]["device"] == DEVICE && e["body"]["event"]["value"] == "42.5").await.expect("the reading arrives");
+    // A rotated key: the broker's next question about the old one is answered no.
+    let (status, _) = http(server.http, "POST", &format!("/api/v1/communities/heyuan/devices/{DEVICE}/key/rotate"), Some(&server.admin), Some("")).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(ask("/api/v1/mqtt/auth", Some(token), auth("m", &me, &key)), (200, "deny".into()));
+    // A node without the token has no hooks.
+    let plain = Server::demo(&dir.path().join("plain"), 0, &["--mqtt-url", &url]).await;
+    let (status, _) = http(plain.http, "POST", "/api/v1/mqtt/auth", Some(token), Some(&auth("m", &me, &key).to_string())).unwrap();
+    assert_eq!(status, 404);
+}

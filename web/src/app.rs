@@ -40,6 +40,8 @@ pub struct App {
     pub https: bool,
     /// The bearer token `/metrics` asks for; without one, only this machine may scrape it.
     pub metrics_token: Option<String>,
+    /// The bearer token the external broker's hooks show (`HUTONG_MQTT_HOOK_TOKEN`); `None`: no hooks.
+    pub mqtt_hook_token: Option<String>,
     /// Open WebSockets by session (bounded per session and in all).
     pub sockets: crate::ws::Sockets,
     /// Communities with an import running (one at a time each).
@@ -76,6 +78,7 @@ impl App {
             exports: crate::billing::upload::exports(),
             sockets: Default::default(),
             metrics_token: None,
+            mqtt_hook_token: None,
             https: false,
             journal: journal.clone(),
         }))

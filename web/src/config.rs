@@ -29,6 +29,7 @@ pub struct ConfigFile {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub mqtt_max_per_address: Option<usize>,
+    pub mqtt_share_group: Option<String>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -94,6 +95,10 @@ pub struct Overrides {
     /// Most MQTT connections from one address (a community gateway may carry many devices; default 5000).
     #[arg(long, env = "HUTONG_MQTT_MAX_PER_ADDRESS")]
     pub mqtt_max_per_address: Option<usize>,
+    /// With --mqtt-url: share the device subscription among Hutong's nodes under this group
+    /// (`$share/{group}/…`, persistent sessions).
+    #[arg(long, env = "HUTONG_MQTT_SHARE_GROUP")]
+    pub mqtt_share_group: Option<String>,
 }
 
 /// Where devices' messages come from.
@@ -126,6 +131,11 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Most MQTT connections from one address on Hutong's own endpoint.
     pub mqtt_max_per_address: usize,
+    /// The external broker's hooks' bearer token (`HUTONG_MQTT_HOOK_TOKEN`): set, the broker asks
+    /// Hutong who connects and ingest trusts its topics; unset, the hooks answer 404.
+    pub mqtt_hook_token: Option<String>,
+    /// The shared subscription's group, with --mqtt-url.
+    pub mqtt_share_group: Option<String>,
 }
 
 /// Where the journal lives.
@@ -258,6 +268,11 @@ impl Overrides {
                 _ => return Err(ConfigError::Tls),
             },
             mqtt_max_per_address: self.mqtt_max_per_address.or(file.mqtt_max_per_address).unwrap_or(5_000).max(1),
+            mqtt_hook_token: std::env::var("HUTONG_MQTT_HOOK_TOKEN").ok().filter(|t| !t.is_empty()),
+            mqtt_share_group: match self.mqtt_share_group.clone().or(file.mqtt_share_group) {
+                Some(group) if !hutong_core::ids::is_valid_id(&group) => return Err(ConfigError::Address { setting: "mqtt_share_group", value: group }),
+                group => group,
+            },
         })
     }
 }

@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod identity;
 pub mod journal_cli;
+pub mod mqtt_hooks;
 pub mod notify;
 pub mod openapi;
 pub mod routes;

@@ -70,6 +70,13 @@ fn broker_address(config: &Config, keyring: &Keyring) -> BrokerAddress {
     }
 }
 
+/// This machine's name, for a client id that stays the same across restarts.
+fn node_name() -> String {
+    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let name: String = name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
+    if name.is_empty() { "node".into() } else { name }
+}
+
 /// Folds in device keys rotated or revoked on other nodes every `every`.
 fn follow_keys(keyring: Arc<Keyring>, every: std::time::Duration, shutdown: CancellationToken) {
     tokio::spawn(async move {
@@ -123,6 +130,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         exports: crate::billing::upload::exports(),
         sockets: Default::default(),
         metrics_token: config.metrics_token.clone(),
+        mqtt_hook_token: config.mqtt_hook_token.clone(),
         https: config.tls.is_some(),
         journal: journal.clone(),
     });
@@ -211,9 +219,16 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         Broker::External(broker) => Some(tokio::spawn(ingest::run(
             IngestOptions {
                 broker: broker.clone(),
-                // Unguessable, so no device can take the session over on an external broker (D3).
-                client_id: format!("{}ingest-{}", hutong_device_bridge::codec::INGEST_CLIENT_PREFIX, crate::identity::random_secret(8)),
+                // Unguessable, so no device can take the session over on an external broker (D3);
+                // in a share group, the node's own, so its persistent session outlives a restart
+                // (the broker's hook keeps `hutong-` ids for the service user).
+                client_id: match &config.mqtt_share_group {
+                    Some(group) => format!("{}ingest-{group}-{}", hutong_device_bridge::codec::INGEST_CLIENT_PREFIX, node_name()),
+                    None => format!("{}ingest-{}", hutong_device_bridge::codec::INGEST_CLIENT_PREFIX, crate::identity::random_secret(8)),
+                },
                 keyring: keyring.clone(),
+                broker_authenticates: config.mqtt_hook_token.is_some(),
+                share_group: config.mqtt_share_group.clone(),
                 communities: config.communities.clone(),
             },
             app.directory.clone(),

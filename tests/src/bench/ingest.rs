@@ -95,6 +95,8 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         metrics_token: None,
         tls: None,
         mqtt_max_per_address: 5_000,
+        mqtt_hook_token: None,
+        mqtt_share_group: None,
     };
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
