@@ -46,14 +46,7 @@ impl Drop for Mosquitto {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reading_published_through_mosquitto_reaches_the_websocket_within_a_second() {
     let port = free_port();
-    let mosquitto = Command::new("mosquitto")
-        .args(["-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Debian's mosquitto is installed by `cargo xtask test`");
-    let _mosquitto = Mosquitto(mosquitto);
-    wait_for("mosquitto to listen", Duration::from_secs(10), async || std::net::TcpStream::connect(("127.0.0.1", port)).ok()).await;
+    let _mosquitto = start_mosquitto(port);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("mqtt://127.0.0.1:{port}");
     let server = Server::demo(&dir.path().join("data"), 0, &["--mqtt-url", &url]).await;

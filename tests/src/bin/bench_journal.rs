@@ -98,6 +98,60 @@ async fn raw_driver(session: Arc<Session>, keyspace: &str, prefix: &str, streams
     .await
 }
 
+/// The review's named peer for the log: fjall (an LSM store), driven the way our journals are —
+/// one writer thread taking every waiting append, one write batch and one `persist(SyncData)` per
+/// group commit, heads checked in memory — so the figures compare the stores, not the plumbing.
+struct FjallAppender {
+    requests: std::sync::mpsc::Sender<(String, u64, Vec<u8>, tokio::sync::oneshot::Sender<()>)>,
+}
+
+impl FjallAppender {
+    fn open(dir: &std::path::Path) -> Self {
+        let db = fjall::Database::builder(dir).open().expect("fjall opens");
+        let events = db.keyspace("events", fjall::KeyspaceCreateOptions::default).expect("keyspace");
+        let (tx, rx) = std::sync::mpsc::channel::<(String, u64, Vec<u8>, tokio::sync::oneshot::Sender<()>)>();
+        std::thread::spawn(move || {
+            let mut heads: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while let Ok(next) = rx.try_recv() {
+                    batch.push(next);
+                }
+                let mut write = db.batch();
+                let mut replies = Vec::with_capacity(batch.len());
+                for (stream, expected, payload, reply) in batch {
+                    let head = heads.entry(stream.clone()).or_default();
+                    assert_eq!(*head, expected, "one writer per stream");
+                    *head += 1;
+                    let mut key = stream.into_bytes();
+                    key.push(0);
+                    key.extend_from_slice(&head.to_be_bytes());
+                    write.insert(&events, key, payload);
+                    replies.push(reply);
+                }
+                write.commit().expect("fjall batch");
+                db.persist(fjall::PersistMode::SyncData).expect("fjall persist");
+                for reply in replies {
+                    let _ = reply.send(());
+                }
+            }
+        });
+        FjallAppender { requests: tx }
+    }
+}
+
+async fn through_fjall(fjall: Arc<FjallAppender>, streams: usize, per_stream: u64) -> Figures {
+    run_streams(streams, per_stream, move |s, seq| {
+        let fjall = fjall.clone();
+        async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            fjall.requests.send((format!("bench/{s}"), seq, payload(s, seq + 1), tx)).expect("fjall writer");
+            rx.await.expect("fjall ack");
+        }
+    })
+    .await
+}
+
 fn row(name: &str, f: &Figures) {
     #[allow(clippy::float_arithmetic)]
     let rate = f.appends as f64 / f.seconds;
@@ -109,11 +163,13 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     // The two embedded stores, side by side: 256 and 3,000 streams appending at once.
     let mut embedded = Vec::new();
-    for (streams, per_stream) in [(256, 100), (3_000, 20)] {
+    for (streams, per_stream) in [(256, 400), (3_000, 60)] {
         let sqlite: Arc<dyn Journal> = Arc::new(SqliteJournal::open(SqliteOptions::new(dir.path().join(format!("journal-{streams}.db")))).unwrap());
         embedded.push((format!("SQLite (WAL, synchronous=FULL), {streams} streams"), through_journal(sqlite, "bench", streams, per_stream).await));
         let log: Arc<dyn Journal> = Arc::new(LogJournal::open(LogOptions::new(dir.path().join(format!("log-{streams}")))).unwrap());
         embedded.push((format!("append-only log (fdatasync per group commit), {streams} streams"), through_journal(log, "bench", streams, per_stream).await));
+        let fjall = Arc::new(FjallAppender::open(&dir.path().join(format!("fjall-{streams}"))));
+        embedded.push((format!("fjall 3 (LSM; one batch + persist(SyncData) per group commit), {streams} streams"), through_fjall(fjall, streams, per_stream).await));
     }
     println!("| store | appends | seconds | durable appends/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
