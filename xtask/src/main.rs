@@ -186,6 +186,6 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | soak [cycles] | bench ingest|billing|import|payments|abuse [flags] | bench journal | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | soak [cycles] | bench ingest|billing|import|payments|abuse|recovery [flags] | bench journal | dashboards"),
     }
 }

@@ -8,6 +8,7 @@
 //!   durable, beside SQLite's own `INSERT … SELECT ROUND(area*price,2)`.
 //! - [`import`]: reading and checking a 100k-row CSV and XLSX, and issuing their bills.
 //! - [`payments`]: a cashier's payments one after another, HTTP to durable book and audit.
+//! - [`recovery`]: a community of 100k devices and 10k houses restarted on the log journal.
 //! - [`abuse`]: an anonymous flood of sign-ins and imports against the real binary: peak memory,
 //!   `/healthz` latency and the wall's live updates meanwhile.
 
@@ -16,6 +17,7 @@ pub mod billing;
 pub mod import;
 pub mod ingest;
 pub mod payments;
+pub mod recovery;
 
 pub use billing::BillingBench;
 pub use import::ImportBench;

@@ -23,6 +23,8 @@ enum Which {
     Payments(bench::PaymentsBench),
     /// An anonymous flood of sign-ins and imports: peak memory, /healthz latency, live updates.
     Abuse(bench::abuse::AbuseBench),
+    /// 100k devices and 10k houses restarted on the log journal: time to ready, memory.
+    Recovery(bench::recovery::RecoveryBench),
 }
 
 #[tokio::main]
@@ -35,5 +37,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Import(options) => bench::import::import(options).await,
         Which::Payments(options) => bench::payments(options).await,
         Which::Abuse(options) => bench::abuse::abuse(options).await,
+        Which::Recovery(options) => bench::recovery::recovery(options).await,
     }
 }
