@@ -443,6 +443,14 @@ pub struct DeviceKey {
     pub generation: u32,
 }
 
+/// An opening command delivered to a gate or a barrier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateOpened {
+    pub device: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Where a device's key stands after a revocation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -386,6 +386,9 @@ impl Endpoint {
                 _ = close.cancelled() => return "takeover",
                 _ = shutdown.cancelled() => return "shutdown",
                 Some((pkid, durable)) = pending.next(), if !pending.is_empty() => {
+                    // The socket is not read while publishes wait for the journal: a device that is
+                    // only waiting for its PUBACKs is not silent.
+                    deadline = Instant::now() + keep_alive;
                     // Every PUBACK ready now goes out in one write, in arrival order.
                     let mut done = vec![(pkid, durable)];
                     while let Some(Some(next)) = pending.next().now_or_never() {

@@ -263,3 +263,53 @@ async fn a_silent_device_is_dropped_after_its_keep_alive_and_one_address_cannot_
     wait_for("slots freed", Duration::from_secs(5), async || (server.metric("hutong_mqtt_connections ") == 0).then_some(())).await;
     let _device = Device::connect("127.0.0.1", server.mqtt_port, "after-the-flood", USER, &key).await;
 }
+
+/// The control room opens a gate: the command reaches the gate on its own command topic, only
+/// while it is connected and listening; a meter cannot be opened; a cashier may not; audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_room_opens_a_connected_gate_through_its_command_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let control = server.login("control");
+    let open = |token: &str, device: &str| http(server.http, "POST", &format!("/api/v1/communities/heyuan/devices/{device}/open"), Some(token), Some("")).unwrap();
+    // Not connected yet: nothing is sent, and it says so.
+    let (status, reply) = open(&control, "gate-1");
+    assert_eq!(status, 409, "{reply}");
+    let key = server.device_key("heyuan", "gate-1");
+    let mut options = MqttOptions::new("gate-1-listener", "127.0.0.1", server.mqtt_port);
+    options.set_credentials("heyuan/gate-1", &key);
+    let (client, mut eventloop) = AsyncClient::new(options, 10);
+    client.subscribe("hutong/heyuan/devices/gate-1/command", QoS::AtLeastOnce).await.unwrap();
+    let (commands_tx, mut commands) = tokio::sync::mpsc::unbounded_channel();
+    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
+    let listener = tokio::spawn(async move {
+        let mut subscribed_tx = Some(subscribed_tx);
+        while let Ok(event) = eventloop.poll().await {
+            match event {
+                Event::Incoming(Packet::SubAck(_)) => {
+                    if let Some(tx) = subscribed_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Event::Incoming(Packet::Publish(p)) => {
+                    let _ = commands_tx.send((p.topic.clone(), String::from_utf8_lossy(&p.payload).into_owned()));
+                }
+                _ => {}
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(5), subscribed).await.expect("SUBACK").unwrap();
+    let (status, reply) = open(&control, "gate-1");
+    assert_eq!(status, 200, "{reply}");
+    let (topic, payload) = tokio::time::timeout(Duration::from_secs(5), commands.recv()).await.expect("the command arrives").unwrap();
+    assert_eq!(topic, "hutong/heyuan/devices/gate-1/command");
+    let command: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!((command["action"].as_str(), command["by"].as_str()), (Some("open"), Some("control")));
+    assert_eq!(server.metric("hutong_mqtt_commands_total"), 1);
+    // A meter is not a gate; a cashier may not open anything.
+    assert_eq!(open(&control, DEVICE).0, 409);
+    assert_eq!(open(&server.login("cashier"), "gate-1").0, 403);
+    let audit = server.get_json("/api/v1/audit?action=device.open");
+    assert_eq!((audit[0]["actor"].as_str(), audit[0]["target"].as_str()), (Some("control"), Some("heyuan/gate-1")));
+    listener.abort();
+}

@@ -21,6 +21,8 @@ pub struct App {
     pub identity: Arc<Identity>,
     /// Each device's MQTT key: provisioning, rotation, revocation.
     pub keyring: Arc<hutong_device_bridge::keys::Keyring>,
+    /// Hutong's own MQTT endpoint, once it listens (not with an external broker): commands to devices.
+    pub endpoint: std::sync::OnceLock<Arc<hutong_device_bridge::endpoint::Endpoint>>,
     pub hub: Arc<LiveHub>,
     pub directory: Arc<Directory>,
     pub metrics: Arc<Metrics>,
@@ -63,6 +65,7 @@ impl App {
         Ok(Arc::new(App {
             identity,
             keyring,
+            endpoint: Default::default(),
             hub: LiveHub::new(),
             directory: Arc::new(Directory::new()),
             metrics: Metrics::new(),

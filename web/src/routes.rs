@@ -82,6 +82,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/communities/{community}/devices/{device}", Access::Allowed(DEVICES_READ, Where::Community), || get(api::device), doc("One device")),
     route(Method::GET, "/api/v1/communities/{community}/devices/{device}/key", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || get(staff::device_key), doc("A device's provisioning key, while it has one (audited; 409 once rotated or revoked)").reply(schema::<hutong_core::api::DeviceKey>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/key/rotate", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(staff::rotate_device_key), doc("A new random key for the device, shown once; the old key is refused and its connection closed (audited)").reply(schema::<hutong_core::api::DeviceKey>)),
+    route(Method::POST, "/api/v1/communities/{community}/devices/{device}/open", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(staff::open_gate), doc("Open a gate or a barrier now: a command on its MQTT command topic, sent only while it is connected and listening (audited)").reply(schema::<hutong_core::api::GateOpened>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/key/revoke", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(staff::revoke_device_key), doc("Refuse every key of the device until its next rotation; its connection is closed at once (audited)").reply(schema::<hutong_core::api::DeviceKeyState>)),
     route(Method::GET, "/api/v1/communities/{community}/wall", Access::Allowed(DEVICES_READ, Where::Community), || get(api::wall), doc("The control-room wall's snapshot, as the caller may see it")),
     route(Method::GET, "/api/v1/org", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::organisation), doc("The caller's organisation: company, branches, communities, departments, posts").reply(schema::<hutong_core::api::OrgView>)),
@@ -231,7 +232,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }

@@ -115,6 +115,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let app = Arc::new(App {
         identity: identity.clone(),
         keyring: keyring.clone(),
+        endpoint: Default::default(),
         hub: LiveHub::new(),
         directory: Arc::new(Directory::new()),
         metrics: metrics.clone(),
@@ -213,7 +214,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let ingest = match &config.broker {
         Broker::Embedded(listen) => {
             let options = EndpointOptions { max_per_address: config.mqtt_max_per_address, ..EndpointOptions::new(*listen) };
-            Endpoint::start(options, keyring.clone(), app.directory.clone(), metrics.clone(), clock, shutdown.clone()).await?;
+            let endpoint = Endpoint::start(options, keyring.clone(), app.directory.clone(), metrics.clone(), clock, shutdown.clone()).await?;
+            let _ = app.endpoint.set(endpoint);
             None
         }
         Broker::External(broker) => Some(tokio::spawn(ingest::run(

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::error::{ApiError, ApiJson};
 use crate::auth::Caller;
 use crate::identity::{AuditEntry, StaffRecord, hash_password};
-use hutong_core::api::{CompanyRef, DeviceKey, DeviceKeyState, DisabledReply, NewStaff, OrgCommunity, OrgView, PhoneReply, ProfileReply, RolesReply, StaffView};
+use hutong_core::api::{CompanyRef, DeviceKey, DeviceKeyState, DisabledReply, GateOpened, NewStaff, OrgCommunity, OrgView, PhoneReply, ProfileReply, RolesReply, StaffView};
 use crate::audit::audit_entry;
 use crate::app::App;
 
@@ -207,6 +207,33 @@ pub async fn audit_log(State(app): State<Arc<App>>, Extension(caller): Extension
 fn visible_device(app: &App, caller: &Caller, community: &str, device: &str) -> Result<(), ApiError> {
     let visible = app.hub.device(community, device).is_some_and(|d| crate::scope::building_visible(caller, d.building.as_ref()));
     visible.then_some(()).ok_or_else(|| ApiError::not_found("设备", "device", device))
+}
+
+/// Opens a gate or a barrier from the control room: a command on the device's command topic,
+/// delivered only if the device is connected and listening now (a gate must never open late).
+/// Audited.
+pub async fn open_gate(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, device)): Path<(String, String)>) -> Result<Json<GateOpened>, ApiError> {
+    visible_device(&app, &caller, &community, &device)?;
+    let kind = app.hub.device(&community, &device).map(|d| d.kind);
+    if !kind.is_some_and(|k| matches!(k, hutong_core::device::DeviceKind::Gate | hutong_core::device::DeviceKind::Barrier)) {
+        return Err(ApiError::Conflict { zh: "只有门禁和道闸可以远程开启".into(), en: "only gates and barriers can be opened remotely".into() });
+    }
+    let Some(endpoint) = app.endpoint.get() else {
+        return Err(ApiError::Unavailable {
+            zh: "使用外部 MQTT 代理时不能远程开闸".into(),
+            en: "remote opening needs Hutong's own MQTT endpoint; this node uses an external broker".into(),
+        });
+    };
+    let at = chrono::Utc::now();
+    let command = json!({"action": "open", "by": caller.principal.actor(), "at": at.to_rfc3339()}).to_string().into_bytes();
+    if !endpoint.command(&community, &device, command) {
+        return Err(ApiError::Conflict {
+            zh: "设备未连接或未订阅指令，未发送开闸指令".into(),
+            en: "the device is not connected and listening for commands: nothing was sent".into(),
+        });
+    }
+    app.identity.audit(audit_entry(&caller, "device.open", &format!("{community}/{device}"), None, None)).await.map_err(internal)?;
+    Ok(Json(GateOpened { device, at }))
 }
 
 /// A device's provisioning key, while it has it; handing it out is audited.

@@ -311,7 +311,13 @@ struct Recovered {
     gseq: u64,
     segment: u32,
     offset: u64,
+    /// Bytes of log read past the checkpoint.
+    scanned: u64,
 }
+
+/// A start that had to read this much log past the checkpoint writes a new one before serving,
+/// so restarts in a row (a crash loop, short lives) do not each read further.
+const CHECKPOINT_AFTER_SCAN: u64 = 8 << 20;
 
 impl LogJournal {
     /// Opens the log in `options.dir` (creating it), recovering from the checkpoint and one scan
@@ -320,7 +326,7 @@ impl LogJournal {
         std::fs::create_dir_all(&options.dir).map_err(io)?;
         let lock = lock(&options.dir)?;
         let recovered = recover(&options.dir)?;
-        let Recovered { index, gseq, segment, offset } = recovered;
+        let Recovered { index, gseq, segment, offset, scanned } = recovered;
         let path = Segments::path(&options.dir, segment);
         let file = match OpenOptions::new().read(true).write(true).open(&path) {
             Ok(f) => f,
@@ -343,10 +349,14 @@ impl LogJournal {
             offset,
             written: earlier + offset,
             gseq,
-            since_checkpoint: 0,
+            since_checkpoint: scanned,
             checkpointed_at: Instant::now(),
             buf: Vec::with_capacity(BATCH_BYTES + (1 << 16)),
         };
+        let mut writer = writer;
+        if scanned >= CHECKPOINT_AFTER_SCAN {
+            writer.checkpoint().map_err(io)?;
+        }
         std::thread::Builder::new().name("journal-log".into()).spawn(move || writer.run(rx)).map_err(io)?;
         Ok(LogJournal { writes: tx, index, segments, failed })
     }
@@ -420,14 +430,16 @@ fn recover(dir: &Path) -> Result<Recovered, JournalError> {
         _ => (Index::default(), 0, numbers.first().copied().unwrap_or(0), 0),
     };
     index.reindex();
+    let mut scanned = 0;
     loop {
         let path = Segments::path(dir, segment);
         let Ok(bytes) = std::fs::read(&path) else {
             // A segment not created yet (a crash between a roll and the next segment): start it.
-            return Ok(Recovered { index, gseq, segment, offset });
+            return Ok(Recovered { index, gseq, segment, offset, scanned });
         };
         match scan(&bytes, offset, &mut index, &mut gseq, segment) {
             Scan::Rolled => {
+                scanned += (bytes.len() as u64).saturating_sub(offset);
                 segment += 1;
                 offset = 0;
             }
@@ -454,7 +466,8 @@ fn recover(dir: &Path) -> Result<Recovered, JournalError> {
                     std::fs::remove_file(Segments::path(dir, *n)).map_err(io)?;
                 }
                 sync_dir(dir).map_err(io)?;
-                return Ok(Recovered { index, gseq, segment, offset: at });
+                scanned += at.saturating_sub(offset);
+                return Ok(Recovered { index, gseq, segment, offset: at, scanned });
             }
         }
     }
@@ -780,7 +793,7 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes the index aside, then in place of the last checkpoint.
+    /// A checkpoint when enough log or time has passed since the last.
     fn maybe_checkpoint(&mut self) -> std::io::Result<()> {
         if self.since_checkpoint < self.options.checkpoint_bytes && self.checkpointed_at.elapsed() < self.options.checkpoint_every {
             return Ok(());
@@ -789,6 +802,11 @@ impl Writer {
             self.checkpointed_at = Instant::now();
             return Ok(());
         }
+        self.checkpoint()
+    }
+
+    /// Writes the index aside, then in place of the last checkpoint.
+    fn checkpoint(&mut self) -> std::io::Result<()> {
         let json = {
             let index = self.index.read().unwrap_or_else(|e| e.into_inner());
             let checkpoint = Checkpoint { gseq: self.gseq, segment: self.segment, offset: self.offset, index: Index { streams: index.streams.clone(), ids: HashMap::new() } };
@@ -989,6 +1007,28 @@ mod tests {
             assert_eq!(s2, if whole { 9 } else { 3 }, "round {round}: {} of {} pages landed", landed.len(), pages.len());
             assert_eq!(j.replay("s2", 0).await.unwrap().len() as u64, s2);
         }
+    }
+
+    /// Short lives in a row (a crash loop) must not each read further: a start that scanned a
+    /// long tail writes a checkpoint before it serves.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_start_after_a_long_tail_checkpoints_so_the_next_reads_little() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LogOptions { segment_bytes: 4 << 20, ..LogOptions::new(dir.path()) };
+        {
+            let j = LogJournal::open(options.clone()).unwrap();
+            for seq in 0..100 {
+                j.append(Append { stream: "big".into(), expected: seq, at_ms: 1, payloads: vec![vec![b'x'; 100 << 10]] }).await.unwrap();
+            }
+        }
+        assert!(!dir.path().join("checkpoint").exists(), "a short life writes none by itself");
+        drop(LogJournal::open(options.clone()).unwrap());
+        assert!(dir.path().join("checkpoint").exists(), "the start that read ~10 MiB wrote one");
+        let recovered = recover(dir.path()).unwrap();
+        assert_eq!(recovered.scanned, 0, "the next start reads nothing past it");
+        let j = LogJournal::open(options).unwrap();
+        assert_eq!(j.head("big").await.unwrap(), 100);
+        assert_eq!(j.replay("big", 95).await.unwrap().len(), 5);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
