@@ -253,8 +253,9 @@ impl Endpoint {
                 },
             };
             let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-            for (key, live) in sessions.iter().filter(|(key, _)| slot.as_ref().is_none_or(|s| *key == s) && !key.starts_with("service/")) {
-                tracing::info!(device = %key, "device key changed; closing its MQTT connection");
+            for (session, live) in sessions.iter().filter(|(session, _)| slot.as_ref().is_none_or(|s| *session == s) && !session.starts_with("service/")) {
+                // `session` is `community/device`; the key itself is never at hand here.
+                tracing::info!(device = %session, "device credentials changed; closing its MQTT connection");
                 *live.closed_because.lock().unwrap_or_else(|e| e.into_inner()) = "key_changed";
                 live.close.cancel();
             }

@@ -71,6 +71,14 @@ impl Publisher {
     }
 }
 
+impl Publisher {
+    /// Waits until the connection is gone and every PUBACK it carried is counted.
+    async fn closed(&mut self) {
+        let driver = &mut self.tasks[0];
+        tokio::time::timeout(Duration::from_secs(10), driver).await.expect("the client sees the connection close").ok();
+    }
+}
+
 impl Drop for Publisher {
     fn drop(&mut self) {
         self.tasks.iter().for_each(|t| t.abort());
@@ -90,7 +98,7 @@ async fn every_acknowledged_reading_survives_kill_9_at_a_random_moment() {
     let (mut acked_total, mut next_seq, mut last_acked_value) = (0u64, 1u64, 0u64);
     let mut rng = now_ms() as u64 | 1;
     for cycle in 0..cycles {
-        let publisher = Publisher::start(server.mqtt_port, &key, next_seq).await;
+        let mut publisher = Publisher::start(server.mqtt_port, &key, next_seq).await;
         // A random moment between 20 and 400 ms into the stream of readings.
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -98,9 +106,9 @@ async fn every_acknowledged_reading_survives_kill_9_at_a_random_moment() {
         tokio::time::sleep(Duration::from_millis(20 + rng % 380)).await;
         let pid = server.pid();
         server.kill9();
-        // Give the client's event loop a moment to see the connection drop; nothing can be
-        // acknowledged after the process is gone.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The client reads what the dead server sent before it died, then its event loop ends on
+        // the closed connection; nothing can be acknowledged after that.
+        publisher.closed().await;
         let acked = publisher.acked.load(Ordering::SeqCst);
         let sent = publisher.sent.load(Ordering::SeqCst);
         drop(publisher);
@@ -253,7 +261,7 @@ async fn a_silent_device_is_dropped_after_its_keep_alive_and_one_address_cannot_
 
     // Three connections from this address are held; the fourth is closed at once.
     let held: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(("127.0.0.1", server.mqtt_port)).unwrap()).collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for("three connections held", Duration::from_secs(5), async || (server.metric("hutong_mqtt_connections ") == 3).then_some(())).await;
     let mut fourth = std::net::TcpStream::connect(("127.0.0.1", server.mqtt_port)).unwrap();
     fourth.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(fourth.read(&mut buf).unwrap_or(0), 0, "the fourth connection is closed");

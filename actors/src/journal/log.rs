@@ -338,7 +338,7 @@ impl LogJournal {
         let failed = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel(options.max_batch.max(1) * 4);
         let segments = Arc::new(Segments { dir: options.dir.clone(), open: Mutex::default() });
-        let writer = Writer {
+        let mut writer = Writer {
             _lock: lock,
             options,
             index: index.clone(),
@@ -353,7 +353,6 @@ impl LogJournal {
             checkpointed_at: Instant::now(),
             buf: Vec::with_capacity(BATCH_BYTES + (1 << 16)),
         };
-        let mut writer = writer;
         if scanned >= CHECKPOINT_AFTER_SCAN {
             writer.checkpoint().map_err(io)?;
         }
@@ -610,6 +609,11 @@ impl Writer {
         let mut heads: HashMap<u32, (u64, u64)> = HashMap::new(); // stream → (head, last_pos) within the batch
         let mut replies = Vec::with_capacity(batch.len());
         let mut requests = std::mem::take(batch).into_iter();
+        // Only this thread changes the index, and only after the batch: one read of it serves
+        // the whole batch (streams new in the batch are numbered after `base`).
+        let shared = self.index.clone();
+        let index = shared.read().unwrap_or_else(|e| e.into_inner());
+        let base = index.streams.len();
         let result = (|| -> std::io::Result<()> {
             self.buf.clear();
             let mut batch_start = self.offset;
@@ -631,14 +635,9 @@ impl Writer {
                         *r = result;
                     }
                 };
-                let known = self.index.read().unwrap_or_else(|e| e.into_inner()).id(&stream);
-                let pending_id = || names.iter().position(|n| **n == *stream).map(|i| (self.index.read().unwrap_or_else(|e| e.into_inner()).streams.len() + i) as u32);
-                let id = known.or_else(pending_id);
+                let id = index.id(&stream).or_else(|| names.iter().position(|n| **n == *stream).map(|i| (base + i) as u32));
                 let (head, last_pos) = match id {
-                    Some(id) => heads.get(&id).copied().unwrap_or_else(|| {
-                        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-                        index.streams.get(id as usize).map_or((0, NONE), |s| (s.head, s.last_pos))
-                    }),
+                    Some(id) => heads.get(&id).copied().unwrap_or_else(|| index.streams.get(id as usize).map_or((0, NONE), |s| (s.head, s.last_pos))),
                     None => (0, NONE),
                 };
                 if kind == KIND_EVENTS && head != expected {
@@ -655,7 +654,7 @@ impl Writer {
                 let id = match id {
                     Some(id) => id,
                     None => {
-                        let id = (self.index.read().unwrap_or_else(|e| e.into_inner()).streams.len() + names.len()) as u32;
+                        let id = (base + names.len()) as u32;
                         self.gseq += 1;
                         let at = pos(self.segment, self.offset + self.buf.len() as u64);
                         encode(&mut self.buf, KIND_NAME, self.gseq, id, 0, 0, NONE, &[stream.as_bytes()]);
@@ -680,11 +679,11 @@ impl Writer {
             self.write_out()?;
             self.file.sync_data()
         })();
+        drop(index);
         match result {
             Ok(()) => {
                 {
                     let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-                    let base = index.streams.len();
                     for (kind, id, seq, count, at) in changes {
                         match kind {
                             KIND_NAME => {

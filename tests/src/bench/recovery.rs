@@ -86,8 +86,8 @@ pub async fn recovery(options: RecoveryBench) -> anyhow::Result<()> {
     let readings = t.elapsed();
     actor.stop_and_wait(None, Some(Duration::from_secs(60))).await?;
     drop(directory);
+    // The next open waits for this journal's writer to let go of the log's lock.
     drop(journal);
-    tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Second life: open the log (checkpoint + tail scan) and recover every actor.
     let rss_between = rss_mib();
