@@ -1,6 +1,8 @@
-//! `CommunitySupervisor`: one per community. It spawns the community's building and device actors
-//! linked to itself, registers them in the directory, and restarts a child that failed — the
-//! child replays its journal in `pre_start`, so a restart loses nothing acknowledged. ractor has
+//! `CommunitySupervisor`: one per community. It spawns the community's building actors, recovers
+//! its devices asleep (their folded state in the directory, their heartbeat deadlines in the
+//! community's timer wheel: see [`crate::directory`]), spawns a device's actor when it is first
+//! spoken to, and restarts a child that failed — the child replays its journal in `pre_start`, so
+//! a restart loses nothing acknowledged. ractor has
 //! no restart strategy of its own; this one allows `RESTART_BUDGET` restarts of a child within
 //! `RESTART_WINDOW`, then leaves it down and says so.
 
@@ -10,13 +12,14 @@ use std::time::Duration;
 
 use hutong_core::community::Community;
 use hutong_core::device::DeviceSpec;
-use hutong_core::{BuildingId, CommunityId};
+use hutong_core::{BuildingId, CommunityId, DeviceId};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
+use tokio_util::time::{DelayQueue, delay_queue};
 
 use crate::building::{BuildingActor, BuildingArgs, Notices};
 use crate::clock::Clock;
-use crate::device::{DeviceActor, DeviceArgs, DeviceMsg};
+use crate::device::{DeviceActor, DeviceActorState, DeviceArgs, DeviceMsg, HIBERNATED, Wheel};
 use crate::directory::Directory;
 use crate::hub::LiveHub;
 use crate::journal::Journal;
@@ -26,8 +29,10 @@ pub const RESTART_BUDGET: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 pub enum CommunityMsg {
-    /// How many children are up (tests, health).
+    /// How many children are actors now (tests, health).
     Children(ractor::RpcReplyPort<usize>),
+    /// A sleeping device was spoken to: spawn its actor with the state it slept with.
+    Wake(DeviceId, Box<DeviceActorState>),
 }
 
 pub struct CommunityArgs {
@@ -51,6 +56,8 @@ enum Child {
 pub struct CommunityState {
     args: CommunityArgs,
     children: HashMap<ActorId, Child>,
+    devices: HashMap<DeviceId, Arc<DeviceSpec>>,
+    wheel: Wheel,
     restarts: HashMap<String, VecDeque<Instant>>,
 }
 
@@ -63,15 +70,19 @@ impl Actor for CommunitySupervisor {
 
     async fn pre_start(&self, myself: ActorRef<CommunityMsg>, args: CommunityArgs) -> Result<CommunityState, ActorProcessingErr> {
         args.hub.register_community(args.community.clone());
-        let mut state = CommunityState { children: HashMap::new(), restarts: HashMap::new(), args };
+        args.directory.open_community(&args.community.id, myself.clone());
+        let wheel = timer_wheel(args.community.id.clone(), args.directory.clone());
+        let mut state = CommunityState { children: HashMap::new(), devices: HashMap::new(), restarts: HashMap::new(), wheel, args };
         let buildings: Vec<BuildingId> = state.args.community.buildings.iter().map(|b| b.id.clone()).collect();
         for building in buildings {
-            state.spawn(&myself, Child::Building(building)).await?;
+            state.spawn(&myself, Child::Building(building), None).await?;
         }
-        let devices: Vec<Arc<DeviceSpec>> = state.args.devices.drain(..).map(Arc::new).collect();
-        for spec in devices {
-            state.spawn(&myself, Child::Device(spec)).await?;
+        let specs: Vec<DeviceSpec> = state.args.devices.drain(..).collect();
+        for spec in &specs {
+            state.devices.insert(spec.id.clone(), Arc::new(spec.clone()));
         }
+        let asleep = state.recover_devices(specs).await?;
+        state.args.directory.put_dormant(&state.args.community.id, asleep);
         state.args.metrics.describe("hutong_actor_restarts_total", "Actors restarted by their supervisor after a failure");
         Ok(state)
     }
@@ -82,10 +93,19 @@ impl Actor for CommunitySupervisor {
         Ok(())
     }
 
-    async fn handle(&self, _myself: ActorRef<CommunityMsg>, msg: CommunityMsg, state: &mut CommunityState) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, myself: ActorRef<CommunityMsg>, msg: CommunityMsg, state: &mut CommunityState) -> Result<(), ActorProcessingErr> {
         match msg {
             CommunityMsg::Children(reply) => {
                 let _ = reply.send(state.children.len());
+            }
+            CommunityMsg::Wake(device, life) => {
+                let Some(spec) = state.devices.get(&device).cloned() else { return Ok(()) };
+                if let Err(e) = state.spawn(&myself, Child::Device(spec.clone()), Some(life)).await {
+                    // What waited for it is dropped (its senders hear so); the next message
+                    // finds no device rather than a slot nobody empties.
+                    tracing::error!(device = %device, error = %e, "device actor did not start");
+                    state.forget(&Child::Device(spec));
+                }
             }
         }
         Ok(())
@@ -103,6 +123,10 @@ impl Actor for CommunitySupervisor {
             _ => return Ok(()),
         };
         let Some(child) = state.children.remove(&cell.get_id()) else { return Ok(()) };
+        if why == HIBERNATED {
+            // Asleep again: its state is back in the directory.
+            return Ok(());
+        }
         let name = child.name();
         if !state.within_budget(&name) {
             tracing::error!(child = %name, %why, "child failed too often; left stopped");
@@ -114,16 +138,16 @@ impl Actor for CommunitySupervisor {
         }
         tracing::warn!(child = %name, %why, "child failed; restarting with replay");
         state.args.metrics.inc("hutong_actor_restarts_total", &[("community", state.args.community.id.as_str())]);
-        let rejoined = matches!(child, Child::Building(_)).then(|| state.devices_of(&child));
         let building = match &child {
             Child::Building(id) => Some(id.clone()),
             Child::Device(_) => None,
         };
-        state.spawn(&myself, child).await?;
-        // A new building actor knows nothing yet: its devices learn where it is and tell it again.
-        if let Some(actor) = building.and_then(|id| state.args.directory.building(&id)) {
-            for device in rejoined.into_iter().flatten() {
-                let _ = device.cast(DeviceMsg::ReportHealth(actor.clone()));
+        state.spawn(&myself, child, None).await?;
+        // A new building actor knows nothing yet: its devices, awake or asleep, tell it again.
+        if let Some((id, actor)) = building.and_then(|id| state.args.directory.building(&id).map(|a| (id, a))) {
+            let community = state.args.community.id.as_str();
+            for spec in state.devices.values().filter(|s| s.building.as_ref() == Some(&id)) {
+                state.args.directory.report_health(community, spec.id.as_str(), actor.clone());
             }
         }
         Ok(())
@@ -140,7 +164,40 @@ impl Child {
 }
 
 impl CommunityState {
-    async fn spawn(&mut self, myself: &ActorRef<CommunityMsg>, child: Child) -> Result<(), ActorProcessingErr> {
+    /// Folds every device's journal, on every core (each fold only reads), into sleeping records;
+    /// their heartbeat deadlines go into the timer wheel.
+    async fn recover_devices(&self, mut specs: Vec<DeviceSpec>) -> Result<Vec<(DeviceId, Box<DeviceActorState>)>, ActorProcessingErr> {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let per = specs.len().div_ceil(workers).max(1);
+        let mut folds = Vec::new();
+        while !specs.is_empty() {
+            let chunk: Vec<DeviceSpec> = specs.drain(..per.min(specs.len())).collect();
+            let a = &self.args;
+            let (journal, hub, directory, clock, wheel) = (a.journal.clone(), a.hub.clone(), a.directory.clone(), a.clock, self.wheel.clone());
+            folds.push(tokio::spawn(async move {
+                let mut asleep = Vec::with_capacity(chunk.len());
+                for spec in chunk {
+                    let building = spec.building.as_ref().and_then(|b| directory.building(b));
+                    let id = spec.id.clone();
+                    let life = DeviceActorState::recover(spec, journal.clone(), hub.clone(), building, clock, wheel.clone()).await?;
+                    if let Some(at) = life.deadline() {
+                        let _ = wheel.send((id.clone(), at));
+                    }
+                    asleep.push((id, Box::new(life)));
+                }
+                Ok::<_, crate::journal::JournalError>(asleep)
+            }));
+        }
+        let mut all = Vec::new();
+        for fold in folds {
+            all.extend(fold.await??);
+        }
+        Ok(all)
+    }
+
+    /// Spawns a child linked to this supervisor; a device resumes the state it slept with, or
+    /// (`None`) recovers it from the journal.
+    async fn spawn(&mut self, myself: &ActorRef<CommunityMsg>, child: Child, resume: Option<Box<DeviceActorState>>) -> Result<(), ActorProcessingErr> {
         let a = &self.args;
         let supervisor: ActorCell = myself.get_cell();
         let id = match &child {
@@ -159,14 +216,17 @@ impl CommunityState {
             }
             Child::Device(spec) => {
                 let args = DeviceArgs {
+                    resume,
                     spec: (**spec).clone(),
                     journal: a.journal.clone(),
                     hub: a.hub.clone(),
                     building: spec.building.as_ref().and_then(|b| a.directory.building(b)),
                     clock: a.clock,
+                    wheel: self.wheel.clone(),
+                    directory: a.directory.clone(),
                 };
                 let (actor, _) = Actor::spawn_linked(None, DeviceActor, args, supervisor).await?;
-                a.directory.put_device(&spec.community, &spec.id, actor.clone());
+                a.directory.put_awake(&spec.community, &spec.id, actor.clone());
                 actor.get_id()
             }
         };
@@ -194,21 +254,41 @@ impl CommunityState {
         true
     }
 
-    fn devices_of(&self, building: &Child) -> Vec<ActorRef<DeviceMsg>> {
-        let Child::Building(id) = building else { return Vec::new() };
-        self.children
-            .values()
-            .filter_map(|c| match c {
-                Child::Device(spec) if spec.building.as_ref() == Some(id) => {
-                    self.args.directory.device(spec.community.as_str(), spec.id.as_str())
-                }
-                _ => None,
-            })
-            .collect()
-    }
 }
 
-/// Starts a community and waits until every child has recovered from the journal.
+/// A community's sleeping devices' heartbeat deadlines: one task and one timer wheel (tokio-util's
+/// `DelayQueue`, a hierarchical wheel) for all of them, instead of a task and a timer each. A
+/// deadline that comes wakes the device with `Due`; a newer deadline for the same device replaces
+/// the older. It ends when the community's last sender (supervisor, device states) is gone.
+fn timer_wheel(community: CommunityId, directory: Arc<Directory>) -> Wheel {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(DeviceId, Instant)>();
+    tokio::spawn(async move {
+        let mut queue: DelayQueue<DeviceId> = DelayQueue::new();
+        let mut keys: HashMap<DeviceId, delay_queue::Key> = HashMap::new();
+        loop {
+            tokio::select! {
+                next = rx.recv() => {
+                    let Some((device, at)) = next else { break };
+                    match keys.get(&device) {
+                        Some(key) => queue.reset_at(key, at),
+                        None => {
+                            let key = queue.insert_at(device.clone(), at);
+                            keys.insert(device, key);
+                        }
+                    }
+                }
+                Some(expired) = std::future::poll_fn(|cx| queue.poll_expired(cx)), if !queue.is_empty() => {
+                    let device = expired.into_inner();
+                    keys.remove(&device);
+                    let _ = directory.send_device(community.as_str(), device.as_str(), DeviceMsg::Due);
+                }
+            }
+        }
+    });
+    tx
+}
+
+/// Starts a community and waits until every building is up and every device recovered (asleep).
 pub async fn start(args: CommunityArgs) -> Result<ActorRef<CommunityMsg>, ActorProcessingErr> {
     let id: CommunityId = args.community.id.clone();
     let (actor, _) = Actor::spawn(None, CommunitySupervisor, args).await?;

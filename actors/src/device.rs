@@ -2,20 +2,24 @@
 //! resulting events to the journal, and only once the journal confirms applies them, publishes
 //! them, tells its building when its health changed, and answers the bridge's ack.
 //!
-//! Liveness is a timer of its own, not a sweep: one pending timer per device, re-armed for the
-//! moment the device would have been silent for a whole heartbeat interval.
+//! Liveness is a timer of its own, not a sweep: one pending timer per awake device, re-armed for
+//! the moment the device would have been silent for a whole heartbeat interval; a sleeping
+//! device's deadline waits in its community's timer wheel instead (see [`crate::directory`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hutong_core::device::{DeviceCommand, DeviceError, DeviceEvent, DeviceHealth, DeviceSpec, DeviceState};
+use hutong_core::DeviceId;
 use hutong_core::live::{DeviceView, LiveBody, LiveEvent};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::building::BuildingMsg;
 use crate::clock::Clock;
+use crate::directory::Directory;
 use crate::hub::LiveHub;
 use crate::journal::Journal;
 use crate::journaled::{Journaled, StreamId};
@@ -36,8 +40,12 @@ pub type Ack = oneshot::Sender<IngestOutcome>;
 pub enum DeviceMsg {
     /// A signal from the device; `ack` hears the outcome once the journal holds it.
     Signal(DeviceCommand, Option<Ack>),
-    /// The heartbeat timer fired.
+    /// Its heartbeat deadline came while it slept (from its community's timer wheel).
+    Due,
+    /// Its own heartbeat timer fired.
     HeartbeatDue,
+    /// Its own idle check: asleep again if nothing came for [`IDLE_AFTER`].
+    Idle,
     /// Tell this building (a restarted building actor) the device's health again.
     ReportHealth(ActorRef<BuildingMsg>),
     /// The device as the API shows it.
@@ -47,15 +55,38 @@ pub enum DeviceMsg {
     Crash,
 }
 
+impl DeviceMsg {
+    /// Sent by the actor to itself, not through the directory (not counted there).
+    fn own(&self) -> bool {
+        matches!(self, DeviceMsg::HeartbeatDue | DeviceMsg::Idle)
+    }
+}
+
+/// An awake device with nothing to do for this long gives its state back to the directory and
+/// stops; its next message wakes it again (a spawn, no replay).
+pub const IDLE_AFTER: Duration = Duration::from_secs(120);
+
+/// The reason an actor stops when it goes back to sleep: its supervisor does not restart it.
+pub const HIBERNATED: &str = "hibernated";
+
+/// Where a sleeping device's heartbeat deadline is kept (its community's timer wheel).
+pub type Wheel = tokio::sync::mpsc::UnboundedSender<(DeviceId, Instant)>;
+
 pub struct DeviceArgs {
+    /// The state it slept with; `None`: recover it from the journal (a restart after a failure).
+    pub resume: Option<Box<DeviceActorState>>,
     pub spec: DeviceSpec,
     pub journal: Arc<dyn Journal>,
     pub hub: Arc<LiveHub>,
     /// The building actor health changes are told to (the supervisor's, as spawned).
     pub building: Option<ActorRef<BuildingMsg>>,
     pub clock: Clock,
+    pub wheel: Wheel,
+    pub directory: Arc<Directory>,
 }
 
+/// A device's life, awake or asleep: what it holds between messages. Asleep, this is all it costs
+/// (kept by the [`Directory`]).
 pub struct DeviceActorState {
     device: Journaled<DeviceState>,
     /// When this incarnation started: silence is measured from here until the device speaks.
@@ -65,38 +96,53 @@ pub struct DeviceActorState {
     hub: Arc<LiveHub>,
     building: Option<ActorRef<BuildingMsg>>,
     clock: Clock,
+    wheel: Wheel,
+}
+
+/// The actor's own state around the device's life.
+pub struct Awake {
+    /// `None` once it went back to sleep (it is stopping).
+    life: Option<Box<DeviceActorState>>,
+    directory: Arc<Directory>,
+    /// Messages taken that came through the directory (compared with what it cast, to sleep).
+    received: u64,
+    last_active: Instant,
+    idle_armed: bool,
 }
 
 pub struct DeviceActor;
 
 impl Actor for DeviceActor {
     type Msg = DeviceMsg;
-    type State = DeviceActorState;
+    type State = Awake;
     type Arguments = DeviceArgs;
 
-    async fn pre_start(&self, myself: ActorRef<DeviceMsg>, args: DeviceArgs) -> Result<DeviceActorState, ActorProcessingErr> {
-        let stream = StreamId::device(&args.spec.community, &args.spec.id);
-        let spec = args.spec;
-        // The registry may have changed since the snapshot (heartbeat interval, building); it wins.
-        let device = Journaled::recover(args.journal, stream, || DeviceState::new(spec.clone()), |d| d.spec = spec.clone()).await?;
-        let mut state = DeviceActorState {
-            device,
-            started: args.clock.now(),
-            timer_armed: false,
-            reported: None,
-            hub: args.hub,
-            building: args.building,
-            clock: args.clock,
+    async fn pre_start(&self, myself: ActorRef<DeviceMsg>, args: DeviceArgs) -> Result<Awake, ActorProcessingErr> {
+        let mut life = match args.resume {
+            Some(life) => life,
+            None => Box::new(DeviceActorState::recover(args.spec, args.journal, args.hub, args.building, args.clock, args.wheel).await?),
         };
-        state.hub.put_device(&state.device.state().spec.community, state.view());
-        state.report_health();
-        state.arm_timer(&myself);
-        Ok(state)
+        // Timers of a former life were its actor's; this one arms its own.
+        life.timer_armed = false;
+        life.arm_timer(&myself);
+        let mut awake = Awake { life: Some(life), directory: args.directory, received: 0, last_active: Instant::now(), idle_armed: false };
+        awake.arm_idle(&myself);
+        Ok(awake)
     }
 
-    async fn handle(&self, myself: ActorRef<DeviceMsg>, msg: DeviceMsg, state: &mut DeviceActorState) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, myself: ActorRef<DeviceMsg>, msg: DeviceMsg, awake: &mut Awake) -> Result<(), ActorProcessingErr> {
+        if !msg.own() {
+            awake.received += 1;
+            awake.last_active = Instant::now();
+        }
+        if matches!(msg, DeviceMsg::Idle) {
+            awake.idle_armed = false;
+            awake.rest(&myself);
+            return Ok(());
+        }
+        let Some(state) = awake.life.as_deref_mut() else { return Ok(()) };
         // A quarantined device takes no signals (its state stops before a record it could not apply).
-        if state.device.quarantined().is_some() && matches!(msg, DeviceMsg::Signal(..) | DeviceMsg::HeartbeatDue) {
+        if state.device.quarantined().is_some() && matches!(msg, DeviceMsg::Signal(..) | DeviceMsg::HeartbeatDue | DeviceMsg::Due) {
             return Ok(());
         }
         match msg {
@@ -116,27 +162,99 @@ impl Actor for DeviceActor {
             }
             DeviceMsg::HeartbeatDue => {
                 state.timer_armed = false;
-                let command = DeviceCommand::CheckSilence { now: state.clock.now(), quiet_since: state.started };
-                let events = state.device.state().decide(&command)?;
-                state.commit(events).await?;
-                state.arm_timer(&myself);
+                state.check_silence(&myself).await?;
             }
-            DeviceMsg::ReportHealth(building) => {
-                state.building = Some(building);
-                state.reported = None;
-                state.report_health();
-            }
+            DeviceMsg::Due => state.check_silence(&myself).await?,
+            DeviceMsg::ReportHealth(building) => state.report_to(building),
             DeviceMsg::Get(reply) => {
                 let _ = reply.send(state.view());
             }
+            DeviceMsg::Idle => {}
             #[cfg(feature = "test-hooks")]
             DeviceMsg::Crash => return Err("crash requested".into()),
         }
+        awake.arm_idle(&myself);
         Ok(())
     }
 }
 
+impl Awake {
+    fn arm_idle(&mut self, myself: &ActorRef<DeviceMsg>) {
+        if self.idle_armed {
+            return;
+        }
+        self.idle_armed = true;
+        let wait = IDLE_AFTER.saturating_sub(self.last_active.elapsed());
+        myself.send_after(wait, || DeviceMsg::Idle);
+    }
+
+    /// Back to sleep when idle long enough and nothing waits in the mailbox; otherwise later.
+    fn rest(&mut self, myself: &ActorRef<DeviceMsg>) {
+        let Some(life) = self.life.as_deref() else { return };
+        if self.last_active.elapsed() < IDLE_AFTER {
+            self.arm_idle(myself);
+            return;
+        }
+        let spec = &life.device.state().spec;
+        let (community, device) = (spec.community.clone(), spec.id.clone());
+        let (deadline, wheel) = (life.deadline(), life.wheel.clone());
+        let slot = &mut self.life;
+        if self.directory.hibernate(&community, &device, myself.get_id(), self.received, || slot.take()) {
+            if let Some(at) = deadline {
+                let _ = wheel.send((device, at));
+            }
+            myself.stop(Some(HIBERNATED.into()));
+        } else {
+            self.arm_idle(myself);
+        }
+    }
+}
+
 impl DeviceActorState {
+    /// Folds the device's journal and shows it on the hub and to its building; asleep until it
+    /// is spoken to or its heartbeat deadline comes.
+    pub(crate) async fn recover(
+        spec: DeviceSpec,
+        journal: Arc<dyn Journal>,
+        hub: Arc<LiveHub>,
+        building: Option<ActorRef<BuildingMsg>>,
+        clock: Clock,
+        wheel: Wheel,
+    ) -> Result<Self, crate::journal::JournalError> {
+        let stream = StreamId::device(&spec.community, &spec.id);
+        // The registry may have changed since the snapshot (heartbeat interval, building); it wins.
+        let device = Journaled::recover(journal, stream, || DeviceState::new(spec.clone()), |d| d.spec = spec.clone()).await?;
+        let mut state = DeviceActorState { device, started: clock.now(), timer_armed: false, reported: None, hub, building, clock, wheel };
+        state.hub.put_device(&state.device.state().spec.community, state.view());
+        state.report_health();
+        Ok(state)
+    }
+
+    /// When its silence will have lasted a whole heartbeat interval (`None` once offline).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let device = self.device.state();
+        if device.offline {
+            return None;
+        }
+        let quiet_since = device.last_seen.map_or(self.started, |seen| seen.max(self.started));
+        let wait = (quiet_since + device.heartbeat() - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
+        Some(Instant::now() + wait)
+    }
+
+    pub(crate) fn report_to(&mut self, building: ActorRef<BuildingMsg>) {
+        self.building = Some(building);
+        self.reported = None;
+        self.report_health();
+    }
+
+    async fn check_silence(&mut self, myself: &ActorRef<DeviceMsg>) -> Result<(), ActorProcessingErr> {
+        let command = DeviceCommand::CheckSilence { now: self.clock.now(), quiet_since: self.started };
+        let events = self.device.state().decide(&command)?;
+        self.commit(events).await?;
+        self.arm_timer(myself);
+        Ok(())
+    }
+
     /// Journal first; apply, publish and report only what the journal confirmed.
     async fn commit(&mut self, events: Vec<DeviceEvent>) -> Result<(), ActorProcessingErr> {
         if events.is_empty() {
@@ -180,15 +298,12 @@ impl DeviceActorState {
 
     /// One pending timer at a time, due when the device will have been quiet a whole interval.
     fn arm_timer(&mut self, myself: &ActorRef<DeviceMsg>) {
-        let device = self.device.state();
-        if self.timer_armed || device.offline {
+        if self.timer_armed {
             return;
         }
-        let quiet_since = device.last_seen.map_or(self.started, |seen| seen.max(self.started));
-        let due = quiet_since + device.heartbeat();
-        let wait = (due - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
+        let Some(due) = self.deadline() else { return };
         self.timer_armed = true;
-        myself.send_after(wait, || DeviceMsg::HeartbeatDue);
+        myself.send_after(due.saturating_duration_since(Instant::now()), || DeviceMsg::HeartbeatDue);
     }
 
     fn view(&self) -> DeviceView {

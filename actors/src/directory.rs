@@ -1,19 +1,52 @@
-//! Where the device bridge and the API find the actor of a device or building. The community
-//! supervisor is the only writer: it registers children when it spawns them and again when it
-//! restarts them, and removes a child it gives up on, so a lookup never hands out a dead actor for long.
+//! Where the device bridge and the API find a device or a building.
+//!
+//! A device is not always an actor. Most meters speak once an hour: keeping 100,000 actors (a task,
+//! a mailbox, timers — about 9 KiB each) for devices that say nothing most of the time is what made
+//! a restart slow and large. So a device's slot is one of:
+//! - **dormant**: its folded state, a few hundred bytes, and a place in its community's timer wheel
+//!   for its heartbeat deadline;
+//! - **waking**: its community supervisor is spawning its actor; messages wait here, in order;
+//! - **awake**: an actor, reached by casting.
+//!
+//! Every message to a device goes through [`Directory::send_device`], which casts under the slot's
+//! lock and counts what it cast. An actor idle for a while gives its state back with
+//! [`Directory::hibernate`], which only succeeds if the actor has taken everything cast to it — so
+//! no message is ever left in a mailbox that nobody will read, and none overtakes another.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hutong_core::{BuildingId, CommunityId, DeviceId};
-use ractor::ActorRef;
+use ractor::{ActorId, ActorRef};
 
 use crate::building::BuildingMsg;
-use crate::device::DeviceMsg;
+use crate::community::CommunityMsg;
+use crate::device::{DeviceActorState, DeviceMsg};
+
+enum Slot {
+    Awake { actor: ActorRef<DeviceMsg>, sent: AtomicU64 },
+    Waking(Vec<DeviceMsg>),
+    Dormant(Box<DeviceActorState>),
+}
+
+struct CommunitySlots {
+    supervisor: ActorRef<CommunityMsg>,
+    devices: HashMap<DeviceId, Slot>,
+}
+
+/// Why a message did not reach a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unreachable {
+    #[error("no such device is registered")]
+    Unknown,
+    #[error("the device's actor is not running")]
+    NotRunning,
+}
 
 #[derive(Default)]
 pub struct Directory {
-    devices: RwLock<HashMap<CommunityId, HashMap<DeviceId, ActorRef<DeviceMsg>>>>,
+    communities: RwLock<HashMap<CommunityId, CommunitySlots>>,
     buildings: RwLock<HashMap<BuildingId, ActorRef<BuildingMsg>>>,
 }
 
@@ -22,9 +55,72 @@ impl Directory {
         Self::default()
     }
 
+    /// Whether the device is registered here (awake or not).
+    pub fn has_device(&self, community: &str, device: &str) -> bool {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community).is_some_and(|c| c.devices.contains_key(device))
+    }
+
+    /// The device's actor when it is awake (tests and supervision; messages go through
+    /// [`Directory::send_device`]).
     pub fn device(&self, community: &str, device: &str) -> Option<ActorRef<DeviceMsg>> {
-        let map = self.devices.read().unwrap_or_else(|e| e.into_inner());
-        map.get(community)?.get(device).cloned()
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        match map.get(community)?.devices.get(device)? {
+            Slot::Awake { actor, .. } => Some(actor.clone()),
+            _ => None,
+        }
+    }
+
+    /// How many of a community's devices are actors now, and how many are registered.
+    pub fn awake_devices(&self, community: &str) -> (usize, usize) {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community).map_or((0, 0), |c| {
+            (c.devices.values().filter(|s| matches!(s, Slot::Awake { .. })).count(), c.devices.len())
+        })
+    }
+
+    /// Delivers a message to a device, waking it first when it is dormant. Messages from one
+    /// sender arrive in the order sent, across a wake-up.
+    pub fn send_device(&self, community: &str, device: &str, msg: DeviceMsg) -> Result<(), Unreachable> {
+        {
+            let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+            let slot = map.get(community).and_then(|c| c.devices.get(device)).ok_or(Unreachable::Unknown)?;
+            if let Slot::Awake { actor, sent } = slot {
+                return cast(actor, sent, msg);
+            }
+        }
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        let slots = map.get_mut(community).ok_or(Unreachable::Unknown)?;
+        let slot = slots.devices.get_mut(device).ok_or(Unreachable::Unknown)?;
+        match std::mem::replace(slot, Slot::Waking(Vec::new())) {
+            Slot::Awake { actor, sent } => {
+                let cast = cast(&actor, &sent, msg);
+                *slot = Slot::Awake { actor, sent };
+                cast
+            }
+            Slot::Waking(mut waiting) => {
+                waiting.push(msg);
+                *slot = Slot::Waking(waiting);
+                Ok(())
+            }
+            Slot::Dormant(state) => {
+                *slot = Slot::Waking(vec![msg]);
+                let wake = CommunityMsg::Wake(DeviceId::new(device), state);
+                slots.supervisor.cast(wake).map_err(|_| Unreachable::NotRunning)
+            }
+        }
+    }
+
+    /// Tells a device its (restarted) building, without waking a dormant device for it.
+    pub(crate) fn report_health(&self, community: &str, device: &str, building: ActorRef<BuildingMsg>) {
+        {
+            let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(Slot::Dormant(state)) = map.get_mut(community).and_then(|c| c.devices.get_mut(device)) {
+                state.report_to(building);
+                return;
+            }
+        }
+        let _ = self.send_device(community, device, DeviceMsg::ReportHealth(building));
     }
 
     pub fn building(&self, building: &BuildingId) -> Option<ActorRef<BuildingMsg>> {
@@ -37,12 +133,57 @@ impl Directory {
     }
 
     pub fn has_community(&self, community: &str) -> bool {
-        self.devices.read().unwrap_or_else(|e| e.into_inner()).contains_key(community)
+        self.communities.read().unwrap_or_else(|e| e.into_inner()).contains_key(community)
     }
 
-    pub(crate) fn put_device(&self, community: &CommunityId, device: &DeviceId, actor: ActorRef<DeviceMsg>) {
-        let mut map = self.devices.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(community.clone()).or_default().insert(device.clone(), actor);
+    pub(crate) fn open_community(&self, community: &CommunityId, supervisor: ActorRef<CommunityMsg>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(community.clone(), CommunitySlots { supervisor, devices: HashMap::new() });
+    }
+
+    /// Devices recovered but not spoken to yet.
+    pub(crate) fn put_dormant(&self, community: &CommunityId, asleep: impl IntoIterator<Item = (DeviceId, Box<DeviceActorState>)>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(community) {
+            c.devices.extend(asleep.into_iter().map(|(device, state)| (device, Slot::Dormant(state))));
+        }
+    }
+
+    /// A device's actor is up: what waited for it is cast now, in order, before anything newer.
+    pub(crate) fn put_awake(&self, community: &CommunityId, device: &DeviceId, actor: ActorRef<DeviceMsg>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        let Some(c) = map.get_mut(community) else { return };
+        let sent = AtomicU64::new(0);
+        if let Some(Slot::Waking(waiting)) = c.devices.get_mut(device) {
+            for msg in waiting.drain(..) {
+                let _ = cast(&actor, &sent, msg);
+            }
+        }
+        c.devices.insert(device.clone(), Slot::Awake { actor, sent });
+    }
+
+    /// An idle actor gives its state back. Only if it is still this device's actor and has taken
+    /// every message cast to it (`received`); otherwise it stays awake and `state` is not called.
+    pub(crate) fn hibernate(
+        &self,
+        community: &CommunityId,
+        device: &DeviceId,
+        me: ActorId,
+        received: u64,
+        state: impl FnOnce() -> Option<Box<DeviceActorState>>,
+    ) -> bool {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        let Some(slot) = map.get_mut(community).and_then(|c| c.devices.get_mut(device)) else { return false };
+        match slot {
+            Slot::Awake { actor, sent } if actor.get_id() == me && sent.load(Ordering::Acquire) == received => match state() {
+                Some(state) => {
+                    *slot = Slot::Dormant(state);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
     }
 
     pub(crate) fn put_building(&self, building: &BuildingId, actor: ActorRef<BuildingMsg>) {
@@ -54,17 +195,25 @@ impl Directory {
     }
 
     pub(crate) fn remove_device(&self, community: &CommunityId, device: &DeviceId) {
-        let mut map = self.devices.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(devices) = map.get_mut(community) {
-            devices.remove(device);
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(community) {
+            c.devices.remove(device);
         }
     }
 
     pub(crate) fn remove_community(&self, community: &CommunityId, buildings: impl Iterator<Item = BuildingId>) {
-        self.devices.write().unwrap_or_else(|e| e.into_inner()).remove(community);
+        // Dropped outside the lock: dormant states hold timer-wheel senders and actor refs.
+        let gone = self.communities.write().unwrap_or_else(|e| e.into_inner()).remove(community);
+        drop(gone);
         let mut map = self.buildings.write().unwrap_or_else(|e| e.into_inner());
         for b in buildings {
             map.remove(&b);
         }
     }
+}
+
+fn cast(actor: &ActorRef<DeviceMsg>, sent: &AtomicU64, msg: DeviceMsg) -> Result<(), Unreachable> {
+    // Counted before the cast, both under the slot's lock: `hibernate` compares under the write lock.
+    sent.fetch_add(1, Ordering::AcqRel);
+    actor.cast(msg).map_err(|_| Unreachable::NotRunning)
 }

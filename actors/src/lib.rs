@@ -13,7 +13,7 @@
 //!   command in several buildings, all or none.
 //! - [`community`]: `CommunitySupervisor` — spawns the rest, restarts a failed child with replay.
 //! - [`hub`]: the live event bus and the read model the snapshot and the API are served from.
-//! - [`directory`]: where the device bridge finds the actor of a device.
+//! - [`directory`]: where the device bridge finds a device — an actor while it talks, a record while it sleeps.
 //! - [`metrics`]: counters and gauges rendered for Prometheus.
 //! - [`quarantine`]: streams holding a record that cannot be applied — reported, skipped on an operator's word.
 //! - [`clock`]: wall time that follows tokio's clock, so timers are testable with paused time.

@@ -77,11 +77,22 @@ impl World {
     }
 
     async fn read(&self, device: &str, seq: u64, value: i64) -> IngestOutcome {
-        let actor = self.directory.device("c1", device).expect("device registered");
         let (tx, rx) = oneshot::channel();
         let cmd = DeviceCommand::RecordReading { signal: self.signal(seq), value: Decimal::new(value, 1) };
-        actor.cast(DeviceMsg::Signal(cmd, Some(tx))).unwrap();
+        self.directory.send_device("c1", device, DeviceMsg::Signal(cmd, Some(tx))).expect("device registered");
         rx.await.unwrap()
+    }
+
+    /// The device's actor, woken if it sleeps.
+    async fn awake(&self, device: &str) -> ractor::ActorRef<DeviceMsg> {
+        loop {
+            if let Some(actor) = self.directory.device("c1", device) {
+                return actor;
+            }
+            let (tx, rx) = oneshot::channel();
+            self.directory.send_device("c1", device, DeviceMsg::Get(tx.into())).unwrap();
+            let _ = rx.await;
+        }
     }
 }
 
@@ -172,7 +183,7 @@ async fn a_failed_device_is_restarted_and_replays_its_journal() {
     let sup = w.start().await;
     w.read("wm-1", 1, 1000).await;
     w.read("wm-1", 2, 1010).await;
-    let before = w.directory.device("c1", "wm-1").unwrap();
+    let before = w.awake("wm-1").await;
     before.cast(DeviceMsg::Crash).unwrap();
     // Wait for the supervisor to register the new incarnation.
     let after = loop {
@@ -188,7 +199,8 @@ async fn a_failed_device_is_restarted_and_replays_its_journal() {
     assert_eq!(w.read("wm-1", 3, 1020).await, IngestOutcome::Applied);
     assert_eq!(w.journal.head("device/c1/wm-1").await.unwrap(), 3);
     let children = sup.call(community::CommunityMsg::Children, None).await.unwrap().unwrap();
-    assert_eq!(children, 3);
+    // The building and wm-1 are actors; wm-2 has not been spoken to and sleeps.
+    assert_eq!(children, 2);
     assert_eq!(w.metrics.counter_value("hutong_actor_restarts_total", &[("community", "c1")]), 1);
 }
 
@@ -197,7 +209,7 @@ async fn a_child_that_keeps_failing_is_left_down_after_its_budget_and_leaves_the
     let w = World::new();
     let _sup = w.start().await;
     for _ in 0..=community::RESTART_BUDGET {
-        let current = w.directory.device("c1", "wm-2").unwrap();
+        let current = w.awake("wm-2").await;
         current.cast(DeviceMsg::Crash).unwrap();
         let mut waited = 0;
         while w.directory.device("c1", "wm-2").is_some_and(|a| a.get_id() == current.get_id()) && waited < 200 {
@@ -214,4 +226,43 @@ async fn a_child_that_keeps_failing_is_left_down_after_its_budget_and_leaves_the
     // Left down means gone from the directory: nobody is handed a dead actor.
     assert!(w.directory.device("c1", "wm-2").is_none());
     assert_eq!(w.metrics.counter_value("hutong_actor_restarts_total", &[("community", "c1")]), community::RESTART_BUDGET as u64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_device_sleeps_as_a_record_and_wakes_in_order_without_losing_anything() {
+    let w = World::new();
+    let sup = w.start().await;
+    // Recovered asleep: a record each, no actor until spoken to.
+    assert_eq!(w.directory.awake_devices("c1"), (0, 2));
+    assert_eq!(w.read("wm-2", 1, 1000).await, IngestOutcome::Applied);
+    assert_eq!(w.directory.awake_devices("c1"), (1, 2));
+    // Idle long enough, it gives its state back and its actor stops. (wm-1, never heard, is woken
+    // by its 60 s deadline from the timer wheel, goes offline, and sleeps again two minutes later.)
+    tokio::time::sleep(hutong_actors::device::IDLE_AFTER + Duration::from_secs(90)).await;
+    assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Offline);
+    let mut waited = 0;
+    while w.directory.awake_devices("c1").0 != 0 && waited < 100 {
+        tokio::task::yield_now().await;
+        waited += 1;
+    }
+    assert_eq!(w.directory.awake_devices("c1").0, 0, "an idle device went back to sleep");
+    let children = sup.call(community::CommunityMsg::Children, None).await.unwrap().unwrap();
+    assert_eq!(children, 1, "only the building is an actor");
+    // Many signals sent at once to a sleeping device: every one taken, in the order sent.
+    let mut acks = Vec::new();
+    for seq in 2..=40 {
+        let (tx, rx) = oneshot::channel();
+        let cmd = DeviceCommand::RecordReading { signal: w.signal(seq), value: Decimal::new(1000 + seq as i64, 1) };
+        w.directory.send_device("c1", "wm-2", DeviceMsg::Signal(cmd, Some(tx))).unwrap();
+        acks.push(rx);
+    }
+    for ack in acks {
+        assert_eq!(ack.await.unwrap(), IngestOutcome::Applied);
+    }
+    assert_eq!(w.journal.head("device/c1/wm-2").await.unwrap(), 40);
+    let view = w.hub.device("c1", "wm-2").unwrap();
+    assert_eq!((view.last_device_seq, view.readings), (Some(40), 40));
+    // Redelivery of an old one after sleeping again is still a duplicate (its state slept with it).
+    tokio::time::sleep(hutong_actors::device::IDLE_AFTER * 2).await;
+    assert_eq!(w.read("wm-2", 40, 1040).await, IngestOutcome::Duplicate);
 }

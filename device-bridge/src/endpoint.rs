@@ -343,7 +343,7 @@ impl Endpoint {
                 self.refused("reserved_client_id");
                 return refuse(&mut framed, ConnectReturnCode::BadClientId).await;
             }
-            if self.directory.device(community, device).is_none() {
+            if !self.directory.has_device(community, device) {
                 self.refused("unknown_device");
                 return refuse(&mut framed, ConnectReturnCode::NotAuthorized).await;
             }

@@ -167,22 +167,22 @@ pub(crate) fn dispatch(
             return Err(forbidden());
         }
         let topic = &parsed;
-        let actor = directory.device(topic.community, topic.device).ok_or_else(|| Rejection::UnknownDevice {
-            community: topic.community.to_string(),
-            device: topic.device.to_string(),
-        })?;
+        if !directory.has_device(topic.community, topic.device) {
+            return Err(Rejection::UnknownDevice { community: topic.community.to_string(), device: topic.device.to_string() });
+        }
         let (command, key) = codec::decode(topic.channel, payload, clock.now())?;
         if let Sender::PayloadKey(keyring) = &sender
             && keyring.check(topic.community, topic.device, key.as_deref().unwrap_or_default()).is_err()
         {
             return Err(forbidden());
         }
-        Ok((actor, command))
+        Ok((parsed, command))
     });
     match decoded {
-        Ok((actor, command)) => {
+        Ok((topic, command)) => {
+            // A sleeping device is woken by this; the ack waits for its actor either way.
             let (tx, rx) = oneshot::channel();
-            actor.cast(DeviceMsg::Signal(command, Some(tx))).ok().map(|_| rx)
+            directory.send_device(topic.community, topic.device, DeviceMsg::Signal(command, Some(tx))).ok().map(|_| rx)
         }
         Err(rejection) => {
             metrics.inc("hutong_mqtt_rejected_total", &[("reason", rejection.reason())]);

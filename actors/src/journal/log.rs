@@ -315,7 +315,7 @@ struct Recovered {
     scanned: u64,
 }
 
-/// A start that had to read this much log past the checkpoint writes a new one before serving,
+/// A start that had to read this much log past the checkpoint writes a new one as it starts serving,
 /// so restarts in a row (a crash loop, short lives) do not each read further.
 const CHECKPOINT_AFTER_SCAN: u64 = 8 << 20;
 
@@ -338,7 +338,7 @@ impl LogJournal {
         let failed = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel(options.max_batch.max(1) * 4);
         let segments = Arc::new(Segments { dir: options.dir.clone(), open: Mutex::default() });
-        let mut writer = Writer {
+        let writer = Writer {
             _lock: lock,
             options,
             index: index.clone(),
@@ -353,9 +353,6 @@ impl LogJournal {
             checkpointed_at: Instant::now(),
             buf: Vec::with_capacity(BATCH_BYTES + (1 << 16)),
         };
-        if scanned >= CHECKPOINT_AFTER_SCAN {
-            writer.checkpoint().map_err(io)?;
-        }
         std::thread::Builder::new().name("journal-log".into()).spawn(move || writer.run(rx)).map_err(io)?;
         Ok(LogJournal { writes: tx, index, segments, failed })
     }
@@ -576,6 +573,13 @@ enum Reply {
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        // Written here, not in `open`: recovery (reads only) goes on meanwhile, and a start does
+        // not wait for it. A write arriving meanwhile waits for this one checkpoint.
+        if self.since_checkpoint >= CHECKPOINT_AFTER_SCAN
+            && let Err(e) = self.checkpoint()
+        {
+            tracing::warn!(error = %e, "journal log: checkpoint not written; the next start scans further");
+        }
         let mut batch = Vec::with_capacity(self.options.max_batch);
         while let Some(first) = rx.blocking_recv() {
             batch.push(first);
@@ -1009,7 +1013,7 @@ mod tests {
     }
 
     /// Short lives in a row (a crash loop) must not each read further: a start that scanned a
-    /// long tail writes a checkpoint before it serves.
+    /// long tail writes a checkpoint as it starts.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_start_after_a_long_tail_checkpoints_so_the_next_reads_little() {
         let dir = tempfile::tempdir().unwrap();
@@ -1021,8 +1025,13 @@ mod tests {
             }
         }
         assert!(!dir.path().join("checkpoint").exists(), "a short life writes none by itself");
-        drop(LogJournal::open(options.clone()).unwrap());
+        let started = LogJournal::open(options.clone()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !dir.path().join("checkpoint").exists() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         assert!(dir.path().join("checkpoint").exists(), "the start that read ~10 MiB wrote one");
+        drop(started);
         let recovered = recover(dir.path()).unwrap();
         assert_eq!(recovered.scanned, 0, "the next start reads nothing past it");
         let j = LogJournal::open(options).unwrap();
