@@ -1,4 +1,4 @@
-//! `CommunitySupervisor`: one per community. It spawns the community's building actors, recovers
+//! `CommunitySupervisor`: one per community. It spawns the community's alarm desk and building actors, recovers
 //! its devices asleep (their folded state in the directory, their heartbeat deadlines in the
 //! community's timer wheel: see [`crate::directory`]), spawns a device's actor when it is first
 //! spoken to, and restarts a child that failed — the child replays its journal in `pre_start`, so
@@ -17,6 +17,7 @@ use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, Supervisio
 use tokio::time::Instant;
 use tokio_util::time::{DelayQueue, delay_queue};
 
+use crate::alarms::{AlarmDeskActor, AlarmDeskArgs};
 use crate::building::{BuildingActor, BuildingArgs, Notices};
 use crate::clock::Clock;
 use crate::device::{DeviceActor, DeviceActorState, DeviceArgs, DeviceMsg, HIBERNATED, Wheel};
@@ -49,6 +50,7 @@ pub struct CommunityArgs {
 
 #[derive(Clone)]
 enum Child {
+    AlarmDesk,
     Building(BuildingId),
     Device(Arc<DeviceSpec>),
 }
@@ -73,6 +75,7 @@ impl Actor for CommunitySupervisor {
         args.directory.open_community(&args.community.id, myself.clone());
         let wheel = timer_wheel(args.community.id.clone(), args.directory.clone());
         let mut state = CommunityState { children: HashMap::new(), devices: HashMap::new(), restarts: HashMap::new(), wheel, args };
+        state.spawn(&myself, Child::AlarmDesk, None).await?;
         let buildings: Vec<BuildingId> = state.args.community.buildings.iter().map(|b| b.id.clone()).collect();
         for building in buildings {
             state.spawn(&myself, Child::Building(building), None).await?;
@@ -140,7 +143,7 @@ impl Actor for CommunitySupervisor {
         state.args.metrics.inc("hutong_actor_restarts_total", &[("community", state.args.community.id.as_str())]);
         let building = match &child {
             Child::Building(id) => Some(id.clone()),
-            Child::Device(_) => None,
+            Child::Device(_) | Child::AlarmDesk => None,
         };
         state.spawn(&myself, child, None).await?;
         // A new building actor knows nothing yet: its devices, awake or asleep, tell it again.
@@ -157,6 +160,7 @@ impl Actor for CommunitySupervisor {
 impl Child {
     fn name(&self) -> String {
         match self {
+            Child::AlarmDesk => "alarm-desk".to_string(),
             Child::Building(id) => format!("building/{id}"),
             Child::Device(spec) => format!("device/{}", spec.id),
         }
@@ -174,12 +178,13 @@ impl CommunityState {
             let chunk: Vec<DeviceSpec> = specs.drain(..per.min(specs.len())).collect();
             let a = &self.args;
             let (journal, hub, directory, clock, wheel) = (a.journal.clone(), a.hub.clone(), a.directory.clone(), a.clock, self.wheel.clone());
+            let weak = Arc::downgrade(&directory);
             folds.push(tokio::spawn(async move {
                 let mut asleep = Vec::with_capacity(chunk.len());
                 for spec in chunk {
                     let building = spec.building.as_ref().and_then(|b| directory.building(b));
                     let id = spec.id.clone();
-                    let life = DeviceActorState::recover(spec, journal.clone(), hub.clone(), building, clock, wheel.clone()).await?;
+                    let life = DeviceActorState::recover(spec, journal.clone(), hub.clone(), building, clock, wheel.clone(), weak.clone()).await?;
                     if let Some(at) = life.deadline() {
                         let _ = wheel.send((id.clone(), at));
                     }
@@ -201,6 +206,12 @@ impl CommunityState {
         let a = &self.args;
         let supervisor: ActorCell = myself.get_cell();
         let id = match &child {
+            Child::AlarmDesk => {
+                let args = AlarmDeskArgs { community: a.community.id.clone(), journal: a.journal.clone(), hub: a.hub.clone(), clock: a.clock };
+                let (actor, _) = Actor::spawn_linked(None, AlarmDeskActor, args, supervisor).await?;
+                a.directory.put_alarm_desk(&a.community.id, Some(actor.clone()));
+                actor.get_id()
+            }
             Child::Building(building) => {
                 let args = BuildingArgs {
                     community: a.community.clone(),
@@ -236,6 +247,7 @@ impl CommunityState {
 
     fn forget(&self, child: &Child) {
         match child {
+            Child::AlarmDesk => self.args.directory.put_alarm_desk(&self.args.community.id, None),
             Child::Building(id) => self.args.directory.remove_building(id),
             Child::Device(spec) => self.args.directory.remove_device(&spec.community, &spec.id),
         }

@@ -6,13 +6,14 @@
 //! the moment the device would have been silent for a whole heartbeat interval; a sleeping
 //! device's deadline waits in its community's timer wheel instead (see [`crate::directory`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hutong_core::device::{DeviceCommand, DeviceError, DeviceEvent, DeviceHealth, DeviceSpec, DeviceState};
 use hutong_core::DeviceId;
-use hutong_core::live::{DeviceView, LiveBody, LiveEvent};
+use hutong_core::alarm::AlarmCommand;
+use hutong_core::live::{AlarmKind, DeviceView, LiveBody, LiveEvent};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -97,6 +98,8 @@ pub struct DeviceActorState {
     building: Option<ActorRef<BuildingMsg>>,
     clock: Clock,
     wheel: Wheel,
+    /// Where its community's alarm desk is found (weak: the directory keeps sleeping devices).
+    directory: Weak<Directory>,
 }
 
 /// The actor's own state around the device's life.
@@ -120,7 +123,10 @@ impl Actor for DeviceActor {
     async fn pre_start(&self, myself: ActorRef<DeviceMsg>, args: DeviceArgs) -> Result<Awake, ActorProcessingErr> {
         let mut life = match args.resume {
             Some(life) => life,
-            None => Box::new(DeviceActorState::recover(args.spec, args.journal, args.hub, args.building, args.clock, args.wheel).await?),
+            None => {
+                let directory = Arc::downgrade(&args.directory);
+                Box::new(DeviceActorState::recover(args.spec, args.journal, args.hub, args.building, args.clock, args.wheel, directory).await?)
+            }
         };
         // Timers of a former life were its actor's; this one arms its own.
         life.timer_armed = false;
@@ -220,11 +226,12 @@ impl DeviceActorState {
         building: Option<ActorRef<BuildingMsg>>,
         clock: Clock,
         wheel: Wheel,
+        directory: Weak<Directory>,
     ) -> Result<Self, crate::journal::JournalError> {
         let stream = StreamId::device(&spec.community, &spec.id);
         // The registry may have changed since the snapshot (heartbeat interval, building); it wins.
         let device = Journaled::recover(journal, stream, || DeviceState::new(spec.clone()), |d| d.spec = spec.clone()).await?;
-        let mut state = DeviceActorState { device, started: clock.now(), timer_armed: false, reported: None, hub, building, clock, wheel };
+        let mut state = DeviceActorState { device, started: clock.now(), timer_armed: false, reported: None, hub, building, clock, wheel, directory };
         state.hub.put_device(&state.device.state().spec.community, state.view());
         state.report_health();
         Ok(state)
@@ -278,9 +285,31 @@ impl DeviceActorState {
                 },
             })
             .collect();
+        self.tell_alarm_desk(&live);
         self.hub.publish_device(live, self.view());
         self.report_health();
         Ok(())
+    }
+
+    /// What the alarm desk must hear: a condition seen, or an offline device heard again.
+    fn tell_alarm_desk(&self, live: &[LiveEvent]) {
+        let spec = &self.device.state().spec;
+        let Some(desk) = self.directory.upgrade().and_then(|d| d.alarm_desk(spec.community.as_str())) else { return };
+        for event in live {
+            if let Some(alarm) = event.alarm() {
+                desk.seen(AlarmCommand::Raise {
+                    kind: alarm.kind,
+                    device: alarm.device,
+                    building: alarm.building,
+                    at: alarm.at,
+                    text: alarm.text,
+                    source: (alarm.stream, alarm.seq),
+                });
+            } else if let LiveBody::Device { event: DeviceEvent::CameBackOnline { at }, .. } = &event.body {
+                let note = "设备已恢复上报 / the device is reporting again".to_string();
+                desk.seen(AlarmCommand::Clear { kind: AlarmKind::DeviceOffline, device: spec.id.clone(), at: *at, note });
+            }
+        }
     }
 
     fn report_health(&mut self) {

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use ractor::{ActorId, ActorRef};
 
+use crate::alarms::{AlarmDeskRef, AlarmMsg};
 use crate::building::BuildingMsg;
 use crate::community::CommunityMsg;
 use crate::device::{DeviceActorState, DeviceMsg};
@@ -32,6 +33,7 @@ enum Slot {
 
 struct CommunitySlots {
     supervisor: ActorRef<CommunityMsg>,
+    alarms: Option<ActorRef<AlarmMsg>>,
     devices: HashMap<DeviceId, Slot>,
 }
 
@@ -138,7 +140,20 @@ impl Directory {
 
     pub(crate) fn open_community(&self, community: &CommunityId, supervisor: ActorRef<CommunityMsg>) {
         let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
-        map.insert(community.clone(), CommunitySlots { supervisor, devices: HashMap::new() });
+        map.insert(community.clone(), CommunitySlots { supervisor, alarms: None, devices: HashMap::new() });
+    }
+
+    /// The typed way in to a community's alarm desk.
+    pub fn alarm_desk(&self, community: &str) -> Option<AlarmDeskRef> {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community)?.alarms.clone().map(AlarmDeskRef::new)
+    }
+
+    pub(crate) fn put_alarm_desk(&self, community: &CommunityId, actor: Option<ActorRef<AlarmMsg>>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(community) {
+            c.alarms = actor;
+        }
     }
 
     /// Devices recovered but not spoken to yet.

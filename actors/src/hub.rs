@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use hutong_core::alarm::AlarmRecord;
 use hutong_core::building::BuildingHealth;
 use hutong_core::community::Community;
 use hutong_core::device::DeviceHealth;
@@ -46,6 +47,9 @@ struct CommunityView {
     alarms: VecDeque<Alarm>,
     readings: VecDeque<ReadingTick>,
     money: BTreeMap<BuildingId, Arc<BuildingMoneyView>>,
+    /// The alarm desk's open alarms, by number, and the latest resolved (newest first).
+    open_alarms: BTreeMap<u64, AlarmRecord>,
+    resolved_alarms: VecDeque<AlarmRecord>,
 }
 
 pub struct LiveHub {
@@ -56,6 +60,12 @@ pub struct LiveHub {
 
 /// How many events the bus holds for a slow socket before it is told to resync.
 pub const BUS_CAPACITY: usize = 16_384;
+
+fn sorted_open(open: &BTreeMap<u64, AlarmRecord>) -> Vec<AlarmRecord> {
+    let mut all: Vec<AlarmRecord> = open.values().cloned().collect();
+    all.sort_by(hutong_core::alarm::wall_order);
+    all
+}
 
 fn push_front_capped<T>(feed: &mut VecDeque<T>, item: T) {
     feed.push_front(item);
@@ -92,6 +102,8 @@ impl LiveHub {
             alarms: VecDeque::new(),
             readings: VecDeque::new(),
             money: BTreeMap::new(),
+            open_alarms: BTreeMap::new(),
+            resolved_alarms: VecDeque::new(),
         };
         self.views.write().unwrap_or_else(|e| e.into_inner()).insert(community.id.clone(), Arc::new(Mutex::new(view)));
     }
@@ -172,6 +184,36 @@ impl LiveHub {
         });
     }
 
+    /// The alarm desk as recovered: its open and its latest resolved alarms.
+    pub fn put_alarms(&self, community: &CommunityId, open: impl Iterator<Item = AlarmRecord>, resolved: impl Iterator<Item = AlarmRecord>) {
+        self.with_view(community.as_str(), |v| {
+            v.open_alarms = open.map(|a| (a.no, a)).collect();
+            v.resolved_alarms = resolved.take(FEED_LENGTH).collect();
+        });
+    }
+
+    /// Publishes alarms as they now stand (raised, seen again, acknowledged, resolved).
+    pub fn publish_alarms(&self, events: Vec<LiveEvent>) {
+        let Some(community) = events.first().map(|e| e.community.clone()) else { return };
+        self.with_view(community.as_str(), |v| {
+            for event in events {
+                if let LiveBody::Alarm { alarm } = &event.body {
+                    if alarm.is_open() {
+                        v.open_alarms.insert(alarm.no, alarm.clone());
+                    } else if v.open_alarms.remove(&alarm.no).is_some() {
+                        push_front_capped(&mut v.resolved_alarms, alarm.clone());
+                    }
+                }
+                let _ = self.tx.send(Arc::new(Envelope::new(event)));
+            }
+        });
+    }
+
+    /// A community's open alarms (most severe, then newest first) and its latest resolved.
+    pub fn alarms(&self, community: &str) -> Option<(Vec<AlarmRecord>, Vec<AlarmRecord>)> {
+        self.with_view(community, |v| (sorted_open(&v.open_alarms), v.resolved_alarms.iter().cloned().collect()))
+    }
+
     /// Every building's money in a community.
     pub fn money(&self, community: &str) -> Option<Vec<Arc<BuildingMoneyView>>> {
         self.with_view(community, |v| v.money.values().cloned().collect())
@@ -196,6 +238,7 @@ impl LiveHub {
                 buildings,
                 alarms: v.alarms.iter().cloned().collect(),
                 readings: v.readings.iter().cloned().collect(),
+                open_alarms: sorted_open(&v.open_alarms),
                 devices_total: v.devices.len() as u32,
                 devices_offline: v.devices.values().filter(|d| d.health == DeviceHealth::Offline).count() as u32,
             }

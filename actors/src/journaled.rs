@@ -96,6 +96,10 @@ impl StreamId {
     pub fn book(community: &CommunityId, building: &BuildingId) -> Self {
         Self(format!("book/{community}/{building}"))
     }
+    /// A community's alarms and their handling.
+    pub fn alarms(community: &CommunityId) -> Self {
+        Self(format!("alarms/{community}"))
+    }
     /// A community's tariff.
     pub fn tariff(community: &CommunityId) -> Self {
         Self(format!("tariff/{community}"))
@@ -172,6 +176,7 @@ impl Durable for hutong_core::identity::Sessions {}
 impl Durable for hutong_core::fee::CommunityTariff {}
 impl Durable for hutong_core::registry::Registry {}
 impl Durable for hutong_core::device_keys::DeviceKeys {}
+impl Durable for hutong_core::alarm::AlarmDesk {}
 impl Durable for hutong_core::outbox::Outbox {
     const SNAPSHOT_EVERY: Option<u64> = Some(1_000);
 }

@@ -8,6 +8,7 @@
 //!   replay) and `commit` (append with the expected seq → apply → snapshot policy), owned by an
 //!   actor (`Journaled`) or shared by handlers (`Shared`).
 //! - [`device`]: `DeviceActor` — decide, journal, apply, publish; its own heartbeat timer.
+//! - [`alarms`]: `AlarmDeskActor` — a community's alarms with their life (raised, acknowledged, resolved).
 //! - [`building`]: `BuildingActor` — folds its devices' health for the wall.
 //! - [`handle`]: `BuildingRef`, the typed way in to a building (timeouts), and `batch`: one
 //!   command in several buildings, all or none.
@@ -18,6 +19,7 @@
 //! - [`quarantine`]: streams holding a record that cannot be applied — reported, skipped on an operator's word.
 //! - [`clock`]: wall time that follows tokio's clock, so timers are testable with paused time.
 
+pub mod alarms;
 pub mod building;
 pub mod clock;
 pub mod community;

@@ -9,10 +9,11 @@ use hutong_actors::community::{self, CommunityArgs};
 use hutong_actors::device::{DeviceMsg, IngestOutcome};
 use hutong_actors::journal::{Journal, MemoryJournal};
 use hutong_actors::{Clock, Directory, LiveHub, Metrics};
+use hutong_core::alarm::{AlarmCommand, AlarmError, AlarmRecord, Handler};
 use hutong_core::building::TileLevel;
 use hutong_core::community::{Building, Community};
 use hutong_core::device::{DeviceCommand, DeviceEvent, DeviceHealth, DeviceKind, DeviceSpec, Signal};
-use hutong_core::live::LiveBody;
+use hutong_core::live::{AlarmKind, LiveBody};
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
@@ -172,9 +173,62 @@ async fn a_silent_device_raises_an_offline_alarm_when_its_interval_passes() {
     assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Offline);
     // The other meter has a 10-minute interval and is still fine.
     assert_eq!(w.hub.device("c1", "wm-2").unwrap().health, DeviceHealth::Ok);
-    // It comes back with its next signal.
+    // The alarm desk holds it open, unhandled.
+    let (open, _) = wait_alarms(&w, |open, _| !open.is_empty()).await;
+    assert_eq!((open[0].kind, open[0].device.as_str(), open[0].acknowledged.is_none()), (AlarmKind::DeviceOffline, "wm-1", true));
+    // It comes back with its next signal, and its offline alarm is resolved by the system.
     w.read("wm-1", 3, 1002).await;
     assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Ok);
+    let (_, resolved) = wait_alarms(&w, |open, _| open.is_empty()).await;
+    assert_eq!(resolved[0].resolved.as_ref().map(|r| r.by.is_none()), Some(true));
+}
+
+/// The hub's alarms once `ready` says so (the desk hears devices asynchronously).
+async fn wait_alarms(w: &World, ready: impl Fn(&[AlarmRecord], &[AlarmRecord]) -> bool) -> (Vec<AlarmRecord>, Vec<AlarmRecord>) {
+    for _ in 0..1000 {
+        let (open, resolved) = w.hub.alarms("c1").unwrap();
+        if ready(&open, &resolved) {
+            return (open, resolved);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("alarms never reached the expected state: {:?}", w.hub.alarms("c1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_identical_anomalies_are_one_alarm_handled_by_a_person_and_it_survives_a_restart() {
+    let w = World::new();
+    let sup = w.start().await;
+    w.read("wm-1", 1, 5000).await;
+    // Every reading below the last is an anomaly (reading going backwards): 10,000 of them.
+    for seq in 2..=10_001 {
+        w.read("wm-1", seq, 4000).await;
+    }
+    let (open, _) = wait_alarms(&w, |open, _| open.first().is_some_and(|a| a.count == 10_000)).await;
+    assert_eq!(open.len(), 1, "one alarm, not a flood");
+    assert_eq!((open[0].no, open[0].kind), (1, AlarmKind::MeterBackwards));
+    let desk = w.directory.alarm_desk("c1").unwrap();
+    let wang = Handler { account: "wang".into(), name: "王师傅".into() };
+    let at = w.clock.now();
+    let acked = desk.handle(AlarmCommand::Acknowledge { no: 1, by: wang.clone(), at }).await.unwrap().unwrap();
+    assert_eq!(acked.acknowledged.as_ref().map(|(h, _)| h.name.as_str()), Some("王师傅"));
+    let li = Handler { account: "li".into(), name: "李工".into() };
+    let refused = desk.handle(AlarmCommand::Acknowledge { no: 1, by: li, at }).await.unwrap();
+    assert_eq!(refused, Err(AlarmError::AlreadyAcknowledged(1, "王师傅".into())));
+    let note = "表头更换，读数归零".to_string();
+    let resolved = desk.handle(AlarmCommand::Resolve { no: 1, by: wang, at, note: note.clone() }).await.unwrap().unwrap();
+    assert!(!resolved.is_open());
+    // Restarted from the same journal: the desk's history is there.
+    sup.stop_and_wait(None, None).await.unwrap();
+    let again = World { journal: w.journal.clone(), ..World::new() };
+    let _sup = again.start().await;
+    let (open, resolved) = again.hub.alarms("c1").unwrap();
+    assert!(open.is_empty());
+    assert_eq!((resolved[0].no, resolved[0].count, resolved[0].resolved.as_ref().map(|r| r.note.clone())), (1, 10_000, Some(note)));
+    // The condition seen again is a new alarm, numbered on.
+    again.read("wm-1", 10_002, 3000).await;
+    let (open, _) = wait_alarms(&again, |open, _| !open.is_empty()).await;
+    assert_eq!(open[0].no, 2);
 }
 
 #[tokio::test]
@@ -199,8 +253,8 @@ async fn a_failed_device_is_restarted_and_replays_its_journal() {
     assert_eq!(w.read("wm-1", 3, 1020).await, IngestOutcome::Applied);
     assert_eq!(w.journal.head("device/c1/wm-1").await.unwrap(), 3);
     let children = sup.call(community::CommunityMsg::Children, None).await.unwrap().unwrap();
-    // The building and wm-1 are actors; wm-2 has not been spoken to and sleeps.
-    assert_eq!(children, 2);
+    // The alarm desk, the building and wm-1 are actors; wm-2 has not been spoken to and sleeps.
+    assert_eq!(children, 3);
     assert_eq!(w.metrics.counter_value("hutong_actor_restarts_total", &[("community", "c1")]), 1);
 }
 
@@ -247,7 +301,7 @@ async fn an_idle_device_sleeps_as_a_record_and_wakes_in_order_without_losing_any
     }
     assert_eq!(w.directory.awake_devices("c1").0, 0, "an idle device went back to sleep");
     let children = sup.call(community::CommunityMsg::Children, None).await.unwrap().unwrap();
-    assert_eq!(children, 1, "only the building is an actor");
+    assert_eq!(children, 2, "only the alarm desk and the building are actors");
     // Many signals sent at once to a sleeping device: every one taken, in the order sent.
     let mut acks = Vec::new();
     for seq in 2..=40 {

@@ -28,6 +28,7 @@
 //! - [`demo`]: the seeded demo community (荷花苑).
 
 pub mod aggregate;
+pub mod alarm;
 pub mod api;
 pub mod bill;
 pub mod bilingual;

@@ -57,6 +57,8 @@ pub enum LiveBody {
     /// The same change in full, for the money screens (`/ws/money` only): they fold it with
     /// the other buildings' (`CommunityMoney::sum`) instead of asking the server again.
     MoneyDetail(BuildingMoneyView),
+    /// An alarm as it now stands, after it was raised, seen again, acknowledged or resolved.
+    Alarm { alarm: crate::alarm::AlarmRecord },
 }
 
 /// One building's money as the money screens hold it: its name, the community's date the
@@ -152,6 +154,8 @@ pub struct WallSnapshot {
     pub alarms: Vec<Alarm>,
     /// Newest first.
     pub readings: Vec<ReadingTick>,
+    /// Alarms nobody has resolved yet, most severe first, then newest.
+    pub open_alarms: Vec<crate::alarm::AlarmRecord>,
     pub devices_total: u32,
     pub devices_offline: u32,
 }

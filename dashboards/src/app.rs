@@ -56,9 +56,9 @@ fn community_param() -> impl Fn() -> String + Copy + Send + Sync + 'static {
 }
 
 #[component]
-fn WallRoute() -> impl IntoView {
+fn WallRoute(may_operate: bool) -> impl IntoView {
     let community = community_param();
-    move || view! { <WallScreen community=community() /> }
+    move || view! { <WallScreen community=community() may_operate /> }
 }
 
 #[component]
@@ -107,6 +107,8 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     let may_write_staff = me.may(Permission::Write(Module::Settings));
     let may_bill = me.may(Permission::Read(Module::Billing));
     let may_write_billing = me.may(Permission::Write(Module::Billing));
+    // The control room takes and resolves alarms from the wall; a paired display only shows them.
+    let may_operate = me.may(Permission::Operate(Module::Devices));
     let may_see_collection = me.may(Permission::Read(Module::Collection)) && me.may(Permission::Read(Module::Reports));
     let first = communities.first().map(|c| c.id.to_string()).unwrap_or_default();
     // What `/` shows: the wall for those who watch it, else the desk, else the workspace.
@@ -169,12 +171,12 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 <Route path=path!("/") view={
                     let workspace = workspace.clone();
                     move || match start {
-                    Start::Wall => view! { <WallScreen community=first.get_value() /> }.into_any(),
+                    Start::Wall => view! { <WallScreen community=first.get_value() may_operate /> }.into_any(),
                     Start::Desk => view! { <DeskScreen community=first.get_value() may_write_billing /> }.into_any(),
                     Start::Workspace => workspace().into_any(),
                     }
                 } />
-                <Route path=path!("/wall/:community") view=WallRoute />
+                <Route path=path!("/wall/:community") view=move || view! { <WallRoute may_operate /> } />
                 <Route path=path!("/desk/:community") view=move || view! { <DeskRoute may_write_billing /> } />
                 <Route path=path!("/manager/:community") view=ManagerRoute />
                 <Route path=path!("/staff") view=move || view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> } />

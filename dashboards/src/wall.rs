@@ -5,8 +5,11 @@ use std::collections::VecDeque;
 
 use hutong_core::building::TileLevel;
 use hutong_core::device::DeviceEvent;
-#[cfg(target_arch = "wasm32")]
+#[cfg(any(target_arch = "wasm32", test))]
 use hutong_core::live::AlarmKind;
+use hutong_core::alarm::{AlarmRecord, wall_order};
+#[cfg(target_arch = "wasm32")]
+use hutong_core::alarm::Severity;
 use hutong_core::live::{Alarm, BuildingTile, LiveBody, ReadingTick, ServerMessage};
 #[cfg(target_arch = "wasm32")]
 use leptos::prelude::*;
@@ -22,6 +25,8 @@ pub struct WallState {
     pub name: String,
     pub tiles: Vec<BuildingTile>,
     pub alarms: VecDeque<Alarm>,
+    /// The alarm desk's open alarms, in wall order.
+    pub open_alarms: Vec<AlarmRecord>,
     pub readings: VecDeque<ReadingTick>,
     pub devices_total: u32,
     pub devices_offline: u32,
@@ -39,6 +44,7 @@ impl WallState {
                     name: s.name,
                     tiles: s.buildings,
                     alarms: s.alarms.into_iter().take(ALARMS_SHOWN).collect(),
+                    open_alarms: s.open_alarms,
                     readings: s.readings.into_iter().take(TICKS_SHOWN).collect(),
                     devices_total: s.devices_total,
                     devices_offline: s.devices_offline,
@@ -69,6 +75,13 @@ impl WallState {
                         DeviceEvent::WentOffline { .. } => self.devices_offline += 1,
                         DeviceEvent::CameBackOnline { .. } => self.devices_offline = self.devices_offline.saturating_sub(1),
                         _ => {}
+                    }
+                }
+                if let LiveBody::Alarm { alarm } = &event.body {
+                    self.open_alarms.retain(|a| a.no != alarm.no);
+                    if alarm.is_open() {
+                        self.open_alarms.push(alarm.clone());
+                        self.open_alarms.sort_by(wall_order);
                     }
                 }
                 if let Some(alarm) = event.alarm() {
@@ -120,10 +133,28 @@ fn level_text(level: TileLevel) -> &'static str {
 }
 
 #[cfg(target_arch = "wasm32")]
-fn alarm_class(kind: AlarmKind) -> &'static str {
-    match kind {
-        AlarmKind::DeviceOffline => "alarm offline",
+fn alarm_class(kind: AlarmKind, severity: Severity) -> &'static str {
+    match (kind, severity) {
+        (_, Severity::Critical) => "alarm red critical",
+        (AlarmKind::DeviceOffline, _) => "alarm offline",
         _ => "alarm red",
+    }
+}
+
+/// The browser's clock (`std`'s is not there in WASM).
+#[cfg(target_arch = "wasm32")]
+fn browser_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
+
+/// How long an alarm has been open, as the room reads it: 45秒, 12分, 3时05分, 2天3时.
+pub fn age(open_for: chrono::TimeDelta) -> String {
+    let s = open_for.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}秒"),
+        60..3600 => format!("{}分", s / 60),
+        3600..86400 => format!("{}时{:02}分", s / 3600, s % 3600 / 60),
+        _ => format!("{}天{}时", s / 86400, s % 86400 / 3600),
     }
 }
 
@@ -145,8 +176,31 @@ fn local_hms(at: chrono::DateTime<chrono::Utc>) -> String {
 
 #[cfg(target_arch = "wasm32")]
 #[component]
-pub fn WallScreen(community: String) -> impl IntoView {
+pub fn WallScreen(community: String, may_operate: bool) -> impl IntoView {
     let state = RwSignal::new(WallState::default());
+    // The alarm whose note is being written, the note, and the desk's last refusal.
+    let resolving = RwSignal::new(None::<u64>);
+    let note = RwSignal::new(String::new());
+    let refusal = RwSignal::new(String::new());
+    let act = {
+        let community = community.clone();
+        move |no: u64, action: &'static str, body: Option<String>| {
+            let path = format!("/api/v1/communities/{community}/alarms/{no}/{action}");
+            leptos::task::spawn_local(async move {
+                match crate::http::request("POST", &path, body).await {
+                    Some((200, _)) => {
+                        refusal.set(String::new());
+                        if action == "resolve" {
+                            resolving.set(None);
+                            note.set(String::new());
+                        }
+                    }
+                    Some((_, body)) => refusal.set(crate::http::error_message(&body)),
+                    None => refusal.set(crate::http::error_message("")),
+                }
+            });
+        }
+    };
     let connected = RwSignal::new(false);
     crate::socket::connect_feed(format!("/ws?community={community}"), move |batch| state.update(|s| batch.into_iter().for_each(|m| s.fold(m))), connected);
 
@@ -171,19 +225,52 @@ pub fn WallScreen(community: String) -> impl IntoView {
                 .collect_view()
         })
     };
+    // The ages of open alarms move on by themselves.
+    let now = RwSignal::new(browser_now());
+    set_interval(move || now.set(browser_now()), std::time::Duration::from_secs(1));
     let alarms = move || {
+        let now = now.get();
         state.with(|s| {
-            if s.alarms.is_empty() {
-                return view! { <li class="empty">"暂无告警"</li> }.into_any();
+            if s.open_alarms.is_empty() {
+                return view! { <li class="empty">"暂无未处理告警"</li> }.into_any();
             }
-            s.alarms
+            s.open_alarms
                 .iter()
+                .take(ALARMS_SHOWN)
                 .map(|a| {
+                    let on_it = match &a.acknowledged {
+                        Some((who, _)) => format!("{} 处理中", who.name),
+                        None => "待接手".to_string(),
+                    };
+                    let count = (a.count > 1).then(|| format!("×{}", a.count)).unwrap_or_default();
+                    let no = a.no;
+                    let taken = a.acknowledged.is_some();
+                    let act = act.clone();
+                    let controls = may_operate.then(move || {
+                        let (take, confirm) = (act.clone(), act.clone());
+                        view! {
+                            <span class="controls">
+                                {(!taken).then(|| view! { <button data-test="alarm-take" on:click=move |_| take(no, "acknowledge", None)>"接手"</button> })}
+                                <button data-test="alarm-resolve" on:click=move |_| resolving.set(Some(no))>"处理"</button>
+                                {move || (resolving.get() == Some(no)).then(|| {
+                                    let confirm = confirm.clone();
+                                    view! {
+                                        <input data-test="alarm-note" placeholder="处理说明" prop:value=note on:input=move |ev| note.set(event_target_value(&ev)) />
+                                        <button data-test="alarm-confirm" on:click=move |_| confirm(no, "resolve", Some(serde_json::json!({"note": note.get_untracked()}).to_string()))>"确认"</button>
+                                    }
+                                })}
+                            </span>
+                        }
+                    });
                     view! {
-                        <li class=alarm_class(a.kind)>
-                            <span class="time">{local_hms(a.at)}</span>
+                        <li class=alarm_class(a.kind, a.severity) data-test="open-alarm">
+                            <span class="time">{local_hms(a.raised_at)}</span>
                             <span class="kind">{alarm_label(a.kind)}</span>
                             <span class="text">{a.text.clone()}</span>
+                            <span class="count">{count}</span>
+                            <span class="age">{age(now - a.raised_at)}</span>
+                            <span class=if a.acknowledged.is_some() { "who taken" } else { "who waiting" }>{on_it}</span>
+                            {controls}
                         </li>
                     }
                 })
@@ -228,8 +315,9 @@ pub fn WallScreen(community: String) -> impl IntoView {
             <main>
                 <section class="tiles" data-test="tiles">{tiles}</section>
                 <section class="feed">
-                    <h2>"实时告警"</h2>
+                    <h2>"未处理告警"</h2>
                     <ul data-test="alarms">{alarms}</ul>
+                    <p class="error" data-test="alarm-error">{move || refusal.get()}</p>
                 </section>
             </main>
             <footer>
@@ -255,6 +343,7 @@ mod tests {
             buildings: vec![BuildingTile { id: BuildingId::new("b1"), no: 1, name: "1号楼".into(), houses: 4, health: BuildingHealth::default(), money: Default::default(), seq: 5 }],
             alarms: vec![],
             readings: vec![],
+            open_alarms: vec![],
             devices_total: 2,
             devices_offline: 0,
         })
@@ -295,6 +384,45 @@ mod tests {
         assert_eq!(s.tiles_in(TileLevel::Alarm), 0, "older than the snapshot");
         s.fold(stale(6, 1));
         assert_eq!(s.tiles_in(TileLevel::Alarm), 1);
+    }
+
+    #[test]
+    fn open_alarms_follow_their_life_and_show_their_age() {
+        use hutong_core::alarm::{Handler, Resolution, Severity};
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let record = |no: u64, kind: AlarmKind| AlarmRecord {
+            no,
+            kind,
+            severity: kind.severity(),
+            device: DeviceId::new("wm"),
+            building: None,
+            text: "x".into(),
+            raised_at: at,
+            last_at: at,
+            count: 1,
+            acknowledged: None,
+            resolved: None,
+            source: ("device/c/wm".into(), no),
+        };
+        let event = |seq: u64, alarm: AlarmRecord| ServerMessage::Event(LiveEvent { community: CommunityId::new("c"), stream: "alarms/c".into(), seq, body: LiveBody::Alarm { alarm } });
+        let mut s = WallState::default();
+        s.fold(snapshot());
+        s.fold(event(1, record(1, AlarmKind::MeterSpike)));
+        s.fold(event(2, record(2, AlarmKind::GateAlarm)));
+        assert_eq!(s.open_alarms.iter().map(|a| a.no).collect::<Vec<_>>(), vec![2, 1], "the critical one first");
+        assert_eq!(s.open_alarms[0].severity, Severity::Critical);
+        let mut taken = record(1, AlarmKind::MeterSpike);
+        taken.count = 7;
+        taken.acknowledged = Some((Handler { account: "wang".into(), name: "王师傅".into() }, at));
+        s.fold(event(3, taken));
+        assert_eq!((s.open_alarms.len(), s.open_alarms[1].count), (2, 7));
+        let mut done = record(2, AlarmKind::GateAlarm);
+        done.resolved = Some(Resolution { by: None, at, note: "ok".into() });
+        s.fold(event(4, done));
+        assert_eq!(s.open_alarms.iter().map(|a| a.no).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(age(chrono::TimeDelta::seconds(45)), "45秒");
+        assert_eq!(age(chrono::TimeDelta::seconds(3 * 3600 + 5 * 60)), "3时05分");
+        assert_eq!(age(chrono::TimeDelta::seconds(2 * 86400 + 3 * 3600)), "2天3时");
     }
 
     #[test]

@@ -300,3 +300,50 @@ async fn the_billing_desk_and_the_manager_screen_work_in_a_browser() {
     browser.call("Page.navigate", json!({"url": format!("http://{}/manager/heyuan", server.http)})).await;
     wait_for("the manager screen after a reload", Duration::from_secs(20), async || today(&mut browser).await).await;
 }
+
+/// R8 on screen: an alarm raised by a meter appears on the control room's wall with its age and
+/// "待接手"; the operator takes it (their name shows), a resolution without a note is refused on
+/// the screen, one with a note takes it off the wall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_room_takes_and_resolves_an_alarm_on_the_wall() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let key = server.device_key("heyuan", "wm-1-1-101");
+    let topic = "hutong/heyuan/devices/wm-1-1-101/telemetry";
+    let mut meter = Device::connect("127.0.0.1", server.mqtt_port, "browser-meter", "heyuan/wm-1-1-101", &key).await;
+    meter.publish(topic, telemetry(1, "900")).await;
+    for seq in 2..=4 {
+        meter.publish(topic, telemetry(seq, "850")).await;
+    }
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    browser.sign_in("control", PASSWORD).await;
+    let row = async |b: &mut Browser| b.eval("(document.querySelector('[data-test=open-alarm]') || {}).textContent || ''").await.as_str().unwrap_or_default().to_string();
+    let line = wait_for("the open alarm on the wall", Duration::from_secs(30), async || Some(row(&mut browser).await).filter(|t| t.contains("读数倒退"))).await;
+    assert!(line.contains("×3") && line.contains("待接手"), "{line}");
+    assert_eq!(browser.eval(&click("[data-test=alarm-take]")).await, true);
+    let line = wait_for("the operator's name on it", Duration::from_secs(10), async || Some(row(&mut browser).await).filter(|t| t.contains("处理中"))).await;
+    assert!(!line.contains("待接手"), "{line}");
+    browser.screenshot("wall-alarm-taken.png").await;
+    assert_eq!(browser.eval(&click("[data-test=alarm-resolve]")).await, true);
+    wait_for("the note field", Duration::from_secs(10), async || browser.eval("!!document.querySelector('[data-test=alarm-note]')").await.as_bool().filter(|b| *b)).await;
+    browser.eval(&click("[data-test=alarm-confirm]")).await;
+    let refusal = wait_for("the refusal of an empty note", Duration::from_secs(10), async || {
+        browser.eval("document.querySelector('[data-test=alarm-error]').textContent").await.as_str().filter(|t| !t.is_empty()).map(str::to_string)
+    })
+    .await;
+    assert!(refusal.contains("请填写处理说明"), "{refusal}");
+    browser
+        .eval("(() => { const i = document.querySelector('[data-test=alarm-note]'); i.value = '更换表头后读数归零'; i.dispatchEvent(new Event('input', {bubbles: true})); return true; })()")
+        .await;
+    browser.eval(&click("[data-test=alarm-confirm]")).await;
+    wait_for("the wall without open alarms", Duration::from_secs(10), async || {
+        let t = browser.eval("document.querySelector('[data-test=alarms]').textContent").await;
+        t.as_str().filter(|t| t.contains("暂无未处理告警")).map(str::to_string)
+    })
+    .await;
+    browser.screenshot("wall-alarm-resolved.png").await;
+    let list = server.get_json("/api/v1/communities/heyuan/alarms");
+    assert_eq!(list["resolved"][0]["resolved"]["note"], "更换表头后读数归零");
+}

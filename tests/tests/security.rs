@@ -3,6 +3,7 @@
 
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hutong_actors::journal::{Append, Journal};
 use hutong_core::book::{BookEvent, PayChannel, Payment};
@@ -481,13 +482,15 @@ struct Objects {
     bill: String,
     payment: String,
     device: String,
+    /// The number of an alarm this device raised.
+    alarm: String,
     /// Text only this community's (or building's) answers carry.
     markers: Vec<String>,
 }
 
-/// A pending bill, a payment and a device of `community` (in building `building_no`), made or
-/// found by that community's own administrator.
-fn objects(server: &Server, admin: &str, community: &'static str, address: &str, building: &str) -> Objects {
+/// A pending bill, a payment, a meter and an alarm it raised, of `community` (in building
+/// `building_no`), made or found by that community's own administrator.
+async fn objects(server: &Server, admin: &str, community: &'static str, address: &str, building: &str) -> Objects {
     let csv = format!("房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n{address},水费,9.99,2026年03月,2026年03月,矩阵\n");
     let base = format!("/api/v1/communities/{community}");
     let (status, _, reply) = request(server.http, "POST", &format!("{base}/bills/import"), Some(admin), &[], csv.as_bytes()).unwrap();
@@ -500,17 +503,31 @@ fn objects(server: &Server, admin: &str, community: &'static str, address: &str,
     assert_eq!(status, 200, "{community}: {}", String::from_utf8_lossy(&reply));
     let payment = serde_json::from_slice::<Value>(&reply).unwrap()["payment"]["no"].as_str().unwrap().to_string();
     let devices: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/devices"), Some(admin), None).unwrap().1).unwrap();
-    let device = devices.as_array().unwrap().iter().find(|d| d["building"] == building).expect("a device")["id"].as_str().unwrap().to_string();
-    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string()], bill, payment, device }
+    let meter = |d: &&Value| d["building"] == building && d["kind"].as_str().is_some_and(|k| k.ends_with("_meter"));
+    let device = devices.as_array().unwrap().iter().find(meter).expect("a meter")["id"].as_str().unwrap().to_string();
+    // The meter goes backwards once: an alarm of this building.
+    let (status, reply) = http(server.http, "GET", &format!("{base}/devices/{device}/key"), Some(admin), None).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let key = serde_json::from_str::<Value>(&reply).unwrap()["key"].as_str().unwrap().to_string();
+    let topic = format!("hutong/{community}/devices/{device}/telemetry");
+    let mut meter = Device::connect("127.0.0.1", server.mqtt_port, &format!("matrix-{device}"), &format!("{community}/{device}"), &key).await;
+    meter.publish(&topic, telemetry(1, "500")).await;
+    meter.publish(&topic, telemetry(2, "400")).await;
+    let alarm = wait_for("the meter's alarm", Duration::from_secs(10), async || {
+        let list: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/alarms"), Some(admin), None).unwrap().1).ok()?;
+        list["open"].as_array()?.iter().find(|a| a["device"] == device.as_str())?["no"].as_u64().map(|n| n.to_string())
+    })
+    .await;
+    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string()], bill, payment, device, alarm }
 }
 
 /// Objects of a community's first house, whatever the community.
-fn community_objects(server: &Server, admin: &str, community: &'static str) -> Objects {
+async fn community_objects(server: &Server, admin: &str, community: &'static str) -> Objects {
     let page: Value = serde_json::from_str(&http(server.http, "GET", &format!("/api/v1/communities/{community}/house-records"), Some(admin), None).unwrap().1).unwrap();
     let house = &page["houses"][0];
     let (address, id) = (house["address"].as_str().unwrap(), house["id"].as_str().unwrap());
     let building_no: u32 = id.split('-').nth(1).and_then(|n| n.parse().ok()).unwrap_or(1);
-    objects(server, admin, community, address, &format!("{community}-b{building_no:02}"))
+    objects(server, admin, community, address, &format!("{community}-b{building_no:02}")).await
 }
 
 fn urlencode(text: &str) -> String {
@@ -533,10 +550,10 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("h"), 0, &["--sms-webhook", &gateway.url]).await;
     let meiyuan_admin = server.login("meiyuan-admin");
-    let own = objects(&server, &server.admin, "heyuan", "荷花苑-1-1-102", "heyuan-b01");
-    let other_building = objects(&server, &server.admin, "heyuan", "荷花苑-2-1-102", "heyuan-b02");
-    let sister = community_objects(&server, &server.admin, "lianyuan");
-    let foreign = community_objects(&server, &meiyuan_admin, "meiyuan");
+    let own = objects(&server, &server.admin, "heyuan", "荷花苑-1-1-102", "heyuan-b01").await;
+    let other_building = objects(&server, &server.admin, "heyuan", "荷花苑-2-1-102", "heyuan-b02").await;
+    let sister = community_objects(&server, &server.admin, "lianyuan").await;
+    let foreign = community_objects(&server, &meiyuan_admin, "meiyuan").await;
     let owner = gateway.sign_in_owner(&server, "13898424613").await;
 
     // Who may see which target: communities by role; a butler (scope heyuan-b01) not building 2.
@@ -567,8 +584,9 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
                     .replace("{bill}", &target.bill)
                     .replace("{payment}", &target.payment)
                     .replace("{device}", &target.device)
+                    .replace("{alarm}", &target.alarm)
                     .replace("{staff}", if target.community == "meiyuan" { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" });
-                let names_object = ["{bill}", "{payment}", "{device}"].iter().any(|p| route.path.contains(p));
+                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}"].iter().any(|p| route.path.contains(p));
                 let allowed = match route.access {
                     Access::SignedIn => true,
                     Access::Allowed(_, _) if account == "owner" => false,
@@ -616,7 +634,7 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
     let mut paths: Vec<&str> = ROUTES.iter().filter(|r| !r.path.starts_with("/ws")).map(|r| r.path).collect();
     paths.dedup();
     for pattern in paths {
-        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{staff}", "heyuan-wuye-nobody");
+        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{staff}", "heyuan-wuye-nobody");
         let declared: Vec<&str> = ROUTES.iter().filter(|r| r.path == pattern).map(|r| r.method.as_str()).collect();
         let public = ROUTES.iter().any(|r| r.path == pattern && matches!(r.access, Access::Public));
         for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {

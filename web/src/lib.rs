@@ -23,6 +23,7 @@
 //! - [`tls`]: HTTPS on Hutong's own port (`--tls-cert`, `--tls-key`) and the caller's address.
 //! - [`journal_cli`]: `hutong journal inspect|quarantine`, for a stream that holds a record it cannot apply.
 
+pub mod alarms;
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{api, billing, signin, staff, ws};
+use crate::{alarms, api, billing, signin, staff, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -84,6 +84,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/key/rotate", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(staff::rotate_device_key), doc("A new random key for the device, shown once; the old key is refused and its connection closed (audited)").reply(schema::<hutong_core::api::DeviceKey>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/open", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(staff::open_gate), doc("Open a gate or a barrier now: a command on its MQTT command topic, sent only while it is connected and listening (audited)").reply(schema::<hutong_core::api::GateOpened>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/key/revoke", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(staff::revoke_device_key), doc("Refuse every key of the device until its next rotation; its connection is closed at once (audited)").reply(schema::<hutong_core::api::DeviceKeyState>)),
+    route(Method::GET, "/api/v1/communities/{community}/alarms", Access::Allowed(DEVICES_READ, Where::Community), || get(alarms::list), doc("Open alarms (most severe, then newest) and the latest resolved, as the caller may see them").reply(schema::<alarms::AlarmList>)),
+    route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/acknowledge", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::acknowledge), doc("I am on it: the alarm shows who took it and when (409 if someone else did; audited)")),
+    route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/resolve", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::resolve), doc("Resolve an alarm with a note of how it was dealt with (audited)").body(schema::<alarms::ResolveBody>)),
     route(Method::GET, "/api/v1/communities/{community}/wall", Access::Allowed(DEVICES_READ, Where::Community), || get(api::wall), doc("The control-room wall's snapshot, as the caller may see it")),
     route(Method::GET, "/api/v1/org", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::organisation), doc("The caller's organisation: company, branches, communities, departments, posts").reply(schema::<hutong_core::api::OrgView>)),
     route(Method::GET, "/api/v1/staff", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::list), doc("Staff of the caller's company (phones masked)").reply(list::<hutong_core::api::StaffView>)),
@@ -232,7 +235,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }

@@ -15,6 +15,7 @@ pub fn scoped_wall(app: &App, caller: &Caller, community: &str) -> Option<hutong
     let mut snapshot = app.hub.wall_snapshot(community)?;
     snapshot.buildings.retain(|t| building_visible(caller, Some(&t.id)));
     snapshot.alarms.retain(|a| building_visible(caller, a.building.as_ref()));
+    snapshot.open_alarms.retain(|a| building_visible(caller, a.building.as_ref()));
     if !caller.principal.scope.buildings.is_empty() {
         let devices = app.hub.devices(community).unwrap_or_default();
         let mine: std::collections::HashSet<_> = devices.iter().filter(|d| building_visible(caller, d.building.as_ref())).map(|d| d.id.clone()).collect();

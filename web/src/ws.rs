@@ -141,6 +141,7 @@ fn visible(caller: &Caller, body: &LiveBody) -> bool {
         LiveBody::Device { building, .. } => building_visible(caller, building.as_ref()),
         LiveBody::Building { building, .. } | LiveBody::Money { building, .. } => building_visible(caller, Some(building)),
         LiveBody::MoneyDetail(view) => building_visible(caller, Some(&view.building)),
+        LiveBody::Alarm { alarm } => building_visible(caller, alarm.building.as_ref()),
     }
 }
 

@@ -1,0 +1,148 @@
+//! `AlarmDeskActor`: one per community, a child of its supervisor. It owns the community's
+//! [`AlarmDesk`] (journaled in `alarms/{community}`): device actors tell it what they saw (an
+//! anomaly, a forced gate, a device gone silent or heard again), people acknowledge and resolve
+//! through [`AlarmDeskRef`], and every change goes to the hub — the wall's open alarms with their
+//! age, count and who is on them.
+//!
+//! A device's event is journaled in the device's stream first and told here afterwards; a crash
+//! between the two loses the alarm record, not the event (the wall's feed and the device's state
+//! still show it), and the next occurrence of the condition raises it again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hutong_core::CommunityId;
+use hutong_core::alarm::{AlarmCommand, AlarmDesk, AlarmError, AlarmRecord};
+use hutong_core::live::{LiveBody, LiveEvent};
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::clock::Clock;
+use crate::hub::LiveHub;
+use crate::journal::Journal;
+use crate::journaled::{Journaled, StreamId};
+
+pub enum AlarmMsg {
+    /// From a device actor: a condition seen (`Raise`) or ended (`Clear`). Nobody waits.
+    Seen(AlarmCommand),
+    /// From a person: `Acknowledge` or `Resolve`; answers with the alarm after it.
+    Handle(AlarmCommand, RpcReplyPort<Result<AlarmRecord, AlarmError>>),
+}
+
+pub struct AlarmDeskArgs {
+    pub community: CommunityId,
+    pub journal: Arc<dyn Journal>,
+    pub hub: Arc<LiveHub>,
+    pub clock: Clock,
+}
+
+pub struct AlarmDeskState {
+    desk: Journaled<AlarmDesk>,
+    community: CommunityId,
+    hub: Arc<LiveHub>,
+    clock: Clock,
+}
+
+pub struct AlarmDeskActor;
+
+impl Actor for AlarmDeskActor {
+    type Msg = AlarmMsg;
+    type State = AlarmDeskState;
+    type Arguments = AlarmDeskArgs;
+
+    async fn pre_start(&self, _myself: ActorRef<AlarmMsg>, args: AlarmDeskArgs) -> Result<AlarmDeskState, ActorProcessingErr> {
+        let desk = Journaled::recover(args.journal, StreamId::alarms(&args.community), AlarmDesk::default, |_| {}).await?;
+        args.hub.put_alarms(&args.community, desk.state().open().into_iter().cloned(), desk.state().resolved().cloned());
+        Ok(AlarmDeskState { desk, community: args.community, hub: args.hub, clock: args.clock })
+    }
+
+    async fn handle(&self, _myself: ActorRef<AlarmMsg>, msg: AlarmMsg, state: &mut AlarmDeskState) -> Result<(), ActorProcessingErr> {
+        // A quarantined desk takes no changes (its state stops before a record it could not apply).
+        if state.desk.quarantined().is_some() {
+            return Ok(());
+        }
+        match msg {
+            AlarmMsg::Seen(command) => {
+                // The desk refuses nothing a device tells it; should it, the event is on the feed.
+                if let Ok(events) = hutong_core::Aggregate::decide(state.desk.state(), &command) {
+                    state.commit(events).await?;
+                }
+            }
+            AlarmMsg::Handle(command, reply) => {
+                let answer = match hutong_core::Aggregate::decide(state.desk.state(), &command) {
+                    Err(refusal) => Err(refusal),
+                    Ok(events) => {
+                        let no = command_no(&command);
+                        state.commit(events).await?;
+                        state.desk.state().get(no).cloned().ok_or(AlarmError::NoSuchAlarm(no))
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn command_no(command: &AlarmCommand) -> u64 {
+    match command {
+        AlarmCommand::Acknowledge { no, .. } | AlarmCommand::Resolve { no, .. } => *no,
+        AlarmCommand::Raise { .. } | AlarmCommand::Clear { .. } => 0,
+    }
+}
+
+impl AlarmDeskState {
+    /// Journal first; publish each changed alarm as it now stands.
+    async fn commit(&mut self, events: Vec<hutong_core::alarm::AlarmEvent>) -> Result<(), ActorProcessingErr> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let committed = self.desk.commit(events, self.clock.now().timestamp_millis()).await?;
+        let stream = self.desk.stream().as_str();
+        let live: Vec<LiveEvent> = committed
+            .numbered()
+            .filter_map(|(seq, event)| {
+                let alarm = self.desk.state().get(event.no())?.clone();
+                Some(LiveEvent { community: self.community.clone(), stream: stream.to_string(), seq, body: LiveBody::Alarm { alarm } })
+            })
+            .collect();
+        self.hub.publish_alarms(live);
+        Ok(())
+    }
+}
+
+/// How long a person waits for the desk before hearing "not available".
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The typed way in to a community's alarm desk.
+#[derive(Clone)]
+pub struct AlarmDeskRef {
+    actor: ActorRef<AlarmMsg>,
+}
+
+/// Why the desk did not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskUnavailable;
+
+hutong_core::bilingual!(DeskUnavailable {
+    DeskUnavailable => ("告警台暂时无法处理请求") / ("the alarm desk is not available right now"),
+});
+
+impl AlarmDeskRef {
+    pub(crate) fn new(actor: ActorRef<AlarmMsg>) -> Self {
+        Self { actor }
+    }
+
+    /// Acknowledge or resolve: the alarm after it, or why not.
+    pub async fn handle(&self, command: AlarmCommand) -> Result<Result<AlarmRecord, AlarmError>, DeskUnavailable> {
+        match self.actor.call(|reply| AlarmMsg::Handle(command, reply), Some(CALL_TIMEOUT)).await {
+            Ok(CallResult::Success(answer)) => Ok(answer),
+            _ => Err(DeskUnavailable),
+        }
+    }
+
+    /// What a device saw; nobody waits.
+    pub(crate) fn seen(&self, command: AlarmCommand) {
+        let _ = self.actor.cast(AlarmMsg::Seen(command));
+    }
+}

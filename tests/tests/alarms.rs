@@ -1,0 +1,100 @@
+//! Alarms as things people handle (R8), against the real binary: a meter's repeated anomaly over
+//! MQTT is one alarm with a count on the wall's socket; the control room acknowledges and
+//! resolves it over HTTP; a butler of another building does not see it; `kill -9` loses nothing
+//! of its life.
+
+use std::time::Duration;
+
+use hutong_tests::*;
+use serde_json::Value;
+
+const DEVICE: &str = "wm-1-1-101";
+const TOPIC: &str = "hutong/heyuan/devices/wm-1-1-101/telemetry";
+
+fn alarms(server: &Server, token: &str) -> Value {
+    let (status, body) = http(server.http, "GET", "/api/v1/communities/heyuan/alarms", Some(token), None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn is_alarm(msg: &Value, pred: impl Fn(&Value) -> bool) -> bool {
+    msg["body"]["kind"] == "alarm" && pred(&msg["body"]["alarm"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_anomaly_is_one_alarm_handled_by_a_person_and_kill_9_loses_none_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &[]).await;
+    let control = server.login("control");
+    let (mut wall, snapshot) = ws_connect(server.http, "heyuan", &control).await;
+    assert!(snapshot["open_alarms"].as_array().unwrap().is_empty(), "{snapshot}");
+
+    // A meter whose reading goes backwards 300 times: one alarm, seen 300 times.
+    let key = server.device_key("heyuan", DEVICE);
+    let mut device = Device::connect("127.0.0.1", server.mqtt_port, "alarm-meter", &format!("heyuan/{DEVICE}"), &key).await;
+    device.publish(TOPIC, telemetry(1, "900.5")).await;
+    for seq in 2..=301 {
+        device.publish(TOPIC, telemetry(seq, "800")).await;
+    }
+    let raised = match wait_event(&mut wall, Duration::from_secs(10), |m| is_alarm(m, |a| a["count"] == 300)).await {
+        Ok(raised) => raised,
+        Err(e) => panic!("{e}: alarms {} device {}", alarms(&server, &control), server.get_json(&format!("/api/v1/communities/heyuan/devices/{DEVICE}"))),
+    };
+    let alarm = &raised["body"]["alarm"];
+    assert_eq!((alarm["kind"].as_str(), alarm["device"].as_str(), alarm["severity"].as_str()), (Some("meter_backwards"), Some(DEVICE), Some("warning")));
+    let no = alarm["no"].as_u64().unwrap();
+    let listed = alarms(&server, &control);
+    assert_eq!(listed["open"].as_array().unwrap().len(), 1, "{listed}");
+
+    // A butler of another building does not see it, nor can act on it; a cashier may not act.
+    let butler2 = {
+        let body = r#"{"account":"butler-b2","name":"二号楼管家","phone":"13900000002","password":"correct horse 2","roles":["butler"],"communities":["heyuan"],"buildings":["heyuan-b02"]}"#;
+        let (status, reply) = http(server.http, "POST", "/api/v1/staff", Some(&server.admin), Some(body)).unwrap();
+        assert_eq!(status, 200, "{reply}");
+        let body = r#"{"account":"butler-b2","password":"correct horse 2"}"#;
+        let (_, reply) = http(server.http, "POST", "/api/v1/auth/login", None, Some(body)).unwrap();
+        serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().to_string()
+    };
+    assert!(alarms(&server, &butler2)["open"].as_array().unwrap().is_empty());
+    let act = |token: &str, action: &str, body: &str| http(server.http, "POST", &format!("/api/v1/communities/heyuan/alarms/{no}/{action}"), Some(token), Some(body)).unwrap();
+    assert_eq!(act(&server.login("cashier"), "acknowledge", "").0, 403);
+
+    // The control room takes it; the wall shows who is on it.
+    let (status, reply) = act(&control, "acknowledge", "");
+    assert_eq!(status, 200, "{reply}");
+    let taken = wait_event(&mut wall, Duration::from_secs(5), |m| is_alarm(m, |a| !a["acknowledged"].is_null())).await.unwrap();
+    assert_eq!(taken["body"]["alarm"]["acknowledged"][0]["account"], "control");
+    // Resolving needs a note; with one, it leaves the open list.
+    let (status, reply) = act(&control, "resolve", r#"{"note":""}"#);
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("请填写处理说明"), "{reply}");
+    assert_eq!(act(&control, "resolve", r#"{"note":"x","extra":1}"#).0, 400, "unknown fields are refused");
+    let (status, reply) = act(&control, "resolve", r#"{"note":"换表后读数归零，已核对"}"#);
+    assert_eq!(status, 200, "{reply}");
+    wait_event(&mut wall, Duration::from_secs(5), |m| is_alarm(m, |a| !a["resolved"].is_null())).await.unwrap();
+    assert_eq!(act(&control, "resolve", r#"{"note":"again"}"#).0, 409);
+    assert_eq!(act(&control, "acknowledge", "").0, 409);
+    assert_eq!(http(server.http, "POST", "/api/v1/communities/heyuan/alarms/999/acknowledge", Some(&control), Some("")).unwrap().0, 404);
+    let audit = server.get_json("/api/v1/audit?action=alarm.resolve");
+    assert_eq!(audit[0]["target"].as_str(), Some(format!("heyuan/{no}").as_str()));
+    // A new occurrence after the resolution is a new alarm, still unhandled.
+    device.publish(TOPIC, telemetry(302, "700")).await;
+    wait_event(&mut wall, Duration::from_secs(10), |m| is_alarm(m, |a| a["no"].as_u64() == Some(no + 1))).await.unwrap();
+
+    // Pulled plug: the desk's history and the open alarm come back as they were.
+    server.kill9();
+    let server = Server::demo(&data, 0, &[]).await;
+    let control = server.login("control");
+    let listed = alarms(&server, &control);
+    let open = listed["open"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{listed}");
+    assert_eq!((open[0]["no"].as_u64(), open[0]["acknowledged"].is_null()), (Some(no + 1), true));
+    let resolved = listed["resolved"].as_array().unwrap();
+    assert_eq!((resolved[0]["no"].as_u64(), resolved[0]["count"].as_u64()), (Some(no), Some(300)));
+    assert_eq!(resolved[0]["resolved"]["note"], "换表后读数归零，已核对");
+    assert!(resolved[0]["resolved"]["by"]["name"].as_str().is_some());
+    let (_, snapshot) = ws_connect(server.http, "heyuan", &control).await;
+    assert_eq!(snapshot["open_alarms"][0]["no"].as_u64(), Some(no + 1));
+    server.stop();
+}
