@@ -20,7 +20,8 @@ use tokio_util::time::{DelayQueue, delay_queue};
 use crate::alarms::{AlarmDeskActor, AlarmDeskArgs};
 use crate::building::{BuildingActor, BuildingArgs, Notices};
 use crate::clock::Clock;
-use crate::device::{DeviceActor, DeviceActorState, DeviceArgs, DeviceMsg, HIBERNATED, Wheel};
+use crate::device::{DeviceActor, DeviceActorState, DeviceArgs, DeviceLinks, DeviceMsg, HIBERNATED, Wheel};
+use hutong_core::meter_rules::MeterContext;
 use crate::directory::Directory;
 use crate::hub::LiveHub;
 use crate::journal::Journal;
@@ -34,6 +35,8 @@ pub enum CommunityMsg {
     Children(ractor::RpcReplyPort<usize>),
     /// A sleeping device was spoken to: spawn its actor with the state it slept with.
     Wake(DeviceId, Box<DeviceActorState>),
+    /// The community's meter thresholds changed (already journaled in the registry).
+    MeterRules(hutong_core::meter_rules::MeterRules),
 }
 
 pub struct CommunityArgs {
@@ -100,6 +103,13 @@ impl Actor for CommunitySupervisor {
         match msg {
             CommunityMsg::Children(reply) => {
                 let _ = reply.send(state.children.len());
+            }
+            CommunityMsg::MeterRules(rules) => {
+                let mut community = (*state.args.community).clone();
+                community.meter_rules = rules;
+                state.args.community = Arc::new(community);
+                let context = MeterContext::of(&state.args.community);
+                state.args.directory.set_meter_context(state.args.community.id.as_str(), &context);
             }
             CommunityMsg::Wake(device, life) => {
                 let Some(spec) = state.devices.get(&device).cloned() else { return Ok(()) };
@@ -168,6 +178,18 @@ impl Child {
 }
 
 impl CommunityState {
+    fn links(&self) -> DeviceLinks {
+        let a = &self.args;
+        DeviceLinks {
+            journal: a.journal.clone(),
+            hub: a.hub.clone(),
+            clock: a.clock,
+            wheel: self.wheel.clone(),
+            directory: Arc::downgrade(&a.directory),
+            context: MeterContext::of(&a.community),
+        }
+    }
+
     /// Folds every device's journal, on every core (each fold only reads), into sleeping records;
     /// their heartbeat deadlines go into the timer wheel.
     async fn recover_devices(&self, mut specs: Vec<DeviceSpec>) -> Result<Vec<(DeviceId, Box<DeviceActorState>)>, ActorProcessingErr> {
@@ -176,17 +198,15 @@ impl CommunityState {
         let mut folds = Vec::new();
         while !specs.is_empty() {
             let chunk: Vec<DeviceSpec> = specs.drain(..per.min(specs.len())).collect();
-            let a = &self.args;
-            let (journal, hub, directory, clock, wheel) = (a.journal.clone(), a.hub.clone(), a.directory.clone(), a.clock, self.wheel.clone());
-            let weak = Arc::downgrade(&directory);
+            let (links, directory) = (self.links(), self.args.directory.clone());
             folds.push(tokio::spawn(async move {
                 let mut asleep = Vec::with_capacity(chunk.len());
                 for spec in chunk {
                     let building = spec.building.as_ref().and_then(|b| directory.building(b));
                     let id = spec.id.clone();
-                    let life = DeviceActorState::recover(spec, journal.clone(), hub.clone(), building, clock, wheel.clone(), weak.clone()).await?;
+                    let life = DeviceActorState::recover(spec, building, &links).await?;
                     if let Some(at) = life.deadline() {
-                        let _ = wheel.send((id.clone(), at));
+                        let _ = links.wheel.send((id.clone(), at));
                     }
                     asleep.push((id, Box::new(life)));
                 }
@@ -229,11 +249,8 @@ impl CommunityState {
                 let args = DeviceArgs {
                     resume,
                     spec: (**spec).clone(),
-                    journal: a.journal.clone(),
-                    hub: a.hub.clone(),
                     building: spec.building.as_ref().and_then(|b| a.directory.building(b)),
-                    clock: a.clock,
-                    wheel: self.wheel.clone(),
+                    links: self.links(),
                     directory: a.directory.clone(),
                 };
                 let (actor, _) = Actor::spawn_linked(None, DeviceActor, args, supervisor).await?;

@@ -14,6 +14,7 @@ use hutong_core::device::{DeviceCommand, DeviceError, DeviceEvent, DeviceHealth,
 use hutong_core::DeviceId;
 use hutong_core::alarm::AlarmCommand;
 use hutong_core::live::{AlarmKind, DeviceView, LiveBody, LiveEvent};
+use hutong_core::meter_rules::MeterContext;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -51,6 +52,8 @@ pub enum DeviceMsg {
     ReportHealth(ActorRef<BuildingMsg>),
     /// The device as the API shows it.
     Get(RpcReplyPort<DeviceView>),
+    /// Its community's zone or meter rules changed.
+    Context(MeterContext),
     /// Fail as an infrastructure failure would, so supervision can be tested (tests only).
     #[cfg(feature = "test-hooks")]
     Crash,
@@ -73,16 +76,26 @@ pub const HIBERNATED: &str = "hibernated";
 /// Where a sleeping device's heartbeat deadline is kept (its community's timer wheel).
 pub type Wheel = tokio::sync::mpsc::UnboundedSender<(DeviceId, Instant)>;
 
+/// What every device of a community shares: where it journals, publishes, sleeps, finds its
+/// alarm desk, and the community's zone and meter rules.
+#[derive(Clone)]
+pub struct DeviceLinks {
+    pub journal: Arc<dyn Journal>,
+    pub hub: Arc<LiveHub>,
+    pub clock: Clock,
+    pub wheel: Wheel,
+    /// Weak: the directory keeps sleeping devices.
+    pub directory: Weak<Directory>,
+    pub context: MeterContext,
+}
+
 pub struct DeviceArgs {
     /// The state it slept with; `None`: recover it from the journal (a restart after a failure).
     pub resume: Option<Box<DeviceActorState>>,
     pub spec: DeviceSpec,
-    pub journal: Arc<dyn Journal>,
-    pub hub: Arc<LiveHub>,
     /// The building actor health changes are told to (the supervisor's, as spawned).
     pub building: Option<ActorRef<BuildingMsg>>,
-    pub clock: Clock,
-    pub wheel: Wheel,
+    pub links: DeviceLinks,
     pub directory: Arc<Directory>,
 }
 
@@ -123,10 +136,7 @@ impl Actor for DeviceActor {
     async fn pre_start(&self, myself: ActorRef<DeviceMsg>, args: DeviceArgs) -> Result<Awake, ActorProcessingErr> {
         let mut life = match args.resume {
             Some(life) => life,
-            None => {
-                let directory = Arc::downgrade(&args.directory);
-                Box::new(DeviceActorState::recover(args.spec, args.journal, args.hub, args.building, args.clock, args.wheel, directory).await?)
-            }
+            None => Box::new(DeviceActorState::recover(args.spec, args.building, &args.links).await?),
         };
         // Timers of a former life were its actor's; this one arms its own.
         life.timer_armed = false;
@@ -175,6 +185,7 @@ impl Actor for DeviceActor {
             DeviceMsg::Get(reply) => {
                 let _ = reply.send(state.view());
             }
+            DeviceMsg::Context(context) => state.set_context(context),
             DeviceMsg::Idle => {}
             #[cfg(feature = "test-hooks")]
             DeviceMsg::Crash => return Err("crash requested".into()),
@@ -219,19 +230,27 @@ impl Awake {
 impl DeviceActorState {
     /// Folds the device's journal and shows it on the hub and to its building; asleep until it
     /// is spoken to or its heartbeat deadline comes.
-    pub(crate) async fn recover(
-        spec: DeviceSpec,
-        journal: Arc<dyn Journal>,
-        hub: Arc<LiveHub>,
-        building: Option<ActorRef<BuildingMsg>>,
-        clock: Clock,
-        wheel: Wheel,
-        directory: Weak<Directory>,
-    ) -> Result<Self, crate::journal::JournalError> {
+    pub(crate) async fn recover(spec: DeviceSpec, building: Option<ActorRef<BuildingMsg>>, links: &DeviceLinks) -> Result<Self, crate::journal::JournalError> {
         let stream = StreamId::device(&spec.community, &spec.id);
-        // The registry may have changed since the snapshot (heartbeat interval, building); it wins.
-        let device = Journaled::recover(journal, stream, || DeviceState::new(spec.clone()), |d| d.spec = spec.clone()).await?;
-        let mut state = DeviceActorState { device, started: clock.now(), timer_armed: false, reported: None, hub, building, clock, wheel, directory };
+        // The registry may have changed since the snapshot (heartbeat interval, building, the
+        // community's zone and rules); it wins.
+        let settle = |d: &mut DeviceState| {
+            d.spec = spec.clone();
+            d.context = links.context.clone();
+        };
+        let device = Journaled::recover(links.journal.clone(), stream, || DeviceState::new(spec.clone()), settle).await?;
+        let l = links.clone();
+        let mut state = DeviceActorState {
+            device,
+            started: l.clock.now(),
+            timer_armed: false,
+            reported: None,
+            hub: l.hub,
+            building,
+            clock: l.clock,
+            wheel: l.wheel,
+            directory: l.directory,
+        };
         state.hub.put_device(&state.device.state().spec.community, state.view());
         state.report_health();
         Ok(state)
@@ -246,6 +265,10 @@ impl DeviceActorState {
         let quiet_since = device.last_seen.map_or(self.started, |seen| seen.max(self.started));
         let wait = (quiet_since + device.heartbeat() - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
         Some(Instant::now() + wait)
+    }
+
+    pub(crate) fn set_context(&mut self, context: MeterContext) {
+        self.device.settle(|d| d.context = context);
     }
 
     pub(crate) fn report_to(&mut self, building: ActorRef<BuildingMsg>) {

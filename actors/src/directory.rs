@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hutong_core::meter_rules::MeterContext;
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use ractor::{ActorId, ActorRef};
 
@@ -123,6 +124,29 @@ impl Directory {
             }
         }
         let _ = self.send_device(community, device, DeviceMsg::ReportHealth(building));
+    }
+
+    /// Gives every device of a community its new zone and rules: in place while asleep, by
+    /// message (in order with the rest) while awake or waking.
+    pub(crate) fn set_meter_context(&self, community: &str, context: &MeterContext) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        let Some(c) = map.get_mut(community) else { return };
+        for slot in c.devices.values_mut() {
+            match slot {
+                Slot::Dormant(state) => state.set_context(context.clone()),
+                Slot::Waking(waiting) => waiting.push(DeviceMsg::Context(context.clone())),
+                Slot::Awake { actor, sent } => {
+                    let _ = cast(actor, sent, DeviceMsg::Context(context.clone()));
+                }
+            }
+        }
+    }
+
+    /// Tells a community's supervisor something (its registration changed).
+    pub fn tell_community(&self, community: &str, msg: CommunityMsg) -> Result<(), Unreachable> {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        let c = map.get(community).ok_or(Unreachable::Unknown)?;
+        c.supervisor.cast(msg).map_err(|_| Unreachable::NotRunning)
     }
 
     pub fn building(&self, building: &BuildingId) -> Option<ActorRef<BuildingMsg>> {

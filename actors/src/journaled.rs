@@ -315,6 +315,12 @@ impl<A: Durable> Journaled<A> {
         &self.log.stream
     }
 
+    /// Changes what the state holds beside its journaled facts — its context, e.g. a device's
+    /// community rules — never what an event would change (that goes through `commit`).
+    pub fn settle(&mut self, settle: impl FnOnce(&mut A)) {
+        settle(&mut self.state);
+    }
+
     /// Decides and commits one command.
     pub async fn execute(&mut self, command: &A::Command, at_ms: i64) -> Result<Committed<A::Event>, CommitError<A::Error>> {
         let events = self.state.decide(command).map_err(CommitError::Refused)?;
@@ -424,14 +430,14 @@ impl<A: Durable> From<Journaled<A>> for Shared<A> {
 mod tests {
     use super::*;
     use crate::journal::MemoryJournal;
-    use hutong_core::registry::{CommunityRegistered, Registry};
+    use hutong_core::registry::{CommunityRegistered, Registry, RegistryCommand};
 
-    fn registration(id: &str, devices: usize) -> CommunityRegistered {
+    fn registration(id: &str, devices: usize) -> RegistryCommand {
         let community = hutong_core::demo::small_communities()[0].clone();
         let community = hutong_core::community::Community { id: id.into(), ..community };
         let mut all = hutong_core::demo::devices(&community);
         all.truncate(devices);
-        CommunityRegistered { community, devices: all }
+        RegistryCommand::Register(CommunityRegistered { community, devices: all })
     }
 
     #[tokio::test]

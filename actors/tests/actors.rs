@@ -32,6 +32,7 @@ fn tiny_community() -> (Arc<Community>, Vec<DeviceSpec>) {
         name: "测试用小区".into(),
         time_zone: "Asia/Shanghai".into(),
         buildings: vec![Building { id: BuildingId::new("c1-b1"), no: 1, name: "1号楼".into(), units: vec![] }],
+        meter_rules: Default::default(),
     };
     let meter = |id: &str, heartbeat_secs| DeviceSpec {
         id: DeviceId::new(id),
@@ -319,4 +320,54 @@ async fn an_idle_device_sleeps_as_a_record_and_wakes_in_order_without_losing_any
     // Redelivery of an old one after sleeping again is still a duplicate (its state slept with it).
     tokio::time::sleep(hutong_actors::device::IDLE_AFTER * 2).await;
     assert_eq!(w.read("wm-2", 40, 1040).await, IngestOutcome::Duplicate);
+}
+
+/// M4 through the actors, on paused time: a meter that uses water every hour of the night (in
+/// the community's zone, Asia/Shanghai) raises a leak alarm at its first reading after 05:00 —
+/// not before — and the alarm desk holds it as critical.
+#[tokio::test(start_paused = true)]
+async fn water_all_night_is_a_critical_leak_alarm_the_moment_the_night_is_over() {
+    let w = World::new();
+    let _sup = w.start().await;
+    // The world's clock starts at 06:13 Beijing time; the night begins at 01:00 next day.
+    let mut value = 10_000;
+    w.read("wm-2", 1, value).await;
+    tokio::time::sleep(Duration::from_secs(19 * 3600 + 17 * 60)).await; // 01:30
+    for seq in 2..=5 {
+        value += 3;
+        w.read("wm-2", seq, value).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    // 05:30: the night is over, and water ran through all of it.
+    let leaks = |open: &[AlarmRecord]| open.iter().filter(|a| a.kind == AlarmKind::Leak).count();
+    assert_eq!(leaks(&w.hub.alarms("c1").unwrap().0), 0, "no leak while the night lasts");
+    value += 3;
+    w.read("wm-2", 6, value).await;
+    let (open, _) = wait_alarms(&w, |open, _| leaks(open) == 1).await;
+    let leak = open.iter().find(|a| a.kind == AlarmKind::Leak).unwrap();
+    assert_eq!((leak.device.as_str(), leak.severity), ("wm-2", hutong_core::alarm::Severity::Critical));
+    assert!(leak.text.contains("疑似漏水"), "{}", leak.text);
+}
+
+/// New meter thresholds reach every device at once, awake (by message) or asleep (in place).
+#[tokio::test(start_paused = true)]
+async fn changed_meter_rules_reach_awake_and_sleeping_devices() {
+    let w = World::new();
+    let sup = w.start().await;
+    w.read("wm-1", 1, 1000).await; // awake now; wm-2 sleeps
+    assert!(w.directory.device("c1", "wm-1").is_some() && w.directory.device("c1", "wm-2").is_none());
+    // A morning "night" from 07:00 to 09:00 Beijing, one wet reading enough (the clock is at 06:13).
+    let rules = hutong_core::meter_rules::MeterRules { night_from_hour: 7, night_to_hour: 9, leak_min_readings: 1, ..Default::default() };
+    sup.cast(community::CommunityMsg::MeterRules(rules)).unwrap();
+    w.read("wm-2", 1, 2000).await;
+    tokio::time::sleep(Duration::from_secs(3600)).await; // 07:13
+    w.read("wm-1", 2, 1001).await;
+    w.read("wm-2", 2, 2001).await;
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await; // 09:13
+    w.read("wm-1", 3, 1002).await;
+    w.read("wm-2", 3, 2002).await;
+    let (open, _) = wait_alarms(&w, |open, _| open.iter().filter(|a| a.kind == AlarmKind::Leak).count() == 2).await;
+    let mut leaking: Vec<&str> = open.iter().filter(|a| a.kind == AlarmKind::Leak).map(|a| a.device.as_str()).collect();
+    leaking.sort();
+    assert_eq!(leaking, vec!["wm-1", "wm-2"]);
 }

@@ -23,7 +23,7 @@ fn community() -> Arc<Community> {
         let house = House { id: HouseId::new(format!("c1-{no}-1-101")), room: "101".into(), area: Decimal::new(8925, 2) };
         Building { id: BuildingId::new(format!("c1-b{no}")), no, name: format!("{no}号楼"), units: vec![Unit { no: 1, floors: vec![Floor { no: 1, houses: vec![house] }] }] }
     };
-    Arc::new(Community { id: CommunityId::new("c1"), name: "测试用小区".into(), time_zone: "Asia/Shanghai".into(), buildings: vec![building(1), building(2)] })
+    Arc::new(Community { id: CommunityId::new("c1"), name: "测试用小区".into(), time_zone: "Asia/Shanghai".into(), buildings: vec![building(1), building(2)], meter_rules: Default::default() })
 }
 
 struct World {

@@ -33,6 +33,7 @@ fn community() -> Arc<Community> {
         name: "测试用小区".into(),
         time_zone: "Asia/Shanghai".into(),
         buildings: vec![Building { id: BuildingId::new("c1-b1"), no: 1, name: "1号楼".into(), units: vec![Unit { no: 1, floors: vec![Floor { no: 1, houses: vec![house] }] }] }],
+        meter_rules: Default::default(),
     })
 }
 

@@ -26,12 +26,14 @@ pub enum Severity {
 }
 
 impl AlarmKind {
-    /// A forced or held gate is a security matter; a meter's oddity or a silent device waits for
-    /// the next round.
+    /// A forced or held gate is a security matter and water running all night floods a home; a
+    /// meter's oddity or a silent device waits for the next round; months out of range are for
+    /// the office to look into.
     pub fn severity(self) -> Severity {
         match self {
-            AlarmKind::GateAlarm => Severity::Critical,
+            AlarmKind::GateAlarm | AlarmKind::Leak => Severity::Critical,
             AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::DeviceOffline => Severity::Warning,
+            AlarmKind::UseOutOfRange => Severity::Notice,
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct Community {
     /// IANA zone the community lives in; periods, due dates and patrol windows use it.
     pub time_zone: String,
     pub buildings: Vec<Building>,
+    /// Thresholds of the meter anomalies judged over time (M4); defaults when not set.
+    #[serde(default)]
+    pub meter_rules: crate::meter_rules::MeterRules,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

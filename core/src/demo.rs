@@ -59,7 +59,7 @@ fn sized(id: &str, name: &str, buildings: u32, floors: i32) -> Community {
                 .collect(),
         })
         .collect();
-    Community { id, name: name.into(), time_zone: "Asia/Shanghai".into(), buildings }
+    Community { id, name: name.into(), time_zone: "Asia/Shanghai".into(), buildings, meter_rules: Default::default() }
 }
 
 /// Every device of the demo community: two meters per house, four gates and one barrier.

@@ -7,11 +7,12 @@
 
 use std::collections::VecDeque;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BuildingId, CommunityId, DeviceId, HouseId};
+use crate::meter_rules::{MeterContext, MonthTally, NightTally, UseRange};
 
 /// What a device is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,6 +151,12 @@ pub enum DeviceEvent {
     WentOffline { at: DateTime<Utc>, last_seen: Option<DateTime<Utc>> },
     /// Heard from again after being offline.
     CameBackOnline { at: DateTime<Utc> },
+    /// Water flowed through the whole night (M4): most likely a leak.
+    LeakSuspected { signal: Signal, night: NaiveDate, readings: u32 },
+    /// A local month ended (judged at the first reading of the next): what it used.
+    MonthClosed { signal: Signal, year: i32, month: u32, used: Decimal, in_range: bool },
+    /// The monthly use has been out of range this many months in a row (M4).
+    UseOutOfRange { signal: Signal, months: u32, used: Decimal, range: UseRange },
 }
 
 impl DeviceEvent {
@@ -159,6 +166,9 @@ impl DeviceEvent {
             | Self::ReadingWentBackwards { signal, .. }
             | Self::UsageSpiked { signal, .. }
             | Self::GateEventRecorded { signal, .. }
+            | Self::LeakSuspected { signal, .. }
+            | Self::MonthClosed { signal, .. }
+            | Self::UseOutOfRange { signal, .. }
             | Self::HeartbeatReceived { signal } => Some(signal),
             Self::WentOffline { .. } | Self::CameBackOnline { .. } => None,
         }
@@ -202,6 +212,8 @@ pub enum Anomaly {
     WentBackwards { at: DateTime<Utc> },
     Spike { at: DateTime<Utc> },
     Gate { at: DateTime<Utc>, action: GateAction },
+    Leak { at: DateTime<Utc> },
+    OutOfRange { at: DateTime<Utc> },
 }
 
 /// How many recent usages a meter remembers to judge spikes by.
@@ -226,6 +238,18 @@ pub struct DeviceState {
     pub recent_usage: VecDeque<Decimal>,
     pub anomaly: Option<Anomaly>,
     pub readings: u64,
+    /// The night being watched (water meters).
+    #[serde(default)]
+    pub night: Option<NightTally>,
+    /// The month being added up.
+    #[serde(default)]
+    pub month: Option<MonthTally>,
+    /// Whole months in a row whose use was out of range.
+    #[serde(default)]
+    pub months_out_of_range: u32,
+    /// The community's zone and rules, set at recovery (not journaled).
+    #[serde(skip)]
+    pub context: MeterContext,
 }
 
 impl crate::Aggregate for DeviceState {
@@ -253,6 +277,10 @@ impl DeviceState {
             recent_usage: VecDeque::with_capacity(USAGE_HISTORY),
             anomaly: None,
             readings: 0,
+            night: None,
+            month: None,
+            months_out_of_range: 0,
+            context: MeterContext::default(),
         }
     }
 
@@ -330,6 +358,7 @@ impl DeviceState {
                     previous => {
                         let usage = previous.map(|p| *value - p);
                         events.push(DeviceEvent::ReadingAccepted { signal: *signal, value: *value, usage });
+                        self.judge_over_time(signal, &mut events);
                         if let (Some(usage), Some(typical)) = (usage, self.typical_usage()) {
                             let threshold = typical.saturating_mul(Decimal::from(SPIKE_FACTOR)).max(kind.spike_floor());
                             if usage > threshold {
@@ -354,6 +383,55 @@ impl DeviceState {
             }
         }
         Ok(events)
+    }
+
+    /// What a reading closes (M4): a night that was wet throughout, a month out of range.
+    fn judge_over_time(&self, signal: &Signal, events: &mut Vec<DeviceEvent>) {
+        let rules = &self.context.rules;
+        let local = self.context.local(signal.at);
+        if let Some(night) = &self.night
+            && rules.night_of(&local) != Some(night.night)
+            && !night.dry
+            && night.flowing >= rules.leak_min_readings
+        {
+            events.push(DeviceEvent::LeakSuspected { signal: *signal, night: night.night, readings: night.flowing });
+        }
+        if let (Some(month), Some(range)) = (&self.month, rules.month_range(self.spec.kind))
+            && month.whole
+            && !month.is(&local)
+        {
+            let in_range = range.contains(month.used);
+            events.push(DeviceEvent::MonthClosed { signal: *signal, year: month.year, month: month.month, used: month.used, in_range });
+            let months = self.months_out_of_range.saturating_add(1);
+            if !in_range && months >= rules.out_of_range_months {
+                events.push(DeviceEvent::UseOutOfRange { signal: *signal, months, used: month.used, range: range.clone() });
+            }
+        }
+    }
+
+    /// Adds a reading's use to the night and the month it falls in.
+    fn tally(&mut self, at: DateTime<Utc>, usage: Option<Decimal>) {
+        let local = self.context.local(at);
+        let used = usage.unwrap_or_default();
+        if self.spec.kind == DeviceKind::WaterMeter {
+            self.night = self.context.rules.night_of(&local).map(|night| {
+                let mut tally = match self.night.take() {
+                    Some(t) if t.night == night => t,
+                    _ => NightTally { night, flowing: 0, dry: false },
+                };
+                if used > Decimal::ZERO {
+                    tally.flowing = tally.flowing.saturating_add(1);
+                } else {
+                    tally.dry = true;
+                }
+                tally
+            });
+        }
+        match &mut self.month {
+            Some(month) if month.is(&local) => month.used = month.used.saturating_add(used),
+            Some(_) => self.month = Some(MonthTally::start(&local, used, true)),
+            None => self.month = Some(MonthTally::start(&local, used, false)),
+        }
     }
 
     /// Folds one event in. Never fails: an event is a fact.
@@ -383,7 +461,13 @@ impl DeviceState {
                     }
                     self.recent_usage.push_back(*usage);
                 }
+                self.tally(signal.at, *usage);
             }
+            DeviceEvent::LeakSuspected { signal, .. } => self.anomaly = Some(Anomaly::Leak { at: signal.at }),
+            DeviceEvent::MonthClosed { in_range, .. } => {
+                self.months_out_of_range = if *in_range { 0 } else { self.months_out_of_range.saturating_add(1) };
+            }
+            DeviceEvent::UseOutOfRange { signal, .. } => self.anomaly = Some(Anomaly::OutOfRange { at: signal.at }),
             DeviceEvent::ReadingWentBackwards { signal, .. } => {
                 self.anomaly = Some(Anomaly::WentBackwards { at: signal.at });
             }

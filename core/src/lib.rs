@@ -46,6 +46,7 @@ pub mod ledger;
 pub mod limits;
 pub mod ids;
 pub mod live;
+pub mod meter_rules;
 pub mod money;
 pub mod outbox;
 mod pairs;

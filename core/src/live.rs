@@ -197,6 +197,10 @@ pub enum AlarmKind {
     MeterBackwards,
     DeviceOffline,
     GateAlarm,
+    /// Water through the whole night (M4).
+    Leak,
+    /// Monthly use out of range for months in a row (M4).
+    UseOutOfRange,
 }
 
 /// One line of the wall's alarm feed.
@@ -243,6 +247,22 @@ impl LiveEvent {
                 format!("{label} {device} 读数倒退：{} → {}", previous.normalize(), value.normalize()),
             ),
             DeviceEvent::WentOffline { at, .. } => (*at, AlarmKind::DeviceOffline, format!("{label} {device} 离线，超时未上报心跳")),
+            DeviceEvent::LeakSuspected { signal, night, readings } => (
+                signal.at,
+                AlarmKind::Leak,
+                format!("{label} {device} 疑似漏水：{} 夜间 {readings} 次读数均有用水", night.format("%m月%d日")),
+            ),
+            DeviceEvent::UseOutOfRange { signal, months, used, range } => (
+                signal.at,
+                AlarmKind::UseOutOfRange,
+                format!(
+                    "{label} {device} 连续 {months} 个月用量超出范围：上月 {} {}（范围 {}–{}）",
+                    used.normalize(),
+                    device_kind.unit(),
+                    range.min.normalize(),
+                    range.max.normalize()
+                ),
+            ),
             DeviceEvent::GateEventRecorded { signal, action, .. } if action.is_alarm() => {
                 (signal.at, AlarmKind::GateAlarm, format!("{label} {device} {}", action.label_zh()))
             }

@@ -2,12 +2,11 @@
 //! restart on the same data brings back the same communities with the same devices. A later
 //! registration of the same community replaces the earlier one.
 
-use std::convert::Infallible;
-
 use serde::{Deserialize, Serialize};
 
 use crate::community::Community;
 use crate::device::DeviceSpec;
+use crate::meter_rules::{MeterRules, RulesError};
 
 /// A community with its devices, as registered (the registry's one event).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -28,14 +27,46 @@ impl Registry {
     }
 }
 
-impl crate::Aggregate for Registry {
+/// What the registry is asked.
+#[derive(Clone, Debug)]
+pub enum RegistryCommand {
     /// Register (or re-register) this community with these devices.
-    type Command = CommunityRegistered;
-    type Event = CommunityRegistered;
-    type Error = Infallible;
+    Register(CommunityRegistered),
+    /// Change a registered community's meter thresholds (M4).
+    SetMeterRules { community: String, rules: MeterRules },
+}
 
-    fn decide(&self, registration: &CommunityRegistered) -> Result<Vec<CommunityRegistered>, Infallible> {
-        Ok(vec![registration.clone()])
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistryError {
+    NoCommunity(String),
+    Rules(RulesError),
+}
+
+crate::bilingual!(RegistryError {
+    RegistryError::NoCommunity(_0) => ("找不到小区 {_0}") / ("no community {_0}"),
+    RegistryError::Rules(_0) => ("{}", crate::Bilingual::zh(_0)) / ("{}", crate::Bilingual::en(_0)),
+});
+
+impl crate::Aggregate for Registry {
+    type Command = RegistryCommand;
+    /// A whole registration, each time: a later one of the same community replaces it.
+    type Event = CommunityRegistered;
+    type Error = RegistryError;
+
+    fn decide(&self, command: &RegistryCommand) -> Result<Vec<CommunityRegistered>, RegistryError> {
+        match command {
+            RegistryCommand::Register(registration) => Ok(vec![registration.clone()]),
+            RegistryCommand::SetMeterRules { community, rules } => {
+                rules.check().map_err(RegistryError::Rules)?;
+                let current = self.communities.iter().find(|r| r.community.id.as_str() == community);
+                let mut registration = current.cloned().ok_or_else(|| RegistryError::NoCommunity(community.clone()))?;
+                if &registration.community.meter_rules == rules {
+                    return Ok(Vec::new());
+                }
+                registration.community.meter_rules = rules.clone();
+                Ok(vec![registration])
+            }
+        }
     }
 
     fn apply(&mut self, registration: &CommunityRegistered) {

@@ -165,6 +165,8 @@ fn alarm_label(kind: AlarmKind) -> &'static str {
         AlarmKind::MeterBackwards => "读数倒退",
         AlarmKind::DeviceOffline => "设备离线",
         AlarmKind::GateAlarm => "门禁告警",
+        AlarmKind::Leak => "疑似漏水",
+        AlarmKind::UseOutOfRange => "用量异常",
     }
 }
 

@@ -47,9 +47,23 @@ struct SimDevice {
 
 impl SimDevice {
     fn register(&self, now_ms: i64) -> Decimal {
-        let hours = Decimal::from(now_ms) / Decimal::from(3_600_000);
-        (self.base + self.hourly * hours + self.extra).round_dp(3)
+        (self.base + self.hourly * used_hours(self.spec.kind, now_ms) + self.extra).round_dp(3)
     }
+}
+
+/// Hours of use up to `now_ms`. Households sleep: water and gas run still from 01:00 to 05:00
+/// Beijing time (else every simulated water meter would be a night-long leak, M4); electricity
+/// never stops (a fridge).
+fn used_hours(kind: DeviceKind, now_ms: i64) -> Decimal {
+    let hour_ms = Decimal::from(3_600_000);
+    if !matches!(kind, DeviceKind::WaterMeter | DeviceKind::GasMeter) {
+        return Decimal::from(now_ms) / hour_ms;
+    }
+    let local = now_ms + 8 * 3_600_000;
+    let (days, into_day) = (local.div_euclid(86_400_000), local.rem_euclid(86_400_000));
+    let hours = Decimal::from(into_day) / hour_ms;
+    let asleep = (hours - Decimal::ONE).clamp(Decimal::ZERO, Decimal::from(4));
+    Decimal::from(days) * Decimal::from(20) + hours - asleep
 }
 
 /// Counts of what was published.
@@ -73,7 +87,7 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
                 _ => (Decimal::new(rng.random_range(100..600), 3), Decimal::from(rng.random_range(1000..9000))),
             };
             // Registers start from a household-sized offset below today's time-based value.
-            let base = base - hourly * Decimal::from(Utc::now().timestamp_millis()) / Decimal::from(3_600_000);
+            let base = base - hourly * used_hours(spec.kind, Utc::now().timestamp_millis());
             let key = options.payload_keys.as_ref().map(|secret| crate::codec::device_key(secret, spec.community.as_str(), spec.id.as_str()));
             SimDevice { spec, hourly, base, extra: Decimal::ZERO, seq: seq0, key }
         })
@@ -146,4 +160,24 @@ pub async fn run(devices: Vec<DeviceSpec>, options: SimulatorOptions, shutdown: 
     let _ = client.disconnect().await;
     driver.abort();
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_water_stands_still_at_night_and_electricity_does_not() {
+        // 2026-12-01 00:00 Beijing = 2026-11-30 16:00 UTC.
+        let midnight = chrono::DateTime::parse_from_rfc3339("2026-11-30T16:00:00Z").unwrap().timestamp_millis();
+        let at = |hours: i64| midnight + hours * 3_600_000;
+        let water = |h| used_hours(DeviceKind::WaterMeter, at(h));
+        assert!(water(1) > water(0), "evening use");
+        assert_eq!(water(1), water(3));
+        assert_eq!(water(3), water(5), "nothing from 01:00 to 05:00");
+        assert_eq!(water(6) - water(5), Decimal::ONE);
+        assert_eq!(water(24) - water(0), Decimal::from(20), "20 hours of use a day");
+        let power = |h| used_hours(DeviceKind::ElectricityMeter, at(h));
+        assert_eq!(power(5) - power(1), Decimal::from(4));
+    }
 }

@@ -98,3 +98,34 @@ async fn a_repeated_anomaly_is_one_alarm_handled_by_a_person_and_kill_9_loses_no
     assert_eq!(snapshot["open_alarms"][0]["no"].as_u64(), Some(no + 1));
     server.stop();
 }
+
+/// M4 thresholds per community over HTTP: defaults, refusals in both languages, a change kept
+/// across a restart and audited; a cashier may not change them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meter_thresholds_are_per_community_checked_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &[]).await;
+    let path = "/api/v1/communities/heyuan/meter-rules";
+    let rules = server.get_json(path);
+    assert_eq!((rules["night_from_hour"].as_u64(), rules["night_to_hour"].as_u64(), rules["out_of_range_months"].as_u64()), (Some(1), Some(5), Some(3)));
+    assert_eq!(rules["water_month"]["max"], "50");
+    let put = |token: &str, body: &str| http(server.http, "PUT", path, Some(token), Some(body)).unwrap();
+    let (status, reply) = put(&server.admin, r#"{"night_from_hour":3,"night_to_hour":3}"#);
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("夜间时段") && reply.contains("the night"), "{reply}");
+    assert_eq!(put(&server.admin, r#"{"water_month":{"min":"60","max":"5"}}"#).0, 400);
+    assert_eq!(put(&server.admin, r#"{"leak_after":2}"#).0, 400, "unknown fields are refused");
+    assert_eq!(put(&server.login("cashier"), r#"{"leak_min_readings":2}"#).0, 403);
+    let (status, reply) = put(&server.admin, r#"{"night_from_hour":23,"night_to_hour":5,"leak_min_readings":4,"water_month":{"min":"0.5","max":"40"}}"#);
+    assert_eq!(status, 200, "{reply}");
+    // Other communities keep theirs.
+    assert_eq!(server.get_json("/api/v1/communities/lianyuan/meter-rules")["night_from_hour"].as_u64(), Some(1));
+    let audit = server.get_json("/api/v1/audit?action=meters.rules");
+    assert_eq!(audit[0]["target"].as_str(), Some("heyuan"));
+    server.kill9();
+    let server = Server::demo(&data, 0, &[]).await;
+    let rules = server.get_json(path);
+    assert_eq!((rules["night_from_hour"].as_u64(), rules["leak_min_readings"].as_u64(), rules["water_month"]["max"].as_str()), (Some(23), Some(4), Some("40")));
+    server.stop();
+}

@@ -25,6 +25,8 @@ pub struct App {
     pub endpoint: std::sync::OnceLock<Arc<hutong_device_bridge::endpoint::Endpoint>>,
     pub hub: Arc<LiveHub>,
     pub directory: Arc<Directory>,
+    /// The communities this deployment runs and their devices (set once recovered).
+    pub registry: std::sync::OnceLock<Arc<hutong_actors::journaled::Shared<hutong_core::registry::Registry>>>,
     pub metrics: Arc<Metrics>,
     pub ready: AtomicBool,
     pub assets: PathBuf,
@@ -68,6 +70,7 @@ impl App {
             endpoint: Default::default(),
             hub: LiveHub::new(),
             directory: Arc::new(Directory::new()),
+            registry: std::sync::OnceLock::new(),
             metrics: Metrics::new(),
             ready: AtomicBool::new(true),
             assets: PathBuf::from("dashboards/dist"),

@@ -34,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod identity;
 pub mod journal_cli;
+pub mod meters;
 pub mod mqtt_hooks;
 pub mod notify;
 pub mod openapi;

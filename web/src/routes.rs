@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, signin, staff, ws};
+use crate::{alarms, api, billing, meters, signin, staff, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -87,6 +87,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/communities/{community}/alarms", Access::Allowed(DEVICES_READ, Where::Community), || get(alarms::list), doc("Open alarms (most severe, then newest) and the latest resolved, as the caller may see them").reply(schema::<alarms::AlarmList>)),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/acknowledge", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::acknowledge), doc("I am on it: the alarm shows who took it and when (409 if someone else did; audited)")),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/resolve", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::resolve), doc("Resolve an alarm with a note of how it was dealt with (audited)").body(schema::<alarms::ResolveBody>)),
+    route(Method::GET, "/api/v1/communities/{community}/meter-rules", Access::Allowed(DEVICES_READ, Where::Community), || get(meters::get), doc("The community's meter thresholds (M4): night window for leaks, months out of range, monthly ranges").reply(schema::<hutong_core::meter_rules::MeterRules>)),
+    route(Method::PUT, "/api/v1/communities/{community}/meter-rules", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || put(meters::put), doc("Change the meter thresholds; every meter judges by them at once (audited)").body(schema::<hutong_core::meter_rules::MeterRules>).reply(schema::<hutong_core::meter_rules::MeterRules>)),
     route(Method::GET, "/api/v1/communities/{community}/wall", Access::Allowed(DEVICES_READ, Where::Community), || get(api::wall), doc("The control-room wall's snapshot, as the caller may see it")),
     route(Method::GET, "/api/v1/org", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::organisation), doc("The caller's organisation: company, branches, communities, departments, posts").reply(schema::<hutong_core::api::OrgView>)),
     route(Method::GET, "/api/v1/staff", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::list), doc("Staff of the caller's company (phones masked)").reply(list::<hutong_core::api::StaffView>)),

@@ -28,7 +28,7 @@ use hutong_core::identity::{BuiltinRole, Scope};
 use hutong_core::{CommunityId, CompanyId, HouseId, StaffId};
 use hutong_actors::journaled::{Shared, StreamId};
 use hutong_core::fee::Tariff;
-use hutong_core::registry::{CommunityRegistered, Registry};
+use hutong_core::registry::{CommunityRegistered, Registry, RegistryCommand};
 
 /// What `hutong demo` adds to `serve`.
 #[derive(Debug, Clone)]
@@ -118,6 +118,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         endpoint: Default::default(),
         hub: LiveHub::new(),
         directory: Arc::new(Directory::new()),
+        registry: std::sync::OnceLock::new(),
         metrics: metrics.clone(),
         ready: AtomicBool::new(false),
         assets: config.assets.clone(),
@@ -158,12 +159,13 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     });
 
     let clock = app.clock;
-    let registry: Shared<Registry> = Shared::recover(journal.clone(), StreamId::registry(), Registry::default).await?;
+    let registry: Arc<Shared<Registry>> = Arc::new(Shared::recover(journal.clone(), StreamId::registry(), Registry::default).await?);
+    let _ = app.registry.set(registry.clone());
     if demo.is_some() && !registry.read().has(hutong_core::demo::DEMO_COMMUNITY) {
         let [sister, other] = hutong_core::demo::small_communities();
         for community in [hutong_core::demo::community(), sister, other] {
             let devices = hutong_core::demo::devices(&community);
-            let committed = registry.execute(&CommunityRegistered { community, devices }, clock.now().timestamp_millis()).await;
+            let committed = registry.execute(&RegistryCommand::Register(CommunityRegistered { community, devices }), clock.now().timestamp_millis()).await;
             committed.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         tracing::info!("demo communities registered");

@@ -65,7 +65,7 @@ pub fn synthetic(houses: u32, per_building: u32) -> Community {
             .collect();
         buildings.push(Building { id: BuildingId::new(format!("bench-b{b:04}")), no: b, name: format!("{b}号楼"), units });
     }
-    Community { id, name: "压测小区".into(), time_zone: "Asia/Shanghai".into(), buildings }
+    Community { id, name: "压测小区".into(), time_zone: "Asia/Shanghai".into(), buildings, meter_rules: Default::default() }
 }
 
 /// The community's actors on a fresh SQLite journal under `dir`.
