@@ -91,6 +91,8 @@ pub const BATCH_HOLD: Duration = Duration::from_secs(5);
 pub enum BuildingMsg {
     /// A device of this building reports its health.
     DeviceHealth(DeviceId, DeviceHealth),
+    /// A device left this building (moved or retired).
+    DeviceGone(DeviceId),
     /// The building's health now.
     Get(RpcReplyPort<BuildingHealth>),
     /// A command for the book; the reply carries the events once they are journaled.
@@ -224,6 +226,11 @@ impl Actor for BuildingActor {
         match msg {
             BuildingMsg::DeviceHealth(device, health) => {
                 if let Some(changed) = state.board.note(device, health) {
+                    state.args.hub.publish_building(&state.args.community.id, state.args.building.clone(), changed);
+                }
+            }
+            BuildingMsg::DeviceGone(device) => {
+                if let Some(changed) = state.board.forget(&device) {
                     state.args.hub.publish_building(&state.args.community.id, state.args.building.clone(), changed);
                 }
             }

@@ -20,7 +20,7 @@ use tokio_util::time::{DelayQueue, delay_queue};
 use crate::alarms::{AlarmDeskActor, AlarmDeskArgs};
 use crate::building::{BuildingActor, BuildingArgs, Notices};
 use crate::clock::Clock;
-use crate::device::{DeviceActor, DeviceActorState, DeviceArgs, DeviceLinks, DeviceMsg, HIBERNATED, Wheel};
+use crate::device::{DeviceActor, DeviceActorState, DeviceArgs, DeviceLinks, DeviceMsg, HIBERNATED, RETIRED, Wheel};
 use hutong_core::meter_rules::MeterContext;
 use crate::directory::Directory;
 use crate::hub::LiveHub;
@@ -37,6 +37,12 @@ pub enum CommunityMsg {
     Wake(DeviceId, Box<DeviceActorState>),
     /// The community's meter thresholds changed (already journaled in the registry).
     MeterRules(hutong_core::meter_rules::MeterRules),
+    /// A device registered while running (journaled in the registry): it joins asleep.
+    AddDevice(DeviceSpec),
+    /// A device's registration changed (moved, another heartbeat interval).
+    ChangeDevice(DeviceSpec),
+    /// A device out of service: it leaves the directory, its building and the screens.
+    RetireDevice(DeviceId),
 }
 
 pub struct CommunityArgs {
@@ -111,8 +117,32 @@ impl Actor for CommunitySupervisor {
                 let context = MeterContext::of(&state.args.community);
                 state.args.directory.set_meter_context(state.args.community.id.as_str(), &context);
             }
+            CommunityMsg::AddDevice(spec) => {
+                let (community, id) = (spec.community.clone(), spec.id.clone());
+                if state.devices.contains_key(&id) {
+                    return Ok(());
+                }
+                state.devices.insert(id.clone(), Arc::new(spec.clone()));
+                let building = spec.building.as_ref().and_then(|b| state.args.directory.building(b));
+                let life = DeviceActorState::recover(spec, building, &state.links()).await?;
+                life.rearm_wheel();
+                state.args.directory.put_dormant(&community, [(id, Box::new(life))]);
+            }
+            CommunityMsg::ChangeDevice(spec) => {
+                state.devices.insert(spec.id.clone(), Arc::new(spec.clone()));
+                let building = spec.building.as_ref().and_then(|b| state.args.directory.building(b));
+                state.args.directory.respec(&spec, building);
+            }
+            CommunityMsg::RetireDevice(id) => {
+                state.devices.remove(&id);
+                state.args.directory.retire(state.args.community.id.as_str(), id.as_str());
+            }
             CommunityMsg::Wake(device, life) => {
-                let Some(spec) = state.devices.get(&device).cloned() else { return Ok(()) };
+                let Some(spec) = state.devices.get(&device).cloned() else {
+                    // Retired while it was waking.
+                    life.leave();
+                    return Ok(());
+                };
                 if let Err(e) = state.spawn(&myself, Child::Device(spec.clone()), Some(life)).await {
                     // What waited for it is dropped (its senders hear so); the next message
                     // finds no device rather than a slot nobody empties.
@@ -136,8 +166,8 @@ impl Actor for CommunitySupervisor {
             _ => return Ok(()),
         };
         let Some(child) = state.children.remove(&cell.get_id()) else { return Ok(()) };
-        if why == HIBERNATED {
-            // Asleep again: its state is back in the directory.
+        if why == HIBERNATED || why == RETIRED {
+            // Asleep again (its state is back in the directory), or out of service.
             return Ok(());
         }
         let name = child.name();

@@ -54,6 +54,10 @@ pub enum DeviceMsg {
     Get(RpcReplyPort<DeviceView>),
     /// Its community's zone or meter rules changed.
     Context(MeterContext),
+    /// Its registration changed (moved, another heartbeat interval), with its new building's actor.
+    Respec(DeviceSpec, Option<ActorRef<BuildingMsg>>),
+    /// Out of service: leave the screens and stop for good.
+    Retire,
     /// Fail as an infrastructure failure would, so supervision can be tested (tests only).
     #[cfg(feature = "test-hooks")]
     Crash,
@@ -72,6 +76,9 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(120);
 
 /// The reason an actor stops when it goes back to sleep: its supervisor does not restart it.
 pub const HIBERNATED: &str = "hibernated";
+
+/// The reason an actor stops when its device is retired: its supervisor does not restart it.
+pub const RETIRED: &str = "retired";
 
 /// Where a sleeping device's heartbeat deadline is kept (its community's timer wheel).
 pub type Wheel = tokio::sync::mpsc::UnboundedSender<(DeviceId, Instant)>;
@@ -186,6 +193,15 @@ impl Actor for DeviceActor {
                 let _ = reply.send(state.view());
             }
             DeviceMsg::Context(context) => state.set_context(context),
+            DeviceMsg::Retire => {
+                state.leave();
+                myself.stop(Some(RETIRED.into()));
+            }
+            DeviceMsg::Respec(spec, building) => {
+                state.respec(spec, building);
+                state.timer_armed = false;
+                state.arm_timer(&myself);
+            }
             DeviceMsg::Idle => {}
             #[cfg(feature = "test-hooks")]
             DeviceMsg::Crash => return Err("crash requested".into()),
@@ -269,6 +285,37 @@ impl DeviceActorState {
 
     pub(crate) fn set_context(&mut self, context: MeterContext) {
         self.device.settle(|d| d.context = context);
+    }
+
+    /// Moved or re-timed: the old building forgets it, the new one hears its health, the
+    /// screens see where it is now.
+    pub(crate) fn respec(&mut self, spec: DeviceSpec, building: Option<ActorRef<BuildingMsg>>) {
+        if let Some(old) = &self.building
+            && self.device.state().spec.building != spec.building
+        {
+            let _ = old.cast(BuildingMsg::DeviceGone(spec.id.clone()));
+        }
+        self.device.settle(|d| d.spec = spec);
+        self.building = building;
+        self.reported = None;
+        self.report_health();
+        self.hub.put_device(&self.device.state().spec.community, self.view());
+    }
+
+    /// Asleep with a changed heartbeat: its deadline moves in the wheel.
+    pub(crate) fn rearm_wheel(&self) {
+        if let Some(at) = self.deadline() {
+            let _ = self.wheel.send((self.device.state().spec.id.clone(), at));
+        }
+    }
+
+    /// Retired: its building forgets it and the screens no longer show it.
+    pub(crate) fn leave(&self) {
+        let spec = &self.device.state().spec;
+        if let Some(building) = &self.building {
+            let _ = building.cast(BuildingMsg::DeviceGone(spec.id.clone()));
+        }
+        self.hub.remove_device(&spec.community, &spec.id);
     }
 
     pub(crate) fn report_to(&mut self, building: ActorRef<BuildingMsg>) {

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hutong_core::device::DeviceSpec;
 use hutong_core::meter_rules::MeterContext;
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use ractor::{ActorId, ActorRef};
@@ -139,6 +140,39 @@ impl Directory {
                     let _ = cast(actor, sent, DeviceMsg::Context(context.clone()));
                 }
             }
+        }
+    }
+
+    /// Gives a device its new registration (and its building's actor): in place while asleep
+    /// (its heartbeat deadline moved in the wheel), by message while awake or waking.
+    pub(crate) fn respec(&self, spec: &DeviceSpec, building: Option<ActorRef<BuildingMsg>>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        let Some(slot) = map.get_mut(spec.community.as_str()).and_then(|c| c.devices.get_mut(&spec.id)) else { return };
+        match slot {
+            Slot::Dormant(state) => {
+                state.respec(spec.clone(), building);
+                state.rearm_wheel();
+            }
+            Slot::Waking(waiting) => waiting.push(DeviceMsg::Respec(spec.clone(), building)),
+            Slot::Awake { actor, sent } => {
+                let _ = cast(actor, sent, DeviceMsg::Respec(spec.clone(), building));
+            }
+        }
+    }
+
+    /// Takes a retired device out: asleep, it leaves the screens here; awake, its actor is told
+    /// to (and stops); waking, its supervisor finds no registration when the wake-up arrives.
+    pub(crate) fn retire(&self, community: &str, device: &str) {
+        let slot = {
+            let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+            map.get_mut(community).and_then(|c| c.devices.remove(device))
+        };
+        match slot {
+            Some(Slot::Dormant(state)) => state.leave(),
+            Some(Slot::Awake { actor, .. }) => {
+                let _ = actor.cast(DeviceMsg::Retire);
+            }
+            Some(Slot::Waking(_)) | None => {}
         }
     }
 

@@ -134,6 +134,11 @@ impl LiveHub {
         self.with_view(community.as_str(), |v| v.devices.insert(view.id.clone(), view));
     }
 
+    /// A retired device leaves the screens' read model.
+    pub fn remove_device(&self, community: &CommunityId, device: &DeviceId) {
+        self.with_view(community.as_str(), |v| v.devices.remove(device));
+    }
+
     /// Publishes a device's journaled events, with its state after them.
     pub fn publish_device(&self, events: Vec<LiveEvent>, state: DeviceView) {
         let Some(community) = events.first().map(|e| e.community.clone()) else { return };
@@ -235,6 +240,7 @@ impl LiveHub {
             WallSnapshot {
                 community: c.id.clone(),
                 name: c.name.clone(),
+                time_zone: c.time_zone.clone(),
                 buildings,
                 alarms: v.alarms.iter().cloned().collect(),
                 readings: v.readings.iter().cloned().collect(),

@@ -61,6 +61,15 @@ impl BuildingBoard {
         (self.health != before).then_some(self.health)
     }
 
+    /// A device that left the building (moved, retired); the building's new health when it changed.
+    pub fn forget(&mut self, device: &DeviceId) -> Option<BuildingHealth> {
+        let before = self.health;
+        let old = self.devices.remove(device)?;
+        self.count(old, -1);
+        self.health.devices = self.health.devices.saturating_sub(1);
+        (self.health != before).then_some(self.health)
+    }
+
     fn count(&mut self, health: DeviceHealth, delta: i32) {
         let slot = match health {
             DeviceHealth::Ok => return,

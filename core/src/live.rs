@@ -149,6 +149,9 @@ impl MoneyTile {
 pub struct WallSnapshot {
     pub community: CommunityId,
     pub name: String,
+    /// The community's IANA zone: the wall's clock shows its time.
+    #[serde(default)]
+    pub time_zone: String,
     pub buildings: Vec<BuildingTile>,
     /// Newest first.
     pub alarms: Vec<Alarm>,

@@ -1,7 +1,7 @@
 //! The shell every screen sits in: sign-in first, then the signed-in person's name, their
 //! communities and the screens their role opens — the wall for roles that may read devices.
 //! A role without a screen here yet is told what its account covers, not shown someone else's.
-//! Every screen has its own URL (`/wall/heyuan`, `/desk/heyuan`, `/manager/heyuan`, `/staff`,
+//! Every screen has its own URL (`/wall/heyuan`, `/desk/heyuan`, `/chart/heyuan`, `/manager/heyuan`, `/staff`,
 //! `/audit`, `/workspace`), so a reload or a link lands on it; `/` opens the role's first screen.
 
 use hutong_core::api::{CommunitySummary as Community, Me};
@@ -15,6 +15,7 @@ use leptos_router::path;
 
 use crate::admin::{AuditScreen, StaffScreen};
 use crate::http::{error_message, get_json, request};
+use crate::chart::ChartScreen;
 use crate::desk::DeskScreen;
 use crate::manager::ManagerScreen;
 use crate::wall::WallScreen;
@@ -43,6 +44,7 @@ pub fn App() -> impl IntoView {
             {move || match session.get() {
                 Session::Checking => view! { <div class="center">"正在加载…"</div> }.into_any(),
                 Session::SignedOut => view! { <SignIn session /> }.into_any(),
+                Session::SignedIn(me, communities) if me.kind == "display" => view! { <DisplayWall communities /> }.into_any(),
                 Session::SignedIn(me, communities) => view! { <Home me communities session /> }.into_any(),
             }}
         </Router>
@@ -68,9 +70,38 @@ fn DeskRoute(may_write_billing: bool) -> impl IntoView {
 }
 
 #[component]
+fn ChartRoute() -> impl IntoView {
+    let community = community_param();
+    move || view! { <ChartScreen community=community() /> }
+}
+
+#[component]
 fn ManagerRoute() -> impl IntoView {
     let community = community_param();
     move || view! { <ManagerScreen community=community() /> }
+}
+
+/// A paired wall display: its communities' walls, one after another (every `?cycle=` seconds,
+/// 30 by default) when it shows several; no navigation, nothing to click.
+#[component]
+fn DisplayWall(communities: Vec<Community>) -> impl IntoView {
+    let ids: Vec<String> = communities.iter().map(|c| c.id.to_string()).collect();
+    let count = ids.len();
+    let shown = RwSignal::new(0usize);
+    let every = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
+        .and_then(|p| p.get("cycle"))
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| (3..=3600).contains(s))
+        .unwrap_or(30);
+    if count > 1 {
+        set_interval(move || shown.update(|i| *i = (*i + 1) % count), std::time::Duration::from_secs(every));
+    }
+    move || match ids.get(shown.get()) {
+        Some(id) => view! { <WallScreen community=id.clone() may_operate=false display=true /> }.into_any(),
+        None => view! { <div class="center" data-test="session-gone">"此显示屏没有可显示的小区"</div> }.into_any(),
+    }
 }
 
 #[component]
@@ -96,6 +127,33 @@ fn SignIn(session: RwSignal<Session>) -> impl IntoView {
             <label>"密码"<input name="password" type="password" autocomplete="current-password" prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) /></label>
             <button type="submit">"登录"</button>
             <p class="error" data-test="signin-error">{move || error.get()}</p>
+        </form>
+        <PairForm session />
+    }
+}
+
+/// A wall display types the one-time code the office was shown when it added the display.
+#[component]
+fn PairForm(session: RwSignal<Session>) -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    let error = RwSignal::new(String::new());
+    let submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let body = serde_json::json!({"code": code.get_untracked()}).to_string();
+        spawn_local(async move {
+            match request("POST", "/api/v1/auth/pair", Some(body)).await {
+                Some((200, _)) => session.set(load_session().await),
+                Some((_, body)) => error.set(error_message(&body)),
+                None => error.set(error_message("")),
+            }
+        });
+    };
+    view! {
+        <form class="signin pair" on:submit=submit data-test="pair">
+            <h2>"监控大屏配对"</h2>
+            <label>"配对码"<input name="code" autocomplete="off" prop:value=code on:input=move |ev| code.set(event_target_value(&ev)) /></label>
+            <button type="submit">"配对"</button>
+            <p class="error" data-test="pair-error">{move || error.get()}</p>
         </form>
     }
 }
@@ -162,6 +220,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 {may_watch.then(|| tab("/wall", at("wall"), "监控大屏", "tab-wall"))}
                 {tab("/workspace", "/workspace".into(), "工作台", "tab-workspace")}
                 {may_bill.then(|| tab("/desk", at("desk"), "缴费记录", "tab-desk"))}
+                {may_bill.then(|| tab("/chart", at("chart"), "销控图", "tab-chart"))}
                 {may_see_collection.then(|| tab("/manager", at("manager"), "收缴情况", "tab-manager"))}
                 {may_admin.then(|| tab("/staff", "/staff".into(), "员工与角色", "tab-staff"))}
                 {may_admin.then(|| tab("/audit", "/audit".into(), "审计日志", "tab-audit"))}
@@ -179,6 +238,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 <Route path=path!("/wall/:community") view=move || view! { <WallRoute may_operate /> } />
                 <Route path=path!("/desk/:community") view=move || view! { <DeskRoute may_write_billing /> } />
                 <Route path=path!("/manager/:community") view=ManagerRoute />
+                <Route path=path!("/chart/:community") view=ChartRoute />
                 <Route path=path!("/staff") view=move || view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> } />
                 <Route path=path!("/audit") view=AuditScreen />
                 <Route path=path!("/workspace") view=workspace.clone() />

@@ -10,6 +10,7 @@
 //! - `socket`: a screen's one WebSocket, with reconnect, batching, and closing when the screen goes.
 //! - `http`: typed JSON requests (`get_json`, `post_json`) and uploads.
 //! - `desk`: the billing desk (缴费记录); `manager`: collection rates and arrears, live;
+//!   `chart`: the building chart (销控图), by house state or by arrears, live;
 //!   `admin`: staff and the audit log.
 //! - `app`: sign-in, who is signed in (`api::Me`), and which screens their role opens.
 
@@ -17,6 +18,8 @@
 pub mod admin;
 #[cfg(target_arch = "wasm32")]
 pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod chart;
 #[cfg(target_arch = "wasm32")]
 pub mod desk;
 #[cfg(target_arch = "wasm32")]

@@ -23,6 +23,7 @@ pub const TICKS_SHOWN: usize = 12;
 pub struct WallState {
     pub community: String,
     pub name: String,
+    pub time_zone: String,
     pub tiles: Vec<BuildingTile>,
     pub alarms: VecDeque<Alarm>,
     /// The alarm desk's open alarms, in wall order.
@@ -42,6 +43,7 @@ impl WallState {
                 *self = WallState {
                     community: s.community.to_string(),
                     name: s.name,
+                    time_zone: s.time_zone,
                     tiles: s.buildings,
                     alarms: s.alarms.into_iter().take(ALARMS_SHOWN).collect(),
                     open_alarms: s.open_alarms,
@@ -141,6 +143,15 @@ fn alarm_class(kind: AlarmKind, severity: Severity) -> &'static str {
     }
 }
 
+/// Now in a zone, from the browser's own time-zone data (no zone database in the WASM).
+#[cfg(target_arch = "wasm32")]
+fn local_clock(time_zone: &str) -> String {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &time_zone.into());
+    let _ = js_sys::Reflect::set(&options, &"hour12".into(), &false.into());
+    js_sys::Date::new_0().to_locale_string("zh-CN", &options).into()
+}
+
 /// The browser's clock (`std`'s is not there in WASM).
 #[cfg(target_arch = "wasm32")]
 fn browser_now() -> chrono::DateTime<chrono::Utc> {
@@ -178,7 +189,13 @@ fn local_hms(at: chrono::DateTime<chrono::Utc>) -> String {
 
 #[cfg(target_arch = "wasm32")]
 #[component]
-pub fn WallScreen(community: String, may_operate: bool) -> impl IntoView {
+pub fn WallScreen(
+    community: String,
+    may_operate: bool,
+    /// A paired display: a lost session means it must be paired again, and it says so.
+    #[prop(optional)]
+    display: bool,
+) -> impl IntoView {
     let state = RwSignal::new(WallState::default());
     // The alarm whose note is being written, the note, and the desk's last refusal.
     let resolving = RwSignal::new(None::<u64>);
@@ -227,9 +244,30 @@ pub fn WallScreen(community: String, may_operate: bool) -> impl IntoView {
                 .collect_view()
         })
     };
-    // The ages of open alarms move on by themselves.
+    // The ages of open alarms and the clock move on by themselves.
     let now = RwSignal::new(browser_now());
     set_interval(move || now.set(browser_now()), std::time::Duration::from_secs(1));
+    let clock = move || {
+        now.track();
+        state.with(|s| local_clock(if s.time_zone.is_empty() { "Asia/Shanghai" } else { &s.time_zone }))
+    };
+    // A socket that closes may mean the session ended (a display unpaired, an account closed):
+    // ask once per loss; 401 is final, anything else is a network to wait for.
+    let session_gone = RwSignal::new(false);
+    let was_up = StoredValue::new(false);
+    Effect::new(move |_| {
+        let up = connected.get();
+        if up {
+            was_up.set_value(true);
+        } else if was_up.get_value() {
+            was_up.set_value(false);
+            leptos::task::spawn_local(async move {
+                if let Some((401, _)) = crate::http::request("GET", "/api/v1/me", None).await {
+                    session_gone.set(true);
+                }
+            });
+        }
+    });
     let alarms = move || {
         let now = now.get();
         state.with(|s| {
@@ -300,8 +338,25 @@ pub fn WallScreen(community: String, may_operate: bool) -> impl IntoView {
         })
     };
 
+    let gone = move || {
+        session_gone.get().then(|| {
+            let (title, hint) = if display {
+                ("此显示屏已停用或配对已失效", "请在管理后台为它生成新的配对码，然后在本屏重新配对。")
+            } else {
+                ("登录已失效", "请重新登录。")
+            };
+            view! {
+                <div class="overlay" data-test="session-gone">
+                    <h2>{title}</h2>
+                    <p>{hint}</p>
+                    <button on:click=move |_| { let _ = web_sys::window().map(|w| w.location().reload()); }>{if display { "重新配对" } else { "重新登录" }}</button>
+                </div>
+            }
+        })
+    };
     view! {
         <div class="wall">
+            {gone}
             <header>
                 <h1>{move || state.with(|s| if s.name.is_empty() { "智慧社区运营大屏".to_string() } else { format!("{} · 智慧社区运营大屏", s.name) })}</h1>
                 <div class="kpis">
@@ -310,6 +365,7 @@ pub fn WallScreen(community: String, may_operate: bool) -> impl IntoView {
                     <div class="kpi"><b class="red">{move || state.with(|s| s.tiles_in(TileLevel::Alarm))}</b>"告警楼栋"</div>
                     <div class="kpi"><b data-test="events-seen">{move || state.with(|s| s.events_seen)}</b>"实时事件"</div>
                 </div>
+                <div class="clock" data-test="clock">{clock}</div>
                 <div class=move || if connected.get() { "link up" } else { "link down" } data-test="link">
                     {move || if connected.get() { "● 实时连接" } else { "○ 正在重连…" }}
                 </div>
@@ -342,6 +398,7 @@ mod tests {
         ServerMessage::Snapshot(WallSnapshot {
             community: CommunityId::new("c"),
             name: "荷花苑".into(),
+            time_zone: "Asia/Shanghai".into(),
             buildings: vec![BuildingTile { id: BuildingId::new("b1"), no: 1, name: "1号楼".into(), houses: 4, health: BuildingHealth::default(), money: Default::default(), seq: 5 }],
             alarms: vec![],
             readings: vec![],

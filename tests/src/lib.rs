@@ -109,7 +109,8 @@ impl Server {
                     server.admin = server.login("admin");
                     return server;
                 }
-                Err(log) if attempt < 3 && log.contains("已被占用") => continue,
+                // A free port picked here may be taken by a parallel test before the server binds it.
+                Err(log) if attempt < 3 && (log.contains("已被占用") || log.contains("Address already in use")) => continue,
                 Err(log) => panic!("hutong did not become ready; log:\n{log}"),
             }
         }

@@ -40,6 +40,7 @@ fn concrete(path: &str, community: &str, staff: &str) -> String {
         .replace("{bill}", "20260101000000001000001")
         .replace("{payment}", "20260101000000001000002")
         .replace("{alarm}", "1")
+        .replace("{building}", &format!("{community}-b01"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

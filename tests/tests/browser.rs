@@ -347,3 +347,85 @@ async fn the_control_room_takes_and_resolves_an_alarm_on_the_wall() {
     let list = server.get_json("/api/v1/communities/heyuan/alarms");
     assert_eq!(list["resolved"][0]["resolved"]["note"], "更换表头后读数归零");
 }
+
+/// R2 unattended: a display pairs on its own screen with the office's code, shows its first
+/// community with the community's clock, cycles to the second by itself, and when the office
+/// closes its account it says — across the room — that it must be paired again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_display_cycles_its_communities_and_asks_to_be_paired_again_when_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let body = json!({"name": "监控中心左屏", "communities": ["heyuan", "lianyuan"]}).to_string();
+    let (status, reply) = http(server.http, "POST", "/api/v1/displays", Some(&server.admin), Some(&body)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let added: Value = serde_json::from_str(&reply).unwrap();
+    let (code, id) = (added["code"].as_str().unwrap().to_string(), added["display"]["id"].as_str().unwrap().to_string());
+
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/?cycle=3", server.http)})).await;
+    wait_for("the pairing form", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=pair]')").await.as_bool().filter(|b| *b)).await;
+    let typed = format!("(() => {{ const i = document.querySelector('[data-test=pair] input[name=code]'); i.value = {code:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
+    browser.eval(&typed).await;
+    browser.eval("document.querySelector('[data-test=pair] button').click()").await;
+    let title = async |b: &mut Browser| b.eval("(document.querySelector('h1') || {}).textContent || ''").await.as_str().unwrap_or_default().to_string();
+    wait_for("the first community's wall", Duration::from_secs(30), async || Some(title(&mut browser).await).filter(|t| t.contains("荷花苑"))).await;
+    let clock = browser.eval("document.querySelector('[data-test=clock]').textContent").await;
+    assert!(clock.as_str().is_some_and(|c| c.contains(':')), "a clock: {clock}");
+    assert_eq!(browser.eval("document.querySelectorAll('nav').length").await, 0, "a display has nothing to navigate");
+    assert_eq!(browser.eval("document.querySelectorAll('[data-test=alarm-take]').length").await, 0);
+    browser.screenshot("display-heyuan.png").await;
+    wait_for("the second community's wall, by itself", Duration::from_secs(15), async || Some(title(&mut browser).await).filter(|t| t.contains("莲园"))).await;
+    browser.screenshot("display-lianyuan.png").await;
+
+    // The office closes the display's account: the screen says so instead of retrying for ever.
+    let (status, reply) = http(server.http, "POST", &format!("/api/v1/staff/{id}/disable"), Some(&server.admin), Some("")).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let gone = wait_for("the re-pair notice", Duration::from_secs(20), async || {
+        browser.eval("(document.querySelector('[data-test=session-gone]') || {}).textContent || ''").await.as_str().filter(|t| !t.is_empty()).map(str::to_string)
+    })
+    .await;
+    assert!(gone.contains("重新配对"), "{gone}");
+    browser.screenshot("display-unpaired.png").await;
+}
+
+/// R7: the building chart in a browser — every house a cell coloured by arrears; a click opens
+/// the house with what it owes; when a payment lands at the desk the cell turns green by itself;
+/// by house state the same cells take their states' colours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_building_chart_turns_a_cell_green_when_its_payment_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let chart = server.get_json("/api/v1/communities/heyuan/buildings/heyuan-b01/chart");
+    let cells = chart["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 144, "every house of building 1");
+    let owing = cells.iter().find(|c| c["owed"].as_str().is_some_and(|o| o != "0" && o != "0.00")).expect("a house that owes");
+    let (house, address, owed) = (owing["house"].as_str().unwrap().to_string(), owing["address"].as_str().unwrap().to_string(), owing["owed"].as_str().unwrap().to_string());
+
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/chart/heyuan", server.http)})).await;
+    browser.sign_in("cashier", PASSWORD).await;
+    let class = format!("(document.querySelector('[data-house=\"{house}\"]') || {{}}).className || ''");
+    let before = wait_for("the cells", Duration::from_secs(30), async || browser.eval(&class).await.as_str().filter(|c| !c.is_empty()).map(str::to_string)).await;
+    assert!(before.contains("owes") || before.contains("overdue"), "{before}");
+    assert_eq!(browser.eval("document.querySelectorAll('[data-test=cell]').length").await, 144);
+    browser.eval(&click(&format!("[data-house=\"{house}\"]"))).await;
+    let detail = wait_for("the house opened", Duration::from_secs(10), async || {
+        browser.eval("(document.querySelector('[data-test=house-owed]') || {}).textContent || ''").await.as_str().filter(|t| !t.is_empty()).map(str::to_string)
+    })
+    .await;
+    assert!(detail.contains(&owed), "{detail} shows {owed}");
+    browser.screenshot("chart-owing.png").await;
+
+    // The desk takes the whole amount; the chart follows without a reload.
+    let body = json!({"house": address, "amount": owed, "channel": "cash"}).to_string();
+    let headers = [("Content-Type", "application/json"), ("Idempotency-Key", "chart-pays")];
+    let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/payments", Some(&server.login("cashier")), &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    wait_for("the cell to turn green", Duration::from_secs(15), async || browser.eval(&class).await.as_str().filter(|c| c.contains("clear")).map(str::to_string)).await;
+    browser.screenshot("chart-paid.png").await;
+    browser.eval(&click("[data-test=mode-state]")).await;
+    let by_state = wait_for("the cells by state", Duration::from_secs(10), async || browser.eval(&class).await.as_str().filter(|c| c.contains("st-")).map(str::to_string)).await;
+    assert!(by_state.starts_with("cell st-"), "{by_state}");
+}

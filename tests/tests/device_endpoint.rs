@@ -321,3 +321,68 @@ async fn the_control_room_opens_a_connected_gate_through_its_command_topic() {
     assert_eq!((audit[0]["actor"].as_str(), audit[0]["target"].as_str()), (Some("control"), Some("heyuan/gate-1")));
     listener.abort();
 }
+
+/// M6 while running: a device registered by API is heard at once with its provisioning key;
+/// moved, its buildings' tiles follow; retired, its connection closes, it leaves the screens,
+/// its id is never given again — and a restart keeps all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_is_registered_moved_and_retired_while_hutong_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &[]).await;
+    let base = "/api/v1/communities/heyuan/devices";
+    let tile = |server: &Server, building: &str| {
+        let wall = server.get_json("/api/v1/communities/heyuan/wall");
+        wall["buildings"].as_array().unwrap().iter().find(|t| t["id"] == building).unwrap()["health"]["devices"].as_u64().unwrap()
+    };
+    let (before_b2, before_b3) = (tile(&server, "heyuan-b02"), tile(&server, "heyuan-b03"));
+    let new_meter = r#"{"id":"wm-2-1-101-b","kind":"water_meter","building":"heyuan-b02","house":"heyuan-2-1-101"}"#;
+    assert_eq!(http(server.http, "POST", base, Some(&server.login("butler")), Some(new_meter)).unwrap().0, 403, "a butler registers no devices");
+    assert_eq!(http(server.http, "POST", base, Some(&server.login("control")), Some(new_meter)).unwrap().0, 403);
+    let refused = http(server.http, "POST", base, Some(&server.admin), Some(r#"{"id":"wm-x","kind":"water_meter","building":"heyuan-b02","house":"heyuan-3-1-101"}"#)).unwrap();
+    assert_eq!(refused.0, 400, "{}", refused.1);
+    assert!(refused.1.contains("不在所选楼栋"), "{}", refused.1);
+    let (status, reply) = http(server.http, "POST", base, Some(&server.admin), Some(new_meter)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(http(server.http, "POST", base, Some(&server.admin), Some(new_meter)).unwrap().0, 409);
+
+    // Heard at once, with the key it was flashed with.
+    let key = wait_for("the new device's key", Duration::from_secs(5), async || {
+        let (status, body) = http(server.http, "GET", &format!("{base}/wm-2-1-101-b/key"), Some(&server.admin), None).ok()?;
+        (status == 200).then(|| serde_json::from_str::<Value>(&body).ok()?["key"].as_str().map(str::to_string)).flatten()
+    })
+    .await;
+    let topic = "hutong/heyuan/devices/wm-2-1-101-b/telemetry";
+    let mut meter = Device::connect("127.0.0.1", server.mqtt_port, "new-meter", "heyuan/wm-2-1-101-b", &key).await;
+    meter.publish(topic, telemetry(1, "12.5")).await;
+    let view = server.get_json(&format!("{base}/wm-2-1-101-b"));
+    assert_eq!((view["last_value"].as_str(), view["building"].as_str()), (Some("12.5"), Some("heyuan-b02")));
+    assert_eq!(tile(&server, "heyuan-b02"), before_b2 + 1);
+
+    // Moved to a public area of building 3: the tiles follow.
+    let (status, reply) = http(server.http, "PUT", &format!("{base}/wm-2-1-101-b"), Some(&server.admin), Some(r#"{"building":"heyuan-b03","house":null,"heartbeat_secs":600}"#)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    wait_for("the tiles to follow the move", Duration::from_secs(5), async || (tile(&server, "heyuan-b03") == before_b3 + 1 && tile(&server, "heyuan-b02") == before_b2).then_some(())).await;
+    assert_eq!(server.get_json(&format!("{base}/wm-2-1-101-b"))["building"], "heyuan-b03");
+
+    // Retired: the connection closes, the screens forget it, its id stays taken.
+    let (status, reply) = http(server.http, "POST", &format!("{base}/wm-2-1-101-b/retire"), Some(&server.admin), Some(r#"{"reason":"表坏，已换新表"}"#)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    wait_for("the retired device to leave the screens", Duration::from_secs(5), async || {
+        (http(server.http, "GET", &format!("{base}/wm-2-1-101-b"), Some(&server.admin), None).ok()?.0 == 404).then_some(())
+    })
+    .await;
+    assert_eq!(tile(&server, "heyuan-b03"), before_b3);
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, "heyuan/wm-2-1-101-b", &key).await, "its key is refused");
+    assert_eq!(http(server.http, "POST", base, Some(&server.admin), Some(new_meter)).unwrap().0, 409, "a retired id is never given again");
+    let audit = server.get_json("/api/v1/audit?action=device.retire");
+    assert_eq!(audit[0]["target"].as_str(), Some("heyuan/wm-2-1-101-b"));
+    let kept = r#"{"id":"gate-9","kind":"gate","building":"heyuan-b01"}"#;
+    assert_eq!(http(server.http, "POST", base, Some(&server.admin), Some(kept)).unwrap().0, 200);
+
+    server.kill9();
+    let server = Server::demo(&data, 0, &[]).await;
+    assert_eq!(http(server.http, "GET", &format!("{base}/wm-2-1-101-b"), Some(&server.admin), None).unwrap().0, 404);
+    assert_eq!(server.get_json(&format!("{base}/gate-9"))["kind"], "gate");
+    server.stop();
+}

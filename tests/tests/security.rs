@@ -484,6 +484,8 @@ struct Objects {
     device: String,
     /// The number of an alarm this device raised.
     alarm: String,
+    /// The building all these are in.
+    building: String,
     /// Text only this community's (or building's) answers carry.
     markers: Vec<String>,
 }
@@ -518,7 +520,7 @@ async fn objects(server: &Server, admin: &str, community: &'static str, address:
         list["open"].as_array()?.iter().find(|a| a["device"] == device.as_str())?["no"].as_u64().map(|n| n.to_string())
     })
     .await;
-    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string()], bill, payment, device, alarm }
+    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string()], bill, payment, device, alarm, building: building.to_string() }
 }
 
 /// Objects of a community's first house, whatever the community.
@@ -585,8 +587,9 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
                     .replace("{payment}", &target.payment)
                     .replace("{device}", &target.device)
                     .replace("{alarm}", &target.alarm)
+                    .replace("{building}", &target.building)
                     .replace("{staff}", if target.community == "meiyuan" { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" });
-                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}"].iter().any(|p| route.path.contains(p));
+                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}", "{building}"].iter().any(|p| route.path.contains(p));
                 let allowed = match route.access {
                     Access::SignedIn => true,
                     Access::Allowed(_, _) if account == "owner" => false,
@@ -634,7 +637,7 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
     let mut paths: Vec<&str> = ROUTES.iter().filter(|r| !r.path.starts_with("/ws")).map(|r| r.path).collect();
     paths.dedup();
     for pattern in paths {
-        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{staff}", "heyuan-wuye-nobody");
+        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{building}", &own.building).replace("{staff}", "heyuan-wuye-nobody");
         let declared: Vec<&str> = ROUTES.iter().filter(|r| r.path == pattern).map(|r| r.method.as_str()).collect();
         let public = ROUTES.iter().any(|r| r.path == pattern && matches!(r.access, Access::Public));
         for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {

@@ -185,6 +185,20 @@ impl From<TariffError> for ApiError {
     }
 }
 
+/// A registry refusal: what it names does not exist (404) or the request contradicts it (409),
+/// else the request itself is wrong (400).
+impl From<hutong_core::registry::RegistryError> for ApiError {
+    fn from(e: hutong_core::registry::RegistryError) -> Self {
+        use hutong_core::registry::RegistryError::*;
+        let (zh, en) = ApiError::bilingual(&e);
+        match e {
+            NoCommunity(_) | NoDevice(_) => ApiError::NotFound { zh, en },
+            DeviceIdTaken(_) => ApiError::Conflict { zh, en },
+            Rules(_) | BadDeviceId | NoBuilding(_) | NoHouse(_) | HouseElsewhere(_) | BadHeartbeat | ReasonTooLong => ApiError::BadRequest { zh, en },
+        }
+    }
+}
+
 /// A building that does not answer: 503, the request may be retried.
 impl From<CallError> for ApiError {
     fn from(e: CallError) -> Self {

@@ -31,6 +31,8 @@ pub mod auth;
 pub mod bill_run_cli;
 pub mod billing;
 pub mod config;
+pub mod devices;
+pub mod displays;
 pub mod error;
 pub mod identity;
 pub mod journal_cli;

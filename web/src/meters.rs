@@ -9,7 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
 use hutong_actors::community::CommunityMsg;
 use hutong_core::meter_rules::MeterRules;
-use hutong_core::registry::{RegistryCommand, RegistryError};
+use hutong_core::registry::RegistryCommand;
 
 use crate::app::App;
 use crate::audit::audit_entry;
@@ -43,14 +43,4 @@ pub async fn put(
     let audit = audit_entry(&caller, "meters.rules", &community, serde_json::to_value(&before).ok(), serde_json::to_value(&rules).ok());
     app.identity.audit(audit).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(rules))
-}
-
-impl From<RegistryError> for ApiError {
-    fn from(e: RegistryError) -> Self {
-        let (zh, en) = ApiError::bilingual(&e);
-        match e {
-            RegistryError::NoCommunity(_) => ApiError::NotFound { zh, en },
-            RegistryError::Rules(_) => ApiError::BadRequest { zh, en },
-        }
-    }
 }

@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, meters, signin, staff, ws};
+use crate::{alarms, api, billing, devices, displays, meters, signin, staff, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -71,6 +71,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/api/v1/auth/login", Access::Public, || post(signin::login).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Staff sign-in with account and password (rate-limited; audited)").body(schema::<signin::StaffLogin>).reply(schema::<hutong_core::api::SignedIn>)),
     route(Method::POST, "/api/v1/auth/owner/code", Access::Public, || post(signin::owner_code).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Send an owner a one-time sign-in code by SMS").body(schema::<signin::CodeRequest>).reply(schema::<hutong_core::api::CodeSent>)),
     route(Method::POST, "/api/v1/auth/owner/login", Access::Public, || post(signin::owner_login).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Owner sign-in with phone and one-time code").body(schema::<signin::OwnerLogin>).reply(schema::<hutong_core::api::SignedIn>)),
+    route(Method::POST, "/api/v1/auth/pair", Access::Public, || post(signin::pair).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("A wall display pairs with its one-time code: a session of a year as the display's own account (rate-limited per address)").body(schema::<signin::PairBody>).reply(schema::<hutong_core::api::SignedIn>)),
     route(Method::POST, "/api/v1/auth/logout", Access::SignedIn, || post(signin::logout), doc("End this session").reply(schema::<hutong_core::api::SignedOut>)),
     route(Method::GET, "/api/v1/me", Access::SignedIn, || get(signin::me), doc("The caller: kind, account, company, permissions, scope").reply(schema::<hutong_core::api::Me>)),
     route(Method::PATCH, "/api/v1/me", Access::SignedIn, || patch(staff::update_me), doc("A staff member edits their own name and phone").body(schema::<staff::Profile>).reply(schema::<hutong_core::api::ProfileReply>)),
@@ -79,7 +80,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/communities/{community}", Access::Allowed(None, Where::Community), || get(api::community), doc("A community's tree: buildings, units, floors, houses")),
     route(Method::GET, "/api/v1/communities/{community}/houses", Access::Allowed(None, Where::Community), || get(api::house_by_address), doc("A house by address (`?address=荷花苑-1-1-101` or the slash form)").reply(schema::<hutong_core::api::HouseAt>)),
     route(Method::GET, "/api/v1/communities/{community}/devices", Access::Allowed(DEVICES_READ, Where::Community), || get(api::devices), doc("The community's devices and their health (a butler: their buildings')")),
+    route(Method::POST, "/api/v1/communities/{community}/devices", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(devices::register), doc("Register a device; it is heard as soon as it connects with its provisioning key (audited)").body(schema::<devices::NewDevice>)),
     route(Method::GET, "/api/v1/communities/{community}/devices/{device}", Access::Allowed(DEVICES_READ, Where::Community), || get(api::device), doc("One device")),
+    route(Method::PUT, "/api/v1/communities/{community}/devices/{device}", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || put(devices::place), doc("Move a device (building, house) or change its heartbeat interval: its whole placement, replaced (audited)").body(schema::<devices::Placement>)),
+    route(Method::POST, "/api/v1/communities/{community}/devices/{device}/retire", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(devices::retire), doc("Retire a device with a reason: it leaves the screens, its key is revoked, its history stays and its id is never given again (audited)").body(schema::<devices::Retirement>)),
     route(Method::GET, "/api/v1/communities/{community}/devices/{device}/key", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || get(staff::device_key), doc("A device's provisioning key, while it has one (audited; 409 once rotated or revoked)").reply(schema::<hutong_core::api::DeviceKey>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/key/rotate", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(staff::rotate_device_key), doc("A new random key for the device, shown once; the old key is refused and its connection closed (audited)").reply(schema::<hutong_core::api::DeviceKey>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/open", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(staff::open_gate), doc("Open a gate or a barrier now: a command on its MQTT command topic, sent only while it is connected and listening (audited)").reply(schema::<hutong_core::api::GateOpened>)),
@@ -97,6 +101,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/api/v1/staff/{staff}/enable", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::enable), doc("Open a closed staff account again, within the caller's own permissions and scope (audited)").reply(schema::<hutong_core::api::DisabledReply>)),
     route(Method::POST, "/api/v1/staff/{staff}/disable", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::disable), doc("Close a staff account: its sessions and sockets end (audited)").reply(schema::<hutong_core::api::DisabledReply>)),
     route(Method::GET, "/api/v1/staff/{staff}/phone", Access::Allowed(Some(Permission::UnmaskPersonalData), Where::Company), || get(staff::unmask_phone), doc("A staff member's phone in full (audited)").reply(schema::<hutong_core::api::PhoneReply>)),
+    route(Method::GET, "/api/v1/displays", Access::Allowed(SETTINGS_READ, Where::Company), || get(displays::list), doc("The company's wall displays (closing one's account unpairs it)")),
+    route(Method::POST, "/api/v1/displays", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(displays::create), doc("Add a wall display for some communities or buildings; answers its one-time pairing code, shown this once (audited)").body(schema::<displays::NewDisplay>).reply(schema::<displays::Pairing>)),
+    route(Method::POST, "/api/v1/displays/{staff}/pairing-code", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(displays::new_code), doc("A new pairing code for a display; its earlier code stops working (audited)").reply(schema::<displays::Pairing>)),
     route(Method::GET, "/api/v1/roles", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::roles), doc("Built-in roles and the company's own")),
     route(Method::POST, "/api/v1/roles", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::define_role), doc("Define a company role, never beyond the caller's own permissions (audited)").body(schema::<staff::NewRole>)),
     route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::audit_log), doc("The company's audit log, newest first, a page at a time (`?actor=`, `?action=` prefix, `?limit=` up to 1000, `?before=` the last seq of the previous page)")),
@@ -119,6 +126,7 @@ pub const ROUTES: &[RouteSpec] = &[
     community_route(Method::POST, "/api/v1/communities/{community}/reminders", COLLECTION_WRITE, || post(billing::pay::remind), doc("Remind houses, bills or an import batch on a channel, within its limit").body(schema::<hutong_core::api::RemindBody>).reply(schema::<hutong_core::api::RemindReply>)),
     community_route(Method::GET, "/api/v1/communities/{community}/notifications", COLLECTION_READ, || get(billing::pay::notifications), doc("The outbox: messages with their delivery state, newest first").reply(schema::<hutong_core::api::Notifications>)),
     community_route(Method::GET, "/api/v1/communities/{community}/money", COLLECTION_READ, || get(billing::money::summary), doc("Collection figures: rates today, this month, this year; arrears by building, item and age")),
+    community_route(Method::GET, "/api/v1/communities/{community}/buildings/{building}/chart", BILLING_READ, || get(billing::chart::chart), doc("The building chart (销控图): every house as a cell with its state, residents, what it owes and what is overdue").reply(schema::<billing::chart::Chart>)),
     community_route(Method::GET, "/api/v1/communities/{community}/house-records", BILLING_READ, || get(billing::houses::list), doc("Houses and residents (phones masked unless unmasked, which is audited); CSV/XLSX export").reply(schema::<hutong_core::api::HousePage>)),
     community_route(Method::POST, "/api/v1/communities/{community}/house-records/import", BILLING_WRITE, || post(billing::houses::import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)), doc("Import houses and residents: all or nothing unless `?good_only=true`").file().reply(schema::<hutong_core::api::ImportReport>)),
 ];
@@ -237,7 +245,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }

@@ -51,7 +51,9 @@ fn over_https(app: &App, peer: SocketAddr, headers: &HeaderMap) -> bool {
 }
 
 fn signed_in(app: &App, token: String, principal: &Principal, https: bool) -> Response {
-    let max_age = app.identity.session_ttl.num_seconds();
+    // A paired display's session is long (it runs unattended); a person's is the configured one.
+    let display = matches!(&principal.subject, Subject::Staff { account, .. } if account.starts_with(crate::displays::DISPLAY_PREFIX));
+    let max_age = if display { crate::identity::DISPLAY_SESSION_TTL } else { app.identity.session_ttl }.num_seconds();
     // Over HTTPS the cookie is `Secure`, so a browser never sends it over plain HTTP (review S6).
     let secure = if https { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
@@ -154,6 +156,30 @@ pub async fn owner_login(State(app): State<Arc<App>>, ConnectInfo(Peer(addr)): C
     finish_sign_in(&app, who, result).await
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairBody {
+    /// The code shown once to the office when the display was added (8 characters; case,
+    /// spaces and dashes do not matter).
+    code: String,
+}
+
+/// A wall display pairs with its one-time code: a session of a year, as the display's own
+/// account (closing that account unpairs it at once). Audited like a sign-in; the code never is.
+pub async fn pair(State(app): State<Arc<App>>, ConnectInfo(Peer(addr)): ConnectInfo<Peer>, headers: HeaderMap, ApiJson(body): ApiJson<PairBody>) -> Response {
+    if body.code.chars().count() > 32 {
+        return ApiError::BadRequest { zh: "配对码格式不对".into(), en: "not a pairing code".into() }.into_response();
+    }
+    let ip = client_addr(&app.trusted_proxies, Some(addr.ip()), &headers);
+    let result = app.identity.pair_display(&body.code, &ip, Utc::now()).await;
+    let (actor, company) = match &result {
+        Ok((_, p)) => (p.actor(), Some(p.company.clone())),
+        Err(_) => ("display".to_string(), None),
+    };
+    let who = SignInAttempt { https: over_https(&app, addr, &headers), actor, company, action: "display.paired", ip };
+    finish_sign_in(&app, who, result).await
+}
+
 pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, ApiError> {
     app.identity.revoke(&caller.session).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
@@ -191,6 +217,7 @@ pub async fn change_password(
 
 pub fn me_of(p: &Principal) -> Me {
     let (kind, account, name) = match &p.subject {
+        Subject::Staff { account, name, .. } if account.starts_with(crate::displays::DISPLAY_PREFIX) => ("display", account.clone(), name.clone()),
         Subject::Staff { account, name, .. } => ("staff", account.clone(), name.clone()),
         Subject::Owner { phone } => ("owner", hutong_core::identity::mask_phone(phone), String::new()),
     };

@@ -43,6 +43,9 @@ pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Call
 
 pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<NewStaff>) -> Result<Json<StaffView>, ApiError> {
     let company = caller.principal.company.clone();
+    if body.account.starts_with(crate::displays::DISPLAY_PREFIX) {
+        return Err(ApiError::bad("以 display- 开头的账号留给显示屏", "accounts starting with display- are for wall displays"));
+    }
     let password_chars = body.password.chars().count();
     // Argon2 off the async threads (review S5).
     let password = body.password.clone();

@@ -131,10 +131,12 @@ pub enum BuiltinRole {
     PatrolGuard,
     Maintenance,
     Butler,
+    /// A paired wall display: watches devices and alarms, changes nothing.
+    WallDisplay,
 }
 
 impl BuiltinRole {
-    pub const ALL: [BuiltinRole; 8] = [
+    pub const ALL: [BuiltinRole; 9] = [
         BuiltinRole::Admin,
         BuiltinRole::Manager,
         BuiltinRole::Cashier,
@@ -143,6 +145,7 @@ impl BuiltinRole {
         BuiltinRole::PatrolGuard,
         BuiltinRole::Maintenance,
         BuiltinRole::Butler,
+        BuiltinRole::WallDisplay,
     ];
 
     pub fn id(self) -> RoleId {
@@ -155,6 +158,7 @@ impl BuiltinRole {
             BuiltinRole::PatrolGuard => "patrol_guard",
             BuiltinRole::Maintenance => "maintenance",
             BuiltinRole::Butler => "butler",
+            BuiltinRole::WallDisplay => "wall_display",
         })
     }
 
@@ -168,6 +172,7 @@ impl BuiltinRole {
             BuiltinRole::PatrolGuard => "巡更保安",
             BuiltinRole::Maintenance => "维修工",
             BuiltinRole::Butler => "管家",
+            BuiltinRole::WallDisplay => "监控大屏显示屏",
         }
     }
 
@@ -184,6 +189,7 @@ impl BuiltinRole {
             BuiltinRole::PatrolGuard => [Read(Patrol), Write(Patrol)].into(),
             BuiltinRole::Maintenance => [Read(WorkOrders), Write(WorkOrders), Read(Devices)].into(),
             BuiltinRole::Butler => [Read(Billing), Read(Collection), Read(WorkOrders), Write(WorkOrders), Read(Devices)].into(),
+            BuiltinRole::WallDisplay => [Read(Devices)].into(),
         }
     }
 

@@ -14,6 +14,7 @@
 //! - [`upload`]: an import's spreadsheet read row by row, a legacy XLS in a memory-capped child
 //!   process, one import per community at a time.
 
+pub mod chart;
 pub mod demo;
 pub mod desk;
 pub mod houses;

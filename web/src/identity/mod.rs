@@ -71,6 +71,9 @@ pub struct Identity {
     journal: Arc<dyn Journal>,
     pub limiter: LoginLimiter,
     codes: std::sync::Mutex<HashMap<String, (String, DateTime<Utc>)>>,
+    /// Pairing codes of wall displays, by their hash: the display and when the code lapses.
+    /// Kept in memory only: a restart forgets an unused code, and the office issues another.
+    pairings: std::sync::Mutex<HashMap<String, (StaffId, DateTime<Utc>)>>,
     pub outbox: Arc<Outbox>,
     pub session_ttl: TimeDelta,
     /// Set when other nodes write the same store (see [`Identity::follow`]).
@@ -136,6 +139,13 @@ impl Verifier {
     }
 }
 
+/// How long a display's pairing code waits to be typed on the display.
+pub const PAIRING_TTL: TimeDelta = TimeDelta::minutes(15);
+pub const PAIRING_CODE_LEN: usize = 8;
+/// How long a paired display stays signed in: it runs for months with no keyboard; closing its
+/// account ends it at once.
+pub const DISPLAY_SESSION_TTL: TimeDelta = TimeDelta::days(365);
+
 /// A random secret, for generated demo passwords and keys.
 pub fn random_secret(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -152,6 +162,7 @@ impl Identity {
             journal,
             limiter: LoginLimiter::default(),
             codes: std::sync::Mutex::new(HashMap::new()),
+            pairings: std::sync::Mutex::new(HashMap::new()),
             outbox,
             session_ttl,
             following: Default::default(),
@@ -250,12 +261,47 @@ impl Identity {
     }
 
     async fn start_session(&self, subject: SessionSubject, now: DateTime<Utc>) -> Result<String, JournalError> {
+        self.start_session_for(subject, now, self.session_ttl).await
+    }
+
+    async fn start_session_for(&self, subject: SessionSubject, now: DateTime<Utc>, ttl: TimeDelta) -> Result<String, JournalError> {
         let token = random_secret(32);
         let token_hash = sha256_hex(&token);
-        let expires_at = now + self.session_ttl;
+        let expires_at = now + ttl;
         let command = SessionCommand::Start { token_hash, subject, expires_at, at: now };
         self.sessions.execute(&command, now.timestamp_millis()).await.map_err(journal_only)?;
         Ok(token)
+    }
+
+    /// A new pairing code for a wall display (the only one that works for it from now on):
+    /// eight characters from an alphabet without look-alikes, shown once, never logged.
+    pub fn issue_pairing(&self, display: &StaffId, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let code: String = (0..PAIRING_CODE_LEN).map(|_| ALPHABET[(OsRng.next_u32() % ALPHABET.len() as u32) as usize] as char).collect();
+        let expires_at = now + PAIRING_TTL;
+        let mut pairings = self.pairings.lock().unwrap_or_else(|e| e.into_inner());
+        pairings.retain(|_, (d, until)| d != display && *until > now);
+        pairings.insert(sha256_hex(&code), (display.clone(), expires_at));
+        (code, expires_at)
+    }
+
+    /// A wall display typed its pairing code: a long-lived session for it (ended by closing the
+    /// display's account). Failures count towards the address's limit only — a stranger's
+    /// guesses cannot lock a display out.
+    pub async fn pair_display(&self, code: &str, ip: &str, now: DateTime<Utc>) -> Result<(String, Principal), LoginError> {
+        let keys = [Key::Address(ip.to_string())];
+        if let Some(until) = self.limiter.locked_until(&keys, now) {
+            return Err(LoginError::Locked(until));
+        }
+        let typed: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
+        let found = self.pairings.lock().unwrap_or_else(|e| e.into_inner()).remove(&sha256_hex(&typed)).filter(|(_, until)| *until > now);
+        let signed_in = found.and_then(|(id, _)| self.org().staff_principal(&id).map(|p| (id, p)));
+        let Some((id, principal)) = signed_in else {
+            self.limiter.fail(&keys, now);
+            return Err(LoginError::BadCode);
+        };
+        let token = self.start_session_for(SessionSubject::Staff { id }, now, DISPLAY_SESSION_TTL).await?;
+        Ok((token, principal))
     }
 
     /// Signs a staff member in; failures count towards the account's and the address's limit.

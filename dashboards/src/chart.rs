@@ -1,0 +1,205 @@
+//! The building chart (R7, 销控图): every house of a building as a cell, top floor first, units
+//! left to right, coloured by state or by arrears (switchable); a click opens the house — state,
+//! residents, what it owes, its bills. It follows the money socket (`/ws/money`): when the shown
+//! building's money changes (a payment lands, a bill is issued) the chart is fetched again.
+
+use hutong_core::community::Community;
+use hutong_core::live::{LiveBody, ServerMessage};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::Deserialize;
+
+use crate::http::get_json;
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct Chart {
+    pub building: String,
+    pub name: String,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Cell {
+    pub house: String,
+    pub address: String,
+    pub unit: u32,
+    pub floor: i32,
+    pub room: String,
+    pub area: String,
+    pub state: String,
+    pub residents: usize,
+    pub owed: String,
+    pub overdue: String,
+}
+
+impl Cell {
+    fn owes(&self) -> bool {
+        self.owed.parse::<rust_decimal::Decimal>().is_ok_and(|d| d > rust_decimal::Decimal::ZERO)
+    }
+
+    fn overdue(&self) -> bool {
+        self.overdue.parse::<rust_decimal::Decimal>().is_ok_and(|d| d > rust_decimal::Decimal::ZERO)
+    }
+
+    /// The cell's class in one mode or the other.
+    pub fn class(&self, by_arrears: bool) -> String {
+        if by_arrears {
+            let band = if self.overdue() { "overdue" } else if self.owes() { "owes" } else { "clear" };
+            format!("cell {band}")
+        } else {
+            format!("cell st-{}", self.state)
+        }
+    }
+}
+
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "unsold" => "未售",
+        "handed_over" => "已交房",
+        "decorating" => "装修中",
+        "vacant" => "空置",
+        "occupied" => "自住",
+        "rented" => "出租",
+        _ => "—",
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct BillPage {
+    rows: Vec<BillLine>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct BillLine {
+    no: String,
+    item: String,
+    period_start: String,
+    amount: String,
+    state: hutong_core::bill::BillState,
+}
+
+#[component]
+pub fn ChartScreen(community: String) -> impl IntoView {
+    let buildings = RwSignal::new(Vec::<(String, String)>::new());
+    let shown = RwSignal::new(String::new());
+    let chart = RwSignal::new(Chart::default());
+    let by_arrears = RwSignal::new(true);
+    let selected = RwSignal::new(None::<Cell>);
+    let bills = RwSignal::new(Vec::<BillLine>::new());
+    let refresh = RwSignal::new(0u64);
+    let base = StoredValue::new(format!("/api/v1/communities/{community}"));
+    spawn_local(async move {
+        if let Ok(tree) = get_json::<Community>(&base.get_value()).await {
+            let list: Vec<(String, String)> = tree.buildings.iter().map(|b| (b.id.to_string(), b.name.clone())).collect();
+            if let Some((first, _)) = list.first() {
+                shown.set(first.clone());
+            }
+            buildings.set(list);
+        }
+    });
+    // The shown building's chart, again whenever its money changes.
+    Effect::new(move |_| {
+        let (building, _) = (shown.get(), refresh.get());
+        if building.is_empty() {
+            return;
+        }
+        spawn_local(async move {
+            if let Ok(c) = get_json::<Chart>(&format!("{}/buildings/{building}/chart", base.get_value())).await {
+                if let Some(open) = selected.get_untracked() {
+                    selected.set(c.cells.iter().find(|x| x.house == open.house).cloned());
+                }
+                chart.set(c);
+            }
+        });
+    });
+    let live = RwSignal::new(false);
+    crate::socket::connect_feed(
+        format!("/ws/money?community={community}"),
+        move |batch| {
+            let mine = shown.get_untracked();
+            let touched = batch.iter().any(|m| matches!(m, ServerMessage::Event(e) if matches!(&e.body, LiveBody::MoneyDetail(v) if v.building.as_str() == mine)));
+            if touched {
+                refresh.update(|n| *n += 1);
+            }
+        },
+        live,
+    );
+    // The open house's bills.
+    Effect::new(move |_| {
+        let (Some(cell), _) = (selected.get(), refresh.get()) else { return };
+        let q: String = js_sys::encode_uri_component(&cell.address).into();
+        spawn_local(async move {
+            if let Ok(page) = get_json::<BillPage>(&format!("{}/bills?q={q}&page_size=20", base.get_value())).await {
+                bills.set(page.rows);
+            }
+        });
+    });
+
+    let tabs = move || {
+        buildings.with(|list| {
+            list.iter()
+                .map(|(id, name)| {
+                    let id = id.clone();
+                    let on = { let id = id.clone(); move || shown.with(|s| *s == id) };
+                    view! { <button class=move || if on() { "tab on" } else { "tab" } data-test="chart-building" on:click=move |_| { selected.set(None); shown.set(id.clone()) }>{name.clone()}</button> }
+                })
+                .collect_view()
+        })
+    };
+    let rows = move || {
+        let arrears = by_arrears.get();
+        chart.with(|c| {
+            let mut floors: Vec<i32> = c.cells.iter().map(|x| x.floor).collect();
+            floors.dedup();
+            floors
+                .into_iter()
+                .map(|floor| {
+                    let cells = c.cells.iter().filter(|x| x.floor == floor).cloned().map(|cell| {
+                        let hint = if arrears { if cell.owes() { format!("¥{}", cell.owed) } else { "已缴清".into() } } else { state_label(&cell.state).to_string() };
+                        let open = cell.clone();
+                        view! {
+                            <button class=cell.class(arrears) data-test="cell" data-house=cell.house.clone() on:click=move |_| selected.set(Some(open.clone()))>
+                                <b>{format!("{}-{}", cell.unit, cell.room)}</b>
+                                <small>{hint}</small>
+                            </button>
+                        }
+                    }).collect_view();
+                    view! { <div class="floor-row"><span class="floor">{format!("{floor}层")}</span>{cells}</div> }
+                })
+                .collect_view()
+        })
+    };
+    let detail = move || {
+        selected.get().map(|cell| {
+            let lines = bills.with(|b| b.iter().map(|l| view! {
+                <tr><td>{l.no.clone()}</td><td>{hutong_core::fee::standard_label(&l.item)}</td><td>{l.period_start.clone()}</td><td>{format!("¥{}", l.amount)}</td><td>{l.state.label_zh()}</td></tr>
+            }).collect_view());
+            view! {
+                <aside class="house-detail" data-test="house-detail">
+                    <h3>{cell.address.clone()}</h3>
+                    <p>{format!("{} · {} m² · 住户 {} 人", state_label(&cell.state), cell.area, cell.residents)}</p>
+                    <p data-test="house-owed">{format!("待缴 ¥{} · 逾期 ¥{}", cell.owed, cell.overdue)}</p>
+                    <table class="bills"><tbody>{lines}</tbody></table>
+                </aside>
+            }
+        })
+    };
+    view! {
+        <div class="admin chart" data-test="chart">
+            <div class="desk-head">
+                <h2>{move || chart.with(|c| format!("销控图 · {}", c.name))}</h2>
+                <span class=move || if live.get() { "link up" } else { "link down" }>{move || if live.get() { "实时" } else { "连接中" }}</span>
+            </div>
+            <div class="tabs">{tabs}</div>
+            <div class="modes">
+                <button class=move || if by_arrears.get() { "tab on" } else { "tab" } data-test="mode-arrears" on:click=move |_| by_arrears.set(true)>"按欠费"</button>
+                <button class=move || if by_arrears.get() { "tab" } else { "tab on" } data-test="mode-state" on:click=move |_| by_arrears.set(false)>"按房屋状态"</button>
+                <span class="legend">{move || if by_arrears.get() { "绿：已缴清 · 黄：待缴 · 红：逾期" } else { "自住 · 出租 · 空置 · 装修中 · 已交房 · 未售" }}</span>
+            </div>
+            <div class="chart-body">
+                <div class="grid" data-test="chart-grid">{rows}</div>
+                {detail}
+            </div>
+        </div>
+    }
+}

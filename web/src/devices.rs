@@ -1,0 +1,147 @@
+//! Registering devices while Hutong runs (M6, C5): a new meter, gate or barrier joins its
+//! community asleep and is heard as soon as it connects with its provisioning key; a device is
+//! moved (another building or house, another heartbeat interval) or retired — never deleted:
+//! its journal stays, its id is never given again, its MQTT key is revoked and its connection
+//! closed. Each change is journaled in the registry first, then told to the community's actors,
+//! and audited.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use hutong_actors::community::CommunityMsg;
+use hutong_core::device::{DeviceKind, DeviceSpec};
+use hutong_core::registry::RegistryCommand;
+use hutong_core::{BuildingId, CommunityId, DeviceId, HouseId};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::audit::audit_entry;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::scope::building_visible;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// 1–64 lowercase letters, digits or dashes, unique in the community for ever.
+    id: String,
+    /// water_meter, electricity_meter, gas_meter, gate or barrier.
+    #[schema(value_type = String)]
+    kind: DeviceKind,
+    /// Its building (a public-area device may have none).
+    building: Option<String>,
+    /// Its house, for a household meter (in `building`).
+    house: Option<String>,
+    /// Seconds it promises between signs of life (10 s – 1 day); default 3,600 for a meter, 300
+    /// for a gate or barrier.
+    heartbeat_secs: Option<u32>,
+}
+
+/// Where a device is and how often it speaks: the whole placement, replaced.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    building: Option<String>,
+    house: Option<String>,
+    heartbeat_secs: u32,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retirement {
+    /// Why (at most 200 characters), e.g. 「表坏，已换新表 wm-1-1-101-b」.
+    reason: String,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// Journals a registry change and tells the community's actors.
+async fn change(app: &App, command: RegistryCommand, then: CommunityMsg, community: &str) -> Result<(), ApiError> {
+    let registry = app.registry.get().ok_or(ApiError::NotReady)?;
+    registry.execute(&command, app.clock.now().timestamp_millis()).await?;
+    // A node that does not run the community has no supervisor for it: its next start reads the registry.
+    let _ = app.directory.tell_community(community, then);
+    Ok(())
+}
+
+/// A butler places devices only in their own buildings.
+fn placeable(caller: &Caller, building: Option<&BuildingId>) -> Result<(), ApiError> {
+    if building_visible(caller, building) {
+        return Ok(());
+    }
+    Err(ApiError::not_found("楼栋", "building", building.map_or("-", |b| b.as_str())))
+}
+
+pub async fn register(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(community): Path<String>,
+    body: Result<Json<NewDevice>, JsonRejection>,
+) -> Result<Json<DeviceSpec>, ApiError> {
+    app.community(&community)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let building = body.building.map(BuildingId::new);
+    placeable(&caller, building.as_ref())?;
+    let default_heartbeat = if body.kind.is_meter() { 3600 } else { 300 };
+    let spec = DeviceSpec {
+        id: DeviceId::new(body.id),
+        kind: body.kind,
+        community: CommunityId::new(&community),
+        building,
+        house: body.house.map(HouseId::new),
+        heartbeat_secs: body.heartbeat_secs.unwrap_or(default_heartbeat),
+    };
+    change(&app, RegistryCommand::AddDevice(spec.clone()), CommunityMsg::AddDevice(spec.clone()), &community).await?;
+    let target = format!("{community}/{}", spec.id);
+    app.identity.audit(audit_entry(&caller, "device.register", &target, None, serde_json::to_value(&spec).ok())).await.map_err(internal)?;
+    Ok(Json(spec))
+}
+
+pub async fn place(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, device)): Path<(String, String)>,
+    body: Result<Json<Placement>, JsonRejection>,
+) -> Result<Json<DeviceSpec>, ApiError> {
+    let current = registered(&app, &caller, &community, &device)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let building = body.building.map(BuildingId::new);
+    placeable(&caller, building.as_ref())?;
+    let spec = DeviceSpec { building, house: body.house.map(HouseId::new), heartbeat_secs: body.heartbeat_secs, ..current.clone() };
+    change(&app, RegistryCommand::ChangeDevice(spec.clone()), CommunityMsg::ChangeDevice(spec.clone()), &community).await?;
+    let target = format!("{community}/{device}");
+    app.identity.audit(audit_entry(&caller, "device.place", &target, serde_json::to_value(&current).ok(), serde_json::to_value(&spec).ok())).await.map_err(internal)?;
+    Ok(Json(spec))
+}
+
+pub async fn retire(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, device)): Path<(String, String)>,
+    body: Result<Json<Retirement>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    registered(&app, &caller, &community, &device)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let at = chrono::Utc::now();
+    let command = RegistryCommand::RetireDevice { community: community.clone(), device: device.clone(), at, reason: body.reason.trim().to_string() };
+    change(&app, command, CommunityMsg::RetireDevice(DeviceId::new(&device)), &community).await?;
+    // No key of a retired device is accepted again, and its connection closes now.
+    app.keyring.revoke(&community, &device, at.timestamp_millis()).await?;
+    let target = format!("{community}/{device}");
+    app.identity.audit(audit_entry(&caller, "device.retire", &target, None, Some(json!({"reason": body.reason})))).await.map_err(internal)?;
+    Ok(Json(json!({"device": device, "retired_at": at})))
+}
+
+/// A device in service that the caller may see, or 404.
+fn registered(app: &App, caller: &Caller, community: &str, device: &str) -> Result<DeviceSpec, ApiError> {
+    app.community(community)?;
+    let registry = app.registry.get().ok_or(ApiError::NotReady)?;
+    let spec = registry.read().device(community, device).cloned();
+    spec.filter(|s| building_visible(caller, s.building.as_ref())).ok_or_else(|| ApiError::not_found("设备", "device", device))
+}
