@@ -263,6 +263,30 @@ impl fmt::Display for HouseAddress {
 mod tests {
     use super::*;
 
+    fn plan(rooms: &[(&str, &str)]) -> CommunityPlan {
+        let rooms = rooms.iter().map(|(room, area)| RoomPlan { room: room.to_string(), area: area.parse().unwrap() }).collect();
+        CommunityPlan {
+            id: "taoyuan".into(),
+            name: "桃园".into(),
+            time_zone: "Asia/Shanghai".into(),
+            buildings: vec![BuildingPlan { no: 3, name: None, units: vec![UnitPlan { no: 1, floors: vec![FloorPlan { no: 1, rooms }] }] }],
+        }
+    }
+
+    #[test]
+    fn a_plan_builds_the_tree_with_ids_addresses_find_and_refuses_what_could_not_be_one() {
+        let c = plan(&[("101", "88.456"), ("102", "90")]).build().unwrap();
+        assert_eq!((c.buildings[0].id.as_str(), c.buildings[0].name.as_str()), ("taoyuan-b03", "3号楼"));
+        let address: HouseAddress = "桃园-3-1-101".parse().unwrap();
+        let (_, house) = c.find_house(&address).unwrap();
+        assert_eq!((house.id.as_str(), house.area), ("taoyuan-3-1-101", Decimal::new(8846, 2)));
+        assert_eq!(plan(&[("101", "1"), ("101", "2")]).build(), Err(PlanError::DuplicateRoom("3-1-101".into())));
+        assert_eq!(plan(&[("1 01", "1")]).build(), Err(PlanError::BadRoom("3-1-1 01".into())));
+        assert_eq!(plan(&[("101", "0")]).build(), Err(PlanError::BadArea("3-1-101".into())));
+        assert_eq!(CommunityPlan { id: "Tao Yuan".into(), ..plan(&[]) }.build(), Err(PlanError::BadId));
+        assert_eq!(CommunityPlan { time_zone: "Asia/Nowhere".into(), ..plan(&[]) }.build(), Err(PlanError::BadZone("Asia/Nowhere".into())));
+    }
+
     #[test]
     fn dash_addresses_parse_and_print() {
         let a: HouseAddress = "荷花苑-1-1-101".parse().unwrap();
@@ -303,5 +327,152 @@ mod tests {
         let slash = c.address_of(&by_dash.1.id).unwrap().slash_form();
         let by_slash = c.find_house(&slash.parse().unwrap()).unwrap();
         assert_eq!(by_dash.1.id, by_slash.1.id);
+    }
+}
+
+/// A community as the office describes it to set it up (C1): its id, name, zone and the tree of
+/// buildings, units, floors and rooms with their areas. Ids of buildings and houses are derived
+/// (`{community}-b01`, `{community}-1-1-101`), so the addresses people type find them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommunityPlan {
+    /// 2–32 lowercase letters, digits or dashes, e.g. `taoyuan`.
+    pub id: String,
+    pub name: String,
+    /// IANA zone, e.g. `Asia/Shanghai`.
+    pub time_zone: String,
+    pub buildings: Vec<BuildingPlan>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BuildingPlan {
+    pub no: u32,
+    /// Defaults to `{no}号楼`.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub units: Vec<UnitPlan>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnitPlan {
+    pub no: u32,
+    pub floors: Vec<FloorPlan>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FloorPlan {
+    pub no: i32,
+    pub rooms: Vec<RoomPlan>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoomPlan {
+    pub room: String,
+    /// m², more than 0 and at most 100,000, 2 dp.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub area: Decimal,
+}
+
+/// The most houses one set-up takes (a very large estate is set up in parts... or imported).
+pub const PLAN_MAX_HOUSES: usize = 50_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    BadId,
+    BadName,
+    BadZone(String),
+    NoBuildings,
+    TooManyHouses,
+    DuplicateBuilding(u32),
+    DuplicateUnit(u32, u32),
+    DuplicateRoom(String),
+    BadRoom(String),
+    BadArea(String),
+}
+
+crate::bilingual!(PlanError {
+    PlanError::BadId => ("小区编号须为 2–32 位小写字母、数字或连字符") / ("a community id is 2–32 lowercase letters, digits or dashes"),
+    PlanError::BadName => ("小区和楼栋名称须为 1–40 个字") / ("names are 1–40 characters"),
+    PlanError::BadZone(_0) => ("未知时区 {_0}") / ("unknown time zone {_0}"),
+    PlanError::NoBuildings => ("至少要有一栋楼") / ("a community has at least one building"),
+    PlanError::TooManyHouses => ("一次最多建立 50000 户") / ("at most 50,000 houses at once"),
+    PlanError::DuplicateBuilding(_0) => ("楼栋号 {_0} 重复") / ("building number {_0} appears twice"),
+    PlanError::DuplicateUnit(_0, _1) => ("{_0}号楼的 {_1} 单元重复") / ("unit {_1} of building {_0} appears twice"),
+    PlanError::DuplicateRoom(_0) => ("房屋 {_0} 重复") / ("house {_0} appears twice"),
+    PlanError::BadRoom(_0) => ("房号 {_0} 须为 1–8 位字母或数字") / ("room {_0} must be 1–8 letters or digits"),
+    PlanError::BadArea(_0) => ("房屋 {_0} 的面积须大于 0 且不超过 100000 平方米") / ("house {_0} needs an area above 0 and at most 100,000 m²"),
+});
+
+impl CommunityPlan {
+    /// The community this plan describes, or why it cannot be one.
+    pub fn build(self) -> Result<Community, PlanError> {
+        let id = self.id.trim().to_string();
+        if !(2..=32).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(PlanError::BadId);
+        }
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 40 {
+            return Err(PlanError::BadName);
+        }
+        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(PlanError::BadZone(self.time_zone));
+        }
+        if self.buildings.is_empty() {
+            return Err(PlanError::NoBuildings);
+        }
+        let rooms: usize = self.buildings.iter().flat_map(|b| &b.units).flat_map(|u| &u.floors).map(|f| f.rooms.len()).sum();
+        if rooms > PLAN_MAX_HOUSES {
+            return Err(PlanError::TooManyHouses);
+        }
+        let mut seen_buildings = std::collections::HashSet::new();
+        let mut seen_houses = std::collections::HashSet::new();
+        let mut buildings = Vec::with_capacity(self.buildings.len());
+        for b in self.buildings {
+            if !seen_buildings.insert(b.no) {
+                return Err(PlanError::DuplicateBuilding(b.no));
+            }
+            let building_name = b.name.map(|n| n.trim().to_string()).unwrap_or_else(|| format!("{}号楼", b.no));
+            if building_name.is_empty() || building_name.chars().count() > 40 {
+                return Err(PlanError::BadName);
+            }
+            let mut seen_units = std::collections::HashSet::new();
+            let mut units = Vec::with_capacity(b.units.len());
+            for u in b.units {
+                if !seen_units.insert(u.no) {
+                    return Err(PlanError::DuplicateUnit(b.no, u.no));
+                }
+                let mut floors = Vec::with_capacity(u.floors.len());
+                for f in u.floors {
+                    let mut houses = Vec::with_capacity(f.rooms.len());
+                    for r in f.rooms {
+                        let room = r.room.trim().to_string();
+                        let address = format!("{}-{}-{}", b.no, u.no, room);
+                        if room.is_empty() || room.len() > 8 || !room.chars().all(|c| c.is_ascii_alphanumeric()) {
+                            return Err(PlanError::BadRoom(address));
+                        }
+                        if r.area <= Decimal::ZERO || r.area > Decimal::from(100_000) {
+                            return Err(PlanError::BadArea(address));
+                        }
+                        if !seen_houses.insert(address.clone()) {
+                            return Err(PlanError::DuplicateRoom(address));
+                        }
+                        houses.push(House { id: HouseId::new(format!("{id}-{address}")), room, area: r.area.round_dp(2) });
+                    }
+                    floors.push(Floor { no: f.no, houses });
+                }
+                units.push(Unit { no: u.no, floors });
+            }
+            buildings.push(Building { id: BuildingId::new(format!("{id}-b{:02}", b.no)), no: b.no, name: building_name, units });
+        }
+        Ok(Community { id: CommunityId::new(&id), name, time_zone: self.time_zone, buildings, meter_rules: Default::default() })
     }
 }

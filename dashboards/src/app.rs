@@ -197,12 +197,33 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     let names: Vec<String> = communities.iter().map(|c| c.name.clone()).collect();
     let pairs: Vec<(String, String)> = communities.iter().map(|c| (c.id.to_string(), c.name.clone())).collect();
     let workspace_names = names.clone();
+    // What waits for this person (X4): the open alarms of their communities, for those who handle them.
+    let waiting = RwSignal::new(Vec::<(String, String, usize, usize)>::new());
+    if may_operate {
+        let mine: Vec<(String, String)> = pairs.clone();
+        spawn_local(async move {
+            let mut counts = Vec::new();
+            for (id, name) in mine {
+                if let Ok(list) = get_json::<serde_json::Value>(&format!("/api/v1/communities/{id}/alarms")).await {
+                    let open = list["open"].as_array().cloned().unwrap_or_default();
+                    let untaken = open.iter().filter(|a| a["acknowledged"].is_null()).count();
+                    counts.push((id, name, untaken, open.len() - untaken));
+                }
+            }
+            waiting.set(counts);
+        });
+    }
     let workspace = move || view! {
         <div class="workspace" data-test="workspace">
             <h2>"我的工作台"</h2>
             <p>{format!("管辖小区：{}", workspace_names.join("、"))}</p>
             <p>{format!("本账号可用模块：{}", modules.join("、"))}</p>
             {(!may_watch).then(|| view! { <p class="dim">"本账号没有查看监控大屏的权限。"</p> })}
+            <ul class="waiting" data-test="waiting">
+                {move || waiting.get().into_iter().map(|(id, name, untaken, taken)| view! {
+                    <li><a href=format!("/wall/{id}")>{format!("{name}：待接手告警 {untaken} 条，处理中 {taken} 条")}</a></li>
+                }).collect_view()}
+            </ul>
         </div>
     };
     let location = use_location();

@@ -322,6 +322,15 @@ async fn the_control_room_takes_and_resolves_an_alarm_on_the_wall() {
     let row = async |b: &mut Browser| b.eval("(document.querySelector('[data-test=open-alarm]') || {}).textContent || ''").await.as_str().unwrap_or_default().to_string();
     let line = wait_for("the open alarm on the wall", Duration::from_secs(30), async || Some(row(&mut browser).await).filter(|t| t.contains("读数倒退"))).await;
     assert!(line.contains("×3") && line.contains("待接手"), "{line}");
+    // The operator's workspace says what waits for them (X4).
+    browser.call("Page.navigate", json!({"url": format!("http://{}/workspace", server.http)})).await;
+    let waiting = wait_for("what waits", Duration::from_secs(20), async || {
+        browser.eval("(document.querySelector('[data-test=waiting]') || {}).textContent || ''").await.as_str().filter(|t| t.contains("荷花苑")).map(str::to_string)
+    })
+    .await;
+    assert!(waiting.contains("待接手告警 1 条"), "{waiting}");
+    browser.call("Page.navigate", json!({"url": format!("http://{}/wall/heyuan", server.http)})).await;
+    wait_for("the wall again", Duration::from_secs(30), async || Some(row(&mut browser).await).filter(|t| t.contains("读数倒退"))).await;
     assert_eq!(browser.eval(&click("[data-test=alarm-take]")).await, true);
     let line = wait_for("the operator's name on it", Duration::from_secs(10), async || Some(row(&mut browser).await).filter(|t| t.contains("处理中"))).await;
     assert!(!line.contains("待接手"), "{line}");

@@ -49,7 +49,7 @@ pub async fn acknowledge(State(app): State<Arc<App>>, Extension(caller): Extensi
     let by = handler(&caller)?;
     let command = AlarmCommand::Acknowledge { no, by, at: chrono::Utc::now() };
     let alarm = handle(&app, &community, command).await?;
-    app.identity.audit(audit_entry(&caller, "alarm.acknowledge", &format!("{community}/{no}"), None, None)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.identity.audit(audit_entry(&caller, "alarm.acknowledge", &format!("{community}/{no}"), None, None)).await.map_err(crate::error::internal)?;
     Ok(Json(alarm))
 }
 
@@ -65,7 +65,7 @@ pub async fn resolve(
     let command = AlarmCommand::Resolve { no, by, at: chrono::Utc::now(), note: body.note };
     let alarm = handle(&app, &community, command).await?;
     let note = alarm.resolved.as_ref().map(|r| serde_json::json!({ "note": r.note }));
-    app.identity.audit(audit_entry(&caller, "alarm.resolve", &format!("{community}/{no}"), None, note)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.identity.audit(audit_entry(&caller, "alarm.resolve", &format!("{community}/{no}"), None, note)).await.map_err(crate::error::internal)?;
     Ok(Json(alarm))
 }
 

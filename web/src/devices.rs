@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::audit::audit_entry;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, internal};
 use crate::scope::building_visible;
 
 #[derive(Deserialize, ToSchema)]
@@ -55,10 +55,6 @@ pub struct Placement {
 pub struct Retirement {
     /// Why (at most 200 characters), e.g. 「表坏，已换新表 wm-1-1-101-b」.
     reason: String,
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
 }
 
 /// Journals a registry change and tells the community's actors.

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::audit::audit_entry;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, internal};
 use crate::identity::{StaffRecord, hash_password, random_secret};
 
 /// Every display account starts so; no person's account may.
@@ -49,10 +49,6 @@ pub struct Pairing {
     code: String,
     #[schema(value_type = String)]
     expires_at: DateTime<Utc>,
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
 }
 
 fn is_display(staff: &StaffRecord) -> bool {

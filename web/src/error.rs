@@ -86,6 +86,11 @@ impl ApiError {
     }
 }
 
+/// A failure of ours (the journal, a task), logged with its detail; the caller hears "internal".
+pub fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
 /// Every error body: `{"error": {"code": "...", "message": "中文 / English"}}`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorReply {

@@ -43,6 +43,7 @@ pub mod openapi;
 pub mod routes;
 pub mod scope;
 pub mod server;
+pub mod setup;
 pub mod signin;
 pub mod staff;
 pub mod tariffs;

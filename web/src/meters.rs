@@ -41,6 +41,6 @@ pub async fn put(
     // A node that does not run the community has no supervisor for it: its own start reads the registry.
     let _ = app.directory.tell_community(&community, CommunityMsg::MeterRules(rules.clone()));
     let audit = audit_entry(&caller, "meters.rules", &community, serde_json::to_value(&before).ok(), serde_json::to_value(&rules).ok());
-    app.identity.audit(audit).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.identity.audit(audit).await.map_err(crate::error::internal)?;
     Ok(Json(rules))
 }

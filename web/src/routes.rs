@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, devices, displays, meters, signin, staff, ws};
+use crate::{alarms, api, billing, devices, displays, meters, setup, signin, staff, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -77,6 +77,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::PATCH, "/api/v1/me", Access::SignedIn, || patch(staff::update_me), doc("A staff member edits their own name and phone").body(schema::<staff::Profile>).reply(schema::<hutong_core::api::ProfileReply>)),
     route(Method::POST, "/api/v1/me/password", Access::SignedIn, || post(signin::change_password), doc("Change one's own password (8–256 characters; the current one checked and rate-limited); every session of the account ends").body(schema::<signin::PasswordChange>).reply(schema::<hutong_core::api::SignedOut>)),
     route(Method::GET, "/api/v1/communities", Access::SignedIn, || get(api::communities), doc("Communities the caller may see").reply(list::<hutong_core::api::CommunitySummary>)),
+    route(Method::POST, "/api/v1/communities", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(setup::create), doc("Set a community up: id, name, time zone and its tree of buildings, units, floors and rooms; it is the company's and running at once (audited)").body(schema::<hutong_core::community::CommunityPlan>).reply(schema::<hutong_core::api::CommunitySummary>)),
     route(Method::GET, "/api/v1/communities/{community}", Access::Allowed(None, Where::Community), || get(api::community), doc("A community's tree: buildings, units, floors, houses")),
     route(Method::GET, "/api/v1/communities/{community}/houses", Access::Allowed(None, Where::Community), || get(api::house_by_address), doc("A house by address (`?address=荷花苑-1-1-101` or the slash form)").reply(schema::<hutong_core::api::HouseAt>)),
     route(Method::GET, "/api/v1/communities/{community}/devices", Access::Allowed(DEVICES_READ, Where::Community), || get(api::devices), doc("The community's devices and their health (a butler: their buildings')")),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use hutong_actors::community::{self, CommunityArgs};
+use hutong_actors::community::{self, CommunityArgs, CommunityMsg};
+use ractor::ActorRef;
 use hutong_actors::journal::{Journal, LogJournal, LogOptions, ScyllaJournal, SqliteJournal, SqliteOptions};
 use hutong_actors::{Clock, Directory, LiveHub, Metrics};
 use hutong_core::ids::DeviceId;
@@ -186,23 +187,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
             demo_devices = reg.devices.clone();
         }
         let devices = reg.devices.len();
-        let id = reg.community.id.clone();
-        let seeded = demo.is_some();
-        app.tariffs.load(&id, || if seeded { hutong_core::demo::demo_tariff(&id) } else { Tariff::default() }).await?;
-        let running = Arc::new(reg.community);
-        started_communities.push(running.clone());
-        let sup = community::start(CommunityArgs {
-            community: running,
-            devices: reg.devices,
-            journal: journal.clone(),
-            hub: app.hub.clone(),
-            directory: app.directory.clone(),
-            metrics: metrics.clone(),
-            clock,
-            notices: app.outbox.clone(),
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("community recovery failed: {e}"))?;
+        started_communities.push(Arc::new(reg.community.clone()));
+        let sup = start_community(&app, reg, demo.is_some()).await?;
         tracing::info!(devices, elapsed_ms = started.elapsed().as_millis() as u64, "community recovered");
         supervisors.push(sup);
     }
@@ -379,6 +365,25 @@ async fn seed_first_admin(identity: &Identity, config: &Config, communities: &[C
     seed(identity, OrgCommand::CreateStaff { staff: admin, password_chars: password.chars().count(), by: Actor::System }).await?;
     tracing::info!("first administrator created: account admin");
     Ok(())
+}
+
+/// Starts one community's actors (recovering them from the journal), with its tariff: at start-up
+/// for every registered community, and when an office sets a new one up while running.
+pub(crate) async fn start_community(app: &Arc<App>, reg: CommunityRegistered, seeded: bool) -> anyhow::Result<ActorRef<CommunityMsg>> {
+    let id = reg.community.id.clone();
+    app.tariffs.load(&id, || if seeded { hutong_core::demo::demo_tariff(&id) } else { Tariff::default() }).await?;
+    community::start(CommunityArgs {
+        community: Arc::new(reg.community),
+        devices: reg.devices,
+        journal: app.journal.clone(),
+        hub: app.hub.clone(),
+        directory: app.directory.clone(),
+        metrics: app.metrics.clone(),
+        clock: app.clock,
+        notices: app.outbox.clone(),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("community recovery failed: {e}"))
 }
 
 /// The demo's two companies, their staff in every built-in role, and an owner.

@@ -181,7 +181,7 @@ pub async fn pair(State(app): State<Arc<App>>, ConnectInfo(Peer(addr)): ConnectI
 }
 
 pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Response, ApiError> {
-    app.identity.revoke(&caller.session).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.identity.revoke(&caller.session).await.map_err(crate::error::internal)?;
     let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     Ok(([(header::SET_COOKIE, cookie)], Json(SignedOut { signed_out: true })).into_response())
 }
@@ -211,7 +211,7 @@ pub async fn change_password(
         Err(PasswordError::Login(e)) => return Err(e.into()),
         Err(PasswordError::Org(e)) => return Err(e.into()),
     }
-    app.identity.audit(crate::audit::audit_entry(&caller, "auth.password_change", &caller.principal.actor(), None, None)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.identity.audit(crate::audit::audit_entry(&caller, "auth.password_change", &caller.principal.actor(), None, None)).await.map_err(crate::error::internal)?;
     Ok(Json(SignedOut { signed_out: true }))
 }
 

@@ -15,16 +15,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use serde_json::json;
 
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, internal};
 use crate::auth::Caller;
 use crate::identity::{AuditEntry, StaffRecord, hash_password};
 use hutong_core::api::{CompanyRef, DeviceKey, DeviceKeyState, DisabledReply, GateOpened, NewStaff, OrgCommunity, OrgView, PhoneReply, ProfileReply, RolesReply, StaffView};
 use crate::audit::audit_entry;
 use crate::app::App;
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
-}
 
 /// A staff member of the caller's own company, or 404 (another company's staff do not exist).
 fn own_staff(app: &App, caller: &Caller, id: &str) -> Result<StaffRecord, ApiError> {

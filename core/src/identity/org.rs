@@ -54,6 +54,9 @@ pub enum OrgCommand {
     CreateCompany { company: CompanyId, name: String },
     /// Place a community under a company (and optionally a branch 分公司).
     AssignCommunity { company: CompanyId, branch: Option<String>, community: CommunityId },
+    /// A community the company set up itself: it is the company's, and the staff member who set it
+    /// up manages it from now on (their scope widens to it).
+    OpenCommunity { company: CompanyId, community: CommunityId, staff: StaffId },
     /// Define a role of the company's own.
     DefineRole { company: CompanyId, role: Role },
     /// Open a staff account; `password_chars` is the length of the password behind the hash.
@@ -80,6 +83,8 @@ pub enum OrgEvent {
     CompanyCreated { company: CompanyId, name: String },
     /// A community (project) was placed under a company (and optionally a branch 分公司).
     CommunityAssigned { company: CompanyId, branch: Option<String>, community: CommunityId },
+    /// A staff member's scope took in one more community (the one they set up).
+    StaffScopeWidened { staff: StaffId, community: CommunityId },
     /// A company defined a role of its own.
     RoleDefined { company: CompanyId, role: Role },
     /// A staff account was opened.
@@ -256,6 +261,22 @@ impl crate::Aggregate for Org {
                 }
                 OrgEvent::CommunityAssigned { company: company.clone(), branch: branch.clone(), community: community.clone() }
             }
+            OrgCommand::OpenCommunity { company, community, staff } => {
+                self.company(company)?;
+                if self.community_company.get(community).is_some_and(|owner| owner != company) {
+                    return Err(OrgError::CommunityTaken(community.clone()));
+                }
+                let s = self.staff_member(staff)?;
+                if &s.company != company {
+                    return Err(OrgError::NoStaff(staff.clone()));
+                }
+                let mut events = vec![OrgEvent::CommunityAssigned { company: company.clone(), branch: None, community: community.clone() }];
+                // A building-scoped account stays within its buildings.
+                if s.scope.buildings.is_empty() && !s.scope.communities.contains(community) {
+                    events.push(OrgEvent::StaffScopeWidened { staff: staff.clone(), community: community.clone() });
+                }
+                return Ok(events);
+            }
             OrgCommand::DefineRole { company, role } => {
                 self.company(company)?;
                 if !is_valid_id(role.id.as_str()) || BuiltinRole::from_id(&role.id).is_some() {
@@ -356,6 +377,11 @@ impl crate::Aggregate for Org {
             OrgEvent::StaffDisabled { staff } => {
                 if let Some(s) = self.staff.get_mut(staff) {
                     s.disabled = true;
+                }
+            }
+            OrgEvent::StaffScopeWidened { staff, community } => {
+                if let Some(s) = self.staff.get_mut(staff) {
+                    s.scope.communities.insert(community.clone());
                 }
             }
             OrgEvent::StaffEnabled { staff } => {

@@ -35,9 +35,7 @@ use crate::error::ApiError;
 use crate::auth::Caller;
 use crate::app::App;
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
-}
+pub(crate) use crate::error::internal;
 
 /// A book refusal as the API answers it (see `From<BookError> for ApiError`).
 pub(crate) fn refused(e: BookError) -> ApiError {

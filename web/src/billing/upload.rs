@@ -74,7 +74,7 @@ pub async fn read<R: RowSink + Send + 'static>(body: Bytes, mut sink: R) -> Resu
     let body = if sheet::sniff(&body) == Format::Xls { Bytes::from(xls_as_csv(body).await?) } else { body };
     let read = tokio::task::spawn_blocking(move || sheet::for_each_row(&body, Limits::default(), |i, cells| sink.row(i, cells)).map(|()| sink))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(crate::error::internal)?;
     read.map_err(refused)
 }
 
@@ -101,7 +101,7 @@ async fn xls_as_csv(body: Bytes) -> Result<Vec<u8>, ApiError> {
         zh: format!("无法读取此 xls 文件（{why}），请另存为 xlsx 或 csv 后再上传"),
         en: format!("cannot read this xls file ({why}); save it as xlsx or csv and upload that"),
     };
-    let exe = std::env::current_exe().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let exe = std::env::current_exe().map_err(crate::error::internal)?;
     let mut command = tokio::process::Command::new(exe);
     command.arg("sheet-convert").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).kill_on_drop(true);
     let mut child = command.spawn().map_err(|e| ApiError::Internal(format!("sheet converter: {e}")))?;

@@ -1,0 +1,129 @@
+//! Setting a company's own community up from an empty `hutong serve` (C1, M6), against the real
+//! binary: the first administrator describes the community, registers a meter, the meter
+//! publishes over MQTT and the wall shows it; after `kill -9` and a restart everything is there.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hutong_tests::*;
+use serde_json::{Value, json};
+
+/// The deployment's device secret (from the environment, as a real one would be; ≥ 32 characters).
+const DEVICE_SECRET: &str = "a-device-secret-of-at-least-32-characters";
+
+struct Serve {
+    child: Child,
+    http: SocketAddr,
+    mqtt: u16,
+}
+
+impl Serve {
+    async fn start(data: &Path) -> Serve {
+        let (http, mqtt): (SocketAddr, u16) = (format!("127.0.0.1:{}", free_port()).parse().unwrap(), free_port());
+        let child = Command::new(hutong_bin())
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt}")])
+            .env("HUTONG_DEVICE_SECRET", DEVICE_SECRET)
+            .env("HUTONG_ADMIN_PASSWORD", "first-admin-pw")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("serve to be ready", Duration::from_secs(30), async || http_get(http, "/healthz").ok().filter(|(s, _)| *s == 200)).await;
+        Serve { child, http, mqtt }
+    }
+
+    fn admin(&self) -> String {
+        let (status, reply) = http(self.http, "POST", "/api/v1/auth/login", None, Some(r#"{"account":"admin","password":"first-admin-pw"}"#)).unwrap();
+        assert_eq!(status, 200, "{reply}");
+        serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let (status, body) = http(self.http, "GET", path, Some(token), None).unwrap();
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn plan(id: &str, zone: &str) -> Value {
+    let floors: Vec<Value> = (1..=3).map(|f| json!({"no": f, "rooms": [{"room": format!("{f}01"), "area": "88.50"}, {"room": format!("{f}02"), "area": "102.3"}]})).collect();
+    json!({
+        "id": id, "name": "桃园", "time_zone": zone,
+        "buildings": [
+            {"no": 1, "units": [{"no": 1, "floors": floors}]},
+            {"no": 2, "name": "商铺楼", "units": [{"no": 1, "floors": [{"no": 1, "rooms": [{"room": "101", "area": "40"}]}]}]}
+        ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = Serve::start(&data).await;
+    let admin = serve.admin();
+    assert_eq!(serve.get(&admin, "/api/v1/communities").1.as_array().map(Vec::len), Some(0), "an empty serve");
+    let post = |path: &str, body: &Value| http(serve.http, "POST", path, Some(&admin), Some(&body.to_string())).unwrap();
+
+    // Refused with a sentence, and nothing changes.
+    let (status, reply) = post("/api/v1/communities", &plan("taoyuan", "Mars/Olympus"));
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("未知时区"), "{reply}");
+    let mut twice = plan("taoyuan", "Asia/Shanghai");
+    twice["buildings"][1]["no"] = json!(1);
+    assert_eq!(post("/api/v1/communities", &twice).0, 400);
+    assert_eq!(serve.get(&admin, "/api/v1/communities").1.as_array().map(Vec::len), Some(0));
+
+    let (status, reply) = post("/api/v1/communities", &plan("taoyuan", "Asia/Shanghai"));
+    assert_eq!(status, 200, "{reply}");
+    let summary: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!((summary["buildings"].as_u64(), summary["houses"].as_u64()), (Some(2), Some(7)));
+    assert_eq!(post("/api/v1/communities", &plan("taoyuan", "Asia/Shanghai")).0, 409);
+    let listed = serve.get(&admin, "/api/v1/communities").1;
+    assert_eq!(listed[0]["id"], "taoyuan", "in the company and in the administrator's scope at once: {listed}");
+    let (status, wall) = serve.get(&admin, "/api/v1/communities/taoyuan/wall");
+    assert_eq!(status, 200);
+    assert_eq!(wall["buildings"].as_array().map(Vec::len), Some(2));
+    let chart = serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b01/chart").1;
+    assert_eq!(chart["cells"].as_array().map(Vec::len), Some(6), "the book knows its houses: {chart}");
+    let (status, house) = serve.get(&admin, "/api/v1/communities/taoyuan/houses?address=taoyuan-1-1-201");
+    assert_eq!(status, 200, "{house}");
+
+    // A meter of house 1-1-201, registered, then heard over MQTT with its provisioning key.
+    let meter = json!({"id": "wm-1-1-201", "kind": "water_meter", "building": "taoyuan-b01", "house": "taoyuan-1-1-201"});
+    let (status, reply) = post("/api/v1/communities/taoyuan/devices", &meter);
+    assert_eq!(status, 200, "{reply}");
+    let key = wait_for("the meter's key", Duration::from_secs(5), async || {
+        let (status, body) = serve.get(&admin, "/api/v1/communities/taoyuan/devices/wm-1-1-201/key");
+        (status == 200).then(|| body["key"].as_str().map(str::to_string)).flatten()
+    })
+    .await;
+    let (mut socket, _) = ws_connect(serve.http, "taoyuan", &admin).await;
+    let mut device = Device::connect("127.0.0.1", serve.mqtt, "taoyuan-meter", "taoyuan/wm-1-1-201", &key).await;
+    device.publish("hutong/taoyuan/devices/wm-1-1-201/telemetry", telemetry(1, "321.5")).await;
+    let event = wait_event(&mut socket, Duration::from_secs(10), |m| m["body"]["device"] == "wm-1-1-201").await.unwrap();
+    assert_eq!(event["community"], "taoyuan");
+    let audit = serve.get(&admin, "/api/v1/audit?action=community.create").1;
+    assert_eq!(audit[0]["target"], "taoyuan");
+
+    // Pulled plug, then back: the community, its houses, its meter and its reading.
+    drop(device);
+    drop(serve);
+    let serve = Serve::start(&data).await;
+    let admin = serve.admin();
+    assert_eq!(serve.get(&admin, "/api/v1/communities").1[0]["id"], "taoyuan");
+    let view = serve.get(&admin, "/api/v1/communities/taoyuan/devices/wm-1-1-201").1;
+    assert_eq!((view["last_value"].as_str(), view["house"].as_str()), (Some("321.5"), Some("taoyuan-1-1-201")));
+    assert_eq!(serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b02/chart").1["cells"].as_array().map(Vec::len), Some(1));
+}
