@@ -52,6 +52,15 @@ impl Registry {
         self.community(community)?.devices.iter().find(|d| d.id.as_str() == device)
     }
 
+    /// Whether this device may join its community: an id never used there, a place that exists.
+    pub fn check_new_device(&self, spec: &DeviceSpec) -> Result<(), RegistryError> {
+        let registration = self.community(spec.community.as_str()).ok_or_else(|| RegistryError::NoCommunity(spec.community.to_string()))?;
+        if self.ever_had(spec.community.as_str(), spec.id.as_str()) {
+            return Err(RegistryError::DeviceIdTaken(spec.id.to_string()));
+        }
+        check_device(registration, spec)
+    }
+
     fn ever_had(&self, community: &str, device: &str) -> bool {
         self.device(community, device).is_some() || self.retired.iter().any(|r| r.spec.community.as_str() == community && r.spec.id.as_str() == device)
     }
@@ -66,6 +75,8 @@ pub enum RegistryCommand {
     SetMeterRules { community: String, rules: MeterRules },
     /// A new device in a registered community (M6).
     AddDevice(DeviceSpec),
+    /// Several new devices at once (an import): all of them, or none.
+    AddDevices(Vec<DeviceSpec>),
     /// A device moved to another building or house, or given another heartbeat interval.
     ChangeDevice(DeviceSpec),
     /// A device out of service (replaced, removed, broken).
@@ -158,12 +169,18 @@ impl crate::Aggregate for Registry {
                 change(RegistryChange::MeterRulesSet { community: community.clone(), rules: rules.clone() })
             }
             RegistryCommand::AddDevice(spec) => {
-                let registration = self.community(spec.community.as_str()).ok_or_else(|| RegistryError::NoCommunity(spec.community.to_string()))?;
-                if self.ever_had(spec.community.as_str(), spec.id.as_str()) {
-                    return Err(RegistryError::DeviceIdTaken(spec.id.to_string()));
-                }
-                check_device(registration, spec)?;
+                self.check_new_device(spec)?;
                 change(RegistryChange::DeviceAdded { spec: spec.clone() })
+            }
+            RegistryCommand::AddDevices(specs) => {
+                let mut ids = std::collections::HashSet::new();
+                for spec in specs {
+                    self.check_new_device(spec)?;
+                    if !ids.insert((&spec.community, &spec.id)) {
+                        return Err(RegistryError::DeviceIdTaken(spec.id.to_string()));
+                    }
+                }
+                Ok(specs.iter().map(|spec| RegistryEvent::Changed(RegistryChange::DeviceAdded { spec: spec.clone() })).collect())
             }
             RegistryCommand::ChangeDevice(spec) => {
                 let registration = self.community(spec.community.as_str()).ok_or_else(|| RegistryError::NoCommunity(spec.community.to_string()))?;

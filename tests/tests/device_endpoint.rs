@@ -386,3 +386,37 @@ async fn a_device_is_registered_moved_and_retired_while_hutong_runs() {
     assert_eq!(server.get_json(&format!("{base}/gate-9"))["kind"], "gate");
     server.stop();
 }
+
+/// Devices by spreadsheet (a real XLSX): a file with a bad row registers nothing and says which
+/// row and why; the corrected file registers every device, heard at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_are_imported_from_a_spreadsheet_all_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let sheet = |rows: &[&[&str]]| hutong_core::import::export::xlsx(&rows.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect::<Vec<_>>()).unwrap();
+    let header: &[&str] = &["设备编号", "设备类型", "房屋地址", "楼栋号", "心跳间隔(秒)"];
+    let upload = |bytes: &[u8]| {
+        let (status, _, body) = request(server.http, "POST", "/api/v1/communities/heyuan/devices/import", Some(&server.admin), &[("Content-Type", "application/octet-stream")], bytes).unwrap();
+        (status, serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
+    };
+    let bad = sheet(&[header, &["wm-x-1", "水表", "荷花苑-3-1-101", "", ""], &["wm-1-1-101", "水表", "荷花苑-1-1-101", "", ""], &["lamp-1", "路灯", "", "2", ""]]);
+    let (status, report) = upload(&bad);
+    assert_eq!(status, 422, "{report}");
+    let rows: Vec<u64> = report["errors"].as_array().unwrap().iter().map(|e| e["row"].as_u64().unwrap()).collect();
+    assert!(rows.contains(&3) && rows.contains(&4), "the taken id and the unknown kind, by row: {report}");
+    assert_eq!(http(server.http, "GET", "/api/v1/communities/heyuan/devices/wm-x-1", Some(&server.admin), None).unwrap().0, 404, "nothing registered");
+    let good = sheet(&[header, &["wm-x-1", "水表", "荷花苑-3-1-101", "", ""], &["gate-x-2", "门禁", "", "2", "120"]]);
+    let (status, report) = upload(&good);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["imported"].as_u64(), Some(2));
+    let gate = wait_for("the imported gate", Duration::from_secs(5), async || {
+        let (status, body) = http(server.http, "GET", "/api/v1/communities/heyuan/devices/gate-x-2", Some(&server.admin), None).ok()?;
+        (status == 200).then(|| serde_json::from_str::<Value>(&body).ok()).flatten()
+    })
+    .await;
+    assert_eq!((gate["kind"].as_str(), gate["building"].as_str()), (Some("gate"), Some("heyuan-b02")));
+    let meter = server.get_json("/api/v1/communities/heyuan/devices/wm-x-1");
+    assert_eq!((meter["house"].as_str(), meter["building"].as_str()), (Some("heyuan-3-1-101"), Some("heyuan-b03")));
+    assert_eq!(server.get_json("/api/v1/audit?action=device.import")[0]["target"], "heyuan");
+    server.stop();
+}

@@ -134,6 +134,51 @@ pub async fn retire(
     Ok(Json(json!({"device": device, "retired_at": at})))
 }
 
+/// Devices by spreadsheet (XLSX, XLS or CSV, the columns of `hutong_core::import::devices`): every
+/// row is checked — its own cells, then the registry's rules (ids never used, the house in its
+/// building) — and with any row wrong nothing is registered (422 with the row report, as the other
+/// imports answer); otherwise all of them are, in one registry append.
+pub async fn import(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, upload: crate::error::Upload) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use hutong_core::api::ImportReport;
+    use hutong_core::import::RowError;
+    use hutong_core::import::devices::DeviceReader;
+    let c = app.community(&community)?;
+    let _slot = app.imports.start(&community)?;
+    let body = upload.read().await?;
+    let index = crate::billing::index(&app, &c);
+    let tree = c.clone();
+    let reader = DeviceReader::new(c.id.clone(), move |a: &str| index.find(a), move |no: &str| {
+        let no: u32 = no.trim_end_matches("号楼").parse().ok()?;
+        tree.buildings.iter().find(|b| b.no == no).map(|b| b.id.clone())
+    });
+    let parsed = crate::billing::upload::read(body, reader).await?.finish();
+    let (mut errors, mut bad_rows) = (parsed.errors, parsed.bad_rows);
+    let registry = app.registry.get().ok_or(ApiError::NotReady)?;
+    {
+        let current = registry.read();
+        for (row, spec) in &parsed.devices {
+            let refusal = if building_visible(&caller, spec.building.as_ref()) { current.check_new_device(spec).err().map(|e| hutong_core::Bilingual::zh(&e) + " / " + &hutong_core::Bilingual::en(&e)) } else { Some("不在您管理的楼栋内 / outside your buildings".into()) };
+            if let Some(reason) = refusal {
+                bad_rows += 1;
+                errors.push(RowError { row: *row, column: "设备编号".into(), reason });
+            }
+        }
+    }
+    if !errors.is_empty() || parsed.devices.is_empty() {
+        let message = if errors.is_empty() { "文件中没有设备 / the file lists no devices".to_string() } else { format!("{bad_rows} 行有误，未导入任何设备 / {bad_rows} bad rows; nothing was imported") };
+        let report = ImportReport { rows: parsed.rows, bad_rows, message, errors, ..ImportReport::default() };
+        return Err(ApiError::Unprocessable(Box::new(report)));
+    }
+    let specs: Vec<DeviceSpec> = parsed.devices.into_iter().map(|(_, spec)| spec).collect();
+    registry.execute(&RegistryCommand::AddDevices(specs.clone()), app.clock.now().timestamp_millis()).await?;
+    for spec in &specs {
+        let _ = app.directory.tell_community(&community, CommunityMsg::AddDevice(spec.clone()));
+    }
+    app.identity.audit(audit_entry(&caller, "device.import", &community, None, Some(json!({"devices": specs.len()})))).await.map_err(internal)?;
+    Ok(Json(ImportReport { imported: specs.len(), rows: parsed.rows, ..ImportReport::default() }).into_response())
+}
+
 /// A device in service that the caller may see, or 404.
 fn registered(app: &App, caller: &Caller, community: &str, device: &str) -> Result<DeviceSpec, ApiError> {
     app.community(community)?;

@@ -12,6 +12,7 @@
 pub mod export;
 #[cfg(feature = "sheets")]
 pub mod sheet;
+pub mod devices;
 pub mod template;
 
 pub use template::{BillImport, HouseImport, ImportedBill, ImportedHouse, RowError, Template};
