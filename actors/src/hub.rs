@@ -14,7 +14,7 @@ use hutong_core::building::BuildingHealth;
 use hutong_core::community::Community;
 use hutong_core::device::DeviceHealth;
 use hutong_core::book::BuildingMoney;
-use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneyTile, DeviceView, FEED_LENGTH, LiveBody, LiveEvent, ReadingTick, ServerMessage, WallSnapshot};
+use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneyTile, DeviceView, FEED_LENGTH, GateTick, LiveBody, LiveEvent, ReadingTick, ServerMessage, WallSnapshot};
 use chrono::NaiveDate;
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use tokio::sync::broadcast;
@@ -46,6 +46,7 @@ struct CommunityView {
     devices: HashMap<DeviceId, DeviceView>,
     alarms: VecDeque<Alarm>,
     readings: VecDeque<ReadingTick>,
+    gates: VecDeque<GateTick>,
     money: BTreeMap<BuildingId, Arc<BuildingMoneyView>>,
     /// The alarm desk's open alarms, by number, and the latest resolved (newest first).
     open_alarms: BTreeMap<u64, AlarmRecord>,
@@ -101,6 +102,7 @@ impl LiveHub {
             devices: HashMap::new(),
             alarms: VecDeque::new(),
             readings: VecDeque::new(),
+            gates: VecDeque::new(),
             money: BTreeMap::new(),
             open_alarms: BTreeMap::new(),
             resolved_alarms: VecDeque::new(),
@@ -150,6 +152,9 @@ impl LiveHub {
                 }
                 if let Some(tick) = event.reading() {
                     push_front_capped(&mut v.readings, tick);
+                }
+                if let Some(tick) = event.gate() {
+                    push_front_capped(&mut v.gates, tick);
                 }
                 // No receiver is not an error: nobody is watching.
                 let _ = self.tx.send(Arc::new(Envelope::new(event)));
@@ -244,6 +249,7 @@ impl LiveHub {
                 buildings,
                 alarms: v.alarms.iter().cloned().collect(),
                 readings: v.readings.iter().cloned().collect(),
+                gates: v.gates.iter().cloned().collect(),
                 open_alarms: sorted_open(&v.open_alarms),
                 devices_total: v.devices.len() as u32,
                 devices_offline: v.devices.values().filter(|d| d.health == DeviceHealth::Offline).count() as u32,

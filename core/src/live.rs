@@ -157,6 +157,9 @@ pub struct WallSnapshot {
     pub alarms: Vec<Alarm>,
     /// Newest first.
     pub readings: Vec<ReadingTick>,
+    /// Gate and barrier events, newest first.
+    #[serde(default)]
+    pub gates: Vec<GateTick>,
     /// Alarms nobody has resolved yet, most severe first, then newest.
     pub open_alarms: Vec<crate::alarm::AlarmRecord>,
     pub devices_total: u32,
@@ -219,6 +222,20 @@ pub struct Alarm {
     pub text: String,
 }
 
+/// One line of the wall's gate ticker: every gate and barrier event (R2, A1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateTick {
+    pub stream: String,
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub device: DeviceId,
+    pub device_kind: DeviceKind,
+    /// What happened, as the ticker prints it (`车辆入场 沪A12345`).
+    pub text: String,
+    /// A forced or held door: shown in red.
+    pub alarm: bool,
+}
+
 /// One line of the wall's readings ticker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReadingTick {
@@ -272,6 +289,22 @@ impl LiveEvent {
             _ => return None,
         };
         Some(Alarm { stream: self.stream.clone(), seq: self.seq, at, kind, device: device.clone(), building: building.clone(), text })
+    }
+
+    /// The gate ticker line this event adds, if it is a gate or barrier event.
+    pub fn gate(&self) -> Option<GateTick> {
+        match &self.body {
+            LiveBody::Device { device, device_kind, event: DeviceEvent::GateEventRecorded { signal, action, plate }, .. } => Some(GateTick {
+                stream: self.stream.clone(),
+                seq: self.seq,
+                at: signal.at,
+                device: device.clone(),
+                device_kind: *device_kind,
+                text: gate_text(*action, plate.as_deref()),
+                alarm: action.is_alarm(),
+            }),
+            _ => None,
+        }
     }
 
     /// The ticker line this event adds, if it is a reading.

@@ -10,7 +10,7 @@ use hutong_core::live::AlarmKind;
 use hutong_core::alarm::{AlarmRecord, wall_order};
 #[cfg(target_arch = "wasm32")]
 use hutong_core::alarm::Severity;
-use hutong_core::live::{Alarm, BuildingTile, LiveBody, ReadingTick, ServerMessage};
+use hutong_core::live::{Alarm, BuildingTile, GateTick, LiveBody, ReadingTick, ServerMessage};
 #[cfg(target_arch = "wasm32")]
 use leptos::prelude::*;
 
@@ -29,6 +29,7 @@ pub struct WallState {
     /// The alarm desk's open alarms, in wall order.
     pub open_alarms: Vec<AlarmRecord>,
     pub readings: VecDeque<ReadingTick>,
+    pub gates: VecDeque<GateTick>,
     pub devices_total: u32,
     pub devices_offline: u32,
     pub events_seen: u64,
@@ -48,6 +49,7 @@ impl WallState {
                     alarms: s.alarms.into_iter().take(ALARMS_SHOWN).collect(),
                     open_alarms: s.open_alarms,
                     readings: s.readings.into_iter().take(TICKS_SHOWN).collect(),
+                    gates: s.gates.into_iter().take(TICKS_SHOWN).collect(),
                     devices_total: s.devices_total,
                     devices_offline: s.devices_offline,
                     events_seen,
@@ -58,6 +60,7 @@ impl WallState {
             ServerMessage::Resync => {
                 self.alarms.clear();
                 self.readings.clear();
+                self.gates.clear();
             }
             ServerMessage::Event(event) => {
                 self.events_seen += 1;
@@ -90,6 +93,12 @@ impl WallState {
                     if !self.alarms.iter().any(|a| a.stream == alarm.stream && a.seq == alarm.seq) {
                         self.alarms.push_front(alarm);
                         self.alarms.truncate(ALARMS_SHOWN);
+                    }
+                }
+                if let Some(tick) = event.gate() {
+                    if !self.gates.iter().any(|g| g.stream == tick.stream && g.seq == tick.seq) {
+                        self.gates.push_front(tick);
+                        self.gates.truncate(TICKS_SHOWN);
                     }
                 }
                 if let Some(tick) = event.reading() {
@@ -318,6 +327,23 @@ pub fn WallScreen(
                 .into_any()
         })
     };
+    let gate_ticker = move || {
+        state.with(|s| {
+            s.gates
+                .iter()
+                .map(|g| {
+                    view! {
+                        <li class=if g.alarm { "gate-alarm" } else { "" }>
+                            <span class="time">{local_hms(g.at)}</span>
+                            <span class="kind">{g.device_kind.label_zh()}</span>
+                            <span class="device">{g.device.to_string()}</span>
+                            <span class="value">{g.text.clone()}</span>
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
     let ticker = move || {
         state.with(|s| {
             s.readings
@@ -379,8 +405,14 @@ pub fn WallScreen(
                 </section>
             </main>
             <footer>
-                <h2>"实时读数"</h2>
-                <ul class="ticker" data-test="ticker">{ticker}</ul>
+                <div>
+                    <h2>"实时读数"</h2>
+                    <ul class="ticker" data-test="ticker">{ticker}</ul>
+                </div>
+                <div>
+                    <h2>"门禁道闸"</h2>
+                    <ul class="ticker" data-test="gates">{gate_ticker}</ul>
+                </div>
             </footer>
         </div>
     }
@@ -402,6 +434,7 @@ mod tests {
             buildings: vec![BuildingTile { id: BuildingId::new("b1"), no: 1, name: "1号楼".into(), houses: 4, health: BuildingHealth::default(), money: Default::default(), seq: 5 }],
             alarms: vec![],
             readings: vec![],
+            gates: vec![],
             open_alarms: vec![],
             devices_total: 2,
             devices_offline: 0,
@@ -482,6 +515,34 @@ mod tests {
         assert_eq!(age(chrono::TimeDelta::seconds(45)), "45秒");
         assert_eq!(age(chrono::TimeDelta::seconds(3 * 3600 + 5 * 60)), "3时05分");
         assert_eq!(age(chrono::TimeDelta::seconds(2 * 86400 + 3 * 3600)), "2天3时");
+    }
+
+    #[test]
+    fn every_gate_event_is_on_the_gate_ticker_once_and_a_forced_door_is_marked() {
+        use hutong_core::device::GateAction;
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let gate = |seq: u64, action: GateAction, plate: Option<&str>| {
+            ServerMessage::Event(LiveEvent {
+                community: CommunityId::new("c"),
+                stream: "device/c/gate-1".into(),
+                seq,
+                body: LiveBody::Device {
+                    device: DeviceId::new("gate-1"),
+                    device_kind: DeviceKind::Barrier,
+                    building: None,
+                    house: None,
+                    event: DeviceEvent::GateEventRecorded { signal: Signal { seq, boot: 0, at, seen: at }, action, plate: plate.map(str::to_string) },
+                },
+            })
+        };
+        let mut s = WallState::default();
+        s.fold(snapshot());
+        s.fold(gate(1, GateAction::VehicleIn, Some("沪A12345")));
+        s.fold(gate(1, GateAction::VehicleIn, Some("沪A12345")));
+        s.fold(gate(2, GateAction::ForcedOpen, None));
+        assert_eq!(s.gates.len(), 2);
+        assert!(s.gates[1].text.contains("沪A12345") && !s.gates[1].alarm);
+        assert!(s.gates[0].alarm, "a forced door is marked");
     }
 
     #[test]

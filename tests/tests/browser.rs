@@ -153,6 +153,11 @@ async fn the_wall_shows_buildings_and_changes_live() {
     })
     .await;
 
+    // Every gate and barrier event has its own ticker.
+    wait_for("the gate ticker", Duration::from_secs(20), async || {
+        browser.eval("document.querySelectorAll('[data-test=gates] li').length").await.as_u64().filter(|n| *n > 0)
+    })
+    .await;
     browser.screenshot("wall.png").await;
 
     // The control-room operator signs out; a cashier signs in and gets the billing desk — no

@@ -20,6 +20,7 @@ pub fn scoped_wall(app: &App, caller: &Caller, community: &str) -> Option<hutong
         let devices = app.hub.devices(community).unwrap_or_default();
         let mine: std::collections::HashSet<_> = devices.iter().filter(|d| building_visible(caller, d.building.as_ref())).map(|d| d.id.clone()).collect();
         snapshot.readings.retain(|r| mine.contains(&r.device));
+        snapshot.gates.retain(|g| mine.contains(&g.device));
         snapshot.devices_total = mine.len() as u32;
         snapshot.devices_offline = devices.iter().filter(|d| mine.contains(&d.id) && d.health == hutong_core::device::DeviceHealth::Offline).count() as u32;
     }
