@@ -62,6 +62,27 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
             }
         })
     };
+    // Wall displays: added with a name and a community; the pairing code is shown here once.
+    let display_name = RwSignal::new(String::new());
+    let display_community = RwSignal::new(communities.first().map(|c| c.0.clone()).unwrap_or_default());
+    let pairing = RwSignal::new(String::new());
+    let show_code = move |reply: Result<serde_json::Value, String>| match reply {
+        Ok(v) => {
+            let (code, name) = (v["code"].as_str().unwrap_or_default(), v["display"]["name"].as_str().unwrap_or_default());
+            pairing.set(format!("{name} 的配对码：{code}（15 分钟内在显示屏上输入）"));
+            reload();
+        }
+        Err(e) => message.set(e),
+    };
+    let add_display = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let body = serde_json::json!({"name": display_name.get_untracked(), "communities": [display_community.get_untracked()]});
+        spawn_local(async move { show_code(post_json::<_, serde_json::Value>("/api/v1/displays", &body).await) });
+    };
+    let new_code = move |id: String| {
+        spawn_local(async move { show_code(post_json::<_, serde_json::Value>(&format!("/api/v1/displays/{id}/pairing-code"), &()).await) });
+    };
+    let display_options = communities.clone();
     let role_name = move |id: &RoleId| roles.with(|r| r.iter().find(|r| r.id == *id).map_or(id.to_string(), |r| r.name.clone()));
     let options = communities.clone();
     view! {
@@ -81,7 +102,10 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
                                 <td>{s.roles.iter().map(|r| role_name(r)).collect::<Vec<_>>().join("、")}</td>
                                 <td>{scope}</td>
                                 <td>{if s.disabled { "已停用" } else { "正常" }}</td>
-                                <td>{(may_write && !s.disabled).then(|| view! { <button on:click=move |_| disable(id.clone())>"停用"</button> })}</td>
+                                <td>
+                                    {(may_write && !s.disabled).then(|| { let id = id.clone(); view! { <button on:click=move |_| disable(id.clone())>"停用"</button> } })}
+                                    {(may_write && !s.disabled && s.account.starts_with("display-")).then(|| view! { <button data-test="new-pairing-code" on:click=move |_| new_code(id.clone())>"新配对码"</button> })}
+                                </td>
                             </tr>
                         }
                     }).collect_view()}
@@ -103,6 +127,17 @@ pub fn StaffScreen(communities: Vec<(String, String)>, may_write: bool) -> impl 
                 </form>
             })}
             <p class="message" data-test="staff-message">{move || message.get()}</p>
+            {may_write.then(|| view! {
+                <h2>"监控大屏显示屏"</h2>
+                <form class="inline" on:submit=add_display data-test="display-form">
+                    <input name="display-name" placeholder="显示屏名称，如 监控中心左屏" prop:value=display_name on:input=move |ev| display_name.set(event_target_value(&ev)) />
+                    <select on:change=move |ev| display_community.set(event_target_value(&ev))>
+                        {display_options.iter().map(|(id, n)| view! { <option value=id.clone()>{n.clone()}</option> }).collect_view()}
+                    </select>
+                    <button type="submit">"添加显示屏"</button>
+                </form>
+                <p class="pairing" data-test="pairing-code">{move || pairing.get()}</p>
+            })}
             <h2>"角色"</h2>
             <table>
                 <thead><tr><th>"角色"</th><th>"权限"</th><th>"类型"</th></tr></thead>

@@ -195,6 +195,18 @@ async fn the_wall_shows_buildings_and_changes_live() {
     .await;
     assert!(table.contains("138****0003") && !table.contains("13800000003"), "{table}");
     browser.screenshot("staff.png").await;
+    // The office adds a wall display on screen and is shown its pairing code, which pairs.
+    browser
+        .eval("(() => { const i = document.querySelector('input[name=display-name]'); i.value = '监控中心左屏'; i.dispatchEvent(new Event('input', {bubbles: true})); return true; })()")
+        .await;
+    browser.eval("document.querySelector('[data-test=display-form] button').click()").await;
+    let shown = wait_for("the pairing code", Duration::from_secs(10), async || {
+        browser.eval("document.querySelector('[data-test=pairing-code]').textContent").await.as_str().filter(|t| t.contains("配对码：")).map(str::to_string)
+    })
+    .await;
+    let code = shown.split("配对码：").nth(1).and_then(|rest| rest.split('（').next()).unwrap_or_default().to_string();
+    let (status, reply) = http(server.http, "POST", "/api/v1/auth/pair", None, Some(&json!({ "code": code }).to_string())).unwrap();
+    assert_eq!(status, 200, "the code shown on screen pairs: {shown} → {reply}");
     browser.eval("document.querySelector('[data-test=tab-audit]').click()").await;
     let audit = wait_for("the audit log", Duration::from_secs(20), async || {
         let t = browser.eval("(document.querySelector('[data-test=audit-table]') || {}).textContent || ''").await;
