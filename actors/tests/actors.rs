@@ -184,6 +184,12 @@ async fn a_silent_device_raises_an_offline_alarm_when_its_interval_passes() {
     assert_eq!(resolved[0].resolved.as_ref().map(|r| r.by.is_none()), Some(true));
 }
 
+/// Moves the paused clock on by `d`: every timer due on the way fires in order, and nothing
+/// really waits (these tests run with `start_paused`).
+async fn pass(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
 /// The hub's alarms once `ready` says so (the desk hears devices asynchronously).
 async fn wait_alarms(w: &World, ready: impl Fn(&[AlarmRecord], &[AlarmRecord]) -> bool) -> (Vec<AlarmRecord>, Vec<AlarmRecord>) {
     for _ in 0..1000 {
@@ -293,7 +299,7 @@ async fn an_idle_device_sleeps_as_a_record_and_wakes_in_order_without_losing_any
     assert_eq!(w.directory.awake_devices("c1"), (1, 2));
     // Idle long enough, it gives its state back and its actor stops. (wm-1, never heard, is woken
     // by its 60 s deadline from the timer wheel, goes offline, and sleeps again two minutes later.)
-    tokio::time::sleep(hutong_actors::device::IDLE_AFTER + Duration::from_secs(90)).await;
+    pass(hutong_actors::device::IDLE_AFTER + Duration::from_secs(90)).await;
     assert_eq!(w.hub.device("c1", "wm-1").unwrap().health, DeviceHealth::Offline);
     let mut waited = 0;
     while w.directory.awake_devices("c1").0 != 0 && waited < 100 {
@@ -318,7 +324,7 @@ async fn an_idle_device_sleeps_as_a_record_and_wakes_in_order_without_losing_any
     let view = w.hub.device("c1", "wm-2").unwrap();
     assert_eq!((view.last_device_seq, view.readings), (Some(40), 40));
     // Redelivery of an old one after sleeping again is still a duplicate (its state slept with it).
-    tokio::time::sleep(hutong_actors::device::IDLE_AFTER * 2).await;
+    pass(hutong_actors::device::IDLE_AFTER * 2).await;
     assert_eq!(w.read("wm-2", 40, 1040).await, IngestOutcome::Duplicate);
 }
 
@@ -332,11 +338,11 @@ async fn water_all_night_is_a_critical_leak_alarm_the_moment_the_night_is_over()
     // The world's clock starts at 06:13 Beijing time; the night begins at 01:00 next day.
     let mut value = 10_000;
     w.read("wm-2", 1, value).await;
-    tokio::time::sleep(Duration::from_secs(19 * 3600 + 17 * 60)).await; // 01:30
+    pass(Duration::from_secs(19 * 3600 + 17 * 60)).await; // 01:30
     for seq in 2..=5 {
         value += 3;
         w.read("wm-2", seq, value).await;
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        pass(Duration::from_secs(3600)).await;
     }
     // 05:30: the night is over, and water ran through all of it.
     let leaks = |open: &[AlarmRecord]| open.iter().filter(|a| a.kind == AlarmKind::Leak).count();
@@ -360,10 +366,10 @@ async fn changed_meter_rules_reach_awake_and_sleeping_devices() {
     let rules = hutong_core::meter_rules::MeterRules { night_from_hour: 7, night_to_hour: 9, leak_min_readings: 1, ..Default::default() };
     sup.cast(community::CommunityMsg::MeterRules(rules)).unwrap();
     w.read("wm-2", 1, 2000).await;
-    tokio::time::sleep(Duration::from_secs(3600)).await; // 07:13
+    pass(Duration::from_secs(3600)).await; // 07:13
     w.read("wm-1", 2, 1001).await;
     w.read("wm-2", 2, 2001).await;
-    tokio::time::sleep(Duration::from_secs(2 * 3600)).await; // 09:13
+    pass(Duration::from_secs(2 * 3600)).await; // 09:13
     w.read("wm-1", 3, 1002).await;
     w.read("wm-2", 3, 2002).await;
     let (open, _) = wait_alarms(&w, |open, _| open.iter().filter(|a| a.kind == AlarmKind::Leak).count() == 2).await;

@@ -85,9 +85,9 @@ impl AlarmRecord {
     }
 }
 
+/// The key an open alarm is folded under: its kind (the variant's name) and its device.
 fn condition(kind: AlarmKind, device: &DeviceId) -> String {
-    let kind = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    format!("{kind}/{device}")
+    format!("{kind:?}/{device}")
 }
 
 /// How the wall lists open alarms: most severe first, then newest.

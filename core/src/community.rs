@@ -264,7 +264,7 @@ mod tests {
     use super::*;
 
     fn plan(rooms: &[(&str, &str)]) -> CommunityPlan {
-        let rooms = rooms.iter().map(|(room, area)| RoomPlan { room: room.to_string(), area: area.parse().unwrap() }).collect();
+        let rooms = rooms.iter().map(|(room, area)| RoomPlan { room: room.to_string(), area: area.parse().unwrap_or_default() }).collect();
         CommunityPlan {
             id: "taoyuan".into(),
             name: "桃园".into(),
@@ -275,10 +275,10 @@ mod tests {
 
     #[test]
     fn a_plan_builds_the_tree_with_ids_addresses_find_and_refuses_what_could_not_be_one() {
-        let c = plan(&[("101", "88.456"), ("102", "90")]).build().unwrap();
+        let Ok(c) = plan(&[("101", "88.456"), ("102", "90")]).build() else { panic!("a good plan was refused") };
         assert_eq!((c.buildings[0].id.as_str(), c.buildings[0].name.as_str()), ("taoyuan-b03", "3号楼"));
-        let address: HouseAddress = "桃园-3-1-101".parse().unwrap();
-        let (_, house) = c.find_house(&address).unwrap();
+        let Ok(address) = "桃园-3-1-101".parse::<HouseAddress>() else { panic!("an address that parses") };
+        let Some((_, house)) = c.find_house(&address) else { panic!("the plan's house is found by its address") };
         assert_eq!((house.id.as_str(), house.area), ("taoyuan-3-1-101", Decimal::new(8846, 2)));
         assert_eq!(plan(&[("101", "1"), ("101", "2")]).build(), Err(PlanError::DuplicateRoom("3-1-101".into())));
         assert_eq!(plan(&[("1 01", "1")]).build(), Err(PlanError::BadRoom("3-1-1 01".into())));

@@ -206,12 +206,17 @@ mod tests {
     /// A reading at a local wall time of the meter's zone; `seq` keeps growing.
     fn read(state: &mut DeviceState, local: (i32, u32, u32, u32, u32), value: Decimal) -> Vec<DeviceEvent> {
         let (y, mo, d, h, mi) = local;
-        let at = state.context.tz.with_ymd_and_hms(y, mo, d, h, mi, 0).earliest().unwrap().with_timezone(&Utc);
+        let Some(local) = state.context.tz.with_ymd_and_hms(y, mo, d, h, mi, 0).earliest() else { panic!("{y}-{mo}-{d} {h}:{mi} is not a local time") };
+        let at = local.with_timezone(&Utc);
         let seq = state.last_seq.map_or(1, |s| s + 1);
         let command = DeviceCommand::RecordReading { signal: Signal { seq, boot: 0, at, seen: at }, value };
-        let events = state.decide(&command).unwrap();
+        let Ok(events) = state.decide(&command) else { panic!("a reading was refused") };
         events.iter().for_each(|e| state.apply(e));
         events
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
     }
 
     fn leaks(events: &[DeviceEvent]) -> Vec<(NaiveDate, u32)> {
@@ -230,7 +235,7 @@ mod tests {
         // The first reading after 05:00 closes the night: four readings, every one with water.
         v += Decimal::new(3, 2);
         let events = read(&mut m, (2026, 12, 1, 6, 0), v);
-        assert_eq!(leaks(&events), vec![(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(), 4)]);
+        assert_eq!(leaks(&events), vec![(day(2026, 12, 1), 4)]);
         assert_eq!(m.health(), DeviceHealth::Anomaly);
         // Said once: the next reading of the day says nothing more.
         assert!(leaks(&read(&mut m, (2026, 12, 1, 7, 0), v + Decimal::ONE)).is_empty());
@@ -268,7 +273,7 @@ mod tests {
             assert!(leaks(&read(&mut m, (2026, 11, 1, hour, 30), v)).is_empty());
         }
         let events = read(&mut m, (2026, 11, 1, 5, 15), v + Decimal::new(1, 1));
-        assert_eq!(leaks(&events), vec![(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), 4)]);
+        assert_eq!(leaks(&events), vec![(day(2026, 11, 1), 4)]);
     }
 
     fn out_of_range(events: &[DeviceEvent]) -> Option<u32> {
@@ -313,7 +318,7 @@ mod tests {
         let range = MeterRules { water_month: UseRange::new(10, 5), ..MeterRules::default() };
         assert_eq!(range.check(), Err(RulesError::BadRange));
         let wrapped = MeterRules { night_from_hour: 23, night_to_hour: 5, ..MeterRules::default() };
-        let at = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 12, 31, 23, 30, 0).unwrap();
-        assert_eq!(wrapped.night_of(&at), NaiveDate::from_ymd_opt(2027, 1, 1), "a night that wraps midnight is named by the day it ends");
+        let at = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 12, 31, 23, 30, 0).single();
+        assert_eq!(at.and_then(|at| wrapped.night_of(&at)), Some(day(2027, 1, 1)), "a night that wraps midnight is named by the day it ends");
     }
 }

@@ -95,6 +95,19 @@ impl App {
         if self.ready.load(Ordering::Acquire) { Ok(()) } else { Err(ApiError::NotReady) }
     }
 
+    /// The registry of communities and devices, once recovered.
+    pub fn registered(&self) -> Result<&hutong_actors::journaled::Shared<hutong_core::registry::Registry>, ApiError> {
+        self.registry.get().map(|r| &**r).ok_or(ApiError::NotReady)
+    }
+
+    /// Journals a registry change, then tells the community's actors. A node that does not run
+    /// the community has no supervisor for it: its next start reads the registry.
+    pub async fn change_registry(&self, command: hutong_core::registry::RegistryCommand, then: hutong_actors::community::CommunityMsg, community: &str) -> Result<(), ApiError> {
+        self.registered()?.execute(&command, self.clock.now().timestamp_millis()).await?;
+        let _ = self.directory.tell_community(community, then);
+        Ok(())
+    }
+
     /// A community this node runs, once it is ready.
     pub fn community(&self, id: &str) -> Result<Arc<Community>, ApiError> {
         self.ready()?;

@@ -57,15 +57,6 @@ pub struct Retirement {
     reason: String,
 }
 
-/// Journals a registry change and tells the community's actors.
-async fn change(app: &App, command: RegistryCommand, then: CommunityMsg, community: &str) -> Result<(), ApiError> {
-    let registry = app.registry.get().ok_or(ApiError::NotReady)?;
-    registry.execute(&command, app.clock.now().timestamp_millis()).await?;
-    // A node that does not run the community has no supervisor for it: its next start reads the registry.
-    let _ = app.directory.tell_community(community, then);
-    Ok(())
-}
-
 /// A butler places devices only in their own buildings.
 fn placeable(caller: &Caller, building: Option<&BuildingId>) -> Result<(), ApiError> {
     if building_visible(caller, building) {
@@ -93,7 +84,7 @@ pub async fn register(
         house: body.house.map(HouseId::new),
         heartbeat_secs: body.heartbeat_secs.unwrap_or(default_heartbeat),
     };
-    change(&app, RegistryCommand::AddDevice(spec.clone()), CommunityMsg::AddDevice(spec.clone()), &community).await?;
+    app.change_registry(RegistryCommand::AddDevice(spec.clone()), CommunityMsg::AddDevice(spec.clone()), &community).await?;
     let target = format!("{community}/{}", spec.id);
     app.identity.audit(audit_entry(&caller, "device.register", &target, None, serde_json::to_value(&spec).ok())).await.map_err(internal)?;
     Ok(Json(spec))
@@ -110,7 +101,7 @@ pub async fn place(
     let building = body.building.map(BuildingId::new);
     placeable(&caller, building.as_ref())?;
     let spec = DeviceSpec { building, house: body.house.map(HouseId::new), heartbeat_secs: body.heartbeat_secs, ..current.clone() };
-    change(&app, RegistryCommand::ChangeDevice(spec.clone()), CommunityMsg::ChangeDevice(spec.clone()), &community).await?;
+    app.change_registry(RegistryCommand::ChangeDevice(spec.clone()), CommunityMsg::ChangeDevice(spec.clone()), &community).await?;
     let target = format!("{community}/{device}");
     app.identity.audit(audit_entry(&caller, "device.place", &target, serde_json::to_value(&current).ok(), serde_json::to_value(&spec).ok())).await.map_err(internal)?;
     Ok(Json(spec))
@@ -126,7 +117,7 @@ pub async fn retire(
     let Json(body) = body.map_err(ApiError::body)?;
     let at = chrono::Utc::now();
     let command = RegistryCommand::RetireDevice { community: community.clone(), device: device.clone(), at, reason: body.reason.trim().to_string() };
-    change(&app, command, CommunityMsg::RetireDevice(DeviceId::new(&device)), &community).await?;
+    app.change_registry(command, CommunityMsg::RetireDevice(DeviceId::new(&device)), &community).await?;
     // No key of a retired device is accepted again, and its connection closes now.
     app.keyring.revoke(&community, &device, at.timestamp_millis()).await?;
     let target = format!("{community}/{device}");
@@ -154,7 +145,7 @@ pub async fn import(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     });
     let parsed = crate::billing::upload::read(body, reader).await?.finish();
     let (mut errors, mut bad_rows) = (parsed.errors, parsed.bad_rows);
-    let registry = app.registry.get().ok_or(ApiError::NotReady)?;
+    let registry = app.registered()?;
     {
         let current = registry.read();
         for (row, spec) in &parsed.devices {
@@ -182,7 +173,6 @@ pub async fn import(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
 /// A device in service that the caller may see, or 404.
 fn registered(app: &App, caller: &Caller, community: &str, device: &str) -> Result<DeviceSpec, ApiError> {
     app.community(community)?;
-    let registry = app.registry.get().ok_or(ApiError::NotReady)?;
-    let spec = registry.read().device(community, device).cloned();
+    let spec = app.registered()?.read().device(community, device).cloned();
     spec.filter(|s| building_visible(caller, s.building.as_ref())).ok_or_else(|| ApiError::not_found("设备", "device", device))
 }

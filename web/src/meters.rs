@@ -16,15 +16,14 @@ use crate::audit::audit_entry;
 use crate::auth::Caller;
 use crate::error::ApiError;
 
-fn registered(app: &App) -> Result<&hutong_actors::journaled::Shared<hutong_core::registry::Registry>, ApiError> {
-    app.registry.get().map(|r| &**r).ok_or(ApiError::NotReady)
+fn rules_of(app: &App, community: &str) -> Result<MeterRules, ApiError> {
+    app.community(community)?;
+    let registration = app.registered()?.read().community(community).map(|r| r.community.meter_rules.clone());
+    registration.ok_or_else(|| ApiError::not_found("小区", "community", community))
 }
 
 pub async fn get(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<MeterRules>, ApiError> {
-    app.community(&community)?;
-    let registry = registered(&app)?.read();
-    let registration = registry.communities.iter().find(|r| r.community.id.as_str() == community);
-    registration.map(|r| Json(r.community.meter_rules.clone())).ok_or_else(|| ApiError::not_found("小区", "community", &community))
+    rules_of(&app, &community).map(Json)
 }
 
 pub async fn put(
@@ -33,13 +32,10 @@ pub async fn put(
     Path(community): Path<String>,
     body: Result<Json<MeterRules>, JsonRejection>,
 ) -> Result<Json<MeterRules>, ApiError> {
-    app.community(&community)?;
+    let before = rules_of(&app, &community)?;
     let Json(rules) = body.map_err(ApiError::body)?;
-    let before = get(State(app.clone()), Path(community.clone())).await?.0;
     let command = RegistryCommand::SetMeterRules { community: community.clone(), rules: rules.clone() };
-    registered(&app)?.execute(&command, app.clock.now().timestamp_millis()).await?;
-    // A node that does not run the community has no supervisor for it: its own start reads the registry.
-    let _ = app.directory.tell_community(&community, CommunityMsg::MeterRules(rules.clone()));
+    app.change_registry(command, CommunityMsg::MeterRules(rules.clone()), &community).await?;
     let audit = audit_entry(&caller, "meters.rules", &community, serde_json::to_value(&before).ok(), serde_json::to_value(&rules).ok());
     app.identity.audit(audit).await.map_err(crate::error::internal)?;
     Ok(Json(rules))

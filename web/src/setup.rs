@@ -22,7 +22,7 @@ pub async fn create(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
     app.ready()?;
     let Json(plan) = body.map_err(ApiError::body)?;
     let community = plan.build()?;
-    let registry = app.registry.get().ok_or(ApiError::NotReady)?;
+    let registry = app.registered()?;
     if registry.read().has(community.id.as_str()) {
         return Err(ApiError::Conflict { zh: format!("小区编号 {} 已被使用", community.id), en: format!("community id {} is taken", community.id) });
     }
