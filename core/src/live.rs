@@ -1,6 +1,8 @@
-//! What the server streams to screens over `/ws`: first a snapshot, then live events, and a
+//! What the server streams to screens over `/ws`: first a snapshot, then live events (a frame of them per screen tick), and a
 //! `resync` when the client fell behind and must start over. Shared by the server and the WASM
 //! dashboards so both sides read the same shapes.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -20,8 +22,50 @@ pub enum ServerMessage {
     MoneySnapshot(MoneySnapshot),
     /// One change, after the snapshot.
     Event(LiveEvent),
+    /// The changes of one screen tick, in order: what the server sends (one frame per tick,
+    /// the same bytes to every screen that may see them).
+    Events { events: Vec<LiveEvent> },
     /// The client fell behind: drop what it has and reload.
     Resync,
+}
+
+impl ServerMessage {
+    /// The changes this message carries: one event, a tick's batch, or none.
+    pub fn events(&self) -> &[LiveEvent] {
+        match self {
+            ServerMessage::Event(e) => std::slice::from_ref(e),
+            ServerMessage::Events { events } => events,
+            _ => &[],
+        }
+    }
+}
+
+/// What a screen may see of a community: every building, or only some (a butler's). Screens with
+/// the same sight share one stream of frames and one cached snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sight {
+    All,
+    Buildings(BTreeSet<BuildingId>),
+}
+
+impl Sight {
+    /// A scope's buildings (none listed: all of them).
+    pub fn of(buildings: &BTreeSet<BuildingId>) -> Sight {
+        if buildings.is_empty() { Sight::All } else { Sight::Buildings(buildings.clone()) }
+    }
+
+    /// Whether something of `building` is in sight; something of no building (a gate at the
+    /// community's entrance) is for those who see every building.
+    pub fn sees(&self, building: Option<&BuildingId>) -> bool {
+        match self {
+            Sight::All => true,
+            Sight::Buildings(mine) => building.is_some_and(|b| mine.contains(b)),
+        }
+    }
+
+    pub fn sees_body(&self, body: &LiveBody) -> bool {
+        self.sees(body.building())
+    }
 }
 
 /// A change, as streamed. `(stream, seq)` orders changes of one actor; a client ignores an event
@@ -59,6 +103,18 @@ pub enum LiveBody {
     MoneyDetail(BuildingMoneyView),
     /// An alarm as it now stands, after it was raised, seen again, acknowledged or resolved.
     Alarm { alarm: crate::alarm::AlarmRecord },
+}
+
+impl LiveBody {
+    /// The building the change belongs to, if any.
+    pub fn building(&self) -> Option<&BuildingId> {
+        match self {
+            LiveBody::Device { building, .. } => building.as_ref(),
+            LiveBody::Building { building, .. } | LiveBody::Money { building, .. } => Some(building),
+            LiveBody::MoneyDetail(view) => Some(&view.building),
+            LiveBody::Alarm { alarm } => alarm.building.as_ref(),
+        }
+    }
 }
 
 /// One building's money as the money screens hold it: its name, the community's date the
@@ -101,6 +157,7 @@ impl MoneyState {
                     self.buildings.insert(view.building.clone(), (seq, view));
                 }
             }
+            ServerMessage::Events { events } => events.into_iter().for_each(|e| self.fold(ServerMessage::Event(e))),
             ServerMessage::Resync => self.buildings.clear(),
             ServerMessage::Snapshot(_) | ServerMessage::Event(_) => {}
         }

@@ -117,7 +117,7 @@ pub fn ChartScreen(community: String) -> impl IntoView {
         format!("/ws/money?community={community}"),
         move |batch| {
             let mine = shown.get_untracked();
-            let touched = batch.iter().any(|m| matches!(m, ServerMessage::Event(e) if matches!(&e.body, LiveBody::MoneyDetail(v) if v.building.as_str() == mine)));
+            let touched = batch.iter().flat_map(ServerMessage::events).any(|e| matches!(&e.body, LiveBody::MoneyDetail(v) if v.building.as_str() == mine));
             if touched {
                 refresh.update(|n| *n += 1);
             }

@@ -17,13 +17,19 @@ impl DeskFeed {
     /// Folds one message; `true` when the rows on screen may no longer be right.
     pub fn fold(&mut self, message: ServerMessage) -> bool {
         match message {
-            ServerMessage::Event(LiveEvent { body: LiveBody::MoneyDetail(money), .. }) => {
-                self.moved.insert(money.building);
-                true
-            }
             // (Re)connected or fell behind: whatever happened meanwhile is unknown.
             ServerMessage::MoneySnapshot(_) | ServerMessage::Resync => true,
-            ServerMessage::Snapshot(_) | ServerMessage::Event(_) => false,
+            ServerMessage::Snapshot(_) => false,
+            changes => {
+                let mut moved = false;
+                for event in changes.events() {
+                    if let LiveBody::MoneyDetail(money) = &event.body {
+                        self.moved.insert(money.building.clone());
+                        moved = true;
+                    }
+                }
+                moved
+            }
         }
     }
 

@@ -62,6 +62,7 @@ impl WallState {
                 self.readings.clear();
                 self.gates.clear();
             }
+            ServerMessage::Events { events } => events.into_iter().for_each(|e| self.fold(ServerMessage::Event(e))),
             ServerMessage::Event(event) => {
                 self.events_seen += 1;
                 if let LiveBody::Building { building, health } = &event.body {

@@ -261,7 +261,31 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     out
 }
 
-pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A client's WebSocket; a frame of several events is read one event at a time (`next_json`).
+pub struct Ws {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    /// Events of a frame not read yet.
+    pending: std::collections::VecDeque<Value>,
+}
+
+impl From<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>> for Ws {
+    fn from(socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>) -> Self {
+        Ws { socket, pending: Default::default() }
+    }
+}
+
+impl std::ops::Deref for Ws {
+    type Target = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+    fn deref(&self) -> &Self::Target {
+        &self.socket
+    }
+}
+
+impl std::ops::DerefMut for Ws {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.socket
+    }
+}
 
 /// Opens `/ws` for a community with a session token and returns it with the snapshot it sent first.
 pub async fn ws_connect(http: SocketAddr, community: &str, token: &str) -> (Ws, Value) {
@@ -281,15 +305,51 @@ pub async fn ws_open_at(http: SocketAddr, path: &str, token: &str) -> Result<Ws,
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = format!("ws://{http}{path}").into_client_request()?;
     request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
+    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| Ws::from(ws))
 }
 
+/// Opens a WebSocket whose client takes at most a few KiB into its kernel buffer: the server's
+/// writes stall as soon as this client stops reading (a phone gone into a tunnel).
+pub async fn ws_open_small_window(http: SocketAddr, path: &str, token: &str) -> Ws {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(http).await.unwrap();
+    let mut request = format!("ws://{http}{path}").into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (ws, _) = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    Ws::from(ws)
+}
+
+/// A gate's event as it sends it.
+pub fn gate_event(seq: u64, action: &str) -> String {
+    format!(r#"{{"seq":{seq},"ts":{},"action":"{action}"}}"#, now_ms())
+}
+
+/// The building a live event belongs to (`null` when none).
+pub fn event_building(event: &Value) -> Value {
+    let body = &event["body"];
+    body.get("building").or_else(|| body["alarm"].get("building")).cloned().unwrap_or(Value::Null)
+}
+
+/// The next message, where each event of a frame of events (`{"type":"events"}`) is a message
+/// of its own (`{"type":"event",…}`), in order.
 pub async fn next_json(ws: &mut Ws) -> Option<Value> {
     loop {
-        match ws.next().await? {
-            Ok(Message::Text(t)) => return serde_json::from_str(&t).ok(),
+        if let Some(event) = ws.pending.pop_front() {
+            return Some(event);
+        }
+        let message: Value = match ws.socket.next().await? {
+            Ok(Message::Text(t)) => serde_json::from_str(&t).ok()?,
             Ok(_) => continue,
             Err(_) => return None,
+        };
+        if message["type"] != "events" {
+            return Some(message);
+        }
+        for mut event in message["events"].as_array().cloned().unwrap_or_default() {
+            event["type"] = "event".into();
+            ws.pending.push_back(event);
         }
     }
 }

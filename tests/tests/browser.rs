@@ -65,7 +65,7 @@ impl Browser {
         })
         .await;
         let (ws, _) = tokio_tungstenite::connect_async(page_ws).await.expect("DevTools socket");
-        Browser { child, ws, next_id: 0, profile: profile.to_path_buf() }
+        Browser { child, ws: Ws::from(ws), next_id: 0, profile: profile.to_path_buf() }
     }
 
     async fn call(&mut self, method: &str, params: Value) -> Value {

@@ -355,3 +355,103 @@ async fn an_external_broker_asks_hutong_who_connects_and_the_nodes_share_the_sub
     let (status, _) = http(plain.http, "POST", "/api/v1/mqtt/auth", Some(token), Some(&auth("m", &me, &key).to_string())).unwrap();
     assert_eq!(status, 404);
 }
+
+/// Publishes `count` messages from a device, each acknowledged (durable) before the next.
+async fn publish_many(server: &Server, device: &str, channel: &str, count: u64, payload: impl Fn(u64) -> String) {
+    let key = server.device_key("heyuan", device);
+    let mut client = Device::connect("127.0.0.1", server.mqtt_port, &format!("load-{device}"), &format!("heyuan/{device}"), &key).await;
+    let topic = format!("hutong/heyuan/devices/{device}/{channel}");
+    for seq in 1..=count {
+        client.publish(&topic, payload(seq)).await;
+    }
+}
+
+/// Events read until `total` device events came (or 10 s passed without one).
+async fn device_events(ws: &mut Ws, total: usize) -> Vec<serde_json::Value> {
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    while seen.iter().filter(|e| e["body"]["kind"] == "device").count() < total {
+        let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(10), next_json(ws)).await else { break };
+        if e["type"] == "event" {
+            seen.push(e);
+        }
+    }
+    seen
+}
+
+/// R2/R3 fan-out: under a load from five devices at once, a butler's socket gets every event of
+/// their building and not one of another building's or the community's entrance, while the
+/// control room's gets them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_butlers_socket_gets_all_of_their_building_and_nothing_else_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let (mut butler, snapshot) = ws_connect(server.http, "heyuan", &server.login("butler")).await;
+    let tiles: Vec<&str> = snapshot["buildings"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(tiles, ["heyuan-b01"], "the butler's snapshot is their building only");
+    let (mut control, _) = ws_connect(server.http, "heyuan", &server.login("control")).await;
+    const EACH: u64 = 60;
+    let mine = ["wm-1-1-101", "gate-1"];
+    let others = ["wm-2-1-101", "gate-2", "barrier-1"];
+    let mut load = Vec::new();
+    for device in mine.iter().chain(&others) {
+        let server = &server;
+        load.push(async move {
+            if device.starts_with("wm") {
+                publish_many(server, device, "telemetry", EACH, |seq| telemetry(seq, &format!("{}.5", 100 + seq))).await
+            } else {
+                publish_many(server, device, "event", EACH, |seq| gate_event(seq, "opened_by_card")).await
+            }
+        });
+    }
+    futures_util::future::join_all(load).await;
+    let all = device_events(&mut control, 5 * EACH as usize).await;
+    assert_eq!(all.iter().filter(|e| e["body"]["kind"] == "device").count(), 5 * EACH as usize, "the control room got every device event");
+    let theirs = device_events(&mut butler, 2 * EACH as usize).await;
+    assert_eq!(theirs.iter().filter(|e| e["body"]["kind"] == "device").count(), 2 * EACH as usize, "the butler got every event of their building");
+    // Whatever else arrives for a while is still theirs only.
+    let mut more = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(300), next_json(&mut butler)).await {
+        more.push(e);
+    }
+    for e in theirs.iter().chain(more.iter().filter(|e| e["type"] == "event")) {
+        assert_eq!(event_building(e), "heyuan-b01", "the butler saw another building's event: {e}");
+    }
+}
+
+/// A socket whose client stops reading falls behind alone: the others get every event at once,
+/// and it is told to resync (then sent a fresh snapshot) when it reads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_stops_reading_is_resynced_and_nobody_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let control = server.login("control");
+    let mut stalled = ws_open_small_window(server.http, "/ws?community=heyuan", &control).await;
+    assert_eq!(next_json(&mut stalled).await.unwrap()["type"], "snapshot");
+    let (mut live, _) = ws_connect(server.http, "heyuan", &control).await;
+    const GATE_EVENTS: u64 = 1_200;
+    let reader = tokio::spawn(async move {
+        let mut last = (0, Instant::now());
+        while last.0 < GATE_EVENTS {
+            let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(10), next_json(&mut live)).await else { break };
+            if e["body"]["device"] == "gate-1" && e["body"]["event"]["action"] == "opened_by_card" {
+                last = (last.0 + 1, Instant::now());
+            }
+        }
+        last
+    });
+    // Each its own frame at once (gate events do not wait for a tick): far more than the
+    // stalled client's kernel buffers and its topic's ring hold.
+    publish_many(&server, "gate-1", "event", GATE_EVENTS, |seq| gate_event(seq, "opened_by_card")).await;
+    let published = Instant::now();
+    let (seen, at) = reader.await.unwrap();
+    assert_eq!(seen, GATE_EVENTS, "the reading socket got every gate event");
+    assert!(at.saturating_duration_since(published) < Duration::from_secs(1), "and the last within a second of its publish");
+    // The stalled client reads again: a resync, a fresh snapshot, then live events.
+    let resynced = wait_for("a resync on the stalled socket", Duration::from_secs(10), async || {
+        let e = tokio::time::timeout(Duration::from_millis(100), next_json(&mut stalled)).await.ok().flatten()?;
+        (e["type"] == "resync").then_some(())
+    });
+    resynced.await;
+    assert_eq!(next_json(&mut stalled).await.unwrap()["type"], "snapshot", "a snapshot follows the resync");
+    assert!(server.metric("hutong_ws_resyncs_total{feed=\"wall\"}") >= 1);
+}

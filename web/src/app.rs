@@ -24,6 +24,8 @@ pub struct App {
     /// Hutong's own MQTT endpoint, once it listens (not with an external broker): commands to devices.
     pub endpoint: std::sync::OnceLock<Arc<hutong_device_bridge::endpoint::Endpoint>>,
     pub hub: Arc<LiveHub>,
+    /// From the hub's outbox to the screens: topics, frames per tick, cached snapshots.
+    pub fanout: Arc<crate::fanout::Fanout>,
     pub directory: Arc<Directory>,
     /// The communities this deployment runs and their devices (set once recovered).
     pub registry: std::sync::OnceLock<Arc<hutong_actors::journaled::Shared<hutong_core::registry::Registry>>>,
@@ -64,14 +66,16 @@ impl App {
         let outbox = Outbox::open(journal.clone(), Default::default(), hutong_core::outbox::RetryPolicy::default()).await?;
         let identity = Identity::open(journal.clone(), chrono::TimeDelta::hours(12), outbox.clone()).await?;
         let keyring = hutong_device_bridge::keys::Keyring::open(journal.clone(), b"in-memory device secret").await?;
+        let metrics = Metrics::new();
         Ok(Arc::new(App {
             identity,
             keyring,
             endpoint: Default::default(),
             hub: LiveHub::new(),
+            fanout: crate::fanout::Fanout::new(metrics.clone()),
             directory: Arc::new(Directory::new()),
             registry: std::sync::OnceLock::new(),
-            metrics: Metrics::new(),
+            metrics,
             ready: AtomicBool::new(true),
             assets: PathBuf::from("dashboards/dist"),
             shutdown: CancellationToken::new(),

@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
-use hutong_core::live::{LiveBody, LiveEvent, ServerMessage};
+use hutong_core::live::{LiveBody, ServerMessage};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -101,8 +101,12 @@ pub async fn run(args: BillRunArgs) -> anyhow::Result<()> {
             let mut seen = BTreeSet::new();
             while let Some(Ok(message)) = ws.next().await {
                 let Ok(text) = message.into_text() else { continue };
-                let Ok(ServerMessage::Event(LiveEvent { body: LiveBody::MoneyDetail(money), .. })) = serde_json::from_str(&text) else { continue };
-                seen.insert(money.building);
+                let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else { continue };
+                for event in message.events() {
+                    if let LiveBody::MoneyDetail(money) = &event.body {
+                        seen.insert(money.building.clone());
+                    }
+                }
                 bar(seen.len(), buildings);
             }
         }))

@@ -34,6 +34,7 @@ pub mod config;
 pub mod devices;
 pub mod displays;
 pub mod error;
+pub mod fanout;
 pub mod identity;
 pub mod journal_cli;
 pub mod meters;

@@ -42,6 +42,19 @@ pub struct DemoOptions {
     pub print_sign_ins: bool,
 }
 
+/// What the kernel may hold of a connection's unsent bytes (Linux doubles it for its own use).
+/// Small enough that a client that stops reading stalls our writes to it early — a screen is
+/// then resynced or dropped (see `ws`) — instead of piling megabytes per socket in the kernel
+/// across 10,000 screens; large enough for an export at a few MB/s over a slow link.
+const SEND_BUFFER: usize = 64 * 1024;
+
+/// Every accepted connection: no Nagle delay (a screen's frame leaves when it is written, not
+/// after the client's delayed ACK), and a bounded send buffer.
+pub fn tune_connection(tcp: &tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let _ = socket2::SockRef::from(tcp).set_send_buffer_size(SEND_BUFFER);
+}
+
 /// Sign-ins the demo creates, printed on start.
 pub const DEMO_ACCOUNTS: &[(&str, BuiltinRole, &str)] = &[
     ("admin", BuiltinRole::Admin, "荷花苑 + 莲园"),
@@ -108,16 +121,19 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         follow_keys(keyring.clone(), std::time::Duration::from_millis(250), shutdown.clone());
     }
     let metrics = Metrics::new();
-    metrics.describe("hutong_ws_clients", "WebSocket clients connected");
-    metrics.describe("hutong_ws_resyncs_total", "Times a slow WebSocket client was told to resync");
+    metrics.describe("hutong_ws_clients", "WebSocket clients connected, by feed and client (staff, display, owner)");
     metrics.describe("hutong_sign_ins_total", "Sign-in attempts by outcome (ok, failed, locked, too_long); only attempts on real accounts are audited");
     metrics.describe("hutong_quarantined_streams", "Journal streams holding a record that cannot be applied (writes refused; see hutong journal inspect)");
     metrics.describe("hutong_stream_quarantined_at", "The seq of the record that stopped a quarantined stream");
+    let hub = LiveHub::new();
+    let fanout = crate::fanout::Fanout::new(metrics.clone());
+    tokio::spawn(fanout.clone().run(hub.clone(), shutdown.clone()));
     let app = Arc::new(App {
         identity: identity.clone(),
         keyring: keyring.clone(),
         endpoint: Default::default(),
-        hub: LiveHub::new(),
+        hub,
+        fanout,
         directory: Arc::new(Directory::new()),
         registry: std::sync::OnceLock::new(),
         metrics: metrics.clone(),
@@ -155,7 +171,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
                 let listener = crate::tls::TlsListener::new(listener, tls)?;
                 axum::serve(listener, service).with_graceful_shutdown(http_shutdown.cancelled_owned()).await
             }
-            None => axum::serve(listener, service).with_graceful_shutdown(http_shutdown.cancelled_owned()).await,
+            None => axum::serve(crate::tls::PlainListener(listener), service).with_graceful_shutdown(http_shutdown.cancelled_owned()).await,
         }
     });
 

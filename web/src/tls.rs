@@ -29,6 +29,30 @@ impl Connected<IncomingStream<'_, TcpListener>> for Peer {
     }
 }
 
+/// Plain HTTP's listener: each connection tuned as it is accepted (`server::tune_connection`).
+pub struct PlainListener(pub TcpListener);
+
+impl Listener for PlainListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let accepted = Listener::accept(&mut self.0).await;
+        crate::server::tune_connection(&accepted.0);
+        accepted
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+impl Connected<IncomingStream<'_, PlainListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, PlainListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 impl Connected<IncomingStream<'_, TlsListener>> for Peer {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
         Peer(*stream.remote_addr())
@@ -70,6 +94,7 @@ impl TlsListener {
                 if tx.is_closed() {
                     return;
                 }
+                crate::server::tune_connection(&stream);
                 let (acceptor, handed) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIME, acceptor.accept(stream)).await {

@@ -331,12 +331,14 @@ async fn read_socket(
             Some("resync") => {
                 seen.resyncs.fetch_add(1, Ordering::Relaxed);
             }
-            Some("event") if value["body"]["event"]["type"] == "reading_accepted" => {
-                seen.events.fetch_add(1, Ordering::Relaxed);
-                if seen.recording.load(Ordering::Relaxed) {
-                    if let Some(at) = value["body"]["event"]["signal"]["at"].as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
-                        let us = (now - at).num_microseconds().unwrap_or(0).max(0) as u64;
-                        seen.latencies_us.lock().unwrap().push(us);
+            Some("events") => {
+                for event in value["events"].as_array().into_iter().flatten().filter(|e| e["body"]["event"]["type"] == "reading_accepted") {
+                    seen.events.fetch_add(1, Ordering::Relaxed);
+                    if seen.recording.load(Ordering::Relaxed) {
+                        if let Some(at) = event["body"]["event"]["signal"]["at"].as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
+                            let us = (now - at).num_microseconds().unwrap_or(0).max(0) as u64;
+                            seen.latencies_us.lock().unwrap().push(us);
+                        }
                     }
                 }
             }

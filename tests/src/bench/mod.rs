@@ -9,11 +9,14 @@
 //! - [`import`]: reading and checking a 100k-row CSV and XLSX, and issuing their bills.
 //! - [`payments`]: a cashier's payments one after another, HTTP to durable book and audit.
 //! - [`recovery`]: a community of 100k devices and 10k houses restarted on the log journal.
+//! - [`fanout`]: 1,000 to 10,000 screens on one server while devices publish: change → last
+//!   screen, deliveries lost, memory per socket.
 //! - [`abuse`]: an anonymous flood of sign-ins and imports against the real binary: peak memory,
 //!   `/healthz` latency and the wall's live updates meanwhile.
 
 pub mod abuse;
 pub mod billing;
+pub mod fanout;
 pub mod import;
 pub mod ingest;
 pub mod payments;

@@ -25,6 +25,8 @@ enum Which {
     Abuse(bench::abuse::AbuseBench),
     /// 100k devices and 10k houses restarted on the log journal: time to ready, memory.
     Recovery(bench::recovery::RecoveryBench),
+    /// 1,000 to 10,000 WebSocket screens while devices publish: change → last screen, losses, memory.
+    Fanout(bench::fanout::FanoutBench),
 }
 
 #[tokio::main]
@@ -38,5 +40,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Payments(options) => bench::payments(options).await,
         Which::Abuse(options) => bench::abuse::abuse(options).await,
         Which::Recovery(options) => bench::recovery::recovery(options).await,
+        Which::Fanout(options) => bench::fanout::fanout(options).await,
     }
 }

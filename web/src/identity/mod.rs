@@ -79,6 +79,66 @@ pub struct Identity {
     /// Set when other nodes write the same store (see [`Identity::follow`]).
     following: std::sync::atomic::AtomicBool,
     verifier: Verifier,
+    /// Who is told when access changes: open sockets wait on it instead of asking every second.
+    pub access: AccessWatch,
+}
+
+/// Tells open sockets that access changed, so each checks its caller again at once: every socket
+/// when the organisation changed (a role, a scope, an account) or a staff member's sessions all
+/// ended; only a session's own sockets when that session ended.
+pub struct AccessWatch {
+    everyone: tokio::sync::watch::Sender<u64>,
+    sessions: std::sync::Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
+}
+
+/// What one socket waits on: a change for everyone, or for its session.
+pub struct AccessWatcher {
+    everyone: tokio::sync::watch::Receiver<u64>,
+    session: tokio::sync::watch::Receiver<u64>,
+}
+
+impl AccessWatcher {
+    /// Returns when access may have changed for this socket's caller.
+    pub async fn changed(&mut self) {
+        // A sender gone (the server stopping) wakes too; the caller then finds its session gone.
+        tokio::select! {
+            _ = self.everyone.changed() => {}
+            _ = self.session.changed() => {}
+        }
+    }
+}
+
+impl Default for AccessWatch {
+    fn default() -> Self {
+        Self { everyone: tokio::sync::watch::Sender::new(0), sessions: Default::default() }
+    }
+}
+
+impl AccessWatch {
+    /// Watches for a session's sockets (`session` is the token's hash).
+    pub fn watch(&self, session: &str) -> AccessWatcher {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let session = sessions.entry(session.to_string()).or_insert_with(|| tokio::sync::watch::Sender::new(0)).subscribe();
+        AccessWatcher { everyone: self.everyone.subscribe(), session }
+    }
+
+    /// A session's last socket closed: nothing of it is kept.
+    pub fn release(&self, session: &str) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.get(session).is_some_and(|s| s.receiver_count() == 0) {
+            sessions.remove(session);
+        }
+    }
+
+    fn everyone_changed(&self) {
+        self.everyone.send_modify(|n| *n += 1);
+    }
+
+    fn session_ended(&self, session: &str) {
+        if let Some(sender) = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get(session) {
+            sender.send_modify(|n| *n += 1);
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -167,6 +227,7 @@ impl Identity {
             session_ttl,
             following: Default::default(),
             verifier: Verifier::start(),
+            access: AccessWatch::default(),
         }))
     }
 
@@ -191,8 +252,11 @@ impl Identity {
 
     /// Folds in what other nodes wrote to the organisation and the sessions.
     pub async fn catch_up(&self) -> Result<(), JournalError> {
-        self.org.catch_up().await?;
-        self.sessions.catch_up().await?;
+        let folded = self.org.catch_up().await? + self.sessions.catch_up().await?;
+        if folded > 0 {
+            // Another node's change may be a revocation: every socket checks its caller again.
+            self.access.everyone_changed();
+        }
         Ok(())
     }
 
@@ -216,7 +280,9 @@ impl Identity {
     /// Changes the organisation: decided by `core` (a taken account, an unknown role or a
     /// community outside the company is refused) and journaled before anyone can see it.
     pub async fn change(&self, command: OrgCommand) -> Result<Vec<OrgEvent>, CommitError<OrgError>> {
-        Ok(self.org.execute(&command, Utc::now().timestamp_millis()).await?.events)
+        let events = self.org.execute(&command, Utc::now().timestamp_millis()).await?.events;
+        self.access.everyone_changed();
+        Ok(events)
     }
 
     /// Appends to the company's audit log; the entry's `seq` is its place in that log.
@@ -419,6 +485,11 @@ impl Identity {
 
     /// The caller of an open session (by token hash) as they are now — roles and scope as last
     /// changed; `None` once it ended or the account closed. Open sockets ask it every second.
+    /// When a session lapses by itself (a socket closes then, unasked).
+    pub fn session_expires(&self, token_hash: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.sessions.read().get(token_hash, now).map(|s| s.expires_at)
+    }
+
     pub fn principal_of_session(&self, token_hash: &str, now: DateTime<Utc>) -> Option<Principal> {
         let subject = self.sessions.read().get(token_hash, now)?.subject.clone();
         let org = self.org();
@@ -431,6 +502,7 @@ impl Identity {
     pub async fn revoke(&self, token_hash: &str) -> Result<(), JournalError> {
         let command = SessionCommand::Revoke { token_hash: token_hash.to_string() };
         self.sessions.execute(&command, Utc::now().timestamp_millis()).await.map_err(journal_only)?;
+        self.access.session_ended(token_hash);
         Ok(())
     }
 
@@ -438,6 +510,7 @@ impl Identity {
     pub async fn revoke_staff(&self, staff: &StaffId) -> Result<(), JournalError> {
         let command = SessionCommand::RevokeStaff { staff: staff.clone() };
         self.sessions.execute(&command, Utc::now().timestamp_millis()).await.map_err(journal_only)?;
+        self.access.everyone_changed();
         Ok(())
     }
 }
