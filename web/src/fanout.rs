@@ -24,9 +24,16 @@ use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-/// How long readings may wait to share a frame. 20 ms keeps a screen's view well inside the
-/// 50 ms budget from change to glass while 10,000 screens are written once per tick at most.
+/// The screens' tick: a frame leaves at most this often, so changes that come close together
+/// (a burst of readings) share one. 20 ms keeps a change well inside the 50 ms budget from
+/// change to glass while 10,000 screens are written at most 50 times a second.
 pub const TICK: Duration = Duration::from_millis(20);
+
+/// How long an urgent change (an alarm, money, a gate) waits for company instead of the tick:
+/// long enough that what one change sets off (a gate forced open: its event, the building's
+/// health, the alarm record — three actors, a few ms apart) shares one frame instead of sweeping
+/// every screen three times.
+pub const URGENT_GATHER: Duration = Duration::from_millis(5);
 
 /// Frames a topic keeps for sockets still writing the previous ones (about 5 s of ticks); a
 /// socket further behind resyncs.
@@ -148,23 +155,30 @@ impl Fanout {
     /// Takes the hub's outbox once per tick — at once when something urgent waits — and sends
     /// each topic its frame, until shutdown.
     pub async fn run(self: Arc<Self>, hub: Arc<LiveHub>, shutdown: CancellationToken) {
-        let mut last = Instant::now();
+        let mut last = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = hub.published() => {}
             }
-            // Readings wait for the rest of the tick so the screens get them in one frame.
-            let wait = TICK.saturating_sub(last.elapsed());
-            if !hub.urgent_waiting() && !wait.is_zero() {
+            // Readings wait for the rest of the tick (none when the last frame left a tick ago or
+            // more), so a burst shares one frame; an urgent change waits only to gather what it
+            // sets off.
+            let woke = tokio::time::Instant::now();
+            loop {
+                let until = if hub.urgent_waiting() { woke + URGENT_GATHER } else { last + TICK };
+                if tokio::time::Instant::now() >= until {
+                    break;
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = tokio::time::sleep_until(until) => break,
+                    // Something urgent may have come: look again.
                     _ = hub.published() => {}
                 }
             }
             let published = hub.take_published();
-            last = Instant::now();
+            last = tokio::time::Instant::now();
             self.send(published);
         }
     }

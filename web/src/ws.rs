@@ -298,7 +298,13 @@ async fn stream(mut socket: Socket, app: Arc<App>, community: hutong_core::Commu
     let frames_sent = app.metrics.counter("hutong_ws_frames_sent_total", &[("feed", feed.name())]);
     let bytes_sent = app.metrics.counter("hutong_ws_bytes_sent_total", &[("feed", feed.name())]);
     let latency = app.metrics.histogram("hutong_ws_publish_to_write_seconds");
-    let mut access = app.identity.access.watch(&caller.session);
+    // Futures that wait the socket's whole life are made once: made per loop they would join and
+    // leave a waiter list shared by every socket (the shutdown token's, the access watch's) on
+    // every frame.
+    let access = app.identity.access.watch(&caller.session).changed();
+    tokio::pin!(access);
+    let stopping = app.shutdown.cancelled();
+    tokio::pin!(stopping);
     let now = chrono::Utc::now();
     let Some(lapses) = app.identity.session_expires(&caller.session, now) else { return close(&mut socket, 4401, "session ended").await };
     let lapse = tokio::time::sleep((lapses - now).to_std().unwrap_or_default());
@@ -308,9 +314,9 @@ async fn stream(mut socket: Socket, app: Arc<App>, community: hutong_core::Commu
     let mut outcome = start(&mut socket, &app, &topic, false).await;
     while outcome.is_ok() {
         outcome = tokio::select! {
-            _ = app.shutdown.cancelled() => break,
+            _ = &mut stopping => break,
             _ = &mut lapse => return close(&mut socket, 4401, "session ended").await,
-            _ = access.changed() => match recheck(&app, &caller, key.community.as_str()) {
+            watcher = &mut access => match { access.set(watcher.changed()); recheck(&app, &caller, key.community.as_str()) } {
                 Recheck::Same => Ok(()),
                 Recheck::Ended => return close(&mut socket, 4401, "session ended").await,
                 Recheck::Refused => return close(&mut socket, 4403, "access changed").await,

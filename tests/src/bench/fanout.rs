@@ -56,11 +56,13 @@ pub struct FanoutBench {
 
 const PASSWORD: &str = "bench-password";
 
-/// One kind of screen: who signs in, which community and feed they watch, and (for the expected
-/// receivers of a change) which building they see — `None`: all of them.
+/// One kind of screen: the role of whoever watches it (an account the bench opens, by the
+/// company's admin), which community and feed, and which building it sees — `None`: all.
 #[derive(Clone, Copy)]
 struct Screen {
-    account: &'static str,
+    kind: &'static str,
+    role: &'static str,
+    company_admin: &'static str,
     community: &'static str,
     feed: &'static str,
     building: Option<&'static str>,
@@ -69,21 +71,27 @@ struct Screen {
 /// The mix of screens, repeated: walls most, then the money screens, a butler, the sister
 /// community and another company (that no change here concerns: they must not be woken).
 const MIX: [Screen; 20] = {
-    const CONTROL: Screen = Screen { account: "control", community: "heyuan", feed: "/ws", building: None };
-    const BUTLER: Screen = Screen { account: "butler", community: "heyuan", feed: "/ws", building: Some("heyuan-b01") };
-    const MANAGER: Screen = Screen { account: "manager", community: "heyuan", feed: "/ws/money", building: None };
-    const CASHIER: Screen = Screen { account: "cashier", community: "heyuan", feed: "/ws/money", building: None };
-    const SISTER: Screen = Screen { account: "admin", community: "lianyuan", feed: "/ws", building: None };
-    const SISTER_MONEY: Screen = Screen { account: "manager", community: "lianyuan", feed: "/ws/money", building: None };
-    const OTHER: Screen = Screen { account: "meiyuan-admin", community: "meiyuan", feed: "/ws", building: None };
+    const fn screen(kind: &'static str, role: &'static str, community: &'static str, feed: &'static str, building: Option<&'static str>) -> Screen {
+        let company_admin = if matches!(community.as_bytes(), b"meiyuan") { "meiyuan-admin" } else { "admin" };
+        Screen { kind, role, company_admin, community, feed, building }
+    }
+    const CONTROL: Screen = screen("control", "control_room", "heyuan", "/ws", None);
+    const BUTLER: Screen = screen("butler", "butler", "heyuan", "/ws", Some("heyuan-b01"));
+    const MANAGER: Screen = screen("manager", "manager", "heyuan", "/ws/money", None);
+    const CASHIER: Screen = screen("cashier", "cashier", "heyuan", "/ws/money", None);
+    const SISTER: Screen = screen("sister", "control_room", "lianyuan", "/ws", None);
+    const SISTER_MONEY: Screen = screen("sister-money", "manager", "lianyuan", "/ws/money", None);
+    const OTHER: Screen = screen("other", "control_room", "meiyuan", "/ws", None);
     [
         CONTROL, CONTROL, CONTROL, CONTROL, CONTROL, CONTROL, CONTROL, CONTROL, BUTLER, BUTLER, BUTLER, BUTLER, MANAGER, MANAGER, CASHIER, CASHIER, SISTER,
         SISTER, SISTER_MONEY, OTHER,
     ]
 };
 
-/// Sockets one sign-in may hold (the server's limit).
+/// Sockets one sign-in may hold (the server's limit), and sign-ins per account the bench uses
+/// (a person's wall and a few tabs; the server keeps at most 20).
 const PER_SESSION: usize = 8;
+const SESSIONS_PER_ACCOUNT: usize = 4;
 
 #[derive(Deserialize)]
 struct Incoming {
@@ -134,10 +142,35 @@ struct Seen {
     closed: u64,
 }
 
+impl Seen {
+    fn merge(&mut self, other: Seen) {
+        for (change, (got, last)) in other.changes {
+            let entry = self.changes.entry(change).or_insert((0, last));
+            entry.0 += got;
+            entry.1 = entry.1.max(last);
+        }
+        self.alarms.extend(other.alarms);
+        self.money.extend(other.money);
+        self.resyncs += other.resyncs;
+        self.closed += other.closed;
+    }
+}
+
 struct Load {
-    seen: Mutex<Seen>,
+    /// What each client task saw (each locks only its own: the load must not contend with itself).
+    tallies: Mutex<Vec<Arc<Mutex<Seen>>>>,
     /// Counting only while a phase runs.
     recording: AtomicBool,
+}
+
+impl Load {
+    fn take(&self) -> Seen {
+        let mut all = Seen::default();
+        for tally in self.tallies.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            all.merge(std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner())));
+        }
+        all
+    }
 }
 
 fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
@@ -205,41 +238,52 @@ async fn run(options: &FanoutBench, addr: SocketAddr, mqtt_port: u16, pid: u32) 
     let started = Instant::now();
     crate::wait_for("the server", Duration::from_secs(120), async || matches!(http_get(addr, "/healthz"), Ok((200, _))).then_some(())).await;
     println!("server ready in {:.1?} (pid {pid})", started.elapsed());
-    let rss_idle = proc_field(pid, "status", "VmRSS:");
 
-    let load = Arc::new(Load { seen: Mutex::new(Seen::default()), recording: AtomicBool::new(false) });
-    // Every screen opened so far, with the sign-in (its index among its account's) it uses.
+    let load = Arc::new(Load { tallies: Mutex::new(Vec::new()), recording: AtomicBool::new(false) });
+    // Every screen opened so far, with the sign-in it uses; accounts by kind of screen.
     let mut roster: Vec<Screen> = Vec::new();
     let mut session_of: Vec<usize> = Vec::new();
-    let mut tokens: HashMap<&'static str, Vec<String>> = HashMap::new();
+    let mut sessions: Vec<String> = Vec::new();
+    let mut opened_by_kind: HashMap<&'static str, usize> = HashMap::new();
+    let mut admins: HashMap<&'static str, String> = HashMap::new();
+    // Each kind's sign-in being filled.
+    let mut current: HashMap<&'static str, usize> = HashMap::new();
     let mut tasks = Vec::new();
     let publishers = Publishers::start(addr, mqtt_port).await?;
+    // The server's publish → write histogram as last read, so each step reports its own.
+    let mut histogram: Vec<u64> = Vec::new();
     println!("| screens | sockets open | changes | change → last screen p50 ms | p99 ms | max ms | readings & gate events lost | alarm records lost | money changes lost | resyncs | server RSS MiB | RSS per socket KiB | server CPU % | load CPU % |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &target in &options.screens {
         // Sign in and open the screens this step adds.
         let first = roster.len();
-        let mut used: HashMap<&'static str, usize> = HashMap::new();
-        for s in &roster {
-            *used.entry(s.account).or_default() += 1;
-        }
+        let signing_in = Instant::now();
         while roster.len() < target {
             let screen = MIX[roster.len() % MIX.len()];
-            roster.push(screen);
-            let n = used.entry(screen.account).or_default();
-            session_of.push(*n / PER_SESSION);
-            *n += 1;
-            let sessions = tokens.entry(screen.account).or_default();
-            if sessions.len() * PER_SESSION < *n {
-                sessions.push(sign_in(addr, screen.account).await?);
+            let nth = opened_by_kind.entry(screen.kind).or_default();
+            let (account, seat) = (*nth / (PER_SESSION * SESSIONS_PER_ACCOUNT), *nth % (PER_SESSION * SESSIONS_PER_ACCOUNT));
+            *nth += 1;
+            let account = format!("fan-{}-{account:04}", screen.kind);
+            if seat == 0 {
+                if !admins.contains_key(screen.company_admin) {
+                    admins.insert(screen.company_admin, sign_in(addr, screen.company_admin).await?);
+                }
+                open_account(addr, &admins[screen.company_admin], &account, &screen).await?;
             }
+            if seat % PER_SESSION == 0 {
+                sessions.push(sign_in(addr, &account).await?);
+                current.insert(screen.kind, sessions.len() - 1);
+            }
+            roster.push(screen);
+            session_of.push(current[screen.kind]);
         }
+        let signed_in = signing_in.elapsed();
+        let rss_before = proc_field(pid, "status", "VmRSS:");
         let mut opened = 0;
         for chunk_start in (first..target).step_by(options.per_task) {
             let chunk: Vec<(usize, Screen, String)> = (chunk_start..(chunk_start + options.per_task).min(target))
                 .map(|i| {
-                    let screen = roster[i];
-                    (i, screen, tokens[screen.account][session_of[i]].clone())
+                    (i, roster[i], sessions[session_of[i]].clone())
                 })
                 .collect();
             let (sockets, ready) = connect_all(addr, chunk).await?;
@@ -250,16 +294,17 @@ async fn run(options: &FanoutBench, addr: SocketAddr, mqtt_port: u16, pid: u32) 
         let rss = proc_field(pid, "status", "VmRSS:");
 
         // Publish for a while, counting.
-        *load.seen.lock().unwrap_or_else(|e| e.into_inner()) = Seen::default();
+        load.take();
         load.recording.store(true, Ordering::Release);
         let (cpu0, load0, wall0) = (cpu_ticks(pid), cpu_ticks(std::process::id()), Instant::now());
+        eprintln!("{target} screens open; devices publish for {} s", options.seconds);
         let sent = publishers.run(options.rate, Duration::from_secs(options.seconds)).await?;
         let wall = wall0.elapsed();
         let (cpu1, load1) = (cpu_ticks(pid), cpu_ticks(std::process::id()));
         // Let the last changes land.
         tokio::time::sleep(Duration::from_secs(2)).await;
         load.recording.store(false, Ordering::Release);
-        let seen = std::mem::take(&mut *load.seen.lock().unwrap_or_else(|e| e.into_inner()));
+        let seen = load.take();
 
         let mut latencies: Vec<u64> = Vec::new();
         let mut lost_events = 0u64;
@@ -300,12 +345,13 @@ async fn run(options: &FanoutBench, addr: SocketAddr, mqtt_port: u16, pid: u32) 
             max = latencies.last().copied().unwrap_or(0) as f64 / 1000.0,
             resyncs = seen.resyncs,
             rss_mib = rss / 1024,
-            per_socket = rss.saturating_sub(rss_idle) as f64 / target as f64,
+            per_socket = rss.saturating_sub(rss_before) as f64 / (target - first).max(1) as f64,
         );
         if seen.closed > 0 {
             println!("  ({} sockets closed during the phase)", seen.closed);
         }
-        println!("  alarms raised {}, payments taken {}", sent.alarms, sent.payments);
+        println!("  alarms raised {}, payments taken {}; accounts opened and signed in for this step in {signed_in:.1?}", sent.alarms, sent.payments);
+        println!("  the server's own publish → socket write in this step: {}", server_latency(addr, &mut histogram));
     }
     println!("machine: {} cores; the server and this load share them", std::thread::available_parallelism().map_or(0, |n| n.get()));
     for t in tasks {
@@ -314,8 +360,44 @@ async fn run(options: &FanoutBench, addr: SocketAddr, mqtt_port: u16, pid: u32) 
     Ok(())
 }
 
+/// The share of socket writes within each bound of the server's publish → write histogram,
+/// since it was last read (`before`).
+fn server_latency(addr: SocketAddr, before: &mut Vec<u64>) -> String {
+    let Ok((_, text)) = http_get(addr, "/metrics") else { return "?".into() };
+    let now: Vec<(&str, u64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("hutong_ws_publish_to_write_seconds_bucket{le=\""))
+        .filter_map(|l| l.split_once("\"} ").and_then(|(le, n)| Some((le, n.trim().parse().ok()?))))
+        .collect();
+    let buckets: Vec<(&str, u64)> = now.iter().enumerate().map(|(i, (le, n))| (*le, n - before.get(i).copied().unwrap_or(0))).collect();
+    *before = now.iter().map(|(_, n)| *n).collect();
+    let total = buckets.last().map_or(0, |b| b.1).max(1);
+    #[allow(clippy::float_arithmetic)]
+    let shares: Vec<String> = buckets.iter().filter(|(le, _)| ["0.005", "0.01", "0.025", "0.05", "0.1"].contains(le)).map(|(le, n)| format!("≤{le} s {:.1}%", *n as f64 * 100.0 / total as f64)).collect();
+    shares.join(", ")
+}
+
 fn same_screen(a: &Screen, b: &Screen) -> bool {
-    a.account == b.account && a.community == b.community && a.feed == b.feed && a.building == b.building
+    a.kind == b.kind
+}
+
+/// Opens a staff account for a screen's watcher, as their company's admin would.
+async fn open_account(addr: SocketAddr, admin: &str, account: &str, screen: &Screen) -> anyhow::Result<()> {
+    let n: u64 = account.bytes().fold(0, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let body = serde_json::json!({
+        "account": account,
+        "name": account,
+        "phone": format!("137{:08}", n % 100_000_000),
+        "password": PASSWORD,
+        "roles": [screen.role],
+        "communities": [screen.community],
+        "buildings": screen.building.into_iter().collect::<Vec<_>>(),
+    })
+    .to_string();
+    let admin = admin.to_string();
+    let (status, reply) = tokio::task::spawn_blocking(move || http(addr, "POST", "/api/v1/staff", Some(&admin), Some(&body))).await??;
+    anyhow::ensure!((200..300).contains(&status), "opening {account} refused: {status} {reply}");
+    Ok(())
 }
 
 async fn sign_in(addr: SocketAddr, account: &str) -> anyhow::Result<String> {
@@ -338,7 +420,7 @@ async fn connect_all(addr: SocketAddr, screens: Vec<(usize, Screen, String)>) ->
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
         // The snapshot first.
         let first = tokio::time::timeout(Duration::from_secs(30), socket.next()).await?;
-        anyhow::ensure!(matches!(first, Some(Ok(Message::Text(_)))), "no snapshot for {} on {}{}", screen.account, screen.feed, screen.community);
+        anyhow::ensure!(matches!(first, Some(Ok(Message::Text(_)))), "no snapshot for a {} screen on {}{}", screen.kind, screen.feed, screen.community);
         out.push((index, screen, socket));
     }
     let n = out.len();
@@ -347,6 +429,8 @@ async fn connect_all(addr: SocketAddr, screens: Vec<(usize, Screen, String)>) ->
 
 /// Reads every socket of a task, tallying what matters.
 async fn read_all(sockets: Vec<(usize, Screen, Socket)>, load: Arc<Load>) {
+    let tally = Arc::new(Mutex::new(Seen::default()));
+    load.tallies.lock().unwrap_or_else(|e| e.into_inner()).push(tally.clone());
     let mut all: SelectAll<_> = SelectAll::new();
     for (index, _, socket) in sockets {
         all.push(socket.map(move |m| (index, m)));
@@ -356,7 +440,7 @@ async fn read_all(sockets: Vec<(usize, Screen, Socket)>, load: Arc<Load>) {
         let text = match message {
             Ok(Message::Text(text)) => text,
             Ok(Message::Close(_)) | Err(_) => {
-                load.seen.lock().unwrap_or_else(|e| e.into_inner()).closed += 1;
+                tally.lock().unwrap_or_else(|e| e.into_inner()).closed += 1;
                 continue;
             }
             Ok(_) => continue,
@@ -365,7 +449,7 @@ async fn read_all(sockets: Vec<(usize, Screen, Socket)>, load: Arc<Load>) {
             continue;
         }
         let Ok(incoming) = serde_json::from_str::<Incoming>(&text) else { continue };
-        let mut seen = load.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = tally.lock().unwrap_or_else(|e| e.into_inner());
         match incoming.kind.as_str() {
             "resync" => seen.resyncs += 1,
             "events" => {

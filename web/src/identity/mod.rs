@@ -98,13 +98,17 @@ pub struct AccessWatcher {
 }
 
 impl AccessWatcher {
-    /// Returns when access may have changed for this socket's caller.
-    pub async fn changed(&mut self) {
+    /// Returns (the watcher, to wait again) when access may have changed for this socket's caller.
+    /// It takes the watcher so a socket can keep one waiting future across its loop: a future
+    /// made anew per loop would join and leave the watch's waiter list (a lock 10,000 sockets
+    /// share) on every frame.
+    pub async fn changed(mut self) -> Self {
         // A sender gone (the server stopping) wakes too; the caller then finds its session gone.
         tokio::select! {
             _ = self.everyone.changed() => {}
             _ = self.session.changed() => {}
         }
+        self
     }
 }
 
