@@ -76,6 +76,15 @@ pub fn is_valid_id(s: &str) -> bool {
 }
 
 id_type!(
+    /// A patrol checkpoint (巡更点), e.g. `heyuan-cp-gate`.
+    CheckpointId
+);
+id_type!(
+    /// A patrol route (巡更路线), e.g. `heyuan-night`.
+    RouteId
+);
+
+id_type!(
     /// A property company (集团/公司); companies on one deployment never see each other (X5).
     CompanyId
 );

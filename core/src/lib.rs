@@ -49,11 +49,12 @@ pub mod live;
 pub mod meter_rules;
 pub mod money;
 pub mod outbox;
+pub mod patrol;
 mod pairs;
 pub mod registry;
 pub mod reminder;
 
-pub use ids::{BuildingId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, StaffId};
+pub use ids::{BuildingId, CheckpointId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, RouteId, StaffId};
 pub use aggregate::Aggregate;
 pub use bilingual::Bilingual;
 pub use money::Money;

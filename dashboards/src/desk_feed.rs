@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use hutong_core::BuildingId;
-use hutong_core::live::{LiveBody, LiveEvent, ServerMessage};
+use hutong_core::live::{LiveBody, ServerMessage};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeskFeed {
@@ -43,7 +43,7 @@ impl DeskFeed {
 mod tests {
     use super::*;
     use hutong_core::book::BuildingMoney;
-    use hutong_core::live::{BuildingMoneyView, MoneySnapshot, MoneyTile};
+    use hutong_core::live::{BuildingMoneyView, LiveEvent, MoneySnapshot, MoneyTile};
 
     fn detail(building: &str) -> ServerMessage {
         let view = BuildingMoneyView {

@@ -209,27 +209,7 @@ pub async fn fanout(options: FanoutBench) -> anyhow::Result<()> {
 
 /// The server side: the demo, until killed.
 async fn serve(data: std::path::PathBuf, http: u16, mqtt: u16) -> anyhow::Result<()> {
-    use hutong_web::config::{Broker, Config, Store};
-    let config = Config {
-        data: data.clone(),
-        http: format!("127.0.0.1:{http}").parse()?,
-        broker: Broker::Embedded(format!("127.0.0.1:{mqtt}").parse()?),
-        assets: data.join("none"),
-        admin_password: None,
-        device_secret: Some(super::ingest::DEVICE_SECRET.into()),
-        session_hours: 12,
-        reminder_webhook: None,
-        sms_webhook: None,
-        store: Store::Log,
-        communities: None,
-        trusted_proxies: Vec::new(),
-        journal_max_mib: None,
-        metrics_token: None,
-        tls: None,
-        mqtt_max_per_address: 5_000,
-        mqtt_hook_token: None,
-        mqtt_share_group: None,
-    };
+    let config = super::ingest::bench_config(data, format!("127.0.0.1:{http}").parse()?, format!("127.0.0.1:{mqtt}").parse()?);
     let demo = hutong_web::server::DemoOptions { simulate_rate: 0, password: Some(PASSWORD.into()), print_sign_ins: false };
     hutong_web::server::run(config, Some(demo), tokio_util::sync::CancellationToken::new(), |_| {}).await
 }

@@ -74,18 +74,17 @@ pub struct DemoServer {
 
 pub const DEVICE_SECRET: &str = "bench-device-secret";
 
-pub async fn demo_server() -> anyhow::Result<DemoServer> {
-    let dir = tempfile_dir()?;
-    let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let mqtt: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let config = Config {
-        data: dir.clone(),
+/// A server's configuration for the benchmarks: the log journal under `data`, Hutong's own MQTT
+/// endpoint, no TLS, no assets, the bench's device secret.
+pub(crate) fn bench_config(data: std::path::PathBuf, http: std::net::SocketAddr, mqtt: std::net::SocketAddr) -> Config {
+    Config {
+        assets: data.join("none"),
+        data,
         http,
         broker: Broker::Embedded(mqtt),
-        assets: dir.join("none"),
         admin_password: None,
         device_secret: Some(DEVICE_SECRET.into()),
-        session_hours: 1,
+        session_hours: 12,
         reminder_webhook: None,
         sms_webhook: None,
         store: hutong_web::config::Store::Log,
@@ -97,7 +96,14 @@ pub async fn demo_server() -> anyhow::Result<DemoServer> {
         mqtt_max_per_address: 5_000,
         mqtt_hook_token: None,
         mqtt_share_group: None,
-    };
+    }
+}
+
+pub async fn demo_server() -> anyhow::Result<DemoServer> {
+    let dir = tempfile_dir()?;
+    let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let mqtt: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let config = bench_config(dir.clone(), http, mqtt);
     let shutdown = CancellationToken::new();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(server::run(config, Some(DemoOptions { simulate_rate: 0, password: Some("bench-password".into()), print_sign_ins: false }), shutdown.clone(), move |a| {

@@ -1,0 +1,572 @@
+//! Patrols (巡更, T1–T6), pure: a route through checkpoints, the plan of its rounds, and what
+//! happened on each round. Each stop of a round has a window — its expected arrival, give or take
+//! the plan's tolerance — and a stop not checked in when its window closes is a **miss**.
+//!
+//! Rounds start at times of day in the community's time zone (chrono-tz): a start that falls in
+//! the hour skipped when clocks go forward moves to the first minute after it, one in the hour
+//! repeated when they go back takes the first of the two, and a walk takes real minutes either
+//! way. The route's actor keeps one timer on the next window to close and asks `Settle` at that
+//! instant, so a miss is decided when it becomes true, not by a nightly sweep.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CheckpointId, RouteId, is_valid_id};
+
+/// One stop of a route: a checkpoint, the minutes allowed to reach it from the previous stop (from
+/// the round's start, for the first) and the minutes to stay there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    pub checkpoint: CheckpointId,
+    pub name: String,
+    pub after_mins: u32,
+    pub dwell_mins: u32,
+}
+
+/// When a route is walked (T3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatrolPlan {
+    /// Start times of day, in the community's time zone.
+    pub starts: Vec<NaiveTime>,
+    /// Days of the week (1 = Monday … 7 = Sunday); empty: every day.
+    #[serde(default)]
+    pub days: BTreeSet<u8>,
+    /// Minutes before and after the expected arrival a check-in counts.
+    pub tolerance_mins: u32,
+    /// Who walks it (accounts); empty: any guard of the community.
+    #[serde(default)]
+    pub guards: BTreeSet<String>,
+}
+
+/// A route and its plan, as the office set them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteDefinition {
+    pub name: String,
+    /// The community's time zone (IANA), copied so the rounds need nothing else.
+    pub time_zone: String,
+    pub stops: Vec<Stop>,
+    pub plan: PatrolPlan,
+}
+
+/// When a stop of one round may be checked in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The round, by its start.
+    pub round: DateTime<Utc>,
+    pub stop: usize,
+    pub checkpoint: CheckpointId,
+    pub opens: DateTime<Utc>,
+    pub closes: DateTime<Utc>,
+}
+
+/// The most stops a route has, start times a day, and characters of a name or a note.
+pub const MAX_STOPS: usize = 100;
+pub const MAX_STARTS: usize = 48;
+pub const MAX_NAME: usize = 50;
+pub const MAX_NOTE: usize = 200;
+pub const MAX_PHOTOS: usize = 9;
+/// How far a phone's scan time may run ahead of the server's clock.
+pub const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(2);
+/// How far back a settle looks after the server was down (older windows are not judged).
+pub const SETTLE_HORIZON: TimeDelta = TimeDelta::days(35);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatrolError {
+    NotDefined,
+    NoStops,
+    TooManyStops,
+    NoStarts,
+    BadTimeZone(String),
+    BadDay(u8),
+    BadTolerance,
+    RoundTooLong,
+    BadCheckpoint(String),
+    NameTooLong,
+    UnknownCheckpoint(String),
+    NotAssigned(String),
+    ScanInFuture,
+    NoteTooLong,
+    TooManyPhotos,
+    RoundEnded,
+    AlreadyCheckedIn,
+    NotInWindow { next: Option<String> },
+}
+
+crate::bilingual!(PatrolError {
+    PatrolError::NotDefined => ("这条巡更路线还没有设置") / ("this patrol route is not set up yet"),
+    PatrolError::NoStops => ("巡更路线至少要有一个巡更点") / ("a route needs at least one checkpoint"),
+    PatrolError::TooManyStops => ("一条巡更路线最多 {MAX_STOPS} 个巡更点") / ("a route has at most {MAX_STOPS} checkpoints"),
+    PatrolError::NoStarts => ("巡更计划至少要有一个开始时间（最多 {MAX_STARTS} 个）") / ("a plan needs between 1 and {MAX_STARTS} start times"),
+    PatrolError::BadTimeZone(_0) => ("时区 {_0} 无法识别") / ("unknown time zone {_0}"),
+    PatrolError::BadDay(_0) => ("星期只能是 1（周一）到 7（周日），不能是 {_0}") / ("days are 1 (Monday) to 7 (Sunday), not {_0}"),
+    PatrolError::BadTolerance => ("允许误差须在 1 到 240 分钟之间") / ("the tolerance is 1 to 240 minutes"),
+    PatrolError::RoundTooLong => ("一轮巡更的时长（路程加停留）须少于 24 小时，每段最多 24 小时、停留最多 120 分钟") / ("a round (walking and staying) must take under 24 hours, each leg at most 24 hours and each stay at most 120 minutes"),
+    PatrolError::BadCheckpoint(_0) => ("巡更点编号 {_0} 只能用字母、数字、- 和 _") / ("checkpoint id {_0} may use letters, digits, - and _ only"),
+    PatrolError::NameTooLong => ("名称最多 {MAX_NAME} 个字") / ("a name is at most {MAX_NAME} characters"),
+    PatrolError::UnknownCheckpoint(_0) => ("巡更点 {_0} 不在这条路线上") / ("checkpoint {_0} is not on this route"),
+    PatrolError::NotAssigned(_0) => ("{_0} 不在这条路线的排班内") / ("{_0} is not assigned to this route"),
+    PatrolError::ScanInFuture => ("扫码时间晚于服务器时间，请校准手机时间") / ("the scan time is ahead of the server's clock; set the phone's time"),
+    PatrolError::NoteTooLong => ("备注最多 {MAX_NOTE} 个字") / ("a note is at most {MAX_NOTE} characters"),
+    PatrolError::TooManyPhotos => ("每次签到最多 {MAX_PHOTOS} 张照片") / ("at most {MAX_PHOTOS} photos a check-in"),
+    PatrolError::RoundEnded => ("这一轮巡更在这个点的时段已结束，已记为漏巡") / ("this round's window at this checkpoint has closed and was counted as missed"),
+    PatrolError::AlreadyCheckedIn => ("这一轮已在这个点签到过") / ("this round is already checked in here"),
+    PatrolError::NotInWindow { next: Some(next) } => ("现在不在这个巡更点的巡查时段内，下一时段 {next} 开始") / ("not within a window of this checkpoint; the next opens at {next}"),
+    PatrolError::NotInWindow { next: None } => ("现在不在这个巡更点的巡查时段内") / ("not within a window of this checkpoint"),
+});
+
+/// Where a local date and time of day is on the time line (see the module's note on daylight saving).
+fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+    let naive = date.and_time(time);
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        LocalResult::None => (1..=180).find_map(|m| tz.from_local_datetime(&(naive + TimeDelta::minutes(m))).earliest()).map(|t| t.with_timezone(&Utc)),
+    }
+}
+
+impl RouteDefinition {
+    /// Refuses a route or plan that could not be walked, with the reason.
+    pub fn check(&self) -> Result<(), PatrolError> {
+        if self.stops.is_empty() {
+            return Err(PatrolError::NoStops);
+        }
+        if self.stops.len() > MAX_STOPS {
+            return Err(PatrolError::TooManyStops);
+        }
+        self.tz()?;
+        if self.plan.starts.is_empty() || self.plan.starts.len() > MAX_STARTS {
+            return Err(PatrolError::NoStarts);
+        }
+        if let Some(day) = self.plan.days.iter().find(|d| !(1..=7).contains(*d)) {
+            return Err(PatrolError::BadDay(*day));
+        }
+        if !(1..=240).contains(&self.plan.tolerance_mins) {
+            return Err(PatrolError::BadTolerance);
+        }
+        if self.stops.iter().any(|s| s.after_mins > 24 * 60 || s.dwell_mins > 120) || self.length() >= TimeDelta::hours(24) {
+            return Err(PatrolError::RoundTooLong);
+        }
+        if let Some(bad) = self.stops.iter().find(|s| !is_valid_id(s.checkpoint.as_str())) {
+            return Err(PatrolError::BadCheckpoint(bad.checkpoint.to_string()));
+        }
+        if self.name.chars().count() > MAX_NAME || self.stops.iter().any(|s| s.name.chars().count() > MAX_NAME) {
+            return Err(PatrolError::NameTooLong);
+        }
+        Ok(())
+    }
+
+    fn tz(&self) -> Result<Tz, PatrolError> {
+        self.time_zone.parse::<Tz>().map_err(|_| PatrolError::BadTimeZone(self.time_zone.clone()))
+    }
+
+    /// From a round's start to its last stop's expected arrival, plus the tolerance.
+    fn length(&self) -> TimeDelta {
+        let walk: u32 = self.stops.iter().map(|s| s.after_mins).sum::<u32>() + self.stops.iter().rev().skip(1).map(|s| s.dwell_mins).sum::<u32>();
+        TimeDelta::minutes(i64::from(walk + self.plan.tolerance_mins))
+    }
+
+    /// The starts of the rounds planned on a local date.
+    pub fn rounds_on(&self, date: NaiveDate) -> Vec<DateTime<Utc>> {
+        let Ok(tz) = self.tz() else { return Vec::new() };
+        let weekday = date.weekday().number_from_monday() as u8;
+        if !self.plan.days.is_empty() && !self.plan.days.contains(&weekday) {
+            return Vec::new();
+        }
+        let mut starts: Vec<DateTime<Utc>> = self.plan.starts.iter().filter_map(|t| local_instant(tz, date, *t)).collect();
+        starts.sort();
+        starts.dedup();
+        starts
+    }
+
+    /// Each stop's window in the round starting at `round`.
+    pub fn windows(&self, round: DateTime<Utc>) -> Vec<Window> {
+        let tolerance = TimeDelta::minutes(i64::from(self.plan.tolerance_mins));
+        let mut expected = round;
+        let mut out = Vec::with_capacity(self.stops.len());
+        for (i, stop) in self.stops.iter().enumerate() {
+            if i > 0 {
+                expected += TimeDelta::minutes(i64::from(self.stops[i - 1].dwell_mins));
+            }
+            expected += TimeDelta::minutes(i64::from(stop.after_mins));
+            out.push(Window { round, stop: i, checkpoint: stop.checkpoint.clone(), opens: expected - tolerance, closes: expected + tolerance });
+        }
+        out
+    }
+
+    /// Every window closing in `(from, to]`, by when it closes.
+    pub fn windows_closing(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Window> {
+        let Ok(tz) = self.tz() else { return Vec::new() };
+        // A round may start the day before `from` and close after it (rounds last under a day).
+        let first = from.with_timezone(&tz).date_naive().pred_opt().unwrap_or(NaiveDate::MIN);
+        let last = to.with_timezone(&tz).date_naive();
+        let mut out: Vec<Window> = first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .flat_map(|d| self.rounds_on(d))
+            .flat_map(|round| self.windows(round))
+            .filter(|w| w.closes > from && w.closes <= to)
+            .collect();
+        out.sort_by_key(|w| (w.closes, w.round, w.stop));
+        out
+    }
+
+    /// The local month (`YYYY-MM`) a round counts in: the month it started.
+    pub fn month_of(&self, round: DateTime<Utc>) -> String {
+        match self.tz() {
+            Ok(tz) => round.with_timezone(&tz).format("%Y-%m").to_string(),
+            Err(_) => round.format("%Y-%m").to_string(),
+        }
+    }
+}
+
+/// A check-in (T4): where, when (the scan's time), who, and what they noted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckIn {
+    pub checkpoint: CheckpointId,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub name: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub photos: Vec<String>,
+}
+
+/// A round not closed yet: what was reached and what was missed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundProgress {
+    pub reached: BTreeMap<usize, CheckIn>,
+    pub missed: BTreeSet<usize>,
+}
+
+/// A guard's part of a month.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardFigures {
+    pub rounds: u32,
+    pub completed: u32,
+}
+
+/// A month of a route (T6): rounds planned and closed, completed (every stop reached), missed
+/// (at least one stop missed), and stops missed; per guard who checked in on a round.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthFigures {
+    pub rounds: u32,
+    pub completed: u32,
+    pub missed_rounds: u32,
+    pub missed_stops: u32,
+    pub by_guard: BTreeMap<String, GuardFigures>,
+}
+
+/// The unplanned check-ins a route keeps.
+pub const UNPLANNED_KEPT: usize = 100;
+
+/// One route: its definition, the rounds under way and its figures.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PatrolRoute {
+    pub id: Option<RouteId>,
+    pub definition: Option<RouteDefinition>,
+    /// Windows closing at or before this are decided, reached or missed.
+    pub settled_through: Option<DateTime<Utc>>,
+    pub open_rounds: BTreeMap<DateTime<Utc>, RoundProgress>,
+    pub months: BTreeMap<String, MonthFigures>,
+    pub unplanned: VecDeque<CheckIn>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PatrolCommand {
+    /// Sets (or changes) the route and its plan; windows before `at` are not judged.
+    Define { route: RouteId, definition: RouteDefinition, at: DateTime<Utc> },
+    /// A guard scanned a checkpoint at `check_in.at`; the server got it at `received_at`.
+    CheckIn { check_in: CheckIn, received_at: DateTime<Utc>, unplanned: bool },
+    /// Decides every window closed by `now`: reached, or missed.
+    Settle { now: DateTime<Utc> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PatrolEvent {
+    Defined { route: RouteId, definition: RouteDefinition, at: DateTime<Utc> },
+    CheckedIn { round: DateTime<Utc>, stop: usize, check_in: CheckIn },
+    UnplannedCheckIn { check_in: CheckIn },
+    Missed { round: DateTime<Utc>, stop: usize, checkpoint: CheckpointId, name: String, closed: DateTime<Utc> },
+    RoundClosed { round: DateTime<Utc>, month: String, stops: u32, reached: u32, guards: BTreeSet<String> },
+    Settled { through: DateTime<Utc> },
+}
+
+impl PatrolRoute {
+    /// When the next window closes after what is settled: the route's timer.
+    pub fn next_close(&self) -> Option<DateTime<Utc>> {
+        let (definition, from) = (self.definition.as_ref()?, self.settled_through?);
+        definition.windows_closing(from, from + TimeDelta::days(2)).first().map(|w| w.closes)
+    }
+
+    fn reached(&self, window: &Window) -> bool {
+        self.open_rounds.get(&window.round).is_some_and(|r| r.reached.contains_key(&window.stop))
+    }
+
+    fn check_in(&self, check_in: &CheckIn, received_at: DateTime<Utc>, unplanned: bool) -> Result<Vec<PatrolEvent>, PatrolError> {
+        let definition = self.definition.as_ref().ok_or(PatrolError::NotDefined)?;
+        if !definition.stops.iter().any(|s| s.checkpoint == check_in.checkpoint) {
+            return Err(PatrolError::UnknownCheckpoint(check_in.checkpoint.to_string()));
+        }
+        if !definition.plan.guards.is_empty() && !definition.plan.guards.contains(&check_in.by) {
+            return Err(PatrolError::NotAssigned(check_in.name.clone()));
+        }
+        if check_in.at > received_at + CLOCK_SKEW {
+            return Err(PatrolError::ScanInFuture);
+        }
+        if check_in.note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+            return Err(PatrolError::NoteTooLong);
+        }
+        if check_in.photos.len() > MAX_PHOTOS {
+            return Err(PatrolError::TooManyPhotos);
+        }
+        if unplanned {
+            return Ok(vec![PatrolEvent::UnplannedCheckIn { check_in: check_in.clone() }]);
+        }
+        let at = check_in.at;
+        let around = definition.windows_closing(at - TimeDelta::days(1), at + TimeDelta::days(1));
+        let mine: Vec<&Window> = around.iter().filter(|w| w.checkpoint == check_in.checkpoint).collect();
+        let open: Vec<&&Window> = mine.iter().filter(|w| w.opens <= at && at <= w.closes).collect();
+        let settled = |w: &Window| self.settled_through.is_some_and(|s| w.closes <= s);
+        if let Some(w) = open.iter().find(|w| !settled(w) && !self.reached(w)) {
+            return Ok(vec![PatrolEvent::CheckedIn { round: w.round, stop: w.stop, check_in: check_in.clone() }]);
+        }
+        if open.iter().any(|w| !settled(w)) {
+            return Err(PatrolError::AlreadyCheckedIn);
+        }
+        // Late: this checkpoint's window of a round still under way closed before the scan.
+        let late = mine.iter().any(|w| w.closes < at && at - w.closes <= definition.length() && !self.reached(w));
+        if !open.is_empty() || late {
+            return Err(PatrolError::RoundEnded);
+        }
+        let next = mine.iter().filter(|w| w.opens > at).map(|w| w.opens).min();
+        let next = next.and_then(|t| definition.tz().ok().map(|tz| t.with_timezone(&tz).format("%m-%d %H:%M").to_string()));
+        Err(PatrolError::NotInWindow { next })
+    }
+
+    fn settle(&self, now: DateTime<Utc>) -> Vec<PatrolEvent> {
+        let (Some(definition), Some(from)) = (&self.definition, self.settled_through) else { return Vec::new() };
+        if now <= from {
+            return Vec::new();
+        }
+        let from = from.max(now - SETTLE_HORIZON);
+        let last_stop = definition.stops.len() - 1;
+        let mut events = Vec::new();
+        for window in definition.windows_closing(from, now) {
+            let progress = self.open_rounds.get(&window.round);
+            if !self.reached(&window) {
+                let name = definition.stops[window.stop].name.clone();
+                events.push(PatrolEvent::Missed { round: window.round, stop: window.stop, checkpoint: window.checkpoint.clone(), name, closed: window.closes });
+            }
+            if window.stop == last_stop {
+                let reached = progress.map_or(0, |p| p.reached.len()) as u32;
+                let guards = progress.map(|p| p.reached.values().map(|c| c.by.clone()).collect()).unwrap_or_default();
+                events.push(PatrolEvent::RoundClosed { round: window.round, month: definition.month_of(window.round), stops: definition.stops.len() as u32, reached, guards });
+            }
+        }
+        events.push(PatrolEvent::Settled { through: now });
+        events
+    }
+}
+
+impl crate::Aggregate for PatrolRoute {
+    type Command = PatrolCommand;
+    type Event = PatrolEvent;
+    type Error = PatrolError;
+
+    fn decide(&self, command: &PatrolCommand) -> Result<Vec<PatrolEvent>, PatrolError> {
+        match command {
+            PatrolCommand::Define { route, definition, at } => {
+                definition.check()?;
+                Ok(vec![PatrolEvent::Defined { route: route.clone(), definition: definition.clone(), at: *at }])
+            }
+            PatrolCommand::CheckIn { check_in, received_at, unplanned } => self.check_in(check_in, *received_at, *unplanned),
+            PatrolCommand::Settle { now } => Ok(self.settle(*now)),
+        }
+    }
+
+    fn apply(&mut self, event: &PatrolEvent) {
+        match event {
+            PatrolEvent::Defined { route, definition, at } => {
+                // Rounds under way start over under the new definition; what came before is not judged.
+                self.id = Some(route.clone());
+                self.definition = Some(definition.clone());
+                self.open_rounds.clear();
+                self.settled_through = Some(self.settled_through.map_or(*at, |s| s.max(*at)));
+            }
+            PatrolEvent::CheckedIn { round, stop, check_in } => {
+                self.open_rounds.entry(*round).or_default().reached.insert(*stop, check_in.clone());
+            }
+            PatrolEvent::UnplannedCheckIn { check_in } => {
+                self.unplanned.push_front(check_in.clone());
+                self.unplanned.truncate(UNPLANNED_KEPT);
+            }
+            PatrolEvent::Missed { round, stop, .. } => {
+                self.open_rounds.entry(*round).or_default().missed.insert(*stop);
+            }
+            PatrolEvent::RoundClosed { round, month, stops, reached, guards } => {
+                self.open_rounds.remove(round);
+                let figures = self.months.entry(month.clone()).or_default();
+                let completed = reached == stops;
+                figures.rounds += 1;
+                figures.completed += u32::from(completed);
+                figures.missed_rounds += u32::from(!completed);
+                figures.missed_stops += stops.saturating_sub(*reached);
+                for guard in guards {
+                    let g = figures.by_guard.entry(guard.clone()).or_default();
+                    g.rounds += 1;
+                    g.completed += u32::from(completed);
+                }
+            }
+            PatrolEvent::Settled { through } => self.settled_through = Some(*through),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Aggregate;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        let Ok(t) = s.parse::<DateTime<Utc>>() else { panic!("a time: {s}") };
+        t
+    }
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        let Some(t) = NaiveTime::from_hms_opt(h, m, 0) else { panic!("a time of day") };
+        t
+    }
+
+    fn night_route(tz: &str, start: NaiveTime) -> RouteDefinition {
+        let stop = |id: &str, after_mins, dwell_mins| Stop { checkpoint: CheckpointId::new(id), name: id.to_uppercase(), after_mins, dwell_mins };
+        RouteDefinition {
+            name: "夜巡".into(),
+            time_zone: tz.into(),
+            stops: vec![stop("gate", 0, 2), stop("garage", 10, 2), stop("pool", 10, 0)],
+            plan: PatrolPlan { starts: vec![start], days: BTreeSet::new(), tolerance_mins: 5, guards: ["guard".to_string()].into() },
+        }
+    }
+
+    fn defined(definition: RouteDefinition, since: &str) -> PatrolRoute {
+        let mut route = PatrolRoute::default();
+        route.apply(&PatrolEvent::Defined { route: RouteId::new("night"), definition, at: at(since) });
+        route
+    }
+
+    fn run(route: &mut PatrolRoute, command: PatrolCommand) -> Result<Vec<PatrolEvent>, PatrolError> {
+        let events = route.decide(&command)?;
+        events.iter().for_each(|e| route.apply(e));
+        Ok(events)
+    }
+
+    fn scan(route: &mut PatrolRoute, checkpoint: &str, when: &str) -> Result<Vec<PatrolEvent>, PatrolError> {
+        let check_in = CheckIn { checkpoint: CheckpointId::new(checkpoint), at: at(when), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new() };
+        run(route, PatrolCommand::CheckIn { check_in, received_at: at(when), unplanned: false })
+    }
+
+    fn missed(events: &[PatrolEvent]) -> Vec<&str> {
+        events.iter().filter_map(|e| if let PatrolEvent::Missed { checkpoint, .. } = e { Some(checkpoint.as_str()) } else { None }).collect()
+    }
+
+    #[test]
+    fn each_stop_has_its_window_from_the_walk_before_it() {
+        let d = night_route("Asia/Shanghai", hm(22, 0));
+        let Some(date) = NaiveDate::from_ymd_opt(2026, 11, 30) else { panic!() };
+        let rounds = d.rounds_on(date);
+        assert_eq!(rounds, [at("2026-11-30T14:00:00Z")], "22:00 in Beijing");
+        let w = d.windows(rounds[0]);
+        assert_eq!((w[0].opens, w[0].closes), (at("2026-11-30T13:55:00Z"), at("2026-11-30T14:05:00Z")));
+        assert_eq!(w[1].closes, at("2026-11-30T14:17:00Z"), "10 min walk after 2 min at the gate, +5");
+        assert_eq!(w[2].closes, at("2026-11-30T14:29:00Z"));
+    }
+
+    #[test]
+    fn a_miss_is_decided_when_its_window_closes_not_before_and_a_late_scan_is_refused() {
+        let mut route = defined(night_route("Asia/Shanghai", hm(22, 0)), "2026-11-30T12:00:00Z");
+        assert_eq!(route.next_close(), Some(at("2026-11-30T14:05:00Z")));
+        assert!(scan(&mut route, "gate", "2026-11-30T14:01:00Z").is_ok(), "on time at the gate");
+        // The garage's window closes at 14:17: a second before, nothing is missed.
+        let before = run(&mut route, PatrolCommand::Settle { now: at("2026-11-30T14:16:59Z") }).unwrap_or_default();
+        assert!(missed(&before).is_empty(), "{before:?}");
+        let closing = run(&mut route, PatrolCommand::Settle { now: at("2026-11-30T14:17:00Z") }).unwrap_or_default();
+        assert_eq!(missed(&closing), ["garage"], "missed at the close, to the second");
+        assert_eq!(route.next_close(), Some(at("2026-11-30T14:29:00Z")));
+        // Reached late: refused with a sentence, nothing recorded.
+        assert_eq!(scan(&mut route, "garage", "2026-11-30T14:18:00Z"), Err(PatrolError::RoundEnded));
+        // The pool is never reached: missed at 14:29, and the round closes with one stop of three.
+        let last = run(&mut route, PatrolCommand::Settle { now: at("2026-11-30T14:29:00Z") }).unwrap_or_default();
+        assert_eq!(missed(&last), ["pool"]);
+        let november = &route.months["2026-11"];
+        assert_eq!((november.rounds, november.completed, november.missed_rounds, november.missed_stops), (1, 0, 1, 2));
+        assert_eq!(november.by_guard["guard"], GuardFigures { rounds: 1, completed: 0 });
+        assert!(route.open_rounds.is_empty(), "a closed round holds nothing");
+        // Settling again decides nothing twice.
+        assert!(missed(&run(&mut route, PatrolCommand::Settle { now: at("2026-11-30T14:30:00Z") }).unwrap_or_default()).is_empty());
+    }
+
+    #[test]
+    fn scans_outside_a_window_another_checkpoint_or_anothers_assignment_are_refused() {
+        let mut route = defined(night_route("Asia/Shanghai", hm(22, 0)), "2026-11-30T12:00:00Z");
+        assert_eq!(scan(&mut route, "gate", "2026-11-30T13:00:00Z"), Err(PatrolError::NotInWindow { next: Some("11-30 21:55".into()) }));
+        assert_eq!(scan(&mut route, "roof", "2026-11-30T14:01:00Z"), Err(PatrolError::UnknownCheckpoint("roof".into())));
+        assert!(scan(&mut route, "gate", "2026-11-30T14:01:00Z").is_ok());
+        assert_eq!(scan(&mut route, "gate", "2026-11-30T14:02:00Z"), Err(PatrolError::AlreadyCheckedIn));
+        let stranger = CheckIn { checkpoint: CheckpointId::new("garage"), at: at("2026-11-30T14:12:00Z"), by: "repair".into(), name: "赵磊".into(), note: None, photos: Vec::new() };
+        assert_eq!(route.decide(&PatrolCommand::CheckIn { check_in: stranger, received_at: at("2026-11-30T14:12:00Z"), unplanned: false }), Err(PatrolError::NotAssigned("赵磊".into())));
+        let ahead = CheckIn { checkpoint: CheckpointId::new("garage"), at: at("2026-11-30T14:30:00Z"), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new() };
+        assert_eq!(route.decide(&PatrolCommand::CheckIn { check_in: ahead, received_at: at("2026-11-30T14:12:00Z"), unplanned: false }), Err(PatrolError::ScanInFuture));
+    }
+
+    #[test]
+    fn rounds_follow_the_clock_across_daylight_saving_changes() {
+        // New York springs forward on 2026-03-08 (02:00 → 03:00) and falls back on 2026-11-01.
+        let d = night_route("America/New_York", hm(2, 30));
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap_or_default();
+        assert_eq!(d.rounds_on(day(3, 7)), [at("2026-03-07T07:30:00Z")], "EST: 02:30 is 07:30 UTC");
+        assert_eq!(d.rounds_on(day(3, 8)), [at("2026-03-08T07:00:00Z")], "02:30 does not exist: the round starts at 03:00 EDT");
+        assert_eq!(d.rounds_on(day(3, 9)), [at("2026-03-09T06:30:00Z")], "EDT: 02:30 is 06:30 UTC");
+        let early = night_route("America/New_York", hm(1, 30));
+        assert_eq!(early.rounds_on(day(11, 1)), [at("2026-11-01T05:30:00Z")], "01:30 happens twice: the first");
+        // Settling across the change decides each night's round once.
+        let mut route = defined(night_route("America/New_York", hm(2, 30)), "2026-03-06T12:00:00Z");
+        let events = run(&mut route, PatrolCommand::Settle { now: at("2026-03-10T12:00:00Z") }).unwrap_or_default();
+        let closed = events.iter().filter(|e| matches!(e, PatrolEvent::RoundClosed { .. })).count();
+        assert_eq!(closed, 4, "the 7th, 8th, 9th and 10th");
+        assert_eq!(missed(&events).len(), 12);
+    }
+
+    #[test]
+    fn a_round_counts_in_the_month_it_started_and_weekdays_are_kept() {
+        let mut d = night_route("Asia/Shanghai", hm(23, 50));
+        d.plan.days = (1..=5).collect();
+        // Saturday 2027-01-30 and Sunday the 31st have no round; Friday the 29th's closes after midnight.
+        let Some(saturday) = NaiveDate::from_ymd_opt(2027, 1, 30) else { panic!() };
+        assert!(d.rounds_on(saturday).is_empty());
+        let mut route = defined(d, "2027-01-29T12:00:00Z");
+        let events = run(&mut route, PatrolCommand::Settle { now: at("2027-02-01T15:00:00Z") }).unwrap_or_default();
+        let months: Vec<&str> = events.iter().filter_map(|e| if let PatrolEvent::RoundClosed { month, .. } = e { Some(month.as_str()) } else { None }).collect();
+        assert_eq!(months, ["2027-01"], "Friday's round, closed on Saturday, counts in January; Monday's has not closed yet");
+        assert_eq!(route.next_close(), Some(at("2027-02-01T15:55:00Z")));
+    }
+
+    #[test]
+    fn a_route_that_could_not_be_walked_is_refused_with_the_reason() {
+        let mut d = night_route("Asia/Shanghai", hm(22, 0));
+        d.time_zone = "Mars/Olympus".into();
+        assert_eq!(d.check(), Err(PatrolError::BadTimeZone("Mars/Olympus".into())));
+        let mut d = night_route("Asia/Shanghai", hm(22, 0));
+        d.plan.days = [8].into();
+        assert_eq!(d.check(), Err(PatrolError::BadDay(8)));
+        let mut d = night_route("Asia/Shanghai", hm(22, 0));
+        d.stops[1].after_mins = 23 * 60;
+        d.stops[2].after_mins = 60;
+        assert_eq!(d.check(), Err(PatrolError::RoundTooLong));
+        assert!(night_route("Asia/Shanghai", hm(22, 0)).check().is_ok());
+    }
+}
