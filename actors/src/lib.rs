@@ -30,6 +30,7 @@ pub mod hub;
 pub mod journal;
 pub mod journaled;
 pub mod metrics;
+pub mod patrol;
 pub mod quarantine;
 
 pub use clock::Clock;

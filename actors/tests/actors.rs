@@ -404,3 +404,63 @@ async fn changed_meter_rules_reach_awake_and_sleeping_devices() {
     leaking.sort();
     assert_eq!(leaking, vec!["wm-1", "wm-2"]);
 }
+
+/// T5 with paused time: a round of three checkpoints — the first reached on time, the second
+/// never, the third late — raises a patrol alarm at the very second the second's window closes
+/// (not a second before), refuses the late scan, and closes the round into the month's figures.
+#[tokio::test(start_paused = true)]
+async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
+    use hutong_actors::patrol::{PatrolArgs, PatrolMsg, PatrolRouteActor};
+    use hutong_core::patrol::{CheckIn, PatrolError, PatrolPlan, RouteDefinition, Stop};
+    use hutong_core::{CheckpointId, RouteId};
+    let w = World::new();
+    let _sup = w.start().await;
+    let desk = w.directory.alarm_desk("c1").unwrap();
+    let tz = chrono_tz::Asia::Shanghai;
+    let begins = (w.clock.now() + chrono::TimeDelta::minutes(10)).with_timezone(&tz);
+    let start = chrono::NaiveTime::from_hms_opt(chrono::Timelike::hour(&begins), chrono::Timelike::minute(&begins), 0).unwrap();
+    let stop = |id: &str, after_mins, dwell_mins| Stop { checkpoint: CheckpointId::new(id), name: id.to_uppercase(), after_mins, dwell_mins };
+    let definition = RouteDefinition {
+        name: "夜巡".into(),
+        time_zone: "Asia/Shanghai".into(),
+        stops: vec![stop("a", 0, 2), stop("b", 10, 2), stop("c", 10, 0)],
+        plan: PatrolPlan { starts: vec![start], days: Default::default(), tolerance_mins: 5, guards: Default::default() },
+    };
+    let round = definition.rounds_on(begins.date_naive())[0];
+    let windows = definition.windows(round);
+    let args = PatrolArgs { community: CommunityId::new("c1"), route: RouteId::new("night"), journal: w.journal.clone(), alarms: desk, clock: w.clock };
+    let (route, _) = ractor::Actor::spawn(None, PatrolRouteActor, args).await.unwrap();
+    let defined = route.call(|r| PatrolMsg::Define(definition.clone(), r), None).await.unwrap().unwrap();
+    assert_eq!(defined, Ok(()));
+    let until = |t: DateTime<Utc>| (t - w.clock.now()).to_std().unwrap_or_default();
+    let scan = |checkpoint: &str| CheckIn { checkpoint: CheckpointId::new(checkpoint), at: w.clock.now(), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new() };
+
+    pass(until(round)).await;
+    let reached = route.call(|r| PatrolMsg::CheckIn { check_in: scan("a"), unplanned: false, reply: r }, None).await.unwrap().unwrap();
+    assert_eq!(reached, Ok(()));
+    let patrol_alarms = |open: &[AlarmRecord]| open.iter().filter(|a| a.kind == AlarmKind::PatrolMissed).cloned().collect::<Vec<_>>();
+
+    // A second before b's window closes: nothing.
+    pass(until(windows[1].closes) - Duration::from_secs(1)).await;
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(patrol_alarms(&w.hub.alarms("c1").unwrap().0).is_empty(), "no miss before the window closes");
+    // At the close: the alarm, raised at the close.
+    pass(Duration::from_secs(1)).await;
+    let (open, _) = wait_alarms(&w, |open, _| !patrol_alarms(open).is_empty()).await;
+    let miss = &patrol_alarms(&open)[0];
+    assert_eq!(miss.raised_at, windows[1].closes, "raised at the second the window closed");
+    assert!(miss.text.contains("B"), "{}", miss.text);
+    assert!(w.clock.now() - windows[1].closes < chrono::TimeDelta::seconds(1), "and heard within a second of it");
+
+    // c reached a minute after its window closed: refused, and missed at that close.
+    pass(until(windows[2].closes + chrono::TimeDelta::minutes(1))).await;
+    let late = route.call(|r| PatrolMsg::CheckIn { check_in: scan("c"), unplanned: false, reply: r }, None).await.unwrap().unwrap();
+    assert_eq!(late, Err(PatrolError::RoundEnded));
+    let state = route.call(PatrolMsg::Get, None).await.unwrap().unwrap();
+    let month = &state.months[&definition.month_of(round)];
+    assert_eq!((month.rounds, month.completed, month.missed_stops), (1, 0, 2));
+    let (open, _) = wait_alarms(&w, |open, _| patrol_alarms(open).len() == 2).await;
+    assert_eq!(patrol_alarms(&open).len(), 2, "one alarm per checkpoint missed");
+}

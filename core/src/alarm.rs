@@ -32,7 +32,7 @@ impl AlarmKind {
     pub fn severity(self) -> Severity {
         match self {
             AlarmKind::GateAlarm | AlarmKind::Leak => Severity::Critical,
-            AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::DeviceOffline => Severity::Warning,
+            AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::DeviceOffline | AlarmKind::PatrolMissed => Severity::Warning,
             AlarmKind::UseOutOfRange => Severity::Notice,
         }
     }

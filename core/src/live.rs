@@ -264,6 +264,8 @@ pub enum AlarmKind {
     Leak,
     /// Monthly use out of range for months in a row (M4).
     UseOutOfRange,
+    /// A patrol checkpoint not reached when its window closed (T5).
+    PatrolMissed,
 }
 
 /// One line of the wall's alarm feed.

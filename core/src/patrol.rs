@@ -356,8 +356,13 @@ impl PatrolRoute {
         }
         let from = from.max(now - SETTLE_HORIZON);
         let last_stop = definition.stops.len() - 1;
+        let closed = definition.windows_closing(from, now);
+        // Nothing closed: nothing to journal (the range is looked at again next time).
+        if closed.is_empty() {
+            return Vec::new();
+        }
         let mut events = Vec::new();
-        for window in definition.windows_closing(from, now) {
+        for window in closed {
             let progress = self.open_rounds.get(&window.round);
             if !self.reached(&window) {
                 let name = definition.stops[window.stop].name.clone();

@@ -188,6 +188,7 @@ fn alarm_label(kind: AlarmKind) -> &'static str {
         AlarmKind::GateAlarm => "门禁告警",
         AlarmKind::Leak => "疑似漏水",
         AlarmKind::UseOutOfRange => "用量异常",
+        AlarmKind::PatrolMissed => "巡更漏巡",
     }
 }
 

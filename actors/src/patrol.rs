@@ -1,0 +1,144 @@
+//! `PatrolRouteActor`: one per patrol route (R1, T5). It owns the route's [`PatrolRoute`]
+//! (journaled in `patrol/{community}/{route}`) and keeps one timer — the next window to close.
+//! When it fires, the route settles at that instant: every stop not reached is a miss, journaled
+//! and told to the community's alarm desk at once (a `PatrolMissed` alarm, folded per checkpoint).
+//! No sweep looks for misses; a restart re-arms the timer and settles what closed meanwhile.
+
+use std::sync::Arc;
+
+use hutong_core::alarm::AlarmCommand;
+use hutong_core::live::AlarmKind;
+use hutong_core::patrol::{CheckIn, PatrolCommand, PatrolError, PatrolEvent, PatrolRoute, RouteDefinition};
+use hutong_core::{CommunityId, DeviceId, RouteId};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::alarms::AlarmDeskRef;
+use crate::clock::Clock;
+use crate::journal::Journal;
+use crate::journaled::{Journaled, StreamId};
+
+pub enum PatrolMsg {
+    /// The office sets or changes the route and its plan.
+    Define(RouteDefinition, RpcReplyPort<Result<(), PatrolError>>),
+    /// A guard scanned a checkpoint (planned, or on an unplanned round).
+    CheckIn { check_in: CheckIn, unplanned: bool, reply: RpcReplyPort<Result<(), PatrolError>> },
+    /// The route as it stands (definition, rounds under way, figures).
+    Get(RpcReplyPort<PatrolRoute>),
+    /// The timer: a window has closed.
+    Settle,
+}
+
+pub struct PatrolArgs {
+    pub community: CommunityId,
+    pub route: RouteId,
+    pub journal: Arc<dyn Journal>,
+    pub alarms: AlarmDeskRef,
+    pub clock: Clock,
+}
+
+pub struct PatrolState {
+    route: Journaled<PatrolRoute>,
+    args: PatrolArgs,
+    /// The timer set, and for when.
+    armed: Option<(chrono::DateTime<chrono::Utc>, tokio::task::JoinHandle<()>)>,
+}
+
+pub struct PatrolRouteActor;
+
+impl Actor for PatrolRouteActor {
+    type Msg = PatrolMsg;
+    type State = PatrolState;
+    type Arguments = PatrolArgs;
+
+    async fn pre_start(&self, myself: ActorRef<PatrolMsg>, args: PatrolArgs) -> Result<PatrolState, ActorProcessingErr> {
+        let route = Journaled::recover(args.journal.clone(), StreamId::patrol(&args.community, &args.route), PatrolRoute::default, |_| {}).await?;
+        // Whatever closed while the route was down is decided now.
+        let _ = myself.cast(PatrolMsg::Settle);
+        Ok(PatrolState { route, args, armed: None })
+    }
+
+    async fn handle(&self, myself: ActorRef<PatrolMsg>, msg: PatrolMsg, state: &mut PatrolState) -> Result<(), ActorProcessingErr> {
+        if state.route.quarantined().is_some() {
+            return Ok(());
+        }
+        let now = state.args.clock.now();
+        match msg {
+            PatrolMsg::Define(definition, reply) => {
+                let command = PatrolCommand::Define { route: state.args.route.clone(), definition, at: now };
+                let answer = state.execute(&command).await?;
+                let _ = reply.send(answer);
+            }
+            PatrolMsg::CheckIn { check_in, unplanned, reply } => {
+                let answer = state.execute(&PatrolCommand::CheckIn { check_in, received_at: now, unplanned }).await?;
+                let _ = reply.send(answer);
+            }
+            PatrolMsg::Get(reply) => {
+                let _ = reply.send(state.route.state().clone());
+            }
+            PatrolMsg::Settle => {
+                state.execute(&PatrolCommand::Settle { now }).await?.ok();
+            }
+        }
+        state.arm(&myself);
+        Ok(())
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<PatrolMsg>, state: &mut PatrolState) -> Result<(), ActorProcessingErr> {
+        if let Some((_, timer)) = state.armed.take() {
+            timer.abort();
+        }
+        Ok(())
+    }
+}
+
+impl PatrolState {
+    /// Decides, journals, applies; then tells the alarm desk of every miss. A refusal is the
+    /// answer; a journal failure stops the actor (its supervisor restarts it from the journal).
+    async fn execute(&mut self, command: &PatrolCommand) -> Result<Result<(), PatrolError>, ActorProcessingErr> {
+        let events = match hutong_core::Aggregate::decide(self.route.state(), command) {
+            Ok(events) => events,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if events.is_empty() {
+            return Ok(Ok(()));
+        }
+        let committed = self.route.commit(events, self.args.clock.now().timestamp_millis()).await?;
+        let stream = self.route.stream().as_str().to_string();
+        let definition = self.route.state().definition.clone();
+        let name = definition.as_ref().map(|d| d.name.clone()).unwrap_or_default();
+        let tz: chrono_tz::Tz = definition.and_then(|d| d.time_zone.parse().ok()).unwrap_or(chrono_tz::Asia::Shanghai);
+        for (seq, event) in committed.numbered() {
+            if let PatrolEvent::Missed { checkpoint, name: stop, closed, .. } = event {
+                self.args.alarms.seen(AlarmCommand::Raise {
+                    kind: AlarmKind::PatrolMissed,
+                    device: DeviceId::new(format!("patrol-{}-{checkpoint}", self.args.route)),
+                    building: None,
+                    at: *closed,
+                    text: format!("巡更漏巡：{name} {stop}，{} 时段结束时未到", closed.with_timezone(&tz).format("%H:%M")),
+                    source: (stream.clone(), seq),
+                });
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// One timer: the next window to close (set again only when that changed).
+    fn arm(&mut self, myself: &ActorRef<PatrolMsg>) {
+        let next = self.route.state().next_close();
+        if self.armed.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        if let Some((_, timer)) = self.armed.take() {
+            timer.abort();
+        }
+        if let Some(closes) = next {
+            let wait = (closes - self.args.clock.now()).to_std().unwrap_or_default();
+            let me = myself.clone();
+            let timer = tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                let _ = me.cast(PatrolMsg::Settle);
+            });
+            self.armed = Some((closes, timer));
+        }
+    }
+}
