@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use hutong_core::community::Community;
 use hutong_core::device::DeviceSpec;
-use hutong_core::{BuildingId, CommunityId, DeviceId};
+use hutong_core::patrol::PatrolSite;
+use hutong_core::{BuildingId, CommunityId, DeviceId, RouteId};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 use tokio_util::time::{DelayQueue, delay_queue};
@@ -25,7 +26,9 @@ use hutong_core::meter_rules::MeterContext;
 use crate::directory::Directory;
 use crate::hub::LiveHub;
 use crate::journal::Journal;
+use crate::journaled::{Shared, StreamId};
 use crate::metrics::Metrics;
+use crate::patrol::{PatrolArgs, PatrolRouteActor};
 
 pub const RESTART_BUDGET: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
@@ -43,6 +46,8 @@ pub enum CommunityMsg {
     ChangeDevice(DeviceSpec),
     /// A device out of service: it leaves the directory, its building and the screens.
     RetireDevice(DeviceId),
+    /// A patrol route opened (already journaled in the community's patrol site): start its actor.
+    OpenRoute(RouteId, ractor::RpcReplyPort<()>),
 }
 
 pub struct CommunityArgs {
@@ -62,6 +67,7 @@ enum Child {
     AlarmDesk,
     Building(BuildingId),
     Device(Arc<DeviceSpec>),
+    Route(RouteId),
 }
 
 pub struct CommunityState {
@@ -95,6 +101,13 @@ impl Actor for CommunitySupervisor {
         }
         let asleep = state.recover_devices(specs).await?;
         state.args.directory.put_dormant(&state.args.community.id, asleep);
+        // Patrol routes run from the start: their windows close whether anyone looks or not.
+        let site = Arc::new(Shared::recover(state.args.journal.clone(), StreamId::patrol_site(&state.args.community.id), PatrolSite::default).await?);
+        let routes: Vec<RouteId> = site.read().routes.iter().cloned().collect();
+        state.args.directory.put_patrol_site(&state.args.community.id, site);
+        for route in routes {
+            state.spawn(&myself, Child::Route(route), None).await?;
+        }
         state.args.metrics.describe("hutong_actor_restarts_total", "Actors restarted by their supervisor after a failure");
         Ok(state)
     }
@@ -136,6 +149,12 @@ impl Actor for CommunitySupervisor {
             CommunityMsg::RetireDevice(id) => {
                 state.devices.remove(&id);
                 state.args.directory.retire(state.args.community.id.as_str(), id.as_str());
+            }
+            CommunityMsg::OpenRoute(route, reply) => {
+                if state.args.directory.route(state.args.community.id.as_str(), route.as_str()).is_none() {
+                    state.spawn(&myself, Child::Route(route), None).await?;
+                }
+                let _ = reply.send(());
             }
             CommunityMsg::Wake(device, life) => {
                 let Some(spec) = state.devices.get(&device).cloned() else {
@@ -183,7 +202,7 @@ impl Actor for CommunitySupervisor {
         state.args.metrics.inc("hutong_actor_restarts_total", &[("community", state.args.community.id.as_str())]);
         let building = match &child {
             Child::Building(id) => Some(id.clone()),
-            Child::Device(_) | Child::AlarmDesk => None,
+            Child::Device(_) | Child::AlarmDesk | Child::Route(_) => None,
         };
         state.spawn(&myself, child, None).await?;
         // A new building actor knows nothing yet: its devices, awake or asleep, tell it again.
@@ -203,6 +222,7 @@ impl Child {
             Child::AlarmDesk => "alarm-desk".to_string(),
             Child::Building(id) => format!("building/{id}"),
             Child::Device(spec) => format!("device/{}", spec.id),
+            Child::Route(route) => format!("patrol/{route}"),
         }
     }
 }
@@ -287,6 +307,12 @@ impl CommunityState {
                 a.directory.put_awake(&spec.community, &spec.id, actor.clone());
                 actor.get_id()
             }
+            Child::Route(route) => {
+                let args = PatrolArgs { community: a.community.id.clone(), route: route.clone(), journal: a.journal.clone(), directory: a.directory.clone(), clock: a.clock };
+                let (actor, _) = Actor::spawn_linked(None, PatrolRouteActor, args, supervisor).await?;
+                a.directory.put_route(&a.community.id, route, Some(actor.clone()));
+                actor.get_id()
+            }
         };
         self.children.insert(id, child);
         Ok(())
@@ -297,6 +323,7 @@ impl CommunityState {
             Child::AlarmDesk => self.args.directory.put_alarm_desk(&self.args.community.id, None),
             Child::Building(id) => self.args.directory.remove_building(id),
             Child::Device(spec) => self.args.directory.remove_device(&spec.community, &spec.id),
+            Child::Route(route) => self.args.directory.put_route(&self.args.community.id, route, None),
         }
     }
 

@@ -14,7 +14,7 @@
 //! no message is ever left in a mailbox that nobody will read, and none overtakes another.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hutong_core::device::DeviceSpec;
@@ -26,6 +26,10 @@ use crate::alarms::{AlarmDeskRef, AlarmMsg};
 use crate::building::BuildingMsg;
 use crate::community::CommunityMsg;
 use crate::device::{DeviceActorState, DeviceMsg};
+use crate::journaled::Shared;
+use crate::patrol::PatrolMsg;
+use hutong_core::RouteId;
+use hutong_core::patrol::PatrolSite;
 
 enum Slot {
     Awake { actor: ActorRef<DeviceMsg>, sent: AtomicU64 },
@@ -37,6 +41,9 @@ struct CommunitySlots {
     supervisor: ActorRef<CommunityMsg>,
     alarms: Option<ActorRef<AlarmMsg>>,
     devices: HashMap<DeviceId, Slot>,
+    /// Checkpoints and routes (changed in place by the office), and each route's actor.
+    patrol_site: Option<Arc<Shared<PatrolSite>>>,
+    routes: HashMap<RouteId, ActorRef<PatrolMsg>>,
 }
 
 /// Why a message did not reach a device.
@@ -177,6 +184,12 @@ impl Directory {
     }
 
     /// Tells a community's supervisor something (its registration changed).
+    /// A community's supervisor, to ask it something and wait for the answer.
+    pub fn supervisor(&self, community: &str) -> Option<ActorRef<CommunityMsg>> {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community).map(|c| c.supervisor.clone())
+    }
+
     pub fn tell_community(&self, community: &str, msg: CommunityMsg) -> Result<(), Unreachable> {
         let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
         let c = map.get(community).ok_or(Unreachable::Unknown)?;
@@ -198,7 +211,7 @@ impl Directory {
 
     pub(crate) fn open_community(&self, community: &CommunityId, supervisor: ActorRef<CommunityMsg>) {
         let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
-        map.insert(community.clone(), CommunitySlots { supervisor, alarms: None, devices: HashMap::new() });
+        map.insert(community.clone(), CommunitySlots { supervisor, alarms: None, devices: HashMap::new(), patrol_site: None, routes: HashMap::new() });
     }
 
     /// The typed way in to a community's alarm desk.
@@ -211,6 +224,35 @@ impl Directory {
         let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = map.get_mut(community) {
             c.alarms = actor;
+        }
+    }
+
+    /// A community's checkpoints and routes.
+    pub fn patrol_site(&self, community: &str) -> Option<Arc<Shared<PatrolSite>>> {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community)?.patrol_site.clone()
+    }
+
+    pub(crate) fn put_patrol_site(&self, community: &CommunityId, site: Arc<Shared<PatrolSite>>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(community) {
+            c.patrol_site = Some(site);
+        }
+    }
+
+    /// A patrol route's actor.
+    pub fn route(&self, community: &str, route: &str) -> Option<ActorRef<PatrolMsg>> {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community)?.routes.get(route).cloned()
+    }
+
+    pub(crate) fn put_route(&self, community: &CommunityId, route: &RouteId, actor: Option<ActorRef<PatrolMsg>>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(community) {
+            match actor {
+                Some(actor) => c.routes.insert(route.clone(), actor),
+                None => c.routes.remove(route),
+            };
         }
     }
 

@@ -100,6 +100,10 @@ impl StreamId {
     pub fn alarms(community: &CommunityId) -> Self {
         Self(format!("alarms/{community}"))
     }
+    /// A community's patrol checkpoints and routes.
+    pub fn patrol_site(community: &CommunityId) -> Self {
+        Self(format!("patrol-site/{community}"))
+    }
     /// A patrol route of a community.
     pub fn patrol(community: &CommunityId, route: &hutong_core::RouteId) -> Self {
         Self(format!("patrol/{community}/{route}"))
@@ -182,6 +186,7 @@ impl Durable for hutong_core::registry::Registry {}
 impl Durable for hutong_core::device_keys::DeviceKeys {}
 impl Durable for hutong_core::alarm::AlarmDesk {}
 impl Durable for hutong_core::patrol::PatrolRoute {}
+impl Durable for hutong_core::patrol::PatrolSite {}
 impl Durable for hutong_core::outbox::Outbox {
     const SNAPSHOT_EVERY: Option<u64> = Some(1_000);
 }

@@ -12,8 +12,8 @@ use hutong_core::patrol::{CheckIn, PatrolCommand, PatrolError, PatrolEvent, Patr
 use hutong_core::{CommunityId, DeviceId, RouteId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::alarms::AlarmDeskRef;
 use crate::clock::Clock;
+use crate::directory::Directory;
 use crate::journal::Journal;
 use crate::journaled::{Journaled, StreamId};
 
@@ -32,7 +32,8 @@ pub struct PatrolArgs {
     pub community: CommunityId,
     pub route: RouteId,
     pub journal: Arc<dyn Journal>,
-    pub alarms: AlarmDeskRef,
+    /// Where the community's alarm desk is found (looked up per miss: the desk may have restarted).
+    pub directory: Arc<Directory>,
     pub clock: Clock,
 }
 
@@ -109,7 +110,11 @@ impl PatrolState {
         let tz: chrono_tz::Tz = definition.and_then(|d| d.time_zone.parse().ok()).unwrap_or(chrono_tz::Asia::Shanghai);
         for (seq, event) in committed.numbered() {
             if let PatrolEvent::Missed { checkpoint, name: stop, closed, .. } = event {
-                self.args.alarms.seen(AlarmCommand::Raise {
+                let Some(desk) = self.args.directory.alarm_desk(self.args.community.as_str()) else {
+                    tracing::warn!(route = %self.args.route, "a patrol miss with no alarm desk running; it stays in the route's figures");
+                    continue;
+                };
+                desk.seen(AlarmCommand::Raise {
                     kind: AlarmKind::PatrolMissed,
                     device: DeviceId::new(format!("patrol-{}-{checkpoint}", self.args.route)),
                     building: None,

@@ -415,7 +415,6 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
     use hutong_core::{CheckpointId, RouteId};
     let w = World::new();
     let _sup = w.start().await;
-    let desk = w.directory.alarm_desk("c1").unwrap();
     let tz = chrono_tz::Asia::Shanghai;
     let begins = (w.clock.now() + chrono::TimeDelta::minutes(10)).with_timezone(&tz);
     let start = chrono::NaiveTime::from_hms_opt(chrono::Timelike::hour(&begins), chrono::Timelike::minute(&begins), 0).unwrap();
@@ -428,7 +427,7 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
     };
     let round = definition.rounds_on(begins.date_naive())[0];
     let windows = definition.windows(round);
-    let args = PatrolArgs { community: CommunityId::new("c1"), route: RouteId::new("night"), journal: w.journal.clone(), alarms: desk, clock: w.clock };
+    let args = PatrolArgs { community: CommunityId::new("c1"), route: RouteId::new("night"), journal: w.journal.clone(), directory: w.directory.clone(), clock: w.clock };
     let (route, _) = ractor::Actor::spawn(None, PatrolRouteActor, args).await.unwrap();
     let defined = route.call(|r| PatrolMsg::Define(definition.clone(), r), None).await.unwrap().unwrap();
     assert_eq!(defined, Ok(()));

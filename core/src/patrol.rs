@@ -260,8 +260,9 @@ pub struct MonthFigures {
     pub by_guard: BTreeMap<String, GuardFigures>,
 }
 
-/// The unplanned check-ins a route keeps.
+/// The unplanned check-ins and closed rounds a route keeps.
 pub const UNPLANNED_KEPT: usize = 100;
+pub const CLOSED_KEPT: usize = 100;
 
 /// One route: its definition, the rounds under way and its figures.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -271,6 +272,9 @@ pub struct PatrolRoute {
     /// Windows closing at or before this are decided, reached or missed.
     pub settled_through: Option<DateTime<Utc>>,
     pub open_rounds: BTreeMap<DateTime<Utc>, RoundProgress>,
+    /// The latest closed rounds, stop by stop (newest last), for today's screens.
+    #[serde(default)]
+    pub closed_rounds: VecDeque<(DateTime<Utc>, RoundProgress)>,
     pub months: BTreeMap<String, MonthFigures>,
     pub unplanned: VecDeque<CheckIn>,
 }
@@ -302,6 +306,11 @@ impl PatrolRoute {
     pub fn next_close(&self) -> Option<DateTime<Utc>> {
         let (definition, from) = (self.definition.as_ref()?, self.settled_through?);
         definition.windows_closing(from, from + TimeDelta::days(2)).first().map(|w| w.closes)
+    }
+
+    /// A round's progress, under way or lately closed.
+    pub fn progress(&self, round: DateTime<Utc>) -> Option<&RoundProgress> {
+        self.open_rounds.get(&round).or_else(|| self.closed_rounds.iter().rev().find(|(r, _)| *r == round).map(|(_, p)| p))
     }
 
     fn reached(&self, window: &Window) -> bool {
@@ -415,7 +424,11 @@ impl crate::Aggregate for PatrolRoute {
                 self.open_rounds.entry(*round).or_default().missed.insert(*stop);
             }
             PatrolEvent::RoundClosed { round, month, stops, reached, guards } => {
-                self.open_rounds.remove(round);
+                let progress = self.open_rounds.remove(round).unwrap_or_default();
+                self.closed_rounds.push_back((*round, progress));
+                if self.closed_rounds.len() > CLOSED_KEPT {
+                    self.closed_rounds.pop_front();
+                }
                 let figures = self.months.entry(month.clone()).or_default();
                 let completed = reached == stops;
                 figures.rounds += 1;
@@ -429,6 +442,133 @@ impl crate::Aggregate for PatrolRoute {
                 }
             }
             PatrolEvent::Settled { through } => self.settled_through = Some(*through),
+        }
+    }
+}
+
+/// A named place guards check in at (T1): on the community's site plan (metres from its corner)
+/// if placed. Its printed code carries a token signed for its current `code_version`; printing a
+/// new code (after one was lost) makes the old one worthless.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub id: CheckpointId,
+    pub name: String,
+    #[serde(default)]
+    pub position: Option<(u32, u32)>,
+    #[serde(default)]
+    pub code_version: u32,
+}
+
+/// A community's checkpoints and routes (the routes' rounds live in each route's own stream).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PatrolSite {
+    pub checkpoints: BTreeMap<CheckpointId, Checkpoint>,
+    pub routes: BTreeSet<RouteId>,
+}
+
+/// The most checkpoints and routes a community has.
+pub const MAX_CHECKPOINTS: usize = 2_000;
+pub const MAX_ROUTES: usize = 500;
+/// The largest site plan, in metres a side.
+pub const MAX_PLAN_METRES: u32 = 100_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SiteCommand {
+    /// Adds a checkpoint or renames / moves one.
+    PutCheckpoint { id: CheckpointId, name: String, position: Option<(u32, u32)> },
+    /// A new code for a checkpoint: the printed one stops working.
+    NewCode { id: CheckpointId },
+    OpenRoute { route: RouteId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SiteEvent {
+    CheckpointPut { checkpoint: Checkpoint },
+    RouteOpened { route: RouteId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteError {
+    BadId(String),
+    NoName,
+    NameTooLong,
+    OffThePlan,
+    TooManyCheckpoints,
+    TooManyRoutes,
+    NoSuchCheckpoint(String),
+}
+
+crate::bilingual!(SiteError {
+    SiteError::BadId(_0) => ("编号 {_0} 只能用字母、数字、- 和 _（最多 64 个）") / ("id {_0} may use letters, digits, - and _ only (64 at most)"),
+    SiteError::NoName => ("请填写巡更点名称") / ("a checkpoint needs a name"),
+    SiteError::NameTooLong => ("名称最多 {MAX_NAME} 个字") / ("a name is at most {MAX_NAME} characters"),
+    SiteError::OffThePlan => ("位置须在平面图内（0 到 {MAX_PLAN_METRES} 米）") / ("a position is on the site plan (0 to {MAX_PLAN_METRES} m)"),
+    SiteError::TooManyCheckpoints => ("一个小区最多 {MAX_CHECKPOINTS} 个巡更点") / ("a community has at most {MAX_CHECKPOINTS} checkpoints"),
+    SiteError::TooManyRoutes => ("一个小区最多 {MAX_ROUTES} 条巡更路线") / ("a community has at most {MAX_ROUTES} routes"),
+    SiteError::NoSuchCheckpoint(_0) => ("没有巡更点 {_0}") / ("no checkpoint {_0}"),
+});
+
+impl crate::Aggregate for PatrolSite {
+    type Command = SiteCommand;
+    type Event = SiteEvent;
+    type Error = SiteError;
+
+    fn decide(&self, command: &SiteCommand) -> Result<Vec<SiteEvent>, SiteError> {
+        match command {
+            SiteCommand::PutCheckpoint { id, name, position } => {
+                if !is_valid_id(id.as_str()) {
+                    return Err(SiteError::BadId(id.to_string()));
+                }
+                let name = name.trim();
+                if name.is_empty() {
+                    return Err(SiteError::NoName);
+                }
+                if name.chars().count() > MAX_NAME {
+                    return Err(SiteError::NameTooLong);
+                }
+                if position.is_some_and(|(x, y)| x > MAX_PLAN_METRES || y > MAX_PLAN_METRES) {
+                    return Err(SiteError::OffThePlan);
+                }
+                let existing = self.checkpoints.get(id);
+                if existing.is_none() && self.checkpoints.len() >= MAX_CHECKPOINTS {
+                    return Err(SiteError::TooManyCheckpoints);
+                }
+                let checkpoint = Checkpoint { id: id.clone(), name: name.to_string(), position: *position, code_version: existing.map_or(0, |c| c.code_version) };
+                if existing == Some(&checkpoint) {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![SiteEvent::CheckpointPut { checkpoint }])
+            }
+            SiteCommand::NewCode { id } => {
+                let mut checkpoint = self.checkpoints.get(id).cloned().ok_or_else(|| SiteError::NoSuchCheckpoint(id.to_string()))?;
+                checkpoint.code_version = checkpoint.code_version.saturating_add(1);
+                Ok(vec![SiteEvent::CheckpointPut { checkpoint }])
+            }
+            SiteCommand::OpenRoute { route } => {
+                if !is_valid_id(route.as_str()) {
+                    return Err(SiteError::BadId(route.to_string()));
+                }
+                if self.routes.contains(route) {
+                    return Ok(Vec::new());
+                }
+                if self.routes.len() >= MAX_ROUTES {
+                    return Err(SiteError::TooManyRoutes);
+                }
+                Ok(vec![SiteEvent::RouteOpened { route: route.clone() }])
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &SiteEvent) {
+        match event {
+            SiteEvent::CheckpointPut { checkpoint } => {
+                self.checkpoints.insert(checkpoint.id.clone(), checkpoint.clone());
+            }
+            SiteEvent::RouteOpened { route } => {
+                self.routes.insert(route.clone());
+            }
         }
     }
 }
@@ -510,7 +650,9 @@ mod tests {
         let november = &route.months["2026-11"];
         assert_eq!((november.rounds, november.completed, november.missed_rounds, november.missed_stops), (1, 0, 1, 2));
         assert_eq!(november.by_guard["guard"], GuardFigures { rounds: 1, completed: 0 });
-        assert!(route.open_rounds.is_empty(), "a closed round holds nothing");
+        assert!(route.open_rounds.is_empty(), "a closed round is no longer under way");
+        let Some(progress) = route.progress(at("2026-11-30T14:00:00Z")) else { panic!("the closed round is kept for today's screens") };
+        assert_eq!((progress.reached.len(), progress.missed.len()), (1, 2));
         // Settling again decides nothing twice.
         assert!(missed(&run(&mut route, PatrolCommand::Settle { now: at("2026-11-30T14:30:00Z") }).unwrap_or_default()).is_empty());
     }
@@ -573,5 +715,23 @@ mod tests {
         d.stops[2].after_mins = 60;
         assert_eq!(d.check(), Err(PatrolError::RoundTooLong));
         assert!(night_route("Asia/Shanghai", hm(22, 0)).check().is_ok());
+    }
+
+    #[test]
+    fn a_checkpoint_is_named_placed_and_given_new_codes_and_bad_ones_are_refused() {
+        let mut site = PatrolSite::default();
+        let put = |id: &str, name: &str, position| SiteCommand::PutCheckpoint { id: CheckpointId::new(id), name: name.into(), position };
+        for command in [put("gate", " 北门 ", Some((10, 20))), SiteCommand::NewCode { id: CheckpointId::new("gate") }, SiteCommand::OpenRoute { route: RouteId::new("night") }] {
+            let Ok(events) = site.decide(&command) else { panic!("{command:?} refused") };
+            events.iter().for_each(|e| site.apply(e));
+        }
+        let gate = &site.checkpoints[&CheckpointId::new("gate")];
+        assert_eq!((gate.name.as_str(), gate.position, gate.code_version), ("北门", Some((10, 20)), 1));
+        assert_eq!(site.decide(&put("gate", "北门", Some((10, 20)))), Ok(Vec::new()), "the same again changes nothing and keeps its code");
+        assert_eq!(site.decide(&SiteCommand::OpenRoute { route: RouteId::new("night") }), Ok(Vec::new()));
+        assert_eq!(site.decide(&put("门/1", "x", None)), Err(SiteError::BadId("门/1".into())));
+        assert_eq!(site.decide(&put("roof", "  ", None)), Err(SiteError::NoName));
+        assert_eq!(site.decide(&put("roof", "屋顶", Some((MAX_PLAN_METRES + 1, 0)))), Err(SiteError::OffThePlan));
+        assert_eq!(site.decide(&SiteCommand::NewCode { id: CheckpointId::new("roof") }), Err(SiteError::NoSuchCheckpoint("roof".into())));
     }
 }

@@ -161,6 +161,18 @@ impl Keyring {
     pub fn service_password(&self) -> String {
         service_password(&self.secret)
     }
+
+    /// The token a patrol checkpoint's printed code carries: derived from the deployment's secret
+    /// like a device key, for this community, checkpoint and code version (a new code for a lost
+    /// one bumps the version, and the old token stops matching).
+    pub fn checkpoint_code(&self, community: &str, checkpoint: &str, version: u32) -> String {
+        crate::codec::device_key(&self.secret, &format!("_patrol/{community}"), &format!("{checkpoint}/{version}"))
+    }
+
+    /// Whether a scanned token is this checkpoint's current one (compared in constant time).
+    pub fn checkpoint_code_matches(&self, community: &str, checkpoint: &str, version: u32, scanned: &str) -> bool {
+        crate::codec::same_key(&self.checkpoint_code(community, checkpoint, version), scanned)
+    }
 }
 
 #[cfg(test)]

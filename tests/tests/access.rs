@@ -41,6 +41,8 @@ fn concrete(path: &str, community: &str, staff: &str) -> String {
         .replace("{payment}", "20260101000000001000002")
         .replace("{alarm}", "1")
         .replace("{building}", &format!("{community}-b01"))
+        .replace("{checkpoint}", &format!("{community}-cp-1"))
+        .replace("{route}", &format!("{community}-night"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -129,3 +129,58 @@ async fn meter_thresholds_are_per_community_checked_and_kept() {
     assert_eq!((rules["night_from_hour"].as_u64(), rules["leak_min_readings"].as_u64(), rules["water_month"]["max"].as_str()), (Some(23), Some(4), Some("40")));
     server.stop();
 }
+
+/// Patrols (T1, T4, T5) against the real binary: the office places two checkpoints and a route
+/// whose round is under way; the guard scans the first code (a forged code and a code of a place
+/// not on any route change nothing); the second is never reached — the wall's socket gets the
+/// miss within a second of its window closing; a late scan is refused; the round's figures count it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
+    use chrono::{TimeDelta, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let (admin, guard) = (server.admin.clone(), server.login("guard"));
+    let base = "/api/v1/communities/heyuan/patrol";
+    for (id, name) in [("t-1", "东门"), ("t-2", "西门"), ("t-9", "屋顶")] {
+        let (status, reply) = http(server.http, "PUT", &format!("{base}/checkpoints/{id}"), Some(&admin), Some(&format!(r#"{{"name":"{name}","position":[10,20]}}"#))).unwrap();
+        assert_eq!(status, 200, "{reply}");
+    }
+    // A round that began 50 s ago, both stops due at once, give or take a minute: both windows
+    // close 10 s from now.
+    let start = (Utc::now() - TimeDelta::seconds(50)).with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M:%S").to_string();
+    let route = format!(r#"{{"name":"测试路线","stops":[{{"checkpoint":"t-1","after_mins":0}},{{"checkpoint":"t-2","after_mins":0}}],"plan":{{"starts":["{start}"],"tolerance_mins":1}}}}"#);
+    let (status, reply) = http(server.http, "PUT", &format!("{base}/routes/t-route"), Some(&admin), Some(&route)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let view: Value = serde_json::from_str(&reply).unwrap();
+    let closes: chrono::DateTime<Utc> = view["next_close"].as_str().unwrap().parse().unwrap();
+    let (mut wall, _) = ws_connect(server.http, "heyuan", &server.login("control")).await;
+
+    let code = |id: &str| serde_json::from_str::<Value>(&http(server.http, "GET", &format!("{base}/checkpoints/{id}/code"), Some(&admin), None).unwrap().1).unwrap()["code"].as_str().unwrap().to_string();
+    let scan = |id: &str, code: &str| http(server.http, "POST", &format!("{base}/check-ins"), Some(&guard), Some(&format!(r#"{{"checkpoint":"{id}","code":"{code}"}}"#))).unwrap();
+    let (status, reply) = scan("t-1", "0123456789abcdef0123456789abcdef");
+    assert_eq!(status, 400, "a forged code: {reply}");
+    assert!(reply.contains("二维码无效"), "{reply}");
+    let (status, reply) = scan("t-2", &code("t-1"));
+    assert_eq!(status, 400, "another checkpoint's code: {reply}");
+    let (status, reply) = scan("t-9", &code("t-9"));
+    assert_eq!(status, 404, "a place on no route: {reply}");
+    let (status, reply) = scan("t-1", &code("t-1"));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["route"], "t-route");
+    assert_eq!(scan("t-1", &code("t-1")).0, 409, "twice in one round");
+
+    let miss = wait_event(&mut wall, Duration::from_secs(30), |e| e["body"]["kind"] == "alarm" && e["body"]["alarm"]["kind"] == "patrol_missed").await.unwrap();
+    let heard = Utc::now();
+    assert!(heard - closes < TimeDelta::seconds(1), "on the wall {} ms after the window closed", (heard - closes).num_milliseconds());
+    assert!(heard >= closes, "not before it closed");
+    assert!(miss["body"]["alarm"]["text"].as_str().unwrap().contains("西门"), "{miss}");
+
+    let (status, reply) = scan("t-2", &code("t-2"));
+    assert_eq!(status, 409, "reached late: {reply}");
+    let view: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/routes/t-route"), Some(&guard), None).unwrap().1).unwrap();
+    let states: Vec<&str> = view["today"][0]["stops"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["reached", "missed"]);
+    let month = view["months"].as_object().unwrap().values().next().unwrap().clone();
+    assert_eq!((month["rounds"].as_u64(), month["completed"].as_u64(), month["missed_stops"].as_u64()), (Some(1), Some(0), Some(1)), "{month}");
+    assert_eq!(month["by_guard"]["guard"]["rounds"], 1);
+}

@@ -599,8 +599,10 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
                     .replace("{device}", &target.device)
                     .replace("{alarm}", &target.alarm)
                     .replace("{building}", &target.building)
+                    .replace("{checkpoint}", &format!("{}-cp-1", target.community))
+                    .replace("{route}", &format!("{}-night", target.community))
                     .replace("{staff}", if target.community == "meiyuan" { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" });
-                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}", "{building}"].iter().any(|p| route.path.contains(p));
+                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}", "{building}", "{checkpoint}", "{route}"].iter().any(|p| route.path.contains(p));
                 let allowed = match route.access {
                     Access::SignedIn => true,
                     Access::Allowed(_, _) if account == "owner" => false,
@@ -648,7 +650,7 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
     let mut paths: Vec<&str> = ROUTES.iter().filter(|r| !r.path.starts_with("/ws")).map(|r| r.path).collect();
     paths.dedup();
     for pattern in paths {
-        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{building}", &own.building).replace("{staff}", "heyuan-wuye-nobody");
+        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{building}", &own.building).replace("{checkpoint}", "heyuan-cp-1").replace("{route}", "heyuan-night").replace("{staff}", "heyuan-wuye-nobody");
         let declared: Vec<&str> = ROUTES.iter().filter(|r| r.path == pattern).map(|r| r.method.as_str()).collect();
         let public = ROUTES.iter().any(|r| r.path == pattern && matches!(r.access, Access::Public));
         for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {

@@ -41,6 +41,7 @@ pub mod meters;
 pub mod mqtt_hooks;
 pub mod notify;
 pub mod openapi;
+pub mod patrol;
 pub mod routes;
 pub mod scope;
 pub mod server;

@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, devices, displays, meters, setup, signin, staff, ws};
+use crate::{alarms, api, billing, devices, displays, meters, patrol, setup, signin, staff, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -47,6 +47,8 @@ const BILLING_READ: Option<Permission> = Some(Permission::Read(Module::Billing))
 const BILLING_WRITE: Option<Permission> = Some(Permission::Write(Module::Billing));
 const COLLECTION_READ: Option<Permission> = Some(Permission::Read(Module::Collection));
 const COLLECTION_WRITE: Option<Permission> = Some(Permission::Write(Module::Collection));
+const PATROL_READ: Option<Permission> = Some(Permission::Read(Module::Patrol));
+const PATROL_WRITE: Option<Permission> = Some(Permission::Write(Module::Patrol));
 
 const fn community_route(method: Method, path: &'static str, permission: Option<Permission>, handler: fn() -> MethodRouter<Arc<App>>, doc: Doc) -> RouteSpec {
     route(method, path, Access::Allowed(permission, Where::Community), handler, doc)
@@ -90,6 +92,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/key/rotate", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(staff::rotate_device_key), doc("A new random key for the device, shown once; the old key is refused and its connection closed (audited)").reply(schema::<hutong_core::api::DeviceKey>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/open", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(staff::open_gate), doc("Open a gate or a barrier now: a command on its MQTT command topic, sent only while it is connected and listening (audited)").reply(schema::<hutong_core::api::GateOpened>)),
     route(Method::POST, "/api/v1/communities/{community}/devices/{device}/key/revoke", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || post(staff::revoke_device_key), doc("Refuse every key of the device until its next rotation; its connection is closed at once (audited)").reply(schema::<hutong_core::api::DeviceKeyState>)),
+    route(Method::GET, "/api/v1/communities/{community}/patrol/checkpoints", Access::Allowed(PATROL_READ, Where::Community), || get(patrol::checkpoints), doc("The community's patrol checkpoints (T1)")),
+    route(Method::PUT, "/api/v1/communities/{community}/patrol/checkpoints/{checkpoint}", Access::Allowed(SETTINGS_WRITE, Where::Community), || put(patrol::put_checkpoint), doc("Add a checkpoint, or rename or move one (audited)").body(schema::<patrol::CheckpointBody>)),
+    route(Method::GET, "/api/v1/communities/{community}/patrol/checkpoints/{checkpoint}/code", Access::Allowed(SETTINGS_WRITE, Where::Community), || get(patrol::code), doc("The checkpoint's code to print: the signed token and the address a guard's phone opens").reply(schema::<patrol::CheckpointCode>)),
+    route(Method::POST, "/api/v1/communities/{community}/patrol/checkpoints/{checkpoint}/new-code", Access::Allowed(SETTINGS_WRITE, Where::Community), || post(patrol::new_code), doc("A new code for a lost or copied one: the printed code stops working at once (audited)").reply(schema::<patrol::CheckpointCode>)),
+    route(Method::GET, "/api/v1/communities/{community}/patrol/routes", Access::Allowed(PATROL_READ, Where::Community), || get(patrol::routes), doc("Every patrol route: its plan, today's rounds stop by stop, the next window to close, figures by month").reply(list::<patrol::RouteView>)),
+    route(Method::GET, "/api/v1/communities/{community}/patrol/routes/{route}", Access::Allowed(PATROL_READ, Where::Community), || get(patrol::route), doc("One patrol route, as in the list").reply(schema::<patrol::RouteView>)),
+    route(Method::PUT, "/api/v1/communities/{community}/patrol/routes/{route}", Access::Allowed(SETTINGS_WRITE, Where::Community), || put(patrol::put_route), doc("Set a route (its checkpoints in order, minutes between them, dwell) and its plan (start times, days, tolerance, guards); audited").body(schema::<patrol::RouteBody>).reply(schema::<patrol::RouteView>)),
+    route(Method::POST, "/api/v1/communities/{community}/patrol/check-ins", Access::Allowed(PATROL_WRITE, Where::Community), || post(patrol::check_in), doc("A guard's scan of a checkpoint's code: counted for the route whose window is open, or refused with a sentence").body(schema::<patrol::CheckInBody>).reply(schema::<patrol::CheckedIn>)),
     route(Method::GET, "/api/v1/communities/{community}/alarms", Access::Allowed(DEVICES_READ, Where::Community), || get(alarms::list), doc("Open alarms (most severe, then newest) and the latest resolved, as the caller may see them").reply(schema::<alarms::AlarmList>)),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/acknowledge", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::acknowledge), doc("I am on it: the alarm shows who took it and when (409 if someone else did; audited)")),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/resolve", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::resolve), doc("Resolve an alarm with a note of how it was dealt with (audited)").body(schema::<alarms::ResolveBody>)),
@@ -247,7 +257,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }

@@ -210,6 +210,9 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     }
 
     if demo.is_some() {
+        for c in &started_communities {
+            crate::patrol::seed_demo(&app, c.id.as_str()).await?;
+        }
         for c in started_communities.iter().filter(|c| c.id.as_str() != hutong_core::demo::OTHER_COMPANY_COMMUNITY) {
             crate::billing::demo::seed(&app, c, DEMO_OWNER_PHONE).await?;
         }

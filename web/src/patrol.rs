@@ -1,0 +1,406 @@
+//! Patrols over HTTP (T1–T5). The office places checkpoints — each with a printed code carrying
+//! a token signed for that community and checkpoint — and sets routes with their plans; a
+//! guard's phone checks in by sending what it scanned; everyone with `patrol.read` sees each
+//! route's rounds today and its figures by month. A miss needs nobody here: the route's actor
+//! decides it when the window closes and the alarm desk raises it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use chrono::{DateTime, NaiveTime, Utc};
+use hutong_actors::journaled::Shared;
+use hutong_actors::patrol::PatrolMsg;
+use hutong_core::identity::Subject;
+use hutong_core::patrol::{CheckIn, Checkpoint, MonthFigures, PatrolError, PatrolPlan, PatrolRoute, PatrolSite, RouteDefinition, SiteCommand, SiteError, Stop};
+use hutong_core::{CheckpointId, RouteId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::audit::audit_entry;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointBody {
+    /// What guards and the office call it (1–50 characters).
+    name: String,
+    /// Metres east and south of the site plan's top-left corner, if placed.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<u32>>)]
+    position: Option<(u32, u32)>,
+}
+
+/// What a checkpoint's printed code opens on a guard's phone.
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointCode {
+    pub checkpoint: String,
+    pub name: String,
+    /// The token the code carries (signed for this community, checkpoint and code version).
+    pub code: String,
+    /// The address the code holds: the guard's phone opens it to check in.
+    pub url: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopBody {
+    checkpoint: String,
+    /// Minutes allowed to reach it from the previous stop (from the round's start, for the first).
+    after_mins: u32,
+    /// Minutes to stay.
+    #[serde(default)]
+    dwell_mins: u32,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanBody {
+    /// Start times of day (`"22:00"`, or to the second), in the community's time zone.
+    #[schema(value_type = Vec<String>)]
+    starts: Vec<String>,
+    /// Days of the week, 1 = Monday … 7 = Sunday; none: every day.
+    #[serde(default)]
+    days: Vec<u8>,
+    /// Minutes before and after the expected arrival a check-in counts.
+    tolerance_mins: u32,
+    /// Accounts of the guards who walk it; none: any guard of the community.
+    #[serde(default)]
+    guards: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteBody {
+    name: String,
+    stops: Vec<StopBody>,
+    plan: PlanBody,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInBody {
+    checkpoint: String,
+    /// The token the printed code carries.
+    code: String,
+    /// When it was scanned, if the phone held it while offline; otherwise now.
+    #[serde(default)]
+    scanned_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    note: Option<String>,
+    /// On a round of the guard's own (临时巡更), not a planned one.
+    #[serde(default)]
+    unplanned: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckedIn {
+    /// The route the check-in counted for.
+    pub route: String,
+    pub checkpoint: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One stop of a round as screens show it.
+#[derive(Serialize, ToSchema)]
+pub struct StopView {
+    pub checkpoint: String,
+    pub name: String,
+    pub opens: DateTime<Utc>,
+    pub closes: DateTime<Utc>,
+    /// `reached`, `missed`, `open` (now within its window) or `due` (later).
+    pub state: &'static str,
+    pub at: Option<DateTime<Utc>>,
+    pub by: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoundView {
+    pub start: DateTime<Utc>,
+    pub stops: Vec<StopView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RouteView {
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub definition: Option<RouteDefinition>,
+    /// When the next window closes (a miss is decided then).
+    pub next_close: Option<DateTime<Utc>>,
+    /// Today's rounds (in the community's time zone), each stop's state.
+    pub today: Vec<RoundView>,
+    /// Figures by month (`YYYY-MM`): rounds, completed, missed, per guard.
+    #[schema(value_type = Object)]
+    pub months: BTreeMap<String, MonthFigures>,
+}
+
+fn site(app: &App, community: &str) -> Result<Arc<Shared<PatrolSite>>, ApiError> {
+    app.community(community)?;
+    app.directory.patrol_site(community).ok_or_else(|| ApiError::Unavailable { zh: "巡更服务暂时无法处理请求".into(), en: "patrols are not available right now".into() })
+}
+
+fn unavailable() -> ApiError {
+    ApiError::Unavailable { zh: "巡更路线暂时无法处理请求".into(), en: "the patrol route is not available right now".into() }
+}
+
+async fn route_state(app: &App, community: &str, route: &str) -> Result<PatrolRoute, ApiError> {
+    let actor = app.directory.route(community, route).ok_or_else(|| ApiError::not_found("巡更路线", "patrol route", route))?;
+    match actor.call(PatrolMsg::Get, Some(CALL_TIMEOUT)).await {
+        Ok(ractor::rpc::CallResult::Success(state)) => Ok(state),
+        _ => Err(unavailable()),
+    }
+}
+
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub async fn checkpoints(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Vec<Checkpoint>>, ApiError> {
+    let site = site(&app, &community)?;
+    let all = site.read().checkpoints.values().cloned().collect();
+    Ok(Json(all))
+}
+
+pub async fn put_checkpoint(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, checkpoint)): Path<(String, String)>,
+    body: Result<Json<CheckpointBody>, JsonRejection>,
+) -> Result<Json<Checkpoint>, ApiError> {
+    let site = site(&app, &community)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let id = CheckpointId::new(&checkpoint);
+    site.execute(&SiteCommand::PutCheckpoint { id: id.clone(), name: body.name, position: body.position }, app.clock.now().timestamp_millis()).await?;
+    app.identity.audit(audit_entry(&caller, "patrol.checkpoint", &format!("{community}/{checkpoint}"), None, None)).await.map_err(crate::error::internal)?;
+    let saved = site.read().checkpoints.get(&id).cloned();
+    saved.map(Json).ok_or_else(|| ApiError::not_found("巡更点", "checkpoint", &checkpoint))
+}
+
+/// The code to print for a checkpoint (as it stands; `new-code` replaces it).
+pub async fn code(State(app): State<Arc<App>>, Path((community, checkpoint)): Path<(String, String)>) -> Result<Json<CheckpointCode>, ApiError> {
+    let site = site(&app, &community)?;
+    let found = site.read().checkpoints.get(checkpoint.as_str()).cloned();
+    let found = found.ok_or_else(|| ApiError::not_found("巡更点", "checkpoint", &checkpoint))?;
+    Ok(Json(printed_code(&app, &community, &found)))
+}
+
+/// A new code for a lost or copied one: the printed code stops working at once (audited).
+pub async fn new_code(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, checkpoint)): Path<(String, String)>) -> Result<Json<CheckpointCode>, ApiError> {
+    let site = site(&app, &community)?;
+    site.execute(&SiteCommand::NewCode { id: CheckpointId::new(&checkpoint) }, app.clock.now().timestamp_millis()).await?;
+    app.identity.audit(audit_entry(&caller, "patrol.new_code", &format!("{community}/{checkpoint}"), None, None)).await.map_err(crate::error::internal)?;
+    let found = site.read().checkpoints.get(checkpoint.as_str()).cloned();
+    let found = found.ok_or_else(|| ApiError::not_found("巡更点", "checkpoint", &checkpoint))?;
+    Ok(Json(printed_code(&app, &community, &found)))
+}
+
+fn printed_code(app: &App, community: &str, checkpoint: &Checkpoint) -> CheckpointCode {
+    let code = app.keyring.checkpoint_code(community, checkpoint.id.as_str(), checkpoint.code_version);
+    let url = format!("/patrol/scan?community={community}&checkpoint={}&code={code}", checkpoint.id);
+    CheckpointCode { checkpoint: checkpoint.id.to_string(), name: checkpoint.name.clone(), code, url }
+}
+
+pub async fn routes(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Vec<RouteView>>, ApiError> {
+    let site = site(&app, &community)?;
+    let ids: Vec<RouteId> = site.read().routes.iter().cloned().collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let state = route_state(&app, &community, id.as_str()).await?;
+        out.push(view(&app, &id, state));
+    }
+    Ok(Json(out))
+}
+
+pub async fn route(State(app): State<Arc<App>>, Path((community, route)): Path<(String, String)>) -> Result<Json<RouteView>, ApiError> {
+    site(&app, &community)?;
+    let state = route_state(&app, &community, &route).await?;
+    Ok(Json(view(&app, &RouteId::new(&route), state)))
+}
+
+fn view(app: &App, id: &RouteId, state: PatrolRoute) -> RouteView {
+    let now = app.clock.now();
+    let today = state.definition.as_ref().map_or_else(Vec::new, |d| {
+        let tz: chrono_tz::Tz = d.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        d.rounds_on(now.with_timezone(&tz).date_naive())
+            .into_iter()
+            .map(|start| {
+                let progress = state.progress(start);
+                let stops = d
+                    .windows(start)
+                    .into_iter()
+                    .map(|w| {
+                        let reached = progress.and_then(|p| p.reached.get(&w.stop));
+                        let missed = progress.is_some_and(|p| p.missed.contains(&w.stop)) || (reached.is_none() && state.settled_through.is_some_and(|s| w.closes <= s));
+                        let stage = match (reached, missed) {
+                            (Some(_), _) => "reached",
+                            (None, true) => "missed",
+                            _ if w.opens <= now && now <= w.closes => "open",
+                            _ => "due",
+                        };
+                        StopView { checkpoint: w.checkpoint.to_string(), name: d.stops[w.stop].name.clone(), opens: w.opens, closes: w.closes, state: stage, at: reached.map(|c| c.at), by: reached.map(|c| c.name.clone()) }
+                    })
+                    .collect();
+                RoundView { start, stops }
+            })
+            .collect()
+    });
+    RouteView { id: id.to_string(), next_close: state.next_close(), definition: state.definition, today, months: state.months }
+}
+
+/// Sets a route and its plan (audited); a new route starts its actor, which keeps the timers.
+pub async fn put_route(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, route)): Path<(String, String)>,
+    body: Result<Json<RouteBody>, JsonRejection>,
+) -> Result<Json<RouteView>, ApiError> {
+    let site = site(&app, &community)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let time_zone = app.community(&community)?.time_zone.clone();
+    let definition = definition(&site, body, time_zone)?;
+    let id = RouteId::new(&route);
+    definition.check()?;
+    site.execute(&SiteCommand::OpenRoute { route: id.clone() }, app.clock.now().timestamp_millis()).await?;
+    open_route(&app, &community, &id).await?;
+    let actor = app.directory.route(&community, &route).ok_or_else(unavailable)?;
+    match actor.call(|reply| PatrolMsg::Define(definition, reply), Some(CALL_TIMEOUT)).await {
+        Ok(ractor::rpc::CallResult::Success(answer)) => answer?,
+        _ => return Err(unavailable()),
+    }
+    app.identity.audit(audit_entry(&caller, "patrol.route", &format!("{community}/{route}"), None, None)).await.map_err(crate::error::internal)?;
+    let state = route_state(&app, &community, &route).await?;
+    Ok(Json(view(&app, &id, state)))
+}
+
+/// Asks the community's supervisor to start a route's actor, and waits until it runs.
+async fn open_route(app: &App, community: &str, route: &RouteId) -> Result<(), ApiError> {
+    let supervisor = app.directory.supervisor(community).ok_or_else(unavailable)?;
+    let route = route.clone();
+    match supervisor.call(|reply| hutong_actors::community::CommunityMsg::OpenRoute(route, reply), Some(CALL_TIMEOUT)).await {
+        Ok(ractor::rpc::CallResult::Success(())) => Ok(()),
+        _ => Err(unavailable()),
+    }
+}
+
+fn definition(site: &Shared<PatrolSite>, body: RouteBody, time_zone: String) -> Result<RouteDefinition, ApiError> {
+    let site = site.read();
+    let mut stops = Vec::with_capacity(body.stops.len());
+    for stop in body.stops {
+        let checkpoint = site.checkpoints.get(stop.checkpoint.as_str()).ok_or_else(|| ApiError::from(SiteError::NoSuchCheckpoint(stop.checkpoint.clone())))?;
+        stops.push(Stop { checkpoint: checkpoint.id.clone(), name: checkpoint.name.clone(), after_mins: stop.after_mins, dwell_mins: stop.dwell_mins });
+    }
+    let mut starts = Vec::with_capacity(body.plan.starts.len());
+    for text in &body.plan.starts {
+        let time = NaiveTime::parse_from_str(text, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(text, "%H:%M")).map_err(|_| ApiError::BadRequest {
+            zh: format!("开始时间 {text} 应写成 时:分，如 22:00"),
+            en: format!("start time {text} should read hours:minutes, like 22:00"),
+        })?;
+        starts.push(time);
+    }
+    let plan = PatrolPlan { starts, days: body.plan.days.into_iter().collect(), tolerance_mins: body.plan.tolerance_mins, guards: body.plan.guards.into_iter().collect() };
+    Ok(RouteDefinition { name: body.name, time_zone, stops, plan })
+}
+
+/// A guard's scan: the code checked first (a forged, old or another community's code changes
+/// nothing and is counted), then the check-in offered to each route through that checkpoint.
+pub async fn check_in(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(community): Path<String>,
+    body: Result<Json<CheckInBody>, JsonRejection>,
+) -> Result<Json<CheckedIn>, ApiError> {
+    let site = site(&app, &community)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let Subject::Staff { account, name, .. } = &caller.principal.subject else { return Err(ApiError::NotStaff) };
+    let checkpoint = site.read().checkpoints.get(body.checkpoint.as_str()).cloned();
+    let genuine = checkpoint.as_ref().is_some_and(|c| app.keyring.checkpoint_code_matches(&community, c.id.as_str(), c.code_version, &body.code));
+    let Some(checkpoint) = checkpoint.filter(|_| genuine) else {
+        app.metrics.inc("hutong_patrol_refused_total", &[("reason", "bad_code")]);
+        return Err(ApiError::BadRequest { zh: "二维码无效或已作废，请扫描巡更点上张贴的二维码".into(), en: "this code is not valid (forged, replaced or of another place); scan the code posted at the checkpoint".into() });
+    };
+    let now = app.clock.now();
+    let check_in = CheckIn { checkpoint: checkpoint.id.clone(), at: body.scanned_at.unwrap_or(now), by: account.clone(), name: name.clone(), note: body.note, photos: Vec::new() };
+    let routes: Vec<RouteId> = site.read().routes.iter().cloned().collect();
+    let mut refusals = Vec::new();
+    for route in routes {
+        let state = route_state(&app, &community, route.as_str()).await?;
+        if !state.definition.as_ref().is_some_and(|d| d.stops.iter().any(|s| s.checkpoint == checkpoint.id)) {
+            continue;
+        }
+        let actor = app.directory.route(&community, route.as_str()).ok_or_else(unavailable)?;
+        let (offered, unplanned) = (check_in.clone(), body.unplanned);
+        let answer = match actor.call(|reply| PatrolMsg::CheckIn { check_in: offered, unplanned, reply }, Some(CALL_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(answer)) => answer,
+            _ => return Err(unavailable()),
+        };
+        match answer {
+            Ok(()) => {
+                app.metrics.inc("hutong_patrol_check_ins_total", &[("kind", if body.unplanned { "unplanned" } else { "planned" })]);
+                return Ok(Json(CheckedIn { route: route.to_string(), checkpoint: checkpoint.id.to_string(), at: check_in.at }));
+            }
+            Err(refusal) => refusals.push(refusal),
+        }
+    }
+    app.metrics.inc("hutong_patrol_refused_total", &[("reason", "not_counted")]);
+    // The refusal that says most: a late or repeated scan over "not in a window".
+    refusals.sort_by_key(|r| match r {
+        PatrolError::RoundEnded | PatrolError::AlreadyCheckedIn => 0,
+        PatrolError::NotAssigned(_) => 1,
+        PatrolError::NotInWindow { .. } => 3,
+        _ => 2,
+    });
+    Err(refusals.into_iter().next().map_or_else(|| ApiError::not_found("巡更路线", "patrol route through", &checkpoint.name), ApiError::from))
+}
+
+impl From<PatrolError> for ApiError {
+    fn from(e: PatrolError) -> Self {
+        let (zh, en) = ApiError::bilingual(&e);
+        match e {
+            PatrolError::RoundEnded | PatrolError::AlreadyCheckedIn => ApiError::Conflict { zh, en },
+            PatrolError::NotAssigned(_) => ApiError::Beyond { zh, en },
+            _ => ApiError::BadRequest { zh, en },
+        }
+    }
+}
+
+impl From<SiteError> for ApiError {
+    fn from(e: SiteError) -> Self {
+        let (zh, en) = ApiError::bilingual(&e);
+        match e {
+            SiteError::NoSuchCheckpoint(_) => ApiError::NotFound { zh, en },
+            _ => ApiError::BadRequest { zh, en },
+        }
+    }
+}
+
+/// The demo's patrol: three checkpoints and a night route in each community (ids carry the
+/// community's, so a sister community's are told apart), set once.
+pub async fn seed_demo(app: &Arc<App>, community: &str) -> anyhow::Result<()> {
+    // Before the server is ready: straight to the community's site, not through `site()`.
+    let site = app.directory.patrol_site(community).ok_or_else(|| anyhow::anyhow!("no patrol site for {community}"))?;
+    let route = RouteId::new(format!("{community}-night"));
+    if site.read().routes.contains(&route) {
+        return Ok(());
+    }
+    let at = app.clock.now().timestamp_millis();
+    let places = [("cp-1", "北门岗亭", (20, 10)), ("cp-2", "地下车库入口", (120, 60)), ("cp-3", "中心花园", (80, 140))];
+    for (id, name, position) in places {
+        site.execute(&SiteCommand::PutCheckpoint { id: CheckpointId::new(format!("{community}-{id}")), name: name.into(), position: Some(position) }, at).await?;
+    }
+    let body = RouteBody {
+        name: "夜间巡更".into(),
+        stops: places.iter().enumerate().map(|(i, (id, _, _))| StopBody { checkpoint: format!("{community}-{id}"), after_mins: if i == 0 { 0 } else { 15 }, dwell_mins: 2 }).collect(),
+        plan: PlanBody { starts: ["20:00", "22:00", "00:00", "02:00", "04:00"].map(String::from).to_vec(), days: Vec::new(), tolerance_mins: 10, guards: Vec::new() },
+    };
+    let time_zone = app.hub.community(community).map_or_else(|| "Asia/Shanghai".to_string(), |c| c.time_zone.clone());
+    let definition = definition(&site, body, time_zone).map_err(|e| anyhow::anyhow!("{e}"))?;
+    site.execute(&SiteCommand::OpenRoute { route: route.clone() }, at).await?;
+    open_route(app, community, &route).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let actor = app.directory.route(community, route.as_str()).ok_or_else(|| anyhow::anyhow!("the demo route did not start"))?;
+    match actor.call(|reply| PatrolMsg::Define(definition, reply), Some(CALL_TIMEOUT)).await {
+        Ok(ractor::rpc::CallResult::Success(Ok(()))) => Ok(()),
+        _ => Err(anyhow::anyhow!("the demo route was not set")),
+    }
+}
