@@ -1,7 +1,7 @@
 //! The shell every screen sits in: sign-in first, then the signed-in person's name, their
 //! communities and the screens their role opens — the wall for roles that may read devices.
 //! A role without a screen here yet is told what its account covers, not shown someone else's.
-//! Every screen has its own URL (`/wall/heyuan`, `/desk/heyuan`, `/chart/heyuan`, `/manager/heyuan`, `/staff`,
+//! Every screen has its own URL (`/wall/heyuan`, `/desk/heyuan`, `/chart/heyuan`, `/manager/heyuan`, `/patrol/heyuan`, `/staff`,
 //! `/audit`, `/workspace`), so a reload or a link lands on it; `/` opens the role's first screen.
 
 use hutong_core::api::{CommunitySummary as Community, Me};
@@ -18,6 +18,7 @@ use crate::http::{error_message, get_json, request};
 use crate::chart::ChartScreen;
 use crate::desk::DeskScreen;
 use crate::manager::ManagerScreen;
+use crate::patrol::{PatrolScreen, ScanScreen};
 use crate::wall::WallScreen;
 
 
@@ -67,6 +68,12 @@ fn WallRoute(may_operate: bool) -> impl IntoView {
 fn DeskRoute(may_write_billing: bool) -> impl IntoView {
     let community = community_param();
     move || view! { <DeskScreen community=community() may_write_billing /> }
+}
+
+#[component]
+fn PatrolRoute() -> impl IntoView {
+    let community = community_param();
+    move || view! { <PatrolScreen community=community() /> }
 }
 
 #[component]
@@ -168,6 +175,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     // The control room takes and resolves alarms from the wall; a paired display only shows them.
     let may_operate = me.may(Permission::Operate(Module::Devices));
     let may_see_collection = me.may(Permission::Read(Module::Collection)) && me.may(Permission::Read(Module::Reports));
+    let may_patrol = me.may(Permission::Read(Module::Patrol));
     let first = communities.first().map(|c| c.id.to_string()).unwrap_or_default();
     // What `/` shows: the wall for those who watch it, else the desk, else the workspace.
     // (Rendered in place, not redirected: a navigation while the routes first render is refused.)
@@ -175,12 +183,15 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     enum Start {
         Wall,
         Desk,
+        Patrol,
         Workspace,
     }
     let start = match () {
         _ if communities.is_empty() => Start::Workspace,
         _ if may_watch => Start::Wall,
         _ if may_bill => Start::Desk,
+        // A guard's phone opens on today's rounds.
+        _ if may_patrol => Start::Patrol,
         _ => Start::Workspace,
     };
     let modules: Vec<&'static str> = me.modules().into_iter().map(Module::label_zh).collect();
@@ -243,6 +254,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 {may_bill.then(|| tab("/desk", at("desk"), "缴费记录", "tab-desk"))}
                 {may_bill.then(|| tab("/chart", at("chart"), "销控图", "tab-chart"))}
                 {may_see_collection.then(|| tab("/manager", at("manager"), "收缴情况", "tab-manager"))}
+                {may_patrol.then(|| tab("/patrol", at("patrol"), "巡更", "tab-patrol"))}
                 {may_admin.then(|| tab("/staff", "/staff".into(), "员工与角色", "tab-staff"))}
                 {may_admin.then(|| tab("/audit", "/audit".into(), "审计日志", "tab-audit"))}
                 <button on:click=sign_out data-test="signout">"退出"</button>
@@ -253,6 +265,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                     move || match start {
                     Start::Wall => view! { <WallScreen community=first.get_value() may_operate /> }.into_any(),
                     Start::Desk => view! { <DeskScreen community=first.get_value() may_write_billing /> }.into_any(),
+                    Start::Patrol => view! { <PatrolScreen community=first.get_value() /> }.into_any(),
                     Start::Workspace => workspace().into_any(),
                     }
                 } />
@@ -260,6 +273,8 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 <Route path=path!("/desk/:community") view=move || view! { <DeskRoute may_write_billing /> } />
                 <Route path=path!("/manager/:community") view=ManagerRoute />
                 <Route path=path!("/chart/:community") view=ChartRoute />
+                <Route path=path!("/patrol/scan") view=ScanScreen />
+                <Route path=path!("/patrol/:community") view=PatrolRoute />
                 <Route path=path!("/staff") view=move || view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> } />
                 <Route path=path!("/audit") view=AuditScreen />
                 <Route path=path!("/workspace") view=workspace.clone() />

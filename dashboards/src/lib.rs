@@ -27,6 +27,8 @@ mod http;
 #[cfg(target_arch = "wasm32")]
 pub mod manager;
 #[cfg(target_arch = "wasm32")]
+pub mod patrol;
+#[cfg(target_arch = "wasm32")]
 pub mod socket;
 pub mod desk_feed;
 pub mod wall;

@@ -455,3 +455,58 @@ async fn the_building_chart_turns_a_cell_green_when_its_payment_lands() {
     let by_state = wait_for("the cells by state", Duration::from_secs(10), async || browser.eval(&class).await.as_str().filter(|c| c.contains("st-")).map(str::to_string)).await;
     assert!(by_state.starts_with("cell st-"), "{by_state}");
 }
+
+/// The guard's phone (R5, T4): on a phone-sized screen the guard lands on today's rounds, opens a
+/// checkpoint's printed code (its URL, as the phone's camera would) and is checked in at once; a
+/// forged code is refused with a sentence; when the round's window closes the unreached stop
+/// reads 漏巡.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
+    use chrono::{TimeDelta, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let base = "/api/v1/communities/heyuan/patrol";
+    for (id, name) in [("p-1", "东门岗亭"), ("p-2", "西侧围墙")] {
+        let (status, reply) = http(server.http, "PUT", &format!("{base}/checkpoints/{id}"), Some(&server.admin), Some(&format!(r#"{{"name":"{name}"}}"#))).unwrap();
+        assert_eq!(status, 200, "{reply}");
+    }
+    // Under way for 45 s: both windows close in about 15 s.
+    let start = (Utc::now() - TimeDelta::seconds(45)).with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M:%S").to_string();
+    let route = format!(r#"{{"name":"手机测试路线","stops":[{{"checkpoint":"p-1","after_mins":0}},{{"checkpoint":"p-2","after_mins":0}}],"plan":{{"starts":["{start}"],"tolerance_mins":1}}}}"#);
+    let (status, reply) = http(server.http, "PUT", &format!("{base}/routes/phone"), Some(&server.admin), Some(&route)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let code: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/checkpoints/p-1/code"), Some(&server.admin), None).unwrap().1).unwrap();
+
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    browser.sign_in("guard", PASSWORD).await;
+    let text = async |b: &mut Browser, selector: &str| b.eval(&format!("(document.querySelector('{selector}') || {{}}).textContent || ''")).await.as_str().unwrap_or_default().to_string();
+    wait_for("today's rounds", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=patrol]").await).filter(|t| t.contains("手机测试路线"))).await;
+
+    browser.call("Page.navigate", json!({"url": format!("http://{}/patrol/scan?community=heyuan&checkpoint=p-2&code=00000000000000000000000000000000", server.http)})).await;
+    let refused = wait_for("the forged code refused", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=scan-error]").await).filter(|t| !t.is_empty())).await;
+    assert!(refused.contains("二维码无效"), "{refused}");
+    browser.call("Page.navigate", json!({"url": format!("http://{}{}", server.http, code["url"].as_str().unwrap())})).await;
+    let ok = wait_for("the check-in", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=scan-ok]").await).filter(|t| !t.is_empty())).await;
+    assert!(ok.contains("签到成功"), "{ok}");
+    browser.screenshot("patrol-phone-scan.png").await;
+
+    browser.call("Page.navigate", json!({"url": format!("http://{}/patrol/heyuan", server.http)})).await;
+    let stops = wait_for("the stop checked in", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=patrol]").await).filter(|t| t.contains("已签到"))).await;
+    assert!(stops.contains("东门岗亭") && !stops.contains("漏巡"), "before the window closes nothing is missed: {stops}");
+    // The second stop's window closes unreached: the guard refreshes (once a second) and sees the miss.
+    let mut refreshed = std::time::Instant::now();
+    let missed = wait_for("the miss on the phone", Duration::from_secs(40), async || {
+        if refreshed.elapsed() > Duration::from_secs(1) {
+            browser.eval(&click("button.big")).await;
+            refreshed = std::time::Instant::now();
+        }
+        let mine = "(Array.from(document.querySelectorAll('[data-test=route]')).find(r => r.textContent.includes('手机测试路线')) || {}).textContent || ''";
+        browser.eval(mine).await.as_str().filter(|t| t.contains("漏巡")).map(str::to_string)
+    })
+    .await;
+    assert!(missed.contains("西侧围墙"), "{missed}");
+    browser.screenshot("patrol-phone-missed.png").await;
+}

@@ -112,7 +112,8 @@ pub struct StopView {
     pub name: String,
     pub opens: DateTime<Utc>,
     pub closes: DateTime<Utc>,
-    /// `reached`, `missed`, `open` (now within its window) or `due` (later).
+    /// `reached`, `missed`, `open` (now within its window), `due` (later) or `closed` (before
+    /// the route was set: not judged).
     pub state: &'static str,
     pub at: Option<DateTime<Utc>>,
     pub by: Option<String>,
@@ -232,11 +233,13 @@ fn view(app: &App, id: &RouteId, state: PatrolRoute) -> RouteView {
                     .into_iter()
                     .map(|w| {
                         let reached = progress.and_then(|p| p.reached.get(&w.stop));
-                        let missed = progress.is_some_and(|p| p.missed.contains(&w.stop)) || (reached.is_none() && state.settled_through.is_some_and(|s| w.closes <= s));
+                        let missed = progress.is_some_and(|p| p.missed.contains(&w.stop));
                         let stage = match (reached, missed) {
                             (Some(_), _) => "reached",
                             (None, true) => "missed",
                             _ if w.opens <= now && now <= w.closes => "open",
+                            // Closed before the route was set (or changed): not judged.
+                            _ if w.closes < now => "closed",
                             _ => "due",
                         };
                         StopView { checkpoint: w.checkpoint.to_string(), name: d.stops[w.stop].name.clone(), opens: w.opens, closes: w.closes, state: stage, at: reached.map(|c| c.at), by: reached.map(|c| c.name.clone()) }

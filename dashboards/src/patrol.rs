@@ -1,0 +1,191 @@
+//! The guard's phone (R5, T4): today's rounds of every route, stop by stop — reached, missed,
+//! open now, due — with the next checkpoint first; and the page a checkpoint's printed code opens
+//! (`/patrol/scan?community=…&checkpoint=…&code=…`), which checks in at once. Made for a narrow
+//! screen and a thumb. A scan made without a connection is kept on the phone with its scan time
+//! and sent when the connection returns (the server judges it by when it was scanned).
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::{Deserialize, Serialize};
+
+use crate::http::{error_message, get_json, request};
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct StopView {
+    name: String,
+    opens: chrono::DateTime<chrono::Utc>,
+    closes: chrono::DateTime<chrono::Utc>,
+    state: String,
+    by: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct RoundView {
+    start: chrono::DateTime<chrono::Utc>,
+    stops: Vec<StopView>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct RouteView {
+    id: String,
+    definition: Option<Definition>,
+    today: Vec<RoundView>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct Definition {
+    name: String,
+}
+
+/// A scan as the server takes it (kept on the phone while offline).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Scan {
+    community: String,
+    checkpoint: String,
+    code: String,
+    scanned_at: chrono::DateTime<chrono::Utc>,
+}
+
+const QUEUE_KEY: &str = "hutong.patrol.queue";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+fn queued() -> Vec<Scan> {
+    storage().and_then(|s| s.get_item(QUEUE_KEY).ok()?).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+}
+
+fn keep(scans: &[Scan]) {
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(scans)) {
+        let _ = s.set_item(QUEUE_KEY, &text);
+    }
+}
+
+/// Sends one scan: the server's answer (`Ok` or its sentence), or `None` without a connection.
+async fn send(scan: &Scan) -> Option<Result<String, String>> {
+    let body = serde_json::json!({ "checkpoint": scan.checkpoint, "code": scan.code, "scanned_at": scan.scanned_at }).to_string();
+    let (status, reply) = request("POST", &format!("/api/v1/communities/{}/patrol/check-ins", scan.community), Some(body)).await?;
+    Some(if status == 200 { Ok(reply) } else { Err(error_message(&reply)) })
+}
+
+/// Sends what waited on the phone; what still finds no connection keeps waiting.
+async fn flush_queue() -> usize {
+    let mut left = Vec::new();
+    for scan in queued() {
+        if send(&scan).await.is_none() {
+            left.push(scan);
+        }
+    }
+    keep(&left);
+    left.len()
+}
+
+fn local(t: chrono::DateTime<chrono::Utc>) -> String {
+    // Beijing time without a time-zone database in the WASM (the demo's and the default zone).
+    (t + chrono::TimeDelta::hours(8)).format("%H:%M").to_string()
+}
+
+fn badge(state: &str) -> (&'static str, &'static str) {
+    match state {
+        "reached" => ("已签到", "stop reached"),
+        "missed" => ("漏巡", "stop missed"),
+        "open" => ("请现在前往", "stop open"),
+        "closed" => ("未计", "stop closed"),
+        _ => ("待巡", "stop due"),
+    }
+}
+
+/// Today's rounds of the community's routes.
+#[component]
+pub fn PatrolScreen(community: String) -> impl IntoView {
+    let routes = RwSignal::new(None::<Result<Vec<RouteView>, String>>);
+    let waiting = RwSignal::new(0usize);
+    let load = {
+        let community = community.clone();
+        move || {
+            let community = community.clone();
+            spawn_local(async move {
+                waiting.set(flush_queue().await);
+                routes.set(Some(get_json::<Vec<RouteView>>(&format!("/api/v1/communities/{community}/patrol/routes")).await));
+            });
+        }
+    };
+    load();
+    let reload = load.clone();
+    view! {
+        <div class="patrol" data-test="patrol">
+            <h2>"今日巡更"</h2>
+            {move || (waiting.get() > 0).then(|| view! { <p class="queued">{format!("{} 条签到等待联网补传", waiting.get())}</p> })}
+            <button class="big" on:click=move |_| reload()>"刷新"</button>
+            {move || match routes.get() {
+                None => view! { <p class="dim">"正在加载…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Ok(all)) => all.into_iter().map(|route| {
+                    let name = route.definition.map(|d| d.name).unwrap_or(route.id);
+                    view! {
+                        <section class="route" data-test="route">
+                            <h3>{name}</h3>
+                            // Rounds that ended before the route was set say nothing to a guard.
+                            {route.today.into_iter().filter(|r| !r.stops.iter().all(|s| s.state == "closed")).map(|round| view! {
+                                <div class="round">
+                                    <div class="dim">{format!("{} 开始", local(round.start))}</div>
+                                    <ol>
+                                        {round.stops.into_iter().map(|stop| {
+                                            let (label, class) = badge(&stop.state);
+                                            let who = stop.by.map(|b| format!(" · {b}")).unwrap_or_default();
+                                            view! {
+                                                <li class=class data-test="stop">
+                                                    <b>{stop.name}</b>
+                                                    <span>{format!(" {}–{} ", local(stop.opens), local(stop.closes))}</span>
+                                                    <em>{label}{who}</em>
+                                                </li>
+                                            }
+                                        }).collect_view()}
+                                    </ol>
+                                </div>
+                            }).collect_view()}
+                        </section>
+                    }
+                }).collect_view().into_any(),
+            }}
+        </div>
+    }
+}
+
+/// What a checkpoint's code opens: the check-in, at once.
+#[component]
+pub fn ScanScreen() -> impl IntoView {
+    let params = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok());
+    let get = |name: &str| params.as_ref().and_then(|p| p.get(name)).unwrap_or_default();
+    // The phone's clock (chrono's own clock has no source in this WASM build).
+    let scanned_at = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default();
+    let scan = Scan { community: get("community"), checkpoint: get("checkpoint"), code: get("code"), scanned_at };
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let back = format!("/patrol/{}", scan.community);
+    spawn_local(async move {
+        let answer = match send(&scan).await {
+            Some(Ok(_)) => Ok(format!("签到成功 {}", local(scan.scanned_at))),
+            Some(Err(refusal)) => Err(refusal),
+            None => {
+                let mut all = queued();
+                all.push(scan);
+                keep(&all);
+                Ok("暂时无法联网：已保存在手机上，联网后自动补传（按扫码时间计）".to_string())
+            }
+        };
+        outcome.set(Some(answer));
+    });
+    view! {
+        <div class="patrol" data-test="scan">
+            {move || match outcome.get() {
+                None => view! { <p class="big-text">"正在签到…"</p> }.into_any(),
+                Some(Ok(text)) => view! { <p class="big-text ok" data-test="scan-ok">{text}</p> }.into_any(),
+                Some(Err(text)) => view! { <p class="big-text error" data-test="scan-error">{text}</p> }.into_any(),
+            }}
+            <a class="big" href=back.clone()>"查看今日巡更"</a>
+        </div>
+    }
+}
