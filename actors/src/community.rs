@@ -308,7 +308,7 @@ impl CommunityState {
                 actor.get_id()
             }
             Child::Route(route) => {
-                let args = PatrolArgs { community: a.community.id.clone(), route: route.clone(), journal: a.journal.clone(), directory: a.directory.clone(), clock: a.clock };
+                let args = PatrolArgs { community: a.community.id.clone(), route: route.clone(), journal: a.journal.clone(), directory: a.directory.clone(), hub: a.hub.clone(), clock: a.clock };
                 let (actor, _) = Actor::spawn_linked(None, PatrolRouteActor, args, supervisor).await?;
                 a.directory.put_route(&a.community.id, route, Some(actor.clone()));
                 actor.get_id()

@@ -22,7 +22,7 @@ use hutong_core::building::BuildingHealth;
 use hutong_core::community::Community;
 use hutong_core::device::{DeviceEvent, DeviceHealth};
 use hutong_core::book::BuildingMoney;
-use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneySnapshot, MoneyTile, DeviceView, FEED_LENGTH, GateTick, LiveBody, LiveEvent, ReadingTick, Sight, WallSnapshot};
+use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneySnapshot, MoneyTile, DeviceView, FEED_LENGTH, GateTick, LiveBody, LiveEvent, PatrolTile, ReadingTick, Sight, WallSnapshot};
 use chrono::NaiveDate;
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use tokio::sync::Notify;
@@ -86,6 +86,8 @@ struct CommunityView {
     /// Devices and how many of them are offline, by building, kept as they change so a
     /// snapshot does not walk every device.
     device_counts: HashMap<Option<BuildingId>, (u32, u32)>,
+    /// Each patrol route's day, by route.
+    patrols: BTreeMap<String, PatrolTile>,
     /// Changes so far: a snapshot taken at one version is right until the next.
     version: u64,
 }
@@ -212,6 +214,7 @@ impl LiveHub {
             open_alarms: BTreeMap::new(),
             resolved_alarms: VecDeque::new(),
             device_counts: HashMap::new(),
+            patrols: BTreeMap::new(),
             version: 0,
         };
         self.views.write().unwrap_or_else(|e| e.into_inner()).insert(community.id.clone(), Arc::new(Mutex::new(view)));
@@ -341,6 +344,15 @@ impl LiveHub {
         });
     }
 
+    /// A patrol route's day changed: the wall's patrol panel (those who see the whole community).
+    pub fn publish_patrol(&self, community: &CommunityId, tile: PatrolTile) {
+        self.change(community.as_str(), |v| {
+            v.patrols.insert(tile.route.clone(), tile.clone());
+            let stream = format!("derived/patrol/{}", tile.route);
+            vec![LiveEvent { community: community.clone(), stream, seq: self.next_derived_seq(), body: LiveBody::Patrol { patrol: tile } }]
+        });
+    }
+
     /// A community's open alarms (most severe, then newest first) and its latest resolved.
     pub fn alarms(&self, community: &str) -> Option<(Vec<AlarmRecord>, Vec<AlarmRecord>)> {
         self.with_view(community, |v| (sorted_open(&v.open_alarms), v.resolved_alarms.iter().cloned().collect()))
@@ -388,6 +400,8 @@ impl LiveHub {
                 open_alarms: sorted_open(&v.open_alarms).into_iter().filter(|a| sight.sees(a.building.as_ref())).collect(),
                 devices_total,
                 devices_offline,
+                // Routes belong to no building: for those who see the whole community.
+                patrols: if *sight == Sight::All { v.patrols.values().cloned().collect() } else { Vec::new() },
             };
             (v.version, snapshot)
         })

@@ -14,6 +14,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::clock::Clock;
 use crate::directory::Directory;
+use crate::hub::LiveHub;
 use crate::journal::Journal;
 use crate::journaled::{Journaled, StreamId};
 
@@ -34,6 +35,8 @@ pub struct PatrolArgs {
     pub journal: Arc<dyn Journal>,
     /// Where the community's alarm desk is found (looked up per miss: the desk may have restarted).
     pub directory: Arc<Directory>,
+    /// The wall's patrol panel.
+    pub hub: Arc<LiveHub>,
     pub clock: Clock,
 }
 
@@ -42,6 +45,8 @@ pub struct PatrolState {
     args: PatrolArgs,
     /// The timer set, and for when.
     armed: Option<(chrono::DateTime<chrono::Utc>, tokio::task::JoinHandle<()>)>,
+    /// What the wall was last shown.
+    shown: Option<hutong_core::live::PatrolTile>,
 }
 
 pub struct PatrolRouteActor;
@@ -55,7 +60,7 @@ impl Actor for PatrolRouteActor {
         let route = Journaled::recover(args.journal.clone(), StreamId::patrol(&args.community, &args.route), PatrolRoute::default, |_| {}).await?;
         // Whatever closed while the route was down is decided now.
         let _ = myself.cast(PatrolMsg::Settle);
-        Ok(PatrolState { route, args, armed: None })
+        Ok(PatrolState { route, args, armed: None, shown: None })
     }
 
     async fn handle(&self, myself: ActorRef<PatrolMsg>, msg: PatrolMsg, state: &mut PatrolState) -> Result<(), ActorProcessingErr> {
@@ -81,6 +86,7 @@ impl Actor for PatrolRouteActor {
             }
         }
         state.arm(&myself);
+        state.show();
         Ok(())
     }
 
@@ -125,6 +131,18 @@ impl PatrolState {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// The route's day on the wall, when it changed.
+    fn show(&mut self) {
+        if self.route.state().definition.is_none() {
+            return;
+        }
+        let tile = self.route.state().tile(self.args.route.as_str(), self.args.clock.now());
+        if self.shown.as_ref() != Some(&tile) {
+            self.args.hub.publish_patrol(&self.args.community, tile.clone());
+            self.shown = Some(tile);
+        }
     }
 
     /// One timer: the next window to close (set again only when that changed).

@@ -427,7 +427,7 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
     };
     let round = definition.rounds_on(begins.date_naive())[0];
     let windows = definition.windows(round);
-    let args = PatrolArgs { community: CommunityId::new("c1"), route: RouteId::new("night"), journal: w.journal.clone(), directory: w.directory.clone(), clock: w.clock };
+    let args = PatrolArgs { community: CommunityId::new("c1"), route: RouteId::new("night"), journal: w.journal.clone(), directory: w.directory.clone(), hub: w.hub.clone(), clock: w.clock };
     let (route, _) = ractor::Actor::spawn(None, PatrolRouteActor, args).await.unwrap();
     let defined = route.call(|r| PatrolMsg::Define(definition.clone(), r), None).await.unwrap().unwrap();
     assert_eq!(defined, Ok(()));

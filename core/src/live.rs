@@ -103,6 +103,8 @@ pub enum LiveBody {
     MoneyDetail(BuildingMoneyView),
     /// An alarm as it now stands, after it was raised, seen again, acknowledged or resolved.
     Alarm { alarm: crate::alarm::AlarmRecord },
+    /// A patrol route's day after a check-in, a miss or a change of plan.
+    Patrol { patrol: PatrolTile },
 }
 
 impl LiveBody {
@@ -113,6 +115,7 @@ impl LiveBody {
             LiveBody::Building { building, .. } | LiveBody::Money { building, .. } => Some(building),
             LiveBody::MoneyDetail(view) => Some(&view.building),
             LiveBody::Alarm { alarm } => alarm.building.as_ref(),
+            LiveBody::Patrol { .. } => None,
         }
     }
 }
@@ -221,6 +224,21 @@ pub struct WallSnapshot {
     pub open_alarms: Vec<crate::alarm::AlarmRecord>,
     pub devices_total: u32,
     pub devices_offline: u32,
+    /// Each patrol route's day so far.
+    #[serde(default)]
+    pub patrols: Vec<PatrolTile>,
+}
+
+/// A patrol route's day on the wall (R2): stops reached, missed and still to come today.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatrolTile {
+    pub route: String,
+    pub name: String,
+    pub reached: u32,
+    pub missed: u32,
+    pub due: u32,
+    /// When the next window closes.
+    pub next_close: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -313,6 +313,27 @@ impl PatrolRoute {
         self.open_rounds.get(&round).or_else(|| self.closed_rounds.iter().rev().find(|(r, _)| *r == round).map(|(_, p)| p))
     }
 
+    /// The route's day (the community's date of `now`) for the wall: stops reached, missed, to come.
+    pub fn tile(&self, route: &str, now: DateTime<Utc>) -> crate::live::PatrolTile {
+        let mut tile = crate::live::PatrolTile { route: route.to_string(), next_close: self.next_close(), ..Default::default() };
+        let Some(definition) = &self.definition else { return tile };
+        tile.name = definition.name.clone();
+        let Ok(tz) = definition.tz() else { return tile };
+        for round in definition.rounds_on(now.with_timezone(&tz).date_naive()) {
+            let progress = self.progress(round);
+            for window in definition.windows(round) {
+                if progress.is_some_and(|p| p.reached.contains_key(&window.stop)) {
+                    tile.reached += 1;
+                } else if progress.is_some_and(|p| p.missed.contains(&window.stop)) {
+                    tile.missed += 1;
+                } else if window.closes > now {
+                    tile.due += 1;
+                }
+            }
+        }
+        tile
+    }
+
     fn reached(&self, window: &Window) -> bool {
         self.open_rounds.get(&window.round).is_some_and(|r| r.reached.contains_key(&window.stop))
     }
@@ -573,6 +594,47 @@ impl crate::Aggregate for PatrolSite {
     }
 }
 
+/// An order to walk checkpoints in (T2), from where they are on the site plan: nearest neighbour
+/// from the first, then 2-opt (reverse any stretch that makes the walk shorter) until no swap
+/// helps. Checkpoints not placed on the plan keep their place at the end. Distances in metres.
+pub fn suggest_order(points: &[(CheckpointId, Option<(u32, u32)>)]) -> (Vec<CheckpointId>, u64) {
+    let placed: Vec<(&CheckpointId, (i64, i64))> = points.iter().filter_map(|(id, p)| p.map(|(x, y)| (id, (i64::from(x), i64::from(y))))).collect();
+    let distance = |a: (i64, i64), b: (i64, i64)| -> u64 {
+        // Integer square root of the squared distance: metres, exact enough to compare walks.
+        let squared = ((a.0 - b.0).pow(2) + (a.1 - b.1).pow(2)) as u64;
+        squared.isqrt()
+    };
+    let mut order: Vec<usize> = Vec::with_capacity(placed.len());
+    let mut left: Vec<usize> = (0..placed.len()).collect();
+    if !left.is_empty() {
+        order.push(left.remove(0));
+    }
+    while let Some(last) = order.last().copied() {
+        let Some((k, _)) = left.iter().enumerate().min_by_key(|(_, i)| distance(placed[last].1, placed[**i].1)) else { break };
+        order.push(left.remove(k));
+    }
+    let length = |order: &[usize]| order.windows(2).map(|w| distance(placed[w[0]].1, placed[w[1]].1)).sum::<u64>();
+    // 2-opt on the open walk (the first checkpoint stays first: it is where rounds start).
+    let mut improved = true;
+    while improved {
+        improved = false;
+        for i in 1..order.len().saturating_sub(1) {
+            for j in (i + 1)..order.len() {
+                let mut candidate = order.clone();
+                candidate[i..=j].reverse();
+                if length(&candidate) < length(&order) {
+                    order = candidate;
+                    improved = true;
+                }
+            }
+        }
+    }
+    let total = length(&order);
+    let mut ids: Vec<CheckpointId> = order.into_iter().map(|i| placed[i].0.clone()).collect();
+    ids.extend(points.iter().filter(|(_, p)| p.is_none()).map(|(id, _)| id.clone()));
+    (ids, total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -733,5 +795,17 @@ mod tests {
         assert_eq!(site.decide(&put("roof", "  ", None)), Err(SiteError::NoName));
         assert_eq!(site.decide(&put("roof", "屋顶", Some((MAX_PLAN_METRES + 1, 0)))), Err(SiteError::OffThePlan));
         assert_eq!(site.decide(&SiteCommand::NewCode { id: CheckpointId::new("roof") }), Err(SiteError::NoSuchCheckpoint("roof".into())));
+    }
+
+    #[test]
+    fn a_suggested_walk_goes_round_the_square_not_across_it() {
+        let at = |id: &str, x, y| (CheckpointId::new(id), Some((x, y)));
+        // A square's corners given crosswise, and one checkpoint not on the plan.
+        let points = [at("a", 0, 0), at("c", 100, 100), at("b", 100, 0), at("d", 0, 100), (CheckpointId::new("roof"), None)];
+        let (order, metres) = suggest_order(&points);
+        let names: Vec<&str> = order.iter().map(CheckpointId::as_str).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "roof"], "round the square from the first, the unplaced last");
+        assert_eq!(metres, 300);
+        assert_eq!(suggest_order(&[]), (Vec::new(), 0));
     }
 }

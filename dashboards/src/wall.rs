@@ -10,7 +10,7 @@ use hutong_core::live::AlarmKind;
 use hutong_core::alarm::{AlarmRecord, wall_order};
 #[cfg(target_arch = "wasm32")]
 use hutong_core::alarm::Severity;
-use hutong_core::live::{Alarm, BuildingTile, GateTick, LiveBody, ReadingTick, ServerMessage};
+use hutong_core::live::{Alarm, BuildingTile, GateTick, LiveBody, PatrolTile, ReadingTick, ServerMessage};
 #[cfg(target_arch = "wasm32")]
 use leptos::prelude::*;
 
@@ -30,6 +30,8 @@ pub struct WallState {
     pub open_alarms: Vec<AlarmRecord>,
     pub readings: VecDeque<ReadingTick>,
     pub gates: VecDeque<GateTick>,
+    /// Each patrol route's day (R2).
+    pub patrols: Vec<PatrolTile>,
     pub devices_total: u32,
     pub devices_offline: u32,
     pub events_seen: u64,
@@ -50,6 +52,7 @@ impl WallState {
                     open_alarms: s.open_alarms,
                     readings: s.readings.into_iter().take(TICKS_SHOWN).collect(),
                     gates: s.gates.into_iter().take(TICKS_SHOWN).collect(),
+                    patrols: s.patrols,
                     devices_total: s.devices_total,
                     devices_offline: s.devices_offline,
                     events_seen,
@@ -81,6 +84,12 @@ impl WallState {
                         DeviceEvent::WentOffline { .. } => self.devices_offline += 1,
                         DeviceEvent::CameBackOnline { .. } => self.devices_offline = self.devices_offline.saturating_sub(1),
                         _ => {}
+                    }
+                }
+                if let LiveBody::Patrol { patrol } = &event.body {
+                    match self.patrols.iter_mut().find(|p| p.route == patrol.route) {
+                        Some(shown) => *shown = patrol.clone(),
+                        None => self.patrols.push(patrol.clone()),
                     }
                 }
                 if let LiveBody::Alarm { alarm } = &event.body {
@@ -346,6 +355,22 @@ pub fn WallScreen(
                 .collect_view()
         })
     };
+    let patrols = move || {
+        state.with(|s| {
+            s.patrols
+                .iter()
+                .map(|p| {
+                    let class = if p.missed > 0 { "gate-alarm" } else { "" };
+                    view! {
+                        <li class=class data-test="patrol-route">
+                            <span class="device">{p.name.clone()}</span>
+                            <span class="value">{format!("已巡 {} · 漏巡 {} · 待巡 {}", p.reached, p.missed, p.due)}</span>
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
     let ticker = move || {
         state.with(|s| {
             s.readings
@@ -415,6 +440,10 @@ pub fn WallScreen(
                     <h2>"门禁道闸"</h2>
                     <ul class="ticker" data-test="gates">{gate_ticker}</ul>
                 </div>
+                <div>
+                    <h2>"今日巡更"</h2>
+                    <ul class="ticker" data-test="patrols">{patrols}</ul>
+                </div>
             </footer>
         </div>
     }
@@ -437,6 +466,7 @@ mod tests {
             alarms: vec![],
             readings: vec![],
             gates: vec![],
+            patrols: vec![],
             open_alarms: vec![],
             devices_total: 2,
             devices_offline: 0,

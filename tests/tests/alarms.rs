@@ -153,7 +153,14 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     assert_eq!(status, 200, "{reply}");
     let view: Value = serde_json::from_str(&reply).unwrap();
     let closes: chrono::DateTime<Utc> = view["next_close"].as_str().unwrap().parse().unwrap();
-    let (mut wall, _) = ws_connect(server.http, "heyuan", &server.login("control")).await;
+    // The sheet to print: every checkpoint's code, six to an A4 page.
+    let (status, _, pdf) = request(server.http, "GET", &format!("{base}/codes.pdf"), Some(&admin), &[], b"").unwrap();
+    assert_eq!(status, 200);
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+    std::fs::write(output_dir().join("patrol-codes.pdf"), &pdf).unwrap();
+    let (mut wall, snapshot) = ws_connect(server.http, "heyuan", &server.login("control")).await;
+    let on_wall: Vec<&str> = snapshot["patrols"].as_array().unwrap().iter().map(|p| p["route"].as_str().unwrap()).collect();
+    assert!(on_wall.contains(&"t-route") && on_wall.contains(&"heyuan-night"), "the wall's patrol panel: {on_wall:?}");
 
     let code = |id: &str| serde_json::from_str::<Value>(&http(server.http, "GET", &format!("{base}/checkpoints/{id}/code"), Some(&admin), None).unwrap().1).unwrap()["code"].as_str().unwrap().to_string();
     let scan = |id: &str, code: &str| http(server.http, "POST", &format!("{base}/check-ins"), Some(&guard), Some(&format!(r#"{{"checkpoint":"{id}","code":"{code}"}}"#))).unwrap();
@@ -169,11 +176,22 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["route"], "t-route");
     assert_eq!(scan("t-1", &code("t-1")).0, 409, "twice in one round");
 
-    let miss = wait_event(&mut wall, Duration::from_secs(30), |e| e["body"]["kind"] == "alarm" && e["body"]["alarm"]["kind"] == "patrol_missed").await.unwrap();
-    let heard = Utc::now();
+    // The miss as an alarm, and the route's day on the wall's patrol panel (in either order).
+    let (mut miss, mut day, mut heard) = (None, None, Utc::now());
+    while miss.is_none() || day.is_none() {
+        let e = wait_event(&mut wall, Duration::from_secs(30), |e| e["body"]["kind"] == "alarm" || e["body"]["kind"] == "patrol").await.unwrap();
+        if e["body"]["alarm"]["kind"] == "patrol_missed" {
+            heard = Utc::now();
+            miss = Some(e);
+        } else if e["body"]["patrol"]["route"] == "t-route" && e["body"]["patrol"]["missed"] == 1 {
+            day = Some(e);
+        }
+    }
+    let (miss, day) = (miss.unwrap(), day.unwrap());
     assert!(heard - closes < TimeDelta::seconds(1), "on the wall {} ms after the window closed", (heard - closes).num_milliseconds());
     assert!(heard >= closes, "not before it closed");
     assert!(miss["body"]["alarm"]["text"].as_str().unwrap().contains("西门"), "{miss}");
+    assert_eq!((day["body"]["patrol"]["reached"].as_u64(), day["body"]["patrol"]["due"].as_u64()), (Some(1), Some(0)), "{day}");
 
     let (status, reply) = scan("t-2", &code("t-2"));
     assert_eq!(status, 409, "reached late: {reply}");

@@ -407,3 +407,139 @@ pub async fn seed_demo(app: &Arc<App>, community: &str) -> anyhow::Result<()> {
         _ => Err(anyhow::anyhow!("the demo route was not set")),
     }
 }
+
+#[derive(Deserialize)]
+pub struct OrderQuery {
+    /// Checkpoint ids, comma-separated; the first is where rounds start.
+    #[serde(default)]
+    checkpoints: String,
+}
+
+/// A suggested walking order (T2).
+#[derive(Serialize, ToSchema)]
+pub struct SuggestedOrder {
+    #[schema(value_type = Vec<String>)]
+    pub order: Vec<CheckpointId>,
+    /// The walk's length on the site plan, in metres (unplaced checkpoints not counted).
+    pub metres: u64,
+}
+
+/// An order to walk the given checkpoints in, from their places on the site plan.
+pub async fn suggested_order(State(app): State<Arc<App>>, Path(community): Path<String>, axum::extract::Query(q): axum::extract::Query<OrderQuery>) -> Result<Json<SuggestedOrder>, ApiError> {
+    let site = site(&app, &community)?;
+    let ids: Vec<&str> = q.checkpoints.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if ids.len() > hutong_core::patrol::MAX_STOPS {
+        return Err(PatrolError::TooManyStops.into());
+    }
+    let points = {
+        let site = site.read();
+        let mut points = Vec::with_capacity(ids.len());
+        for id in ids {
+            let found = site.checkpoints.get(id).ok_or_else(|| ApiError::from(SiteError::NoSuchCheckpoint(id.to_string())))?;
+            points.push((found.id.clone(), found.position));
+        }
+        points
+    };
+    let (order, metres) = hutong_core::patrol::suggest_order(&points);
+    Ok(Json(SuggestedOrder { order, metres }))
+}
+
+/// Codes on an A4 sheet: two columns, three rows.
+const CODES_PER_ROW: usize = 2;
+const CODE_ROWS: usize = 3;
+
+/// Every checkpoint's code as one print-ready A4 PDF (T1): the QR code of the address a guard's
+/// phone opens, the checkpoint's name, its id and the address in small print, six to a page.
+/// The addresses start with this server as the office reached it (its Host), so a phone
+/// scanning the sheet lands here.
+pub async fn codes_pdf(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(community): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let site = site(&app, &community)?;
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))).unwrap_or("localhost");
+    let origin = format!("{}://{host}", if app.https { "https" } else { "http" });
+    let checkpoints: Vec<Checkpoint> = site.read().checkpoints.values().cloned().collect();
+    let sheet: Vec<(String, String, String)> = checkpoints.iter().map(|c| {
+        let printed = printed_code(&app, &community, c);
+        (c.name.clone(), c.id.to_string(), format!("{origin}{}", printed.url))
+    }).collect();
+    let pdf = tokio::task::spawn_blocking(move || codes_sheet(&sheet)).await.map_err(crate::error::internal)?;
+    let pdf = pdf.map_err(|e| ApiError::BadRequest { zh: format!("无法生成二维码PDF：{e}"), en: format!("cannot make the codes' PDF: {e}") })?;
+    app.identity.audit(audit_entry(&caller, "patrol.codes_printed", &community, None, Some(serde_json::json!({ "checkpoints": checkpoints.len() })))).await.map_err(crate::error::internal)?;
+    let disposition = format!("inline; filename=\"patrol-codes-{community}.pdf\"");
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf".to_string()), (axum::http::header::CONTENT_DISPOSITION, disposition)], pdf).into_response())
+}
+
+/// The sheet itself: `(name, id, address)` per checkpoint.
+fn codes_sheet(codes: &[(String, String, String)]) -> Result<Vec<u8>, String> {
+    use krilla::Document;
+    use krilla::geom::{PathBuilder, Point, Rect};
+    use krilla::page::PageSettings;
+    use krilla::paint::Fill;
+    use krilla::text::{Font, TextDirection};
+
+    let (data, index) = crate::billing::receipt::font_data().ok_or("未安装中文字体 fonts-noto-cjk / the CJK font (fonts-noto-cjk) is not installed")?;
+    let font = Font::new(data.clone().into(), *index).ok_or("字体无法读取 / the font cannot be read")?;
+    let mut doc = Document::new();
+    let (cell_w, cell_h, side) = (595.0_f32 / CODES_PER_ROW as f32, 842.0_f32 / CODE_ROWS as f32, 170.0_f32);
+    for page_codes in codes.chunks(CODES_PER_ROW * CODE_ROWS) {
+        let settings = PageSettings::from_wh(595.0, 842.0).ok_or("page size")?;
+        let mut page = doc.start_page_with(settings);
+        let mut s = page.surface();
+        for (i, (name, id, url)) in page_codes.iter().enumerate() {
+            let (x0, y0) = ((i % CODES_PER_ROW) as f32 * cell_w, (i / CODES_PER_ROW) as f32 * cell_h);
+            let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M).map_err(|e| e.to_string())?;
+            let modules = code.width();
+            let unit = side / modules as f32;
+            let (left, top) = (x0 + (cell_w - side) / 2.0, y0 + 40.0);
+            let mut dark = PathBuilder::new();
+            for (n, color) in code.to_colors().iter().enumerate() {
+                if *color == qrcode::Color::Dark {
+                    let (col, row) = ((n % modules) as f32, (n / modules) as f32);
+                    dark.push_rect(Rect::from_xywh(left + col * unit, top + row * unit, unit, unit).ok_or("rect")?);
+                }
+            }
+            s.set_fill(Some(Fill::default()));
+            if let Some(path) = dark.finish() {
+                s.draw_path(&path);
+            }
+            let line = |s: &mut krilla::surface::Surface<'_>, y: f32, size: f32, t: &str| {
+                let width = t.chars().map(|c| if c.is_ascii() { 0.55 } else { 1.0 }).sum::<f32>() * size;
+                s.draw_text(Point::from_xy(x0 + ((cell_w - width) / 2.0).max(8.0), y), font.clone(), size, t, false, TextDirection::Auto);
+            };
+            line(&mut s, top + side + 24.0, 16.0, name);
+            line(&mut s, top + side + 42.0, 9.0, &format!("巡更点 {id} · 巡更人员扫码签到"));
+            // The address in small print, in as many lines as the cell needs.
+            let per_line = ((cell_w - 16.0) / (0.55 * 6.0)) as usize;
+            let chars: Vec<char> = url.chars().collect();
+            for (n, piece) in chars.chunks(per_line.max(1)).enumerate() {
+                line(&mut s, top + side + 56.0 + n as f32 * 8.0, 6.0, &piece.iter().collect::<String>());
+            }
+        }
+        s.finish();
+        page.finish();
+    }
+    doc.finish().map_err(|e| format!("{e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_codes_sheet_is_a_pdf_of_six_codes_a_page() {
+        let codes: Vec<(String, String, String)> = (1..=7).map(|n| (format!("巡更点{n}"), format!("cp-{n}"), format!("http://hutong.local/patrol/scan?community=c&checkpoint=cp-{n}&code=0123456789abcdef0123456789abcdef"))).collect();
+        let pdf = match codes_sheet(&codes) {
+            Ok(pdf) => pdf,
+            // A machine without the CJK font says so instead of printing boxes.
+            Err(e) => return assert!(e.contains("fonts-noto-cjk"), "{e}"),
+        };
+        assert!(pdf.starts_with(b"%PDF-"));
+        let pages = pdf.windows(b"/Type /Page\n".len()).filter(|w| *w == b"/Type /Page\n").count() + pdf.windows(b"/Type /Page>".len()).filter(|w| *w == b"/Type /Page>").count();
+        assert!(pages == 2 || pdf.windows(b"/Count 2".len()).any(|w| w == b"/Count 2"), "seven codes on two pages");
+    }
+}

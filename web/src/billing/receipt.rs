@@ -40,7 +40,7 @@ pub struct Receipt {
 const FONT_FILES: [(&str, u32); 2] =
     [("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2), ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 2)];
 
-fn font_data() -> Option<&'static (Vec<u8>, u32)> {
+pub(crate) fn font_data() -> Option<&'static (Vec<u8>, u32)> {
     static FONT: OnceLock<Option<(Vec<u8>, u32)>> = OnceLock::new();
     FONT.get_or_init(|| {
         let from_env = std::env::var("HUTONG_RECEIPT_FONT").ok().map(|p| (p, 0));
