@@ -148,12 +148,17 @@ fn unavailable() -> ApiError {
     ApiError::Unavailable { zh: "巡更路线暂时无法处理请求".into(), en: "the patrol route is not available right now".into() }
 }
 
-async fn route_state(app: &App, community: &str, route: &str) -> Result<PatrolRoute, ApiError> {
-    let actor = app.directory.route(community, route).ok_or_else(|| ApiError::not_found("巡更路线", "patrol route", route))?;
-    match actor.call(PatrolMsg::Get, Some(CALL_TIMEOUT)).await {
-        Ok(ractor::rpc::CallResult::Success(state)) => Ok(state),
+/// Asks an actor and waits for its answer; no answer in time is "not available".
+async fn ask<M: ractor::Message, T: Send + 'static>(actor: &ractor::ActorRef<M>, msg: impl FnOnce(ractor::RpcReplyPort<T>) -> M) -> Result<T, ApiError> {
+    match actor.call(msg, Some(CALL_TIMEOUT)).await {
+        Ok(ractor::rpc::CallResult::Success(answer)) => Ok(answer),
         _ => Err(unavailable()),
     }
+}
+
+async fn route_state(app: &App, community: &str, route: &str) -> Result<PatrolRoute, ApiError> {
+    let actor = app.directory.route(community, route).ok_or_else(|| ApiError::not_found("巡更路线", "patrol route", route))?;
+    ask(&actor, PatrolMsg::Get).await
 }
 
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -264,27 +269,23 @@ pub async fn put_route(
     let time_zone = app.community(&community)?.time_zone.clone();
     let definition = definition(&site, body, time_zone)?;
     let id = RouteId::new(&route);
-    definition.check()?;
-    site.execute(&SiteCommand::OpenRoute { route: id.clone() }, app.clock.now().timestamp_millis()).await?;
-    open_route(&app, &community, &id).await?;
-    let actor = app.directory.route(&community, &route).ok_or_else(unavailable)?;
-    match actor.call(|reply| PatrolMsg::Define(definition, reply), Some(CALL_TIMEOUT)).await {
-        Ok(ractor::rpc::CallResult::Success(answer)) => answer?,
-        _ => return Err(unavailable()),
-    }
+    set_route(&app, &site, &community, &id, definition).await?;
     app.identity.audit(audit_entry(&caller, "patrol.route", &format!("{community}/{route}"), None, None)).await.map_err(crate::error::internal)?;
     let state = route_state(&app, &community, &route).await?;
     Ok(Json(view(&app, &id, state)))
 }
 
-/// Asks the community's supervisor to start a route's actor, and waits until it runs.
-async fn open_route(app: &App, community: &str, route: &RouteId) -> Result<(), ApiError> {
+/// Opens the route in the community's site (a new one: its actor is started by the community's
+/// supervisor, which keeps it running), then gives its actor the definition.
+async fn set_route(app: &App, site: &Shared<PatrolSite>, community: &str, route: &RouteId, definition: RouteDefinition) -> Result<(), ApiError> {
+    definition.check()?;
+    site.execute(&SiteCommand::OpenRoute { route: route.clone() }, app.clock.now().timestamp_millis()).await?;
     let supervisor = app.directory.supervisor(community).ok_or_else(unavailable)?;
-    let route = route.clone();
-    match supervisor.call(|reply| hutong_actors::community::CommunityMsg::OpenRoute(route, reply), Some(CALL_TIMEOUT)).await {
-        Ok(ractor::rpc::CallResult::Success(())) => Ok(()),
-        _ => Err(unavailable()),
-    }
+    let opened = route.clone();
+    ask(&supervisor, |reply| hutong_actors::community::CommunityMsg::OpenRoute(opened, reply)).await?;
+    let actor = app.directory.route(community, route.as_str()).ok_or_else(unavailable)?;
+    ask(&actor, |reply| PatrolMsg::Define(definition, reply)).await??;
+    Ok(())
 }
 
 fn definition(site: &Shared<PatrolSite>, body: RouteBody, time_zone: String) -> Result<RouteDefinition, ApiError> {
@@ -328,17 +329,11 @@ pub async fn check_in(
     let routes: Vec<RouteId> = site.read().routes.iter().cloned().collect();
     let mut refusals = Vec::new();
     for route in routes {
-        let state = route_state(&app, &community, route.as_str()).await?;
-        if !state.definition.as_ref().is_some_and(|d| d.stops.iter().any(|s| s.checkpoint == checkpoint.id)) {
-            continue;
-        }
         let actor = app.directory.route(&community, route.as_str()).ok_or_else(unavailable)?;
         let (offered, unplanned) = (check_in.clone(), body.unplanned);
-        let answer = match actor.call(|reply| PatrolMsg::CheckIn { check_in: offered, unplanned, reply }, Some(CALL_TIMEOUT)).await {
-            Ok(ractor::rpc::CallResult::Success(answer)) => answer,
-            _ => return Err(unavailable()),
-        };
-        match answer {
+        match ask(&actor, |reply| PatrolMsg::CheckIn { check_in: offered, unplanned, reply }).await? {
+            // A route that does not pass this checkpoint (or is not set yet) has nothing to say about it.
+            Err(PatrolError::UnknownCheckpoint(_) | PatrolError::NotDefined) => {}
             Ok(()) => {
                 app.metrics.inc("hutong_patrol_check_ins_total", &[("kind", if body.unplanned { "unplanned" } else { "planned" })]);
                 return Ok(Json(CheckedIn { route: route.to_string(), checkpoint: checkpoint.id.to_string(), at: check_in.at }));
@@ -399,13 +394,7 @@ pub async fn seed_demo(app: &Arc<App>, community: &str) -> anyhow::Result<()> {
     };
     let time_zone = app.hub.community(community).map_or_else(|| "Asia/Shanghai".to_string(), |c| c.time_zone.clone());
     let definition = definition(&site, body, time_zone).map_err(|e| anyhow::anyhow!("{e}"))?;
-    site.execute(&SiteCommand::OpenRoute { route: route.clone() }, at).await?;
-    open_route(app, community, &route).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let actor = app.directory.route(community, route.as_str()).ok_or_else(|| anyhow::anyhow!("the demo route did not start"))?;
-    match actor.call(|reply| PatrolMsg::Define(definition, reply), Some(CALL_TIMEOUT)).await {
-        Ok(ractor::rpc::CallResult::Success(Ok(()))) => Ok(()),
-        _ => Err(anyhow::anyhow!("the demo route was not set")),
-    }
+    set_route(app, &site, community, &route, definition).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[derive(Deserialize)]

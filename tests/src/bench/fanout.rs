@@ -310,14 +310,14 @@ async fn run(options: &FanoutBench, addr: SocketAddr, mqtt_port: u16, pid: u32) 
             lost / MIX.iter().filter(|s| s.feed == feed).count().max(1) as u64
         };
         let lost_alarms = lost_in(&seen.alarms, "/ws");
-        let lost_money = lost_in(&seen.money, "/ws/money") + lost_in(&seen.money, "/ws");
+        let lost_desk = lost_in(&seen.money, "/ws/money") + lost_in(&seen.money, "/ws");
         #[allow(clippy::float_arithmetic)]
         let (server_cpu, load_cpu) = {
             let secs = wall.as_secs_f64();
             ((cpu1 - cpu0) as f64 / secs, (load1 - load0) as f64 / secs)
         };
         println!(
-            "| {target} | {opened_total} | {changes} | {p50:.1} | {p99:.1} | {max:.1} | {lost_events} | {lost_alarms} | {lost_money} | {resyncs} | {rss_mib} | {per_socket:.1} | {server_cpu:.0} | {load_cpu:.0} |",
+            "| {target} | {opened_total} | {changes} | {p50:.1} | {p99:.1} | {max:.1} | {lost_events} | {lost_alarms} | {lost_desk} | {resyncs} | {rss_mib} | {per_socket:.1} | {server_cpu:.0} | {load_cpu:.0} |",
             opened_total = first + opened,
             changes = sent.changes.len(),
             p50 = super::ingest::percentile(&latencies, 0.5),
