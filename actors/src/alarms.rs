@@ -6,7 +6,8 @@
 //!
 //! A device's event is journaled in the device's stream first and told here afterwards; a crash
 //! between the two loses the alarm record, not the event (the wall's feed and the device's state
-//! still show it), and the next occurrence of the condition raises it again.
+//! still show it), and the next occurrence of the condition raises it again. What devices tell
+//! the desk is gathered and committed in batches (one journal write per burst, not per alarm).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub enum AlarmMsg {
     Seen(AlarmCommand),
     /// From a person: `Acknowledge` or `Resolve`; answers with the alarm after it.
     Handle(AlarmCommand, RpcReplyPort<Result<AlarmRecord, AlarmError>>),
+    /// To itself: decide and journal what was seen since the last flush, as one commit.
+    Flush,
 }
 
 pub struct AlarmDeskArgs {
@@ -38,6 +41,9 @@ pub struct AlarmDeskArgs {
 
 pub struct AlarmDeskState {
     desk: Journaled<AlarmDesk>,
+    /// What devices and routes told the desk since its last commit (see [`AlarmMsg::Flush`]).
+    seen: Vec<AlarmCommand>,
+    flush_asked: bool,
     community: CommunityId,
     hub: Arc<LiveHub>,
     clock: Clock,
@@ -53,22 +59,33 @@ impl Actor for AlarmDeskActor {
     async fn pre_start(&self, _myself: ActorRef<AlarmMsg>, args: AlarmDeskArgs) -> Result<AlarmDeskState, ActorProcessingErr> {
         let desk = Journaled::recover(args.journal, StreamId::alarms(&args.community), AlarmDesk::default, |_| {}).await?;
         args.hub.put_alarms(&args.community, desk.state().open().into_iter().cloned(), desk.state().resolved().cloned());
-        Ok(AlarmDeskState { desk, community: args.community, hub: args.hub, clock: args.clock })
+        Ok(AlarmDeskState { desk, seen: Vec::new(), flush_asked: false, community: args.community, hub: args.hub, clock: args.clock })
     }
 
-    async fn handle(&self, _myself: ActorRef<AlarmMsg>, msg: AlarmMsg, state: &mut AlarmDeskState) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, myself: ActorRef<AlarmMsg>, msg: AlarmMsg, state: &mut AlarmDeskState) -> Result<(), ActorProcessingErr> {
         // A quarantined desk takes no changes (its state stops before a record it could not apply).
         if state.desk.quarantined().is_some() {
             return Ok(());
         }
         match msg {
+            // Gathered, not committed one by one: the flush is queued behind whatever is in the
+            // mailbox already, and what arrives while it commits waits for the next. A burst — ten
+            // thousand patrol windows closing in one second — is a handful of journal writes.
             AlarmMsg::Seen(command) => {
-                // The desk refuses nothing a device tells it; should it, the event is on the feed.
-                if let Ok(events) = hutong_core::Aggregate::decide(state.desk.state(), &command) {
-                    state.commit(events).await?;
+                state.seen.push(command);
+                if !state.flush_asked {
+                    state.flush_asked = myself.cast(AlarmMsg::Flush).is_ok();
                 }
             }
+            AlarmMsg::Flush => {
+                state.flush_asked = false;
+                state.flush(&myself).await?;
+            }
             AlarmMsg::Handle(command, reply) => {
+                // What was seen before the person's command is decided before it.
+                while !state.seen.is_empty() {
+                    state.flush(&myself).await?;
+                }
                 let answer = match hutong_core::Aggregate::decide(state.desk.state(), &command) {
                     Err(refusal) => Err(refusal),
                     Ok(events) => {
@@ -84,6 +101,9 @@ impl Actor for AlarmDeskActor {
     }
 }
 
+/// The most commands one flush decides (one journal write of bounded size).
+const FLUSH_MAX: usize = 2_000;
+
 fn command_no(command: &AlarmCommand) -> u64 {
     match command {
         AlarmCommand::Acknowledge { no, .. } | AlarmCommand::Resolve { no, .. } => *no,
@@ -92,6 +112,18 @@ fn command_no(command: &AlarmCommand) -> u64 {
 }
 
 impl AlarmDeskState {
+    /// Decides up to [`FLUSH_MAX`] of what was seen, in order, and commits it at once; asks for
+    /// another flush when more waits.
+    async fn flush(&mut self, myself: &ActorRef<AlarmMsg>) -> Result<(), ActorProcessingErr> {
+        let batch: Vec<AlarmCommand> = self.seen.drain(..self.seen.len().min(FLUSH_MAX)).collect();
+        let events = self.desk.state().decide_seen(&batch);
+        self.commit(events).await?;
+        if !self.seen.is_empty() && !self.flush_asked {
+            self.flush_asked = myself.cast(AlarmMsg::Flush).is_ok();
+        }
+        Ok(())
+    }
+
     /// Journal first; publish each changed alarm as it now stands.
     async fn commit(&mut self, events: Vec<hutong_core::alarm::AlarmEvent>) -> Result<(), ActorProcessingErr> {
         if events.is_empty() {

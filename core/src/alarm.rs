@@ -185,6 +185,56 @@ impl AlarmDesk {
         self.open.get(&no).or_else(|| self.resolved.iter().find(|a| a.no == no))
     }
 
+    /// Decides what devices saw (`Raise`, `Clear`; anything else is skipped), in order, as one
+    /// batch: each sees what the ones before it raised or cleared, so a burst (every patrol miss
+    /// of one second, a building's meters going silent together) is one journal write. A device's
+    /// word is never refused: it is on its own stream already.
+    pub fn decide_seen(&self, commands: &[AlarmCommand]) -> Vec<AlarmEvent> {
+        // What this batch changed: a condition now open under a number, or cleared (`None`).
+        let mut changed: HashMap<String, Option<u64>> = HashMap::new();
+        let mut last_no = self.last_no;
+        let mut events = Vec::with_capacity(commands.len());
+        for command in commands {
+            let (kind, device) = match command {
+                AlarmCommand::Raise { kind, device, .. } | AlarmCommand::Clear { kind, device, .. } => (*kind, device),
+                AlarmCommand::Acknowledge { .. } | AlarmCommand::Resolve { .. } => continue,
+            };
+            let key = condition(kind, device);
+            let open = changed.get(&key).copied().unwrap_or_else(|| self.by_condition.get(&key).copied());
+            match (command, open) {
+                (AlarmCommand::Raise { at, text, source, .. }, Some(no)) => {
+                    events.push(AlarmEvent::Repeated { no, at: *at, text: text.clone(), source: source.clone() });
+                }
+                (AlarmCommand::Raise { building, at, text, source, .. }, None) => {
+                    last_no += 1;
+                    changed.insert(key, Some(last_no));
+                    events.push(AlarmEvent::Raised {
+                        alarm: AlarmRecord {
+                            no: last_no,
+                            kind,
+                            severity: kind.severity(),
+                            device: device.clone(),
+                            building: building.clone(),
+                            text: text.clone(),
+                            raised_at: *at,
+                            last_at: *at,
+                            count: 1,
+                            acknowledged: None,
+                            resolved: None,
+                            source: source.clone(),
+                        },
+                    });
+                }
+                (AlarmCommand::Clear { at, note, .. }, Some(no)) => {
+                    changed.insert(key, None);
+                    events.push(AlarmEvent::Resolved { no, resolution: Resolution { by: None, at: *at, note: note.clone() } });
+                }
+                _ => {}
+            }
+        }
+        events
+    }
+
     fn open_one(&self, no: u64) -> Result<&AlarmRecord, AlarmError> {
         match self.open.get(&no) {
             Some(alarm) => Ok(alarm),
@@ -201,25 +251,7 @@ impl crate::Aggregate for AlarmDesk {
 
     fn decide(&self, command: &AlarmCommand) -> Result<Vec<AlarmEvent>, AlarmError> {
         Ok(match command {
-            AlarmCommand::Raise { kind, device, building, at, text, source } => match self.by_condition.get(&condition(*kind, device)) {
-                Some(&no) => vec![AlarmEvent::Repeated { no, at: *at, text: text.clone(), source: source.clone() }],
-                None => vec![AlarmEvent::Raised {
-                    alarm: AlarmRecord {
-                        no: self.last_no + 1,
-                        kind: *kind,
-                        severity: kind.severity(),
-                        device: device.clone(),
-                        building: building.clone(),
-                        text: text.clone(),
-                        raised_at: *at,
-                        last_at: *at,
-                        count: 1,
-                        acknowledged: None,
-                        resolved: None,
-                        source: source.clone(),
-                    },
-                }],
-            },
+            AlarmCommand::Raise { .. } | AlarmCommand::Clear { .. } => self.decide_seen(std::slice::from_ref(command)),
             AlarmCommand::Acknowledge { no, by, at } => {
                 let alarm = self.open_one(*no)?;
                 match &alarm.acknowledged {
@@ -239,10 +271,6 @@ impl crate::Aggregate for AlarmDesk {
                 }
                 vec![AlarmEvent::Resolved { no: *no, resolution: Resolution { by: Some(by.clone()), at: *at, note: note.to_string() } }]
             }
-            AlarmCommand::Clear { kind, device, at, note } => match self.by_condition.get(&condition(*kind, device)) {
-                Some(&no) => vec![AlarmEvent::Resolved { no, resolution: Resolution { by: None, at: *at, note: note.clone() } }],
-                None => Vec::new(),
-            },
         })
     }
 
@@ -358,5 +386,36 @@ mod tests {
         let again: AlarmDesk = serde_json::from_slice(&serde_json::to_vec(&desk).unwrap()).unwrap();
         assert_eq!(again.open().len(), 1);
         assert_eq!(again.decide(&raise(AlarmKind::MeterSpike, "wm-1", 2)).unwrap()[0].no(), 2, "folds after a snapshot too");
+    }
+
+    #[test]
+    fn a_burst_decided_as_one_batch_is_what_deciding_it_one_by_one_gives() {
+        let clear = |device: &str, at| AlarmCommand::Clear { kind: AlarmKind::DeviceOffline, device: DeviceId::new(device), at: t(at), note: "back".into() };
+        let mut before = AlarmDesk::default();
+        run(&mut before, raise(AlarmKind::DeviceOffline, "wm-9", 0)).unwrap();
+        // New, repeated within the batch, cleared within the batch and raised again, cleared from
+        // before the batch, cleared with nothing open; a person's command in the middle is skipped.
+        let burst = vec![
+            raise(AlarmKind::DeviceOffline, "wm-1", 1),
+            raise(AlarmKind::DeviceOffline, "wm-2", 1),
+            raise(AlarmKind::DeviceOffline, "wm-1", 2),
+            clear("wm-2", 3),
+            AlarmCommand::Acknowledge { no: 1, by: guard("Wang"), at: t(3) },
+            raise(AlarmKind::DeviceOffline, "wm-2", 4),
+            clear("wm-9", 5),
+            clear("wm-3", 5),
+        ];
+        let mut one_by_one = before.clone();
+        let mut expected = Vec::new();
+        for command in burst.iter().filter(|c| !matches!(c, AlarmCommand::Acknowledge { .. })) {
+            expected.extend(run(&mut one_by_one, command.clone()).unwrap());
+        }
+        let batch = before.decide_seen(&burst);
+        assert_eq!(batch, expected);
+        let mut batched = before;
+        batch.iter().for_each(|e| batched.apply(e));
+        let open = |d: &AlarmDesk| d.open().iter().map(|a| (a.no, a.device.to_string(), a.count)).collect::<Vec<_>>();
+        assert_eq!(open(&batched), open(&one_by_one));
+        assert_eq!(open(&batched).len(), 2, "wm-1 (twice) and wm-2's second alarm");
     }
 }

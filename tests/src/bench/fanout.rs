@@ -28,7 +28,8 @@ use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{free_port, http, http_get, request};
+use super::{PASSWORD, cpu_ticks, proc_field, sign_in};
+use crate::{http, http_get, request};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct FanoutBench {
@@ -54,7 +55,6 @@ pub struct FanoutBench {
     pub mqtt: Option<u16>,
 }
 
-const PASSWORD: &str = "bench-password";
 
 /// One kind of screen: the role of whoever watches it (an account the bench opens, by the
 /// company's admin), which community and feed, and which building it sees — `None`: all.
@@ -173,45 +173,12 @@ impl Load {
     }
 }
 
-fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
-    text.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
-}
-
-/// CPU seconds (user + system) a process has used, in clock ticks of 1/100 s.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
-}
-
 pub async fn fanout(options: FanoutBench) -> anyhow::Result<()> {
     if let Some(data) = &options.serve {
-        return serve(data.clone(), options.http.unwrap_or(0), options.mqtt.unwrap_or(0)).await;
+        return super::serve(data.clone(), options.http.unwrap_or(0), options.mqtt.unwrap_or(0)).await;
     }
-    let dir = tempfile::tempdir()?;
-    let (http_port, mqtt_port) = (free_port(), free_port());
-    let exe = std::env::current_exe()?;
-    let mut child = std::process::Command::new(exe)
-        .args(["fanout", "--serve"])
-        .arg(dir.path().join("data"))
-        .args(["--http", &http_port.to_string(), "--mqtt", &mqtt_port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let pid = child.id();
-    let addr: SocketAddr = format!("127.0.0.1:{http_port}").parse()?;
-    let result = run(&options, addr, mqtt_port, pid).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    result
-}
-
-/// The server side: the demo, until killed.
-async fn serve(data: std::path::PathBuf, http: u16, mqtt: u16) -> anyhow::Result<()> {
-    let config = super::ingest::bench_config(data, format!("127.0.0.1:{http}").parse()?, format!("127.0.0.1:{mqtt}").parse()?);
-    let demo = hutong_web::server::DemoOptions { simulate_rate: 0, password: Some(PASSWORD.into()), print_sign_ins: false };
-    hutong_web::server::run(config, Some(demo), tokio_util::sync::CancellationToken::new(), |_| {}).await
+    let server = super::ServerProcess::spawn("fanout")?;
+    run(&options, server.addr, server.mqtt, server.pid).await
 }
 
 async fn run(options: &FanoutBench, addr: SocketAddr, mqtt_port: u16, pid: u32) -> anyhow::Result<()> {
@@ -380,13 +347,6 @@ async fn open_account(addr: SocketAddr, admin: &str, account: &str, screen: &Scr
     Ok(())
 }
 
-async fn sign_in(addr: SocketAddr, account: &str) -> anyhow::Result<String> {
-    let body = serde_json::json!({"account": account, "password": PASSWORD}).to_string();
-    let (status, reply) = tokio::task::spawn_blocking(move || http(addr, "POST", "/api/v1/auth/login", None, Some(&body))).await??;
-    anyhow::ensure!(status == 200, "sign-in as {account} refused: {status} {reply}");
-    let value: serde_json::Value = serde_json::from_str(&reply)?;
-    value["token"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("no token"))
-}
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

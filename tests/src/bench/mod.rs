@@ -1,4 +1,4 @@
-//! The benchmarks behind `cargo xtask bench ingest|billing|import|payments|abuse` (the `hutong-bench` binary):
+//! The benchmarks behind `cargo xtask bench ingest|billing|import|payments|abuse|recovery|fanout|patrol` (the `hutong-bench` binary):
 //! they print their figures (docs/benchmarks.md keeps them). Kept out of the server binary, which
 //! neither needs their code nor their dependencies.
 //!
@@ -11,6 +11,8 @@
 //! - [`recovery`]: a community of 100k devices and 10k houses restarted on the log journal.
 //! - [`fanout`]: 1,000 to 10,000 screens on one server while devices publish: change → last
 //!   screen, deliveries lost, memory per socket.
+//! - [`patrol`]: 10,000 patrol routes whose windows close in the same second: close → the miss
+//!   alarm on the wall, memory per route.
 //! - [`abuse`]: an anonymous flood of sign-ins and imports against the real binary: peak memory,
 //!   `/healthz` latency and the wall's live updates meanwhile.
 
@@ -19,6 +21,7 @@ pub mod billing;
 pub mod fanout;
 pub mod import;
 pub mod ingest;
+pub mod patrol;
 pub mod payments;
 pub mod recovery;
 
@@ -114,4 +117,70 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The demo's password for every account in the benchmarks that run the server in a process of
+/// its own.
+pub(crate) const PASSWORD: &str = "bench-password";
+
+/// A field of `/proc/{pid}/{file}` (e.g. `VmRSS:` of `status`, in kB).
+pub(crate) fn proc_field(pid: u32, file: &str, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+    text.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+}
+
+/// CPU seconds (user + system) a process has used, in clock ticks of 1/100 s.
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// Signs in with the benchmarks' password: the bearer token.
+pub(crate) async fn sign_in(addr: std::net::SocketAddr, account: &str) -> anyhow::Result<String> {
+    let body = serde_json::json!({"account": account, "password": PASSWORD}).to_string();
+    let (status, reply) = tokio::task::spawn_blocking(move || crate::http(addr, "POST", "/api/v1/auth/login", None, Some(&body))).await??;
+    anyhow::ensure!(status == 200, "sign-in as {account} refused: {status} {reply}");
+    let value: serde_json::Value = serde_json::from_str(&reply)?;
+    value["token"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("no token"))
+}
+
+/// The demo server in a process of its own — this binary again, `<bench> --serve <data>` — so
+/// its memory and CPU are its own; killed on drop.
+pub(crate) struct ServerProcess {
+    child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    pub mqtt: u16,
+    pub pid: u32,
+    _data: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub(crate) fn spawn(bench: &str) -> anyhow::Result<ServerProcess> {
+        let data = tempfile::tempdir()?;
+        let (http, mqtt) = (crate::free_port(), crate::free_port());
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .args([bench, "--serve"])
+            .arg(data.path().join("data"))
+            .args(["--http", &http.to_string(), "--mqtt", &mqtt.to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let pid = child.id();
+        Ok(ServerProcess { child, addr: format!("127.0.0.1:{http}").parse()?, mqtt, pid, _data: data })
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server side of a [`ServerProcess`]: the demo, until killed.
+pub(crate) async fn serve(data: std::path::PathBuf, http: u16, mqtt: u16) -> anyhow::Result<()> {
+    let config = ingest::bench_config(data, format!("127.0.0.1:{http}").parse()?, format!("127.0.0.1:{mqtt}").parse()?);
+    let demo = hutong_web::server::DemoOptions { simulate_rate: 0, password: Some(PASSWORD.into()), print_sign_ins: false };
+    hutong_web::server::run(config, Some(demo), tokio_util::sync::CancellationToken::new(), |_| {}).await
 }

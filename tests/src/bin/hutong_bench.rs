@@ -27,6 +27,8 @@ enum Which {
     Recovery(bench::recovery::RecoveryBench),
     /// 1,000 to 10,000 WebSocket screens while devices publish: change → last screen, losses, memory.
     Fanout(bench::fanout::FanoutBench),
+    /// 10,000 patrol routes whose windows close in the same second: close → miss alarm on the wall.
+    Patrol(bench::patrol::PatrolBench),
 }
 
 #[tokio::main]
@@ -41,5 +43,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Abuse(options) => bench::abuse::abuse(options).await,
         Which::Recovery(options) => bench::recovery::recovery(options).await,
         Which::Fanout(options) => bench::fanout::fanout(options).await,
+        Which::Patrol(options) => bench::patrol::patrol(options).await,
     }
 }
