@@ -260,6 +260,74 @@ pub struct MonthFigures {
     pub by_guard: BTreeMap<String, GuardFigures>,
 }
 
+impl MonthFigures {
+    /// Rounds with every stop reached, in percent of the rounds (one decimal); `None` with no rounds.
+    pub fn completion_rate(&self) -> Option<rust_decimal::Decimal> {
+        percent(self.completed, self.rounds)
+    }
+
+    /// Rounds with a stop missed, in percent of the rounds.
+    pub fn miss_rate(&self) -> Option<rust_decimal::Decimal> {
+        percent(self.missed_rounds, self.rounds)
+    }
+
+    fn add(&mut self, other: &MonthFigures) {
+        self.rounds += other.rounds;
+        self.completed += other.completed;
+        self.missed_rounds += other.missed_rounds;
+        self.missed_stops += other.missed_stops;
+        for (guard, g) in &other.by_guard {
+            let mine = self.by_guard.entry(guard.clone()).or_default();
+            mine.rounds += g.rounds;
+            mine.completed += g.completed;
+        }
+    }
+}
+
+impl GuardFigures {
+    pub fn completion_rate(&self) -> Option<rust_decimal::Decimal> {
+        percent(self.completed, self.rounds)
+    }
+
+    pub fn miss_rate(&self) -> Option<rust_decimal::Decimal> {
+        percent(self.rounds.saturating_sub(self.completed), self.rounds)
+    }
+}
+
+/// `part` of `whole` in percent, rounded half away from zero to one decimal (exact, no float).
+pub fn percent(part: u32, whole: u32) -> Option<rust_decimal::Decimal> {
+    if whole == 0 {
+        return None;
+    }
+    let ratio = rust_decimal::Decimal::from(part) * rust_decimal::Decimal::ONE_HUNDRED / rust_decimal::Decimal::from(whole);
+    let mut rate = ratio.round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    rate.rescale(1);
+    Some(rate)
+}
+
+/// A community's patrol month (T6): each route's figures, and their sum — per guard too, a
+/// guard's rounds counted on every route they walked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PatrolMonth {
+    pub month: String,
+    pub routes: Vec<(RouteId, String, MonthFigures)>,
+    pub total: MonthFigures,
+}
+
+impl PatrolMonth {
+    pub fn of<'a>(month: &str, routes: impl IntoIterator<Item = &'a PatrolRoute>) -> PatrolMonth {
+        let mut report = PatrolMonth { month: month.to_string(), ..Default::default() };
+        for route in routes {
+            let (Some(id), Some(definition)) = (&route.id, &route.definition) else { continue };
+            let figures = route.months.get(month).cloned().unwrap_or_default();
+            report.total.add(&figures);
+            report.routes.push((id.clone(), definition.name.clone(), figures));
+        }
+        report.routes.sort_by(|a, b| a.0.cmp(&b.0));
+        report
+    }
+}
+
 /// The unplanned check-ins and closed rounds a route keeps.
 pub const UNPLANNED_KEPT: usize = 100;
 pub const CLOSED_KEPT: usize = 100;
@@ -807,5 +875,40 @@ mod tests {
         assert_eq!(names, ["a", "b", "c", "d", "roof"], "round the square from the first, the unplaced last");
         assert_eq!(metres, 300);
         assert_eq!(suggest_order(&[]), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn a_month_sums_its_routes_and_guards_and_rates_are_exact_percent() {
+        let route = |id: &str, rounds, completed, guards: &[(&str, u32, u32)]| PatrolRoute {
+            id: Some(RouteId::new(id)),
+            definition: Some(RouteDefinition {
+                name: format!("路线{id}"),
+                time_zone: "Asia/Shanghai".into(),
+                stops: vec![],
+                plan: PatrolPlan { starts: vec![], days: BTreeSet::new(), tolerance_mins: 5, guards: BTreeSet::new() },
+            }),
+            months: BTreeMap::from([(
+                "2026-11".to_string(),
+                MonthFigures {
+                    rounds,
+                    completed,
+                    missed_rounds: rounds - completed,
+                    missed_stops: rounds - completed,
+                    by_guard: guards.iter().map(|(g, r, c)| (g.to_string(), GuardFigures { rounds: *r, completed: *c })).collect(),
+                },
+            )]),
+            ..Default::default()
+        };
+        let routes = [route("b", 3, 2, &[("wang", 3, 2)]), route("a", 30, 29, &[("wang", 10, 10), ("li", 20, 19)]), PatrolRoute::default()];
+        let month = PatrolMonth::of("2026-11", &routes);
+        assert_eq!(month.routes.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["a", "b"], "by id; a route never set is left out");
+        assert_eq!((month.total.rounds, month.total.completed, month.total.missed_rounds), (33, 31, 2));
+        assert_eq!(month.total.by_guard["wang"], GuardFigures { rounds: 13, completed: 12 });
+        assert_eq!(month.routes[1].2.completion_rate().map(|d| d.to_string()), Some("66.7".into()));
+        assert_eq!(month.routes[1].2.miss_rate().map(|d| d.to_string()), Some("33.3".into()));
+        assert_eq!(month.total.by_guard["li"].miss_rate().map(|d| d.to_string()), Some("5.0".into()));
+        assert_eq!(percent(1, 8).map(|d| d.to_string()), Some("12.5".into()));
+        assert_eq!(percent(1, 16).map(|d| d.to_string()), Some("6.3".into()), "half away from zero");
+        assert_eq!(PatrolMonth::of("2026-12", &routes).total.completion_rate(), None, "no rounds: no rate");
     }
 }

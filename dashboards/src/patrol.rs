@@ -2,7 +2,8 @@
 //! open now, due — with the next checkpoint first; and the page a checkpoint's printed code opens
 //! (`/patrol/scan?community=…&checkpoint=…&code=…`), which checks in at once. Made for a narrow
 //! screen and a thumb. A scan made without a connection is kept on the phone with its scan time
-//! and sent when the connection returns (the server judges it by when it was scanned).
+//! and sent when the connection returns (the server judges it by when it was scanned). Below,
+//! the month's figures (T6) per route and guard, for the guard and the manager alike.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -101,10 +102,13 @@ fn badge(state: &str) -> (&'static str, &'static str) {
 pub fn PatrolScreen(community: String) -> impl IntoView {
     let routes = RwSignal::new(None::<Result<Vec<RouteView>, String>>);
     let waiting = RwSignal::new(0usize);
+    // Counts the loads: the figures below load again with the rounds.
+    let loads = RwSignal::new(0u32);
     let load = {
         let community = community.clone();
         move || {
             let community = community.clone();
+            loads.update(|n| *n += 1);
             spawn_local(async move {
                 waiting.set(flush_queue().await);
                 routes.set(Some(get_json::<Vec<RouteView>>(&format!("/api/v1/communities/{community}/patrol/routes")).await));
@@ -113,6 +117,7 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
     };
     load();
     let reload = load.clone();
+    let for_figures = community.clone();
     view! {
         <div class="patrol" data-test="patrol">
             <h2>"今日巡更"</h2>
@@ -149,7 +154,107 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
                     }
                 }).collect_view().into_any(),
             }}
+            <PatrolFigures community=for_figures loads />
         </div>
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct FiguresRow {
+    id: String,
+    name: String,
+    rounds: u32,
+    completed: u32,
+    missed_rounds: u32,
+    missed_stops: Option<u32>,
+    completion_rate: Option<String>,
+    miss_rate: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct Figures {
+    month: String,
+    routes: Vec<FiguresRow>,
+    guards: Vec<FiguresRow>,
+    total: FiguresRow,
+}
+
+/// `YYYY-MM` moved by `by` months.
+fn shift_month(month: &str, by: i32) -> Option<String> {
+    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let moved = if by < 0 {
+        first.checked_sub_months(chrono::Months::new(by.unsigned_abs()))
+    } else {
+        first.checked_add_months(chrono::Months::new(by.unsigned_abs()))
+    }?;
+    Some(moved.format("%Y-%m").to_string())
+}
+
+fn figures_rows(rows: Vec<FiguresRow>, with_stops: bool) -> impl IntoView {
+    rows.into_iter()
+        .map(|r| {
+            let rate = |v: Option<String>| v.map(|v| format!("{v}%")).unwrap_or_else(|| "—".into());
+            let stops = with_stops.then(|| view! { <td>{r.missed_stops.unwrap_or(0)}</td> });
+            view! {
+                <tr data-test="figures-row" data-id=r.id.clone()>
+                    <td>{r.name}</td>
+                    <td>{r.rounds}</td>
+                    <td>{r.completed}</td>
+                    <td>{r.missed_rounds}</td>
+                    {stops}
+                    <td>{rate(r.completion_rate)}</td>
+                    <td>{rate(r.miss_rate)}</td>
+                </tr>
+            }
+        })
+        .collect_view()
+}
+
+/// The month's figures (T6): each route, each guard and the total — rounds, completed, missed,
+/// completion and miss rates — with the months before it a tap away.
+#[component]
+fn PatrolFigures(community: String, loads: RwSignal<u32>) -> impl IntoView {
+    let month = RwSignal::new(None::<String>);
+    let figures = RwSignal::new(None::<Result<Figures, String>>);
+    Effect::new(move |_| {
+        let community = community.clone();
+        let wanted = month.get();
+        loads.track();
+        spawn_local(async move {
+            let query = wanted.map(|m| format!("?month={m}")).unwrap_or_default();
+            figures.set(Some(get_json::<Figures>(&format!("/api/v1/communities/{community}/patrol/figures{query}")).await));
+        });
+    });
+    let go = move |by: i32| {
+        let shown = figures.get_untracked().and_then(|f| f.ok()).map(|f| f.month);
+        if let Some(m) = shown.and_then(|m| shift_month(&m, by)) {
+            month.set(Some(m));
+        }
+    };
+    view! {
+        <section class="route figures" data-test="patrol-figures">
+            <h3>"巡更统计"</h3>
+            <div class="months">
+                <button on:click=move |_| go(-1)>"‹ 上月"</button>
+                <b data-test="figures-month">{move || figures.get().and_then(|f| f.ok()).map(|f| f.month).unwrap_or_default()}</b>
+                <button on:click=move |_| go(1)>"下月 ›"</button>
+            </div>
+            {move || match figures.get() {
+                None => view! { <p class="dim">"正在加载…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Ok(f)) => view! {
+                    <table>
+                        <tr><th>"路线"</th><th>"轮次"</th><th>"完成"</th><th title="漏巡轮次">"漏巡"</th><th title="漏巡点数">"漏点"</th><th>"完成率"</th><th>"漏巡率"</th></tr>
+                        {figures_rows(f.routes, true)}
+                        {figures_rows(vec![f.total], true)}
+                    </table>
+                    <table>
+                        <tr><th>"巡更员"</th><th>"轮次"</th><th>"完成"</th><th title="漏巡轮次">"漏巡"</th><th>"完成率"</th><th>"漏巡率"</th></tr>
+                        {figures_rows(f.guards, false)}
+                    </table>
+                }.into_any(),
+            }}
+        </section>
     }
 }
 

@@ -201,4 +201,19 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     let month = view["months"].as_object().unwrap().values().next().unwrap().clone();
     assert_eq!((month["rounds"].as_u64(), month["completed"].as_u64(), month["missed_stops"].as_u64()), (Some(1), Some(0), Some(1)), "{month}");
     assert_eq!(month["by_guard"]["guard"]["rounds"], 1);
+
+    // The manager's month (T6): the route, the guard by name, the total, with their rates.
+    let round_month = (closes - TimeDelta::minutes(1)).with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m").to_string();
+    let (status, reply) = http(server.http, "GET", &format!("{base}/figures?month={round_month}"), Some(&admin), None).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let figures: Value = serde_json::from_str(&reply).unwrap();
+    let row = figures["routes"].as_array().unwrap().iter().find(|r| r["id"] == "t-route").unwrap().clone();
+    assert_eq!((row["rounds"].as_u64(), row["missed_rounds"].as_u64(), row["completion_rate"].as_str(), row["miss_rate"].as_str()), (Some(1), Some(1), Some("0.0"), Some("100.0")), "{row}");
+    let guard_row = figures["guards"].as_array().unwrap().iter().find(|r| r["id"] == "guard").unwrap().clone();
+    assert!(guard_row["name"].as_str().is_some_and(|n| !n.is_empty() && n != "guard"), "the guard by name: {guard_row}");
+    assert_eq!(guard_row["rounds"], 1);
+    assert!(figures["total"]["rounds"].as_u64() >= Some(1));
+    let (status, reply) = http(server.http, "GET", &format!("{base}/figures?month=2026-13"), Some(&admin), None).unwrap();
+    assert_eq!(status, 400, "a month that is not one: {reply}");
+    assert!(reply.contains("年-月"), "{reply}");
 }

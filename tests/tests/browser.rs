@@ -494,7 +494,8 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
     browser.screenshot("patrol-phone-scan.png").await;
 
     browser.call("Page.navigate", json!({"url": format!("http://{}/patrol/heyuan", server.http)})).await;
-    let stops = wait_for("the stop checked in", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=patrol]").await).filter(|t| t.contains("已签到"))).await;
+    let mine = "(Array.from(document.querySelectorAll('[data-test=route]')).find(r => r.textContent.includes('手机测试路线')) || {}).textContent || ''";
+    let stops = wait_for("the stop checked in", Duration::from_secs(30), async || browser.eval(mine).await.as_str().filter(|t| t.contains("已签到")).map(str::to_string)).await;
     assert!(stops.contains("东门岗亭") && !stops.contains("漏巡"), "before the window closes nothing is missed: {stops}");
     // The second stop's window closes unreached: the guard refreshes (once a second) and sees the miss.
     let mut refreshed = std::time::Instant::now();
@@ -503,10 +504,15 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
             browser.eval(&click("button.big")).await;
             refreshed = std::time::Instant::now();
         }
-        let mine = "(Array.from(document.querySelectorAll('[data-test=route]')).find(r => r.textContent.includes('手机测试路线')) || {}).textContent || ''";
         browser.eval(mine).await.as_str().filter(|t| t.contains("漏巡")).map(str::to_string)
     })
     .await;
     assert!(missed.contains("西侧围墙"), "{missed}");
+    // The month's figures count the round as missed (T6).
+    let row = "(document.querySelector('[data-test=patrol-figures] tr[data-id=phone]') || {}).textContent || ''";
+    let figures = wait_for("the round in the month's figures", Duration::from_secs(10), async || browser.eval(row).await.as_str().filter(|t| t.contains("100.0%")).map(str::to_string)).await;
+    assert!(figures.starts_with("手机测试路线1"), "one round, none completed, all missed: {figures}");
     browser.screenshot("patrol-phone-missed.png").await;
+    browser.eval("document.querySelector('[data-test=patrol-figures]').scrollIntoView()").await;
+    browser.screenshot("patrol-phone-figures.png").await;
 }

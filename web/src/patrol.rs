@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use hutong_actors::journaled::Shared;
 use hutong_actors::patrol::PatrolMsg;
 use hutong_core::identity::Subject;
-use hutong_core::patrol::{CheckIn, Checkpoint, MonthFigures, PatrolError, PatrolPlan, PatrolRoute, PatrolSite, RouteDefinition, SiteCommand, SiteError, Stop};
+use hutong_core::patrol::{CheckIn, Checkpoint, MonthFigures, PatrolError, PatrolMonth, PatrolPlan, PatrolRoute, PatrolSite, RouteDefinition, SiteCommand, SiteError, Stop};
 use hutong_core::{CheckpointId, RouteId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -217,6 +217,93 @@ pub async fn routes(State(app): State<Arc<App>>, Path(community): Path<String>) 
         out.push(view(&app, &id, state));
     }
     Ok(Json(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FiguresQuery {
+    /// `YYYY-MM`; the community's current month when left out.
+    pub month: Option<String>,
+}
+
+/// One line of the month's figures: a route, a guard or the total.
+#[derive(Serialize, ToSchema)]
+pub struct FiguresRow {
+    /// The route's id or the guard's account (empty for the total).
+    pub id: String,
+    pub name: String,
+    /// Rounds closed in the month (planned and judged).
+    pub rounds: u32,
+    /// Rounds with every stop reached.
+    pub completed: u32,
+    /// Rounds with at least one stop missed.
+    pub missed_rounds: u32,
+    /// Stops missed (routes and the total).
+    pub missed_stops: Option<u32>,
+    /// Percent with one decimal, e.g. "97.5"; none without rounds.
+    pub completion_rate: Option<String>,
+    pub miss_rate: Option<String>,
+}
+
+/// A month of the community's patrols (T6): per route, per guard, in total.
+#[derive(Serialize, ToSchema)]
+pub struct PatrolFigures {
+    pub month: String,
+    pub routes: Vec<FiguresRow>,
+    pub guards: Vec<FiguresRow>,
+    pub total: FiguresRow,
+}
+
+fn figures_row(id: &str, name: &str, f: &MonthFigures) -> FiguresRow {
+    FiguresRow {
+        id: id.to_string(),
+        name: name.to_string(),
+        rounds: f.rounds,
+        completed: f.completed,
+        missed_rounds: f.missed_rounds,
+        missed_stops: Some(f.missed_stops),
+        completion_rate: f.completion_rate().map(|r| r.to_string()),
+        miss_rate: f.miss_rate().map(|r| r.to_string()),
+    }
+}
+
+/// The month's figures of every route and guard (T6): rounds, completed, missed, rates.
+pub async fn figures(State(app): State<Arc<App>>, Path(community): Path<String>, axum::extract::Query(q): axum::extract::Query<FiguresQuery>) -> Result<Json<PatrolFigures>, ApiError> {
+    let tz: chrono_tz::Tz = app.community(&community)?.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let month = match q.month {
+        None => app.clock.now().with_timezone(&tz).format("%Y-%m").to_string(),
+        Some(m) if m.len() == 7 && chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_ok() => m,
+        Some(m) => {
+            return Err(ApiError::BadRequest { zh: format!("月份 {m} 应写成 年-月，如 2026-11"), en: format!("month {m} should read year-month, like 2026-11") });
+        }
+    };
+    let site = site(&app, &community)?;
+    let ids: Vec<RouteId> = site.read().routes.iter().cloned().collect();
+    let mut states = Vec::with_capacity(ids.len());
+    for id in ids {
+        states.push(route_state(&app, &community, id.as_str()).await?);
+    }
+    let report = PatrolMonth::of(&month, &states);
+    let routes = report.routes.iter().map(|(id, name, f)| figures_row(id.as_str(), name, f)).collect();
+    let guards = {
+        let org = app.identity.org();
+        report
+            .total
+            .by_guard
+            .iter()
+            .map(|(account, g)| FiguresRow {
+                id: account.clone(),
+                name: org.staff_name(account).unwrap_or(account).to_string(),
+                rounds: g.rounds,
+                completed: g.completed,
+                missed_rounds: g.rounds.saturating_sub(g.completed),
+                missed_stops: None,
+                completion_rate: g.completion_rate().map(|r| r.to_string()),
+                miss_rate: g.miss_rate().map(|r| r.to_string()),
+            })
+            .collect()
+    };
+    let total = figures_row("", "合计", &report.total);
+    Ok(Json(PatrolFigures { month, routes, guards, total }))
 }
 
 pub async fn route(State(app): State<Arc<App>>, Path((community, route)): Path<(String, String)>) -> Result<Json<RouteView>, ApiError> {

@@ -207,6 +207,11 @@ impl Org {
         all
     }
 
+    /// A staff account's name as people know it.
+    pub fn staff_name(&self, account: &str) -> Option<&str> {
+        self.accounts.get(account).and_then(|id| self.staff.get(id)).map(|s| s.name.as_str())
+    }
+
     pub fn company_of(&self, community: &str) -> Option<&CompanyId> {
         self.community_company.get(community)
     }
