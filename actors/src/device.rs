@@ -356,6 +356,7 @@ impl DeviceActorState {
             })
             .collect();
         self.tell_alarm_desk(&live);
+        self.check_in_tags(&committed.events);
         self.hub.publish_device(live, self.view());
         self.report_health();
         Ok(())
@@ -379,6 +380,32 @@ impl DeviceActorState {
                 let note = "设备已恢复上报 / the device is reporting again".to_string();
                 desk.seen(AlarmCommand::Clear { kind: AlarmKind::DeviceOffline, device: spec.id.clone(), at: *at, note });
             }
+        }
+    }
+
+    /// A patrol reader's tag reads, each offered to the community's routes as a check-in by the
+    /// reader (on its own task: the reader's next message does not wait for the routes). The
+    /// read is in the reader's stream already; what a route made of it is in the route's.
+    fn check_in_tags(&self, events: &[DeviceEvent]) {
+        let spec = &self.device.state().spec;
+        let Some(directory) = self.directory.upgrade() else { return };
+        for event in events {
+            let DeviceEvent::TagRead { signal, tag } = event else { continue };
+            let (community, device, at, tag) = (spec.community.to_string(), spec.id.to_string(), signal.at, tag.clone());
+            let directory = directory.clone();
+            tokio::spawn(async move {
+                let checkpoint = directory.patrol_site(&community).and_then(|site| site.read().by_tag(&tag).map(|c| c.id.clone()));
+                let Some(checkpoint) = checkpoint else {
+                    tracing::warn!(%community, %device, %tag, "a patrol reader read a tag fixed at no checkpoint");
+                    return;
+                };
+                let name = format!("巡更棒 {device}");
+                let check_in = hutong_core::patrol::CheckIn { checkpoint, at, by: device.clone(), name, note: None, photos: Vec::new() };
+                match crate::patrol::offer_check_in(&directory, &community, check_in, false).await {
+                    Ok(route) => tracing::debug!(%community, %device, %route, "a patrol reader's read counted"),
+                    Err(not_counted) => tracing::info!(%community, %device, %tag, reason = ?not_counted, "a patrol reader's read counted on no route"),
+                }
+            });
         }
     }
 

@@ -165,3 +165,46 @@ impl PatrolState {
         }
     }
 }
+
+/// Why a check-in counted on no route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotCounted {
+    /// No route of the community passes the checkpoint.
+    NoRoute,
+    /// The refusal that says most: a late or repeated scan over "not in a window".
+    Refused(PatrolError),
+    /// A route's actor did not answer in time.
+    Unavailable,
+}
+
+/// How long a check-in waits for a route's actor.
+const CHECK_IN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Offers a check-in — a phone's scan or a reader's tag — to each route of the community until
+/// one counts it (a checkpoint may be on several routes; each judges its own windows).
+pub async fn offer_check_in(directory: &Directory, community: &str, check_in: CheckIn, unplanned: bool) -> Result<RouteId, NotCounted> {
+    let site = directory.patrol_site(community).ok_or(NotCounted::Unavailable)?;
+    let routes: Vec<RouteId> = site.read().routes.iter().cloned().collect();
+    let mut refusals = Vec::new();
+    for route in routes {
+        let actor = directory.route(community, route.as_str()).ok_or(NotCounted::Unavailable)?;
+        let offered = check_in.clone();
+        let answer = match actor.call(|reply| PatrolMsg::CheckIn { check_in: offered, unplanned, reply }, Some(CHECK_IN_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(answer)) => answer,
+            _ => return Err(NotCounted::Unavailable),
+        };
+        match answer {
+            Ok(()) => return Ok(route),
+            // A route that does not pass this checkpoint (or is not set yet) has nothing to say about it.
+            Err(PatrolError::UnknownCheckpoint(_) | PatrolError::NotDefined) => {}
+            Err(refusal) => refusals.push(refusal),
+        }
+    }
+    refusals.sort_by_key(|r| match r {
+        PatrolError::RoundEnded | PatrolError::AlreadyCheckedIn => 0,
+        PatrolError::NotAssigned(_) => 1,
+        PatrolError::NotInWindow { .. } => 3,
+        _ => 2,
+    });
+    Err(refusals.into_iter().next().map_or(NotCounted::NoRoute, NotCounted::Refused))
+}

@@ -23,6 +23,9 @@ pub enum DeviceKind {
     GasMeter,
     Gate,
     Barrier,
+    /// A patrol reader (巡更棒): carried on rounds, it reads the RFID/NFC tag fixed at each
+    /// checkpoint and reports each read as an event (T1, T4).
+    PatrolReader,
 }
 
 impl DeviceKind {
@@ -37,6 +40,7 @@ impl DeviceKind {
             Self::GasMeter => "燃气表",
             Self::Gate => "门禁",
             Self::Barrier => "道闸",
+            Self::PatrolReader => "巡更棒",
         }
     }
 
@@ -44,7 +48,7 @@ impl DeviceKind {
         match self {
             Self::WaterMeter | Self::GasMeter => "m³",
             Self::ElectricityMeter => "kWh",
-            Self::Gate | Self::Barrier => "",
+            Self::Gate | Self::Barrier | Self::PatrolReader => "",
         }
     }
 
@@ -127,6 +131,8 @@ pub enum DeviceCommand {
     RecordReading { signal: Signal, value: Decimal },
     /// Record a gate or barrier event.
     RecordGateEvent { signal: Signal, action: GateAction, plate: Option<String> },
+    /// Record a patrol reader's read of a checkpoint's tag.
+    RecordTagRead { signal: Signal, tag: String },
     /// Record a heartbeat.
     RecordHeartbeat { signal: Signal },
     /// The heartbeat deadline passed: the device goes offline if it has been quiet since `quiet_since`.
@@ -145,6 +151,8 @@ pub enum DeviceEvent {
     UsageSpiked { signal: Signal, usage: Decimal, typical: Decimal },
     /// A gate or barrier event was recorded (A1).
     GateEventRecorded { signal: Signal, action: GateAction, plate: Option<String> },
+    /// A patrol reader read a checkpoint's tag (the check-in it makes is the route's own record).
+    TagRead { signal: Signal, tag: String },
     /// The device said it is alive.
     HeartbeatReceived { signal: Signal },
     /// Nothing heard past the heartbeat interval (M6).
@@ -166,6 +174,7 @@ impl DeviceEvent {
             | Self::ReadingWentBackwards { signal, .. }
             | Self::UsageSpiked { signal, .. }
             | Self::GateEventRecorded { signal, .. }
+            | Self::TagRead { signal, .. }
             | Self::LeakSuspected { signal, .. }
             | Self::MonthClosed { signal, .. }
             | Self::UseOutOfRange { signal, .. }
@@ -368,8 +377,14 @@ impl DeviceState {
                     }
                 }
             }
+            DeviceCommand::RecordTagRead { signal, tag } => {
+                if kind != DeviceKind::PatrolReader {
+                    return Err(DeviceError::WrongKind { kind, what: "tag reads" });
+                }
+                events.push(DeviceEvent::TagRead { signal: *signal, tag: tag.clone() });
+            }
             DeviceCommand::RecordGateEvent { signal, action, plate } => {
-                if kind.is_meter() {
+                if kind.is_meter() || kind == DeviceKind::PatrolReader {
                     return Err(DeviceError::WrongKind { kind, what: "gate events" });
                 }
                 events.push(DeviceEvent::GateEventRecorded { signal: *signal, action: *action, plate: plate.clone() });
@@ -483,7 +498,7 @@ impl DeviceState {
                     self.anomaly = None;
                 }
             }
-            DeviceEvent::HeartbeatReceived { .. } => {}
+            DeviceEvent::HeartbeatReceived { .. } | DeviceEvent::TagRead { .. } => {}
             DeviceEvent::WentOffline { .. } => self.offline = true,
             DeviceEvent::CameBackOnline { .. } => self.offline = false,
         }
@@ -494,6 +509,7 @@ fn command_signal(command: &DeviceCommand) -> Option<&Signal> {
     match command {
         DeviceCommand::RecordReading { signal, .. }
         | DeviceCommand::RecordGateEvent { signal, .. }
+        | DeviceCommand::RecordTagRead { signal, .. }
         | DeviceCommand::RecordHeartbeat { signal } => Some(signal),
         DeviceCommand::CheckSilence { .. } => None,
     }

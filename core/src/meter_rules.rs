@@ -109,7 +109,7 @@ impl MeterRules {
             DeviceKind::WaterMeter => Some(&self.water_month),
             DeviceKind::ElectricityMeter => Some(&self.electricity_month),
             DeviceKind::GasMeter => Some(&self.gas_month),
-            DeviceKind::Gate | DeviceKind::Barrier => None,
+            DeviceKind::Gate | DeviceKind::Barrier | DeviceKind::PatrolReader => None,
         }
     }
 

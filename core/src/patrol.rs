@@ -546,6 +546,18 @@ pub struct Checkpoint {
     pub position: Option<(u32, u32)>,
     #[serde(default)]
     pub code_version: u32,
+    /// The RFID/NFC tag fixed there, for patrol readers (巡更棒), upper case.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// The longest tag id a patrol reader reports (RFID/NFC UIDs are 4–10 bytes, in hex with
+/// separators).
+pub const MAX_TAG: usize = 32;
+
+/// A tag id as readers report it: 1–[`MAX_TAG`] letters, digits, `:` or `-`.
+pub fn is_valid_tag(tag: &str) -> bool {
+    (1..=MAX_TAG).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-')
 }
 
 /// A community's checkpoints and routes (the routes' rounds live in each route's own stream).
@@ -565,7 +577,7 @@ pub const MAX_PLAN_METRES: u32 = 100_000;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SiteCommand {
     /// Adds a checkpoint or renames / moves one.
-    PutCheckpoint { id: CheckpointId, name: String, position: Option<(u32, u32)> },
+    PutCheckpoint { id: CheckpointId, name: String, position: Option<(u32, u32)>, #[serde(default)] tag: Option<String> },
     /// A new code for a checkpoint: the printed one stops working.
     NewCode { id: CheckpointId },
     OpenRoute { route: RouteId },
@@ -587,6 +599,8 @@ pub enum SiteError {
     TooManyCheckpoints,
     TooManyRoutes,
     NoSuchCheckpoint(String),
+    BadTag(String),
+    TagTaken(String),
 }
 
 crate::bilingual!(SiteError {
@@ -597,7 +611,16 @@ crate::bilingual!(SiteError {
     SiteError::TooManyCheckpoints => ("一个小区最多 {MAX_CHECKPOINTS} 个巡更点") / ("a community has at most {MAX_CHECKPOINTS} checkpoints"),
     SiteError::TooManyRoutes => ("一个小区最多 {MAX_ROUTES} 条巡更路线") / ("a community has at most {MAX_ROUTES} routes"),
     SiteError::NoSuchCheckpoint(_0) => ("没有巡更点 {_0}") / ("no checkpoint {_0}"),
+    SiteError::BadTag(_0) => ("标签号 {_0} 只能用字母、数字、: 和 -（最多 {MAX_TAG} 个）") / ("tag {_0} may use letters, digits, : and - only ({MAX_TAG} at most)"),
+    SiteError::TagTaken(_0) => ("这个标签已装在巡更点「{_0}」") / ("this tag is already fixed at checkpoint {_0}"),
 });
+
+impl PatrolSite {
+    /// The checkpoint a reader's tag is fixed at.
+    pub fn by_tag(&self, tag: &str) -> Option<&Checkpoint> {
+        self.checkpoints.values().find(|c| c.tag.as_deref() == Some(tag))
+    }
+}
 
 impl crate::Aggregate for PatrolSite {
     type Command = SiteCommand;
@@ -606,7 +629,7 @@ impl crate::Aggregate for PatrolSite {
 
     fn decide(&self, command: &SiteCommand) -> Result<Vec<SiteEvent>, SiteError> {
         match command {
-            SiteCommand::PutCheckpoint { id, name, position } => {
+            SiteCommand::PutCheckpoint { id, name, position, tag } => {
                 if !is_valid_id(id.as_str()) {
                     return Err(SiteError::BadId(id.to_string()));
                 }
@@ -624,7 +647,16 @@ impl crate::Aggregate for PatrolSite {
                 if existing.is_none() && self.checkpoints.len() >= MAX_CHECKPOINTS {
                     return Err(SiteError::TooManyCheckpoints);
                 }
-                let checkpoint = Checkpoint { id: id.clone(), name: name.to_string(), position: *position, code_version: existing.map_or(0, |c| c.code_version) };
+                let tag = tag.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_ascii_uppercase);
+                if let Some(tag) = &tag {
+                    if !is_valid_tag(tag) {
+                        return Err(SiteError::BadTag(tag.clone()));
+                    }
+                    if let Some(other) = self.by_tag(tag).filter(|c| c.id != *id) {
+                        return Err(SiteError::TagTaken(other.name.clone()));
+                    }
+                }
+                let checkpoint = Checkpoint { id: id.clone(), name: name.to_string(), position: *position, code_version: existing.map_or(0, |c| c.code_version), tag };
                 if existing == Some(&checkpoint) {
                     return Ok(Vec::new());
                 }
@@ -850,7 +882,7 @@ mod tests {
     #[test]
     fn a_checkpoint_is_named_placed_and_given_new_codes_and_bad_ones_are_refused() {
         let mut site = PatrolSite::default();
-        let put = |id: &str, name: &str, position| SiteCommand::PutCheckpoint { id: CheckpointId::new(id), name: name.into(), position };
+        let put = |id: &str, name: &str, position| SiteCommand::PutCheckpoint { id: CheckpointId::new(id), name: name.into(), position, tag: None };
         for command in [put("gate", " 北门 ", Some((10, 20))), SiteCommand::NewCode { id: CheckpointId::new("gate") }, SiteCommand::OpenRoute { route: RouteId::new("night") }] {
             let Ok(events) = site.decide(&command) else { panic!("{command:?} refused") };
             events.iter().for_each(|e| site.apply(e));
@@ -863,6 +895,14 @@ mod tests {
         assert_eq!(site.decide(&put("roof", "  ", None)), Err(SiteError::NoName));
         assert_eq!(site.decide(&put("roof", "屋顶", Some((MAX_PLAN_METRES + 1, 0)))), Err(SiteError::OffThePlan));
         assert_eq!(site.decide(&SiteCommand::NewCode { id: CheckpointId::new("roof") }), Err(SiteError::NoSuchCheckpoint("roof".into())));
+        // A reader's tag: stored upper case, one checkpoint each, checked.
+        let tagged = |id: &str, tag: &str| SiteCommand::PutCheckpoint { id: CheckpointId::new(id), name: id.into(), position: None, tag: Some(tag.into()) };
+        let Ok(events) = site.decide(&tagged("gate", "04:a1:b2")) else { panic!("a tag refused") };
+        events.iter().for_each(|e| site.apply(e));
+        assert_eq!(site.by_tag("04:A1:B2").map(|c| c.id.as_str()), Some("gate"));
+        assert_eq!(site.checkpoints[&CheckpointId::new("gate")].code_version, 1, "a tag keeps the printed code");
+        assert_eq!(site.decide(&tagged("roof", "04:A1:B2")), Err(SiteError::TagTaken("gate".into())));
+        assert_eq!(site.decide(&tagged("roof", "04 A1")), Err(SiteError::BadTag("04 A1".into())));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use hutong_core::device::{DeviceCommand, GateAction, Signal};
 use hutong_core::ids::is_valid_id;
+use hutong_core::patrol::{MAX_TAG, is_valid_tag};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{self, Visitor};
@@ -201,10 +202,16 @@ struct EventPayload {
     #[serde(default)]
     boot: u64,
     ts: DeviceTime,
-    action: GateAction,
+    /// A gate's or barrier's event…
+    #[serde(default)]
+    action: Option<GateAction>,
     #[serde(default)]
     plate: Option<String>,
+    /// …or the tag a patrol reader read (the RFID/NFC id fixed at a checkpoint).
+    #[serde(default)]
+    tag: Option<String>,
 }
+
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -278,7 +285,16 @@ pub fn decode(channel: Channel, payload: &[u8], seen: DateTime<Utc>) -> Result<(
             if p.plate.as_ref().is_some_and(|plate| plate.chars().count() > 16) {
                 return Err(Rejection::WrongType("plate longer than 16 characters".into()));
             }
-            (DeviceCommand::RecordGateEvent { signal: signal(p.seq, p.boot, p.ts), action: p.action, plate: p.plate }, p.key)
+            match (p.action, p.tag) {
+                (Some(action), None) => (DeviceCommand::RecordGateEvent { signal: signal(p.seq, p.boot, p.ts), action, plate: p.plate }, p.key),
+                (None, Some(tag)) if p.plate.is_none() => {
+                    if !is_valid_tag(&tag) {
+                        return Err(Rejection::WrongType(format!("tag must be 1–{MAX_TAG} letters, digits, ':' or '-'")));
+                    }
+                    (DeviceCommand::RecordTagRead { signal: signal(p.seq, p.boot, p.ts), tag: tag.to_ascii_uppercase() }, p.key)
+                }
+                _ => return Err(Rejection::WrongType("an event carries either `action` (a gate or barrier) or `tag` (a patrol reader)".into())),
+            }
         }
         Channel::Heartbeat => {
             let p: HeartbeatPayload = json(payload)?;
@@ -330,6 +346,8 @@ mod tests {
         }
         let gate = decode(Channel::Event, br#"{"key":"k","seq":9,"ts":1763798400000,"action":"forced_open"}"#, now()).unwrap().0;
         assert!(matches!(gate, DeviceCommand::RecordGateEvent { action: GateAction::ForcedOpen, plate: None, .. }));
+        let read = decode(Channel::Event, br#"{"key":"k","seq":11,"ts":1763798400000,"tag":"04:a1:b2:c3"}"#, now()).unwrap().0;
+        assert!(matches!(read, DeviceCommand::RecordTagRead { ref tag, .. } if tag == "04:A1:B2:C3"), "{read:?}");
         let hb = decode(Channel::Heartbeat, br#"{"key":"k","seq":10,"ts":"2026-11-22T08:00:00+08:00"}"#, now()).unwrap().0;
         assert!(matches!(hb, DeviceCommand::RecordHeartbeat { signal } if signal.seq == 10));
     }
@@ -350,6 +368,12 @@ mod tests {
             (Channel::Telemetry, br#"[1,2,3]"#, "wrong_type"),
             (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"action":"exploded"}"#, "wrong_type"),
             (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"action":"vehicle_in","plate":"AAAAAAAAAAAAAAAAAAAAAAAA"}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"action":"vehicle_in","tag":"04A1"}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"tag":"04A1","plate":"X"}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"tag":""}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"tag":"04 A1; DROP"}"#, "wrong_type"),
+            (Channel::Event, br#"{"key":"k","seq":1,"ts":1,"tag":"0123456789012345678901234567890123"}"#, "wrong_type"),
             (Channel::Heartbeat, &big, "oversized"),
         ];
         for (channel, payload, reason) in cases {

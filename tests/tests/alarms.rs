@@ -217,3 +217,51 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     assert_eq!(status, 400, "a month that is not one: {reply}");
     assert!(reply.contains("年-月"), "{reply}");
 }
+
+/// A patrol reader (巡更棒) is a device: registered like any, it publishes each tag it reads over
+/// MQTT, and a read of a tag fixed at a checkpoint checks in for the route whose window is open —
+/// by the reader. A tag fixed nowhere or a malformed read counts nowhere and is refused with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patrol_reader_checks_in_over_mqtt_by_the_tag_it_reads() {
+    use chrono::{TimeDelta, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let admin = server.admin.clone();
+    let base = "/api/v1/communities/heyuan/patrol";
+    for (id, name, tag) in [("tag-1", "配电房", "04:a1:00:01"), ("tag-2", "水泵房", "04:A1:00:02")] {
+        let (status, reply) = http(server.http, "PUT", &format!("{base}/checkpoints/{id}"), Some(&admin), Some(&format!(r#"{{"name":"{name}","tag":"{tag}"}}"#))).unwrap();
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["tag"], tag.to_uppercase());
+    }
+    let (status, reply) = http(server.http, "PUT", &format!("{base}/checkpoints/tag-3"), Some(&admin), Some(r#"{"name":"屋顶","tag":"04:A1:00:02"}"#)).unwrap();
+    assert_eq!(status, 400, "one tag, one place: {reply}");
+    assert!(reply.contains("水泵房"), "{reply}");
+    let start = (Utc::now() - TimeDelta::seconds(50)).with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M:%S").to_string();
+    let route = format!(r#"{{"name":"设备房巡查","stops":[{{"checkpoint":"tag-1","after_mins":0}},{{"checkpoint":"tag-2","after_mins":0}}],"plan":{{"starts":["{start}"],"tolerance_mins":1,"guards":["reader-1"]}}}}"#);
+    let (status, reply) = http(server.http, "PUT", &format!("{base}/routes/rooms"), Some(&admin), Some(&route)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+
+    let (status, reply) = http(server.http, "POST", "/api/v1/communities/heyuan/devices", Some(&admin), Some(r#"{"id":"reader-1","kind":"patrol_reader"}"#)).unwrap();
+    assert_eq!(status, 200, "a reader is registered like any device: {reply}");
+    let key = server.device_key("heyuan", "reader-1");
+    let mut reader = Device::connect("127.0.0.1", server.mqtt_port, "reader-1", "heyuan/reader-1", &key).await;
+    let topic = "hutong/heyuan/devices/reader-1/event";
+    let read = |seq: u64, tag: &str| format!(r#"{{"seq":{seq},"ts":{},"tag":"{tag}"}}"#, now_ms());
+    reader.publish(topic, read(1, "04:A1:00:99")).await;
+    reader.publish(topic, read(2, "04 A1; DROP")).await;
+    reader.publish(topic, read(3, "04:a1:00:01")).await;
+
+    let reached = wait_for("the reader's check-in", Duration::from_secs(10), async || {
+        let view: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/routes/rooms"), Some(&admin), None).ok()?.1).ok()?;
+        let stop = view["today"].as_array()?.iter().flat_map(|r| r["stops"].as_array().cloned().unwrap_or_default()).find(|s| s["checkpoint"] == "tag-1")?;
+        (stop["state"] == "reached").then_some(stop)
+    })
+    .await;
+    assert_eq!(reached["by"], "巡更棒 reader-1", "checked in by the reader: {reached}");
+    assert_eq!(server.metric("hutong_mqtt_rejected_total{reason=\"wrong_type\"}"), 1, "the malformed read refused with its reason");
+    let device: Value = server.get_json("/api/v1/communities/heyuan/devices/reader-1");
+    assert_eq!(device["last_device_seq"], 3, "every well-formed read is in the reader's own stream, the one fixed nowhere too: {device}");
+    // A reader that is not a gate may not send gate events.
+    reader.publish(topic, r#"{"seq":4,"ts":1,"action":"forced_open"}"#).await;
+    wait_for("the gate event refused", Duration::from_secs(10), async || (server.metric("hutong_mqtt_rejected_total{reason=\"refused\"}") == 1).then_some(())).await;
+}

@@ -12,7 +12,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
 use chrono::{DateTime, NaiveTime, Utc};
 use hutong_actors::journaled::Shared;
-use hutong_actors::patrol::PatrolMsg;
+use hutong_actors::patrol::{NotCounted, PatrolMsg};
 use hutong_core::identity::Subject;
 use hutong_core::patrol::{CheckIn, Checkpoint, MonthFigures, PatrolError, PatrolMonth, PatrolPlan, PatrolRoute, PatrolSite, RouteDefinition, SiteCommand, SiteError, Stop};
 use hutong_core::{CheckpointId, RouteId};
@@ -33,6 +33,9 @@ pub struct CheckpointBody {
     #[serde(default)]
     #[schema(value_type = Option<Vec<u32>>)]
     position: Option<(u32, u32)>,
+    /// The RFID/NFC tag fixed there, for patrol readers (巡更棒); left out: none.
+    #[serde(default)]
+    tag: Option<String>,
 }
 
 /// What a checkpoint's printed code opens on a guard's phone.
@@ -178,7 +181,7 @@ pub async fn put_checkpoint(
     let site = site(&app, &community)?;
     let Json(body) = body.map_err(ApiError::body)?;
     let id = CheckpointId::new(&checkpoint);
-    site.execute(&SiteCommand::PutCheckpoint { id: id.clone(), name: body.name, position: body.position }, app.clock.now().timestamp_millis()).await?;
+    site.execute(&SiteCommand::PutCheckpoint { id: id.clone(), name: body.name, position: body.position, tag: body.tag }, app.clock.now().timestamp_millis()).await?;
     app.identity.audit(audit_entry(&caller, "patrol.checkpoint", &format!("{community}/{checkpoint}"), None, None)).await.map_err(crate::error::internal)?;
     let saved = site.read().checkpoints.get(&id).cloned();
     saved.map(Json).ok_or_else(|| ApiError::not_found("巡更点", "checkpoint", &checkpoint))
@@ -413,30 +416,21 @@ pub async fn check_in(
     };
     let now = app.clock.now();
     let check_in = CheckIn { checkpoint: checkpoint.id.clone(), at: body.scanned_at.unwrap_or(now), by: account.clone(), name: name.clone(), note: body.note, photos: Vec::new() };
-    let routes: Vec<RouteId> = site.read().routes.iter().cloned().collect();
-    let mut refusals = Vec::new();
-    for route in routes {
-        let actor = app.directory.route(&community, route.as_str()).ok_or_else(unavailable)?;
-        let (offered, unplanned) = (check_in.clone(), body.unplanned);
-        match ask(&actor, |reply| PatrolMsg::CheckIn { check_in: offered, unplanned, reply }).await? {
-            // A route that does not pass this checkpoint (or is not set yet) has nothing to say about it.
-            Err(PatrolError::UnknownCheckpoint(_) | PatrolError::NotDefined) => {}
-            Ok(()) => {
-                app.metrics.inc("hutong_patrol_check_ins_total", &[("kind", if body.unplanned { "unplanned" } else { "planned" })]);
-                return Ok(Json(CheckedIn { route: route.to_string(), checkpoint: checkpoint.id.to_string(), at: check_in.at }));
-            }
-            Err(refusal) => refusals.push(refusal),
+    let counted = hutong_actors::patrol::offer_check_in(&app.directory, &community, check_in.clone(), body.unplanned).await;
+    match counted {
+        Ok(route) => {
+            app.metrics.inc("hutong_patrol_check_ins_total", &[("kind", if body.unplanned { "unplanned" } else { "planned" })]);
+            Ok(Json(CheckedIn { route: route.to_string(), checkpoint: checkpoint.id.to_string(), at: check_in.at }))
+        }
+        Err(not_counted) => {
+            app.metrics.inc("hutong_patrol_refused_total", &[("reason", "not_counted")]);
+            Err(match not_counted {
+                NotCounted::NoRoute => ApiError::not_found("巡更路线", "patrol route through", &checkpoint.name),
+                NotCounted::Refused(refusal) => ApiError::from(refusal),
+                NotCounted::Unavailable => unavailable(),
+            })
         }
     }
-    app.metrics.inc("hutong_patrol_refused_total", &[("reason", "not_counted")]);
-    // The refusal that says most: a late or repeated scan over "not in a window".
-    refusals.sort_by_key(|r| match r {
-        PatrolError::RoundEnded | PatrolError::AlreadyCheckedIn => 0,
-        PatrolError::NotAssigned(_) => 1,
-        PatrolError::NotInWindow { .. } => 3,
-        _ => 2,
-    });
-    Err(refusals.into_iter().next().map_or_else(|| ApiError::not_found("巡更路线", "patrol route through", &checkpoint.name), ApiError::from))
 }
 
 impl From<PatrolError> for ApiError {
@@ -472,7 +466,7 @@ pub async fn seed_demo(app: &Arc<App>, community: &str) -> anyhow::Result<()> {
     let at = app.clock.now().timestamp_millis();
     let places = [("cp-1", "北门岗亭", (20, 10)), ("cp-2", "地下车库入口", (120, 60)), ("cp-3", "中心花园", (80, 140))];
     for (id, name, position) in places {
-        site.execute(&SiteCommand::PutCheckpoint { id: CheckpointId::new(format!("{community}-{id}")), name: name.into(), position: Some(position) }, at).await?;
+        site.execute(&SiteCommand::PutCheckpoint { id: CheckpointId::new(format!("{community}-{id}")), name: name.into(), position: Some(position), tag: None }, at).await?;
     }
     let body = RouteBody {
         name: "夜间巡更".into(),

@@ -27,6 +27,7 @@ pub fn kind_of(label: &str) -> Option<DeviceKind> {
         "燃气表" | "气表" | "gas_meter" => DeviceKind::GasMeter,
         "门禁" | "gate" => DeviceKind::Gate,
         "道闸" | "barrier" => DeviceKind::Barrier,
+        "巡更棒" | "巡更器" | "patrol_reader" => DeviceKind::PatrolReader,
         _ => return None,
     })
 }
@@ -86,7 +87,7 @@ impl<H: Fn(&str) -> Option<(HouseId, BuildingId)>, B: Fn(&str) -> Option<Buildin
         }
         let kind = kind_of(&cell(1));
         if kind.is_none() {
-            self.error(row, COLUMNS[1], format!("设备类型「{}」不认识：水表、电表、燃气表、门禁或道闸 / unknown kind", cell(1)));
+            self.error(row, COLUMNS[1], format!("设备类型「{}」不认识：水表、电表、燃气表、门禁、道闸或巡更棒 / unknown kind", cell(1)));
         }
         let (address, number) = (cell(2), cell(3));
         let mut place = (None, None);
