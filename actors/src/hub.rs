@@ -22,7 +22,7 @@ use hutong_core::building::BuildingHealth;
 use hutong_core::community::Community;
 use hutong_core::device::{DeviceEvent, DeviceHealth};
 use hutong_core::book::BuildingMoney;
-use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneySnapshot, MoneyTile, DeviceView, FEED_LENGTH, GateTick, LiveBody, LiveEvent, PatrolTile, ReadingTick, Sight, WallSnapshot};
+use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneySnapshot, MoneyTile, DeviceView, FEED_LENGTH, GateTick, LiveBody, LiveEvent, PatrolReminder, PatrolSnapshot, PatrolTile, ReadingTick, Sight, WallSnapshot};
 use chrono::NaiveDate;
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use tokio::sync::Notify;
@@ -351,6 +351,19 @@ impl LiveHub {
             let stream = format!("derived/patrol/{}", tile.route);
             vec![LiveEvent { community: community.clone(), stream, seq: self.next_derived_seq(), body: LiveBody::Patrol { patrol: tile } }]
         });
+    }
+
+    /// A round starts soon: the patrol phones' reminder (no read model changes; a phone that
+    /// connects later sees the round on its page).
+    pub fn publish_patrol_reminder(&self, community: &CommunityId, reminder: PatrolReminder) {
+        let stream = format!("derived/patrol-reminder/{}", reminder.route);
+        let event = LiveEvent { community: community.clone(), stream, seq: self.next_derived_seq(), body: LiveBody::PatrolReminder { reminder } };
+        self.post(vec![event]);
+    }
+
+    /// Each patrol route's day, as of the returned version (`/ws/patrol`).
+    pub fn patrol_snapshot(&self, community: &str) -> Option<(u64, PatrolSnapshot)> {
+        self.with_view(community, |v| (v.version, PatrolSnapshot { community: v.community.id.clone(), patrols: v.patrols.values().cloned().collect() }))
     }
 
     /// A community's open alarms (most severe, then newest first) and its latest resolved.

@@ -2,12 +2,13 @@
 //! (journaled in `patrol/{community}/{route}`) and keeps one timer — the next window to close.
 //! When it fires, the route settles at that instant: every stop not reached is a miss, journaled
 //! and told to the community's alarm desk at once (a `PatrolMissed` alarm, folded per checkpoint).
+//! The same timer reminds the guards' phones the plan's minutes before each round starts.
 //! No sweep looks for misses; a restart re-arms the timer and settles what closed meanwhile.
 
 use std::sync::Arc;
 
 use hutong_core::alarm::AlarmCommand;
-use hutong_core::live::AlarmKind;
+use hutong_core::live::{AlarmKind, PatrolReminder};
 use hutong_core::patrol::{CheckIn, PatrolCommand, PatrolError, PatrolEvent, PatrolRoute, RouteDefinition};
 use hutong_core::{CommunityId, DeviceId, RouteId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -25,7 +26,7 @@ pub enum PatrolMsg {
     CheckIn { check_in: CheckIn, unplanned: bool, reply: RpcReplyPort<Result<(), PatrolError>> },
     /// The route as it stands (definition, rounds under way, figures).
     Get(RpcReplyPort<PatrolRoute>),
-    /// The timer: a window has closed.
+    /// The timer: a window has closed, or a round's reminder is due.
     Settle,
 }
 
@@ -47,6 +48,9 @@ pub struct PatrolState {
     armed: Option<(chrono::DateTime<chrono::Utc>, tokio::task::JoinHandle<()>)>,
     /// What the wall was last shown.
     shown: Option<hutong_core::live::PatrolTile>,
+    /// The latest round its guards were reminded of (kept in memory: after a restart a round may
+    /// be reminded of twice, never not at all).
+    reminded: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub struct PatrolRouteActor;
@@ -60,7 +64,7 @@ impl Actor for PatrolRouteActor {
         let route = Journaled::recover(args.journal.clone(), StreamId::patrol(&args.community, &args.route), PatrolRoute::default, |_| {}).await?;
         // Whatever closed while the route was down is decided now.
         let _ = myself.cast(PatrolMsg::Settle);
-        Ok(PatrolState { route, args, armed: None, shown: None })
+        Ok(PatrolState { route, args, armed: None, shown: None, reminded: None })
     }
 
     async fn handle(&self, myself: ActorRef<PatrolMsg>, msg: PatrolMsg, state: &mut PatrolState) -> Result<(), ActorProcessingErr> {
@@ -85,6 +89,7 @@ impl Actor for PatrolRouteActor {
                 state.execute(&PatrolCommand::Settle { now }).await?.ok();
             }
         }
+        state.remind();
         state.arm(&myself);
         state.show();
         Ok(())
@@ -145,23 +150,50 @@ impl PatrolState {
         }
     }
 
-    /// One timer: the next window to close (set again only when that changed).
+    /// Reminds the guards of each round whose reminder is due (T3): on the patrol phones.
+    fn remind(&mut self) {
+        let Some(definition) = &self.route.state().definition else { return };
+        let now = self.args.clock.now();
+        while let Some((at, round)) = definition.next_reminder(self.reminded.map_or(now, |r| r.max(now))) {
+            if at > now {
+                break;
+            }
+            let reminder = PatrolReminder {
+                route: self.args.route.to_string(),
+                name: definition.name.clone(),
+                start: round,
+                first: definition.stops.first().map(|s| s.name.clone()).unwrap_or_default(),
+                guards: definition.plan.guards.iter().cloned().collect(),
+            };
+            self.args.hub.publish_patrol_reminder(&self.args.community, reminder);
+            self.reminded = Some(round);
+        }
+    }
+
+    /// One timer: the next window to close or reminder due, whichever comes first (set again
+    /// only when that changed).
     fn arm(&mut self, myself: &ActorRef<PatrolMsg>) {
-        let next = self.route.state().next_close();
+        let state = self.route.state();
+        let now = self.args.clock.now();
+        let reminder = state.definition.as_ref().and_then(|d| d.next_reminder(self.reminded.map_or(now, |r| r.max(now)))).map(|(at, _)| at);
+        let next = match (state.next_close(), reminder) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if self.armed.as_ref().map(|(at, _)| *at) == next {
             return;
         }
         if let Some((_, timer)) = self.armed.take() {
             timer.abort();
         }
-        if let Some(closes) = next {
-            let wait = (closes - self.args.clock.now()).to_std().unwrap_or_default();
+        if let Some(due) = next {
+            let wait = (due - now).to_std().unwrap_or_default();
             let me = myself.clone();
             let timer = tokio::spawn(async move {
                 tokio::time::sleep(wait).await;
                 let _ = me.cast(PatrolMsg::Settle);
             });
-            self.armed = Some((closes, timer));
+            self.armed = Some((due, timer));
         }
     }
 }

@@ -423,7 +423,7 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
         name: "夜巡".into(),
         time_zone: "Asia/Shanghai".into(),
         stops: vec![stop("a", 0, 2), stop("b", 10, 2), stop("c", 10, 0)],
-        plan: PatrolPlan { starts: vec![start], days: Default::default(), tolerance_mins: 5, guards: Default::default() },
+        plan: PatrolPlan { starts: vec![start], days: Default::default(), tolerance_mins: 5, guards: Default::default(), remind_mins: 5 },
     };
     let round = definition.rounds_on(begins.date_naive())[0];
     let windows = definition.windows(round);
@@ -434,7 +434,28 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
     let until = |t: DateTime<Utc>| (t - w.clock.now()).to_std().unwrap_or_default();
     let scan = |checkpoint: &str| CheckIn { checkpoint: CheckpointId::new(checkpoint), at: w.clock.now(), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new() };
 
+    // The guards' reminder, the plan's five minutes before the round: not a second before, then once.
+    let reminders = |w: &World| {
+        let published = w.hub.take_published().events;
+        published.iter().filter_map(|e| if let LiveBody::PatrolReminder { reminder } = &e.event.body { Some(reminder.clone()) } else { None }).collect::<Vec<_>>()
+    };
+    let settle = async || {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    };
+    pass(until(round - chrono::TimeDelta::minutes(5)) - Duration::from_secs(1)).await;
+    settle().await;
+    assert!(reminders(&w).is_empty(), "no reminder before its time");
+    pass(Duration::from_secs(1)).await;
+    settle().await;
+    let told = reminders(&w);
+    assert_eq!(told.len(), 1, "one reminder at five minutes before: {told:?}");
+    assert_eq!((told[0].start, told[0].first.as_str(), told[0].name.as_str()), (round, "A", "夜巡"));
+
     pass(until(round)).await;
+    settle().await;
+    assert!(reminders(&w).is_empty(), "reminded once");
     let reached = route.call(|r| PatrolMsg::CheckIn { check_in: scan("a"), unplanned: false, reply: r }, None).await.unwrap().unwrap();
     assert_eq!(reached, Ok(()));
     let patrol_alarms = |open: &[AlarmRecord]| open.iter().filter(|a| a.kind == AlarmKind::PatrolMissed).cloned().collect::<Vec<_>>();

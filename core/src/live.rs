@@ -20,6 +20,8 @@ pub enum ServerMessage {
     Snapshot(WallSnapshot),
     /// Every building's money as of now (`/ws/money`); then `MoneyDetail` events.
     MoneySnapshot(MoneySnapshot),
+    /// Each patrol route's day as of now (`/ws/patrol`); then `Patrol` and `PatrolReminder` events.
+    PatrolSnapshot(PatrolSnapshot),
     /// One change, after the snapshot.
     Event(LiveEvent),
     /// The changes of one screen tick, in order: what the server sends (one frame per tick,
@@ -105,6 +107,8 @@ pub enum LiveBody {
     Alarm { alarm: crate::alarm::AlarmRecord },
     /// A patrol route's day after a check-in, a miss or a change of plan.
     Patrol { patrol: PatrolTile },
+    /// A planned round starts soon: its guards' phones remind them (`/ws/patrol` only).
+    PatrolReminder { reminder: PatrolReminder },
 }
 
 impl LiveBody {
@@ -115,7 +119,7 @@ impl LiveBody {
             LiveBody::Building { building, .. } | LiveBody::Money { building, .. } => Some(building),
             LiveBody::MoneyDetail(view) => Some(&view.building),
             LiveBody::Alarm { alarm } => alarm.building.as_ref(),
-            LiveBody::Patrol { .. } => None,
+            LiveBody::Patrol { .. } | LiveBody::PatrolReminder { .. } => None,
         }
     }
 }
@@ -162,7 +166,7 @@ impl MoneyState {
             }
             ServerMessage::Events { events } => events.into_iter().for_each(|e| self.fold(ServerMessage::Event(e))),
             ServerMessage::Resync => self.buildings.clear(),
-            ServerMessage::Snapshot(_) | ServerMessage::Event(_) => {}
+            ServerMessage::Snapshot(_) | ServerMessage::PatrolSnapshot(_) | ServerMessage::Event(_) => {}
         }
     }
 
@@ -239,6 +243,25 @@ pub struct PatrolTile {
     pub due: u32,
     /// When the next window closes.
     pub next_close: Option<DateTime<Utc>>,
+}
+
+/// A round about to start (T3): which, when, where it begins and who walks it (empty: any
+/// guard of the community).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatrolReminder {
+    pub route: String,
+    pub name: String,
+    pub start: DateTime<Utc>,
+    /// The first checkpoint's name.
+    pub first: String,
+    pub guards: Vec<String>,
+}
+
+/// What the patrol phones start from (`/ws/patrol`): each route's day so far.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PatrolSnapshot {
+    pub community: CommunityId,
+    pub patrols: Vec<PatrolTile>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -36,9 +36,19 @@ pub struct PatrolPlan {
     pub days: BTreeSet<u8>,
     /// Minutes before and after the expected arrival a check-in counts.
     pub tolerance_mins: u32,
-    /// Who walks it (accounts); empty: any guard of the community.
+    /// Who walks it (accounts, or patrol readers' ids); empty: any guard of the community.
     #[serde(default)]
     pub guards: BTreeSet<String>,
+    /// Minutes before a round starts its guards' phones remind them; 0: no reminder.
+    #[serde(default = "default_remind_mins")]
+    pub remind_mins: u32,
+}
+
+/// Reminded this long before a round unless the plan says otherwise.
+pub const DEFAULT_REMIND_MINS: u32 = 10;
+
+fn default_remind_mins() -> u32 {
+    DEFAULT_REMIND_MINS
 }
 
 /// A route and its plan, as the office set them.
@@ -82,6 +92,7 @@ pub enum PatrolError {
     BadTimeZone(String),
     BadDay(u8),
     BadTolerance,
+    BadReminder,
     RoundTooLong,
     BadCheckpoint(String),
     NameTooLong,
@@ -103,6 +114,7 @@ crate::bilingual!(PatrolError {
     PatrolError::BadTimeZone(_0) => ("时区 {_0} 无法识别") / ("unknown time zone {_0}"),
     PatrolError::BadDay(_0) => ("星期只能是 1（周一）到 7（周日），不能是 {_0}") / ("days are 1 (Monday) to 7 (Sunday), not {_0}"),
     PatrolError::BadTolerance => ("允许误差须在 1 到 240 分钟之间") / ("the tolerance is 1 to 240 minutes"),
+    PatrolError::BadReminder => ("提前提醒须在 0 到 240 分钟之间（0 为不提醒）") / ("the reminder is 0 (none) to 240 minutes ahead"),
     PatrolError::RoundTooLong => ("一轮巡更的时长（路程加停留）须少于 24 小时，每段最多 24 小时、停留最多 120 分钟") / ("a round (walking and staying) must take under 24 hours, each leg at most 24 hours and each stay at most 120 minutes"),
     PatrolError::BadCheckpoint(_0) => ("巡更点编号 {_0} 只能用字母、数字、- 和 _") / ("checkpoint id {_0} may use letters, digits, - and _ only"),
     PatrolError::NameTooLong => ("名称最多 {MAX_NAME} 个字") / ("a name is at most {MAX_NAME} characters"),
@@ -146,6 +158,9 @@ impl RouteDefinition {
         if !(1..=240).contains(&self.plan.tolerance_mins) {
             return Err(PatrolError::BadTolerance);
         }
+        if self.plan.remind_mins > 240 {
+            return Err(PatrolError::BadReminder);
+        }
         if self.stops.iter().any(|s| s.after_mins > 24 * 60 || s.dwell_mins > 120) || self.length() >= TimeDelta::hours(24) {
             return Err(PatrolError::RoundTooLong);
         }
@@ -179,6 +194,18 @@ impl RouteDefinition {
         starts.sort();
         starts.dedup();
         starts
+    }
+
+    /// The first round starting after `after` (within two days), and when its guards are to be
+    /// reminded of it; `None` without reminders.
+    pub fn next_reminder(&self, after: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        if self.plan.remind_mins == 0 {
+            return None;
+        }
+        let tz = self.tz().ok()?;
+        let first = after.with_timezone(&tz).date_naive();
+        let round = first.iter_days().take(3).flat_map(|d| self.rounds_on(d)).find(|start| *start > after)?;
+        Some((round - TimeDelta::minutes(i64::from(self.plan.remind_mins)), round))
     }
 
     /// Each stop's window in the round starting at `round`.
@@ -756,7 +783,7 @@ mod tests {
             name: "夜巡".into(),
             time_zone: tz.into(),
             stops: vec![stop("gate", 0, 2), stop("garage", 10, 2), stop("pool", 10, 0)],
-            plan: PatrolPlan { starts: vec![start], days: BTreeSet::new(), tolerance_mins: 5, guards: ["guard".to_string()].into() },
+            plan: PatrolPlan { starts: vec![start], days: BTreeSet::new(), tolerance_mins: 5, guards: ["guard".to_string()].into(), remind_mins: 10 },
         }
     }
 
@@ -925,7 +952,7 @@ mod tests {
                 name: format!("路线{id}"),
                 time_zone: "Asia/Shanghai".into(),
                 stops: vec![],
-                plan: PatrolPlan { starts: vec![], days: BTreeSet::new(), tolerance_mins: 5, guards: BTreeSet::new() },
+                plan: PatrolPlan { starts: vec![], days: BTreeSet::new(), tolerance_mins: 5, guards: BTreeSet::new(), remind_mins: 0 },
             }),
             months: BTreeMap::from([(
                 "2026-11".to_string(),
@@ -950,5 +977,25 @@ mod tests {
         assert_eq!(percent(1, 8).map(|d| d.to_string()), Some("12.5".into()));
         assert_eq!(percent(1, 16).map(|d| d.to_string()), Some("6.3".into()), "half away from zero");
         assert_eq!(PatrolMonth::of("2026-12", &routes).total.completion_rate(), None, "no rounds: no rate");
+    }
+
+    #[test]
+    fn the_next_reminder_falls_the_plan_s_minutes_before_the_next_round_across_midnight_and_daylight_saving() {
+        // 22:00 Shanghai is 14:00 UTC.
+        let shanghai = night_route("Asia/Shanghai", hm(22, 0));
+        assert_eq!(shanghai.next_reminder(at("2026-11-30T10:00:00Z")), Some((at("2026-11-30T13:50:00Z"), at("2026-11-30T14:00:00Z"))));
+        // Reminded of tonight's: the next is tomorrow's.
+        assert_eq!(shanghai.next_reminder(at("2026-11-30T14:00:00Z")).map(|(_, r)| r), Some(at("2026-12-01T14:00:00Z")));
+        // 00:05 the next day: due 23:55 the evening before.
+        let after_midnight = night_route("Asia/Shanghai", hm(0, 5));
+        assert_eq!(after_midnight.next_reminder(at("2026-11-30T15:00:00Z")), Some((at("2026-11-30T15:55:00Z"), at("2026-11-30T16:05:00Z"))));
+        // New York's clocks go back on 2026-11-01: 22:00 EST is 03:00 UTC, 10 minutes before is 02:50.
+        let new_york = night_route("America/New_York", hm(22, 0));
+        assert_eq!(new_york.next_reminder(at("2026-11-01T12:00:00Z")), Some((at("2026-11-02T02:50:00Z"), at("2026-11-02T03:00:00Z"))));
+        let mut quiet = night_route("Asia/Shanghai", hm(22, 0));
+        quiet.plan.remind_mins = 0;
+        assert_eq!(quiet.next_reminder(at("2026-11-30T10:00:00Z")), None, "no reminders asked for");
+        quiet.plan.remind_mins = 241;
+        assert_eq!(quiet.check(), Err(PatrolError::BadReminder));
     }
 }

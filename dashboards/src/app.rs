@@ -195,6 +195,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         _ => Start::Workspace,
     };
     let modules: Vec<&'static str> = me.modules().into_iter().map(Module::label_zh).collect();
+    provide_context(crate::patrol::MyAccount(me.account.clone()));
     let navigate = leptos_router::hooks::use_navigate();
     let sign_out = move |_| {
         let navigate = navigate.clone();

@@ -9,6 +9,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
 
+use hutong_core::live::{LiveBody, PatrolReminder, ServerMessage};
+
 use crate::http::{error_message, get_json, request};
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -97,9 +99,23 @@ fn badge(state: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Today's rounds of the community's routes.
+/// Who is signed in (the guard a reminder is for).
+#[derive(Clone, Debug, Default)]
+pub struct MyAccount(pub String);
+
+/// A round about to start, as the phone says it.
+fn reminder_text(r: &PatrolReminder) -> String {
+    format!("{} 巡更「{}」即将开始，第一站：{}", local(r.start), r.name, r.first)
+}
+
+/// Today's rounds of the community's routes, live: a route's day changes on the page as it
+/// changes on the server, and a round about to start is announced (with a vibration where the
+/// phone allows).
 #[component]
 pub fn PatrolScreen(community: String) -> impl IntoView {
+    let me = use_context::<MyAccount>().unwrap_or_default().0;
+    let reminder = RwSignal::new(None::<String>);
+    let connected = RwSignal::new(false);
     let routes = RwSignal::new(None::<Result<Vec<RouteView>, String>>);
     let waiting = RwSignal::new(0usize);
     // Counts the loads: the figures below load again with the rounds.
@@ -118,9 +134,42 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
     load();
     let reload = load.clone();
     let for_figures = community.clone();
+    {
+        let load = load.clone();
+        crate::socket::connect_feed(
+            format!("/ws/patrol?community={community}"),
+            move |batch| {
+                let mut changed = false;
+                for message in &batch {
+                    // A snapshot after a reconnect: what happened meanwhile is loaded afresh.
+                    changed |= matches!(message, ServerMessage::PatrolSnapshot(_));
+                    for event in message.events() {
+                        match &event.body {
+                            LiveBody::Patrol { .. } => changed = true,
+                            LiveBody::PatrolReminder { reminder: r } if r.guards.is_empty() || r.guards.contains(&me) => {
+                                reminder.set(Some(reminder_text(r)));
+                                if let Some(w) = web_sys::window() {
+                                    let _ = w.navigator().vibrate_with_duration(400);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                if changed {
+                    load();
+                }
+            },
+            connected,
+        );
+    }
     view! {
         <div class="patrol" data-test="patrol">
             <h2>"今日巡更"</h2>
+            {move || (!connected.get()).then(|| view! { <p class="queued" data-test="patrol-offline">"连接中断，正在重连…"</p> })}
+            {move || reminder.get().map(|text| view! {
+                <div class="reminder" data-test="patrol-reminder" on:click=move |_| reminder.set(None)>{text}<span class="hint">" （点按关闭）"</span></div>
+            })}
             {move || (waiting.get() > 0).then(|| view! { <p class="queued">{format!("{} 条签到等待联网补传", waiting.get())}</p> })}
             <button class="big" on:click=move |_| reload()>"刷新"</button>
             {move || match routes.get() {

@@ -583,6 +583,16 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
         .iter()
         .map(|(a, role, _)| (a.to_string(), server.login(a), role.permissions().into_iter().collect()))
         .collect();
+    // No live feed opens to an owner, of their own community or another's.
+    for route in ROUTES.iter().filter(|r| r.path.starts_with("/ws")) {
+        for community in ["heyuan", "lianyuan", "meiyuan"] {
+            let status = match ws_open_at(server.http, &format!("{}?community={community}", route.path), &owner).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(reply)) => reply.status().as_u16(),
+                other => panic!("owner {} {community}: {:?}", route.path, other.map(|_| "opened")),
+            };
+            assert!([403, 404].contains(&status), "owner {} {community}: {status}", route.path);
+        }
+    }
     accounts.push(("owner".into(), owner, Vec::new()));
     let targets = [(&own, false), (&other_building, true), (&sister, false), (&foreign, false)];
     let mut checked = 0;

@@ -47,13 +47,16 @@ pub enum Feed {
     /// The money screens: every building's money first, then each building's money in full
     /// whenever it changes; the screen folds them (`MoneyState`), it never asks again.
     Money,
+    /// The patrol phones: each route's day, then its changes and the rounds' reminders.
+    Patrol,
 }
 
 impl Feed {
     pub fn carries(self, body: &LiveBody) -> bool {
         match self {
-            Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_)),
+            Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_) | LiveBody::PatrolReminder { .. }),
             Feed::Money => matches!(body, LiveBody::MoneyDetail(_)),
+            Feed::Patrol => matches!(body, LiveBody::Patrol { .. } | LiveBody::PatrolReminder { .. }),
         }
     }
 
@@ -61,6 +64,7 @@ impl Feed {
         match self {
             Feed::Wall => "wall",
             Feed::Money => "money",
+            Feed::Patrol => "patrol",
         }
     }
 }
@@ -103,6 +107,7 @@ impl Topic {
         let (version, message) = match self.key.feed {
             Feed::Wall => hub.wall_snapshot(community, &self.key.sight).map(|(v, s)| (v, ServerMessage::Snapshot(s)))?,
             Feed::Money => hub.money_snapshot(community, &self.key.sight).map(|(v, s)| (v, ServerMessage::MoneySnapshot(s)))?,
+            Feed::Patrol => hub.patrol_snapshot(community).map(|(v, s)| (v, ServerMessage::PatrolSnapshot(s)))?,
         };
         let text = Utf8Bytes::from(serde_json::to_string(&message).ok()?);
         metrics.inc("hutong_ws_snapshots_built_total", &[("feed", self.key.feed.name())]);

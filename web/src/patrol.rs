@@ -71,9 +71,12 @@ pub struct PlanBody {
     days: Vec<u8>,
     /// Minutes before and after the expected arrival a check-in counts.
     tolerance_mins: u32,
-    /// Accounts of the guards who walk it; none: any guard of the community.
+    /// Accounts of the guards who walk it (or patrol readers' ids); none: any guard of the community.
     #[serde(default)]
     guards: Vec<String>,
+    /// Minutes before a round its guards' phones remind them (0: none); 10 when left out.
+    #[serde(default)]
+    remind_mins: Option<u32>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -393,7 +396,7 @@ fn definition(site: &Shared<PatrolSite>, body: RouteBody, time_zone: String) -> 
         })?;
         starts.push(time);
     }
-    let plan = PatrolPlan { starts, days: body.plan.days.into_iter().collect(), tolerance_mins: body.plan.tolerance_mins, guards: body.plan.guards.into_iter().collect() };
+    let plan = PatrolPlan { starts, days: body.plan.days.into_iter().collect(), tolerance_mins: body.plan.tolerance_mins, guards: body.plan.guards.into_iter().collect(), remind_mins: body.plan.remind_mins.unwrap_or(hutong_core::patrol::DEFAULT_REMIND_MINS) };
     Ok(RouteDefinition { name: body.name, time_zone, stops, plan })
 }
 
@@ -471,7 +474,7 @@ pub async fn seed_demo(app: &Arc<App>, community: &str) -> anyhow::Result<()> {
     let body = RouteBody {
         name: "夜间巡更".into(),
         stops: places.iter().enumerate().map(|(i, (id, _, _))| StopBody { checkpoint: format!("{community}-{id}"), after_mins: if i == 0 { 0 } else { 15 }, dwell_mins: 2 }).collect(),
-        plan: PlanBody { starts: ["20:00", "22:00", "00:00", "02:00", "04:00"].map(String::from).to_vec(), days: Vec::new(), tolerance_mins: 10, guards: Vec::new() },
+        plan: PlanBody { starts: ["20:00", "22:00", "00:00", "02:00", "04:00"].map(String::from).to_vec(), days: Vec::new(), tolerance_mins: 10, guards: Vec::new(), remind_mins: None },
     };
     let time_zone = app.hub.community(community).map_or_else(|| "Asia/Shanghai".to_string(), |c| c.time_zone.clone());
     let definition = definition(&site, body, time_zone).map_err(|e| anyhow::anyhow!("{e}"))?;

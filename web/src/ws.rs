@@ -66,6 +66,18 @@ pub async fn upgrade_money(
     open(app, caller, q, &headers, handshake, Feed::Money)
 }
 
+/// `/ws/patrol?community=ID`: the patrol phones — each route's day as it changes, and a reminder
+/// before each round (access decided before the upgrade: `patrol.read` and the community in scope).
+pub async fn upgrade_patrol(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    handshake: Handshake,
+) -> Response {
+    open(app, caller, q, &headers, handshake, Feed::Patrol)
+}
+
 /// A WebSocket opening handshake (RFC 6455 §4.2), checked; answered by `Handshake::accept`.
 pub struct Handshake {
     key: HeaderValue,
