@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hutong_core::alarm::AlarmCommand;
 use hutong_core::live::{AlarmKind, PatrolReminder};
 use hutong_core::patrol::{CheckIn, PatrolCommand, PatrolError, PatrolEvent, PatrolRoute, RouteDefinition};
-use hutong_core::{CommunityId, DeviceId, RouteId};
+use hutong_core::{CheckpointId, CommunityId, DeviceId, RouteId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::clock::Clock;
@@ -24,6 +24,8 @@ pub enum PatrolMsg {
     Define(RouteDefinition, RpcReplyPort<Result<(), PatrolError>>),
     /// A guard scanned a checkpoint (planned, or on an unplanned round).
     CheckIn { check_in: CheckIn, unplanned: bool, reply: RpcReplyPort<Result<(), PatrolError>> },
+    /// A guard adds a note and photos to their own check-in (at `checkpoint`, scanned at `at`).
+    Annotate { checkpoint: CheckpointId, at: chrono::DateTime<chrono::Utc>, by: String, note: Option<String>, photos: Vec<String>, reply: RpcReplyPort<Result<(), PatrolError>> },
     /// The route as it stands (definition, rounds under way, figures).
     Get(RpcReplyPort<PatrolRoute>),
     /// The timer: a window has closed, or a round's reminder is due.
@@ -80,6 +82,10 @@ impl Actor for PatrolRouteActor {
             }
             PatrolMsg::CheckIn { check_in, unplanned, reply } => {
                 let answer = state.execute(&PatrolCommand::CheckIn { check_in, received_at: now, unplanned }).await?;
+                let _ = reply.send(answer);
+            }
+            PatrolMsg::Annotate { checkpoint, at, by, note, photos, reply } => {
+                let answer = state.execute(&PatrolCommand::Annotate { checkpoint, at, by, note, photos }).await?;
                 let _ = reply.send(answer);
             }
             PatrolMsg::Get(reply) => {

@@ -75,6 +75,11 @@ pub fn is_valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A photo's id: the first 16 bytes of the SHA-256 of its bytes, in lowercase hex.
+pub fn is_photo_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 id_type!(
     /// A patrol checkpoint (巡更点), e.g. `heyuan-cp-gate`.
     CheckpointId

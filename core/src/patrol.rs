@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeDelta, T
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CheckpointId, RouteId, is_valid_id};
+use crate::ids::{CheckpointId, RouteId, is_photo_id, is_valid_id};
 
 /// One stop of a route: a checkpoint, the minutes allowed to reach it from the previous stop (from
 /// the round's start, for the first) and the minutes to stay there.
@@ -103,6 +103,8 @@ pub enum PatrolError {
     TooManyPhotos,
     RoundEnded,
     AlreadyCheckedIn,
+    NoSuchCheckIn,
+    BadPhoto(String),
     NotInWindow { next: Option<String> },
 }
 
@@ -125,6 +127,8 @@ crate::bilingual!(PatrolError {
     PatrolError::TooManyPhotos => ("每次签到最多 {MAX_PHOTOS} 张照片") / ("at most {MAX_PHOTOS} photos a check-in"),
     PatrolError::RoundEnded => ("这一轮巡更在这个点的时段已结束，已记为漏巡") / ("this round's window at this checkpoint has closed and was counted as missed"),
     PatrolError::AlreadyCheckedIn => ("这一轮已在这个点签到过") / ("this round is already checked in here"),
+    PatrolError::NoSuchCheckIn => ("找不到你的这次签到（只能给自己近期的签到补充照片和备注）") / ("no such check-in of yours (photos and notes go with your own recent check-ins)"),
+    PatrolError::BadPhoto(_0) => ("照片编号 {_0} 无效，请重新上传") / ("photo id {_0} is not valid; upload the photo again"),
     PatrolError::NotInWindow { next: Some(next) } => ("现在不在这个巡更点的巡查时段内，下一时段 {next} 开始") / ("not within a window of this checkpoint; the next opens at {next}"),
     PatrolError::NotInWindow { next: None } => ("现在不在这个巡更点的巡查时段内") / ("not within a window of this checkpoint"),
 });
@@ -383,6 +387,9 @@ pub enum PatrolCommand {
     CheckIn { check_in: CheckIn, received_at: DateTime<Utc>, unplanned: bool },
     /// Decides every window closed by `now`: reached, or missed.
     Settle { now: DateTime<Utc> },
+    /// The guard adds a note and photos to their own check-in (the one at `checkpoint` scanned at
+    /// `at`), of a round under way or lately closed.
+    Annotate { checkpoint: CheckpointId, at: DateTime<Utc>, by: String, note: Option<String>, photos: Vec<String> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -394,6 +401,7 @@ pub enum PatrolEvent {
     Missed { round: DateTime<Utc>, stop: usize, checkpoint: CheckpointId, name: String, closed: DateTime<Utc> },
     RoundClosed { round: DateTime<Utc>, month: String, stops: u32, reached: u32, guards: BTreeSet<String> },
     Settled { through: DateTime<Utc> },
+    Annotated { round: DateTime<Utc>, stop: usize, note: Option<String>, photos: Vec<String> },
 }
 
 impl PatrolRoute {
@@ -450,6 +458,9 @@ impl PatrolRoute {
         if check_in.photos.len() > MAX_PHOTOS {
             return Err(PatrolError::TooManyPhotos);
         }
+        if let Some(bad) = check_in.photos.iter().find(|p| !is_photo_id(p)) {
+            return Err(PatrolError::BadPhoto(bad.chars().take(40).collect()));
+        }
         if unplanned {
             return Ok(vec![PatrolEvent::UnplannedCheckIn { check_in: check_in.clone() }]);
         }
@@ -472,6 +483,29 @@ impl PatrolRoute {
         let next = mine.iter().filter(|w| w.opens > at).map(|w| w.opens).min();
         let next = next.and_then(|t| definition.tz().ok().map(|tz| t.with_timezone(&tz).format("%m-%d %H:%M").to_string()));
         Err(PatrolError::NotInWindow { next })
+    }
+
+    fn annotate(&self, checkpoint: &CheckpointId, at: DateTime<Utc>, by: &str, note: &Option<String>, photos: &[String]) -> Result<Vec<PatrolEvent>, PatrolError> {
+        let rounds = self.open_rounds.iter().map(|(r, p)| (*r, p)).chain(self.closed_rounds.iter().map(|(r, p)| (*r, p)));
+        let mine = |c: &CheckIn| c.checkpoint == *checkpoint && c.at == at && c.by == by;
+        let found = rounds.filter_map(|(round, p)| p.reached.iter().find(|(_, c)| mine(c)).map(|(stop, c)| (round, *stop, c))).next();
+        let (round, stop, check_in) = found.ok_or(PatrolError::NoSuchCheckIn)?;
+        let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+        if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+            return Err(PatrolError::NoteTooLong);
+        }
+        if let Some(bad) = photos.iter().find(|p| !is_photo_id(p)) {
+            return Err(PatrolError::BadPhoto(bad.chars().take(40).collect()));
+        }
+        let mut added: Vec<String> = photos.iter().filter(|p| !check_in.photos.contains(p)).cloned().collect();
+        added.dedup();
+        if check_in.photos.len() + added.len() > MAX_PHOTOS {
+            return Err(PatrolError::TooManyPhotos);
+        }
+        if note.is_none() && added.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![PatrolEvent::Annotated { round, stop, note, photos: added }])
     }
 
     fn settle(&self, now: DateTime<Utc>) -> Vec<PatrolEvent> {
@@ -517,6 +551,7 @@ impl crate::Aggregate for PatrolRoute {
             }
             PatrolCommand::CheckIn { check_in, received_at, unplanned } => self.check_in(check_in, *received_at, *unplanned),
             PatrolCommand::Settle { now } => Ok(self.settle(*now)),
+            PatrolCommand::Annotate { checkpoint, at, by, note, photos } => self.annotate(checkpoint, *at, by, note, photos),
         }
     }
 
@@ -558,6 +593,19 @@ impl crate::Aggregate for PatrolRoute {
                 }
             }
             PatrolEvent::Settled { through } => self.settled_through = Some(*through),
+            PatrolEvent::Annotated { round, stop, note, photos } => {
+                let open = self.open_rounds.get_mut(round);
+                let progress = match open {
+                    Some(p) => Some(p),
+                    None => self.closed_rounds.iter_mut().rev().find(|(r, _)| r == round).map(|(_, p)| p),
+                };
+                if let Some(check_in) = progress.and_then(|p| p.reached.get_mut(stop)) {
+                    if note.is_some() {
+                        check_in.note.clone_from(note);
+                    }
+                    check_in.photos.extend(photos.iter().cloned());
+                }
+            }
         }
     }
 }
@@ -997,5 +1045,30 @@ mod tests {
         assert_eq!(quiet.next_reminder(at("2026-11-30T10:00:00Z")), None, "no reminders asked for");
         quiet.plan.remind_mins = 241;
         assert_eq!(quiet.check(), Err(PatrolError::BadReminder));
+    }
+
+    #[test]
+    fn a_guard_adds_a_note_and_photos_to_their_own_check_in_only() {
+        let mut route = defined(night_route("Asia/Shanghai", hm(22, 0)), "2026-11-30T10:00:00Z");
+        scan(&mut route, "gate", "2026-11-30T14:01:00Z").unwrap();
+        let photo = "0123456789abcdef0123456789abcdef".to_string();
+        let annotate = |by: &str, at: &str, note: Option<&str>, photos: Vec<String>| PatrolCommand::Annotate { checkpoint: CheckpointId::new("gate"), at: self::at(at), by: by.into(), note: note.map(str::to_string), photos };
+        assert_eq!(route.decide(&annotate("li", "2026-11-30T14:01:00Z", Some("x"), vec![])), Err(PatrolError::NoSuchCheckIn), "someone else's");
+        assert_eq!(route.decide(&annotate("guard", "2026-11-30T14:02:00Z", Some("x"), vec![])), Err(PatrolError::NoSuchCheckIn), "another scan");
+        assert_eq!(route.decide(&annotate("guard", "2026-11-30T14:01:00Z", None, vec!["../etc/passwd".into()])), Err(PatrolError::BadPhoto("../etc/passwd".into())));
+        assert_eq!(route.decide(&annotate("guard", "2026-11-30T14:01:00Z", Some(&"长".repeat(MAX_NOTE + 1)), vec![])), Err(PatrolError::NoteTooLong));
+        run(&mut route, annotate("guard", "2026-11-30T14:01:00Z", Some(" 门锁松动 "), vec![photo.clone(), photo.clone()])).unwrap();
+        assert_eq!(run(&mut route, annotate("guard", "2026-11-30T14:01:00Z", None, vec![photo.clone()])), Ok(Vec::new()), "the same photo again adds nothing");
+        let round = at("2026-11-30T14:00:00Z");
+        let Some(progress) = route.progress(round) else { panic!("the round") };
+        let check_in = &progress.reached[&0];
+        assert_eq!((check_in.note.as_deref(), check_in.photos.clone()), (Some("门锁松动"), vec![photo.clone()]));
+        let many: Vec<String> = (0..MAX_PHOTOS).map(|i| format!("{i:032x}")).collect();
+        assert_eq!(route.decide(&annotate("guard", "2026-11-30T14:01:00Z", None, many)), Err(PatrolError::TooManyPhotos));
+        // After the round closed, still the guard's to complete.
+        run(&mut route, PatrolCommand::Settle { now: at("2026-11-30T15:00:00Z") }).unwrap();
+        run(&mut route, annotate("guard", "2026-11-30T14:01:00Z", Some("已报修"), vec![])).unwrap();
+        let Some(progress) = route.progress(round) else { panic!("the closed round") };
+        assert_eq!(progress.reached[&0].note.as_deref(), Some("已报修"));
     }
 }

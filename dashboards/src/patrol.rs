@@ -20,6 +20,10 @@ struct StopView {
     closes: chrono::DateTime<chrono::Utc>,
     state: String,
     by: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    photos: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -134,6 +138,7 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
     load();
     let reload = load.clone();
     let for_figures = community.clone();
+    let community_for_stops = community.clone();
     {
         let load = load.clone();
         crate::socket::connect_feed(
@@ -188,11 +193,18 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
                                         {round.stops.into_iter().map(|stop| {
                                             let (label, class) = badge(&stop.state);
                                             let who = stop.by.map(|b| format!(" · {b}")).unwrap_or_default();
+                                            let note = stop.note.map(|n| view! { <div class="dim" data-test="stop-note">{format!("备注：{n}")}</div> });
+                                            let photos = stop.photos.iter().enumerate().map(|(i, id)| {
+                                                let href = format!("/api/v1/communities/{}/patrol/photos/{id}", community_for_stops);
+                                                view! { <a class="photo" href=href target="_blank">{format!("照片{} ", i + 1)}</a> }
+                                            }).collect_view();
                                             view! {
                                                 <li class=class data-test="stop">
                                                     <b>{stop.name}</b>
                                                     <span>{format!(" {}–{} ", local(stop.opens), local(stop.closes))}</span>
                                                     <em>{label}{who}</em>
+                                                    {note}
+                                                    <div>{photos}</div>
                                                 </li>
                                             }
                                         }).collect_view()}
@@ -318,10 +330,15 @@ pub fn ScanScreen() -> impl IntoView {
     let scanned_at = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default();
     let scan = Scan { community: get("community"), checkpoint: get("checkpoint"), code: get("code"), scanned_at };
     let outcome = RwSignal::new(None::<Result<String, String>>);
+    let checked = RwSignal::new(None::<CheckedInReply>);
     let back = format!("/patrol/{}", scan.community);
+    let community = scan.community.clone();
     spawn_local(async move {
         let answer = match send(&scan).await {
-            Some(Ok(_)) => Ok(format!("签到成功 {}", local(scan.scanned_at))),
+            Some(Ok(reply)) => {
+                checked.set(serde_json::from_str(&reply).ok());
+                Ok(format!("签到成功 {}", local(scan.scanned_at)))
+            }
             Some(Err(refusal)) => Err(refusal),
             None => {
                 let mut all = queued();
@@ -339,7 +356,69 @@ pub fn ScanScreen() -> impl IntoView {
                 Some(Ok(text)) => view! { <p class="big-text ok" data-test="scan-ok">{text}</p> }.into_any(),
                 Some(Err(text)) => view! { <p class="big-text error" data-test="scan-error">{text}</p> }.into_any(),
             }}
+            {move || checked.get().map(|c| view! { <AddNote community=community.clone() checked=c /> })}
             <a class="big" href=back.clone()>"查看今日巡更"</a>
         </div>
     }
+}
+
+/// A check-in as the server counted it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct CheckedInReply {
+    route: String,
+    checkpoint: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Photos and a note for the check-in just made (T4): the photos go up first (each answered
+/// with its id), then the note naming them.
+#[component]
+fn AddNote(community: String, checked: CheckedInReply) -> impl IntoView {
+    let note = RwSignal::new(String::new());
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let input: NodeRef<leptos::html::Input> = NodeRef::new();
+    let save = move |_| {
+        let files = input.get().and_then(|i| i.files());
+        let (community, checked) = (community.clone(), checked.clone());
+        busy.set(true);
+        spawn_local(async move {
+            let outcome = save_note(&community, &checked, files, note.get_untracked()).await;
+            busy.set(false);
+            status.set(Some(outcome));
+        });
+    };
+    view! {
+        <section class="route" data-test="scan-note">
+            <h3>"照片与备注"</h3>
+            <textarea maxlength="200" placeholder="发现的情况（可不填）" prop:value=note on:input=move |ev| note.set(event_target_value(&ev))></textarea>
+            <input type="file" accept="image/jpeg,image/png,image/webp" capture="environment" multiple node_ref=input data-test="scan-photo" />
+            <button class="big" disabled=move || busy.get() on:click=save data-test="scan-save">"保存照片与备注"</button>
+            {move || status.get().map(|s| match s {
+                Ok(text) => view! { <p class="ok" data-test="scan-note-ok">{text}</p> }.into_any(),
+                Err(text) => view! { <p class="error" data-test="scan-note-error">{text}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+async fn save_note(community: &str, checked: &CheckedInReply, files: Option<web_sys::FileList>, note: String) -> Result<String, String> {
+    use wasm_bindgen::JsCast;
+    let offline = || "暂时无法联网，请稍后再保存".to_string();
+    let mut photos = Vec::new();
+    for file in files.iter().flat_map(|list| (0..list.length()).filter_map(|i| list.get(i))) {
+        let (status, body) = crate::http::upload(&format!("/api/v1/communities/{community}/patrol/photos"), file.unchecked_ref()).await.ok_or_else(offline)?;
+        if status != 200 {
+            return Err(error_message(&body));
+        }
+        let kept: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        photos.push(kept["id"].as_str().unwrap_or_default().to_string());
+    }
+    let note = Some(note).filter(|n| !n.trim().is_empty());
+    let body = serde_json::json!({ "checkpoint": checked.checkpoint, "at": checked.at, "note": note, "photos": photos }).to_string();
+    let (status, reply) = request("POST", &format!("/api/v1/communities/{community}/patrol/routes/{}/notes", checked.route), Some(body)).await.ok_or_else(offline)?;
+    if status != 200 {
+        return Err(error_message(&reply));
+    }
+    Ok(format!("已保存{}", if photos.is_empty() { String::new() } else { format!("，照片 {} 张", photos.len()) }))
 }

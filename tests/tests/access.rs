@@ -43,12 +43,29 @@ fn concrete(path: &str, community: &str, staff: &str) -> String {
         .replace("{building}", &format!("{community}-b01"))
         .replace("{checkpoint}", &format!("{community}-cp-1"))
         .replace("{route}", &format!("{community}-night"))
+        .replace("{photo}", PHOTO_ID.get().map_or("", String::as_str))
+}
+
+/// The id of a photo taken in each of the three communities (the same bytes in each: one id).
+static PHOTO_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A real photo in each community, each taken by that community's own administrator.
+fn take_photos(server: &Server) {
+    let photo = include_bytes!("../fixtures/photo-own.png");
+    let other = server.login("meiyuan-admin");
+    for (community, admin) in [(OWN, &server.admin), (SISTER, &server.admin), (OTHER_COMPANY, &other)] {
+        let (status, _, reply) = request(server.http, "POST", &format!("/api/v1/communities/{community}/patrol/photos"), Some(admin), &[], photo).unwrap();
+        assert_eq!(status, 200, "{community}: {}", String::from_utf8_lossy(&reply));
+        let id = serde_json::from_slice::<Value>(&reply).unwrap()["id"].as_str().unwrap().to_string();
+        assert_eq!(PHOTO_ID.get_or_init(|| id.clone()), &id);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_and_stream_refuses_what_is_out_of_scope() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    take_photos(&server);
     let mut checked = 0;
     for (account, role, _) in DEMO_ACCOUNTS.iter().filter(|(a, _, _)| *a != "meiyuan-admin") {
         let token = server.login(account);

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use hutong_tests::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const DEVICE: &str = "wm-1-1-101";
 const TOPIC: &str = "hutong/heyuan/devices/wm-1-1-101/telemetry";
@@ -173,7 +173,8 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     assert_eq!(status, 404, "a place on no route: {reply}");
     let (status, reply) = scan("t-1", &code("t-1"));
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["route"], "t-route");
+    let scanned = serde_json::from_str::<Value>(&reply).unwrap();
+    assert_eq!(scanned["route"], "t-route");
     assert_eq!(scan("t-1", &code("t-1")).0, 409, "twice in one round");
 
     // The miss as an alarm, and the route's day on the wall's patrol panel (in either order).
@@ -201,6 +202,38 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     let month = view["months"].as_object().unwrap().values().next().unwrap().clone();
     assert_eq!((month["rounds"].as_u64(), month["completed"].as_u64(), month["missed_stops"].as_u64()), (Some(1), Some(0), Some(1)), "{month}");
     assert_eq!(month["by_guard"]["guard"]["rounds"], 1);
+
+    // Photos (T4): taken by their bytes, kept under the data directory, added to the guard's own
+    // check-in with a note, served only under their own community.
+    let photo: &[u8] = include_bytes!("../fixtures/photo-own.png");
+    let upload = |token: &str, body: &[u8]| request(server.http, "POST", &format!("{base}/photos"), Some(token), &[], body).unwrap();
+    let (status, _, reply) = upload(&guard, b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>");
+    assert_eq!(status, 400, "not a photo: {}", String::from_utf8_lossy(&reply));
+    assert!(String::from_utf8_lossy(&reply).contains("JPEG"));
+    let (status, _, _) = upload(&guard, &vec![0xFFu8; 7 * 1024 * 1024]);
+    assert_eq!(status, 413, "too large");
+    assert_eq!(server.metric("hutong_photos_refused_total{reason=\"not_a_photo\"}"), 1);
+    let (status, _, reply) = upload(&guard, photo);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let id = serde_json::from_slice::<Value>(&reply).unwrap()["id"].as_str().unwrap().to_string();
+    assert!(dir.path().join(format!("data/photos/heyuan/{id}.png")).exists(), "kept under the data directory");
+    let note = |token: &str, photos: &[&str]| {
+        let body = json!({"checkpoint": "t-1", "at": scanned["at"], "note": "东门锁有松动", "photos": photos}).to_string();
+        http(server.http, "POST", &format!("{base}/routes/t-route/notes"), Some(token), Some(&body)).unwrap()
+    };
+    assert_eq!(note(&guard, &["0123456789abcdef0123456789abcdef"]).0, 400, "a photo never taken");
+    assert_eq!(note(&admin, &[&id]).0, 404, "someone else's check-in");
+    let (status, reply) = note(&guard, &[&id]);
+    assert_eq!(status, 200, "{reply}");
+    let view: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/routes/t-route"), Some(&admin), None).unwrap().1).unwrap();
+    let first = &view["today"][0]["stops"][0];
+    assert_eq!((first["note"].as_str(), first["photos"][0].as_str()), (Some("东门锁有松动"), Some(id.as_str())), "{first}");
+    let (status, headers, bytes) = request(server.http, "GET", &format!("{base}/photos/{id}"), Some(&admin), &[], b"").unwrap();
+    assert_eq!((status, bytes.as_slice()), (200, photo), "as taken");
+    assert!(headers.to_ascii_lowercase().contains("content-type: image/png") && headers.to_ascii_lowercase().contains("nosniff"), "{headers}");
+    assert_eq!(http(server.http, "GET", &format!("/api/v1/communities/lianyuan/patrol/photos/{id}"), Some(&admin), None).unwrap().0, 404, "not a photo of the sister community");
+    let other = server.login("meiyuan-admin");
+    assert!([403, 404].contains(&http(server.http, "GET", &format!("{base}/photos/{id}"), Some(&other), None).unwrap().0), "never served to another company");
 
     // The manager's month (T6): the route, the guard by name, the total, with their rates.
     let round_month = (closes - TimeDelta::minutes(1)).with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m").to_string();

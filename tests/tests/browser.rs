@@ -492,11 +492,23 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
     let ok = wait_for("the check-in", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=scan-ok]").await).filter(|t| !t.is_empty())).await;
     assert!(ok.contains("签到成功"), "{ok}");
     browser.screenshot("patrol-phone-scan.png").await;
+    // A photo (from the phone's camera; here a file) and a note for the check-in.
+    wait_for("the photo form", Duration::from_secs(10), async || browser.eval("!!document.querySelector('[data-test=scan-photo]')").await.as_bool().filter(|b| *b)).await;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photo-own.png");
+    let doc = browser.call("DOM.getDocument", json!({})).await;
+    let input = browser.call("DOM.querySelector", json!({"nodeId": doc["root"]["nodeId"], "selector": "[data-test=scan-photo]"})).await;
+    browser.call("DOM.setFileInputFiles", json!({"files": [fixture.to_str().unwrap()], "nodeId": input["nodeId"]})).await;
+    browser.eval("(() => { const t = document.querySelector('[data-test=scan-note] textarea'); t.value = '岗亭灯坏了'; t.dispatchEvent(new Event('input', {bubbles: true})); return true; })()").await;
+    browser.eval(&click("[data-test=scan-save]")).await;
+    let saved = wait_for("the photo saved", Duration::from_secs(20), async || Some(text(&mut browser, "[data-test=scan-note-ok]").await).filter(|t| !t.is_empty())).await;
+    assert!(saved.contains("照片 1 张"), "{saved}");
+    browser.screenshot("patrol-phone-photo.png").await;
 
     browser.call("Page.navigate", json!({"url": format!("http://{}/patrol/heyuan", server.http)})).await;
     let mine = "(Array.from(document.querySelectorAll('[data-test=route]')).find(r => r.textContent.includes('手机测试路线')) || {}).textContent || ''";
     let stops = wait_for("the stop checked in", Duration::from_secs(30), async || browser.eval(mine).await.as_str().filter(|t| t.contains("已签到")).map(str::to_string)).await;
     assert!(stops.contains("东门岗亭") && !stops.contains("漏巡"), "before the window closes nothing is missed: {stops}");
+    assert!(stops.contains("备注：岗亭灯坏了") && stops.contains("照片1"), "the note and photo on the round: {stops}");
     // A round starting in a minute and 12 s, its guard reminded a minute ahead: 12 s from now.
     let soon = (Utc::now() + TimeDelta::seconds(72)).with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M:%S").to_string();
     let reminded = format!(r#"{{"name":"提醒测试路线","stops":[{{"checkpoint":"p-1","after_mins":0}}],"plan":{{"starts":["{soon}"],"tolerance_mins":1,"guards":["guard"],"remind_mins":1}}}}"#);

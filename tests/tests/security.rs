@@ -499,6 +499,8 @@ struct Objects {
     alarm: String,
     /// The building all these are in.
     building: String,
+    /// A patrol photo taken in the community.
+    photo: String,
     /// Text only this community's (or building's) answers carry.
     markers: Vec<String>,
 }
@@ -533,7 +535,16 @@ async fn objects(server: &Server, admin: &str, community: &'static str, address:
         list["open"].as_array()?.iter().find(|a| a["device"] == device.as_str())?["no"].as_u64().map(|n| n.to_string())
     })
     .await;
-    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string()], bill, payment, device, alarm, building: building.to_string() }
+    // A patrol photo, different in each community.
+    let image: &[u8] = match community {
+        "heyuan" => include_bytes!("../fixtures/photo-own.png"),
+        "lianyuan" => include_bytes!("../fixtures/photo-sister.png"),
+        _ => include_bytes!("../fixtures/photo-foreign.png"),
+    };
+    let (status, _, reply) = request(server.http, "POST", &format!("{base}/patrol/photos"), Some(admin), &[], image).unwrap();
+    assert_eq!(status, 200, "{community}: {}", String::from_utf8_lossy(&reply));
+    let photo = serde_json::from_slice::<Value>(&reply).unwrap()["id"].as_str().unwrap().to_string();
+    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string(), photo.clone()], bill, payment, device, alarm, building: building.to_string(), photo }
 }
 
 /// Objects of a community's first house, whatever the community.
@@ -613,8 +624,9 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
                     .replace("{building}", &target.building)
                     .replace("{checkpoint}", &format!("{}-cp-1", target.community))
                     .replace("{route}", &format!("{}-night", target.community))
+                    .replace("{photo}", &target.photo)
                     .replace("{staff}", if target.community == "meiyuan" { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" });
-                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}", "{building}", "{checkpoint}", "{route}"].iter().any(|p| route.path.contains(p));
+                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}", "{building}", "{checkpoint}", "{route}", "{photo}"].iter().any(|p| route.path.contains(p));
                 let allowed = match route.access {
                     Access::SignedIn => true,
                     Access::Allowed(_, _) if account == "owner" => false,
@@ -662,7 +674,7 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
     let mut paths: Vec<&str> = ROUTES.iter().filter(|r| !r.path.starts_with("/ws")).map(|r| r.path).collect();
     paths.dedup();
     for pattern in paths {
-        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{building}", &own.building).replace("{checkpoint}", "heyuan-cp-1").replace("{route}", "heyuan-night").replace("{staff}", "heyuan-wuye-nobody");
+        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{building}", &own.building).replace("{checkpoint}", "heyuan-cp-1").replace("{route}", "heyuan-night").replace("{photo}", &own.photo).replace("{staff}", "heyuan-wuye-nobody");
         let declared: Vec<&str> = ROUTES.iter().filter(|r| r.path == pattern).map(|r| r.method.as_str()).collect();
         let public = ROUTES.iter().any(|r| r.path == pattern && matches!(r.access, Access::Public));
         for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {

@@ -56,6 +56,8 @@ pub struct App {
     pub exports: crate::billing::upload::Slots,
     /// Reverse proxies whose X-Forwarded-For is believed (see [`crate::auth::client_addr`]).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Photos taken on the job, under the data directory.
+    pub photos: crate::photos::PhotoStore,
 }
 
 impl App {
@@ -91,6 +93,7 @@ impl App {
             mqtt_hook_token: None,
             https: false,
             journal: journal.clone(),
+            photos: crate::photos::PhotoStore::new(&std::env::temp_dir().join(format!("hutong-in-memory-{}", std::process::id()))),
         }))
     }
 

@@ -42,6 +42,7 @@ pub mod mqtt_hooks;
 pub mod notify;
 pub mod openapi;
 pub mod patrol;
+pub mod photos;
 pub mod routes;
 pub mod scope;
 pub mod server;

@@ -98,9 +98,25 @@ pub struct CheckInBody {
     scanned_at: Option<DateTime<Utc>>,
     #[serde(default)]
     note: Option<String>,
+    /// Photos taken there, by the ids `POST …/patrol/photos` gave them.
+    #[serde(default)]
+    photos: Vec<String>,
     /// On a round of the guard's own (临时巡更), not a planned one.
     #[serde(default)]
     unplanned: bool,
+}
+
+/// A note and photos for one's own check-in.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    checkpoint: String,
+    /// The check-in's scan time, as its answer gave it.
+    at: DateTime<Utc>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    photos: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -123,6 +139,9 @@ pub struct StopView {
     pub state: &'static str,
     pub at: Option<DateTime<Utc>>,
     pub by: Option<String>,
+    /// What the guard noted there, and the ids of their photos (`GET …/patrol/photos/{id}`).
+    pub note: Option<String>,
+    pub photos: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -340,7 +359,7 @@ fn view(app: &App, id: &RouteId, state: PatrolRoute) -> RouteView {
                             _ if w.closes < now => "closed",
                             _ => "due",
                         };
-                        StopView { checkpoint: w.checkpoint.to_string(), name: d.stops[w.stop].name.clone(), opens: w.opens, closes: w.closes, state: stage, at: reached.map(|c| c.at), by: reached.map(|c| c.name.clone()) }
+                        StopView { checkpoint: w.checkpoint.to_string(), name: d.stops[w.stop].name.clone(), opens: w.opens, closes: w.closes, state: stage, at: reached.map(|c| c.at), by: reached.map(|c| c.name.clone()), note: reached.and_then(|c| c.note.clone()), photos: reached.map(|c| c.photos.clone()).unwrap_or_default() }
                     })
                     .collect();
                 RoundView { start, stops }
@@ -418,7 +437,8 @@ pub async fn check_in(
         return Err(ApiError::BadRequest { zh: "二维码无效或已作废，请扫描巡更点上张贴的二维码".into(), en: "this code is not valid (forged, replaced or of another place); scan the code posted at the checkpoint".into() });
     };
     let now = app.clock.now();
-    let check_in = CheckIn { checkpoint: checkpoint.id.clone(), at: body.scanned_at.unwrap_or(now), by: account.clone(), name: name.clone(), note: body.note, photos: Vec::new() };
+    known_photos(&app, &community, &body.photos).await?;
+    let check_in = CheckIn { checkpoint: checkpoint.id.clone(), at: body.scanned_at.unwrap_or(now), by: account.clone(), name: name.clone(), note: body.note, photos: body.photos };
     let counted = hutong_actors::patrol::offer_check_in(&app.directory, &community, check_in.clone(), body.unplanned).await;
     match counted {
         Ok(route) => {
@@ -436,11 +456,39 @@ pub async fn check_in(
     }
 }
 
+/// Photos a check-in names must have been taken in this community.
+async fn known_photos(app: &App, community: &str, photos: &[String]) -> Result<(), ApiError> {
+    for id in photos.iter().take(hutong_core::patrol::MAX_PHOTOS + 1) {
+        if app.photos.find(community, id).await.is_none() {
+            return Err(ApiError::BadRequest { zh: format!("照片 {} 不存在，请重新上传", id.chars().take(40).collect::<String>()), en: format!("no photo {}; upload it again", id.chars().take(40).collect::<String>()) });
+        }
+    }
+    Ok(())
+}
+
+/// A guard's note and photos for their own check-in, of a round under way or lately closed.
+pub async fn annotate(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, route)): Path<(String, String)>,
+    body: Result<Json<NoteBody>, JsonRejection>,
+) -> Result<Json<CheckedIn>, ApiError> {
+    site(&app, &community)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let Subject::Staff { account, .. } = &caller.principal.subject else { return Err(ApiError::NotStaff) };
+    known_photos(&app, &community, &body.photos).await?;
+    let actor = app.directory.route(&community, &route).ok_or_else(|| ApiError::not_found("巡更路线", "patrol route", &route))?;
+    let (checkpoint, at, by) = (CheckpointId::new(&body.checkpoint), body.at, account.clone());
+    ask(&actor, |reply| PatrolMsg::Annotate { checkpoint, at, by, note: body.note, photos: body.photos, reply }).await??;
+    Ok(Json(CheckedIn { route, checkpoint: body.checkpoint, at }))
+}
+
 impl From<PatrolError> for ApiError {
     fn from(e: PatrolError) -> Self {
         let (zh, en) = ApiError::bilingual(&e);
         match e {
             PatrolError::RoundEnded | PatrolError::AlreadyCheckedIn => ApiError::Conflict { zh, en },
+            PatrolError::NoSuchCheckIn => ApiError::NotFound { zh, en },
             PatrolError::NotAssigned(_) => ApiError::Beyond { zh, en },
             _ => ApiError::BadRequest { zh, en },
         }

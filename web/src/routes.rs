@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, devices, displays, meters, patrol, setup, signin, staff, ws};
+use crate::{alarms, api, billing, devices, displays, meters, patrol, photos, setup, signin, staff, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -103,6 +103,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/communities/{community}/patrol/routes/{route}", Access::Allowed(PATROL_READ, Where::Community), || get(patrol::route), doc("One patrol route, as in the list").reply(schema::<patrol::RouteView>)),
     route(Method::PUT, "/api/v1/communities/{community}/patrol/routes/{route}", Access::Allowed(SETTINGS_WRITE, Where::Community), || put(patrol::put_route), doc("Set a route (its checkpoints in order, minutes between them, dwell) and its plan (start times, days, tolerance, guards); audited").body(schema::<patrol::RouteBody>).reply(schema::<patrol::RouteView>)),
     route(Method::POST, "/api/v1/communities/{community}/patrol/check-ins", Access::Allowed(PATROL_WRITE, Where::Community), || post(patrol::check_in), doc("A guard's scan of a checkpoint's code: counted for the route whose window is open, or refused with a sentence").body(schema::<patrol::CheckInBody>).reply(schema::<patrol::CheckedIn>)),
+    route(Method::POST, "/api/v1/communities/{community}/patrol/photos", Access::Allowed(PATROL_WRITE, Where::Community), || post(photos::upload).layer(DefaultBodyLimit::max(photos::MAX_PHOTO_BYTES + 1024)), doc("Take a photo for a check-in: the image's own bytes (JPEG, PNG or WebP, recognised by their content, 6 MiB at most); answers its id").file().reply(schema::<photos::PhotoKept>)),
+    route(Method::GET, "/api/v1/communities/{community}/patrol/photos/{photo}", Access::Allowed(PATROL_READ, Where::Community), || get(photos::photo), doc("A photo of the community's patrols, as taken (only under its own community)")),
+    route(Method::POST, "/api/v1/communities/{community}/patrol/routes/{route}/notes", Access::Allowed(PATROL_WRITE, Where::Community), || post(patrol::annotate), doc("A guard adds a note and photos to their own check-in (the one at `checkpoint` scanned at `at`)").body(schema::<patrol::NoteBody>).reply(schema::<patrol::CheckedIn>)),
     route(Method::GET, "/api/v1/communities/{community}/alarms", Access::Allowed(DEVICES_READ, Where::Community), || get(alarms::list), doc("Open alarms (most severe, then newest) and the latest resolved, as the caller may see them").reply(schema::<alarms::AlarmList>)),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/acknowledge", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::acknowledge), doc("I am on it: the alarm shows who took it and when (409 if someone else did; audited)")),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/resolve", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::resolve), doc("Resolve an alarm with a note of how it was dealt with (audited)").body(schema::<alarms::ResolveBody>)),

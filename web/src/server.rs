@@ -152,6 +152,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         mqtt_hook_token: config.mqtt_hook_token.clone(),
         https: config.tls.is_some(),
         journal: journal.clone(),
+        photos: crate::photos::PhotoStore::new(&config.data),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)
