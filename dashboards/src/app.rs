@@ -77,6 +77,12 @@ fn PatrolRoute() -> impl IntoView {
 }
 
 #[component]
+fn PatrolSetupRoute() -> impl IntoView {
+    let community = community_param();
+    move || view! { <crate::patrol_setup::PatrolSetupScreen community=community() /> }
+}
+
+#[component]
 fn ChartRoute() -> impl IntoView {
     let community = community_param();
     move || view! { <ChartScreen community=community() /> }
@@ -195,7 +201,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         _ => Start::Workspace,
     };
     let modules: Vec<&'static str> = me.modules().into_iter().map(Module::label_zh).collect();
-    provide_context(crate::patrol::MyAccount(me.account.clone()));
+    provide_context(crate::patrol::Viewer { account: me.account.clone(), may_set_up: me.may(Permission::Write(Module::Settings)) });
     let navigate = leptos_router::hooks::use_navigate();
     let sign_out = move |_| {
         let navigate = navigate.clone();
@@ -275,6 +281,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 <Route path=path!("/manager/:community") view=ManagerRoute />
                 <Route path=path!("/chart/:community") view=ChartRoute />
                 <Route path=path!("/patrol/scan") view=ScanScreen />
+                <Route path=path!("/patrol/:community/setup") view=PatrolSetupRoute />
                 <Route path=path!("/patrol/:community") view=PatrolRoute />
                 <Route path=path!("/staff") view=move || view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> } />
                 <Route path=path!("/audit") view=AuditScreen />

@@ -28,6 +28,7 @@ mod http;
 pub mod manager;
 #[cfg(target_arch = "wasm32")]
 pub mod patrol;
+pub mod patrol_setup;
 #[cfg(target_arch = "wasm32")]
 pub mod socket;
 pub mod desk_feed;

@@ -103,9 +103,12 @@ fn badge(state: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Who is signed in (the guard a reminder is for).
+/// Who is signed in: the guard a reminder is for, and whether they may set patrols up.
 #[derive(Clone, Debug, Default)]
-pub struct MyAccount(pub String);
+pub struct Viewer {
+    pub account: String,
+    pub may_set_up: bool,
+}
 
 /// A round about to start, as the phone says it.
 fn reminder_text(r: &PatrolReminder) -> String {
@@ -117,7 +120,9 @@ fn reminder_text(r: &PatrolReminder) -> String {
 /// phone allows).
 #[component]
 pub fn PatrolScreen(community: String) -> impl IntoView {
-    let me = use_context::<MyAccount>().unwrap_or_default().0;
+    let viewer = use_context::<Viewer>().unwrap_or_default();
+    let me = viewer.account.clone();
+    let setup = viewer.may_set_up.then(|| format!("/patrol/{community}/setup"));
     let reminder = RwSignal::new(None::<String>);
     let connected = RwSignal::new(false);
     let routes = RwSignal::new(None::<Result<Vec<RouteView>, String>>);
@@ -177,6 +182,7 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
             })}
             {move || (waiting.get() > 0).then(|| view! { <p class="queued">{format!("{} 条签到等待联网补传", waiting.get())}</p> })}
             <button class="big" on:click=move |_| reload()>"刷新"</button>
+            {setup.map(|href| view! { <a class="big" href=href data-test="patrol-setup-link">"巡更设置（巡更点、路线、计划）"</a> })}
             {move || match routes.get() {
                 None => view! { <p class="dim">"正在加载…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),

@@ -529,3 +529,65 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
     browser.eval("document.querySelector('[data-test=patrol-figures]').scrollIntoView()").await;
     browser.screenshot("patrol-phone-figures.png").await;
 }
+
+/// Patrols set up on screen (T1–T3): the office adds a checkpoint and places it by clicking the
+/// site plan, builds a route from checkpoints in the order the plan suggests, gives it its
+/// plan, and is told in a sentence what the server refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_office_sets_up_checkpoints_and_a_route_on_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    browser.sign_in("admin", PASSWORD).await;
+    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/patrol/heyuan/setup", server.http)})).await;
+    wait_for("the demo's checkpoints", Duration::from_secs(30), async || {
+        browser.eval("(document.querySelector('[data-test=checkpoints]') || {}).textContent || ''").await.as_str().filter(|t| t.contains("北门岗亭")).map(str::to_string)
+    })
+    .await;
+    let type_into = |name: &str, value: &str| format!("(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
+
+    // A new checkpoint, placed by a click on the plan, with its RFID tag.
+    browser.eval(&type_into("cp-id", "heyuan-cp-pool")).await;
+    browser.eval(&type_into("cp-name", "泳池")).await;
+    browser.eval(&type_into("cp-tag", "04:aa:bb:cc")).await;
+    browser.eval("(() => { const s = document.querySelector('[data-test=site-plan]'); const r = s.getBoundingClientRect(); s.dispatchEvent(new MouseEvent('click', {bubbles: true, clientX: r.left + 180, clientY: r.top + 120})); return true; })()").await;
+    let x = wait_for("the click's position", Duration::from_secs(5), async || browser.eval("document.querySelector('input[name=cp-x]').value").await.as_str().filter(|v| !v.is_empty()).map(str::to_string)).await;
+    assert!(x.parse::<u32>().is_ok(), "metres east: {x}");
+    browser.eval(&click("[data-test=save-checkpoint]")).await;
+    let saved = wait_for("the checkpoint saved", Duration::from_secs(10), async || browser.eval("(document.querySelector('[data-test=checkpoint-message]') || {}).textContent || ''").await.as_str().filter(|t| !t.is_empty()).map(str::to_string)).await;
+    assert!(saved.contains("已保存"), "{saved}");
+    let checkpoints = server.get_json("/api/v1/communities/heyuan/patrol/checkpoints");
+    let pool = checkpoints.as_array().unwrap().iter().find(|c| c["id"] == "heyuan-cp-pool").unwrap().clone();
+    assert_eq!((pool["name"].as_str(), pool["tag"].as_str()), (Some("泳池"), Some("04:AA:BB:CC")), "{pool}");
+    assert!(pool["position"][0].as_u64().is_some(), "placed on the plan: {pool}");
+
+    // A route: two checkpoints added, the order suggested, a plan; a bad start time first.
+    browser.eval(&type_into("route-id", "heyuan-pool-round")).await;
+    browser.eval(&type_into("route-name", "泳池巡查")).await;
+    let select = |selector: &str, value: &str| format!("(() => {{ const s = document.querySelector('{selector}'); s.value = {value:?}; s.dispatchEvent(new Event('change', {{bubbles: true}})); return true; }})()");
+    for id in ["heyuan-cp-pool", "heyuan-cp-1", "heyuan-cp-2"] {
+        browser.eval(&select("[data-test=add-stop-pick]", id)).await;
+        browser.eval(&click("[data-test=add-stop]")).await;
+    }
+    browser.eval(&click("[data-test=suggest-order]")).await;
+    wait_for("the suggested order", Duration::from_secs(10), async || browser.eval("(document.querySelector('[data-test=route-message]') || {}).textContent || ''").await.as_str().filter(|t| t.contains("建议顺序")).map(str::to_string)).await;
+    browser.eval(&type_into("starts", "25:00")).await;
+    browser.eval(&click("[data-test=save-route]")).await;
+    let refused = wait_for("the refusal", Duration::from_secs(10), async || browser.eval("(document.querySelector('[data-test=route-message].error') || {}).textContent || ''").await.as_str().filter(|t| !t.is_empty()).map(str::to_string)).await;
+    assert!(refused.contains("25:00"), "the sentence names what is wrong: {refused}");
+    browser.eval(&type_into("starts", "21:30, 23:30")).await;
+    browser.eval(&click("[data-test=save-route]")).await;
+    let ok = wait_for("the route saved", Duration::from_secs(10), async || browser.eval("(document.querySelector('[data-test=route-message].ok') || {}).textContent || ''").await.as_str().filter(|t| t.contains("已保存")).map(str::to_string)).await;
+    assert!(ok.contains("heyuan-pool-round"), "{ok}");
+    browser.screenshot("patrol-setup.png").await;
+    let route = server.get_json("/api/v1/communities/heyuan/patrol/routes/heyuan-pool-round");
+    let stops: Vec<&str> = route["definition"]["stops"].as_array().unwrap().iter().map(|s| s["checkpoint"].as_str().unwrap()).collect();
+    let mut sorted = stops.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["heyuan-cp-1", "heyuan-cp-2", "heyuan-cp-pool"], "{route}");
+    assert_eq!(stops[0], "heyuan-cp-pool", "the suggested order starts where the route was begun");
+    assert_eq!(route["definition"]["plan"]["starts"].as_array().map(Vec::len), Some(2), "{route}");
+}
