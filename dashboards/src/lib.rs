@@ -11,7 +11,8 @@
 //! - `http`: typed JSON requests (`get_json`, `post_json`) and uploads.
 //! - `desk`: the billing desk (缴费记录); `manager`: collection rates and arrears, live;
 //!   `chart`: the building chart (销控图), by house state or by arrears, live;
-//!   `admin`: staff and the audit log.
+//!   `admin`: staff and the audit log; `patrol`: the guard's phone (today's rounds, live, the scan
+//!   page with photos and notes, the month's figures); `patrol_setup`: checkpoints and routes on screen.
 //! - `app`: sign-in, who is signed in (`api::Me`), and which screens their role opens.
 
 #[cfg(target_arch = "wasm32")]
@@ -28,6 +29,7 @@ mod http;
 pub mod manager;
 #[cfg(target_arch = "wasm32")]
 pub mod patrol;
+#[cfg(target_arch = "wasm32")]
 pub mod patrol_setup;
 #[cfg(target_arch = "wasm32")]
 pub mod socket;
