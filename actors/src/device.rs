@@ -400,9 +400,9 @@ impl DeviceActorState {
                     return;
                 };
                 let name = format!("巡更棒 {device}");
-                let check_in = hutong_core::patrol::CheckIn { checkpoint, at, by: device.clone(), name, note: None, photos: Vec::new() };
+                let check_in = hutong_core::patrol::CheckIn { checkpoint, at, by: device.clone(), name, note: None, photos: Vec::new(), left_at: None };
                 match crate::patrol::offer_check_in(&directory, &community, check_in, false).await {
-                    Ok(route) => tracing::debug!(%community, %device, %route, "a patrol reader's read counted"),
+                    Ok((route, outcome)) => tracing::debug!(%community, %device, %route, ?outcome, "a patrol reader's read counted"),
                     Err(not_counted) => tracing::info!(%community, %device, %tag, reason = ?not_counted, "a patrol reader's read counted on no route"),
                 }
             });

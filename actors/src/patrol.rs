@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hutong_core::alarm::AlarmCommand;
 use hutong_core::live::{AlarmKind, PatrolReminder};
-use hutong_core::patrol::{CheckIn, PatrolCommand, PatrolError, PatrolEvent, PatrolRoute, RouteDefinition};
+use hutong_core::patrol::{CheckIn, CheckInOutcome, PatrolCommand, PatrolError, PatrolEvent, PatrolRoute, RouteDefinition};
 use hutong_core::{CheckpointId, CommunityId, DeviceId, RouteId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
@@ -23,7 +23,7 @@ pub enum PatrolMsg {
     /// The office sets or changes the route and its plan.
     Define(RouteDefinition, RpcReplyPort<Result<(), PatrolError>>),
     /// A guard scanned a checkpoint (planned, or on an unplanned round).
-    CheckIn { check_in: CheckIn, unplanned: bool, reply: RpcReplyPort<Result<(), PatrolError>> },
+    CheckIn { check_in: CheckIn, unplanned: bool, reply: RpcReplyPort<Result<CheckInOutcome, PatrolError>> },
     /// A guard adds a note and photos to their own check-in (at `checkpoint`, scanned at `at`).
     Annotate { checkpoint: CheckpointId, at: chrono::DateTime<chrono::Utc>, by: String, note: Option<String>, photos: Vec<String>, reply: RpcReplyPort<Result<(), PatrolError>> },
     /// The route as it stands (definition, rounds under way, figures).
@@ -78,15 +78,15 @@ impl Actor for PatrolRouteActor {
             PatrolMsg::Define(definition, reply) => {
                 let command = PatrolCommand::Define { route: state.args.route.clone(), definition, at: now };
                 let answer = state.execute(&command).await?;
-                let _ = reply.send(answer);
+                let _ = reply.send(answer.map(drop));
             }
             PatrolMsg::CheckIn { check_in, unplanned, reply } => {
                 let answer = state.execute(&PatrolCommand::CheckIn { check_in, received_at: now, unplanned }).await?;
-                let _ = reply.send(answer);
+                let _ = reply.send(answer.map(|events| CheckInOutcome::of(&events, state.route.state())));
             }
             PatrolMsg::Annotate { checkpoint, at, by, note, photos, reply } => {
                 let answer = state.execute(&PatrolCommand::Annotate { checkpoint, at, by, note, photos }).await?;
-                let _ = reply.send(answer);
+                let _ = reply.send(answer.map(drop));
             }
             PatrolMsg::Get(reply) => {
                 let _ = reply.send(state.route.state().clone());
@@ -110,15 +110,16 @@ impl Actor for PatrolRouteActor {
 }
 
 impl PatrolState {
-    /// Decides, journals, applies; then tells the alarm desk of every miss. A refusal is the
-    /// answer; a journal failure stops the actor (its supervisor restarts it from the journal).
-    async fn execute(&mut self, command: &PatrolCommand) -> Result<Result<(), PatrolError>, ActorProcessingErr> {
+    /// Decides, journals, applies; then tells the alarm desk of every miss. The events committed
+    /// or the refusal is the answer; a journal failure stops the actor (its supervisor restarts
+    /// it from the journal).
+    async fn execute(&mut self, command: &PatrolCommand) -> Result<Result<Vec<PatrolEvent>, PatrolError>, ActorProcessingErr> {
         let events = match hutong_core::Aggregate::decide(self.route.state(), command) {
             Ok(events) => events,
             Err(refusal) => return Ok(Err(refusal)),
         };
         if events.is_empty() {
-            return Ok(Ok(()));
+            return Ok(Ok(events));
         }
         let committed = self.route.commit(events, self.args.clock.now().timestamp_millis()).await?;
         let stream = self.route.stream().as_str().to_string();
@@ -141,7 +142,7 @@ impl PatrolState {
                 });
             }
         }
-        Ok(Ok(()))
+        Ok(Ok(committed.events))
     }
 
     /// The route's day on the wall, when it changed.
@@ -220,7 +221,7 @@ const CHECK_IN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 
 /// Offers a check-in — a phone's scan or a reader's tag — to each route of the community until
 /// one counts it (a checkpoint may be on several routes; each judges its own windows).
-pub async fn offer_check_in(directory: &Directory, community: &str, check_in: CheckIn, unplanned: bool) -> Result<RouteId, NotCounted> {
+pub async fn offer_check_in(directory: &Directory, community: &str, check_in: CheckIn, unplanned: bool) -> Result<(RouteId, CheckInOutcome), NotCounted> {
     let site = directory.patrol_site(community).ok_or(NotCounted::Unavailable)?;
     let routes: Vec<RouteId> = site.read().routes.iter().cloned().collect();
     let mut refusals = Vec::new();
@@ -232,7 +233,7 @@ pub async fn offer_check_in(directory: &Directory, community: &str, check_in: Ch
             _ => return Err(NotCounted::Unavailable),
         };
         match answer {
-            Ok(()) => return Ok(route),
+            Ok(outcome) => return Ok((route, outcome)),
             // A route that does not pass this checkpoint (or is not set yet) has nothing to say about it.
             Err(PatrolError::UnknownCheckpoint(_) | PatrolError::NotDefined) => {}
             Err(refusal) => refusals.push(refusal),

@@ -432,7 +432,7 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
     let defined = route.call(|r| PatrolMsg::Define(definition.clone(), r), None).await.unwrap().unwrap();
     assert_eq!(defined, Ok(()));
     let until = |t: DateTime<Utc>| (t - w.clock.now()).to_std().unwrap_or_default();
-    let scan = |checkpoint: &str| CheckIn { checkpoint: CheckpointId::new(checkpoint), at: w.clock.now(), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new() };
+    let scan = |checkpoint: &str| CheckIn { checkpoint: CheckpointId::new(checkpoint), at: w.clock.now(), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new(), left_at: None };
 
     // The guards' reminder, the plan's five minutes before the round: not a second before, then once.
     let reminders = |w: &World| {
@@ -457,7 +457,7 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
     settle().await;
     assert!(reminders(&w).is_empty(), "reminded once");
     let reached = route.call(|r| PatrolMsg::CheckIn { check_in: scan("a"), unplanned: false, reply: r }, None).await.unwrap().unwrap();
-    assert_eq!(reached, Ok(()));
+    assert_eq!(reached, Ok(hutong_core::patrol::CheckInOutcome::Arrived));
     let patrol_alarms = |open: &[AlarmRecord]| open.iter().filter(|a| a.kind == AlarmKind::PatrolMissed).cloned().collect::<Vec<_>>();
 
     // A second before b's window closes: nothing.

@@ -264,6 +264,41 @@ pub struct CheckIn {
     pub note: Option<String>,
     #[serde(default)]
     pub photos: Vec<String>,
+    /// When the guard scanned again on leaving (the stay is from `at` to this).
+    #[serde(default)]
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+/// The longest stay measured at a checkpoint: a later scan there is not a departure.
+pub const MAX_STAY: TimeDelta = TimeDelta::hours(3);
+
+/// What a counted scan was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckInOutcome {
+    /// Arrived at a stop of a planned round.
+    Arrived,
+    /// Left a stop reached earlier in the round: stayed this many minutes.
+    Left { stayed_mins: i64 },
+    /// On a round of the guard's own (临时巡更).
+    Unplanned,
+}
+
+impl CheckInOutcome {
+    /// What the events of a counted scan say it was.
+    pub fn of(events: &[PatrolEvent], route: &PatrolRoute) -> CheckInOutcome {
+        for event in events {
+            match event {
+                PatrolEvent::Left { round, stop, at } => {
+                    let arrived = route.progress(*round).and_then(|p| p.reached.get(stop)).map_or(*at, |c| c.at);
+                    return CheckInOutcome::Left { stayed_mins: (*at - arrived).num_minutes() };
+                }
+                PatrolEvent::UnplannedCheckIn { .. } => return CheckInOutcome::Unplanned,
+                _ => {}
+            }
+        }
+        CheckInOutcome::Arrived
+    }
 }
 
 /// A round not closed yet: what was reached and what was missed.
@@ -402,6 +437,8 @@ pub enum PatrolEvent {
     RoundClosed { round: DateTime<Utc>, month: String, stops: u32, reached: u32, guards: BTreeSet<String> },
     Settled { through: DateTime<Utc> },
     Annotated { round: DateTime<Utc>, stop: usize, note: Option<String>, photos: Vec<String> },
+    /// The guard scanned a stop again on leaving it.
+    Left { round: DateTime<Utc>, stop: usize, at: DateTime<Utc> },
 }
 
 impl PatrolRoute {
@@ -471,6 +508,15 @@ impl PatrolRoute {
         let settled = |w: &Window| self.settled_through.is_some_and(|s| w.closes <= s);
         if let Some(w) = open.iter().find(|w| !settled(w) && !self.reached(w)) {
             return Ok(vec![PatrolEvent::CheckedIn { round: w.round, stop: w.stop, check_in: check_in.clone() }]);
+        }
+        // The same guard again where they arrived in a round still under way: leaving it, and the
+        // stay is measured (T4: dwell).
+        let leaving = self.open_rounds.iter().find_map(|(round, p)| {
+            let (stop, _) = p.reached.iter().find(|(_, c)| c.checkpoint == check_in.checkpoint && c.by == check_in.by && c.left_at.is_none() && c.at < at && at - c.at <= MAX_STAY)?;
+            Some((*round, *stop))
+        });
+        if let Some((round, stop)) = leaving {
+            return Ok(vec![PatrolEvent::Left { round, stop, at }]);
         }
         if open.iter().any(|w| !settled(w)) {
             return Err(PatrolError::AlreadyCheckedIn);
@@ -593,6 +639,11 @@ impl crate::Aggregate for PatrolRoute {
                 }
             }
             PatrolEvent::Settled { through } => self.settled_through = Some(*through),
+            PatrolEvent::Left { round, stop, at } => {
+                if let Some(check_in) = self.open_rounds.get_mut(round).and_then(|p| p.reached.get_mut(stop)) {
+                    check_in.left_at = Some(*at);
+                }
+            }
             PatrolEvent::Annotated { round, stop, note, photos } => {
                 let open = self.open_rounds.get_mut(round);
                 let progress = match open {
@@ -848,7 +899,7 @@ mod tests {
     }
 
     fn scan(route: &mut PatrolRoute, checkpoint: &str, when: &str) -> Result<Vec<PatrolEvent>, PatrolError> {
-        let check_in = CheckIn { checkpoint: CheckpointId::new(checkpoint), at: at(when), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new() };
+        let check_in = CheckIn { checkpoint: CheckpointId::new(checkpoint), at: at(when), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new(), left_at: None };
         run(route, PatrolCommand::CheckIn { check_in, received_at: at(when), unplanned: false })
     }
 
@@ -900,10 +951,14 @@ mod tests {
         assert_eq!(scan(&mut route, "gate", "2026-11-30T13:00:00Z"), Err(PatrolError::NotInWindow { next: Some("11-30 21:55".into()) }));
         assert_eq!(scan(&mut route, "roof", "2026-11-30T14:01:00Z"), Err(PatrolError::UnknownCheckpoint("roof".into())));
         assert!(scan(&mut route, "gate", "2026-11-30T14:01:00Z").is_ok());
-        assert_eq!(scan(&mut route, "gate", "2026-11-30T14:02:00Z"), Err(PatrolError::AlreadyCheckedIn));
-        let stranger = CheckIn { checkpoint: CheckpointId::new("garage"), at: at("2026-11-30T14:12:00Z"), by: "repair".into(), name: "赵磊".into(), note: None, photos: Vec::new() };
+        // Scanned again on leaving: the stay is measured; a third scan there is refused.
+        let left = scan(&mut route, "gate", "2026-11-30T14:03:00Z").unwrap();
+        assert_eq!(CheckInOutcome::of(&left, &route), CheckInOutcome::Left { stayed_mins: 2 });
+        assert_eq!(route.progress(at("2026-11-30T14:00:00Z")).and_then(|p| p.reached[&0].left_at), Some(at("2026-11-30T14:03:00Z")));
+        assert_eq!(scan(&mut route, "gate", "2026-11-30T14:04:00Z"), Err(PatrolError::AlreadyCheckedIn));
+        let stranger = CheckIn { checkpoint: CheckpointId::new("garage"), at: at("2026-11-30T14:12:00Z"), by: "repair".into(), name: "赵磊".into(), note: None, photos: Vec::new(), left_at: None };
         assert_eq!(route.decide(&PatrolCommand::CheckIn { check_in: stranger, received_at: at("2026-11-30T14:12:00Z"), unplanned: false }), Err(PatrolError::NotAssigned("赵磊".into())));
-        let ahead = CheckIn { checkpoint: CheckpointId::new("garage"), at: at("2026-11-30T14:30:00Z"), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new() };
+        let ahead = CheckIn { checkpoint: CheckpointId::new("garage"), at: at("2026-11-30T14:30:00Z"), by: "guard".into(), name: "杨勇".into(), note: None, photos: Vec::new(), left_at: None };
         assert_eq!(route.decide(&PatrolCommand::CheckIn { check_in: ahead, received_at: at("2026-11-30T14:12:00Z"), unplanned: false }), Err(PatrolError::ScanInFuture));
     }
 

@@ -16,6 +16,10 @@ use crate::http::{error_message, get_json, request};
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 struct StopView {
     name: String,
+    #[serde(default)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    left_at: Option<chrono::DateTime<chrono::Utc>>,
     opens: chrono::DateTime<chrono::Utc>,
     closes: chrono::DateTime<chrono::Utc>,
     state: String,
@@ -51,6 +55,9 @@ struct Scan {
     checkpoint: String,
     code: String,
     scanned_at: chrono::DateTime<chrono::Utc>,
+    /// On a round of the guard's own (临时巡更).
+    #[serde(default)]
+    unplanned: bool,
 }
 
 const QUEUE_KEY: &str = "hutong.patrol.queue";
@@ -71,7 +78,7 @@ fn keep(scans: &[Scan]) {
 
 /// Sends one scan: the server's answer (`Ok` or its sentence), or `None` without a connection.
 async fn send(scan: &Scan) -> Option<Result<String, String>> {
-    let body = serde_json::json!({ "checkpoint": scan.checkpoint, "code": scan.code, "scanned_at": scan.scanned_at }).to_string();
+    let body = serde_json::json!({ "checkpoint": scan.checkpoint, "code": scan.code, "scanned_at": scan.scanned_at, "unplanned": scan.unplanned }).to_string();
     let (status, reply) = request("POST", &format!("/api/v1/communities/{}/patrol/check-ins", scan.community), Some(body)).await?;
     Some(if status == 200 { Ok(reply) } else { Err(error_message(&reply)) })
 }
@@ -124,6 +131,7 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
     let me = viewer.account.clone();
     let setup = viewer.may_set_up.then(|| format!("/patrol/{community}/setup"));
     let reminder = RwSignal::new(None::<String>);
+    let missed = RwSignal::new(None::<String>);
     let connected = RwSignal::new(false);
     let routes = RwSignal::new(None::<Result<Vec<RouteView>, String>>);
     let waiting = RwSignal::new(0usize);
@@ -162,6 +170,13 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
                                     let _ = w.navigator().vibrate_with_duration(400);
                                 }
                             }
+                            // A miss as it is raised (not as it is acknowledged or resolved later).
+                            LiveBody::Alarm { alarm } if alarm.count == 1 && alarm.acknowledged.is_none() && alarm.resolved.is_none() => {
+                                missed.set(Some(alarm.text.clone()));
+                                if let Some(w) = web_sys::window() {
+                                    let _ = w.navigator().vibrate_with_duration(800);
+                                }
+                            }
                             _ => {}
                         }
                     }
@@ -177,6 +192,9 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
         <div class="patrol" data-test="patrol">
             <h2>"今日巡更"</h2>
             {move || (!connected.get()).then(|| view! { <p class="queued" data-test="patrol-offline">"连接中断，正在重连…"</p> })}
+            {move || missed.get().map(|text| view! {
+                <div class="reminder missed" data-test="patrol-missed" on:click=move |_| missed.set(None)>{text}<span class="hint">" （点按关闭）"</span></div>
+            })}
             {move || reminder.get().map(|text| view! {
                 <div class="reminder" data-test="patrol-reminder" on:click=move |_| reminder.set(None)>{text}<span class="hint">" （点按关闭）"</span></div>
             })}
@@ -198,7 +216,8 @@ pub fn PatrolScreen(community: String) -> impl IntoView {
                                     <ol>
                                         {round.stops.into_iter().map(|stop| {
                                             let (label, class) = badge(&stop.state);
-                                            let who = stop.by.map(|b| format!(" · {b}")).unwrap_or_default();
+                                            let stayed = stop.at.zip(stop.left_at).map(|(a, l)| format!(" · 停留 {} 分", (l - a).num_minutes())).unwrap_or_default();
+                                            let who = stop.by.map(|b| format!(" · {b}{stayed}")).unwrap_or_default();
                                             let note = stop.note.map(|n| view! { <div class="dim" data-test="stop-note">{format!("备注：{n}")}</div> });
                                             let photos = stop.photos.iter().enumerate().map(|(i, id)| {
                                                 let href = format!("/api/v1/communities/{}/patrol/photos/{id}", community_for_stops);
@@ -334,16 +353,23 @@ pub fn ScanScreen() -> impl IntoView {
     let get = |name: &str| params.as_ref().and_then(|p| p.get(name)).unwrap_or_default();
     // The phone's clock (chrono's own clock has no source in this WASM build).
     let scanned_at = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default();
-    let scan = Scan { community: get("community"), checkpoint: get("checkpoint"), code: get("code"), scanned_at };
+    let scan = Scan { community: get("community"), checkpoint: get("checkpoint"), code: get("code"), scanned_at, unplanned: false };
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let checked = RwSignal::new(None::<CheckedInReply>);
     let back = format!("/patrol/{}", scan.community);
     let community = scan.community.clone();
-    spawn_local(async move {
+    let submit = move |scan: Scan| spawn_local(async move {
         let answer = match send(&scan).await {
             Some(Ok(reply)) => {
-                checked.set(serde_json::from_str(&reply).ok());
-                Ok(format!("签到成功 {}", local(scan.scanned_at)))
+                let counted: Option<CheckedInReply> = serde_json::from_str(&reply).ok();
+                let said = match counted.as_ref().map(|c| (c.kind.as_str(), c.stayed_mins)) {
+                    Some(("left", Some(mins))) => format!("已记录离开，停留 {mins} 分钟"),
+                    Some(("unplanned", _)) => format!("临时巡更已记录 {}", local(scan.scanned_at)),
+                    _ => format!("签到成功 {}", local(scan.scanned_at)),
+                };
+                // Photos and a note go with an arrival.
+                checked.set(counted.filter(|c| c.kind == "arrived"));
+                Ok(said)
             }
             Some(Err(refusal)) => Err(refusal),
             None => {
@@ -355,12 +381,22 @@ pub fn ScanScreen() -> impl IntoView {
         };
         outcome.set(Some(answer));
     });
+    let again = StoredValue::new(scan.clone());
+    submit(scan);
+    // Refused on a planned round: the guard may count it as a round of their own (临时巡更).
+    let unplanned = move |_| {
+        outcome.set(None);
+        submit(Scan { unplanned: true, ..again.get_value() });
+    };
     view! {
         <div class="patrol" data-test="scan">
             {move || match outcome.get() {
                 None => view! { <p class="big-text">"正在签到…"</p> }.into_any(),
                 Some(Ok(text)) => view! { <p class="big-text ok" data-test="scan-ok">{text}</p> }.into_any(),
-                Some(Err(text)) => view! { <p class="big-text error" data-test="scan-error">{text}</p> }.into_any(),
+                Some(Err(text)) => view! {
+                    <p class="big-text error" data-test="scan-error">{text}</p>
+                    <button class="big" data-test="scan-unplanned" on:click=unplanned>"记为临时巡更"</button>
+                }.into_any(),
             }}
             {move || checked.get().map(|c| view! { <AddNote community=community.clone() checked=c /> })}
             <a class="big" href=back.clone()>"查看今日巡更"</a>
@@ -374,6 +410,10 @@ struct CheckedInReply {
     route: String,
     checkpoint: String,
     at: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    stayed_mins: Option<i64>,
 }
 
 /// Photos and a note for the check-in just made (T4): the photos go up first (each answered

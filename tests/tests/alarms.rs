@@ -175,7 +175,10 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     assert_eq!(status, 200, "{reply}");
     let scanned = serde_json::from_str::<Value>(&reply).unwrap();
     assert_eq!(scanned["route"], "t-route");
-    assert_eq!(scan("t-1", &code("t-1")).0, 409, "twice in one round");
+    let (status, reply) = scan("t-1", &code("t-1"));
+    assert_eq!(status, 200, "scanned again on leaving: {reply}");
+    assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["kind"], "left");
+    assert_eq!(scan("t-1", &code("t-1")).0, 409, "a third time in one round");
 
     // The miss as an alarm, and the route's day on the wall's patrol panel (in either order).
     let (mut miss, mut day, mut heard) = (None, None, Utc::now());

@@ -521,6 +521,8 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
     // The second stop's window closes unreached: the page shows the miss by itself, nobody refreshes.
     let missed = wait_for("the miss on the phone", Duration::from_secs(40), async || browser.eval(mine).await.as_str().filter(|t| t.contains("漏巡")).map(str::to_string)).await;
     assert!(missed.contains("西侧围墙"), "{missed}");
+    let banner = wait_for("the miss announced", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=patrol-missed]").await).filter(|t| !t.is_empty())).await;
+    assert!(banner.contains("漏巡") && banner.contains("西侧围墙"), "{banner}");
     // The month's figures count the round as missed (T6).
     let row = "(document.querySelector('[data-test=patrol-figures] tr[data-id=phone]') || {}).textContent || ''";
     let figures = wait_for("the round in the month's figures", Duration::from_secs(10), async || browser.eval(row).await.as_str().filter(|t| t.contains("100.0%")).map(str::to_string)).await;
@@ -528,6 +530,16 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
     browser.screenshot("patrol-phone-missed.png").await;
     browser.eval("document.querySelector('[data-test=patrol-figures]').scrollIntoView()").await;
     browser.screenshot("patrol-phone-figures.png").await;
+
+    // The missed checkpoint scanned after its window: refused for the planned round, then kept as
+    // a round of the guard's own (临时巡更).
+    let missed_code: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/checkpoints/p-2/code"), Some(&server.admin), None).unwrap().1).unwrap();
+    browser.call("Page.navigate", json!({"url": format!("http://{}{}", server.http, missed_code["url"].as_str().unwrap())})).await;
+    let refused = wait_for("the late scan refused", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=scan-error]").await).filter(|t| !t.is_empty())).await;
+    assert!(refused.contains("已结束") || refused.contains("时段"), "{refused}");
+    browser.eval(&click("[data-test=scan-unplanned]")).await;
+    let kept = wait_for("the unplanned check-in", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=scan-ok]").await).filter(|t| !t.is_empty())).await;
+    assert!(kept.contains("临时巡更已记录"), "{kept}");
 }
 
 /// Patrols set up on screen (T1–T3): the office adds a checkpoint and places it by clicking the

@@ -47,7 +47,8 @@ pub enum Feed {
     /// The money screens: every building's money first, then each building's money in full
     /// whenever it changes; the screen folds them (`MoneyState`), it never asks again.
     Money,
-    /// The patrol phones: each route's day, then its changes and the rounds' reminders.
+    /// The patrol phones: each route's day, then its changes, the rounds' reminders and the
+    /// misses as alarms.
     Patrol,
 }
 
@@ -56,7 +57,11 @@ impl Feed {
         match self {
             Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_) | LiveBody::PatrolReminder { .. }),
             Feed::Money => matches!(body, LiveBody::MoneyDetail(_)),
-            Feed::Patrol => matches!(body, LiveBody::Patrol { .. } | LiveBody::PatrolReminder { .. }),
+            Feed::Patrol => match body {
+                LiveBody::Patrol { .. } | LiveBody::PatrolReminder { .. } => true,
+                LiveBody::Alarm { alarm } => alarm.kind == hutong_core::live::AlarmKind::PatrolMissed,
+                _ => false,
+            },
         }
     }
 

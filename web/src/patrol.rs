@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use hutong_actors::journaled::Shared;
 use hutong_actors::patrol::{NotCounted, PatrolMsg};
 use hutong_core::identity::Subject;
-use hutong_core::patrol::{CheckIn, Checkpoint, MonthFigures, PatrolError, PatrolMonth, PatrolPlan, PatrolRoute, PatrolSite, RouteDefinition, SiteCommand, SiteError, Stop};
+use hutong_core::patrol::{CheckIn, CheckInOutcome, Checkpoint, MonthFigures, PatrolError, PatrolMonth, PatrolPlan, PatrolRoute, PatrolSite, RouteDefinition, SiteCommand, SiteError, Stop};
 use hutong_core::{CheckpointId, RouteId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -125,6 +125,10 @@ pub struct CheckedIn {
     pub route: String,
     pub checkpoint: String,
     pub at: DateTime<Utc>,
+    /// `arrived`, `left` (a second scan where the guard arrived: the stay is measured) or `unplanned`.
+    pub kind: &'static str,
+    /// On leaving: minutes stayed.
+    pub stayed_mins: Option<i64>,
 }
 
 /// One stop of a round as screens show it.
@@ -142,6 +146,8 @@ pub struct StopView {
     /// What the guard noted there, and the ids of their photos (`GET …/patrol/photos/{id}`).
     pub note: Option<String>,
     pub photos: Vec<String>,
+    /// When the guard scanned again on leaving.
+    pub left_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -359,7 +365,7 @@ fn view(app: &App, id: &RouteId, state: PatrolRoute) -> RouteView {
                             _ if w.closes < now => "closed",
                             _ => "due",
                         };
-                        StopView { checkpoint: w.checkpoint.to_string(), name: d.stops[w.stop].name.clone(), opens: w.opens, closes: w.closes, state: stage, at: reached.map(|c| c.at), by: reached.map(|c| c.name.clone()), note: reached.and_then(|c| c.note.clone()), photos: reached.map(|c| c.photos.clone()).unwrap_or_default() }
+                        StopView { checkpoint: w.checkpoint.to_string(), name: d.stops[w.stop].name.clone(), opens: w.opens, closes: w.closes, state: stage, at: reached.map(|c| c.at), by: reached.map(|c| c.name.clone()), note: reached.and_then(|c| c.note.clone()), photos: reached.map(|c| c.photos.clone()).unwrap_or_default(), left_at: reached.and_then(|c| c.left_at) }
                     })
                     .collect();
                 RoundView { start, stops }
@@ -438,12 +444,17 @@ pub async fn check_in(
     };
     let now = app.clock.now();
     known_photos(&app, &community, &body.photos).await?;
-    let check_in = CheckIn { checkpoint: checkpoint.id.clone(), at: body.scanned_at.unwrap_or(now), by: account.clone(), name: name.clone(), note: body.note, photos: body.photos };
+    let check_in = CheckIn { checkpoint: checkpoint.id.clone(), at: body.scanned_at.unwrap_or(now), by: account.clone(), name: name.clone(), note: body.note, photos: body.photos, left_at: None };
     let counted = hutong_actors::patrol::offer_check_in(&app.directory, &community, check_in.clone(), body.unplanned).await;
     match counted {
-        Ok(route) => {
-            app.metrics.inc("hutong_patrol_check_ins_total", &[("kind", if body.unplanned { "unplanned" } else { "planned" })]);
-            Ok(Json(CheckedIn { route: route.to_string(), checkpoint: checkpoint.id.to_string(), at: check_in.at }))
+        Ok((route, outcome)) => {
+            let (kind, stayed_mins) = match outcome {
+                CheckInOutcome::Arrived => ("arrived", None),
+                CheckInOutcome::Left { stayed_mins } => ("left", Some(stayed_mins)),
+                CheckInOutcome::Unplanned => ("unplanned", None),
+            };
+            app.metrics.inc("hutong_patrol_check_ins_total", &[("kind", kind)]);
+            Ok(Json(CheckedIn { route: route.to_string(), checkpoint: checkpoint.id.to_string(), at: check_in.at, kind, stayed_mins }))
         }
         Err(not_counted) => {
             app.metrics.inc("hutong_patrol_refused_total", &[("reason", "not_counted")]);
@@ -480,7 +491,7 @@ pub async fn annotate(
     let actor = app.directory.route(&community, &route).ok_or_else(|| ApiError::not_found("巡更路线", "patrol route", &route))?;
     let (checkpoint, at, by) = (CheckpointId::new(&body.checkpoint), body.at, account.clone());
     ask(&actor, |reply| PatrolMsg::Annotate { checkpoint, at, by, note: body.note, photos: body.photos, reply }).await??;
-    Ok(Json(CheckedIn { route, checkpoint: body.checkpoint, at }))
+    Ok(Json(CheckedIn { route, checkpoint: body.checkpoint, at, kind: "arrived", stayed_mins: None }))
 }
 
 impl From<PatrolError> for ApiError {
