@@ -526,3 +526,35 @@ impl SmsGateway {
         serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().to_string()
     }
 }
+
+/// The addresses printed on a sheet of checkpoint codes, read back from the PDF with poppler's
+/// `pdftotext` as a person reads the sheet (each address is printed in small lines; they are
+/// joined again).
+pub fn printed_urls(pdf: &[u8]) -> Vec<String> {
+    let mut child = Command::new("pdftotext")
+        .args(["-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils) to read the printed codes");
+    child.stdin.take().expect("pdftotext's input").write_all(pdf).expect("the PDF to pdftotext");
+    let out = child.wait_with_output().expect("pdftotext's text");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let complete = |url: &str| url.rsplit_once("code=").is_some_and(|(_, code)| code.len() >= 32);
+    let mut tokens = text.split_whitespace().peekable();
+    let mut urls = Vec::new();
+    while let Some(token) = tokens.next() {
+        if !token.starts_with("http") {
+            continue;
+        }
+        let mut url = token.to_string();
+        while !complete(&url) {
+            match tokens.next_if(|next| next.is_ascii() && !next.starts_with("http")) {
+                Some(piece) => url.push_str(piece),
+                None => break,
+            }
+        }
+        urls.push(url);
+    }
+    urls
+}

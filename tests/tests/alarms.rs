@@ -162,7 +162,15 @@ async fn a_missed_checkpoint_is_on_the_wall_the_second_its_window_closes() {
     let on_wall: Vec<&str> = snapshot["patrols"].as_array().unwrap().iter().map(|p| p["route"].as_str().unwrap()).collect();
     assert!(on_wall.contains(&"t-route") && on_wall.contains(&"heyuan-night"), "the wall's patrol panel: {on_wall:?}");
 
-    let code = |id: &str| serde_json::from_str::<Value>(&http(server.http, "GET", &format!("{base}/checkpoints/{id}/code"), Some(&admin), None).unwrap().1).unwrap()["code"].as_str().unwrap().to_string();
+    // The guard's scans use the codes as printed: read back from the PDF.
+    let printed = printed_urls(&pdf);
+    assert!(printed.len() >= 3, "every checkpoint's address on the sheet: {printed:?}");
+    let code = |id: &str| {
+        let url = printed.iter().find(|u| u.contains(&format!("checkpoint={id}&"))).unwrap_or_else(|| panic!("{id} on the sheet: {printed:?}"));
+        let api: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/checkpoints/{id}/code"), Some(&admin), None).unwrap().1).unwrap();
+        assert!(url.ends_with(api["url"].as_str().unwrap()), "the printed address is the code's: {url}");
+        url.rsplit_once("code=").unwrap().1.to_string()
+    };
     let scan = |id: &str, code: &str| http(server.http, "POST", &format!("{base}/check-ins"), Some(&guard), Some(&format!(r#"{{"checkpoint":"{id}","code":"{code}"}}"#))).unwrap();
     let (status, reply) = scan("t-1", "0123456789abcdef0123456789abcdef");
     assert_eq!(status, 400, "a forged code: {reply}");

@@ -488,7 +488,12 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
     browser.call("Page.navigate", json!({"url": format!("http://{}/patrol/scan?community=heyuan&checkpoint=p-2&code=00000000000000000000000000000000", server.http)})).await;
     let refused = wait_for("the forged code refused", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=scan-error]").await).filter(|t| !t.is_empty())).await;
     assert!(refused.contains("二维码无效"), "{refused}");
-    browser.call("Page.navigate", json!({"url": format!("http://{}{}", server.http, code["url"].as_str().unwrap())})).await;
+    // The code as printed: the address read back from the sheet of codes.
+    let (status, _, pdf) = request(server.http, "GET", &format!("{base}/codes.pdf"), Some(&server.admin), &[], b"").unwrap();
+    assert_eq!(status, 200);
+    let printed = printed_urls(&pdf).into_iter().find(|u| u.contains("checkpoint=p-1&")).expect("p-1's address on the sheet");
+    assert!(printed.ends_with(code["url"].as_str().unwrap()), "{printed}");
+    browser.call("Page.navigate", json!({"url": printed})).await;
     let ok = wait_for("the check-in", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=scan-ok]").await).filter(|t| !t.is_empty())).await;
     assert!(ok.contains("签到成功"), "{ok}");
     browser.screenshot("patrol-phone-scan.png").await;

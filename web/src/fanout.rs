@@ -53,6 +53,16 @@ pub enum Feed {
 }
 
 impl Feed {
+    /// The feed a socket's address opens.
+    pub fn at(path: &str) -> Option<Feed> {
+        match path {
+            "/ws" => Some(Feed::Wall),
+            "/ws/money" => Some(Feed::Money),
+            "/ws/patrol" => Some(Feed::Patrol),
+            _ => None,
+        }
+    }
+
     pub fn carries(self, body: &LiveBody) -> bool {
         match self {
             Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_) | LiveBody::PatrolReminder { .. }),

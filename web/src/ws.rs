@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Body;
-use axum::extract::{Extension, FromRequestParts, Query, State};
+use axum::extract::{Extension, FromRequestParts, MatchedPath, Query, State};
 use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -44,38 +44,21 @@ pub struct WsQuery {
     community: String,
 }
 
+/// `/ws`, `/ws/money` and `/ws/patrol` (`?community=ID`): the wall; the money screens (the manager
+/// and the billing desk); the patrol phones. Which feed is the address's; access is decided
+/// before the upgrade by the route's own rule (the feed's permission and the community in scope).
 pub async fn upgrade(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<WsQuery>,
+    path: MatchedPath,
     headers: HeaderMap,
     handshake: Handshake,
 ) -> Response {
-    open(app, caller, q, &headers, handshake, Feed::Wall)
-}
-
-/// `/ws/money?community=ID`: money changes for the manager screen and the billing desk (access
-/// decided before the upgrade: `collection.read` and the community in scope).
-pub async fn upgrade_money(
-    State(app): State<Arc<App>>,
-    Extension(caller): Extension<Caller>,
-    Query(q): Query<WsQuery>,
-    headers: HeaderMap,
-    handshake: Handshake,
-) -> Response {
-    open(app, caller, q, &headers, handshake, Feed::Money)
-}
-
-/// `/ws/patrol?community=ID`: the patrol phones — each route's day as it changes, and a reminder
-/// before each round (access decided before the upgrade: `patrol.read` and the community in scope).
-pub async fn upgrade_patrol(
-    State(app): State<Arc<App>>,
-    Extension(caller): Extension<Caller>,
-    Query(q): Query<WsQuery>,
-    headers: HeaderMap,
-    handshake: Handshake,
-) -> Response {
-    open(app, caller, q, &headers, handshake, Feed::Patrol)
+    match Feed::at(path.as_str()) {
+        Some(feed) => open(app, caller, q, &headers, handshake, feed),
+        None => ApiError::not_found("实时数据", "live feed", path.as_str()).into_response(),
+    }
 }
 
 /// A WebSocket opening handshake (RFC 6455 §4.2), checked; answered by `Handshake::accept`.

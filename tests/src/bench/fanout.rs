@@ -46,13 +46,8 @@ pub struct FanoutBench {
     /// WebSocket connections each client task holds.
     #[arg(long, default_value_t = 100)]
     pub per_task: usize,
-    /// Internal: run the server (the demo) with its data here, and nothing else.
-    #[arg(long, hide = true)]
-    pub serve: Option<std::path::PathBuf>,
-    #[arg(long, hide = true)]
-    pub http: Option<u16>,
-    #[arg(long, hide = true)]
-    pub mqtt: Option<u16>,
+    #[command(flatten)]
+    pub server: super::ServeArgs,
 }
 
 
@@ -174,8 +169,8 @@ impl Load {
 }
 
 pub async fn fanout(options: FanoutBench) -> anyhow::Result<()> {
-    if let Some(data) = &options.serve {
-        return super::serve(data.clone(), options.http.unwrap_or(0), options.mqtt.unwrap_or(0)).await;
+    if let Some(served) = options.server.run().await {
+        return served;
     }
     let server = super::ServerProcess::spawn("fanout")?;
     run(&options, server.addr, server.mqtt, server.pid).await

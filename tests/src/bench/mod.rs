@@ -178,6 +178,26 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The hidden arguments a [`ServerProcess`] is started with: its data directory and ports.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Internal: run the server (the demo) with its data here, and nothing else.
+    #[arg(long, hide = true)]
+    pub serve: Option<std::path::PathBuf>,
+    #[arg(long, hide = true)]
+    pub http: Option<u16>,
+    #[arg(long, hide = true)]
+    pub mqtt: Option<u16>,
+}
+
+impl ServeArgs {
+    /// When this process is the server: runs it until killed (`Some`); else `None`.
+    pub(crate) async fn run(&self) -> Option<anyhow::Result<()>> {
+        let data = self.serve.clone()?;
+        Some(serve(data, self.http.unwrap_or(0), self.mqtt.unwrap_or(0)).await)
+    }
+}
+
 /// The server side of a [`ServerProcess`]: the demo, until killed.
 pub(crate) async fn serve(data: std::path::PathBuf, http: u16, mqtt: u16) -> anyhow::Result<()> {
     let config = ingest::bench_config(data, format!("127.0.0.1:{http}").parse()?, format!("127.0.0.1:{mqtt}").parse()?);

@@ -35,13 +35,8 @@ pub struct PatrolBench {
     /// Requests setting routes up at once.
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
-    /// Internal: run the server (the demo) with its data here, and nothing else.
-    #[arg(long, hide = true)]
-    pub serve: Option<std::path::PathBuf>,
-    #[arg(long, hide = true)]
-    pub http: Option<u16>,
-    #[arg(long, hide = true)]
-    pub mqtt: Option<u16>,
+    #[command(flatten)]
+    pub server: super::ServeArgs,
 }
 
 /// A community's limit of routes.
@@ -49,13 +44,8 @@ const PER_COMMUNITY: usize = hutong_core::patrol::MAX_ROUTES;
 const ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 pub async fn patrol(options: PatrolBench) -> anyhow::Result<()> {
-    if let Some(data) = &options.serve {
-        return super::serve(
-            data.clone(),
-            options.http.unwrap_or(0),
-            options.mqtt.unwrap_or(0),
-        )
-        .await;
+    if let Some(served) = options.server.run().await {
+        return served;
     }
     let server = super::ServerProcess::spawn("patrol")?;
     run(&options, server.addr, server.pid).await
