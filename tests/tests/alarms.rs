@@ -287,7 +287,12 @@ async fn a_patrol_reader_checks_in_over_mqtt_by_the_tag_it_reads() {
 
     let (status, reply) = http(server.http, "POST", "/api/v1/communities/heyuan/devices", Some(&admin), Some(r#"{"id":"reader-1","kind":"patrol_reader"}"#)).unwrap();
     assert_eq!(status, 200, "a reader is registered like any device: {reply}");
-    let key = server.device_key("heyuan", "reader-1");
+    // The registration reaches the keyring and the community's actors just after the answer.
+    let key = wait_for("the reader's key", Duration::from_secs(5), async || {
+        let (status, body) = http(server.http, "GET", "/api/v1/communities/heyuan/devices/reader-1/key", Some(&admin), None).ok()?;
+        (status == 200).then(|| serde_json::from_str::<Value>(&body).ok()?["key"].as_str().map(str::to_string)).flatten()
+    })
+    .await;
     let mut reader = Device::connect("127.0.0.1", server.mqtt_port, "reader-1", "heyuan/reader-1", &key).await;
     let topic = "hutong/heyuan/devices/reader-1/event";
     let read = |seq: u64, tag: &str| format!(r#"{{"seq":{seq},"ts":{},"tag":"{tag}"}}"#, now_ms());
