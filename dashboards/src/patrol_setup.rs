@@ -11,51 +11,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
+use hutong_core::patrol::{Checkpoint, RouteDefinition, Stop};
+
 use crate::http::{error_message, get_json, request};
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-struct Checkpoint {
-    id: String,
-    name: String,
-    #[serde(default)]
-    position: Option<(u32, u32)>,
-    #[serde(default)]
-    tag: Option<String>,
-    #[serde(default)]
-    code_version: u32,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-struct StopDef {
-    checkpoint: String,
-    name: String,
-    after_mins: u32,
-    dwell_mins: u32,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-struct PlanDef {
-    starts: Vec<String>,
-    #[serde(default)]
-    days: Vec<u8>,
-    tolerance_mins: u32,
-    #[serde(default)]
-    guards: Vec<String>,
-    #[serde(default)]
-    remind_mins: u32,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-struct RouteDef {
-    name: String,
-    stops: Vec<StopDef>,
-    plan: PlanDef,
-}
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 struct RouteRow {
     id: String,
-    definition: Option<RouteDef>,
+    definition: Option<RouteDefinition>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -74,9 +37,9 @@ fn extent(points: &[Checkpoint]) -> f64 {
     (f64::from(far) * 1.15).max(100.0)
 }
 
-/// "22:00:00" → "22:00"; a time to the second keeps its seconds.
-fn short_time(t: &str) -> String {
-    t.strip_suffix(":00").filter(|s| s.len() == 5).unwrap_or(t).to_string()
+/// 22:00 as "22:00"; a time to the second keeps its seconds.
+fn short_time(t: &chrono::NaiveTime) -> String {
+    t.format(if chrono::Timelike::second(t) == 0 { "%H:%M" } else { "%H:%M:%S" }).to_string()
 }
 
 const DAYS: [(u8, &str); 7] = [(1, "一"), (2, "二"), (3, "三"), (4, "四"), (5, "五"), (6, "六"), (7, "日")];
@@ -103,7 +66,7 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
     let (cp_id, cp_name, cp_x, cp_y, cp_tag) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let cp_message = RwSignal::new(None::<Result<String, String>>);
     let edit_checkpoint = move |c: &Checkpoint| {
-        cp_id.set(c.id.clone());
+        cp_id.set(c.id.to_string());
         cp_name.set(c.name.clone());
         cp_x.set(c.position.map(|p| p.0.to_string()).unwrap_or_default());
         cp_y.set(c.position.map(|p| p.1.to_string()).unwrap_or_default());
@@ -148,7 +111,7 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
     // The route being edited.
     let (route_id, route_name, starts, tolerance, remind, guards) =
         (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new("22:00".to_string()), RwSignal::new("10".to_string()), RwSignal::new("10".to_string()), RwSignal::new(String::new()));
-    let stops = RwSignal::new(Vec::<StopDef>::new());
+    let stops = RwSignal::new(Vec::<Stop>::new());
     let days = RwSignal::new(BTreeSet::<u8>::new());
     let adding = RwSignal::new(String::new());
     let route_message = RwSignal::new(None::<Result<String, String>>);
@@ -160,11 +123,11 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
             Some(d) => {
                 route_name.set(d.name);
                 stops.set(d.stops);
-                starts.set(d.plan.starts.iter().map(|t| short_time(t)).collect::<Vec<_>>().join(", "));
-                days.set(d.plan.days.into_iter().collect());
+                starts.set(d.plan.starts.iter().map(short_time).collect::<Vec<_>>().join(", "));
+                days.set(d.plan.days);
                 tolerance.set(d.plan.tolerance_mins.to_string());
                 remind.set(d.plan.remind_mins.to_string());
-                guards.set(d.plan.guards.join(", "));
+                guards.set(d.plan.guards.into_iter().collect::<Vec<_>>().join(", "));
             }
             None => {
                 route_name.set(String::new());
@@ -174,16 +137,16 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
     };
     let add_stop = move |_| {
         let id = adding.get_untracked();
-        let Some(c) = checkpoints.get_untracked().into_iter().find(|c| c.id == id) else { return };
-        stops.update(|s| s.push(StopDef { checkpoint: c.id, name: c.name, after_mins: if s.is_empty() { 0 } else { 5 }, dwell_mins: 1 }));
+        let Some(c) = checkpoints.get_untracked().into_iter().find(|c| c.id.as_str() == id) else { return };
+        stops.update(|s| s.push(Stop { checkpoint: c.id, name: c.name, after_mins: if s.is_empty() { 0 } else { 5 }, dwell_mins: 1 }));
     };
     let suggest = move |_| {
-        let ids: Vec<String> = stops.get_untracked().iter().map(|s| s.checkpoint.clone()).collect();
+        let ids: Vec<String> = stops.get_untracked().iter().map(|s| s.checkpoint.to_string()).collect();
         spawn_local(async move {
             match get_json::<Suggested>(&format!("{}/suggested-order?checkpoints={}", base.get_value(), ids.join(","))).await {
                 Ok(s) => {
                     stops.update(|all| {
-                        let mut ordered: Vec<StopDef> = s.order.iter().filter_map(|id| all.iter().find(|x| &x.checkpoint == id).cloned()).collect();
+                        let mut ordered: Vec<Stop> = s.order.iter().filter_map(|id| all.iter().find(|x| x.checkpoint.as_str() == id).cloned()).collect();
                         if let Some(first) = ordered.first_mut() {
                             first.after_mins = 0;
                         }
@@ -245,7 +208,7 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
             .iter()
             .filter_map(|c| c.position.map(|p| (c.clone(), at(p))))
             .map(|(c, (x, y))| {
-                let picked = cp_id.get() == c.id;
+                let picked = cp_id.get() == c.id.as_str();
                 view! {
                     <g class="cp" class:picked=picked>
                         <circle cx=format!("{x:.1}") cy=format!("{y:.1}") r="5"></circle>
@@ -295,7 +258,7 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
                         let shown = c.clone();
                         view! {
                             <tr>
-                                <td>{c.name.clone()}</td><td>{c.id.clone()}</td><td>{place}</td>
+                                <td>{c.name.clone()}</td><td>{c.id.to_string()}</td><td>{place}</td>
                                 <td>{c.tag.clone().unwrap_or_default()}</td>
                                 <td><button on:click=move |_| edit_checkpoint(&shown)>{format!("编辑（码 v{}）", c.code_version)}</button></td>
                             </tr>
@@ -328,7 +291,7 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
                 {text_input("路线名称", "route-name", route_name)}
                 <ol data-test="route-stops">
                     {move || stops.get().into_iter().enumerate().map(|(i, s)| {
-                        let minutes = |field: fn(&mut StopDef) -> &mut u32| move |ev| {
+                        let minutes = |field: fn(&mut Stop) -> &mut u32| move |ev| {
                             let value = event_target_value(&ev).trim().parse().unwrap_or(0);
                             stops.update(|all| if let Some(s) = all.get_mut(i) { *field(s) = value });
                         };
@@ -347,7 +310,7 @@ pub fn PatrolSetupScreen(community: String) -> impl IntoView {
                 <div class="form">
                     <select data-test="add-stop-pick" on:change=move |ev| adding.set(event_target_value(&ev))>
                         <option value="">"选择巡更点…"</option>
-                        {move || checkpoints.get().into_iter().map(|c| view! { <option value=c.id.clone()>{c.name.clone()}</option> }).collect_view()}
+                        {move || checkpoints.get().into_iter().map(|c| view! { <option value=c.id.to_string()>{c.name.clone()}</option> }).collect_view()}
                     </select>
                     <button data-test="add-stop" on:click=add_stop>"加入路线"</button>
                     <button data-test="suggest-order" on:click=suggest>"按平面图建议顺序"</button>

@@ -640,7 +640,9 @@ fn codes_sheet(codes: &[(String, String, String)]) -> Result<Vec<u8>, String> {
                 s.draw_path(&path);
             }
             let line = |s: &mut krilla::surface::Surface<'_>, y: f32, size: f32, t: &str| {
-                let width = t.chars().map(|c| if c.is_ascii() { 0.55 } else { 1.0 }).sum::<f32>() * size;
+                // A glyph's advance in twentieths of the font size: Latin about 11, CJK 20.
+                let twentieths: u32 = t.chars().map(|c| if c.is_ascii() { 11 } else { 20 }).sum();
+                let width = twentieths as f32 * size / 20.0;
                 s.draw_text(Point::from_xy(x0 + ((cell_w - width) / 2.0).max(8.0), y), font.clone(), size, t, false, TextDirection::Auto);
             };
             line(&mut s, top + side + 24.0, 16.0, name);

@@ -279,8 +279,8 @@ async fn run(options: &FanoutBench, addr: SocketAddr, mqtt_port: u16, pid: u32) 
             ((cpu1 - cpu0) as f64 / secs, (load1 - load0) as f64 / secs)
         };
         println!(
-            "| {target} | {opened_total} | {changes} | {p50:.1} | {p99:.1} | {max:.1} | {lost_events} | {lost_alarms} | {lost_desk} | {resyncs} | {rss_mib} | {per_socket:.1} | {server_cpu:.0} | {load_cpu:.0} |",
-            opened_total = first + opened,
+            "| {target} | {sockets_open} | {changes} | {p50:.1} | {p99:.1} | {max:.1} | {lost_events} | {lost_alarms} | {lost_desk} | {resyncs} | {rss_mib} | {per_socket:.1} | {server_cpu:.0} | {load_cpu:.0} |",
+            sockets_open = first + opened,
             changes = sent.changes.len(),
             p50 = super::ingest::percentile(&latencies, 0.5),
             p99 = super::ingest::percentile(&latencies, 0.99),
@@ -313,9 +313,16 @@ fn server_latency(addr: SocketAddr, before: &mut Vec<u64>) -> String {
         .collect();
     let buckets: Vec<(&str, u64)> = now.iter().enumerate().map(|(i, (le, n))| (*le, n - before.get(i).copied().unwrap_or(0))).collect();
     *before = now.iter().map(|(_, n)| *n).collect();
-    let total = buckets.last().map_or(0, |b| b.1).max(1);
-    #[allow(clippy::float_arithmetic)]
-    let shares: Vec<String> = buckets.iter().filter(|(le, _)| ["0.005", "0.01", "0.025", "0.05", "0.1"].contains(le)).map(|(le, n)| format!("≤{le} s {:.1}%", *n as f64 * 100.0 / total as f64)).collect();
+    let writes = buckets.last().map_or(0, |b| b.1).max(1);
+    // Shares in tenths of a percent, rounded down.
+    let shares: Vec<String> = buckets
+        .iter()
+        .filter(|(le, _)| ["0.005", "0.01", "0.025", "0.05", "0.1"].contains(le))
+        .map(|(le, n)| {
+            let permille = n * 1000 / writes;
+            format!("≤{le} s {}.{}%", permille / 10, permille % 10)
+        })
+        .collect();
     shares.join(", ")
 }
 

@@ -181,18 +181,12 @@ async fn run(options: &PatrolBench, addr: SocketAddr, pid: u32) -> anyhow::Resul
     }
     let cpu = cpu_at_close.map(|(ticks, at)| (cpu_ticks(pid).saturating_sub(ticks), at.elapsed()));
 
-    let mut lags: Vec<f64> = arrived
-        .values()
-        .map(|at| (*at - closes).as_seconds_f64() * 1000.0)
-        .collect();
-    lags.sort_by(f64::total_cmp);
-    let at = |p: f64| {
-        lags.get(((lags.len().saturating_sub(1)) as f64 * p).round() as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    let within = lags.iter().filter(|l| **l <= 1000.0).count();
-    let early = lags.iter().filter(|l| **l < 0.0).count();
+    // Milliseconds from the close to each arrival, in order; the nearest rank for a percentile.
+    let mut lags: Vec<i64> = arrived.values().map(|at| (*at - closes).num_milliseconds()).collect();
+    lags.sort_unstable();
+    let at = |percent: usize| lags.get(lags.len().saturating_sub(1) * percent / 100).map_or_else(|| "-".to_string(), i64::to_string);
+    let within = lags.iter().filter(|l| **l <= 1000).count();
+    let early = lags.iter().filter(|l| **l < 0).count();
     let per_route_kib = (rss_after.saturating_sub(rss_before)) as f64 / defined.max(1) as f64;
     println!();
     println!(
@@ -200,17 +194,14 @@ async fn run(options: &PatrolBench, addr: SocketAddr, pid: u32) -> anyhow::Resul
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {defined} | {communities} | {} | {within} | {} | {early} | {:.0} | {:.0} | {:.0} | {per_route_kib:.1} | {} |",
+        "| {defined} | {communities} | {} | {within} | {} | {early} | {} | {} | {} | {per_route_kib:.1} | {} |",
         arrived.len(),
         defined - arrived.len().min(defined),
-        at(0.5),
-        at(0.99),
-        at(1.0),
-        cpu.map_or("-".into(), |(ticks, over)| format!(
-            "{:.2} over {:.1?}",
-            ticks as f64 / 100.0,
-            over
-        )),
+        at(50),
+        at(99),
+        at(100),
+        // CPU ticks are hundredths of a second.
+        cpu.map_or("-".into(), |(ticks, over)| format!("{}.{:02} over {over:.1?}", ticks / 100, ticks % 100)),
     );
     println!(
         "machine: {} cores; the server and this load share them",
