@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hutong_core::CommunityId;
-use hutong_core::alarm::{AlarmCommand, AlarmDesk, AlarmError, AlarmRecord};
+use hutong_core::alarm::{AlarmCommand, AlarmDesk, AlarmError, AlarmEvent, AlarmRecord, Handler};
 use hutong_core::live::{LiveBody, LiveEvent};
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::clock::Clock;
+use crate::directory::Directory;
 use crate::hub::LiveHub;
 use crate::journal::Journal;
 use crate::journaled::{Journaled, StreamId};
@@ -37,6 +38,8 @@ pub struct AlarmDeskArgs {
     pub journal: Arc<dyn Journal>,
     pub hub: Arc<LiveHub>,
     pub clock: Clock,
+    /// Where the community's service desk is found: some alarms open a work order by themselves.
+    pub directory: Arc<Directory>,
 }
 
 pub struct AlarmDeskState {
@@ -47,6 +50,7 @@ pub struct AlarmDeskState {
     community: CommunityId,
     hub: Arc<LiveHub>,
     clock: Clock,
+    directory: Arc<Directory>,
 }
 
 pub struct AlarmDeskActor;
@@ -59,7 +63,7 @@ impl Actor for AlarmDeskActor {
     async fn pre_start(&self, _myself: ActorRef<AlarmMsg>, args: AlarmDeskArgs) -> Result<AlarmDeskState, ActorProcessingErr> {
         let desk = Journaled::recover(args.journal, StreamId::alarms(&args.community), AlarmDesk::default, |_| {}).await?;
         args.hub.put_alarms(&args.community, desk.state().open().into_iter().cloned(), desk.state().resolved().cloned());
-        Ok(AlarmDeskState { desk, seen: Vec::new(), flush_asked: false, community: args.community, hub: args.hub, clock: args.clock })
+        Ok(AlarmDeskState { desk, seen: Vec::new(), flush_asked: false, community: args.community, hub: args.hub, clock: args.clock, directory: args.directory })
     }
 
     async fn handle(&self, myself: ActorRef<AlarmMsg>, msg: AlarmMsg, state: &mut AlarmDeskState) -> Result<(), ActorProcessingErr> {
@@ -139,7 +143,36 @@ impl AlarmDeskState {
             })
             .collect();
         self.hub.publish_alarms(live);
+        self.open_orders(&committed.events);
         Ok(())
+    }
+
+    /// Alarms the community's rules say open a work order (a leak, a forced gate …): each new
+    /// one opens its order, off the desk's path; the alarm is then acknowledged as the order's.
+    fn open_orders(&self, events: &[AlarmEvent]) {
+        let Some(service) = self.directory.service_desk(self.community.as_str()) else { return };
+        let kinds = service.read().rules.alarm_orders.clone();
+        for event in events {
+            let AlarmEvent::Raised { alarm } = event else { continue };
+            if !kinds.contains(&alarm.kind) {
+                continue;
+            }
+            let (directory, community, alarm, at) = (self.directory.clone(), self.community.clone(), alarm.clone(), self.clock.now());
+            tokio::spawn(async move {
+                let registration = crate::work_order::from_alarm(&alarm);
+                match crate::work_order::open_order(&directory, &community, registration, at).await {
+                    Ok(Ok(order)) => {
+                        let id = order.id.map(|id| id.to_string()).unwrap_or_default();
+                        let by = Handler { account: "system".into(), name: format!("工单 {id}") };
+                        if let Some(desk) = directory.alarm_desk(community.as_str()) {
+                            let _ = desk.handle(AlarmCommand::Acknowledge { no: alarm.no, by, at }).await;
+                        }
+                    }
+                    Ok(Err(refusal)) => tracing::error!(%community, alarm = alarm.no, %refusal, "an alarm's work order was refused"),
+                    Err(why) => tracing::error!(%community, alarm = alarm.no, %why, "an alarm's work order could not be opened"),
+                }
+            });
+        }
     }
 }
 

@@ -29,6 +29,9 @@ use crate::journal::Journal;
 use crate::journaled::{Shared, StreamId};
 use crate::metrics::Metrics;
 use crate::patrol::{PatrolArgs, PatrolRouteActor};
+use crate::work_order::{OrderArgs, Staffing, WorkOrderActor};
+use hutong_core::WorkOrderId;
+use hutong_core::work_order::ServiceDesk;
 
 pub const RESTART_BUDGET: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
@@ -48,6 +51,8 @@ pub enum CommunityMsg {
     RetireDevice(DeviceId),
     /// A patrol route opened (already journaled in the community's patrol site): start its actor.
     OpenRoute(RouteId, ractor::RpcReplyPort<()>),
+    /// A work order was numbered at the community's service desk: start its actor.
+    OpenOrder(WorkOrderId, ractor::RpcReplyPort<()>),
 }
 
 pub struct CommunityArgs {
@@ -60,6 +65,8 @@ pub struct CommunityArgs {
     pub clock: Clock,
     /// Where the building actors' reminders go.
     pub notices: Arc<dyn Notices>,
+    /// The people around work orders: who is above whom, and how to tell them.
+    pub staffing: Arc<dyn Staffing>,
 }
 
 #[derive(Clone)]
@@ -68,6 +75,7 @@ enum Child {
     Building(BuildingId),
     Device(Arc<DeviceSpec>),
     Route(RouteId),
+    Order(WorkOrderId),
 }
 
 pub struct CommunityState {
@@ -107,6 +115,13 @@ impl Actor for CommunitySupervisor {
         state.args.directory.put_patrol_site(&state.args.community.id, site);
         for route in routes {
             state.spawn(&myself, Child::Route(route), None).await?;
+        }
+        // Work orders too: their deadlines pass whether anyone looks or not.
+        let desk = Arc::new(Shared::recover(state.args.journal.clone(), StreamId::service_desk(&state.args.community.id), ServiceDesk::default).await?);
+        let orders: Vec<WorkOrderId> = desk.read().orders().collect();
+        state.args.directory.put_service_desk(&state.args.community.id, desk);
+        for order in orders {
+            state.spawn(&myself, Child::Order(order), None).await?;
         }
         state.args.metrics.describe("hutong_actor_restarts_total", "Actors restarted by their supervisor after a failure");
         Ok(state)
@@ -149,6 +164,12 @@ impl Actor for CommunitySupervisor {
             CommunityMsg::RetireDevice(id) => {
                 state.devices.remove(&id);
                 state.args.directory.retire(state.args.community.id.as_str(), id.as_str());
+            }
+            CommunityMsg::OpenOrder(order, reply) => {
+                if state.args.directory.order(state.args.community.id.as_str(), order.as_str()).is_none() {
+                    state.spawn(&myself, Child::Order(order), None).await?;
+                }
+                let _ = reply.send(());
             }
             CommunityMsg::OpenRoute(route, reply) => {
                 if state.args.directory.route(state.args.community.id.as_str(), route.as_str()).is_none() {
@@ -202,7 +223,7 @@ impl Actor for CommunitySupervisor {
         state.args.metrics.inc("hutong_actor_restarts_total", &[("community", state.args.community.id.as_str())]);
         let building = match &child {
             Child::Building(id) => Some(id.clone()),
-            Child::Device(_) | Child::AlarmDesk | Child::Route(_) => None,
+            Child::Device(_) | Child::AlarmDesk | Child::Route(_) | Child::Order(_) => None,
         };
         state.spawn(&myself, child, None).await?;
         // A new building actor knows nothing yet: its devices, awake or asleep, tell it again.
@@ -223,6 +244,7 @@ impl Child {
             Child::Building(id) => format!("building/{id}"),
             Child::Device(spec) => format!("device/{}", spec.id),
             Child::Route(route) => format!("patrol/{route}"),
+            Child::Order(order) => format!("workorder/{order}"),
         }
     }
 }
@@ -277,7 +299,7 @@ impl CommunityState {
         let supervisor: ActorCell = myself.get_cell();
         let id = match &child {
             Child::AlarmDesk => {
-                let args = AlarmDeskArgs { community: a.community.id.clone(), journal: a.journal.clone(), hub: a.hub.clone(), clock: a.clock };
+                let args = AlarmDeskArgs { community: a.community.id.clone(), journal: a.journal.clone(), hub: a.hub.clone(), clock: a.clock, directory: a.directory.clone() };
                 let (actor, _) = Actor::spawn_linked(None, AlarmDeskActor, args, supervisor).await?;
                 a.directory.put_alarm_desk(&a.community.id, Some(actor.clone()));
                 actor.get_id()
@@ -313,6 +335,21 @@ impl CommunityState {
                 a.directory.put_route(&a.community.id, route, Some(actor.clone()));
                 actor.get_id()
             }
+            Child::Order(order) => {
+                let args = OrderArgs {
+                    community: a.community.id.clone(),
+                    order: order.clone(),
+                    journal: a.journal.clone(),
+                    directory: a.directory.clone(),
+                    hub: a.hub.clone(),
+                    clock: a.clock,
+                    staffing: a.staffing.clone(),
+                    time_zone: a.community.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai),
+                };
+                let (actor, _) = Actor::spawn_linked(None, WorkOrderActor, args, supervisor).await?;
+                a.directory.put_order(&a.community.id, order, Some(actor.clone()));
+                actor.get_id()
+            }
         };
         self.children.insert(id, child);
         Ok(())
@@ -324,6 +361,7 @@ impl CommunityState {
             Child::Building(id) => self.args.directory.remove_building(id),
             Child::Device(spec) => self.args.directory.remove_device(&spec.community, &spec.id),
             Child::Route(route) => self.args.directory.put_route(&self.args.community.id, route, None),
+            Child::Order(order) => self.args.directory.put_order(&self.args.community.id, order, None),
         }
     }
 

@@ -30,6 +30,9 @@ use crate::journaled::Shared;
 use crate::patrol::PatrolMsg;
 use hutong_core::RouteId;
 use hutong_core::patrol::PatrolSite;
+use hutong_core::WorkOrderId;
+use hutong_core::work_order::ServiceDesk;
+use crate::work_order::OrderMsg;
 
 enum Slot {
     Awake { actor: ActorRef<DeviceMsg>, sent: AtomicU64 },
@@ -44,6 +47,9 @@ struct CommunitySlots {
     /// Checkpoints and routes (changed in place by the office), and each route's actor.
     patrol_site: Option<Arc<Shared<PatrolSite>>>,
     routes: HashMap<RouteId, ActorRef<PatrolMsg>>,
+    /// Order numbers, service rules and the materials store, and each work order's actor.
+    service_desk: Option<Arc<Shared<ServiceDesk>>>,
+    orders: HashMap<WorkOrderId, ActorRef<OrderMsg>>,
 }
 
 /// Why a message did not reach a device.
@@ -211,7 +217,7 @@ impl Directory {
 
     pub(crate) fn open_community(&self, community: &CommunityId, supervisor: ActorRef<CommunityMsg>) {
         let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
-        map.insert(community.clone(), CommunitySlots { supervisor, alarms: None, devices: HashMap::new(), patrol_site: None, routes: HashMap::new() });
+        map.insert(community.clone(), CommunitySlots { supervisor, alarms: None, devices: HashMap::new(), patrol_site: None, routes: HashMap::new(), service_desk: None, orders: HashMap::new() });
     }
 
     /// The typed way in to a community's alarm desk.
@@ -237,6 +243,41 @@ impl Directory {
         let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = map.get_mut(community) {
             c.patrol_site = Some(site);
+        }
+    }
+
+    /// A community's service desk.
+    pub fn service_desk(&self, community: &str) -> Option<Arc<Shared<ServiceDesk>>> {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community)?.service_desk.clone()
+    }
+
+    pub(crate) fn put_service_desk(&self, community: &CommunityId, desk: Arc<Shared<ServiceDesk>>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(community) {
+            c.service_desk = Some(desk);
+        }
+    }
+
+    /// A work order's actor.
+    pub fn order(&self, community: &str, order: &str) -> Option<ActorRef<OrderMsg>> {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community)?.orders.get(order).cloned()
+    }
+
+    /// How many work orders of a community have an actor.
+    pub fn order_count(&self, community: &str) -> usize {
+        let map = self.communities.read().unwrap_or_else(|e| e.into_inner());
+        map.get(community).map_or(0, |c| c.orders.len())
+    }
+
+    pub(crate) fn put_order(&self, community: &CommunityId, order: &WorkOrderId, actor: Option<ActorRef<OrderMsg>>) {
+        let mut map = self.communities.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(community) {
+            match actor {
+                Some(actor) => c.orders.insert(order.clone(), actor),
+                None => c.orders.remove(order),
+            };
         }
     }
 

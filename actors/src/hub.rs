@@ -22,7 +22,8 @@ use hutong_core::building::BuildingHealth;
 use hutong_core::community::Community;
 use hutong_core::device::{DeviceEvent, DeviceHealth};
 use hutong_core::book::BuildingMoney;
-use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneySnapshot, MoneyTile, DeviceView, FEED_LENGTH, GateTick, LiveBody, LiveEvent, PatrolReminder, PatrolSnapshot, PatrolTile, ReadingTick, Sight, WallSnapshot};
+use hutong_core::live::{Alarm, BuildingMoneyView, BuildingTile, MoneySnapshot, MoneyTile, DeviceView, FEED_LENGTH, GateTick, LiveBody, LiveEvent, PatrolReminder, PatrolSnapshot, PatrolTile, ReadingTick, Sight, WallSnapshot, WorkSnapshot};
+use hutong_core::work_order::WorkOrderTile;
 use chrono::NaiveDate;
 use hutong_core::{BuildingId, CommunityId, DeviceId};
 use tokio::sync::Notify;
@@ -88,6 +89,8 @@ struct CommunityView {
     device_counts: HashMap<Option<BuildingId>, (u32, u32)>,
     /// Each patrol route's day, by route.
     patrols: BTreeMap<String, PatrolTile>,
+    /// Each work order not yet archived, by id.
+    work: BTreeMap<hutong_core::WorkOrderId, WorkOrderTile>,
     /// Changes so far: a snapshot taken at one version is right until the next.
     version: u64,
 }
@@ -215,6 +218,7 @@ impl LiveHub {
             resolved_alarms: VecDeque::new(),
             device_counts: HashMap::new(),
             patrols: BTreeMap::new(),
+            work: BTreeMap::new(),
             version: 0,
         };
         self.views.write().unwrap_or_else(|e| e.into_inner()).insert(community.id.clone(), Arc::new(Mutex::new(view)));
@@ -364,6 +368,33 @@ impl LiveHub {
     /// Each patrol route's day, as of the returned version (`/ws/patrol`).
     pub fn patrol_snapshot(&self, community: &str) -> Option<(u64, PatrolSnapshot)> {
         self.with_view(community, |v| (v.version, PatrolSnapshot { community: v.community.id.clone(), patrols: v.patrols.values().cloned().collect() }))
+    }
+
+    /// A work order changed: the board, the phones' inboxes, the wall. An archived order leaves
+    /// the screens (its figures stay in its journal).
+    pub fn publish_work_order(&self, community: &CommunityId, order: WorkOrderTile) {
+        self.change(community.as_str(), |v| {
+            if order.status == hutong_core::work_order::Status::Archived {
+                v.work.remove(&order.id);
+            } else {
+                v.work.insert(order.id.clone(), order.clone());
+            }
+            let stream = format!("derived/workorder/{}", order.id);
+            vec![LiveEvent { community: community.clone(), stream, seq: self.next_derived_seq(), body: LiveBody::WorkOrder { order } }]
+        });
+    }
+
+    /// The work orders in sight, as of the returned version (`/ws/work`).
+    pub fn work_snapshot(&self, community: &str, sight: &Sight) -> Option<(u64, WorkSnapshot)> {
+        self.with_view(community, |v| {
+            let orders = v.work.values().filter(|o| sight.sees(o.building.as_ref())).cloned().collect();
+            (v.version, WorkSnapshot { community: v.community.id.clone(), orders })
+        })
+    }
+
+    /// Every work order of a community not yet archived (the board, the figures).
+    pub fn work_orders(&self, community: &str) -> Option<Vec<WorkOrderTile>> {
+        self.with_view(community, |v| v.work.values().cloned().collect())
     }
 
     /// A community's open alarms (most severe, then newest first) and its latest resolved.

@@ -108,6 +108,14 @@ impl StreamId {
     pub fn patrol(community: &CommunityId, route: &hutong_core::RouteId) -> Self {
         Self(format!("patrol/{community}/{route}"))
     }
+    /// A community's service desk: order numbers, service rules, the materials store.
+    pub fn service_desk(community: &CommunityId) -> Self {
+        Self(format!("service-desk/{community}"))
+    }
+    /// A work order of a community.
+    pub fn work_order(community: &CommunityId, order: &hutong_core::WorkOrderId) -> Self {
+        Self(format!("workorder/{community}/{order}"))
+    }
     /// A community's tariff.
     pub fn tariff(community: &CommunityId) -> Self {
         Self(format!("tariff/{community}"))
@@ -187,6 +195,8 @@ impl Durable for hutong_core::device_keys::DeviceKeys {}
 impl Durable for hutong_core::alarm::AlarmDesk {}
 impl Durable for hutong_core::patrol::PatrolRoute {}
 impl Durable for hutong_core::patrol::PatrolSite {}
+impl Durable for hutong_core::work_order::WorkOrder {}
+impl Durable for hutong_core::work_order::ServiceDesk {}
 impl Durable for hutong_core::outbox::Outbox {
     const SNAPSHOT_EVERY: Option<u64> = Some(1_000);
 }

@@ -12,6 +12,8 @@
 //! - [`building`]: `BuildingActor` — folds its devices' health for the wall.
 //! - [`handle`]: `BuildingRef`, the typed way in to a building (timeouts), and `batch`: one
 //!   command in several buildings, all or none.
+//! - [`work_order`]: `WorkOrderActor` — one work order's life, its deadlines on its own timer,
+//!   escalation with an SLA alarm, a repair's charge into the house's book; `open_order`.
 //! - [`community`]: `CommunitySupervisor` — spawns the rest, restarts a failed child with replay.
 //! - [`hub`]: the live event bus and the read model the snapshot and the API are served from.
 //! - [`directory`]: where the device bridge finds a device — an actor while it talks, a record while it sleeps.
@@ -32,6 +34,7 @@ pub mod journaled;
 pub mod metrics;
 pub mod patrol;
 pub mod quarantine;
+pub mod work_order;
 
 pub use clock::Clock;
 pub use directory::Directory;

@@ -69,6 +69,7 @@ impl World {
             metrics: self.metrics.clone(),
             clock: self.clock,
             notices: Arc::new(hutong_actors::building::NoNotices),
+            staffing: Arc::new(hutong_actors::work_order::NoStaff),
         })
         .await
         .unwrap()
@@ -483,4 +484,123 @@ async fn a_patrol_miss_is_an_alarm_the_second_its_window_closes() {
     assert_eq!((month.rounds, month.completed, month.missed_stops), (1, 0, 2));
     let (open, _) = wait_alarms(&w, |open, _| patrol_alarms(open).len() == 2).await;
     assert_eq!(patrol_alarms(&open).len(), 2, "one alarm per checkpoint missed");
+}
+
+/// Who was told what, as the notification adapter would deliver it.
+#[derive(Default)]
+struct Told(std::sync::Mutex<Vec<(String, String)>>);
+
+impl hutong_actors::work_order::Staffing for Told {
+    fn above(&self, _: &CommunityId, level: u8) -> Vec<Handler> {
+        vec![Handler { account: format!("level-{level}"), name: format!("第{level}级") }]
+    }
+    fn notify(&self, _: &CommunityId, to: &Handler, text: String) -> futures_util::future::BoxFuture<'_, ()> {
+        self.0.lock().unwrap().push((to.account.clone(), text));
+        Box::pin(std::future::ready(()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_order_nobody_takes_passes_on_then_escalates_with_an_sla_alarm_at_the_second() {
+    use hutong_actors::work_order as orders;
+    use hutong_core::work_order::{OrderCommand, OrderError, OrderKind, Origin, Place, Registration, Status};
+    let w = World::new();
+    let told = Arc::new(Told::default());
+    let (community, devices) = tiny_community();
+    let _sup = community::start(CommunityArgs {
+        community,
+        devices,
+        journal: w.journal.clone(),
+        hub: w.hub.clone(),
+        directory: w.directory.clone(),
+        metrics: w.metrics.clone(),
+        clock: w.clock,
+        notices: Arc::new(hutong_actors::building::NoNotices),
+        staffing: told.clone(),
+    })
+    .await
+    .unwrap();
+    let person = |a: &str| Handler { account: a.into(), name: format!("{a}-name") };
+    let registration = Registration {
+        kind: OrderKind::Repair,
+        category: "门窗".into(),
+        description: "单元门闭门器坏了".into(),
+        photos: vec![],
+        place: Place::Public { text: "1号楼1单元门".into() },
+        building: Some(BuildingId::new("c1-b1")),
+        place_label: "1号楼1单元门".into(),
+        visit_at: None,
+        vip: false,
+        origin: Origin::Staff { account: "butler".into() },
+        contact: None,
+    };
+    let t0 = w.clock.now();
+    let order = orders::open_order(&w.directory, &CommunityId::new("c1"), registration, t0).await.unwrap().unwrap();
+    let id = order.id.clone().unwrap();
+    assert_eq!((order.respond_by, order.complete_by), (Some(t0 + chrono::TimeDelta::minutes(30)), Some(t0 + chrono::TimeDelta::hours(24))), "a normal order: 30 min to respond");
+    let actor = w.directory.order("c1", id.as_str()).unwrap();
+    let act = async |command: OrderCommand| orders::call(&actor, command).await.unwrap();
+
+    // Every step out of order is refused with a sentence.
+    let refused = act(OrderCommand::Accept { by: person("a"), at: w.clock.now() }).await.unwrap_err();
+    assert_eq!(refused, OrderError::Out { action: "接单", status: Status::Registered });
+    act(OrderCommand::Review { by: person("control"), at: w.clock.now(), category: None, urgency: None }).await.unwrap();
+    act(OrderCommand::Dispatch { to: vec![person("a"), person("b")], ack_mins: 5, by: person("control"), at: w.clock.now() }).await.unwrap();
+    let settle = async || {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    };
+    let holder = async || orders::get(&actor).await.unwrap().assignee.map(|a| a.account);
+    let sla = |w: &World| w.hub.alarms("c1").unwrap().0.into_iter().filter(|a| a.kind == AlarmKind::SlaBreach).collect::<Vec<_>>();
+
+    // a has five minutes: not a second less; then b has it, and is told.
+    pass(Duration::from_secs(5 * 60 - 1)).await;
+    settle().await;
+    assert_eq!(holder().await.as_deref(), Some("a"));
+    pass(Duration::from_secs(1)).await;
+    settle().await;
+    assert_eq!(holder().await.as_deref(), Some("b"));
+    assert_eq!(told.0.lock().unwrap().iter().map(|(to, _)| to.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
+
+    // Nobody of the post took it: up to the supervisor, with an SLA alarm raised at that second.
+    pass(Duration::from_secs(5 * 60)).await;
+    settle().await;
+    let (open, _) = wait_alarms(&w, |open, _| open.iter().any(|a| a.kind == AlarmKind::SlaBreach)).await;
+    let first = open.iter().find(|a| a.kind == AlarmKind::SlaBreach).unwrap();
+    assert_eq!(first.raised_at, t0 + chrono::TimeDelta::minutes(10), "{first:?}");
+    assert!(first.text.contains("无人接单"), "{}", first.text);
+    assert!(told.0.lock().unwrap().iter().any(|(to, text)| to == "level-1" && text.contains("无人接单")));
+    // The response deadline (30 min) passes: up to the company, a second alarm at that second.
+    pass(Duration::from_secs(20 * 60 - 1)).await;
+    settle().await;
+    assert_eq!(sla(&w).len(), 1, "not a second early");
+    pass(Duration::from_secs(1)).await;
+    settle().await;
+    let (open, _) = wait_alarms(&w, |open, _| open.iter().filter(|a| a.kind == AlarmKind::SlaBreach).count() == 2).await;
+    let response = open.iter().filter(|a| a.kind == AlarmKind::SlaBreach).map(|a| a.raised_at).max().unwrap();
+    assert_eq!(response, t0 + chrono::TimeDelta::minutes(30));
+    let state = orders::get(&actor).await.unwrap();
+    assert_eq!((state.escalation, state.overdue()), (2, true));
+    assert!(told.0.lock().unwrap().iter().any(|(to, text)| to == "level-2" && text.contains("响应超时")));
+    // a may no longer take it; b may.
+    assert_eq!(act(OrderCommand::Accept { by: person("a"), at: w.clock.now() }).await.unwrap_err(), OrderError::NotYours("b-name".into()));
+    act(OrderCommand::Accept { by: person("b"), at: w.clock.now() }).await.unwrap();
+
+    // A restart of the order's actor recovers it from its journal, deadlines and all.
+    actor.stop(None);
+    let again = wait_for_order(&w, id.as_str(), &actor).await;
+    let state = orders::get(&again).await.unwrap();
+    assert_eq!((state.status, state.escalation, state.assignee.map(|a| a.account)), (Status::Accepted, 2, Some("b".to_string())));
+}
+
+/// The order's actor once its supervisor has started it again.
+async fn wait_for_order(w: &World, order: &str, old: &ractor::ActorRef<hutong_actors::work_order::OrderMsg>) -> ractor::ActorRef<hutong_actors::work_order::OrderMsg> {
+    for _ in 0..1000 {
+        if let Some(actor) = w.directory.order("c1", order).filter(|a| a.get_id() != old.get_id()) {
+            return actor;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the order's actor did not come back");
 }

@@ -44,6 +44,7 @@ impl World {
             metrics: Metrics::new(),
             clock: Clock::new(),
             notices: Arc::new(NoNotices),
+            staffing: Arc::new(hutong_actors::work_order::NoStaff),
         })
         .await
         .unwrap();

@@ -47,6 +47,7 @@ async fn start(journal: &Arc<dyn Journal>, directory: &Arc<Directory>, clock: Cl
         metrics: Metrics::new(),
         clock,
         notices: Arc::new(notices),
+        staffing: Arc::new(hutong_actors::work_order::NoStaff),
     })
     .await
     .unwrap()

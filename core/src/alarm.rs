@@ -34,6 +34,8 @@ impl AlarmKind {
             AlarmKind::GateAlarm | AlarmKind::Leak => Severity::Critical,
             AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::DeviceOffline | AlarmKind::PatrolMissed => Severity::Warning,
             AlarmKind::UseOutOfRange => Severity::Notice,
+            // A promise to a resident broken: the supervisor must see it now.
+            AlarmKind::SlaBreach => Severity::Critical,
         }
     }
 }

@@ -90,6 +90,11 @@ id_type!(
 );
 
 id_type!(
+    /// A work order (工单), numbered per community: `wo-17`.
+    WorkOrderId
+);
+
+id_type!(
     /// A property company (集团/公司); companies on one deployment never see each other (X5).
     CompanyId
 );

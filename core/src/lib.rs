@@ -25,6 +25,8 @@
 //! - [`import`]: bill and house templates, spreadsheet reading (bounded) and safe exports.
 //! - [`building`]: a building's health as the wall shows it, folded from its devices.
 //! - [`live`]: what the server streams to screens (snapshot, event, resync).
+//! - [`work_order`]: work orders (W1–W6) — one order's life, deadlines and escalation; the
+//!   community's service desk (numbers, rules, the materials store); the figures.
 //! - [`demo`]: the seeded demo community (荷花苑).
 
 pub mod aggregate;
@@ -53,8 +55,9 @@ pub mod patrol;
 mod pairs;
 pub mod registry;
 pub mod reminder;
+pub mod work_order;
 
-pub use ids::{BuildingId, CheckpointId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, RouteId, StaffId};
+pub use ids::{BuildingId, CheckpointId, CommunityId, CompanyId, DeviceId, HouseId, RoleId, RouteId, StaffId, WorkOrderId};
 pub use aggregate::Aggregate;
 pub use bilingual::Bilingual;
 pub use money::Money;

@@ -22,6 +22,8 @@ pub enum ServerMessage {
     MoneySnapshot(MoneySnapshot),
     /// Each patrol route's day as of now (`/ws/patrol`); then `Patrol` and `PatrolReminder` events.
     PatrolSnapshot(PatrolSnapshot),
+    /// The community's work orders still in hand as of now (`/ws/work`); then `WorkOrder` events.
+    WorkSnapshot(WorkSnapshot),
     /// One change, after the snapshot.
     Event(LiveEvent),
     /// The changes of one screen tick, in order: what the server sends (one frame per tick,
@@ -109,6 +111,8 @@ pub enum LiveBody {
     Patrol { patrol: PatrolTile },
     /// A planned round starts soon: its guards' phones remind them (`/ws/patrol` only).
     PatrolReminder { reminder: PatrolReminder },
+    /// A work order as it now stands (`/ws/work`: the dispatcher's board, the staff phones' inbox).
+    WorkOrder { order: crate::work_order::WorkOrderTile },
 }
 
 impl LiveBody {
@@ -120,6 +124,7 @@ impl LiveBody {
             LiveBody::MoneyDetail(view) => Some(&view.building),
             LiveBody::Alarm { alarm } => alarm.building.as_ref(),
             LiveBody::Patrol { .. } | LiveBody::PatrolReminder { .. } => None,
+            LiveBody::WorkOrder { order } => order.building.as_ref(),
         }
     }
 }
@@ -166,7 +171,7 @@ impl MoneyState {
             }
             ServerMessage::Events { events } => events.into_iter().for_each(|e| self.fold(ServerMessage::Event(e))),
             ServerMessage::Resync => self.buildings.clear(),
-            ServerMessage::Snapshot(_) | ServerMessage::PatrolSnapshot(_) | ServerMessage::Event(_) => {}
+            ServerMessage::Snapshot(_) | ServerMessage::PatrolSnapshot(_) | ServerMessage::WorkSnapshot(_) | ServerMessage::Event(_) => {}
         }
     }
 
@@ -264,6 +269,13 @@ pub struct PatrolSnapshot {
     pub patrols: Vec<PatrolTile>,
 }
 
+/// What the work-order screens start from (`/ws/work`): the orders not yet archived, in sight.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkSnapshot {
+    pub community: CommunityId,
+    pub orders: Vec<crate::work_order::WorkOrderTile>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BuildingTile {
     pub id: BuildingId,
@@ -294,7 +306,7 @@ pub struct DeviceView {
 }
 
 /// What kind of alarm the feed shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmKind {
     MeterSpike,
@@ -307,6 +319,8 @@ pub enum AlarmKind {
     UseOutOfRange,
     /// A patrol checkpoint not reached when its window closed (T5).
     PatrolMissed,
+    /// A work order's deadline passed (W3): raised at that instant, for the escalation level.
+    SlaBreach,
 }
 
 /// One line of the wall's alarm feed.

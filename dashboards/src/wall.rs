@@ -198,6 +198,7 @@ fn alarm_label(kind: AlarmKind) -> &'static str {
         AlarmKind::Leak => "疑似漏水",
         AlarmKind::UseOutOfRange => "用量异常",
         AlarmKind::PatrolMissed => "巡更漏巡",
+        AlarmKind::SlaBreach => "工单超时",
     }
 }
 

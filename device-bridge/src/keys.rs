@@ -169,6 +169,18 @@ impl Keyring {
         crate::codec::device_key(&self.secret, &format!("_patrol/{community}"), &format!("{checkpoint}/{version}"))
     }
 
+    /// The token a place's printed code carries — a house's door plate, a piece of equipment —
+    /// that a technician scans on arrival and on completion of a work order (`house/{id}`,
+    /// `device/{id}`).
+    pub fn place_code(&self, community: &str, place: &str) -> String {
+        crate::codec::device_key(&self.secret, &format!("_place/{community}"), place)
+    }
+
+    /// Whether a scanned token is the place's (compared in constant time).
+    pub fn place_code_matches(&self, community: &str, place: &str, scanned: &str) -> bool {
+        crate::codec::same_key(&self.place_code(community, place), scanned)
+    }
+
     /// Whether a scanned token is this checkpoint's current one (compared in constant time).
     pub fn checkpoint_code_matches(&self, community: &str, checkpoint: &str, version: u32, scanned: &str) -> bool {
         crate::codec::same_key(&self.checkpoint_code(community, checkpoint, version), scanned)

@@ -44,6 +44,20 @@ fn concrete(path: &str, community: &str, staff: &str) -> String {
         .replace("{checkpoint}", &format!("{community}-cp-1"))
         .replace("{route}", &format!("{community}-night"))
         .replace("{photo}", PHOTO_ID.get().map_or("", String::as_str))
+        .replace("{order}", "wo-1")
+}
+
+/// A real work order in each community (its first, `wo-1`), at a house of building 1 with the
+/// community's photo, each raised by that community's own administrator.
+fn open_orders(server: &Server) {
+    let other = server.login("meiyuan-admin");
+    for (community, admin) in [(OWN, &server.admin), (SISTER, &server.admin), (OTHER_COMPANY, &other)] {
+        let photos: Vec<&String> = PHOTO_ID.get().into_iter().collect();
+        let body = json!({"kind": "repair", "category": "水电", "description": "矩阵工单", "house": format!("{community}-1-1-101"), "photos": photos}).to_string();
+        let (status, reply) = http(server.http, "POST", &format!("/api/v1/communities/{community}/work-orders"), Some(admin), Some(&body)).unwrap();
+        assert_eq!(status, 200, "{community}: {reply}");
+        assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["id"], "wo-1", "{reply}");
+    }
 }
 
 /// The id of a photo taken in each of the three communities (the same bytes in each: one id).
@@ -66,6 +80,7 @@ async fn every_route_and_stream_refuses_what_is_out_of_scope() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
     take_photos(&server);
+    open_orders(&server);
     let mut checked = 0;
     for (account, role, _) in DEMO_ACCOUNTS.iter().filter(|(a, _, _)| *a != "meiyuan-admin") {
         let token = server.login(account);

@@ -517,6 +517,8 @@ struct Objects {
     building: String,
     /// A patrol photo taken in the community.
     photo: String,
+    /// A work order at the house.
+    order: String,
     /// Text only this community's (or building's) answers carry.
     markers: Vec<String>,
 }
@@ -553,6 +555,7 @@ async fn objects(server: &Server, admin: &str, community: &'static str, address:
     .await;
     // A patrol photo, different in each community.
     let image: &[u8] = match community {
+        "heyuan" if building.ends_with("b02") => include_bytes!("../fixtures/photo-building-two.png"),
         "heyuan" => include_bytes!("../fixtures/photo-own.png"),
         "lianyuan" => include_bytes!("../fixtures/photo-sister.png"),
         _ => include_bytes!("../fixtures/photo-foreign.png"),
@@ -560,7 +563,14 @@ async fn objects(server: &Server, admin: &str, community: &'static str, address:
     let (status, _, reply) = request(server.http, "POST", &format!("{base}/patrol/photos"), Some(admin), &[], image).unwrap();
     assert_eq!(status, 200, "{community}: {}", String::from_utf8_lossy(&reply));
     let photo = serde_json::from_slice::<Value>(&reply).unwrap()["id"].as_str().unwrap().to_string();
-    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string(), photo.clone()], bill, payment, device, alarm, building: building.to_string(), photo }
+    // A work order at the house, with words only this house's order carries.
+    let house = bills["rows"].as_array().unwrap()[0]["house"].as_str().unwrap().to_string();
+    let words = format!("矩阵工单{house}");
+    let body = json!({"kind": "repair", "category": "水电", "description": words, "house": house, "photos": [photo]}).to_string();
+    let (status, reply) = http(server.http, "POST", &format!("{base}/work-orders"), Some(admin), Some(&body)).unwrap();
+    assert_eq!(status, 200, "{community}: {reply}");
+    let order = serde_json::from_str::<Value>(&reply).unwrap()["id"].as_str().unwrap().to_string();
+    Objects { community, markers: vec![bill.clone(), payment.clone(), address.to_string(), photo.clone(), words], bill, payment, device, alarm, building: building.to_string(), photo, order }
 }
 
 /// Objects of a community's first house, whatever the community.
@@ -641,8 +651,9 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
                     .replace("{checkpoint}", &format!("{}-cp-1", target.community))
                     .replace("{route}", &format!("{}-night", target.community))
                     .replace("{photo}", &target.photo)
+                    .replace("{order}", &target.order)
                     .replace("{staff}", if target.community == "meiyuan" { "meiyuan-wuye-meiyuan-admin" } else { "heyuan-wuye-nobody" });
-                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}", "{building}", "{checkpoint}", "{route}", "{photo}"].iter().any(|p| route.path.contains(p));
+                let names_object = ["{bill}", "{payment}", "{device}", "{alarm}", "{building}", "{checkpoint}", "{route}", "{photo}", "{order}"].iter().any(|p| route.path.contains(p));
                 let allowed = match route.access {
                     Access::SignedIn => true,
                     Access::Allowed(_, _) if account == "owner" => false,
@@ -690,7 +701,7 @@ async fn t1_the_access_matrix_walks_real_objects_every_method_and_owners() {
     let mut paths: Vec<&str> = ROUTES.iter().filter(|r| !r.path.starts_with("/ws")).map(|r| r.path).collect();
     paths.dedup();
     for pattern in paths {
-        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{building}", &own.building).replace("{checkpoint}", "heyuan-cp-1").replace("{route}", "heyuan-night").replace("{photo}", &own.photo).replace("{staff}", "heyuan-wuye-nobody");
+        let path = pattern.replace("{community}", "heyuan").replace("{bill}", &own.bill).replace("{payment}", &own.payment).replace("{device}", &own.device).replace("{alarm}", &own.alarm).replace("{building}", &own.building).replace("{checkpoint}", "heyuan-cp-1").replace("{route}", "heyuan-night").replace("{photo}", &own.photo).replace("{order}", &own.order).replace("{staff}", "heyuan-wuye-nobody");
         let declared: Vec<&str> = ROUTES.iter().filter(|r| r.path == pattern).map(|r| r.method.as_str()).collect();
         let public = ROUTES.iter().any(|r| r.path == pattern && matches!(r.access, Access::Public));
         for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] {

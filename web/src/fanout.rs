@@ -50,6 +50,8 @@ pub enum Feed {
     /// The patrol phones: each route's day, then its changes, the rounds' reminders and the
     /// misses as alarms.
     Patrol,
+    /// The work-order screens: the board, the staff phones' inbox, the wall's work-order panel.
+    Work,
 }
 
 impl Feed {
@@ -59,17 +61,23 @@ impl Feed {
             "/ws" => Some(Feed::Wall),
             "/ws/money" => Some(Feed::Money),
             "/ws/patrol" => Some(Feed::Patrol),
+            "/ws/work" => Some(Feed::Work),
             _ => None,
         }
     }
 
     pub fn carries(self, body: &LiveBody) -> bool {
         match self {
-            Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_) | LiveBody::PatrolReminder { .. }),
+            Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_) | LiveBody::PatrolReminder { .. } | LiveBody::WorkOrder { .. }),
             Feed::Money => matches!(body, LiveBody::MoneyDetail(_)),
             Feed::Patrol => match body {
                 LiveBody::Patrol { .. } | LiveBody::PatrolReminder { .. } => true,
                 LiveBody::Alarm { alarm } => alarm.kind == hutong_core::live::AlarmKind::PatrolMissed,
+                _ => false,
+            },
+            Feed::Work => match body {
+                LiveBody::WorkOrder { .. } => true,
+                LiveBody::Alarm { alarm } => alarm.kind == hutong_core::live::AlarmKind::SlaBreach,
                 _ => false,
             },
         }
@@ -80,6 +88,7 @@ impl Feed {
             Feed::Wall => "wall",
             Feed::Money => "money",
             Feed::Patrol => "patrol",
+            Feed::Work => "work",
         }
     }
 }
@@ -123,6 +132,7 @@ impl Topic {
             Feed::Wall => hub.wall_snapshot(community, &self.key.sight).map(|(v, s)| (v, ServerMessage::Snapshot(s)))?,
             Feed::Money => hub.money_snapshot(community, &self.key.sight).map(|(v, s)| (v, ServerMessage::MoneySnapshot(s)))?,
             Feed::Patrol => hub.patrol_snapshot(community).map(|(v, s)| (v, ServerMessage::PatrolSnapshot(s)))?,
+            Feed::Work => hub.work_snapshot(community, &self.key.sight).map(|(v, s)| (v, ServerMessage::WorkSnapshot(s)))?,
         };
         let text = Utf8Bytes::from(serde_json::to_string(&message).ok()?);
         metrics.inc("hutong_ws_snapshots_built_total", &[("feed", self.key.feed.name())]);

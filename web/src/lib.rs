@@ -51,4 +51,5 @@ pub mod signin;
 pub mod staff;
 pub mod tariffs;
 pub mod tls;
+pub mod work_orders;
 pub mod ws;

@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, devices, displays, meters, patrol, photos, setup, signin, staff, ws};
+use crate::{alarms, api, billing, devices, displays, meters, patrol, photos, setup, signin, staff, work_orders as wo, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -49,6 +49,10 @@ const COLLECTION_READ: Option<Permission> = Some(Permission::Read(Module::Collec
 const COLLECTION_WRITE: Option<Permission> = Some(Permission::Write(Module::Collection));
 const PATROL_READ: Option<Permission> = Some(Permission::Read(Module::Patrol));
 const PATROL_WRITE: Option<Permission> = Some(Permission::Write(Module::Patrol));
+const ORDERS_READ: Option<Permission> = Some(Permission::Read(Module::WorkOrders));
+const ORDERS_WRITE: Option<Permission> = Some(Permission::Write(Module::WorkOrders));
+/// The office's part of work orders: review, dispatch, outsource, close, return visit, archive, rules, store.
+const ORDERS_OPERATE: Option<Permission> = Some(Permission::Operate(Module::WorkOrders));
 
 const fn community_route(method: Method, path: &'static str, permission: Option<Permission>, handler: fn() -> MethodRouter<Arc<App>>, doc: Doc) -> RouteSpec {
     route(method, path, Access::Allowed(permission, Where::Community), handler, doc)
@@ -107,6 +111,29 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/communities/{community}/patrol/photos/{photo}", Access::Allowed(PATROL_READ, Where::Community), || get(photos::photo), doc("A photo of the community's patrols, as taken (only under its own community)")),
     route(Method::POST, "/api/v1/communities/{community}/patrol/routes/{route}/notes", Access::Allowed(PATROL_WRITE, Where::Community), || post(patrol::annotate), doc("A guard adds a note and photos to their own check-in (the one at `checkpoint` scanned at `at`)").body(schema::<patrol::NoteBody>).reply(schema::<patrol::CheckedIn>)),
     route(Method::GET, "/api/v1/communities/{community}/alarms", Access::Allowed(DEVICES_READ, Where::Community), || get(alarms::list), doc("Open alarms (most severe, then newest) and the latest resolved, as the caller may see them").reply(schema::<alarms::AlarmList>)),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders", ORDERS_READ, || get(wo::list), doc("The board: every work order not yet archived (a butler: their buildings'), overdue and most urgent first; `?with=mine` for the caller's own")),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders", ORDERS_WRITE, || post(wo::register), doc("Register a repair, complaint or suggestion at a house, a device or a public area: urgency and deadlines from the community's rules (W1, W3; audited)").body(schema::<wo::RegisterBody>)),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/figures", ORDERS_READ, || get(wo::figures), doc("A month's work-order figures (`?month=YYYY-MM`): completion, on-time, re-dispatch and return-visit rates, satisfaction, workload per person (W6)")),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/rules", ORDERS_READ, || get(wo::rules), doc("The community's service rules: minutes to acknowledge, deadlines by urgency, urgency words, which alarms open an order")),
+    community_route(Method::PUT, "/api/v1/communities/{community}/work-orders/rules", ORDERS_OPERATE, || put(wo::put_rules), doc("Set the community's service rules (audited)")),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/store", ORDERS_READ, || get(wo::store), doc("The materials store: items, units, prices, stock").reply(list::<wo::StoreLine>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/store", ORDERS_OPERATE, || post(wo::stock_in), doc("Goods in: a new item or more of one (audited)").body(schema::<wo::StockInBody>).reply(list::<wo::StoreLine>)),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/staff", ORDERS_OPERATE, || get(wo::assignable), doc("Who takes work orders in the community, with how many they hold now (the dispatcher's picker)").reply(list::<wo::Assignable>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/photos", ORDERS_WRITE, || post(photos::upload).layer(DefaultBodyLimit::max(photos::MAX_PHOTO_BYTES + 1024)), doc("Take a photo for a work order: the image's own bytes (JPEG, PNG or WebP, 6 MiB at most); answers its id").file().reply(schema::<photos::PhotoKept>)),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/photos/{photo}", ORDERS_READ, || get(wo::photo), doc("A photo of the community's work orders, as taken (only under its own community)")),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/{order}", ORDERS_READ, || get(wo::get), doc("One work order in full: registration, where it stands, deadlines, materials, charge, history")),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/{order}/place-code", ORDERS_OPERATE, || get(wo::place_code), doc("The code of the order's place to print (door plate, equipment): scanned on arrival and completion").reply(schema::<wo::PlaceCode>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/review", ORDERS_OPERATE, || post(wo::review), doc("Review (审核): the category and urgency may be corrected (audited)").body(schema::<wo::ReviewBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/cancel", ORDERS_OPERATE, || post(wo::cancel), doc("Turn an order down at review, with why (audited)").body(schema::<wo::NoteBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/dispatch", ORDERS_OPERATE, || post(wo::dispatch), doc("Give it to a person (派工, or 改派 when it is with someone): if they do not accept in the rules' minutes, the next of their post gets it (audited)").body(schema::<wo::DispatchBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/outsource", ORDERS_OPERATE, || post(wo::outsource), doc("Give it to an outside contractor (外委; audited)").body(schema::<wo::OutsourceBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/accept", ORDERS_WRITE, || post(wo::accept), doc("Accept (接单): only the person it is with (audited)")),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/arrive", ORDERS_WRITE, || post(wo::arrive), doc("Arrival, confirmed by the place's scanned code (audited)").body(schema::<wo::ScanBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/materials", ORDERS_WRITE, || post(wo::draw), doc("Draw materials from the store for the job: refused when short (audited)").body(schema::<wo::DrawBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/complete", ORDERS_WRITE, || post(wo::complete), doc("Done (回单), the place's code scanned again: a note, photos, and a charge that becomes a bill in the house's book (audited)").body(schema::<wo::CompleteBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/close", ORDERS_OPERATE, || post(wo::close), doc("Close a completed order (结单; audited)").body(schema::<wo::NoteBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/visit", ORDERS_OPERATE, || post(wo::visit), doc("The return visit (回访): the owner's satisfaction 1–5; closes a completed order (audited)").body(schema::<wo::VisitBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/archive", ORDERS_OPERATE, || post(wo::archive), doc("Archive a closed order: it leaves the board (audited)")),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/acknowledge", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::acknowledge), doc("I am on it: the alarm shows who took it and when (409 if someone else did; audited)")),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/resolve", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::resolve), doc("Resolve an alarm with a note of how it was dealt with (audited)").body(schema::<alarms::ResolveBody>)),
     route(Method::GET, "/api/v1/communities/{community}/meter-rules", Access::Allowed(DEVICES_READ, Where::Community), || get(meters::get), doc("The community's meter thresholds (M4): night window for leaks, months out of range, monthly ranges").reply(schema::<hutong_core::meter_rules::MeterRules>)),
@@ -127,6 +154,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/audit", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::audit_log), doc("The company's audit log, newest first, a page at a time (`?actor=`, `?action=` prefix, `?limit=` up to 1000, `?before=` the last seq of the previous page)")),
     route(Method::GET, "/ws", Access::Allowed(DEVICES_READ, Where::Community), || get(ws::upgrade), doc("WebSocket: the wall's snapshot, then a frame of live events per screen tick (`?community=`)")),
     route(Method::GET, "/ws/money", Access::Allowed(COLLECTION_READ, Where::Community), || get(ws::upgrade), doc("WebSocket: every building's money, then each change in full, in frames of events (`?community=`)")),
+    route(Method::GET, "/ws/work", Access::Allowed(ORDERS_READ, Where::Community), || get(ws::upgrade), doc("WebSocket: the work orders not yet archived (a butler: their buildings'), then each order as it changes — the board, the staff phone's inbox, the wall (`?community=`)")),
     route(Method::GET, "/ws/patrol", Access::Allowed(PATROL_READ, Where::Community), || get(ws::upgrade), doc("WebSocket: each patrol route's day, then its changes and a reminder before each round, in frames of events (`?community=`)")),
     community_route(Method::GET, "/api/v1/communities/{community}/tariff", BILLING_READ, || get(billing::tariff::get), doc("The tariff: charge items with subjects, prices, reminder limits").reply(schema::<TariffBody>)),
     community_route(Method::PUT, "/api/v1/communities/{community}/tariff", BILLING_WRITE, || put(billing::tariff::put), doc("Replace the tariff (validated; audited with before and after)").body(schema::<TariffBody>)),

@@ -401,6 +401,7 @@ pub(crate) async fn start_community(app: &Arc<App>, reg: CommunityRegistered, se
         metrics: app.metrics.clone(),
         clock: app.clock,
         notices: app.outbox.clone(),
+        staffing: Arc::new(crate::work_orders::OrgStaffing { app: Arc::downgrade(app) }),
     })
     .await
     .map_err(|e| anyhow::anyhow!("community recovery failed: {e}"))

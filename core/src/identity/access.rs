@@ -181,11 +181,12 @@ impl BuiltinRole {
         use Permission::*;
         let read_all = Module::ALL.map(Read);
         match self {
-            BuiltinRole::Admin => Module::ALL.iter().flat_map(|m| [Read(*m), Write(*m)]).chain([Operate(Devices), UnmaskPersonalData]).collect(),
-            BuiltinRole::Manager => read_all.into_iter().chain([Write(Reports), Write(WorkOrders)]).collect(),
+            BuiltinRole::Admin => Module::ALL.iter().flat_map(|m| [Read(*m), Write(*m)]).chain([Operate(Devices), Operate(WorkOrders), UnmaskPersonalData]).collect(),
+            // Operating work orders is the office's part: review, dispatch, close, return visits.
+            BuiltinRole::Manager => read_all.into_iter().chain([Write(Reports), Write(WorkOrders), Operate(WorkOrders)]).collect(),
             BuiltinRole::Cashier => [Read(Billing), Read(Collection), Write(Collection)].into(),
             BuiltinRole::Finance => [Read(Billing), Write(Billing), Read(Collection), Write(Collection), Read(Reports)].into(),
-            BuiltinRole::ControlRoom => [Read(Devices), Operate(Devices), Read(Patrol), Read(WorkOrders)].into(),
+            BuiltinRole::ControlRoom => [Read(Devices), Operate(Devices), Read(Patrol), Read(WorkOrders), Write(WorkOrders), Operate(WorkOrders)].into(),
             BuiltinRole::PatrolGuard => [Read(Patrol), Write(Patrol)].into(),
             BuiltinRole::Maintenance => [Read(WorkOrders), Write(WorkOrders), Read(Devices)].into(),
             BuiltinRole::Butler => [Read(Billing), Read(Collection), Read(WorkOrders), Write(WorkOrders), Read(Devices)].into(),

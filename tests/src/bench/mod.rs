@@ -88,6 +88,7 @@ pub async fn start(community: Community, dir: &std::path::Path) -> anyhow::Resul
         metrics: Metrics::new(),
         clock: Clock::new(),
         notices: Arc::new(NoNotices),
+        staffing: Arc::new(hutong_actors::work_order::NoStaff),
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

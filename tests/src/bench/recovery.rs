@@ -67,6 +67,7 @@ async fn start(
         metrics: Metrics::new(),
         clock: Clock::new(),
         notices: Arc::new(NoNotices),
+        staffing: Arc::new(hutong_actors::work_order::NoStaff),
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))
