@@ -77,6 +77,12 @@ fn PatrolRoute() -> impl IntoView {
 }
 
 #[component]
+fn WorkRoute() -> impl IntoView {
+    let community = community_param();
+    move || view! { <crate::work::WorkScreen community=community() /> }
+}
+
+#[component]
 fn PatrolSetupRoute() -> impl IntoView {
     let community = community_param();
     move || view! { <crate::patrol_setup::PatrolSetupScreen community=community() /> }
@@ -182,6 +188,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     let may_operate = me.may(Permission::Operate(Module::Devices));
     let may_see_collection = me.may(Permission::Read(Module::Collection)) && me.may(Permission::Read(Module::Reports));
     let may_patrol = me.may(Permission::Read(Module::Patrol));
+    let may_work = me.may(Permission::Read(Module::WorkOrders));
     let first = communities.first().map(|c| c.id.to_string()).unwrap_or_default();
     // What `/` shows: the wall for those who watch it, else the desk, else the workspace.
     // (Rendered in place, not redirected: a navigation while the routes first render is refused.)
@@ -190,6 +197,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         Wall,
         Desk,
         Patrol,
+        Work,
         Workspace,
     }
     let start = match () {
@@ -198,9 +206,12 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         _ if may_bill => Start::Desk,
         // A guard's phone opens on today's rounds.
         _ if may_patrol => Start::Patrol,
+        // A technician's phone opens on their orders.
+        _ if may_work => Start::Work,
         _ => Start::Workspace,
     };
     let modules: Vec<&'static str> = me.modules().into_iter().map(Module::label_zh).collect();
+    provide_context(crate::work::WorkViewer { account: me.account.clone(), may_operate: me.may(Permission::Operate(Module::WorkOrders)) });
     provide_context(crate::patrol::Viewer { account: me.account.clone(), may_set_up: me.may(Permission::Write(Module::Settings)) });
     let navigate = leptos_router::hooks::use_navigate();
     let sign_out = move |_| {
@@ -262,6 +273,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 {may_bill.then(|| tab("/chart", at("chart"), "销控图", "tab-chart"))}
                 {may_see_collection.then(|| tab("/manager", at("manager"), "收缴情况", "tab-manager"))}
                 {may_patrol.then(|| tab("/patrol", at("patrol"), "巡更", "tab-patrol"))}
+                {may_work.then(|| tab("/work", at("work"), "工单", "tab-work"))}
                 {may_admin.then(|| tab("/staff", "/staff".into(), "员工与角色", "tab-staff"))}
                 {may_admin.then(|| tab("/audit", "/audit".into(), "审计日志", "tab-audit"))}
                 <button on:click=sign_out data-test="signout">"退出"</button>
@@ -273,6 +285,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                     Start::Wall => view! { <WallScreen community=first.get_value() may_operate /> }.into_any(),
                     Start::Desk => view! { <DeskScreen community=first.get_value() may_write_billing /> }.into_any(),
                     Start::Patrol => view! { <PatrolScreen community=first.get_value() /> }.into_any(),
+                    Start::Work => view! { <crate::work::WorkScreen community=first.get_value() /> }.into_any(),
                     Start::Workspace => workspace().into_any(),
                     }
                 } />
@@ -283,6 +296,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 <Route path=path!("/patrol/scan") view=ScanScreen />
                 <Route path=path!("/patrol/:community/setup") view=PatrolSetupRoute />
                 <Route path=path!("/patrol/:community") view=PatrolRoute />
+                <Route path=path!("/work/:community") view=WorkRoute />
                 <Route path=path!("/staff") view=move || view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> } />
                 <Route path=path!("/audit") view=AuditScreen />
                 <Route path=path!("/workspace") view=workspace.clone() />

@@ -13,6 +13,8 @@
 //!   `chart`: the building chart (销控图), by house state or by arrears, live;
 //!   `admin`: staff and the audit log; `patrol`: the guard's phone (today's rounds, live, the scan
 //!   page with photos and notes, the month's figures); `patrol_setup`: checkpoints and routes on screen.
+//! - [`work_feed`]: what the work-order screens take from `/ws/work` (`WorkBoard::fold`); `work`:
+//!   the dispatcher's board, the staff phone's inbox (accept, scan, photos, complete, charge), the figures.
 //! - `app`: sign-in, who is signed in (`api::Me`), and which screens their role opens.
 
 #[cfg(target_arch = "wasm32")]
@@ -35,6 +37,9 @@ pub mod patrol_setup;
 pub mod socket;
 pub mod desk_feed;
 pub mod wall;
+pub mod work_feed;
+#[cfg(target_arch = "wasm32")]
+pub mod work;
 
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]

@@ -59,7 +59,7 @@ impl WallState {
                 };
             }
             // The money screens' messages; the wall has its tiles' brief.
-            ServerMessage::MoneySnapshot(_) | ServerMessage::PatrolSnapshot(_) => {}
+            ServerMessage::MoneySnapshot(_) | ServerMessage::PatrolSnapshot(_) | ServerMessage::WorkSnapshot(_) => {}
             ServerMessage::Resync => {
                 self.alarms.clear();
                 self.readings.clear();

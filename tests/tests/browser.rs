@@ -608,3 +608,94 @@ async fn the_office_sets_up_checkpoints_and_a_route_on_screen() {
     assert_eq!(stops[0], "heyuan-cp-pool", "the suggested order starts where the route was begun");
     assert_eq!(route["definition"]["plan"]["starts"].as_array().map(Vec::len), Some(2), "{route}");
 }
+
+/// Work orders on screen (W2–W5, R5): on a phone-sized screen the technician's page shows an order
+/// the moment the dispatcher gives it to them, with the count waiting; they accept it, scan the
+/// door plate's code on arrival, and report it done with a photo and a charge — which lands as a
+/// bill in the house's book. At a desk the dispatcher calls back (回访) and the figures move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_takes_an_order_on_a_phone_and_the_office_calls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let base = "/api/v1/communities/heyuan/work-orders";
+    let control = server.login("control");
+    let butler = server.login("butler");
+    let body = r#"{"kind":"repair","category":"水电","description":"卫生间水管漏水","house":"heyuan-1-1-101"}"#;
+    let (status, reply) = http(server.http, "POST", base, Some(&butler), Some(body)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let id = serde_json::from_str::<Value>(&reply).unwrap()["id"].as_str().unwrap().to_string();
+    let (status, reply) = http(server.http, "POST", &format!("{base}/{id}/review"), Some(&control), Some("{}")).unwrap();
+    assert_eq!(status, 200, "{reply}");
+
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    browser.sign_in("repair", PASSWORD).await;
+    wait_for("the work tab", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=tab-work]')").await.as_bool().filter(|b| *b)).await;
+    browser.eval(&click("[data-test=tab-work]")).await;
+    let text = async |b: &mut Browser, selector: &str| b.eval(&format!("(document.querySelector('{selector}') || {{}}).textContent || ''")).await.as_str().unwrap_or_default().to_string();
+    wait_for("an empty inbox", Duration::from_secs(30), async || Some(text(&mut browser, "[data-test=inbox]").await).filter(|t| t.contains("暂无待办工单"))).await;
+
+    // The dispatcher gives it to the technician: it is on the phone at once, counted as waiting.
+    let card = format!("[data-test=my-order][data-id={id}]");
+    let sent = std::time::Instant::now();
+    let (status, reply) = http(server.http, "POST", &format!("{base}/{id}/dispatch"), Some(&control), Some(r#"{"to":"repair"}"#)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let shown = wait_for("the order on the phone", Duration::from_secs(10), async || Some(text(&mut browser, &card).await).filter(|t| t.contains("待接单"))).await;
+    eprintln!("dispatch → on the phone's screen: {:?}", sent.elapsed());
+    assert!(shown.contains("卫生间水管漏水") && shown.contains("荷花苑/1号楼/1层/101"), "{shown}");
+    assert_eq!(text(&mut browser, "[data-test=unread]").await, "待接单 1");
+    browser.screenshot("work-phone-inbox.png").await;
+
+    browser.eval(&click(&format!("{card} [data-test=order-accept]"))).await;
+    wait_for("accepted", Duration::from_secs(10), async || browser.eval(&format!("!!document.querySelector('{card} [data-test=order-arrive]')")).await.as_bool().filter(|b| *b)).await;
+    // A wrong scan is refused with a sentence; the door plate's code is taken.
+    let type_code = |code: &str| format!("(() => {{ const i = document.querySelector('{card} [data-test=order-code]'); i.value = {code:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
+    browser.eval(&type_code("not-the-code")).await;
+    browser.eval(&click(&format!("{card} [data-test=order-arrive]"))).await;
+    let refused = wait_for("the wrong code refused", Duration::from_secs(10), async || Some(text(&mut browser, &format!("{card} [data-test=order-error]")).await).filter(|t| !t.is_empty())).await;
+    assert!(refused.contains("不是这张工单所在位置的二维码"), "{refused}");
+    let code: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/{id}/place-code"), Some(&control), None).unwrap().1).unwrap();
+    let code = code["code"].as_str().unwrap().to_string();
+    browser.eval(&type_code(&code)).await;
+    browser.eval(&click(&format!("{card} [data-test=order-arrive]"))).await;
+    wait_for("in progress", Duration::from_secs(10), async || browser.eval(&format!("!!document.querySelector('{card} [data-test=order-complete]')")).await.as_bool().filter(|b| *b)).await;
+
+    // Done: the code again, a photo, a note and the charge.
+    browser.eval(&type_code(&code)).await;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photo-own.png");
+    let doc = browser.call("DOM.getDocument", json!({})).await;
+    let input = browser.call("DOM.querySelector", json!({"nodeId": doc["root"]["nodeId"], "selector": format!("{card} [data-test=order-photo]")})).await;
+    browser.call("DOM.setFileInputFiles", json!({"files": [fixture.to_str().unwrap()], "nodeId": input["nodeId"]})).await;
+    for (field, value) in [("order-note", "更换角阀一个"), ("order-charge", "35.50")] {
+        browser.eval(&format!("(() => {{ const i = document.querySelector('{card} [data-test={field}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()")).await;
+    }
+    browser.screenshot("work-phone-complete.png").await;
+    browser.eval(&click(&format!("{card} [data-test=order-complete]"))).await;
+    let done = wait_for("the order reported done", Duration::from_secs(20), async || Some(text(&mut browser, "[data-test=inbox]").await).filter(|t| t.contains("暂无待办工单"))).await;
+    assert!(!done.contains(&id), "{done}");
+    let finance = server.login("finance");
+    let bill = wait_for("the charge in the house's book", Duration::from_secs(10), async || {
+        let bills: Value = serde_json::from_str(&http(server.http, "GET", &format!("/api/v1/communities/heyuan/bills?house=heyuan-1-1-101&q={id}"), Some(&finance), None).unwrap().1).ok()?;
+        bills["rows"].as_array()?.iter().find(|r| r["external_no"] == id.as_str()).cloned()
+    })
+    .await;
+    assert_eq!(bill["amount"], "35.50", "{bill}");
+    let order: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/{id}"), Some(&control), None).unwrap().1).unwrap();
+    assert_eq!(order["photos"].as_array().map(Vec::len), Some(1), "{order}");
+
+    // At the desk: the control room calls the owner back (回访) and the month's figures move.
+    browser.eval(&click("[data-test=signout]")).await;
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 1366, "height": 900, "deviceScaleFactor": 1, "mobile": false})).await;
+    browser.sign_in("control", PASSWORD).await;
+    wait_for("the work tab", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=tab-work]')").await.as_bool().filter(|b| *b)).await;
+    browser.eval(&click("[data-test=tab-work]")).await;
+    let on_board = format!("[data-test=board-order][data-id={id}]");
+    wait_for("the order on the board", Duration::from_secs(20), async || Some(text(&mut browser, &on_board).await).filter(|t| t.contains("已回单"))).await;
+    browser.eval(&click(&format!("{on_board} [data-test=order-visit]"))).await;
+    wait_for("visited", Duration::from_secs(10), async || Some(text(&mut browser, &on_board).await).filter(|t| t.contains("已回访"))).await;
+    let figures = wait_for("the figures", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=order-figures-row]").await).filter(|t| t.contains("5.00"))).await;
+    assert!(figures.starts_with("1100.0%100.0%5.00"), "one order, completed on time, satisfaction 5: {figures}");
+    browser.screenshot("work-board.png").await;
+}
