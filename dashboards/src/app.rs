@@ -242,6 +242,23 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
             waiting.set(counts);
         });
     }
+    // And the work orders given to them, not yet accepted or not yet done.
+    let orders = RwSignal::new(Vec::<(String, String, usize, usize)>::new());
+    if may_work {
+        let mine: Vec<(String, String)> = pairs.clone();
+        let account = me.account.clone();
+        spawn_local(async move {
+            let mut counts = Vec::new();
+            for (id, name) in mine {
+                if let Ok(list) = get_json::<Vec<hutong_core::work_order::WorkOrderTile>>(&format!("/api/v1/communities/{id}/work-orders?with=mine")).await {
+                    let waiting = list.iter().filter(|o| o.waits_for(&account)).count();
+                    let doing = list.iter().filter(|o| o.status.is_open()).count() - waiting;
+                    counts.push((id, name, waiting, doing));
+                }
+            }
+            orders.set(counts);
+        });
+    }
     let workspace = move || view! {
         <div class="workspace" data-test="workspace">
             <h2>"我的工作台"</h2>
@@ -251,6 +268,9 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
             <ul class="waiting" data-test="waiting">
                 {move || waiting.get().into_iter().map(|(id, name, untaken, taken)| view! {
                     <li><a href=format!("/wall/{id}")>{format!("{name}：待接手告警 {untaken} 条，处理中 {taken} 条")}</a></li>
+                }).collect_view()}
+                {move || orders.get().into_iter().map(|(id, name, waiting, doing)| view! {
+                    <li><a href=format!("/work/{id}")>{format!("{name}：待接工单 {waiting} 张，处理中 {doing} 张")}</a></li>
                 }).collect_view()}
             </ul>
         </div>

@@ -22,6 +22,7 @@ pub mod fanout;
 pub mod import;
 pub mod ingest;
 pub mod patrol;
+pub mod workorders;
 pub mod payments;
 pub mod recovery;
 
@@ -145,6 +146,24 @@ pub(crate) async fn sign_in(addr: std::net::SocketAddr, account: &str) -> anyhow
     anyhow::ensure!(status == 200, "sign-in as {account} refused: {status} {reply}");
     let value: serde_json::Value = serde_json::from_str(&reply)?;
     value["token"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("no token"))
+}
+
+/// A request the set-up needs to succeed.
+pub(crate) async fn send(addr: std::net::SocketAddr, token: &str, method: &'static str, path: &str, body: String) -> anyhow::Result<()> {
+    let (token, path) = (token.to_string(), path.to_string());
+    let (status, reply) = tokio::task::spawn_blocking(move || crate::http(addr, method, &path, Some(&token), Some(&body))).await??;
+    anyhow::ensure!((200..300).contains(&status), "{method} refused: {status} {reply}");
+    Ok(())
+}
+
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A screen's WebSocket at `path` (with its query), signed in with `token`.
+pub(crate) async fn open_socket(addr: std::net::SocketAddr, path: &str, token: &str) -> anyhow::Result<Socket> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}{path}").into_client_request()?;
+    request.headers_mut().insert("Authorization", format!("Bearer {token}").parse()?);
+    Ok(tokio_tungstenite::connect_async(request).await?.0)
 }
 
 /// The demo server in a process of its own — this binary again, `<bench> --serve <data>` — so

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use hutong_core::live::{AlarmKind, LiveBody, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{cpu_ticks, proc_field, sign_in};
+use super::{Socket, cpu_ticks, open_socket, proc_field, send as put, sign_in};
 use crate::{http, http_get};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -145,7 +145,7 @@ async fn run(options: &PatrolBench, addr: SocketAddr, pid: u32) -> anyhow::Resul
         if c % 8 == 0 {
             token = sign_in(addr, "admin").await?;
         }
-        let socket = open_wall(addr, &community(c), &token).await?;
+        let socket = open_socket(addr, &format!("/ws?community={}", community(c)), &token).await?;
         tokio::spawn(read_wall(socket, tx.clone()));
     }
     drop(tx);
@@ -213,37 +213,6 @@ async fn run(options: &PatrolBench, addr: SocketAddr, pid: u32) -> anyhow::Resul
         defined - arrived.len()
     );
     Ok(())
-}
-
-/// A request the set-up needs to succeed.
-async fn put(
-    addr: SocketAddr,
-    token: &str,
-    method: &'static str,
-    path: &str,
-    body: String,
-) -> anyhow::Result<()> {
-    let (token, path) = (token.to_string(), path.to_string());
-    let (status, reply) =
-        tokio::task::spawn_blocking(move || http(addr, method, &path, Some(&token), Some(&body)))
-            .await??;
-    anyhow::ensure!(
-        (200..300).contains(&status),
-        "{method} refused: {status} {reply}"
-    );
-    Ok(())
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open_wall(addr: SocketAddr, community: &str, token: &str) -> anyhow::Result<Socket> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{addr}/ws?community={community}").into_client_request()?;
-    request
-        .headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse()?);
-    Ok(tokio_tungstenite::connect_async(request).await?.0)
 }
 
 /// Tells, for every patrol-miss alarm the wall shows (live, or in a snapshot after a resync),

@@ -29,6 +29,8 @@ enum Which {
     Fanout(bench::fanout::FanoutBench),
     /// 10,000 patrol routes whose windows close in the same second: close → miss alarm on the wall.
     Patrol(bench::patrol::PatrolBench),
+    /// 100,000 open work orders, 1,000 passing their deadline in the same second: deadline → board.
+    Workorders(bench::workorders::WorkOrdersBench),
 }
 
 #[tokio::main]
@@ -44,5 +46,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Recovery(options) => bench::recovery::recovery(options).await,
         Which::Fanout(options) => bench::fanout::fanout(options).await,
         Which::Patrol(options) => bench::patrol::patrol(options).await,
+        Which::Workorders(options) => bench::workorders::workorders(options).await,
     }
 }
