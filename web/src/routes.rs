@@ -68,6 +68,22 @@ struct TariffBody {
     reminder_limits: Option<serde_json::Value>,
 }
 
+/// A community's service rules as a request body (the shape `GET …/work-orders/rules` answers):
+/// minutes to acknowledge, `{respond_mins, complete_mins}` by urgency, the urgency words and
+/// categories, and which alarm kinds open an order by themselves.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ServiceRulesBody {
+    ack_mins: u32,
+    normal: serde_json::Value,
+    urgent: serde_json::Value,
+    critical: serde_json::Value,
+    urgent_words: Vec<String>,
+    critical_words: Vec<String>,
+    urgent_categories: Vec<String>,
+    alarm_orders: Vec<String>,
+}
+
 pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/healthz", Access::Public, || get(api::healthz), doc("Ready once recovery is done (503 while recovering)").reply(schema::<hutong_core::api::Health>)),
     route(Method::GET, "/metrics", Access::Public, || get(api::metrics), doc("Prometheus metrics: with HUTONG_METRICS_TOKEN set, as a bearer token; otherwise to this machine only")),
@@ -115,7 +131,7 @@ pub const ROUTES: &[RouteSpec] = &[
     community_route(Method::POST, "/api/v1/communities/{community}/work-orders", ORDERS_WRITE, || post(wo::register), doc("Register a repair, complaint or suggestion at a house, a device or a public area: urgency and deadlines from the community's rules (W1, W3; audited)").body(schema::<wo::RegisterBody>)),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/figures", ORDERS_READ, || get(wo::figures), doc("A month's work-order figures (`?month=YYYY-MM`): completion, on-time, re-dispatch and return-visit rates, satisfaction, workload per person (W6)")),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/rules", ORDERS_READ, || get(wo::rules), doc("The community's service rules: minutes to acknowledge, deadlines by urgency, urgency words, which alarms open an order")),
-    community_route(Method::PUT, "/api/v1/communities/{community}/work-orders/rules", ORDERS_OPERATE, || put(wo::put_rules), doc("Set the community's service rules (audited)")),
+    community_route(Method::PUT, "/api/v1/communities/{community}/work-orders/rules", ORDERS_OPERATE, || put(wo::put_rules), doc("Set the community's service rules (audited)").body(schema::<ServiceRulesBody>)),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/store", ORDERS_READ, || get(wo::store), doc("The materials store: items, units, prices, stock").reply(list::<wo::StoreLine>)),
     community_route(Method::POST, "/api/v1/communities/{community}/work-orders/store", ORDERS_OPERATE, || post(wo::stock_in), doc("Goods in: a new item or more of one (audited)").body(schema::<wo::StockInBody>).reply(list::<wo::StoreLine>)),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/staff", ORDERS_OPERATE, || get(wo::assignable), doc("Who takes work orders in the community, with how many they hold now (the dispatcher's picker)").reply(list::<wo::Assignable>)),
@@ -292,7 +308,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code", "/accept", "/archive"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }
