@@ -446,6 +446,7 @@ impl LiveHub {
                 devices_offline,
                 // Routes belong to no building: for those who see the whole community.
                 patrols: if *sight == Sight::All { v.patrols.values().cloned().collect() } else { Vec::new() },
+                work_orders: v.work.values().filter(|o| o.status.is_open() && sight.sees(o.building.as_ref())).cloned().collect(),
             };
             (v.version, snapshot)
         })

@@ -236,6 +236,9 @@ pub struct WallSnapshot {
     /// Each patrol route's day so far.
     #[serde(default)]
     pub patrols: Vec<PatrolTile>,
+    /// The work orders still open (the wall's work-order board), in sight.
+    #[serde(default)]
+    pub work_orders: Vec<crate::work_order::WorkOrderTile>,
 }
 
 /// A patrol route's day on the wall (R2): stops reached, missed and still to come today.

@@ -32,6 +32,8 @@ pub struct WallState {
     pub gates: VecDeque<GateTick>,
     /// Each patrol route's day (R2).
     pub patrols: Vec<PatrolTile>,
+    /// The work orders still open, by id (the wall's work-order board).
+    pub work_orders: std::collections::BTreeMap<String, hutong_core::work_order::WorkOrderTile>,
     pub devices_total: u32,
     pub devices_offline: u32,
     pub events_seen: u64,
@@ -53,6 +55,7 @@ impl WallState {
                     readings: s.readings.into_iter().take(TICKS_SHOWN).collect(),
                     gates: s.gates.into_iter().take(TICKS_SHOWN).collect(),
                     patrols: s.patrols,
+                    work_orders: s.work_orders.into_iter().map(|o| (o.id.to_string(), o)).collect(),
                     devices_total: s.devices_total,
                     devices_offline: s.devices_offline,
                     events_seen,
@@ -92,6 +95,13 @@ impl WallState {
                         None => self.patrols.push(patrol.clone()),
                     }
                 }
+                if let LiveBody::WorkOrder { order } = &event.body {
+                    if order.status.is_open() {
+                        self.work_orders.insert(order.id.to_string(), order.clone());
+                    } else {
+                        self.work_orders.remove(order.id.as_str());
+                    }
+                }
                 if let LiveBody::Alarm { alarm } = &event.body {
                     self.open_alarms.retain(|a| a.no != alarm.no);
                     if alarm.is_open() {
@@ -119,6 +129,13 @@ impl WallState {
                 }
             }
         }
+    }
+
+    /// The board's orders: overdue first, then the most urgent, then the oldest.
+    pub fn board(&self) -> Vec<&hutong_core::work_order::WorkOrderTile> {
+        let mut all: Vec<_> = self.work_orders.values().collect();
+        all.sort_by(|a, b| b.overdue.cmp(&a.overdue).then(b.urgency.cmp(&a.urgency)).then(a.registered_at.cmp(&b.registered_at)));
+        all
     }
 
     pub fn tiles_in(&self, level: TileLevel) -> usize {
@@ -372,6 +389,25 @@ pub fn WallScreen(
                 .collect_view()
         })
     };
+    let orders = move || {
+        state.with(|s| {
+            s.board()
+                .into_iter()
+                .take(TICKS_SHOWN)
+                .map(|o| {
+                    let who = o.contractor.clone().or_else(|| o.assignee.as_ref().map(|a| a.name.clone())).unwrap_or_else(|| "未派".into());
+                    view! {
+                        <li class=if o.overdue { "gate-alarm" } else { "" } data-test="wall-order">
+                            <span class="time">{local_hms(o.registered_at)}</span>
+                            <span class="kind">{o.category.clone()}</span>
+                            <span class="device">{o.place.clone()}</span>
+                            <span class="value">{format!("{} · {}{}", o.status.label_zh(), who, if o.overdue { " · 超时" } else { "" })}</span>
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
     let ticker = move || {
         state.with(|s| {
             s.readings
@@ -445,6 +481,10 @@ pub fn WallScreen(
                     <h2>"今日巡更"</h2>
                     <ul class="ticker" data-test="patrols">{patrols}</ul>
                 </div>
+                <div>
+                    <h2>{move || state.with(|s| format!("工单 · 未完成 {} · 超时 {}", s.work_orders.len(), s.work_orders.values().filter(|o| o.overdue).count()))}</h2>
+                    <ul class="ticker" data-test="wall-orders">{orders}</ul>
+                </div>
             </footer>
         </div>
     }
@@ -468,6 +508,7 @@ mod tests {
             readings: vec![],
             gates: vec![],
             patrols: vec![],
+            work_orders: vec![],
             open_alarms: vec![],
             devices_total: 2,
             devices_offline: 0,
@@ -488,6 +529,28 @@ mod tests {
                 event: DeviceEvent::UsageSpiked { signal: Signal { seq: 1, boot: 0, at, seen: at }, usage: 5.into(), typical: 1.into() },
             },
         })
+    }
+
+    #[test]
+    fn the_work_order_board_holds_open_orders_overdue_first() {
+        use hutong_core::work_order::{Status, WorkOrderTile};
+        let mut wall = WallState::default();
+        wall.fold(snapshot());
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let order = |id: &str, status: Status, overdue: bool| {
+            let tile: WorkOrderTile = serde_json::from_value(serde_json::json!({
+                "id": id, "kind": "repair", "category": "水电", "description": "漏水", "place": "1号楼", "building": null, "house": null,
+                "vip": false, "from_alarm": null, "urgency": "normal", "status": status, "assignee": null, "contractor": null, "ack_by": null,
+                "registered_at": at, "respond_by": at, "complete_by": at, "completed_at": null, "overdue": overdue, "escalation": 0,
+                "dispatches": 0, "satisfaction": null, "visited": false, "charge": null, "bill": null
+            })).unwrap();
+            ServerMessage::Event(LiveEvent { community: CommunityId::new("c"), stream: format!("derived/workorder/{id}"), seq: 1, body: LiveBody::WorkOrder { order: tile } })
+        };
+        wall.fold(order("wo-1", Status::Registered, false));
+        wall.fold(order("wo-2", Status::Accepted, true));
+        assert_eq!(wall.board().iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), vec!["wo-2", "wo-1"], "overdue first");
+        wall.fold(order("wo-2", Status::Completed, false));
+        assert_eq!(wall.board().len(), 1, "a completed order leaves the board");
     }
 
     #[test]

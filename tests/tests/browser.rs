@@ -698,4 +698,15 @@ async fn a_technician_takes_an_order_on_a_phone_and_the_office_calls_back() {
     let figures = wait_for("the figures", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=order-figures-row]").await).filter(|t| t.contains("5.00"))).await;
     assert!(figures.starts_with("1100.0%100.0%5.00"), "one order, completed on time, satisfaction 5: {figures}");
     browser.screenshot("work-board.png").await;
+
+    // The wall's work-order board: an order registered now appears there live.
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false})).await;
+    browser.eval(&click("[data-test=tab-wall]")).await;
+    wait_for("the wall", Duration::from_secs(20), async || browser.eval("!!document.querySelector('[data-test=wall-orders]')").await.as_bool().filter(|b| *b)).await;
+    let body = r#"{"kind":"complaint","category":"环境","description":"2号楼电梯厅垃圾未清","place":"2号楼电梯厅"}"#;
+    let (status, reply) = http(server.http, "POST", base, Some(&control), Some(body)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let line = wait_for("the order on the wall", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=wall-orders]").await).filter(|t| t.contains("2号楼电梯厅"))).await;
+    assert!(line.contains("待审核"), "{line}");
+    browser.screenshot("wall-work-orders.png").await;
 }

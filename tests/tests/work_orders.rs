@@ -138,6 +138,8 @@ async fn a_forced_gate_opens_a_work_order_by_itself() {
     let control = server.login("control");
     let mut board = ws_open_at(server.http, "/ws/work?community=heyuan", &control).await.unwrap();
     assert_eq!(next_json(&mut board).await.unwrap()["type"], "work_snapshot");
+    let (mut wall, snapshot) = ws_connect(server.http, "heyuan", &control).await;
+    assert!(snapshot["work_orders"].as_array().unwrap().is_empty(), "{snapshot}");
 
     let key = server.device_key("heyuan", "gate-1");
     let mut gate = Device::connect("127.0.0.1", server.mqtt_port, "forced-gate", "heyuan/gate-1", &key).await;
@@ -145,6 +147,8 @@ async fn a_forced_gate_opens_a_work_order_by_itself() {
     let opened = wait_event(&mut board, Duration::from_secs(10), |m| is_order(m, |t| t["from_alarm"].is_u64())).await.unwrap();
     let order = &opened["body"]["order"];
     assert_eq!((order["urgency"].as_str(), order["category"].as_str(), order["status"].as_str()), (Some("critical"), Some("门禁道闸"), Some("registered")), "{order}");
+    // The wall's work-order board shows it too.
+    wait_event(&mut wall, Duration::from_secs(5), |m| is_order(m, |t| t["id"] == order["id"])).await.unwrap();
     // The alarm shows the order is on it.
     let no = order["from_alarm"].as_u64().unwrap();
     let alarm = wait_for("the alarm acknowledged as the order's", Duration::from_secs(5), async || {

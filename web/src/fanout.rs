@@ -68,7 +68,7 @@ impl Feed {
 
     pub fn carries(self, body: &LiveBody) -> bool {
         match self {
-            Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_) | LiveBody::PatrolReminder { .. } | LiveBody::WorkOrder { .. }),
+            Feed::Wall => !matches!(body, LiveBody::MoneyDetail(_) | LiveBody::PatrolReminder { .. }),
             Feed::Money => matches!(body, LiveBody::MoneyDetail(_)),
             Feed::Patrol => match body {
                 LiveBody::Patrol { .. } | LiveBody::PatrolReminder { .. } => true,
