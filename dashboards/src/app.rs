@@ -38,6 +38,11 @@ async fn load_session() -> Session {
 
 #[component]
 pub fn App() -> impl IntoView {
+    // The community's posted QR code opens the report form for anyone, signed in or not.
+    let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
+    if path == "/report" {
+        return view! { <crate::work::ReportScreen /> }.into_any();
+    }
     let session = RwSignal::new(Session::Checking);
     spawn_local(async move { session.set(load_session().await) });
     view! {
@@ -50,6 +55,7 @@ pub fn App() -> impl IntoView {
             }}
         </Router>
     }
+    .into_any()
 }
 
 /// The `:community` of the current URL.

@@ -335,3 +335,50 @@ pub fn WorkScreen(community: String) -> impl IntoView {
         </div>
     }
 }
+
+/// The page the community's posted QR code opens (`/report?community=…&code=…`): anyone reports a
+/// matter in a public place without signing in. Made for a phone.
+#[component]
+pub fn ReportScreen() -> impl IntoView {
+    let query = web_sys::window().and_then(|w| w.location().search().ok()).and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok());
+    let param = |name: &str| query.as_ref().and_then(|p| p.get(name)).unwrap_or_default();
+    let (community, code) = (param("community"), param("code"));
+    let kind = RwSignal::new("repair".to_string());
+    let category = RwSignal::new("公共设施".to_string());
+    let place = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let contact = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let send = move |_| {
+        let body = serde_json::json!({
+            "community": community, "code": code, "kind": kind.get_untracked(), "category": category.get_untracked(),
+            "place": place.get_untracked(), "description": description.get_untracked(), "contact": Some(contact.get_untracked()).filter(|c| !c.trim().is_empty()),
+        });
+        spawn_local(async move {
+            let answer = match request("POST", "/api/v1/report", Some(body.to_string())).await {
+                Some((200, reply)) => Ok(serde_json::from_str::<serde_json::Value>(&reply).ok().and_then(|v| v["message"].as_str().map(str::to_string)).unwrap_or_default()),
+                Some((_, reply)) => Err(error_message(&reply)),
+                None => Err("暂时无法联网，请稍后再试".into()),
+            };
+            outcome.set(Some(answer));
+        });
+    };
+    view! {
+        <div class="patrol work" data-test="report">
+            <h2>"报事"</h2>
+            <p class="dim">"看到公共区域需要维修、清洁或有安全隐患，在这里告诉物业。无需登录。"</p>
+            <label>"类型"<select prop:value=kind on:change=move |ev| kind.set(event_target_value(&ev))>
+                <option value="repair">"报修"</option><option value="complaint">"投诉"</option><option value="suggestion">"建议"</option>
+            </select></label>
+            <label>"类别"<input type="text" prop:value=category on:input=move |ev| category.set(event_target_value(&ev)) /></label>
+            <label>"地点"<input type="text" placeholder="如：3号楼电梯、东门草坪" prop:value=place on:input=move |ev| place.set(event_target_value(&ev)) data-test="report-place" /></label>
+            <textarea maxlength="500" placeholder="发生了什么" prop:value=description on:input=move |ev| description.set(event_target_value(&ev)) data-test="report-description"></textarea>
+            <label>"联系电话（可不填）"<input type="text" inputmode="tel" prop:value=contact on:input=move |ev| contact.set(event_target_value(&ev)) /></label>
+            <button class="big" on:click=send data-test="report-send">"提交"</button>
+            {move || outcome.get().map(|o| match o {
+                Ok(text) => view! { <p class="ok" data-test="report-ok">{text}</p> }.into_any(),
+                Err(text) => view! { <p class="error" data-test="report-error">{text}</p> }.into_any(),
+            })}
+        </div>
+    }
+}

@@ -176,6 +176,11 @@ impl Keyring {
         crate::codec::device_key(&self.secret, &format!("_place/{community}"), place)
     }
 
+    /// The token of a community's posted QR code for anonymous reports (匿名报事).
+    pub fn report_code(&self, community: &str) -> String {
+        self.place_code(community, "_report")
+    }
+
     /// Whether a scanned token is the place's (compared in constant time).
     pub fn place_code_matches(&self, community: &str, place: &str, scanned: &str) -> bool {
         crate::codec::same_key(&self.place_code(community, place), scanned)

@@ -709,4 +709,18 @@ async fn a_technician_takes_an_order_on_a_phone_and_the_office_calls_back() {
     let line = wait_for("the order on the wall", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=wall-orders]").await).filter(|t| t.contains("2号楼电梯厅"))).await;
     assert!(line.contains("待审核"), "{line}");
     browser.screenshot("wall-work-orders.png").await;
+
+    // Anyone, on a phone, through the community's posted QR code: no sign-in.
+    let posted: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/report-code"), Some(&control), None).unwrap().1).unwrap();
+    browser.eval(&click("[data-test=signout]")).await;
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}{}", server.http, posted["url"].as_str().unwrap())})).await;
+    wait_for("the report form", Duration::from_secs(20), async || browser.eval("!!document.querySelector('[data-test=report-send]')").await.as_bool().filter(|b| *b)).await;
+    for (field, value) in [("report-place", "东门草坪"), ("report-description", "草坪喷头一直在漏水")] {
+        browser.eval(&format!("(() => {{ const i = document.querySelector('[data-test={field}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()")).await;
+    }
+    browser.eval(&click("[data-test=report-send]")).await;
+    let taken = wait_for("the report taken", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=report-ok]").await).filter(|t| !t.is_empty())).await;
+    assert!(taken.contains("已收到"), "{taken}");
+    browser.screenshot("work-report-phone.png").await;
 }

@@ -158,3 +158,50 @@ async fn a_forced_gate_opens_a_work_order_by_itself() {
     .await;
     assert_eq!(alarm["acknowledged"][0]["name"], format!("工单 {}", order["id"].as_str().unwrap()), "{alarm}");
 }
+
+/// Anyone reports through the community's posted QR code, without signing in (W1): the order
+/// reaches the board; a wrong code is refused and counted; an address that keeps reporting is
+/// slowed down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anyone_reports_through_the_posted_code_and_a_flood_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let control = server.login("control");
+    let posted = ok(&server, &control, "GET", "/work-orders/report-code", Value::Null);
+    let code = posted["code"].as_str().unwrap().to_string();
+    assert_eq!(posted["url"], format!("/report?community=heyuan&code={code}"));
+    let report = |code: &str, community: &str, n: usize| {
+        let body = json!({"community": community, "code": code, "kind": "repair", "category": "公共设施", "description": format!("路灯不亮 {n}"), "place": "东门草坪"}).to_string();
+        let (status, reply) = http(server.http, "POST", "/api/v1/report", None, Some(&body)).unwrap();
+        (status, serde_json::from_str::<Value>(&reply).unwrap_or(Value::String(reply)))
+    };
+    let (status, reply) = report(&code, "heyuan", 1);
+    assert_eq!(status, 200, "{reply}");
+    let id = reply["order"].as_str().unwrap().to_string();
+    let order = ok(&server, &control, "GET", &format!("/work-orders/{id}"), Value::Null);
+    assert_eq!((order["registration"]["origin"]["by"].as_str(), order["status"].as_str()), (Some("anonymous"), Some("registered")), "{order}");
+
+    // Another community's code, a made-up one: "no such code", counted; nothing registered.
+    let sister = server.get_json("/api/v1/communities/lianyuan/work-orders/report-code")["code"].as_str().unwrap().to_string();
+    assert_eq!(report(&sister, "heyuan", 2).0, 404);
+    assert_eq!(report("0000", "heyuan", 3).0, 404);
+    assert_eq!(report(&code, "nowhere", 4).0, 404);
+    assert!(server.metric("hutong_reports_refused_total{reason=\"bad_code\"}") >= 3);
+    assert_eq!(ok(&server, &control, "GET", "/work-orders", Value::Null).as_array().unwrap().len(), 1);
+    // A bad body is refused with a sentence.
+    let (status, _) = http(server.http, "POST", "/api/v1/report", None, Some(r#"{"community":"heyuan"}"#)).unwrap();
+    assert_eq!(status, 400);
+
+    // A flood from one address: ten reports in a quarter of an hour, then "too many".
+    let mut taken = 1;
+    let limited = loop {
+        let (status, reply) = report(&code, "heyuan", taken + 10);
+        if status != 200 {
+            break (status, reply);
+        }
+        taken += 1;
+        assert!(taken <= 10, "more than ten reports taken from one address");
+    };
+    assert_eq!(limited.0, 429, "{}", limited.1);
+    assert_eq!(taken, 10);
+}

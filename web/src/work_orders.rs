@@ -485,6 +485,80 @@ pub async fn photo(State(app): State<Arc<App>>, Extension(caller): Extension<Cal
     crate::photos::photo(State(app), Path((community, id))).await
 }
 
+/// What the community's posted QR code opens: the anonymous report form.
+#[derive(Serialize, ToSchema)]
+pub struct ReportCode {
+    pub code: String,
+    /// The address the QR code holds.
+    pub url: String,
+}
+
+pub async fn report_code(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<ReportCode>, ApiError> {
+    app.community(&community)?;
+    let code = app.keyring.report_code(&community);
+    Ok(Json(ReportCode { url: format!("/report?community={community}&code={code}"), code }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    community: String,
+    /// The token of the community's posted QR code.
+    code: String,
+    #[schema(value_type = String)]
+    kind: OrderKind,
+    category: String,
+    description: String,
+    /// Where (a public area, described: 3号楼电梯、东门草坪 …).
+    place: String,
+    /// A phone to call back, if the reporter wants one.
+    #[serde(default)]
+    contact: Option<String>,
+}
+
+/// What an anonymous reporter is told: the order's number, nothing of the office's.
+#[derive(Serialize, ToSchema)]
+pub struct Reported {
+    pub order: String,
+    pub message: String,
+}
+
+/// Anyone, without signing in, through the community's posted QR code (W1): an order from a
+/// public place. The code is checked in constant time; a wrong one, like an unknown community,
+/// is "no such code" and counts against the address; an address makes at most a few reports in
+/// a quarter of an hour.
+pub async fn report(
+    State(app): State<Arc<App>>,
+    axum::extract::ConnectInfo(crate::tls::Peer(addr)): axum::extract::ConnectInfo<crate::tls::Peer>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<ReportBody>, JsonRejection>,
+) -> Result<Json<Reported>, ApiError> {
+    use crate::identity::limit::Key;
+    let ip = crate::auth::client_addr(&app.trusted_proxies, Some(addr.ip()), &headers);
+    let now = Utc::now();
+    let refused = |reason: &str| app.metrics.inc("hutong_reports_refused_total", &[("reason", reason)]);
+    if let Some(until) = app.identity.limiter.locked_until(&[Key::Address(ip.clone()), Key::Reports(ip.clone())], now) {
+        refused("rate_limited");
+        let at = until.format("%H:%M:%S UTC");
+        return Err(ApiError::RateLimited { zh: format!("提交过于频繁，请在 {at} 之后再试"), en: format!("too many reports; try again after {at}") });
+    }
+    let Json(b) = body.inspect_err(|_| refused("bad_body")).map_err(ApiError::body)?;
+    let genuine = app.hub.community(&b.community).is_some() && app.keyring.place_code_matches(&b.community, "_report", b.code.trim());
+    if !genuine {
+        refused("bad_code");
+        app.identity.limiter.fail(&[Key::Address(ip)], now);
+        return Err(ApiError::NotFound { zh: "二维码无效或已停用，请扫描小区张贴的报事二维码".into(), en: "this code is not valid: scan the report code posted in the community".into() });
+    }
+    let c = app.community(&b.community)?;
+    let contact = b.contact.map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+    let registration = Registration { kind: b.kind, category: b.category.trim().to_string(), description: b.description, photos: Vec::new(), place: Place::Public { text: b.place.clone() }, building: None, place_label: b.place, visit_at: None, vip: false, origin: Origin::Anonymous, contact };
+    let order = actor::open_order(&app.directory, &c.id, registration, app.clock.now()).await?.inspect_err(|_| refused("bad_report"))?;
+    app.identity.limiter.fail(&[Key::Reports(ip)], now);
+    app.metrics.inc("hutong_reports_taken_total", &[]);
+    let id = order.id.map(|id| id.to_string()).unwrap_or_default();
+    Ok(Json(Reported { message: format!("已收到，编号 {id}，物业将尽快处理 / received as {id}; the property office will see to it"), order: id }))
+}
+
 /// The code to print for an order's place (a house's door plate, the equipment): what the
 /// technician scans on arrival and completion.
 #[derive(Serialize, ToSchema)]

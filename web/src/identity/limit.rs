@@ -20,6 +20,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub const MAX_FAILURES: usize = 5;
 pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
 pub const MAX_FAILURES_PER_ACCOUNT: usize = 50;
+/// Anonymous reports one address may make in the window: a neighbour reports a few things, a
+/// script flooding the office's board is stopped.
+pub const MAX_REPORTS_PER_ADDRESS: usize = 10;
 pub const WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// Keys tracked at most (each holds at most its limit of timestamps).
 pub const MAX_KEYS: usize = 100_000;
@@ -37,12 +40,15 @@ pub enum Key {
     Address(String),
     /// Texts sent to a phone.
     Texts(String),
+    /// Anonymous reports (匿名报事) taken from an address.
+    Reports(String),
 }
 
 impl Key {
     fn limit(&self) -> usize {
         match self {
             Key::AccountAt(..) | Key::Texts(_) => MAX_FAILURES,
+            Key::Reports(_) => MAX_REPORTS_PER_ADDRESS,
             Key::Address(_) => MAX_FAILURES_PER_ADDRESS,
             Key::Account(_) => MAX_FAILURES_PER_ACCOUNT,
         }

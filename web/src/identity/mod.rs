@@ -6,7 +6,7 @@
 //! journaled under its stream's writer lock. Reads (every request resolves its caller) take a read
 //! lock on the folded state and never wait for the journal.
 
-mod limit;
+pub mod limit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
