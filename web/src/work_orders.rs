@@ -443,6 +443,38 @@ pub async fn archive(State(app): State<Arc<App>>, Extension(caller): Extension<C
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CoordinateBody {
+    /// The other department's part: its category (保洁, 绿化, 秩序 …) and what it should do.
+    category: String,
+    description: String,
+}
+
+/// A coordination order (协调单): another department's part of an order, at the same place, its
+/// own order with its own deadlines, naming the order it serves.
+pub async fn coordinate(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, order)): Path<(String, String)>, body: Result<Json<CoordinateBody>, JsonRejection>) -> Result<Json<WorkOrder>, ApiError> {
+    let (_, parent) = visible(&app, &caller, &community, &order).await?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let c = app.community(&community)?;
+    let Some(from) = parent.registration else { return Err(ApiError::not_found("工单", "work order", &order)) };
+    if from.kind == OrderKind::Suggestion {
+        return Err(ApiError::bad("建议不需要协调单", "a suggestion takes no coordination order"));
+    }
+    let registration = Registration {
+        kind: from.kind,
+        category: body.category.trim().to_string(),
+        description: body.description,
+        photos: Vec::new(),
+        origin: Origin::Coordination { parent: hutong_core::WorkOrderId::new(&order) },
+        ..from
+    };
+    let child = actor::open_order(&app.directory, &c.id, registration, app.clock.now()).await??;
+    let id = child.id.as_ref().map(ToString::to_string).unwrap_or_default();
+    app.identity.audit(audit_entry(&caller, "work_order.coordinate", &format!("{community}/{order}"), None, Some(serde_json::json!({ "order": id })))).await.map_err(crate::error::internal)?;
+    Ok(Json(child))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DrawBody {
     item: String,
     quantity: u32,
