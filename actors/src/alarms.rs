@@ -51,6 +51,8 @@ pub struct AlarmDeskState {
     hub: Arc<LiveHub>,
     clock: Clock,
     directory: Arc<Directory>,
+    /// Alarms waiting to open their work order (an offline device's day).
+    waiting: Vec<tokio::task::JoinHandle<()>>,
 }
 
 pub struct AlarmDeskActor;
@@ -63,7 +65,20 @@ impl Actor for AlarmDeskActor {
     async fn pre_start(&self, _myself: ActorRef<AlarmMsg>, args: AlarmDeskArgs) -> Result<AlarmDeskState, ActorProcessingErr> {
         let desk = Journaled::recover(args.journal, StreamId::alarms(&args.community), AlarmDesk::default, |_| {}).await?;
         args.hub.put_alarms(&args.community, desk.state().open().into_iter().cloned(), desk.state().resolved().cloned());
-        Ok(AlarmDeskState { desk, seen: Vec::new(), flush_asked: false, community: args.community, hub: args.hub, clock: args.clock, directory: args.directory })
+        let mut state = AlarmDeskState { desk, seen: Vec::new(), flush_asked: false, community: args.community, hub: args.hub, clock: args.clock, directory: args.directory, waiting: Vec::new() };
+        // Offline devices nobody has taken wait for their day again.
+        let untaken: Vec<AlarmRecord> = state.desk.state().open().into_iter().filter(|a| a.kind == hutong_core::live::AlarmKind::DeviceOffline && a.acknowledged.is_none()).cloned().collect();
+        for alarm in untaken {
+            state.order_when_due(alarm);
+        }
+        Ok(state)
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<AlarmMsg>, state: &mut AlarmDeskState) -> Result<(), ActorProcessingErr> {
+        for waiting in state.waiting.drain(..) {
+            waiting.abort();
+        }
+        Ok(())
     }
 
     async fn handle(&self, myself: ActorRef<AlarmMsg>, msg: AlarmMsg, state: &mut AlarmDeskState) -> Result<(), ActorProcessingErr> {
@@ -148,31 +163,59 @@ impl AlarmDeskState {
     }
 
     /// Alarms the community's rules say open a work order (a leak, a forced gate …): each new
-    /// one opens its order, off the desk's path; the alarm is then acknowledged as the order's.
-    fn open_orders(&self, events: &[AlarmEvent]) {
-        let Some(service) = self.directory.service_desk(self.community.as_str()) else { return };
-        let kinds = service.read().rules.alarm_orders.clone();
+    /// one opens its order, off the desk's path; the alarm is then acknowledged as the order's. An
+    /// offline device waits the rules' hours first (see [`open_order_when_due`]).
+    fn open_orders(&mut self, events: &[AlarmEvent]) {
         for event in events {
-            let AlarmEvent::Raised { alarm } = event else { continue };
-            if !kinds.contains(&alarm.kind) {
-                continue;
+            if let AlarmEvent::Raised { alarm } = event {
+                self.order_when_due(alarm.clone());
             }
-            let (directory, community, alarm, at) = (self.directory.clone(), self.community.clone(), alarm.clone(), self.clock.now());
-            tokio::spawn(async move {
-                let registration = crate::work_order::from_alarm(&alarm);
-                match crate::work_order::open_order(&directory, &community, registration, at).await {
-                    Ok(Ok(order)) => {
-                        let id = order.id.map(|id| id.to_string()).unwrap_or_default();
-                        let by = Handler { account: "system".into(), name: format!("工单 {id}") };
-                        if let Some(desk) = directory.alarm_desk(community.as_str()) {
-                            let _ = desk.handle(AlarmCommand::Acknowledge { no: alarm.no, by, at }).await;
-                        }
-                    }
-                    Ok(Err(refusal)) => tracing::error!(%community, alarm = alarm.no, %refusal, "an alarm's work order was refused"),
-                    Err(why) => tracing::error!(%community, alarm = alarm.no, %why, "an alarm's work order could not be opened"),
-                }
-            });
         }
+    }
+
+    /// Spawns [`open_order_when_due`], kept so that a desk stopping takes its waits with it (a
+    /// desk restarted waits again from its journal, once).
+    fn order_when_due(&mut self, alarm: AlarmRecord) {
+        self.waiting.retain(|w| !w.is_finished());
+        self.waiting.push(tokio::spawn(open_order_when_due(self.directory.clone(), self.hub.clone(), self.community.clone(), self.clock, alarm)));
+    }
+}
+
+/// Opens an alarm's work order when the community's rules say it opens one: at once, or — a
+/// device gone offline — when it is still open and nobody has taken it the rules' hours after it
+/// was raised. After a restart the desk calls this again for every open offline alarm nobody
+/// has taken, so a day that ends while the server is down still opens its order.
+async fn open_order_when_due(directory: Arc<Directory>, hub: Arc<LiveHub>, community: CommunityId, clock: Clock, alarm: AlarmRecord) {
+    // The service desk starts just after the alarm desk: wait for it (briefly).
+    let mut rules = None;
+    for _ in 0..100 {
+        if let Some(desk) = directory.service_desk(community.as_str()) {
+            rules = Some(desk.read().rules.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(rules) = rules.filter(|r| r.alarm_orders.contains(&alarm.kind)) else { return };
+    if alarm.kind == hutong_core::live::AlarmKind::DeviceOffline {
+        let due = alarm.raised_at + chrono::TimeDelta::hours(i64::from(rules.offline_order_hours));
+        tokio::time::sleep((due - clock.now()).to_std().unwrap_or_default()).await;
+        let (open, _) = hub.alarms(community.as_str()).unwrap_or_default();
+        if !open.iter().any(|a| a.no == alarm.no && a.acknowledged.is_none()) {
+            return;
+        }
+    }
+    let at = clock.now();
+    let registration = crate::work_order::from_alarm(&alarm);
+    match crate::work_order::open_order(&directory, &community, registration, at).await {
+        Ok(Ok(order)) => {
+            let id = order.id.map(|id| id.to_string()).unwrap_or_default();
+            let by = Handler { account: "system".into(), name: format!("工单 {id}") };
+            if let Some(desk) = directory.alarm_desk(community.as_str()) {
+                let _ = desk.handle(AlarmCommand::Acknowledge { no: alarm.no, by, at }).await;
+            }
+        }
+        Ok(Err(refusal)) => tracing::error!(%community, alarm = alarm.no, %refusal, "an alarm's work order was refused"),
+        Err(why) => tracing::error!(%community, alarm = alarm.no, %why, "an alarm's work order could not be opened"),
     }
 }
 

@@ -604,3 +604,33 @@ async fn wait_for_order(w: &World, order: &str, old: &ractor::ActorRef<hutong_ac
     }
     panic!("the order's actor did not come back");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_device_offline_for_the_rules_hours_with_nobody_on_it_opens_a_work_order() {
+    use hutong_core::work_order::{DeskCommand, ServiceRules};
+    let w = World::new();
+    let _sup = w.start().await;
+    let mut rules = ServiceRules::default();
+    rules.alarm_orders.insert(AlarmKind::DeviceOffline);
+    rules.offline_order_hours = 1;
+    w.directory.service_desk("c1").unwrap().execute(&DeskCommand::SetRules { rules }, 0).await.unwrap();
+    w.read("wm-1", 1, 1000).await;
+    pass(Duration::from_secs(60)).await;
+    let (open, _) = wait_alarms(&w, |open, _| open.iter().any(|a| a.kind == AlarmKind::DeviceOffline)).await;
+    let raised = open.iter().find(|a| a.kind == AlarmKind::DeviceOffline && a.device.as_str() == "wm-1").unwrap().raised_at;
+    let settle = async || {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    };
+    // Not a second before the hour is up.
+    pass((raised + chrono::TimeDelta::hours(1) - w.clock.now()).to_std().unwrap() - Duration::from_secs(1)).await;
+    settle().await;
+    assert_eq!(w.directory.order_count("c1"), 0);
+    pass(Duration::from_secs(1)).await;
+    let (open, _) = wait_alarms(&w, |open, _| open.iter().any(|a| a.acknowledged.is_some())).await;
+    // (wm-2, silent since 600 s, waits for its own hour.)
+    let taken = open.iter().find(|a| a.kind == AlarmKind::DeviceOffline && a.device.as_str() == "wm-1").unwrap();
+    assert_eq!(taken.acknowledged.as_ref().map(|(by, _)| by.name.as_str()), Some("工单 wo-1"));
+    assert_eq!(w.directory.order_count("c1"), 1);
+}

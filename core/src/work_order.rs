@@ -104,6 +104,18 @@ pub enum Place {
     Public { text: String },
 }
 
+impl Place {
+    /// The key its printed code is signed for (`house/{id}`, `device/{id}`): a door plate or a
+    /// piece of equipment; a public area has none.
+    pub fn code_key(&self) -> Option<String> {
+        match self {
+            Place::House { house } => Some(format!("house/{house}")),
+            Place::Device { device } => Some(format!("device/{device}")),
+            Place::Public { .. } => None,
+        }
+    }
+}
+
 /// What an order is raised with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
@@ -153,6 +165,14 @@ pub struct ServiceRules {
     pub urgent_categories: Vec<String>,
     /// Which alarms open a work order by themselves.
     pub alarm_orders: BTreeSet<AlarmKind>,
+    /// An offline device opens its order only when it is still offline, and nobody is on its
+    /// alarm, this many hours after it went silent (a device back within the hour is no job).
+    #[serde(default = "default_offline_hours")]
+    pub offline_order_hours: u32,
+}
+
+fn default_offline_hours() -> u32 {
+    24
 }
 
 impl Default for ServiceRules {
@@ -167,6 +187,7 @@ impl Default for ServiceRules {
             critical_words: words(&["爆管", "困人", "着火", "火灾", "燃气", "煤气", "触电", "冒烟"]),
             urgent_categories: words(&["电梯"]),
             alarm_orders: [AlarmKind::Leak, AlarmKind::GateAlarm].into(),
+            offline_order_hours: default_offline_hours(),
         }
     }
 }
@@ -200,7 +221,7 @@ impl ServiceRules {
 
     pub fn check(&self) -> Result<(), OrderError> {
         let minutes_ok = |d: Deadlines| (1..=7 * 24 * 60).contains(&d.respond_mins) && (1..=90 * 24 * 60).contains(&d.complete_mins) && d.respond_mins <= d.complete_mins;
-        if !(1..=240).contains(&self.ack_mins) || ![self.normal, self.urgent, self.critical].into_iter().all(minutes_ok) {
+        if !(1..=240).contains(&self.ack_mins) || ![self.normal, self.urgent, self.critical].into_iter().all(minutes_ok) || self.offline_order_hours > 24 * 30 {
             return Err(OrderError::BadRules);
         }
         // A breached order opening another order would open orders without end.
@@ -390,7 +411,7 @@ crate::bilingual!(OrderError {
     OrderError::BadSatisfaction => ("满意度须为 1 到 5") / ("satisfaction is 1 to 5"),
     OrderError::BadQuantity => ("数量须为 1 到 10000") / ("the quantity is 1 to 10000"),
     OrderError::TooManyMaterials => ("一张工单最多领用 {MAX_MATERIALS} 次材料") / ("at most {MAX_MATERIALS} material draws per work order"),
-    OrderError::BadRules => ("服务规则有误：接单 1–240 分钟，响应不超过完成时限，词语最多 100 个、每个最多 {MAX_NAME} 字") / ("the service rules are not valid: acknowledge in 1–240 minutes, respond no later than complete, at most 100 words of up to {MAX_NAME} characters"),
+    OrderError::BadRules => ("服务规则有误：接单 1–240 分钟，响应不超过完成时限，离线转工单最多 720 小时，词语最多 100 个、每个最多 {MAX_NAME} 字") / ("the service rules are not valid: acknowledge in 1–240 minutes, respond no later than complete, an offline device's order within 720 hours, at most 100 words of up to {MAX_NAME} characters"),
 });
 
 /// The order as it stands (the aggregate of `workorder/{community}/{order}`).
@@ -524,6 +545,7 @@ impl WorkOrder {
                 Place::House { house } => Some(house.clone()),
                 _ => None,
             },
+            place_key: r.place.code_key(),
             vip: r.vip,
             from_alarm: match r.origin {
                 Origin::Alarm { no, .. } => Some(no),
@@ -872,6 +894,9 @@ pub struct WorkOrderTile {
     pub place: String,
     pub building: Option<BuildingId>,
     pub house: Option<HouseId>,
+    /// The key of the place's printed code (`house/{id}`, `device/{id}`), when it has one.
+    #[serde(default)]
+    pub place_key: Option<String>,
     pub vip: bool,
     /// The alarm that opened it.
     pub from_alarm: Option<u64>,

@@ -539,7 +539,7 @@ mod tests {
         let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let order = |id: &str, status: Status, overdue: bool| {
             let tile: WorkOrderTile = serde_json::from_value(serde_json::json!({
-                "id": id, "kind": "repair", "category": "水电", "description": "漏水", "place": "1号楼", "building": null, "house": null,
+                "id": id, "kind": "repair", "category": "水电", "description": "漏水", "place": "1号楼", "building": null, "house": null, "place_key": null,
                 "vip": false, "from_alarm": null, "urgency": "normal", "status": status, "assignee": null, "contractor": null, "ack_by": null,
                 "registered_at": at, "respond_by": at, "complete_by": at, "completed_at": null, "overdue": overdue, "escalation": 0,
                 "dispatches": 0, "satisfaction": null, "visited": false, "charge": null, "bill": null

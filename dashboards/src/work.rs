@@ -67,8 +67,11 @@ fn headline(o: &WorkOrderTile) -> impl IntoView + use<> {
 
 /// The staff phone's card for one of my orders: the step it waits for.
 #[component]
-fn MyOrder(community: String, order: WorkOrderTile) -> impl IntoView {
-    let code = RwSignal::new(String::new());
+fn MyOrder(community: String, order: WorkOrderTile, scanned: Option<(String, String)>) -> impl IntoView {
+    // A door plate or equipment code scanned with the phone's camera opened this page: it fills
+    // in the code of the order at that place.
+    let here = scanned.filter(|(place, _)| order.place_key.as_ref() == Some(place)).map(|(_, code)| code);
+    let code = RwSignal::new(here.unwrap_or_default());
     let note = RwSignal::new(String::new());
     let charge = RwSignal::new(String::new());
     let outcome = RwSignal::new(None::<Result<String, String>>);
@@ -296,6 +299,10 @@ pub fn WorkScreen(community: String) -> impl IntoView {
         );
     }
     let (me_inbox, me_unread, me_empty) = (me.clone(), me.clone(), me.clone());
+    // `?place=…&code=…`: the page a printed door-plate code opens.
+    let query = web_sys::window().and_then(|w| w.location().search().ok()).and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok());
+    let scanned = query.and_then(|p| Some((p.get("place")?, p.get("code")?)));
+    let scanned_place = scanned.as_ref().map(|(place, _)| place.clone());
     let c_inbox = community.clone();
     let c_board = StoredValue::new(community.clone());
     view! {
@@ -305,12 +312,13 @@ pub fn WorkScreen(community: String) -> impl IntoView {
             {move || board.with(|b| b.breach.clone()).map(|text| view! {
                 <div class="reminder missed" data-test="order-breach" on:click=move |_| board.update(|b| b.breach = None)>{text}<span class="hint">" （点按关闭）"</span></div>
             })}
+            {scanned_place.map(|place| view! { <p class="ok" data-test="scanned">{format!("已扫码：{place}，对应工单的扫码结果已填好")}</p> })}
             <h3>"我的工单"</h3>
             <div data-test="inbox">
                 {move || board.with(|b| b.inbox(&me_empty).is_empty()).then(|| view! { <p class="dim">"暂无待办工单"</p> })}
                 // Keyed by order and step: a card keeps what is typed into it while other orders change.
                 <For each=move || board.with(|b| b.inbox(&me_inbox)) key=|o| (o.id.to_string(), o.status) let:o>
-                    <MyOrder community=c_inbox.clone() order=o />
+                    <MyOrder community=c_inbox.clone() order=o scanned=scanned.clone() />
                 </For>
             </div>
             {viewer.may_operate.then(|| view! {

@@ -106,6 +106,7 @@ mod tests {
             place: "1号楼".into(),
             building: None,
             house: None,
+            place_key: None,
             vip: false,
             from_alarm: None,
             urgency: Urgency::Urgent,

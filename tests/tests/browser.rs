@@ -656,14 +656,17 @@ async fn a_technician_takes_an_order_on_a_phone_and_the_office_calls_back() {
     browser.eval(&click(&format!("{card} [data-test=order-arrive]"))).await;
     let refused = wait_for("the wrong code refused", Duration::from_secs(10), async || Some(text(&mut browser, &format!("{card} [data-test=order-error]")).await).filter(|t| !t.is_empty())).await;
     assert!(refused.contains("不是这张工单所在位置的二维码"), "{refused}");
-    let code: Value = serde_json::from_str(&http(server.http, "GET", &format!("{base}/{id}/place-code"), Some(&control), None).unwrap().1).unwrap();
-    let code = code["code"].as_str().unwrap().to_string();
-    browser.eval(&type_code(&code)).await;
+    // The door plate as printed: the phone's camera opens its address, which fills the code in.
+    let (status, _, pdf) = request(server.http, "GET", &format!("{base}/place-codes.pdf?building=heyuan-b01"), Some(&control), &[], b"").unwrap();
+    assert_eq!(status, 200);
+    let plate = printed_urls(&pdf).into_iter().find(|u| u.contains("place=house/heyuan-1-1-101&")).expect("101's door plate on the sheet");
+    browser.call("Page.navigate", json!({"url": plate})).await;
+    wait_for("the scanned plate", Duration::from_secs(20), async || browser.eval(&format!("!!document.querySelector('{card} [data-test=order-arrive]')")).await.as_bool().filter(|b| *b)).await;
+    assert!(text(&mut browser, "[data-test=scanned]").await.contains("house/heyuan-1-1-101"));
     browser.eval(&click(&format!("{card} [data-test=order-arrive]"))).await;
     wait_for("in progress", Duration::from_secs(10), async || browser.eval(&format!("!!document.querySelector('{card} [data-test=order-complete]')")).await.as_bool().filter(|b| *b)).await;
 
-    // Done: the code again, a photo, a note and the charge.
-    browser.eval(&type_code(&code)).await;
+    // Done: the code (still the scanned plate's), a photo, a note and the charge.
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photo-own.png");
     let doc = browser.call("DOM.getDocument", json!({})).await;
     let input = browser.call("DOM.querySelector", json!({"nodeId": doc["root"]["nodeId"], "selector": format!("{card} [data-test=order-photo]")})).await;

@@ -592,8 +592,7 @@ pub async fn codes_pdf(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let site = site(&app, &community)?;
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))).unwrap_or("localhost");
-    let origin = format!("{}://{host}", if app.https { "https" } else { "http" });
+    let origin = origin(&app, &headers);
     let checkpoints: Vec<Checkpoint> = site.read().checkpoints.values().cloned().collect();
     let sheet: Vec<(String, String, String)> = checkpoints.iter().map(|c| {
         let printed = printed_code(&app, &community, c);
@@ -606,8 +605,15 @@ pub async fn codes_pdf(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf".to_string()), (axum::http::header::CONTENT_DISPOSITION, disposition)], pdf).into_response())
 }
 
-/// The sheet itself: `(name, id, address)` per checkpoint.
-fn codes_sheet(codes: &[(String, String, String)]) -> Result<Vec<u8>, String> {
+/// This server as the office reached it (its Host, checked), so a phone scanning a printed sheet
+/// lands here.
+pub(crate) fn origin(app: &App, headers: &axum::http::HeaderMap) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))).unwrap_or("localhost");
+    format!("{}://{host}", if app.https { "https" } else { "http" })
+}
+
+/// A sheet of codes, six to an A4 page: `(name, id, address)` per code (a checkpoint, a door plate).
+pub(crate) fn codes_sheet(codes: &[(String, String, String)]) -> Result<Vec<u8>, String> {
     use krilla::Document;
     use krilla::geom::{PathBuilder, Point, Rect};
     use krilla::page::PageSettings;

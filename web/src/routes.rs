@@ -82,6 +82,7 @@ struct ServiceRulesBody {
     critical_words: Vec<String>,
     urgent_categories: Vec<String>,
     alarm_orders: Vec<String>,
+    offline_order_hours: u32,
 }
 
 pub const ROUTES: &[RouteSpec] = &[
@@ -131,6 +132,7 @@ pub const ROUTES: &[RouteSpec] = &[
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders", ORDERS_READ, || get(wo::list), doc("The board: every work order not yet archived (a butler: their buildings'), overdue and most urgent first; `?with=mine` for the caller's own")),
     community_route(Method::POST, "/api/v1/communities/{community}/work-orders", ORDERS_WRITE, || post(wo::register), doc("Register a repair, complaint or suggestion at a house, a device or a public area: urgency and deadlines from the community's rules (W1, W3; audited)").body(schema::<wo::RegisterBody>)),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/report-code", ORDERS_OPERATE, || get(wo::report_code), doc("The community's QR code for anonymous reports (匿名报事), to post: its token and the address it holds").reply(schema::<wo::ReportCode>)),
+    community_route(Method::GET, "/api/v1/communities/{community}/work-orders/place-codes.pdf", ORDERS_OPERATE, || get(wo::place_codes_pdf), doc("Every house's door-plate code of a building (`?building=`), six to an A4 page: the address a technician's phone opens to confirm arrival and completion (audited)")),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/figures", ORDERS_READ, || get(wo::figures), doc("A month's work-order figures (`?month=YYYY-MM`): completion, on-time, re-dispatch and return-visit rates, satisfaction, workload per person (W6)")),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/rules", ORDERS_READ, || get(wo::rules), doc("The community's service rules: minutes to acknowledge, deadlines by urgency, urgency words, which alarms open an order")),
     community_route(Method::PUT, "/api/v1/communities/{community}/work-orders/rules", ORDERS_OPERATE, || put(wo::put_rules), doc("Set the community's service rules (audited)").body(schema::<ServiceRulesBody>)),

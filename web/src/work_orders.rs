@@ -366,18 +366,9 @@ pub struct ScanBody {
     code: String,
 }
 
-/// The key of a place's code: a house or a device; a public area has none.
-fn place_key(place: &Place) -> Option<String> {
-    match place {
-        Place::House { house } => Some(format!("house/{house}")),
-        Place::Device { device } => Some(format!("device/{device}")),
-        Place::Public { .. } => None,
-    }
-}
-
 /// The scan matches the order's place (a public area needs none).
 fn scanned(app: &App, community: &str, order: &WorkOrder, code: Option<&str>) -> Result<(), ApiError> {
-    let Some(key) = order.registration.as_ref().and_then(|r| place_key(&r.place)) else { return Ok(()) };
+    let Some(key) = order.registration.as_ref().and_then(|r| r.place.code_key()) else { return Ok(()) };
     match code {
         Some(code) if app.keyring.place_code_matches(community, &key, code.trim()) => Ok(()),
         _ => Err(ApiError::bad("扫到的不是这张工单所在位置的二维码，请到现场扫门牌或设备上的码", "the scanned code is not this work order's place: scan the code on the door plate or the equipment there")),
@@ -601,9 +592,46 @@ pub struct PlaceCode {
 
 pub async fn place_code(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, order)): Path<(String, String)>) -> Result<Json<PlaceCode>, ApiError> {
     let (_, state) = visible(&app, &caller, &community, &order).await?;
-    let key = state.registration.as_ref().and_then(|r| place_key(&r.place));
+    let key = state.registration.as_ref().and_then(|r| r.place.code_key());
     let key = key.ok_or_else(|| ApiError::bad("公共区域的工单没有位置码", "a public area's work order has no place code"))?;
     Ok(Json(PlaceCode { code: app.keyring.place_code(&community, &key), place: key }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BuildingQuery {
+    pub building: String,
+}
+
+/// Every house's door-plate code of a building, print-ready (six to an A4 page): the address the
+/// technician's phone opens, with the house's code in it, to confirm arrival and completion.
+pub async fn place_codes_pdf(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(community): Path<String>,
+    Query(q): Query<BuildingQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let c = app.community(&community)?;
+    let building = c.buildings.iter().find(|b| b.id.as_str() == q.building).ok_or_else(|| ApiError::not_found("楼栋", "building", &q.building))?;
+    if !building_visible(&caller, Some(&building.id)) {
+        return Err(ApiError::not_found("楼栋", "building", &q.building));
+    }
+    let origin = crate::patrol::origin(&app, &headers);
+    let mut sheet = Vec::new();
+    for unit in &building.units {
+        for house in unit.floors.iter().flat_map(|f| &f.houses) {
+            let key = Place::House { house: house.id.clone() }.code_key().unwrap_or_default();
+            let code = app.keyring.place_code(&community, &key);
+            sheet.push((format!("{} {}单元 {}", building.name, unit.no, house.room), house.id.to_string(), format!("{origin}/work/{community}?place={key}&code={code}")));
+        }
+    }
+    let houses = sheet.len();
+    let pdf = tokio::task::spawn_blocking(move || crate::patrol::codes_sheet(&sheet)).await.map_err(crate::error::internal)?;
+    let pdf = pdf.map_err(|e| ApiError::BadRequest { zh: format!("无法生成门牌码PDF：{e}"), en: format!("cannot make the door plates' PDF: {e}") })?;
+    app.identity.audit(audit_entry(&caller, "work_order.place_codes_printed", &format!("{community}/{}", building.id), None, Some(serde_json::json!({ "houses": houses })))).await.map_err(crate::error::internal)?;
+    let disposition = format!("inline; filename=\"door-plates-{}.pdf\"", building.id);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf".to_string()), (axum::http::header::CONTENT_DISPOSITION, disposition)], pdf).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
