@@ -381,6 +381,15 @@ async fn water_all_night_is_a_critical_leak_alarm_the_moment_the_night_is_over()
     let leak = open.iter().find(|a| a.kind == AlarmKind::Leak).unwrap();
     assert_eq!((leak.device.as_str(), leak.severity), ("wm-2", hutong_core::alarm::Severity::Critical));
     assert!(leak.text.contains("疑似漏水"), "{}", leak.text);
+    // A leak opens its work order by itself (the default rules), critical, at the meter; the
+    // alarm shows the order is on it.
+    let no = leak.no;
+    let (open, _) = wait_alarms(&w, |open, _| open.iter().any(|a| a.no == no && a.acknowledged.is_some())).await;
+    let taken = open.iter().find(|a| a.no == no).unwrap();
+    assert_eq!(taken.acknowledged.as_ref().map(|(by, _)| by.name.as_str()), Some("工单 wo-1"));
+    let order = hutong_actors::work_order::get(&w.directory.order("c1", "wo-1").unwrap()).await.unwrap();
+    assert_eq!(order.urgency, hutong_core::work_order::Urgency::Critical);
+    assert_eq!(order.registration.map(|r| r.place), Some(hutong_core::work_order::Place::Device { device: DeviceId::new("wm-2") }));
 }
 
 /// New meter thresholds reach every device at once, awake (by message) or asleep (in place).
