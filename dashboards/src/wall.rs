@@ -323,12 +323,14 @@ pub fn WallScreen(
                     let count = (a.count > 1).then(|| format!("×{}", a.count)).unwrap_or_default();
                     let no = a.no;
                     let taken = a.acknowledged.is_some();
+                    let ordered = a.acknowledged.as_ref().is_some_and(|(who, _)| who.account == "system");
                     let act = act.clone();
                     let controls = may_operate.then(move || {
-                        let (take, confirm) = (act.clone(), act.clone());
+                        let (take, order, confirm) = (act.clone(), act.clone(), act.clone());
                         view! {
                             <span class="controls">
                                 {(!taken).then(|| view! { <button data-test="alarm-take" on:click=move |_| take(no, "acknowledge", None)>"接手"</button> })}
+                                {(!ordered).then(|| view! { <button data-test="alarm-order" on:click=move |_| order(no, "work-order", None)>"转工单"</button> })}
                                 <button data-test="alarm-resolve" on:click=move |_| resolving.set(Some(no))>"处理"</button>
                                 {move || (resolving.get() == Some(no)).then(|| {
                                     let confirm = confirm.clone();

@@ -210,3 +210,31 @@ async fn anyone_reports_through_the_posted_code_and_a_flood_is_stopped() {
     assert_eq!(limited.0, 429, "{}", limited.1);
     assert_eq!(taken, 10);
 }
+
+/// The control room turns an alarm the rules leave alone into a work order (转工单), once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_room_turns_an_alarm_into_a_work_order_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let control = server.login("control");
+    let device = "wm-1-1-101";
+    let key = server.device_key("heyuan", device);
+    let mut meter = Device::connect("127.0.0.1", server.mqtt_port, "order-meter", &format!("heyuan/{device}"), &key).await;
+    let topic = format!("hutong/heyuan/devices/{device}/telemetry");
+    meter.publish(&topic, telemetry(1, "500")).await;
+    meter.publish(&topic, telemetry(2, "400")).await;
+    let no = wait_for("the meter's alarm", Duration::from_secs(10), async || {
+        let (_, alarms) = call(&server, &control, "GET", "/alarms", Value::Null);
+        alarms["open"].as_array()?.iter().find(|a| a["device"] == device)?["no"].as_u64()
+    })
+    .await;
+    assert!(ok(&server, &control, "GET", "/work-orders", Value::Null).as_array().unwrap().is_empty(), "a meter going backwards opens no order by itself");
+    let order = ok(&server, &control, "POST", &format!("/alarms/{no}/work-order"), Value::Null);
+    assert_eq!((order["registration"]["origin"]["no"].as_u64(), order["registration"]["place"]["device"].as_str()), (Some(no), Some(device)), "{order}");
+    let (status, refusal) = call(&server, &control, "POST", &format!("/alarms/{no}/work-order"), Value::Null);
+    assert_eq!(status, 409, "{refusal}");
+    assert!(refusal["error"]["message"].as_str().unwrap().contains("已转工单 wo-1"), "{refusal}");
+    let (_, alarms) = call(&server, &control, "GET", "/alarms", Value::Null);
+    let alarm = alarms["open"].as_array().unwrap().iter().find(|a| a["no"] == no).unwrap().clone();
+    assert_eq!(alarm["acknowledged"][0]["name"], "工单 wo-1", "{alarm}");
+}

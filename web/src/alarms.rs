@@ -69,6 +69,28 @@ pub async fn resolve(
     Ok(Json(alarm))
 }
 
+/// Turns an open alarm into a work order (R8): the order carries the alarm's sentence, device and
+/// building; the alarm then shows the order as who is on it. Once is enough: an alarm already
+/// turned into an order is refused with the order's number.
+pub async fn to_work_order(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path((community, no)): Path<(String, String)>) -> Result<Json<hutong_core::work_order::WorkOrder>, ApiError> {
+    let no = visible_alarm(&app, &caller, &community, &no)?;
+    let (open, _) = app.hub.alarms(&community).unwrap_or_default();
+    let alarm = open.into_iter().find(|a| a.no == no).ok_or_else(|| ApiError::Conflict { zh: format!("告警 #{no} 已处理，不能再转工单"), en: format!("alarm #{no} is resolved; it cannot become a work order") })?;
+    if let Some((by, _)) = alarm.acknowledged.as_ref().filter(|(by, _)| by.account == "system") {
+        return Err(ApiError::Conflict { zh: format!("告警 #{no} 已转{}", by.name), en: format!("alarm #{no} is already {}", by.name) });
+    }
+    let c = app.community(&community)?;
+    let order = hutong_actors::work_order::open_order(&app.directory, &c.id, hutong_actors::work_order::from_alarm(&alarm), app.clock.now()).await??;
+    let id = order.id.as_ref().map(ToString::to_string).unwrap_or_default();
+    // Nobody on it yet: the order is. (Someone already on it stays on it.)
+    if alarm.acknowledged.is_none() {
+        let by = Handler { account: "system".into(), name: format!("工单 {id}") };
+        handle(&app, &community, AlarmCommand::Acknowledge { no, by, at: chrono::Utc::now() }).await.ok();
+    }
+    app.identity.audit(audit_entry(&caller, "alarm.work_order", &format!("{community}/{no}"), None, Some(serde_json::json!({ "order": id })))).await.map_err(crate::error::internal)?;
+    Ok(Json(order))
+}
+
 /// The alarm's number, if it is one of the caller's buildings'; otherwise it does not exist for
 /// them (404, as a device or a bill would: review A3).
 fn visible_alarm(app: &App, caller: &Caller, community: &str, no: &str) -> Result<u64, ApiError> {

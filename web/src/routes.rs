@@ -156,6 +156,7 @@ pub const ROUTES: &[RouteSpec] = &[
     community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/visit", ORDERS_OPERATE, || post(wo::visit), doc("The return visit (回访): the owner's satisfaction 1–5; closes a completed order (audited)").body(schema::<wo::VisitBody>)),
     community_route(Method::POST, "/api/v1/communities/{community}/work-orders/{order}/archive", ORDERS_OPERATE, || post(wo::archive), doc("Archive a closed order: it leaves the board (audited)")),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/acknowledge", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::acknowledge), doc("I am on it: the alarm shows who took it and when (409 if someone else did; audited)")),
+    route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/work-order", Access::Allowed(ORDERS_OPERATE, Where::Community), || post(alarms::to_work_order), doc("Turn an open alarm into a work order (转工单): the order carries the alarm's sentence and device; the alarm shows it as who is on it (409 once it is one; audited)")),
     route(Method::POST, "/api/v1/communities/{community}/alarms/{alarm}/resolve", Access::Allowed(Some(Permission::Operate(Module::Devices)), Where::Community), || post(alarms::resolve), doc("Resolve an alarm with a note of how it was dealt with (audited)").body(schema::<alarms::ResolveBody>)),
     route(Method::GET, "/api/v1/communities/{community}/meter-rules", Access::Allowed(DEVICES_READ, Where::Community), || get(meters::get), doc("The community's meter thresholds (M4): night window for leaks, months out of range, monthly ranges").reply(schema::<hutong_core::meter_rules::MeterRules>)),
     route(Method::PUT, "/api/v1/communities/{community}/meter-rules", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || put(meters::put), doc("Change the meter thresholds; every meter judges by them at once (audited)").body(schema::<hutong_core::meter_rules::MeterRules>).reply(schema::<hutong_core::meter_rules::MeterRules>)),
@@ -313,7 +314,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code", "/accept", "/archive"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code", "/accept", "/archive", "/work-order"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }
