@@ -384,6 +384,17 @@ impl LiveHub {
         });
     }
 
+    /// Records a work order as it stands without an event (after recovery: a hundred thousand
+    /// orders starting up must not flood every screen; they start from the snapshot).
+    pub fn put_work_order(&self, community: &CommunityId, order: WorkOrderTile) {
+        self.change(community.as_str(), |v| {
+            if order.status != hutong_core::work_order::Status::Archived {
+                v.work.insert(order.id.clone(), order);
+            }
+            Vec::new()
+        });
+    }
+
     /// The work orders in sight, as of the returned version (`/ws/work`).
     pub fn work_snapshot(&self, community: &str, sight: &Sight) -> Option<(u64, WorkSnapshot)> {
         self.with_view(community, |v| {

@@ -95,9 +95,12 @@ impl Actor for WorkOrderActor {
         if order.state().charge.is_some() && order.state().bill.is_none() {
             let _ = myself.cast(OrderMsg::Bill);
         }
-        let state = OrderState { order, args, armed: None };
-        state.show();
-        Ok(state)
+        // On the screens' read model without an event: a hundred thousand orders starting up must
+        // not flood every screen; screens start from the snapshot.
+        if let Some(tile) = order.state().tile() {
+            args.hub.put_work_order(&args.community, tile);
+        }
+        Ok(OrderState { order, args, armed: None })
     }
 
     async fn handle(&self, myself: ActorRef<OrderMsg>, msg: OrderMsg, state: &mut OrderState) -> Result<(), ActorProcessingErr> {
