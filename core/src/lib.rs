@@ -20,6 +20,7 @@
 //! - [`book`]: a building's book — houses, residents, bills, payments, ledgers, reminders.
 //! - [`bill_run`]: a bill run's lines for a period (F3), prorated, previewed before commit.
 //! - [`reminder`]: reminder channels and the per-house, per-channel limit (N1).
+//! - [`notice`]: announcements (公告) to a community's or some buildings' residents.
 //! - [`outbox`]: the notification outbox — queued messages, delivery state, retries.
 //! - [`registry`]: the communities and devices a deployment runs.
 //! - [`import`]: bill and house templates, spreadsheet reading (bounded) and safe exports.
@@ -50,6 +51,7 @@ pub mod ids;
 pub mod live;
 pub mod meter_rules;
 pub mod money;
+pub mod notice;
 pub mod outbox;
 pub mod patrol;
 mod pairs;

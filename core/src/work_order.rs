@@ -1023,9 +1023,19 @@ pub struct ServiceDesk {
     /// The last number given.
     pub last_no: u64,
     pub items: BTreeMap<String, StockItem>,
+    /// Announcements (公告), oldest first, the latest `NOTICES_KEPT`.
+    #[serde(default)]
+    pub notices: Vec<crate::notice::Notice>,
+    #[serde(default)]
+    pub last_notice: u64,
 }
 
 impl ServiceDesk {
+    /// A notice still kept.
+    pub fn notice(&self, no: u64) -> Result<&crate::notice::Notice, DeskError> {
+        self.notices.iter().find(|n| n.no == no).ok_or(DeskError::Notice(crate::notice::NoticeError::NoSuchNotice(no)))
+    }
+
     /// Every order number given so far.
     pub fn orders(&self) -> impl Iterator<Item = WorkOrderId> + '_ {
         (1..=self.last_no).map(order_id)
@@ -1047,6 +1057,11 @@ pub enum DeskCommand {
     StockIn { item: String, name: String, unit: String, unit_price: Money, quantity: u32 },
     /// Drawn for an order.
     Draw { item: String, quantity: u32, order: WorkOrderId },
+    /// Publish an announcement to the residents of `buildings` (none: all).
+    Announce { title: String, body: String, buildings: BTreeSet<BuildingId>, by: String, at: DateTime<Utc> },
+    /// The announcement reached this many homes.
+    Delivered { notice: u64, homes: u32 },
+    Withdraw { notice: u64, by: String, at: DateTime<Utc> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1056,6 +1071,9 @@ pub enum DeskEvent {
     Numbered { no: u64 },
     Stocked { item: String, name: String, unit: String, unit_price: Money, quantity: u32 },
     Drawn { item: String, quantity: u32, order: WorkOrderId },
+    Announced { notice: crate::notice::Notice },
+    Delivered { notice: u64, homes: u32 },
+    Withdrawn { notice: u64, by: String, at: DateTime<Utc> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1068,6 +1086,7 @@ pub enum DeskError {
     NoItem(String),
     TooMany,
     Short { name: String, stock: u32, unit: String },
+    Notice(crate::notice::NoticeError),
 }
 
 crate::bilingual!(DeskError {
@@ -1079,6 +1098,7 @@ crate::bilingual!(DeskError {
     DeskError::NoItem(_0) => ("仓库里没有物料 {_0}") / ("the store has no item {_0}"),
     DeskError::TooMany => ("仓库最多 5000 种物料") / ("the store holds at most 5000 items"),
     DeskError::Short { name, stock, unit } => ("{name} 库存只有 {stock} {unit}") / ("only {stock} {unit} of {name} in stock"),
+    DeskError::Notice(_0) => ("{}", crate::Bilingual::zh(_0)) / ("{}", crate::Bilingual::en(_0)),
 });
 
 fn item_ok(item: &str) -> bool {
@@ -1125,6 +1145,21 @@ impl crate::Aggregate for ServiceDesk {
                 }
                 DeskEvent::Drawn { item: item.clone(), quantity: *quantity, order: order.clone() }
             }
+            DeskCommand::Announce { title, body, buildings, by, at } => {
+                crate::notice::check(title, body).map_err(DeskError::Notice)?;
+                let notice = crate::notice::Notice { no: self.last_notice + 1, title: title.trim().to_string(), body: body.trim().to_string(), buildings: buildings.clone(), by: by.clone(), at: *at, delivered: 0, withdrawn: None };
+                DeskEvent::Announced { notice }
+            }
+            DeskCommand::Delivered { notice, homes } => {
+                self.notice(*notice)?;
+                DeskEvent::Delivered { notice: *notice, homes: *homes }
+            }
+            DeskCommand::Withdraw { notice, by, at } => {
+                if self.notice(*notice)?.withdrawn.is_some() {
+                    return Err(DeskError::Notice(crate::notice::NoticeError::Withdrawn(*notice)));
+                }
+                DeskEvent::Withdrawn { notice: *notice, by: by.clone(), at: *at }
+            }
         }])
     }
 
@@ -1142,6 +1177,23 @@ impl crate::Aggregate for ServiceDesk {
             DeskEvent::Drawn { item, quantity, .. } => {
                 if let Some(i) = self.items.get_mut(item) {
                     i.stock = i.stock.saturating_sub(*quantity);
+                }
+            }
+            DeskEvent::Announced { notice } => {
+                self.last_notice = notice.no;
+                self.notices.push(notice.clone());
+                if self.notices.len() > crate::notice::NOTICES_KEPT {
+                    self.notices.remove(0);
+                }
+            }
+            DeskEvent::Delivered { notice, homes } => {
+                if let Some(n) = self.notices.iter_mut().find(|n| n.no == *notice) {
+                    n.delivered = *homes;
+                }
+            }
+            DeskEvent::Withdrawn { notice, by, at } => {
+                if let Some(n) = self.notices.iter_mut().find(|n| n.no == *notice) {
+                    n.withdrawn = Some((by.clone(), *at));
                 }
             }
         }

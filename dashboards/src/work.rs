@@ -340,6 +340,7 @@ pub fn WorkScreen(community: String) -> impl IntoView {
                 </div>
             })}
             <Figures community=community.clone() loads />
+            <Notices community=community.clone() may_publish=viewer.may_operate />
         </div>
     }
 }
@@ -388,5 +389,85 @@ pub fn ReportScreen() -> impl IntoView {
                 Err(text) => view! { <p class="error" data-test="report-error">{text}</p> }.into_any(),
             })}
         </div>
+    }
+}
+
+/// Announcements (公告): the office publishes to the residents of the community or of one
+/// building, and withdraws; everyone on the page reads them.
+#[component]
+fn Notices(community: String, may_publish: bool) -> impl IntoView {
+    let notices = RwSignal::new(Vec::<hutong_core::notice::Notice>::new());
+    let title = RwSignal::new(String::new());
+    let body = RwSignal::new(String::new());
+    let building = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let load = {
+        let community = community.clone();
+        move || {
+            let community = community.clone();
+            spawn_local(async move {
+                if let Ok(list) = get_json::<Vec<hutong_core::notice::Notice>>(&format!("/api/v1/communities/{community}/notices")).await {
+                    notices.set(list);
+                }
+            });
+        }
+    };
+    load();
+    let (publish, withdraw) = {
+        let (c1, c2, l1, l2) = (community.clone(), community.clone(), load.clone(), load.clone());
+        let publish = move |_| {
+            let (community, load) = (c1.clone(), l1.clone());
+            let b = building.get_untracked();
+            let buildings: Vec<String> = if b.trim().is_empty() { Vec::new() } else { vec![b.trim().to_string()] };
+            let payload = serde_json::json!({ "title": title.get_untracked(), "body": body.get_untracked(), "buildings": buildings });
+            spawn_local(async move {
+                let answer = match request("POST", &format!("/api/v1/communities/{community}/notices"), Some(payload.to_string())).await {
+                    Some((200, reply)) => Ok(serde_json::from_str::<hutong_core::notice::Notice>(&reply).map(|n| format!("已发布，送达 {} 户", n.delivered)).unwrap_or_default()),
+                    Some((_, reply)) => Err(error_message(&reply)),
+                    None => Err("暂时无法联网，请稍后再试".into()),
+                };
+                outcome.set(Some(answer));
+                load();
+            });
+        };
+        let withdraw = move |no: u64| {
+            let (community, load) = (c2.clone(), l2.clone());
+            spawn_local(async move {
+                let _ = request("POST", &format!("/api/v1/communities/{community}/notices/{no}/withdraw"), None).await;
+                load();
+            });
+        };
+        (publish, withdraw)
+    };
+    view! {
+        <section class="notices" data-test="notices">
+            <h3>"公告"</h3>
+            {may_publish.then(|| view! {
+                <div class="new-order">
+                    <input placeholder="标题" prop:value=title on:input=move |ev| title.set(event_target_value(&ev)) data-test="notice-title" />
+                    <input placeholder="楼栋编号（不填为全小区）" prop:value=building on:input=move |ev| building.set(event_target_value(&ev)) data-test="notice-building" />
+                    <textarea placeholder="内容" prop:value=body on:input=move |ev| body.set(event_target_value(&ev)) data-test="notice-body"></textarea>
+                    <button on:click=publish data-test="notice-publish">"发布"</button>
+                    {move || outcome.get().map(|o| match o {
+                        Ok(t) => view! { <span class="ok" data-test="notice-ok">{t}</span> }.into_any(),
+                        Err(t) => view! { <span class="error" data-test="notice-error">{t}</span> }.into_any(),
+                    })}
+                </div>
+            })}
+            <ul>
+                {move || notices.get().into_iter().map(|n| {
+                    let withdraw = withdraw.clone();
+                    let no = n.no;
+                    let live = n.withdrawn.is_none();
+                    view! {
+                        <li class=if live { "" } else { "dim" }>
+                            <b>{n.title.clone()}</b>" "<span class="dim">{format!("{} · {} · 送达 {} 户{}", local(n.at), n.by, n.delivered, if live { "" } else { " · 已撤回" })}</span>
+                            <div>{n.body.clone()}</div>
+                            {(may_publish && live).then(|| view! { <button on:click=move |_| withdraw(no)>"撤回"</button> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
     }
 }

@@ -45,6 +45,7 @@ fn concrete(path: &str, community: &str, staff: &str) -> String {
         .replace("{route}", &format!("{community}-night"))
         .replace("{photo}", PHOTO_ID.get().map_or("", String::as_str))
         .replace("{order}", "wo-1")
+        .replace("{notice}", "1")
 }
 
 /// A real work order in each community (its first, `wo-1`), at a house of building 1 with the
@@ -57,6 +58,11 @@ fn open_orders(server: &Server) {
         let (status, reply) = http(server.http, "POST", &format!("/api/v1/communities/{community}/work-orders"), Some(admin), Some(&body)).unwrap();
         assert_eq!(status, 200, "{community}: {reply}");
         assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["id"], "wo-1", "{reply}");
+        // And its first announcement (公告 #1), to the whole community.
+        let body = json!({"title": "矩阵公告", "body": "明天上午停水"}).to_string();
+        let (status, reply) = http(server.http, "POST", &format!("/api/v1/communities/{community}/notices"), Some(admin), Some(&body)).unwrap();
+        assert_eq!(status, 200, "{community}: {reply}");
+        assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["no"], 1, "{reply}");
     }
 }
 

@@ -701,6 +701,16 @@ async fn a_technician_takes_an_order_on_a_phone_and_the_office_calls_back() {
     let figures = wait_for("the figures", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=order-figures-row]").await).filter(|t| t.contains("5.00"))).await;
     assert!(figures.starts_with("1100.0%100.0%5.00"), "one order, completed on time, satisfaction 5: {figures}");
     browser.screenshot("work-board.png").await;
+    // An announcement to building 1's residents, from the same page.
+    for (field, value) in [("notice-title", "1号楼停水通知"), ("notice-building", "heyuan-b01"), ("notice-body", "12月2日上午1号楼停水，请提前储水。")] {
+        browser.eval(&format!("(() => {{ const i = document.querySelector('[data-test={field}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()")).await;
+    }
+    browser.eval(&click("[data-test=notice-publish]")).await;
+    let published = wait_for("the notice published", Duration::from_secs(20), async || Some(text(&mut browser, "[data-test=notice-ok]").await).filter(|t| !t.is_empty())).await;
+    assert!(published.contains("已发布，送达"), "{published}");
+    wait_for("the notice listed", Duration::from_secs(10), async || Some(text(&mut browser, "[data-test=notices] ul").await).filter(|t| t.contains("1号楼停水通知"))).await;
+    browser.eval("document.querySelector('[data-test=notices]').scrollIntoView()").await;
+    browser.screenshot("work-notice.png").await;
 
     // The wall's work-order board: an order registered now appears there live.
     browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false})).await;

@@ -238,3 +238,39 @@ async fn the_control_room_turns_an_alarm_into_a_work_order_once() {
     let alarm = alarms["open"].as_array().unwrap().iter().find(|a| a["no"] == no).unwrap().clone();
     assert_eq!(alarm["acknowledged"][0]["name"], "工单 wo-1", "{alarm}");
 }
+
+/// Announcements (X4): the office tells one building's residents; each home with residents is sent
+/// it in-app through the outbox; a butler of that building reads it, one of another does not; it
+/// is withdrawn once and stays in the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_reaches_a_buildings_homes_and_is_withdrawn_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let manager = server.login("manager");
+    let (status, refusal) = call(&server, &manager, "POST", "/notices", json!({"title": "", "body": "停水"}));
+    assert_eq!(status, 400, "{refusal}");
+    assert!(refusal["error"]["message"].as_str().unwrap().contains("请填写公告标题"), "{refusal}");
+    let (status, _) = call(&server, &manager, "POST", "/notices", json!({"title": "停水", "body": "停水", "buildings": ["heyuan-b99"]}));
+    assert_eq!(status, 404);
+    let notice = ok(&server, &manager, "POST", "/notices", json!({"title": "1号楼停水通知", "body": "12月2日 9:00–12:00 1号楼停水，请提前储水。", "buildings": ["heyuan-b01"]}));
+    let homes = notice["delivered"].as_u64().unwrap();
+    assert!(homes > 100, "{notice}");
+    let finance = server.login("finance");
+    let sent = ok(&server, &finance, "GET", "/notifications", Value::Null);
+    let in_app = sent["notifications"].as_array().unwrap().iter().filter(|m| m["text"].as_str().is_some_and(|t| t.contains("1号楼停水通知")) && m["channel"] == "in_app").count();
+    assert!(in_app > 100, "the latest messages are the notice's, one per home: {sent}");
+
+    let butler = server.login("butler");
+    assert_eq!(ok(&server, &butler, "GET", "/notices", Value::Null)[0]["title"], "1号楼停水通知");
+    let body = r#"{"account":"butler-b2","name":"二号楼管家","phone":"13900000002","password":"correct horse 2","roles":["butler"],"communities":["heyuan"],"buildings":["heyuan-b02"]}"#;
+    assert_eq!(http(server.http, "POST", "/api/v1/staff", Some(&server.admin), Some(body)).unwrap().0, 200);
+    let (_, reply) = http(server.http, "POST", "/api/v1/auth/login", None, Some(r#"{"account":"butler-b2","password":"correct horse 2"}"#)).unwrap();
+    let other = serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().to_string();
+    assert!(ok(&server, &other, "GET", "/notices", Value::Null).as_array().unwrap().is_empty(), "building 2's butler does not read building 1's notice");
+
+    let no = notice["no"].as_u64().unwrap();
+    let withdrawn = ok(&server, &manager, "POST", &format!("/notices/{no}/withdraw"), Value::Null);
+    assert!(!withdrawn["withdrawn"].is_null(), "{withdrawn}");
+    assert_eq!(call(&server, &manager, "POST", &format!("/notices/{no}/withdraw"), Value::Null).0, 409);
+    assert_eq!(ok(&server, &manager, "GET", "/notices", Value::Null).as_array().unwrap().len(), 1, "a withdrawn notice stays in the record");
+}

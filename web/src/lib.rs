@@ -39,6 +39,7 @@ pub mod identity;
 pub mod journal_cli;
 pub mod meters;
 pub mod mqtt_hooks;
+pub mod notices;
 pub mod notify;
 pub mod openapi;
 pub mod patrol;

@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, devices, displays, meters, patrol, photos, setup, signin, staff, work_orders as wo, ws};
+use crate::{alarms, api, billing, devices, displays, meters, notices, patrol, photos, setup, signin, staff, work_orders as wo, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -129,6 +129,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/communities/{community}/patrol/photos/{photo}", Access::Allowed(PATROL_READ, Where::Community), || get(photos::photo), doc("A photo of the community's patrols, as taken (only under its own community)")),
     route(Method::POST, "/api/v1/communities/{community}/patrol/routes/{route}/notes", Access::Allowed(PATROL_WRITE, Where::Community), || post(patrol::annotate), doc("A guard adds a note and photos to their own check-in (the one at `checkpoint` scanned at `at`)").body(schema::<patrol::NoteBody>).reply(schema::<patrol::CheckedIn>)),
     route(Method::GET, "/api/v1/communities/{community}/alarms", Access::Allowed(DEVICES_READ, Where::Community), || get(alarms::list), doc("Open alarms (most severe, then newest) and the latest resolved, as the caller may see them").reply(schema::<alarms::AlarmList>)),
+    community_route(Method::GET, "/api/v1/communities/{community}/notices", None, || get(notices::list), doc("The community's announcements (公告), newest first, withdrawn ones marked (a butler: those for their buildings or everyone)")),
+    community_route(Method::POST, "/api/v1/communities/{community}/notices", ORDERS_OPERATE, || post(notices::announce), doc("Publish an announcement to the residents of the community or of some buildings: each home's residents are sent it (in-app, through the outbox); answers the notice with the homes it reached (audited)").body(schema::<notices::AnnounceBody>)),
+    community_route(Method::POST, "/api/v1/communities/{community}/notices/{notice}/withdraw", ORDERS_OPERATE, || post(notices::withdraw), doc("Withdraw an announcement (it stays in the record; audited)")),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders", ORDERS_READ, || get(wo::list), doc("The board: every work order not yet archived (a butler: their buildings'), overdue and most urgent first; `?with=mine` for the caller's own")),
     community_route(Method::POST, "/api/v1/communities/{community}/work-orders", ORDERS_WRITE, || post(wo::register), doc("Register a repair, complaint or suggestion at a house, a device or a public area: urgency and deadlines from the community's rules (W1, W3; audited)").body(schema::<wo::RegisterBody>)),
     community_route(Method::GET, "/api/v1/communities/{community}/work-orders/report-code", ORDERS_OPERATE, || get(wo::report_code), doc("The community's QR code for anonymous reports (匿名报事), to post: its token and the address it holds").reply(schema::<wo::ReportCode>)),
@@ -314,7 +317,7 @@ mod tests {
             assert!(!route.doc.summary.is_empty(), "{} {} has no summary", route.method, route.path);
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
-            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code", "/accept", "/archive", "/work-order"].iter().any(|end| route.path.ends_with(end));
+            let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code", "/accept", "/archive", "/work-order", "/withdraw"].iter().any(|end| route.path.ends_with(end));
             let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }

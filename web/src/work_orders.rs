@@ -46,8 +46,8 @@ impl From<hutong_core::work_order::DeskError> for ApiError {
     fn from(e: hutong_core::work_order::DeskError) -> Self {
         let (zh, en) = ApiError::bilingual(&e);
         match e {
-            hutong_core::work_order::DeskError::NoItem(_) => ApiError::NotFound { zh, en },
-            hutong_core::work_order::DeskError::Short { .. } => ApiError::Conflict { zh, en },
+            hutong_core::work_order::DeskError::NoItem(_) | hutong_core::work_order::DeskError::Notice(hutong_core::notice::NoticeError::NoSuchNotice(_)) => ApiError::NotFound { zh, en },
+            hutong_core::work_order::DeskError::Short { .. } | hutong_core::work_order::DeskError::Notice(hutong_core::notice::NoticeError::Withdrawn(_)) => ApiError::Conflict { zh, en },
             _ => ApiError::BadRequest { zh, en },
         }
     }

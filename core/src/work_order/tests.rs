@@ -207,3 +207,20 @@ fn the_store_gives_what_it_holds() {
     rules.ack_mins = 0;
     assert!(matches!(desk.decide(&DeskCommand::SetRules { rules }), Err(DeskError::Rules(OrderError::BadRules))));
 }
+
+#[test]
+fn a_notice_is_published_delivered_and_withdrawn_once() {
+    let mut desk = ServiceDesk::default();
+    let mut run = |c: DeskCommand| desk.decide(&c).map(|events| events.into_iter().for_each(|e| desk.apply(&e)));
+    let announce = |title: &str, body: &str| DeskCommand::Announce { title: title.into(), body: body.into(), buildings: Default::default(), by: "陈静".into(), at: t(9, 0) };
+    assert_eq!(run(announce(" ", "明天停水")), Err(DeskError::Notice(crate::notice::NoticeError::EmptyTitle)));
+    assert_eq!(run(announce("停水通知", &"水".repeat(2001))), Err(DeskError::Notice(crate::notice::NoticeError::BodyTooLong)));
+    run(announce("停水通知", "12月2日 9:00–12:00 全小区停水")).unwrap();
+    run(DeskCommand::Delivered { notice: 1, homes: 1584 }).unwrap();
+    run(DeskCommand::Withdraw { notice: 1, by: "陈静".into(), at: t(10, 0) }).unwrap();
+    assert_eq!(run(DeskCommand::Withdraw { notice: 1, by: "陈静".into(), at: t(10, 1) }), Err(DeskError::Notice(crate::notice::NoticeError::Withdrawn(1))));
+    assert_eq!(run(DeskCommand::Withdraw { notice: 2, by: "陈静".into(), at: t(10, 1) }), Err(DeskError::Notice(crate::notice::NoticeError::NoSuchNotice(2))));
+    let n = &desk.notices[0];
+    assert_eq!((n.no, n.delivered, n.withdrawn.is_some(), n.reaches(None)), (1, 1584, true, true));
+    assert_eq!(n.text(), "【公告】停水通知：12月2日 9:00–12:00 全小区停水");
+}
