@@ -173,21 +173,35 @@ pub(crate) struct ServerProcess {
     pub addr: std::net::SocketAddr,
     pub mqtt: u16,
     pub pid: u32,
-    _data: tempfile::TempDir,
+    bench: String,
+    data: tempfile::TempDir,
 }
 
 impl ServerProcess {
     pub(crate) fn spawn(bench: &str) -> anyhow::Result<ServerProcess> {
         let data = tempfile::tempdir()?;
         let (http, mqtt) = (crate::free_port(), crate::free_port());
-        let child = std::process::Command::new(std::env::current_exe()?)
+        let child = Self::start(bench, data.path(), http, mqtt)?;
+        let pid = child.id();
+        Ok(ServerProcess { child, addr: format!("127.0.0.1:{http}").parse()?, mqtt, pid, bench: bench.to_string(), data })
+    }
+
+    fn start(bench: &str, data: &std::path::Path, http: u16, mqtt: u16) -> anyhow::Result<std::process::Child> {
+        Ok(std::process::Command::new(std::env::current_exe()?)
             .args([bench, "--serve"])
-            .arg(data.path().join("data"))
+            .arg(data.join("data"))
             .args(["--http", &http.to_string(), "--mqtt", &mqtt.to_string()])
             .stdout(std::process::Stdio::null())
-            .spawn()?;
-        let pid = child.id();
-        Ok(ServerProcess { child, addr: format!("127.0.0.1:{http}").parse()?, mqtt, pid, _data: data })
+            .spawn()?)
+    }
+
+    /// `kill -9`, then the server again on the same data and ports (a restart's cost).
+    pub(crate) fn restart(&mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::start(&self.bench, self.data.path(), self.addr.port(), self.mqtt)?;
+        self.pid = self.child.id();
+        Ok(())
     }
 }
 

@@ -48,8 +48,25 @@ pub async fn workorders(options: WorkOrdersBench) -> anyhow::Result<()> {
     if let Some(served) = options.server.run().await {
         return served;
     }
-    let server = super::ServerProcess::spawn("workorders")?;
-    run(&options, server.addr, server.pid).await
+    let mut server = super::ServerProcess::spawn("workorders")?;
+    run(&options, server.addr, server.pid).await?;
+    restart(&mut server, options.orders).await
+}
+
+/// `kill -9` with every order open, and the server again: time until it answers ready (every
+/// order's actor recovered from its journal, its timer armed), and its memory then.
+async fn restart(server: &mut super::ServerProcess, orders: usize) -> anyhow::Result<()> {
+    let addr = server.addr;
+    server.restart()?;
+    let started = Instant::now();
+    crate::wait_for("the server again", Duration::from_secs(600), async || matches!(http_get(addr, "/healthz"), Ok((200, _))).then_some(())).await;
+    let ready = started.elapsed();
+    let rss = proc_field(server.pid, "status", "VmRSS:");
+    println!();
+    println!("| open orders | kill -9 → ready ms | RSS after restart MiB |");
+    println!("|---|---|---|");
+    println!("| {orders} | {} | {} |", ready.as_millis(), rss / 1024);
+    Ok(())
 }
 
 fn community(i: usize) -> String {
