@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::free_fixed_port;
 
 /// Cassandra's JDK 17 module flags (from its jvm17-server.options).
 const JDK17_FLAGS: &[&str] = &[
@@ -63,7 +63,8 @@ fn lib_dir() -> PathBuf {
 impl CassandraNode {
     /// Starts a single node with its data under `dir` and waits until it takes CQL clients.
     pub fn start(dir: &Path) -> CassandraNode {
-        Self::start_on(dir, [free_port(), free_port(), free_port()])
+        // Below the ephemeral range: the node may be started again on the same ports.
+        Self::start_on(dir, [free_fixed_port(), free_fixed_port(), free_fixed_port()])
     }
 
     /// `start` off the async runtime's threads (a node takes seconds to come up).

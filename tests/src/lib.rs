@@ -46,6 +46,26 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
+/// A free port below the kernel's ephemeral range, for a server that must start again on the same
+/// port: a port from `free_port` may meanwhile become the source port of some client's outgoing
+/// connection — or of a client's TCP self-connect while it retries the server that is down — and
+/// the server then cannot bind it again. Each call in this process gives another port.
+pub fn free_fixed_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok().and_then(|t| t.split_whitespace().next()?.parse::<u32>().ok()).unwrap_or(32768).max(12_000);
+    let span = low - 10_000;
+    // Processes start from different places (their pid), so test binaries seldom meet.
+    let start = std::process::id() * 97 % span;
+    for _ in 0..span {
+        let port = 10_000 + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        if let Ok(port) = u16::try_from(port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range")
+}
+
 /// Polls `f` until it returns `Some`, or fails after `limit` with `what`.
 pub async fn wait_for<T>(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
