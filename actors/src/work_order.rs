@@ -253,12 +253,8 @@ impl OrderState {
                 self.execute(&OrderCommand::RecordBill { bill, at: now }, myself).await?.ok();
             }
             None => {
-                // The book did not answer: ask again in a while (the order's own mailbox).
-                let me = myself.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    let _ = me.cast(OrderMsg::Bill);
-                });
+                // The book did not answer: ask again in a while (a message to the order itself).
+                myself.send_after(BILL_RETRY, || OrderMsg::Bill);
             }
         }
         Ok(())
@@ -308,6 +304,9 @@ pub fn from_alarm(alarm: &hutong_core::alarm::AlarmRecord) -> Registration {
         contact: None,
     }
 }
+
+/// How long a charge waits before asking a book that did not answer again.
+const BILL_RETRY: Duration = Duration::from_secs(30);
 
 /// The bill item of an order's charge: one per order, so the book issues it once.
 pub fn repair_item(order: &WorkOrderId) -> String {

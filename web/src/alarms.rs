@@ -109,7 +109,7 @@ fn visible_alarm(app: &App, caller: &Caller, community: &str, no: &str) -> Resul
 }
 
 /// The person acting, as the wall shows them.
-fn handler(caller: &Caller) -> Result<Handler, ApiError> {
+pub(crate) fn handler(caller: &Caller) -> Result<Handler, ApiError> {
     match &caller.principal.subject {
         Subject::Staff { account, name, .. } => Ok(Handler { account: account.clone(), name: name.clone() }),
         Subject::Owner { .. } => Err(ApiError::NotStaff),

@@ -22,11 +22,7 @@ use crate::app::App;
 use crate::audit::audit_entry;
 use crate::auth::Caller;
 use crate::error::ApiError;
-
-fn desk(app: &App, community: &str) -> Result<Arc<hutong_actors::journaled::Shared<hutong_core::work_order::ServiceDesk>>, ApiError> {
-    app.community(community)?;
-    app.directory.service_desk(community).ok_or_else(|| hutong_actors::work_order::OrderUnavailable::NoDesk.into())
-}
+use crate::work_orders::desk;
 
 /// The caller's notices, newest first: a butler's are those for their buildings or everyone.
 pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>) -> Result<Json<Vec<Notice>>, ApiError> {

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use hutong_actors::work_order::{self as actor, OrderUnavailable, Staffing};
 use hutong_core::alarm::Handler;
-use hutong_core::identity::{BuiltinRole, Org, Subject};
+use hutong_core::identity::{BuiltinRole, Org};
 use hutong_core::outbox::Outgoing;
 use hutong_core::reminder::Channel;
 use hutong_core::work_order::{DeskCommand, MaterialUse, OrderCommand, OrderError, OrderFigures, OrderKind, Origin, Place, Registration, ServiceRules, StockItem, Urgency, WorkOrder, WorkOrderTile};
@@ -26,6 +26,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::audit::audit_entry;
+use crate::alarms::handler;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::scope::building_visible;
@@ -117,15 +118,8 @@ impl Staffing for OrgStaffing {
     }
 }
 
-/// The person acting.
-fn handler(caller: &Caller) -> Result<Handler, ApiError> {
-    match &caller.principal.subject {
-        Subject::Staff { account, name, .. } => Ok(Handler { account: account.clone(), name: name.clone() }),
-        Subject::Owner { .. } => Err(ApiError::NotStaff),
-    }
-}
-
-fn desk(app: &App, community: &str) -> Result<Arc<hutong_actors::journaled::Shared<hutong_core::work_order::ServiceDesk>>, ApiError> {
+/// The community's service desk (order numbers, rules, store, notices).
+pub(crate) fn desk(app: &App, community: &str) -> Result<Arc<hutong_actors::journaled::Shared<hutong_core::work_order::ServiceDesk>>, ApiError> {
     app.community(community)?;
     app.directory.service_desk(community).ok_or_else(|| OrderUnavailable::NoDesk.into())
 }
