@@ -126,6 +126,8 @@ pub enum BuildingMsg {
     Reminded(HouseId, Channel, RpcReplyPort<(usize, Option<NaiveDate>)>),
     /// The due-soon timer fired.
     DueSoon,
+    /// The community's tree grew: the book takes in this building's new houses.
+    Grown(Arc<Community>),
 }
 
 pub struct BuildingArgs {
@@ -328,6 +330,15 @@ impl Actor for BuildingActor {
             BuildingMsg::Reminded(house, channel, reply) => {
                 let book = state.book.state();
                 let _ = reply.send((book.bills().len(), book.last_reminded(&house, channel)));
+            }
+            BuildingMsg::Grown(community) => {
+                // Like recovery: the tree's houses the book has not met yet, in their first state.
+                state.book.settle(|book| {
+                    for house in seed_houses(&community, &state.args.building) {
+                        book.houses.entry(house.id.clone()).or_insert(house);
+                    }
+                });
+                state.args.community = community;
             }
             BuildingMsg::DueSoon => {
                 state.remind_due_soon().await?;

@@ -53,6 +53,10 @@ pub enum CommunityMsg {
     OpenRoute(RouteId, ractor::RpcReplyPort<()>),
     /// A work order was numbered at the community's service desk: start its actor.
     OpenOrder(WorkOrderId, ractor::RpcReplyPort<()>),
+    /// The community's tree grew (already journaled in the registry): new buildings start, the
+    /// others take in their new houses. The reply comes once every building has been told, so a
+    /// book command sent after it finds the houses.
+    Grown(Arc<hutong_core::community::Community>, ractor::RpcReplyPort<()>),
 }
 
 pub struct CommunityArgs {
@@ -168,6 +172,20 @@ impl Actor for CommunitySupervisor {
             CommunityMsg::OpenOrder(order, reply) => {
                 if state.args.directory.order(state.args.community.id.as_str(), order.as_str()).is_none() {
                     state.spawn(&myself, Child::Order(order), None).await?;
+                }
+                let _ = reply.send(());
+            }
+            CommunityMsg::Grown(community, reply) => {
+                let before = std::mem::replace(&mut state.args.community, community.clone());
+                state.args.hub.grow(community.clone());
+                for b in &community.buildings {
+                    if before.building(&b.id).is_some() {
+                        if let Some(actor) = state.args.directory.building(&b.id) {
+                            let _ = actor.cast(crate::building::BuildingMsg::Grown(community.clone()));
+                        }
+                    } else {
+                        state.spawn(&myself, Child::Building(b.id.clone()), None).await?;
+                    }
                 }
                 let _ = reply.send(());
             }

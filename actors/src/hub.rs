@@ -224,6 +224,17 @@ impl LiveHub {
         self.views.write().unwrap_or_else(|e| e.into_inner()).insert(community.id.clone(), Arc::new(Mutex::new(view)));
     }
 
+    /// The community's tree grew: screens and lookups see the new buildings and houses.
+    pub fn grow(&self, community: Arc<Community>) {
+        self.change(community.id.clone().as_str(), |v| {
+            for b in &community.buildings {
+                v.buildings.entry(b.id.clone()).or_insert_with(|| (BuildingHealth::default(), 0));
+            }
+            v.community = community;
+            Vec::new()
+        });
+    }
+
     pub fn communities(&self) -> Vec<Arc<Community>> {
         let views = self.views.read().unwrap_or_else(|e| e.into_inner());
         let mut all: Vec<_> = views.values().map(|v| v.lock().unwrap_or_else(|e| e.into_inner()).community.clone()).collect();

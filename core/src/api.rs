@@ -99,6 +99,9 @@ pub struct ImportReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
     pub imported: usize,
+    /// Houses the import created because the community had none at their address (C1).
+    #[serde(default)]
+    pub created: usize,
     #[serde(default)]
     pub skipped_duplicates: usize,
     #[serde(default)]

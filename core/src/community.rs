@@ -392,6 +392,7 @@ pub enum PlanError {
     BadZone(String),
     NoBuildings,
     TooManyHouses,
+    CommunityFull,
     DuplicateBuilding(u32),
     DuplicateUnit(u32, u32),
     DuplicateRoom(String),
@@ -405,6 +406,7 @@ crate::bilingual!(PlanError {
     PlanError::BadZone(_0) => ("未知时区 {_0}") / ("unknown time zone {_0}"),
     PlanError::NoBuildings => ("至少要有一栋楼") / ("a community has at least one building"),
     PlanError::TooManyHouses => ("一次最多建立 50000 户") / ("at most 50,000 houses at once"),
+    PlanError::CommunityFull => ("一个小区最多 200000 户") / ("a community holds at most 200,000 houses"),
     PlanError::DuplicateBuilding(_0) => ("楼栋号 {_0} 重复") / ("building number {_0} appears twice"),
     PlanError::DuplicateUnit(_0, _1) => ("{_0}号楼的 {_1} 单元重复") / ("unit {_1} of building {_0} appears twice"),
     PlanError::DuplicateRoom(_0) => ("房屋 {_0} 重复") / ("house {_0} appears twice"),
@@ -474,5 +476,186 @@ impl CommunityPlan {
             buildings.push(Building { id: BuildingId::new(format!("{id}-b{:02}", b.no)), no: b.no, name: building_name, units });
         }
         Ok(Community { id: CommunityId::new(&id), name, time_zone: self.time_zone, buildings, meter_rules: Default::default() })
+    }
+}
+
+/// What a plan adds to a running community (C1): the buildings, units, floors and houses it does
+/// not have yet, shaped as a tree of only those. Houses it already has are left as they are
+/// (their area and state are the book's, changed there), so the same plan sent twice adds nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Growth {
+    pub buildings: Vec<Building>,
+    /// Houses of the plan the community already had.
+    pub existing: usize,
+}
+
+impl Growth {
+    pub fn houses(&self) -> usize {
+        self.buildings.iter().flat_map(|b| &b.units).flat_map(|u| &u.floors).map(|f| f.houses.len()).sum()
+    }
+
+    pub fn new_buildings<'a>(&'a self, before: &'a Community) -> impl Iterator<Item = &'a BuildingId> + 'a {
+        self.buildings.iter().filter(|b| before.building(&b.id).is_none()).map(|b| &b.id)
+    }
+}
+
+impl Community {
+    /// What `buildings` would add to this community, or why the plan cannot be one.
+    pub fn growth(&self, buildings: Vec<BuildingPlan>) -> Result<Growth, PlanError> {
+        let plan = CommunityPlan { id: self.id.to_string(), name: self.name.clone(), time_zone: self.time_zone.clone(), buildings };
+        let planned = plan.build()?;
+        let known: std::collections::HashSet<&HouseId> = self.houses().map(|(_, _, _, h)| &h.id).collect();
+        let mut existing = 0;
+        let mut added = Vec::new();
+        for b in planned.buildings {
+            let current = self.buildings.iter().find(|c| c.no == b.no);
+            let mut units = Vec::new();
+            for u in b.units {
+                let mut floors = Vec::new();
+                for f in u.floors {
+                    let mut houses = Vec::new();
+                    for h in f.houses {
+                        let there = current.is_some_and(|c| c.units.iter().filter(|cu| cu.no == u.no).flat_map(|cu| &cu.floors).flat_map(|cf| &cf.houses).any(|ch| ch.room == h.room));
+                        if there {
+                            existing += 1;
+                            continue;
+                        }
+                        // An id the tree gives another address (an older naming) is not reused.
+                        if known.contains(&h.id) {
+                            return Err(PlanError::DuplicateRoom(format!("{}-{}-{}", b.no, u.no, h.room)));
+                        }
+                        houses.push(h);
+                    }
+                    if !houses.is_empty() {
+                        floors.push(Floor { no: f.no, houses });
+                    }
+                }
+                if !floors.is_empty() {
+                    units.push(Unit { no: u.no, floors });
+                }
+            }
+            match current {
+                Some(c) if !units.is_empty() => added.push(Building { id: c.id.clone(), no: c.no, name: c.name.clone(), units }),
+                Some(_) => {}
+                None if self.buildings.iter().any(|c| c.id == b.id) => return Err(PlanError::DuplicateBuilding(b.no)),
+                None => added.push(Building { units, ..b }),
+            }
+        }
+        let total = self.house_count() + added.iter().flat_map(|b| &b.units).flat_map(|u| &u.floors).map(|f| f.houses.len()).sum::<usize>();
+        if total > COMMUNITY_MAX_HOUSES {
+            return Err(PlanError::CommunityFull);
+        }
+        Ok(Growth { buildings: added, existing })
+    }
+
+    /// Grafts what `growth` decided onto the tree. Never fails: `growth` checked it.
+    pub fn grow(&mut self, additions: &[Building]) {
+        for add in additions {
+            let Some(b) = self.buildings.iter_mut().find(|b| b.id == add.id) else {
+                self.buildings.push(add.clone());
+                continue;
+            };
+            for add_unit in &add.units {
+                let Some(u) = b.units.iter_mut().find(|u| u.no == add_unit.no) else {
+                    b.units.push(add_unit.clone());
+                    continue;
+                };
+                for add_floor in &add_unit.floors {
+                    match u.floors.iter_mut().find(|f| f.no == add_floor.no) {
+                        Some(f) => f.houses.extend(add_floor.houses.iter().cloned()),
+                        None => u.floors.push(add_floor.clone()),
+                    }
+                }
+                u.floors.sort_by_key(|f| f.no);
+            }
+            b.units.sort_by_key(|u| u.no);
+        }
+        self.buildings.sort_by_key(|b| b.no);
+    }
+}
+
+/// Where a house to create sits: building, unit, floor and room numbers.
+pub type Placement = (u32, u32, i32, String);
+
+impl Community {
+    /// The house an address of this community would name if it were created: its id and place.
+    /// A dash address has no floor (read off the room, `1203` → 12), a slash address no unit (1).
+    /// `None` for another community's address or a room that could not be one.
+    pub fn new_house_at(&self, text: &str) -> Option<(HouseId, Placement)> {
+        let a: HouseAddress = text.parse().ok()?;
+        if a.community != self.name && a.community != self.id.as_str() {
+            return None;
+        }
+        if a.room.is_empty() || a.room.len() > 8 || !a.room.chars().all(|c| c.is_ascii_alphanumeric()) || a.building == 0 {
+            return None;
+        }
+        let unit = a.unit.unwrap_or(1);
+        let floor = a.floor.or_else(|| floor_from_room(&a.room)).unwrap_or(1);
+        Some((HouseId::new(format!("{}-{}-{}-{}", self.id, a.building, unit, a.room)), (a.building, unit, floor, a.room)))
+    }
+}
+
+/// The plan of some houses to create, each at its place with its area.
+pub fn plan_of(houses: impl IntoIterator<Item = (Placement, Decimal)>) -> Vec<BuildingPlan> {
+    let mut tree: std::collections::BTreeMap<u32, std::collections::BTreeMap<u32, std::collections::BTreeMap<i32, Vec<RoomPlan>>>> = Default::default();
+    for ((b, u, f, room), area) in houses {
+        tree.entry(b).or_default().entry(u).or_default().entry(f).or_default().push(RoomPlan { room, area });
+    }
+    tree.into_iter()
+        .map(|(no, units)| BuildingPlan {
+            no,
+            name: None,
+            units: units.into_iter().map(|(no, floors)| UnitPlan { no, floors: floors.into_iter().map(|(no, rooms)| FloorPlan { no, rooms }).collect() }).collect(),
+        })
+        .collect()
+}
+
+/// The most houses one community holds.
+pub const COMMUNITY_MAX_HOUSES: usize = 200_000;
+
+#[cfg(test)]
+mod growth_tests {
+    use super::*;
+
+    fn rooms(rooms: &[&str]) -> Vec<RoomPlan> {
+        rooms.iter().map(|r| RoomPlan { room: r.to_string(), area: Decimal::new(8800, 2) }).collect()
+    }
+
+    fn building(no: u32, unit: u32, floor: i32, r: &[&str]) -> BuildingPlan {
+        BuildingPlan { no, name: None, units: vec![UnitPlan { no: unit, floors: vec![FloorPlan { no: floor, rooms: rooms(r) }] }] }
+    }
+
+    #[test]
+    fn a_running_community_grows_by_what_it_lacks_and_the_same_plan_twice_adds_nothing() {
+        let plan = CommunityPlan { id: "taoyuan".into(), name: "桃园".into(), time_zone: "Asia/Shanghai".into(), buildings: vec![building(1, 1, 1, &["101", "102"])] };
+        let Ok(mut c) = plan.build() else { panic!("a good plan") };
+        let more = vec![building(1, 1, 1, &["101", "103"]), building(1, 2, 2, &["201"]), building(2, 1, 1, &["101"])];
+        // Two plans for building 1 are one building twice.
+        assert_eq!(c.growth(more.clone()), Err(PlanError::DuplicateBuilding(1)));
+        let more = vec![
+            BuildingPlan { no: 1, name: None, units: vec![
+                UnitPlan { no: 1, floors: vec![FloorPlan { no: 1, rooms: rooms(&["101", "103"]) }] },
+                UnitPlan { no: 2, floors: vec![FloorPlan { no: 2, rooms: rooms(&["201"]) }] },
+            ] },
+            building(2, 1, 1, &["101"]),
+        ];
+        let Ok(g) = c.growth(more.clone()) else { panic!("growth refused") };
+        assert_eq!((g.houses(), g.existing), (3, 1));
+        assert_eq!(g.new_buildings(&c).map(|b| b.as_str()).collect::<Vec<_>>(), ["taoyuan-b02"]);
+        c.grow(&g.buildings);
+        assert_eq!(c.house_count(), 5);
+        let Ok(a) = "桃园-1-2-201".parse::<HouseAddress>() else { panic!("address") };
+        assert_eq!(c.find_house(&a).map(|(b, h)| (b.id.as_str(), h.id.as_str())), Some(("taoyuan-b01", "taoyuan-1-2-201")));
+        let Ok(again) = c.growth(more) else { panic!("growth refused") };
+        assert_eq!((again.houses(), again.existing), (0, 4));
+        assert_eq!(c.growth(vec![building(3, 1, 1, &["1 01"])]), Err(PlanError::BadRoom("3-1-1 01".into())));
+        // An import's addresses: the dash form reads the floor off the room, the slash form has unit 1.
+        let at = |t: &str| c.new_house_at(t).map(|(id, place)| (id.to_string(), place));
+        assert_eq!(at("桃园-5-2-1203"), Some(("taoyuan-5-2-1203".into(), (5, 2, 12, "1203".into()))));
+        assert_eq!(at("桃园/5号楼/3层/A1"), Some(("taoyuan-5-1-A1".into(), (5, 1, 3, "A1".into()))));
+        assert_eq!(at("荷花苑-5-2-1203"), None);
+        let plan = plan_of([((5, 2, 12, "1203".to_string()), Decimal::ONE), ((5, 1, 3, "A1".to_string()), Decimal::TWO)]);
+        let Ok(g) = c.growth(plan) else { panic!("growth refused") };
+        assert_eq!((g.houses(), g.buildings.len(), g.buildings[0].units.len()), (2, 1, 2));
     }
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::community::Community;
+use crate::community::{Building, BuildingPlan, Community, PlanError};
 use crate::device::DeviceSpec;
 use crate::meter_rules::{MeterRules, RulesError};
 
@@ -81,6 +81,9 @@ pub enum RegistryCommand {
     ChangeDevice(DeviceSpec),
     /// A device out of service (replaced, removed, broken).
     RetireDevice { community: String, device: String, at: DateTime<Utc>, reason: String },
+    /// Buildings, units, floors and houses added to a running community (C1); what it has
+    /// already stays as it is.
+    Grow { community: String, buildings: Vec<BuildingPlan> },
 }
 
 /// What the registry journals. Older journals hold whole registrations only; those still read.
@@ -98,6 +101,8 @@ pub enum RegistryChange {
     DeviceAdded { spec: DeviceSpec },
     DeviceChanged { spec: DeviceSpec },
     DeviceRetired { retired: RetiredDevice },
+    /// The community's tree took in these buildings, units, floors and houses (only the new ones).
+    TreeGrown { community: String, buildings: Vec<Building> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +117,7 @@ pub enum RegistryError {
     HouseElsewhere(String),
     BadHeartbeat,
     ReasonTooLong,
+    Plan(PlanError),
 }
 
 crate::bilingual!(RegistryError {
@@ -125,6 +131,7 @@ crate::bilingual!(RegistryError {
     RegistryError::HouseElsewhere(_0) => ("房屋 {_0} 不在所选楼栋") / ("house {_0} is not in the chosen building"),
     RegistryError::BadHeartbeat => ("心跳间隔须为 10 秒到 1 天") / ("a heartbeat interval is 10 seconds to a day"),
     RegistryError::ReasonTooLong => ("停用原因不能超过 200 字") / ("a reason is at most 200 characters"),
+    RegistryError::Plan(_0) => ("{}", crate::Bilingual::zh(_0)) / ("{}", crate::Bilingual::en(_0)),
 });
 
 /// Refuses a device that could not run where it says it is.
@@ -200,6 +207,14 @@ impl crate::Aggregate for Registry {
                 let spec = self.device(community, device).ok_or_else(|| RegistryError::NoDevice(device.clone()))?;
                 change(RegistryChange::DeviceRetired { retired: RetiredDevice { spec: spec.clone(), at: *at, reason: reason.clone() } })
             }
+            RegistryCommand::Grow { community, buildings } => {
+                let registration = self.community(community).ok_or_else(|| RegistryError::NoCommunity(community.clone()))?;
+                let growth = registration.community.growth(buildings.clone()).map_err(RegistryError::Plan)?;
+                if growth.buildings.is_empty() {
+                    return Ok(Vec::new());
+                }
+                change(RegistryChange::TreeGrown { community: community.clone(), buildings: growth.buildings })
+            }
         }
     }
 
@@ -229,6 +244,11 @@ impl crate::Aggregate for Registry {
                     r.devices.retain(|d| d.id != retired.spec.id);
                 }
                 self.retired.push(retired.clone());
+            }
+            RegistryEvent::Changed(RegistryChange::TreeGrown { community, buildings }) => {
+                if let Some(r) = self.community_mut(community) {
+                    r.community.grow(buildings);
+                }
             }
         }
     }

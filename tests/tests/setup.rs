@@ -117,6 +117,47 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     let audit = serve.get(&admin, "/api/v1/audit?action=community.create").1;
     assert_eq!(audit[0]["target"], "taoyuan");
 
+    // The estate grows while running: a second unit in building 1 and a new building 3.
+    let more = json!({"buildings": [
+        {"no": 1, "units": [{"no": 1, "floors": [{"no": 1, "rooms": [{"room": "101", "area": "88.50"}]}]}, {"no": 2, "floors": [{"no": 1, "rooms": [{"room": "101", "area": "70"}]}]}]},
+        {"no": 3, "units": [{"no": 1, "floors": [{"no": 1, "rooms": [{"room": "101", "area": "66"}, {"room": "102", "area": "66"}]}]}]}
+    ]});
+    let (status, reply) = post("/api/v1/communities/taoyuan/buildings", &more);
+    assert_eq!(status, 200, "{reply}");
+    let grown: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!((grown["houses_added"].as_u64(), grown["houses_existing"].as_u64()), (Some(3), Some(1)), "{grown}");
+    assert_eq!(grown["new_buildings"], json!(["taoyuan-b03"]));
+    assert_eq!(post("/api/v1/communities/taoyuan/buildings", &more).1, r#"{"new_buildings":[],"houses_added":0,"houses_existing":4}"#);
+    let chart = serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b03/chart").1;
+    assert_eq!(chart["cells"].as_array().map(Vec::len), Some(2), "the new building's actor runs with its houses: {chart}");
+    assert_eq!(serve.get(&admin, "/api/v1/communities/taoyuan/houses?address=taoyuan-1-2-101").0, 200);
+
+    // The house & resident template creates what is missing — all rows or none.
+    let sheet = |rows: &[&[&str]]| hutong_core::import::export::xlsx(&rows.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect::<Vec<_>>()).unwrap();
+    let header: &[&str] = &["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP"];
+    let import = |bytes: Vec<u8>| {
+        let (status, _, body) = request(serve.http, "POST", "/api/v1/communities/taoyuan/house-records/import", Some(&admin), &[("Content-Type", "application/octet-stream")], &bytes).unwrap();
+        (status, serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
+    };
+    let existing: &[&str] = &["桃园-1-1-101", "住宅", "", "入住", "2026-01-01", "张三", "13800000001", "", "业主", ""];
+    let new_shop: &[&str] = &["桃园/4号楼/1层/S1", "商铺", "45.5", "空置", "", "李四", "13800000002", "", "业主", ""];
+    let no_area: &[&str] = &["桃园-4-1-1203", "住宅", "", "", "", "王五", "13800000003", "", "租户", ""];
+    let (status, report) = import(sheet(&[header, existing, new_shop, no_area]));
+    assert_eq!(status, 422, "{report}");
+    assert_eq!(report["errors"][0]["row"].as_u64(), Some(4), "{report}");
+    assert!(report["errors"][0]["reason"].as_str().unwrap().contains("面积"), "{report}");
+    assert_eq!(serve.get(&admin, "/api/v1/communities/taoyuan/houses?address=taoyuan-4-1-S1").0, 404, "nothing was created");
+    let with_area: &[&str] = &["桃园-4-1-1203", "住宅", "120", "", "", "王五", "13800000003", "", "租户", ""];
+    let (status, report) = import(sheet(&[header, existing, new_shop, with_area]));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["imported"].as_u64(), report["created"].as_u64()), (Some(3), Some(2)), "{report}");
+    let chart = serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b04/chart").1;
+    assert_eq!(chart["cells"].as_array().map(Vec::len), Some(2), "{chart}");
+    let (status, house) = serve.get(&admin, "/api/v1/communities/taoyuan/houses?address=taoyuan-4-1-1203");
+    assert_eq!((status, house["id"].as_str()), (200, Some("taoyuan-4-1-1203")), "{house}");
+    let records = serve.get(&admin, "/api/v1/communities/taoyuan/house-records?building=taoyuan-b04").1;
+    assert!(records.to_string().contains("王五") && records.to_string().contains("商铺"), "{records}");
+
     // Pulled plug, then back: the community, its houses, its meter and its reading.
     drop(device);
     drop(serve);
@@ -126,4 +167,7 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     let view = serve.get(&admin, "/api/v1/communities/taoyuan/devices/wm-1-1-201").1;
     assert_eq!((view["last_value"].as_str(), view["house"].as_str()), (Some("321.5"), Some("taoyuan-1-1-201")));
     assert_eq!(serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b02/chart").1["cells"].as_array().map(Vec::len), Some(1));
+    assert_eq!(serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b04/chart").1["cells"].as_array().map(Vec::len), Some(2), "grown buildings come back");
+    let records = serve.get(&admin, "/api/v1/communities/taoyuan/house-records?building=taoyuan-b04").1;
+    assert!(records.to_string().contains("王五"), "{records}");
 }

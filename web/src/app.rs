@@ -121,3 +121,11 @@ impl App {
         self.hub.community(id).ok_or_else(|| ApiError::not_found("小区", "community", id))
     }
 }
+
+/// Asks an actor and waits for its answer; no answer in time is "not available".
+pub(crate) async fn ask<M: ractor::Message, T: Send + 'static>(actor: &ractor::ActorRef<M>, msg: impl FnOnce(ractor::RpcReplyPort<T>) -> M) -> Result<T, ApiError> {
+    match actor.call(msg, Some(std::time::Duration::from_secs(10))).await {
+        Ok(ractor::rpc::CallResult::Success(answer)) => Ok(answer),
+        _ => Err(ApiError::Unavailable { zh: "服务暂时无法处理请求".into(), en: "not available right now, try again".into() }),
+    }
+}

@@ -199,7 +199,7 @@ impl From<hutong_core::registry::RegistryError> for ApiError {
         match e {
             NoCommunity(_) | NoDevice(_) => ApiError::NotFound { zh, en },
             DeviceIdTaken(_) => ApiError::Conflict { zh, en },
-            Rules(_) | BadDeviceId | NoBuilding(_) | NoHouse(_) | HouseElsewhere(_) | BadHeartbeat | ReasonTooLong => ApiError::BadRequest { zh, en },
+            Rules(_) | BadDeviceId | NoBuilding(_) | NoHouse(_) | HouseElsewhere(_) | BadHeartbeat | ReasonTooLong | Plan(_) => ApiError::BadRequest { zh, en },
         }
     }
 }

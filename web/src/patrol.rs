@@ -179,12 +179,8 @@ fn unavailable() -> ApiError {
     ApiError::Unavailable { zh: "巡更路线暂时无法处理请求".into(), en: "the patrol route is not available right now".into() }
 }
 
-/// Asks an actor and waits for its answer; no answer in time is "not available".
 async fn ask<M: ractor::Message, T: Send + 'static>(actor: &ractor::ActorRef<M>, msg: impl FnOnce(ractor::RpcReplyPort<T>) -> M) -> Result<T, ApiError> {
-    match actor.call(msg, Some(CALL_TIMEOUT)).await {
-        Ok(ractor::rpc::CallResult::Success(answer)) => Ok(answer),
-        _ => Err(unavailable()),
-    }
+    crate::app::ask(actor, msg).await.map_err(|_| unavailable())
 }
 
 async fn route_state(app: &App, community: &str, route: &str) -> Result<PatrolRoute, ApiError> {
@@ -192,7 +188,6 @@ async fn route_state(app: &App, community: &str, route: &str) -> Result<PatrolRo
     ask(&actor, PatrolMsg::Get).await
 }
 
-const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn checkpoints(State(app): State<Arc<App>>, Path(community): Path<String>) -> Result<Json<Vec<Checkpoint>>, ApiError> {
     let site = site(&app, &community)?;

@@ -356,6 +356,7 @@ pub async fn import(
             template: parsed.template,
             elapsed_ms: started.elapsed().as_millis() as u64,
             message: format!("导入成功 {imported} 条，立即给刚导入的记录住户发催缴通知？ / imported {imported}; remind these residents now?"),
+            ..ImportReport::default()
     })
     .into_response())
 }

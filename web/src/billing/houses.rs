@@ -11,9 +11,9 @@ use axum::{Extension, Json};
 use hutong_core::api::{HousePage, HouseView, ImportReport, ResidentView};
 use hutong_core::book::house::house_state_label;
 use hutong_core::book::{BookCommand, HouseRecord, Resident};
-use hutong_core::identity::{Permission, mask_id_number, mask_phone};
+use hutong_core::identity::{Module, Permission, mask_id_number, mask_phone};
 use hutong_core::import::template;
-use hutong_core::BuildingId;
+use hutong_core::{BuildingId, HouseId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -107,13 +107,50 @@ pub async fn import(
     let _slot = app.imports.start(&community)?;
     let body = upload.read().await?;
     let houses = super::index(&app, &c);
-    let reader = template::HouseReader::new(move |a: &str| houses.find(a).map(|(h, _)| h));
+    // C1 by import: an address of this community that names no house yet is a house to create,
+    // for someone who may change the community's set-up (else it stays "no house there").
+    let may_create = caller.principal.may(Permission::Write(Module::Settings)) && caller.principal.scope.buildings.is_empty();
+    let planned: Arc<std::sync::Mutex<HashMap<HouseId, (u32, u32, i32, String)>>> = Arc::default();
+    let plan = planned.clone();
+    let tree = c.clone();
+    let reader = template::HouseReader::new(move |a: &str| {
+        houses.find(a).map(|(h, _)| h).or_else(|| {
+            let new = may_create.then(|| tree.new_house_at(a)).flatten()?;
+            plan.lock().unwrap_or_else(|e| e.into_inner()).insert(new.0.clone(), new.1);
+            Some(new.0)
+        })
+    });
     let parsed = super::upload::read(body, reader).await?.finish();
     let mut errors = parsed.errors;
+    let mut bad_rows = parsed.bad_rows;
+    let planned = std::mem::take(&mut *planned.lock().unwrap_or_else(|e| e.into_inner()));
+    // A house to create needs its area on one of its rows.
+    let mut areas: HashMap<HouseId, rust_decimal::Decimal> = HashMap::new();
+    for h in parsed.houses.iter().filter(|h| planned.contains_key(&h.house)) {
+        if let Some(a) = h.area {
+            areas.entry(h.house.clone()).or_insert(a);
+        }
+    }
+    let mut rows = Vec::with_capacity(parsed.houses.len());
+    for h in parsed.houses {
+        if planned.contains_key(&h.house) && !areas.contains_key(&h.house) {
+            bad_rows += 1;
+            if errors.len() < template::MAX_REPORTED_ERRORS {
+                errors.push(template::RowError { row: h.row, column: "面积".into(), reason: "新建房屋须填写面积 / a new house needs its area".into() });
+            }
+        } else {
+            rows.push(h);
+        }
+    }
+    let plan = hutong_core::community::plan_of(planned.into_iter().filter_map(|(id, at)| areas.get(&id).map(|a| (at, *a))));
+    let growth = if plan.is_empty() { None } else { Some(c.growth(plan.clone())?) };
     let mut out_of_scope = 0;
     let mut by_building: HashMap<BuildingId, Vec<template::ImportedHouse>> = HashMap::new();
-    for h in parsed.houses {
-        match building_of_house(&app, &c, h.house.as_str()).filter(|b| in_scope(&caller, b)) {
+    let buildings_to_be: HashMap<&HouseId, &BuildingId> =
+        growth.iter().flat_map(|g| &g.buildings).flat_map(|b| b.units.iter().flat_map(|u| &u.floors).flat_map(|f| &f.houses).map(move |h| (&h.id, &b.id))).collect();
+    for h in rows {
+        let building = building_of_house(&app, &c, h.house.as_str()).or_else(|| buildings_to_be.get(&h.house).map(|b| (*b).clone()));
+        match building.filter(|b| in_scope(&caller, b)) {
             Some(b) => by_building.entry(b).or_default().push(h),
             None => {
                 out_of_scope += 1;
@@ -124,10 +161,15 @@ pub async fn import(
         }
     }
     if !errors.is_empty() && !q.good_only {
-        let bad_rows = parsed.bad_rows + out_of_scope;
+        let bad_rows = bad_rows + out_of_scope;
         let message = format!("{bad_rows} 行有误，未导入任何房屋 / {bad_rows} bad rows; nothing was imported");
         let report = ImportReport { rows: parsed.rows, bad_rows, message, errors, ..ImportReport::default() };
         return Err(ApiError::Unprocessable(Box::new(report)));
+    }
+    // The tree first (new buildings start, books meet their new houses), then the rows.
+    let mut created = 0;
+    if growth.is_some_and(|g| g.houses() > 0) {
+        created = crate::setup::grow(&app, &community, plan).await?.houses_added;
     }
     // Each building merges its rows into its own book (`ImportHouses`), all buildings or none.
     let today = local_now(&app, &c).date();
@@ -137,6 +179,6 @@ pub async fn import(
         .map(|(bd, rows)| Ok((super::building(&app, &bd)?, BookCommand::ImportHouses { rows, today })))
         .collect::<Result<Vec<_>, ApiError>>()?;
     hutong_actors::handle::batch(parts).await?.map_err(refused)?;
-    app.identity.audit(audit_entry(&caller, "house.import", &community, None, Some(json!({"rows": imported})))).await.map_err(internal)?;
-    Ok(Json(ImportReport { imported, rows: parsed.rows, errors, ..ImportReport::default() }).into_response())
+    app.identity.audit(audit_entry(&caller, "house.import", &community, None, Some(json!({"rows": imported, "houses_created": created})))).await.map_err(internal)?;
+    Ok(Json(ImportReport { imported, created, rows: parsed.rows, errors, ..ImportReport::default() }).into_response())
 }
