@@ -175,6 +175,7 @@ fn seed_houses(community: &Community, building: &BuildingId) -> Vec<HouseRecord>
                 state: HouseState::Occupied,
                 state_since: None,
                 residents: Vec::new(),
+                history: Vec::new(),
             }
         })
         .collect()

@@ -549,6 +549,9 @@ pub struct HouseView {
     pub state_label: String,
     pub state_since: Option<NaiveDate>,
     pub residents: Vec<ResidentView>,
+    /// Every state the house has been in, oldest first (C3).
+    #[serde(default)]
+    pub history: Vec<crate::book::StateSpan>,
 }
 
 /// `GET …/house-records`.

@@ -10,7 +10,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::book::{BillLine, HouseRecord};
-use crate::fee::{ChargeItem, FeeError, Formula, HouseFacts, HouseState, PriceRule, charge, rule_for};
+use crate::fee::{ChargeItem, FeeError, Formula, HouseFacts, HouseState, PriceRule, charge, charge_in_parts, rule_for};
 use crate::ids::{BuildingId, CommunityId};
 use crate::money::Money;
 
@@ -106,15 +106,18 @@ pub fn lines_for<'a>(
     // the journaled event compact (see `book::compact`).
     let mut chargeable = Vec::new();
     for house in houses {
-        if house.state == HouseState::Unsold {
+        // The days of the period in each chargeable state (C3): an unsold house is not billed, a
+        // house handed over mid-period pays from that day, and a state change inside the period
+        // prices each part in its own state.
+        let parts: Vec<(HouseState, u32)> = house
+            .parts(start, end)
+            .into_iter()
+            .filter(|p| p.state != HouseState::Unsold)
+            .map(|p| (p.state, (p.to - p.from).num_days() as u32 + 1))
+            .collect();
+        if parts.is_empty() {
             continue;
         }
-        // Chargeable from the day its state began, when that falls inside the period.
-        let from = house.state_since.filter(|d| *d > start).unwrap_or(start);
-        if from > end {
-            continue;
-        }
-        let covered = (end - from).num_days() as u32 + 1;
         let facts = HouseFacts {
             community: community.clone(),
             building: building.clone(),
@@ -124,14 +127,18 @@ pub fn lines_for<'a>(
             area: house.area,
             state: house.state,
         };
-        chargeable.push((house, facts, covered));
+        chargeable.push((house, facts, parts));
     }
     for item in &chosen {
-        for (house, facts, covered) in &chargeable {
+        for (house, facts, parts) in &chargeable {
             if rule_for(rules, &item.id, facts, start).is_some_and(|r| matches!(r.formula, Formula::Tiered { .. })) {
                 continue;
             }
-            match charge(item, rules, facts, start, None, *covered, days) {
+            let amount = match parts.as_slice() {
+                [(state, covered)] => charge(item, rules, &HouseFacts { state: *state, ..facts.clone() }, start, None, *covered, days),
+                _ => charge_in_parts(item, rules, facts, start, parts, days),
+            };
+            match amount {
                 Ok(amount) if amount.is_zero() => {}
                 Ok(amount) => out.lines.push(BillLine {
                     house: house.id.clone(),
@@ -141,7 +148,7 @@ pub fn lines_for<'a>(
                     period_end: end,
                     amount,
                     external_no: None,
-                    remark: String::new(),
+                    remark: split_remark(house, start, end),
                 }),
                 Err(e @ (FeeError::NoPrice { .. } | FeeError::UsageMissing | FeeError::BadTiers | FeeError::TooLarge)) => {
                     out.problems.push(RunProblem { house: house.address.clone(), item: item.id.clone(), reason: e.to_string() })
@@ -150,6 +157,20 @@ pub fn lines_for<'a>(
         }
     }
     out
+}
+
+/// A bill's remark when its period was split by a state change: each part with its days
+/// (`11-01~11-14 空置; 11-15~11-30 入住`), so the owner sees why the amount is what it is.
+fn split_remark(house: &HouseRecord, start: NaiveDate, end: NaiveDate) -> String {
+    let parts = house.parts(start, end);
+    if parts.len() < 2 {
+        return String::new();
+    }
+    parts
+        .iter()
+        .map(|p| format!("{}~{} {}", p.from.format("%m-%d"), p.to.format("%m-%d"), crate::book::house::house_state_label(p.state)))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -176,22 +197,7 @@ mod tests {
 
     #[test]
     fn a_house_handed_over_mid_month_pays_for_its_days_and_an_unsold_one_not_at_all() {
-        let item = ChargeItem {
-            id: "property".into(),
-            name: "物业费".into(),
-            kind: crate::fee::ChargeKind::PropertyResidential,
-            subject: "6001".into(),
-            rounding: Rounding::default(),
-            vacant_share: None,
-        };
-        let rule = PriceRule {
-            item: "property".into(),
-            scope: PriceScope::Community { community: CommunityId::new("c") },
-            formula: Formula::AreaTimesPrice { unit_price: Decimal::new(218, 2) },
-            effective_from: day("2020-01-01"),
-            effective_to: None,
-            floor_coefficients: vec![],
-        };
+        let (item, rule) = (property_item(), rule_of());
         let house = |id: &str, state, since: Option<&str>| HouseRecord {
             id: HouseId::new(id),
             address: id.into(),
@@ -203,6 +209,7 @@ mod tests {
             state,
             state_since: since.map(day),
             residents: vec![],
+            history: vec![],
         };
         let houses = [
             house("a", HouseState::Occupied, None),
@@ -214,6 +221,52 @@ mod tests {
         let amounts: Vec<(String, Money)> = run.lines.iter().map(|l| (l.house.to_string(), l.amount)).collect();
         // 89.25 × 2.18 = 194.565 → 194.57; half a month (15 of 30 days) → 97.2825 → 97.28.
         assert_eq!(amounts, vec![("a".into(), "194.57".parse().unwrap()), ("b".into(), "97.28".parse().unwrap())]);
+
+        // C3: a house sold on the 1st of October, vacant from 15 November, occupied again from
+        // 25 November. November splits: 14 days occupied, 10 vacant (half), 6 occupied.
+        let mut d = house("d", HouseState::Unsold, None);
+        d.area = Decimal::from(100);
+        d.enter_state(HouseState::Occupied, day("2026-10-01"), "cashier");
+        d.enter_state(HouseState::Vacant, day("2026-11-15"), "cashier");
+        d.enter_state(HouseState::Occupied, day("2026-11-25"), "cashier");
+        let parts: Vec<(u32, HouseState)> = d.parts(day("2026-11-01"), day("2026-11-30")).iter().map(|p| (p.to.day() - p.from.day() + 1, p.state)).collect();
+        assert_eq!(parts, vec![(14, HouseState::Occupied), (10, HouseState::Vacant), (6, HouseState::Occupied)]);
+        let halved = ChargeItem { vacant_share: Some(Decimal::new(5, 1)), ..property_item() };
+        let flat = PriceRule { formula: Formula::AreaTimesPrice { unit_price: Decimal::TWO }, ..rule_of() };
+        let run = lines_for(&spec, &CommunityId::new("c"), &BuildingId::new("b1"), [&d].into_iter(), &[halved.clone()], std::slice::from_ref(&flat));
+        // 200 × 14/30 + 100 × 10/30 + 200 × 6/30 = 93.33… + 33.33… + 40 = 166.67, rounded once.
+        assert_eq!(run.lines[0].amount.to_string(), "166.67");
+        assert_eq!(run.lines[0].remark, "11-01~11-14 入住; 11-15~11-24 空置; 11-25~11-30 入住");
+        // October: unsold until the 1st — the whole month at the full price, and no remark.
+        let october = RunSpec { on: day("2026-10-05"), ..spec.clone() };
+        let run = lines_for(&october, &CommunityId::new("c"), &BuildingId::new("b1"), [&d].into_iter(), &[halved], &[flat]);
+        assert_eq!((run.lines[0].amount.to_string(), run.lines[0].remark.as_str()), ("200.00".into(), ""));
+        // A correction dated before a recorded change rewrites history from that day.
+        d.enter_state(HouseState::Decorating, day("2026-11-10"), "import");
+        assert_eq!(d.spans().iter().map(|s| s.state).collect::<Vec<_>>(), vec![HouseState::Unsold, HouseState::Occupied, HouseState::Decorating]);
+        assert_eq!((d.state, d.state_since), (HouseState::Decorating, Some(day("2026-11-10"))));
+    }
+
+    fn property_item() -> ChargeItem {
+        ChargeItem {
+            id: "property".into(),
+            name: "物业费".into(),
+            kind: crate::fee::ChargeKind::PropertyResidential,
+            subject: "6001".into(),
+            rounding: Rounding::default(),
+            vacant_share: None,
+        }
+    }
+
+    fn rule_of() -> PriceRule {
+        PriceRule {
+            item: "property".into(),
+            scope: PriceScope::Community { community: CommunityId::new("c") },
+            formula: Formula::AreaTimesPrice { unit_price: Decimal::new(218, 2) },
+            effective_from: day("2020-01-01"),
+            effective_to: None,
+            floor_coefficients: vec![],
+        }
     }
 }
 

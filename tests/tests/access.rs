@@ -46,6 +46,7 @@ fn concrete(path: &str, community: &str, staff: &str) -> String {
         .replace("{photo}", PHOTO_ID.get().map_or("", String::as_str))
         .replace("{order}", "wo-1")
         .replace("{notice}", "1")
+        .replace("{house}", &format!("{community}-1-1-101"))
 }
 
 /// A real work order in each community (its first, `wo-1`), at a house of building 1 with the

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use hutong_tests::*;
+use chrono::Datelike;
 use serde_json::{Value, json};
 
 /// The deployment's device secret (from the environment, as a real one would be; ≥ 32 characters).
@@ -158,6 +159,60 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     let records = serve.get(&admin, "/api/v1/communities/taoyuan/house-records?building=taoyuan-b04").1;
     assert!(records.to_string().contains("王五") && records.to_string().contains("商铺"), "{records}");
 
+    // C3: a house enters a state on a day, kept in its history; a bill run prices each part.
+    let tariff = json!({
+        "items": [{"id": "property", "name": "物业费", "kind": "property_residential", "subject": "6001", "rounding": {"dp": 2, "mode": "half_up"}, "vacant_share": "0.5"}],
+        "rules": [{"item": "property", "scope": {"level": "community", "community": "taoyuan"}, "formula": {"type": "area_times_price", "unit_price": "2"}, "effective_from": "2020-01-01"}]
+    });
+    let (status, reply) = http(serve.http, "PUT", "/api/v1/communities/taoyuan/tariff", Some(&admin), Some(&tariff.to_string())).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let mut vacant_from = today - chrono::Duration::days(10);
+    if vacant_from.day() == 1 {
+        vacant_from = vacant_from.pred_opt().unwrap();
+    }
+    let (status, house) = post("/api/v1/communities/taoyuan/house-records/taoyuan-1-1-101/state", &json!({"state": "vacant", "on": vacant_from}));
+    assert_eq!(status, 200, "{house}");
+    let house: Value = serde_json::from_str(&house).unwrap();
+    assert_eq!((house["state_label"].as_str(), house["history"].as_array().map(Vec::len)), (Some("空置"), Some(2)), "{house}");
+    let (status, reply) = post("/api/v1/communities/taoyuan/house-records/taoyuan-1-1-101/state", &json!({"state": "decorating", "on": vacant_from.pred_opt().unwrap()}));
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("早于当前状态的开始日期"), "{reply}");
+    let run = json!({"cycle": "monthly", "timing": "in_advance", "on": vacant_from, "items": ["property"], "commit": true});
+    let (status, reply) = post("/api/v1/communities/taoyuan/bill-runs", &run);
+    assert_eq!(status, 200, "{reply}");
+    let (_, bills) = serve.get(&admin, "/api/v1/communities/taoyuan/bills?house=taoyuan-1-1-101&item=property");
+    let bill = &bills["rows"][0];
+    let first = vacant_from.with_day(1).unwrap();
+    let month_days = (first.checked_add_months(chrono::Months::new(1)).unwrap() - first).num_days();
+    let (occupied, vacant) = ((vacant_from - first).num_days(), month_days - (vacant_from - first).num_days());
+    // 88.50 m² × 2.00 = 177.00 a month occupied, half of it vacant, by the day, rounded once.
+    let full = rust_decimal::Decimal::new(17700, 2);
+    let expected = (full * rust_decimal::Decimal::from(occupied) + full / rust_decimal::Decimal::TWO * rust_decimal::Decimal::from(vacant)) / rust_decimal::Decimal::from(month_days);
+    let expected = expected.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(bill["amount"].as_str(), Some(expected.to_string().as_str()), "{bills}");
+    assert!(bill["remark"].as_str().unwrap_or_default().contains("空置"), "the bill says why: {bill}");
+
+    // C4: residents added, edited by the phone as the screen shows it, moved to another building, removed.
+    let residents = |house: &str, body: Value| post(&format!("/api/v1/communities/taoyuan/house-records/{house}/residents"), &body);
+    let (status, reply) = residents("taoyuan-1-1-101", json!({"action": "put", "name": "赵六", "phone": "13900000011", "relation": "tenant"}));
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = residents("taoyuan-1-1-101", json!({"action": "put", "name": "赵六", "phone": "1390000", "relation": "tenant"}));
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("手机号应为 11 位数字"), "{reply}");
+    let (status, reply) = residents("taoyuan-1-1-101", json!({"action": "put", "name": "赵六六", "phone": "13900000012", "relation": "family", "replacing": "139****0011"}));
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("赵六六") && !reply.contains("13900000011"), "{reply}");
+    let (status, reply) = residents("taoyuan-1-1-101", json!({"action": "move", "phone": "13900000012", "to": "taoyuan-4-1-1203"}));
+    assert_eq!(status, 200, "{reply}");
+    let moved: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(moved["houses"].as_array().map(Vec::len), Some(2), "{moved}");
+    assert!(!moved["houses"][0].to_string().contains("赵六六") && moved["houses"][1].to_string().contains("赵六六"), "{moved}");
+    let (status, reply) = residents("taoyuan-4-1-1203", json!({"action": "remove", "phone": "13800000003"}));
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = residents("taoyuan-4-1-1203", json!({"action": "remove", "phone": "13800000003"}));
+    assert_eq!(status, 404, "{reply}");
+
     // Pulled plug, then back: the community, its houses, its meter and its reading.
     drop(device);
     drop(serve);
@@ -169,5 +224,8 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     assert_eq!(serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b02/chart").1["cells"].as_array().map(Vec::len), Some(1));
     assert_eq!(serve.get(&admin, "/api/v1/communities/taoyuan/buildings/taoyuan-b04/chart").1["cells"].as_array().map(Vec::len), Some(2), "grown buildings come back");
     let records = serve.get(&admin, "/api/v1/communities/taoyuan/house-records?building=taoyuan-b04").1;
-    assert!(records.to_string().contains("王五"), "{records}");
+    assert!(records.to_string().contains("赵六六") && !records.to_string().contains("王五"), "{records}");
+    let records = serve.get(&admin, "/api/v1/communities/taoyuan/house-records?building=taoyuan-b01").1;
+    let first = records["houses"].as_array().unwrap().iter().find(|h| h["id"] == "taoyuan-1-1-101").unwrap().clone();
+    assert_eq!((first["state"].as_str(), first["history"].as_array().map(Vec::len)), (Some("vacant"), Some(2)), "{first}");
 }

@@ -164,12 +164,13 @@ impl From<BookError> for ApiError {
         use hutong_core::bill::BillError;
         let (zh, en) = ApiError::bilingual(&e);
         match e {
-            BookError::NoBill(_) | BookError::NoHouse(_) => ApiError::NotFound { zh, en },
+            BookError::NoBill(_) | BookError::NoHouse(_) | BookError::NoResident(_) => ApiError::NotFound { zh, en },
             BookError::KeyReused(_)
             | BookError::NotAllPending { .. }
             | BookError::BatchAbandoned
             | BookError::ReferenceUsed(_)
             | BookError::NothingOwed
+            | BookError::ResidentTwice(_)
             | BookError::Bill(BillError::Closed(_) | BillError::NotPending(..)) => ApiError::Conflict { zh, en },
             _ => ApiError::BadRequest { zh, en },
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::house::{HouseRecord, Resident};
-use super::state::{BatchAction, Book, BookCommand, BookError, BookEvent, Change, PaymentRequest};
+use super::state::{BatchAction, Book, BookCommand, BookError, BookEvent, Change, PaymentRequest, ResidentChange};
 use crate::bill::{BillCommand, BillState};
 use crate::ids::HouseId;
 use crate::import::template::ImportedHouse;
@@ -31,9 +31,8 @@ impl Book {
             }
             if let Some(state) = r.state {
                 if state != h.state {
-                    h.state_since = Some(r.state_since.unwrap_or(today));
+                    h.enter_state(state, r.state_since.unwrap_or(today), "import");
                 }
-                h.state = state;
             }
             if let Some((name, phone, id_number, relation, vip)) = &r.resident {
                 match h.residents.iter_mut().find(|x| &x.phone == phone) {
@@ -53,6 +52,55 @@ impl Book {
                         vip: *vip,
                         since: today,
                     }),
+                }
+            }
+        }
+        if merged.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![BookEvent::HousesRegistered { houses: merged.into_values().collect() }])
+    }
+
+    pub(super) fn decide_residents(&self, changes: &[ResidentChange], today: NaiveDate) -> Result<Vec<BookEvent>, BookError> {
+        let mut merged: BTreeMap<HouseId, HouseRecord> = BTreeMap::new();
+        for change in changes {
+            let house = match change {
+                ResidentChange::Put { house, .. } | ResidentChange::Remove { house, .. } => house,
+            };
+            if !merged.contains_key(house) {
+                let current = self.houses.get(house).ok_or_else(|| BookError::NoHouse(house.to_string()))?;
+                merged.insert(house.clone(), current.clone());
+            }
+            let Some(h) = merged.get_mut(house) else { continue };
+            match change {
+                ResidentChange::Remove { phone, .. } => {
+                    let at = h.residents.iter().position(|r| &r.phone == phone).ok_or_else(|| BookError::NoResident(phone.clone()))?;
+                    h.residents.remove(at);
+                }
+                ResidentChange::Put { resident, replacing, .. } => {
+                    check_resident(resident)?;
+                    let mut resident = resident.clone();
+                    let at = match replacing {
+                        Some(phone) => Some(h.residents.iter().position(|r| &r.phone == phone).ok_or_else(|| BookError::NoResident(phone.clone()))?),
+                        None => None,
+                    };
+                    if h.residents.iter().enumerate().any(|(i, r)| r.phone == resident.phone && Some(i) != at) {
+                        return Err(BookError::ResidentTwice(resident.phone));
+                    }
+                    match at {
+                        Some(i) => {
+                            // An edit keeps the day they joined; the ID number stays unless given.
+                            resident.since = h.residents[i].since;
+                            if resident.id_number.is_none() {
+                                resident.id_number = h.residents[i].id_number.clone();
+                            }
+                            h.residents[i] = resident;
+                        }
+                        None => {
+                            resident.since = today;
+                            h.residents.push(resident);
+                        }
+                    }
                 }
             }
         }
@@ -133,4 +181,20 @@ impl Book {
             }
         }
     }
+}
+
+/// A resident as a person types them: a name of 1–40 characters, an 11-digit mobile number, an
+/// ID number of at most 18 characters.
+fn check_resident(r: &Resident) -> Result<(), BookError> {
+    let name = r.name.trim();
+    if name.is_empty() || name.chars().count() > 40 {
+        return Err(BookError::BadResident("住户姓名须为 1–40 个字", "a resident's name is 1–40 characters"));
+    }
+    if r.phone.len() != 11 || !r.phone.starts_with('1') || !r.phone.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(BookError::BadResident("手机号应为 11 位数字", "the phone must be 11 digits"));
+    }
+    if r.id_number.as_ref().is_some_and(|n| n.chars().count() > 18 || !n.chars().all(|c| c.is_ascii_alphanumeric())) {
+        return Err(BookError::BadResident("身份证号至多 18 位字母或数字", "an ID number is at most 18 letters or digits"));
+    }
+    Ok(())
 }

@@ -110,9 +110,73 @@ pub struct HouseRecord {
     pub state_since: Option<NaiveDate>,
     #[serde(default)]
     pub residents: Vec<Resident>,
+    /// Every state the house has been in, oldest first (C3). Empty until the first change: then
+    /// the house has been in `state` since `state_since` (or always).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<StateSpan>,
+}
+
+/// A state a house entered on a day; it lasts until the next span's day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StateSpan {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub state: HouseState,
+    /// `None`: since before the house was known to Hutong.
+    pub since: Option<NaiveDate>,
+    /// Who recorded it (an account, or `import`).
+    #[serde(default)]
+    pub by: String,
+}
+
+/// The part of a billed period a house spent in one state (first and last day inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatePart {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub state: HouseState,
 }
 
 impl HouseRecord {
+    /// The house's states, oldest first, with the day each began.
+    pub fn spans(&self) -> Vec<StateSpan> {
+        if self.history.is_empty() {
+            return vec![StateSpan { state: self.state, since: self.state_since, by: String::new() }];
+        }
+        self.history.clone()
+    }
+
+    /// The house enters `state` on `on`. A date on or before a recorded change rewrites history
+    /// from there (an import correcting it); `decide` refuses that for a change made by hand.
+    pub fn enter_state(&mut self, state: HouseState, on: NaiveDate, by: &str) {
+        let mut spans = self.spans();
+        spans.retain(|s| s.since.is_none_or(|d| d < on));
+        if spans.last().is_some_and(|s| s.state == state) {
+            // Already in that state: the day it began stays.
+        } else {
+            spans.push(StateSpan { state, since: Some(on), by: by.to_string() });
+        }
+        let last = spans.last().cloned().unwrap_or(StateSpan { state, since: Some(on), by: by.to_string() });
+        (self.state, self.state_since) = (last.state, last.since);
+        self.history = spans;
+    }
+
+    /// The parts of `start..=end` the house spent in each state (C3: a state change inside a
+    /// billed period splits it). Days before the house's first known state are in none.
+    pub fn parts(&self, start: NaiveDate, end: NaiveDate) -> Vec<StatePart> {
+        let spans = self.spans();
+        let mut out = Vec::new();
+        for (i, span) in spans.iter().enumerate() {
+            let from = span.since.map_or(start, |d| d.max(start));
+            let next = spans.get(i + 1).and_then(|n| n.since);
+            let to = next.and_then(|d| d.pred_opt()).map_or(end, |d| d.min(end));
+            if from <= to {
+                out.push(StatePart { from, to, state: span.state });
+            }
+        }
+        out
+    }
+
     /// The resident a bill names first: the owner, else whoever came first.
     pub fn payer(&self) -> Option<&Resident> {
         self.residents.iter().find(|r| r.relation == Relation::Owner).or_else(|| self.residents.first())

@@ -19,9 +19,9 @@ pub mod house;
 pub mod state;
 pub mod view;
 
-pub use house::{HouseRecord, Relation, Resident, ResourceKind};
+pub use house::{HouseRecord, Relation, Resident, ResourceKind, StateSpan};
 pub use state::{
-    BatchAction, BillLine, BillRecord, BillSource, Book, BookCommand, BookError, BookEvent, Change, PayChannel, Payment, PaymentRequest,
+    BatchAction, BillLine, BillRecord, BillSource, Book, BookCommand, BookError, BookEvent, Change, PayChannel, Payment, PaymentRequest, ResidentChange,
 };
 pub use query::ReceiptFacts;
 pub use view::{BillQuery, BillRow, BuildingMoney, CommunityMoney, HouseArrears, ItemMoney, Rate};

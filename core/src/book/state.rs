@@ -221,8 +221,24 @@ pub enum BookCommand {
     /// date), residents added or updated by phone. Decided against the book as it is, so an edit
     /// made meanwhile is never overwritten by a stale copy.
     ImportHouses { rows: Vec<ImportedHouse>, today: NaiveDate },
+    /// A house enters a state on a day (C3: handover, decoration, vacancy, occupancy …), kept in
+    /// its history; not before the day its current state began, nor after `today`.
+    ChangeHouseState { house: HouseId, state: crate::fee::HouseState, on: NaiveDate, today: NaiveDate, by: String },
+    /// Residents added, edited or removed on screen (C4), all or none; a move is a removal from
+    /// one house and an addition to another.
+    ChangeResidents { changes: Vec<ResidentChange>, today: NaiveDate },
     /// Several bills at once (F9), all or none: refused whole unless every bill is pending.
     Batch { bills: Vec<String>, action: BatchAction, by: String, at: NaiveDateTime },
+}
+
+/// One change to a house's residents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ResidentChange {
+    /// Add a resident, or edit the one with phone `replacing` (their phone may change too).
+    Put { house: HouseId, resident: super::house::Resident, replacing: Option<String> },
+    /// The resident with this phone leaves the house.
+    Remove { house: HouseId, phone: String },
 }
 
 /// What a batch does to every bill it names (F9). Reminders are not a batch action of the
@@ -281,11 +297,24 @@ pub enum BookError {
     /// A payment whose postings would not balance (P13): impossible by construction, refused
     /// here so `apply` never meets one.
     Unbalanced,
+    /// A state change dated in the future, or before the current state began.
+    StateDate { on: NaiveDate, after: Option<NaiveDate> },
+    /// No resident with this phone in the house.
+    NoResident(String),
+    /// Two residents of one house with one phone.
+    ResidentTwice(String),
+    /// A resident's name or phone that could not be one.
+    BadResident(&'static str, &'static str),
 }
 
 crate::bilingual!(BookError {
     BookError::NoBill(_0) => ("找不到账单 {_0}") / ("no bill {_0}"),
     BookError::NoHouse(_0) => ("找不到房屋 {_0}") / ("no house {_0}"),
+    BookError::StateDate { on, after: None } => ("状态日期 {on} 不能晚于今天") / ("the state's date {on} is after today"),
+    BookError::StateDate { on, after: Some(after) } => ("状态日期 {on} 早于当前状态的开始日期 {after}") / ("the state's date {on} is before the current state began on {after}"),
+    BookError::NoResident(_0) => ("该房屋没有手机号为 {_0} 的住户") / ("no resident with phone {_0} in this house"),
+    BookError::ResidentTwice(_0) => ("手机号 {_0} 已是该房屋的住户") / ("phone {_0} is already a resident of this house"),
+    BookError::BadResident(_0, _1) => ("{_0}") / ("{_1}"),
     BookError::OtherHouse { bill, house } => ("账单 {bill} 不属于房屋 {house}") / ("bill {bill} is not of house {house}"),
     BookError::Bill(_0) => ("{}", crate::bilingual::Bilingual::zh(_0)) / ("{}", crate::bilingual::Bilingual::en(_0)),
     BookError::NothingToPay => ("付款金额必须大于零") / ("a payment must be above zero"),
@@ -528,6 +557,21 @@ impl Book {
                 Ok(events)
             }
             BookCommand::ImportHouses { rows, today } => self.decide_house_import(rows, *today),
+            BookCommand::ChangeHouseState { house, state, on, today, by } => {
+                let mut h = self.houses.get(house).ok_or_else(|| BookError::NoHouse(house.to_string()))?.clone();
+                if on > today {
+                    return Err(BookError::StateDate { on: *on, after: None });
+                }
+                if let Some(since) = h.state_since.filter(|since| on < since) {
+                    return Err(BookError::StateDate { on: *on, after: Some(since) });
+                }
+                if h.state == *state {
+                    return Ok(Vec::new());
+                }
+                h.enter_state(*state, *on, by);
+                Ok(vec![BookEvent::HousesRegistered { houses: vec![h] }])
+            }
+            BookCommand::ChangeResidents { changes, today } => self.decide_residents(changes, *today),
             BookCommand::Batch { bills, action, by, at } => self.decide_batch(bills, action, by, *at),
             BookCommand::Remind { house, channel, limits, by, at } => {
                 if !self.houses.contains_key(house) {

@@ -25,6 +25,7 @@ fn house(n: u32) -> HouseRecord {
         area: Decimal::new(8925, 2),
         state: HouseState::Occupied,
         state_since: None,
+        history: vec![],
         residents: vec![Resident {
             name: format!("住户{n}"),
             phone: format!("1389842{n:04}"),
@@ -391,4 +392,50 @@ proptest! {
             }
         }
     }
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap_or_default()
+}
+
+#[test]
+fn a_house_state_changes_on_a_day_kept_in_its_history_and_never_before_the_current_one() {
+    let mut b = book_with(1);
+    let h = HouseId::new("h1");
+    let change = |state, on: &str| BookCommand::ChangeHouseState { house: h.clone(), state, on: day(on), today: day("2026-11-30"), by: "cashier".into() };
+    run(&mut b, change(HouseState::Vacant, "2026-11-15")).unwrap();
+    assert_eq!(run(&mut b, change(HouseState::Decorating, "2026-12-01")), Err(BookError::StateDate { on: day("2026-12-01"), after: None }));
+    assert_eq!(run(&mut b, change(HouseState::Decorating, "2026-11-10")), Err(BookError::StateDate { on: day("2026-11-10"), after: Some(day("2026-11-15")) }));
+    assert_eq!(run(&mut b, change(HouseState::Vacant, "2026-11-20")), Ok(vec![]), "already vacant: nothing to record");
+    run(&mut b, change(HouseState::Decorating, "2026-11-20")).unwrap();
+    let house = &b.houses[&h];
+    let spans: Vec<(HouseState, Option<NaiveDate>, &str)> = house.history.iter().map(|s| (s.state, s.since, s.by.as_str())).collect();
+    assert_eq!(spans, vec![(HouseState::Occupied, None, ""), (HouseState::Vacant, Some(day("2026-11-15")), "cashier"), (HouseState::Decorating, Some(day("2026-11-20")), "cashier")]);
+    assert_eq!((house.state, house.state_since), (HouseState::Decorating, Some(day("2026-11-20"))));
+}
+
+#[test]
+fn residents_are_added_edited_moved_and_refused_with_a_sentence() {
+    let mut b = book_with(2);
+    let (h1, h2) = (HouseId::new("h1"), HouseId::new("h2"));
+    let person = |name: &str, phone: &str| Resident { name: name.into(), phone: phone.into(), id_number: None, relation: Relation::Tenant, vip: false, since: day("2000-01-01") };
+    let put = |house: &HouseId, r: Resident, replacing: Option<&str>| ResidentChange::Put { house: house.clone(), resident: r, replacing: replacing.map(str::to_string) };
+    let today = day("2026-11-30");
+    run(&mut b, BookCommand::ChangeResidents { changes: vec![put(&h1, person("李四", "13900000001"), None)], today }).unwrap();
+    assert_eq!(b.houses[&h1].residents[1].since, today, "a newcomer joins today");
+    // The same phone twice in a house, a bad phone, an unknown resident: refused, nothing changes.
+    let twice = BookCommand::ChangeResidents { changes: vec![put(&h1, person("李四", "13900000001"), None)], today };
+    assert_eq!(run(&mut b, twice), Err(BookError::ResidentTwice("13900000001".into())));
+    let bad = BookCommand::ChangeResidents { changes: vec![put(&h2, person("王五", "12345"), None)], today };
+    assert!(matches!(run(&mut b, bad), Err(BookError::BadResident(..))));
+    let ghost = BookCommand::ChangeResidents { changes: vec![ResidentChange::Remove { house: h2.clone(), phone: "13900000009".into() }], today };
+    assert_eq!(run(&mut b, ghost), Err(BookError::NoResident("13900000009".into())));
+    // An edit keeps the day they joined; a move leaves one house and joins the other, at once.
+    let edit = BookCommand::ChangeResidents { changes: vec![put(&h1, person("李四（租户）", "13900000002"), Some("13900000001"))], today: day("2026-12-05") };
+    run(&mut b, edit).unwrap();
+    assert_eq!((b.houses[&h1].residents[1].name.as_str(), b.houses[&h1].residents[1].since), ("李四（租户）", today));
+    let moving = vec![ResidentChange::Remove { house: h1.clone(), phone: "13900000002".into() }, put(&h2, person("李四", "13900000002"), None)];
+    let events = run(&mut b, BookCommand::ChangeResidents { changes: moving, today }).unwrap();
+    assert_eq!(events.len(), 1, "one event, both houses");
+    assert_eq!((b.houses[&h1].residents.len(), b.houses[&h2].residents.len()), (1, 2));
 }

@@ -273,11 +273,31 @@ pub fn charge(
     covered: u32,
     period: u32,
 ) -> Result<Money, FeeError> {
+    let amount = prorated(item, rules, house, date, usage, covered, period)?;
+    rounded(item, amount)
+}
+
+/// What `house` owes for `item` for a period it spent in several states (C3): each part priced
+/// in its state for its days, then the sum rounded once.
+pub fn charge_in_parts(item: &ChargeItem, rules: &[PriceRule], house: &HouseFacts, date: NaiveDate, parts: &[(HouseState, u32)], period: u32) -> Result<Money, FeeError> {
+    let mut total = Decimal::ZERO;
+    for (state, covered) in parts {
+        let facts = HouseFacts { state: *state, ..house.clone() };
+        total = total.checked_add(prorated(item, rules, &facts, date, None, *covered, period)?).ok_or(FeeError::TooLarge)?;
+    }
+    rounded(item, total)
+}
+
+fn prorated(item: &ChargeItem, rules: &[PriceRule], house: &HouseFacts, date: NaiveDate, usage: Option<Decimal>, covered: u32, period: u32) -> Result<Decimal, FeeError> {
     let rule = rule_for(rules, &item.id, house, date).ok_or_else(|| FeeError::NoPrice { item: item.id.clone(), date })?;
     let mut amount = raw_amount(item, rule, house, usage)?;
     if period > 0 && covered < period {
         amount = amount.checked_mul(Decimal::from(covered)).ok_or(FeeError::TooLarge)? / Decimal::from(period);
     }
+    Ok(amount)
+}
+
+fn rounded(item: &ChargeItem, amount: Decimal) -> Result<Money, FeeError> {
     let amount = item.rounding.apply(amount);
     // A bill above the bound is refused here, as a problem of this house, not of the run.
     crate::limits::check_amount(amount, "账单金额", "bill amount").map_err(|_| FeeError::TooLarge)?;

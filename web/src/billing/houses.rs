@@ -44,6 +44,22 @@ fn masked(r: &Resident, unmasked: bool) -> ResidentView {
     }
 }
 
+fn view(h: &HouseRecord, unmasked: bool) -> HouseView {
+    HouseView {
+        id: h.id.clone(),
+        address: h.address.clone(),
+        address_path: h.address_path.clone(),
+        kind: h.kind,
+        kind_label: h.kind.label_zh().to_string(),
+        area: h.area,
+        state: h.state,
+        state_label: house_state_label(h.state).to_string(),
+        state_since: h.state_since,
+        residents: h.residents.iter().map(|r| masked(r, unmasked)).collect(),
+        history: h.spans(),
+    }
+}
+
 async fn houses_of(app: &App, caller: &Caller, community: &str, q: &HouseListQuery) -> Result<Vec<HouseRecord>, ApiError> {
     let c = community_of(app, community)?;
     let mut out = Vec::new();
@@ -62,21 +78,7 @@ pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Call
     let houses = houses_of(&app, &caller, &community, &q).await?;
     let unmasked = caller.principal.may(Permission::UnmaskPersonalData);
     if q.format.is_empty() {
-        let rows: Vec<HouseView> = houses
-            .iter()
-            .map(|h| HouseView {
-                id: h.id.clone(),
-                address: h.address.clone(),
-                address_path: h.address_path.clone(),
-                kind: h.kind,
-                kind_label: h.kind.label_zh().to_string(),
-                area: h.area,
-                state: h.state,
-                state_label: house_state_label(h.state).to_string(),
-                state_since: h.state_since,
-                residents: h.residents.iter().map(|r| masked(r, unmasked)).collect(),
-            })
-            .collect();
+        let rows: Vec<HouseView> = houses.iter().map(|h| view(h, unmasked)).collect();
         return Ok(Json(HousePage { total: rows.len(), houses: rows }).into_response());
     }
     let mut table = vec![["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP"].map(String::from).to_vec()];
@@ -181,4 +183,140 @@ pub async fn import(
     hutong_actors::handle::batch(parts).await?.map_err(refused)?;
     app.identity.audit(audit_entry(&caller, "house.import", &community, None, Some(json!({"rows": imported, "houses_created": created})))).await.map_err(internal)?;
     Ok(Json(ImportReport { imported, created, rows: parsed.rows, errors, ..ImportReport::default() }).into_response())
+}
+
+/// A house of the community the caller may reach: its building and its record as the book
+/// holds it. Another building's house, for a butler, does not exist (404).
+async fn house_record(app: &App, caller: &Caller, c: &hutong_core::community::Community, house: &str) -> Result<(BuildingId, HouseRecord), ApiError> {
+    let missing = || ApiError::not_found("房屋", "house", house);
+    let id = super::resolve_house(app, c, house).ok_or_else(missing)?;
+    let building = building_of_house(app, c, id.as_str()).filter(|b| in_scope(caller, b)).ok_or_else(missing)?;
+    let address = c.address_of(&id).map(|a| a.dash_form()).ok_or_else(missing)?;
+    let found = super::building(app, &building)?.houses(&address, true).await?;
+    let record = found.into_iter().find(|h| h.id == id).ok_or_else(missing)?;
+    Ok((building, record))
+}
+
+/// `POST …/house-records/{house}/state`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateBody {
+    /// `unsold`, `handed_over`, `decorating`, `vacant`, `occupied` or `rented`.
+    #[schema(value_type = String)]
+    pub state: hutong_core::fee::HouseState,
+    /// The day the house entered it (today when absent); not before its current state began.
+    #[serde(default)]
+    pub on: Option<chrono::NaiveDate>,
+}
+
+/// C3: a house enters a state on a day (交房, 装修, 空置, 入住 …), kept in its history; the next
+/// bill run prices each part of a period in the state it was in.
+pub async fn change_state(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, house)): Path<(String, String)>,
+    body: Result<Json<StateBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<HouseView>, ApiError> {
+    let c = community_of(&app, &community)?;
+    let (building, record) = house_record(&app, &caller, &c, &house).await?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let today = local_now(&app, &c).date();
+    let on = body.on.unwrap_or(today);
+    let before = json!({"state": record.state, "since": record.state_since});
+    let command = BookCommand::ChangeHouseState { house: record.id.clone(), state: body.state, on, today, by: super::actor_name(&caller) };
+    super::command(&app, &building, command).await?.map_err(refused)?;
+    let (_, after) = house_record(&app, &caller, &c, record.id.as_str()).await?;
+    let audit = audit_entry(&caller, "house.state", record.id.as_str(), Some(before), Some(json!({"state": after.state, "since": after.state_since})));
+    app.identity.audit(audit).await.map_err(internal)?;
+    Ok(Json(view(&after, caller.principal.may(Permission::UnmaskPersonalData))))
+}
+
+/// `POST …/house-records/{house}/residents`: one change to the house's residents. A resident is
+/// named by their phone as the caller sees it (masked or not).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ResidentsBody {
+    /// Add a resident, or edit the one whose phone is `replacing`.
+    Put {
+        name: String,
+        phone: String,
+        #[serde(default)]
+        id_number: Option<String>,
+        #[schema(value_type = String)]
+        relation: hutong_core::book::Relation,
+        #[serde(default)]
+        vip: bool,
+        #[serde(default)]
+        replacing: Option<String>,
+    },
+    /// The resident leaves the house.
+    Remove { phone: String },
+    /// The resident moves to another house (an address or id), in one step.
+    Move { phone: String, to: String },
+}
+
+/// The real phone of the house's resident the caller names by the phone they see.
+fn named(record: &HouseRecord, seen: &str) -> Result<String, ApiError> {
+    let seen = seen.trim();
+    let matching: Vec<&Resident> = record.residents.iter().filter(|r| r.phone == seen || mask_phone(&r.phone) == seen).collect();
+    match matching.as_slice() {
+        [one] => Ok(one.phone.clone()),
+        [] => Err(refused(hutong_core::book::BookError::NoResident(seen.to_string()))),
+        _ => Err(ApiError::BadRequest { zh: "有多位住户符合，请输入完整手机号".into(), en: "several residents match: give the full phone".into() }),
+    }
+}
+
+/// C4: residents added, edited, removed or moved on screen; a move between buildings is one
+/// change of both books, all or none.
+pub async fn change_residents(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, house)): Path<(String, String)>,
+    body: Result<Json<ResidentsBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<HousePage>, ApiError> {
+    use hutong_core::book::ResidentChange;
+    let c = community_of(&app, &community)?;
+    let (building, record) = house_record(&app, &caller, &c, &house).await?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let today = local_now(&app, &c).date();
+    let mut parts: Vec<(BuildingId, ResidentChange)> = Vec::new();
+    let mut touched = vec![record.id.clone()];
+    match body {
+        ResidentsBody::Put { name, phone, id_number, relation, vip, replacing } => {
+            let replacing = replacing.map(|p| named(&record, &p)).transpose()?;
+            let resident = Resident { name: name.trim().to_string(), phone: phone.trim().to_string(), id_number: id_number.filter(|n| !n.trim().is_empty()), relation, vip, since: today };
+            parts.push((building, ResidentChange::Put { house: record.id.clone(), resident, replacing }));
+        }
+        ResidentsBody::Remove { phone } => {
+            parts.push((building, ResidentChange::Remove { house: record.id.clone(), phone: named(&record, &phone)? }));
+        }
+        ResidentsBody::Move { phone, to } => {
+            let phone = named(&record, &phone)?;
+            let (to_building, target) = house_record(&app, &caller, &c, &to).await?;
+            let Some(resident) = record.residents.iter().find(|r| r.phone == phone).cloned() else { return Err(refused(hutong_core::book::BookError::NoResident(phone))) };
+            parts.push((building, ResidentChange::Remove { house: record.id.clone(), phone }));
+            parts.push((to_building, ResidentChange::Put { house: target.id.clone(), resident, replacing: None }));
+            touched.push(target.id);
+        }
+    }
+    // One command per building (a move inside a building is one), all buildings or none.
+    let mut by_building: Vec<(BuildingId, Vec<ResidentChange>)> = Vec::new();
+    for (b, change) in parts {
+        match by_building.iter_mut().find(|(x, _)| *x == b) {
+            Some((_, changes)) => changes.push(change),
+            None => by_building.push((b, vec![change])),
+        }
+    }
+    let commands = by_building
+        .into_iter()
+        .map(|(b, changes)| Ok((super::building(&app, &b)?, BookCommand::ChangeResidents { changes, today })))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    hutong_actors::handle::batch(commands).await?.map_err(refused)?;
+    let unmasked = caller.principal.may(Permission::UnmaskPersonalData);
+    let mut houses = Vec::new();
+    for id in &touched {
+        houses.push(view(&house_record(&app, &caller, &c, id.as_str()).await?.1, unmasked));
+    }
+    app.identity.audit(audit_entry(&caller, "house.residents", record.id.as_str(), None, Some(json!({"houses": touched})))).await.map_err(internal)?;
+    Ok(Json(HousePage { total: houses.len(), houses }))
 }
