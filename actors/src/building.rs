@@ -128,6 +128,8 @@ pub enum BuildingMsg {
     DueSoon,
     /// The community's tree grew: the book takes in this building's new houses.
     Grown(Arc<Community>),
+    /// Whether someone lived in the house every day of these dates (M4's zero use).
+    LivedIn(HouseId, NaiveDate, NaiveDate, RpcReplyPort<bool>),
 }
 
 pub struct BuildingArgs {
@@ -331,6 +333,9 @@ impl Actor for BuildingActor {
             BuildingMsg::Reminded(house, channel, reply) => {
                 let book = state.book.state();
                 let _ = reply.send((book.bills().len(), book.last_reminded(&house, channel)));
+            }
+            BuildingMsg::LivedIn(house, from, to, reply) => {
+                let _ = reply.send(state.book.state().houses.get(&house).is_some_and(|h| h.lived_in_throughout(from, to)));
             }
             BuildingMsg::Grown(community) => {
                 // Like recovery: the tree's houses the book has not met yet, in their first state.

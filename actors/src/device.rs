@@ -356,6 +356,7 @@ impl DeviceActorState {
             })
             .collect();
         self.tell_alarm_desk(&live);
+        self.judge_zero_use(&live);
         self.check_in_tags(&committed.events);
         self.hub.publish_device(live, self.view());
         self.report_health();
@@ -380,6 +381,31 @@ impl DeviceActorState {
                 let note = "设备已恢复上报 / the device is reporting again".to_string();
                 desk.seen(AlarmCommand::Clear { kind: AlarmKind::DeviceOffline, device: spec.id.clone(), at: *at, note });
             }
+        }
+    }
+
+    /// M4: a meter of a home that used nothing in a whole month raises an alarm when the home was
+    /// lived in every day of it — which only the building's book knows, so the book is asked on
+    /// a task of its own (the meter's next reading does not wait for it).
+    fn judge_zero_use(&self, live: &[LiveEvent]) {
+        let spec = &self.device.state().spec;
+        let (Some(house), Some(building)) = (spec.house.clone(), self.building.clone()) else { return };
+        for event in live {
+            let LiveBody::Device { event: DeviceEvent::MonthClosed { signal, year, month, used, .. }, .. } = &event.body else { continue };
+            let Some((first, last)) = hutong_core::meter_rules::month_span(*year, *month) else { continue };
+            if !used.is_zero() {
+                continue;
+            }
+            let Some(desk) = self.directory.upgrade().and_then(|d| d.alarm_desk(spec.community.as_str())) else { return };
+            let text = format!("{} {} 所在房屋 {house} 入住中，{year}年{month}月用量为零", spec.kind.label_zh(), spec.id);
+            let raise = AlarmCommand::Raise { kind: AlarmKind::ZeroUse, device: spec.id.clone(), building: spec.building.clone(), at: signal.at, text, source: (event.stream.clone(), event.seq) };
+            let (house, building) = (house.clone(), building.clone());
+            tokio::spawn(async move {
+                let lived_in = building.call(|reply| BuildingMsg::LivedIn(house, first, last, reply), Some(Duration::from_secs(10))).await;
+                if matches!(lived_in, Ok(ractor::rpc::CallResult::Success(true))) {
+                    desk.seen(raise);
+                }
+            });
         }
     }
 

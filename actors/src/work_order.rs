@@ -284,7 +284,7 @@ impl OrderState {
 /// What an alarm's own work order says: the alarm's sentence, at its device, in its building.
 pub fn from_alarm(alarm: &hutong_core::alarm::AlarmRecord) -> Registration {
     let category = match alarm.kind {
-        AlarmKind::Leak | AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::UseOutOfRange => "水电",
+        AlarmKind::Leak | AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::UseOutOfRange | AlarmKind::ZeroUse => "水电",
         AlarmKind::GateAlarm => "门禁道闸",
         AlarmKind::DeviceOffline => "设备",
         AlarmKind::PatrolMissed => "安防",

@@ -60,6 +60,10 @@ impl World {
 
     async fn start(&self) -> ractor::ActorRef<community::CommunityMsg> {
         let (community, devices) = tiny_community();
+        self.start_with(community, devices).await
+    }
+
+    async fn start_with(&self, community: Arc<Community>, devices: Vec<DeviceSpec>) -> ractor::ActorRef<community::CommunityMsg> {
         community::start(CommunityArgs {
             community,
             devices,
@@ -81,9 +85,13 @@ impl World {
     }
 
     async fn read(&self, device: &str, seq: u64, value: i64) -> IngestOutcome {
+        self.read_at("c1", device, seq, value).await
+    }
+
+    async fn read_at(&self, community: &str, device: &str, seq: u64, value: i64) -> IngestOutcome {
         let (tx, rx) = oneshot::channel();
         let cmd = DeviceCommand::RecordReading { signal: self.signal(seq), value: Decimal::new(value, 1) };
-        self.directory.send_device("c1", device, DeviceMsg::Signal(cmd, Some(tx))).expect("device registered");
+        self.directory.send_device(community, device, DeviceMsg::Signal(cmd, Some(tx))).expect("device registered");
         rx.await.unwrap()
     }
 
@@ -642,4 +650,59 @@ async fn a_device_offline_for_the_rules_hours_with_nobody_on_it_opens_a_work_ord
     let taken = open.iter().find(|a| a.kind == AlarmKind::DeviceOffline && a.device.as_str() == "wm-1").unwrap();
     assert_eq!(taken.acknowledged.as_ref().map(|(by, _)| by.name.as_str()), Some("工单 wo-1"));
     assert_eq!(w.directory.order_count("c1"), 1);
+}
+
+/// M4's zero use with paused time: two homes' water meters read nothing all December. The home
+/// lived in all month raises a 入住零用量 alarm at its meter's first reading of January; the home
+/// left vacant on 10 December does not.
+#[tokio::test(start_paused = true)]
+async fn a_home_lived_in_all_month_with_no_water_used_is_an_alarm_at_the_turn_of_the_month() {
+    use hutong_core::community::{Floor, House, Unit};
+    let w = World::new();
+    let (tiny, _) = tiny_community();
+    let house = |room: &str| House { id: hutong_core::HouseId::new(format!("c1-1-1-{room}")), room: room.into(), area: Decimal::from(80) };
+    let mut community = (*tiny).clone();
+    community.buildings[0].units = vec![Unit { no: 1, floors: vec![Floor { no: 1, houses: vec![house("101"), house("102")] }] }];
+    let meter = |id: &str, room: &str| DeviceSpec {
+        id: DeviceId::new(id),
+        kind: DeviceKind::WaterMeter,
+        community: CommunityId::new("c1"),
+        building: Some(BuildingId::new("c1-b1")),
+        house: Some(hutong_core::HouseId::new(format!("c1-1-1-{room}"))),
+        heartbeat_secs: 86_400,
+    };
+    let _sup = w.start_with(Arc::new(community), vec![meter("wm-101", "101"), meter("wm-102", "102")]).await;
+    // 15 November 06:13 Beijing; then 1 December 00:30, the first reading of a whole month.
+    w.read("wm-101", 1, 5000).await;
+    w.read("wm-102", 1, 7000).await;
+    pass(Duration::from_secs(15 * 86_400 + 18 * 3600 + 17 * 60)).await;
+    w.read("wm-101", 2, 5000).await;
+    w.read("wm-102", 2, 7000).await;
+    // House 102 is left empty from 10 December.
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let book = w.directory.building_ref(&BuildingId::new("c1-b1")).unwrap();
+    let vacant = hutong_core::book::BookCommand::ChangeHouseState {
+        house: hutong_core::HouseId::new("c1-1-1-102"),
+        state: hutong_core::fee::HouseState::Vacant,
+        on: day("2023-12-10"),
+        today: day("2023-12-10"),
+        by: "butler".into(),
+    };
+    book.book(vacant).await.unwrap().unwrap();
+    let zero = |open: &[AlarmRecord]| open.iter().filter(|a| a.kind == AlarmKind::ZeroUse).map(|a| a.device.to_string()).collect::<Vec<_>>();
+    // A reading on the last evening of December: the month is not over, nothing is judged.
+    pass(Duration::from_secs(30 * 86_400 + 20 * 3600)).await;
+    w.read("wm-101", 3, 5000).await;
+    pass(Duration::from_secs(60)).await;
+    assert!(zero(&w.hub.alarms("c1").unwrap().0).is_empty(), "December is not over");
+    // 1 January 00:30: December closes with nothing used.
+    pass(Duration::from_secs(4 * 3600)).await;
+    w.read("wm-102", 3, 7000).await;
+    w.read("wm-101", 4, 5000).await;
+    let (open, _) = wait_alarms(&w, |open, _| !zero(open).is_empty()).await;
+    let alarm = open.iter().find(|a| a.kind == AlarmKind::ZeroUse).unwrap();
+    assert_eq!((alarm.device.as_str(), alarm.severity), ("wm-101", hutong_core::alarm::Severity::Warning));
+    assert!(alarm.text.contains("2023年12月用量为零"), "{}", alarm.text);
+    pass(Duration::from_secs(60)).await;
+    assert_eq!(zero(&w.hub.alarms("c1").unwrap().0), vec!["wm-101".to_string()], "the home left vacant raised nothing");
 }

@@ -324,6 +324,9 @@ pub enum AlarmKind {
     PatrolMissed,
     /// A work order's deadline passed (W3): raised at that instant, for the escalation level.
     SlaBreach,
+    /// A meter of an occupied home used nothing in a whole month (M4): a stuck meter, a bypass,
+    /// or someone who needs a visit.
+    ZeroUse,
 }
 
 /// One line of the wall's alarm feed.

@@ -2,7 +2,10 @@
 //! - **a leak**: water flowing through the whole night (every reading inside the community's
 //!   night window used water) — judged at the first reading after the night;
 //! - **out of range for months**: a month's use outside the community's range for its kind,
-//!   several months in a row — judged at the first reading of the next month.
+//!   several months in a row — judged at the first reading of the next month;
+//! - **zero use in an occupied home**: a home's meter that used nothing in a whole month while
+//!   the home was lived in every day of it — judged at the same moment, the month's close asked
+//!   of the building's book (which knows the home's states).
 //!
 //! Thresholds are per community ([`MeterRules`], kept with the community's registration), with
 //! defaults a property office would start from. Hours and months are the community's own (its
@@ -152,6 +155,13 @@ impl MeterContext {
     pub fn local(&self, at: DateTime<Utc>) -> DateTime<Tz> {
         at.with_timezone(&self.tz)
     }
+}
+
+/// The first and last day of a month.
+pub fn month_span(year: i32, month: u32) -> Option<(NaiveDate, NaiveDate)> {
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let last = first.checked_add_months(chrono::Months::new(1))?.pred_opt()?;
+    Some((first, last))
 }
 
 /// One night of a water meter: readings inside it, and whether any used no water.

@@ -216,6 +216,7 @@ fn alarm_label(kind: AlarmKind) -> &'static str {
         AlarmKind::UseOutOfRange => "用量异常",
         AlarmKind::PatrolMissed => "巡更漏巡",
         AlarmKind::SlaBreach => "工单超时",
+        AlarmKind::ZeroUse => "入住零用量",
     }
 }
 

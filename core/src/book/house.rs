@@ -161,6 +161,12 @@ impl HouseRecord {
         self.history = spans;
     }
 
+    /// Whether someone lived in the house (occupied or rented) every day of `start..=end`.
+    pub fn lived_in_throughout(&self, start: NaiveDate, end: NaiveDate) -> bool {
+        let parts = self.parts(start, end);
+        parts.first().is_some_and(|p| p.from == start) && parts.iter().all(|p| matches!(p.state, HouseState::Occupied | HouseState::Rented))
+    }
+
     /// The parts of `start..=end` the house spent in each state (C3: a state change inside a
     /// billed period splits it). Days before the house's first known state are in none.
     pub fn parts(&self, start: NaiveDate, end: NaiveDate) -> Vec<StatePart> {
