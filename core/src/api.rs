@@ -422,6 +422,9 @@ pub struct OrgCommunity {
     pub id: CommunityId,
     pub name: Option<String>,
     pub branch: Option<String>,
+    /// The 片区 within the branch.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// `GET /api/v1/org`: company → branches → communities, and the departments and posts in use.
@@ -430,6 +433,9 @@ pub struct OrgCommunity {
 pub struct OrgView {
     pub company: CompanyRef,
     pub branches: Vec<String>,
+    /// Each branch's 片区.
+    #[serde(default)]
+    pub regions: std::collections::BTreeMap<String, Vec<String>>,
     pub communities: Vec<OrgCommunity>,
     pub departments: Vec<String>,
     pub posts: Vec<String>,

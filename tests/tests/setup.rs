@@ -30,6 +30,7 @@ impl Serve {
             .args(["--http", &http.to_string(), "--mqtt", &format!("127.0.0.1:{mqtt}")])
             .env("HUTONG_DEVICE_SECRET", DEVICE_SECRET)
             .env("HUTONG_ADMIN_PASSWORD", "first-admin-pw")
+            .env("HUTONG_OPERATOR_PASSWORD", "platform-operator-pw")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -39,7 +40,12 @@ impl Serve {
     }
 
     fn admin(&self) -> String {
-        let (status, reply) = http(self.http, "POST", "/api/v1/auth/login", None, Some(r#"{"account":"admin","password":"first-admin-pw"}"#)).unwrap();
+        self.login("admin", "first-admin-pw")
+    }
+
+    fn login(&self, account: &str, password: &str) -> String {
+        let body = json!({"account": account, "password": password}).to_string();
+        let (status, reply) = http(self.http, "POST", "/api/v1/auth/login", None, Some(&body)).unwrap();
         assert_eq!(status, 200, "{reply}");
         serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().to_string()
     }
@@ -228,4 +234,53 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     let records = serve.get(&admin, "/api/v1/communities/taoyuan/house-records?building=taoyuan-b01").1;
     let first = records["houses"].as_array().unwrap().iter().find(|h| h["id"] == "taoyuan-1-1-101").unwrap().clone();
     assert_eq!((first["state"].as_str(), first["history"].as_array().map(Vec::len)), (Some("vacant"), Some(2)), "{first}");
+}
+
+/// C1 for a multi-company deployment: the platform operator adds a property company with its
+/// first administrator; that administrator sets up the company's own community, defines a
+/// branch with a 片区 and places the community in it. Neither the operator nor another company
+/// sees that community.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_operator_adds_a_company_whose_administrator_builds_it_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(&dir.path().join("data")).await;
+    let (operator, first_admin) = (serve.login("operator", "platform-operator-pw"), serve.admin());
+    let call = |token: &str, method: &str, path: &str, body: Value| {
+        let (status, reply) = http(serve.http, method, path, Some(token), Some(&body.to_string())).unwrap();
+        (status, serde_json::from_str::<Value>(&reply).unwrap_or(Value::String(reply)))
+    };
+    let company = json!({"id": "taohua", "name": "桃花物业", "admin": {"account": "taohua-admin", "name": "桃花管理员", "password": "taohua-admin-pw"}});
+    let (status, reply) = call(&first_admin, "POST", "/api/v1/companies", company.clone());
+    assert_eq!(status, 403, "a company's administrator adds no company: {reply}");
+    let (status, reply) = call(&operator, "POST", "/api/v1/companies", json!({"id": "Tao Hua", "name": "x", "admin": company["admin"]}));
+    assert_eq!(status, 400, "{reply}");
+    let (status, reply) = call(&operator, "POST", "/api/v1/companies", company.clone());
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(call(&operator, "POST", "/api/v1/companies", company).0, 409);
+
+    let taohua = serve.login("taohua-admin", "taohua-admin-pw");
+    assert_eq!(serve.get(&taohua, "/api/v1/communities").1, json!([]), "a new company starts empty");
+    let (status, reply) = call(&taohua, "POST", "/api/v1/communities", plan("meilin", "Asia/Shanghai"));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(serve.get(&taohua, "/api/v1/communities").1[0]["id"], "meilin");
+    for token in [&operator, &first_admin] {
+        assert_eq!(serve.get(token, "/api/v1/communities/meilin").0, 404, "another company's community does not exist for them");
+        assert!(!serve.get(token, "/api/v1/communities").1.to_string().contains("meilin"));
+    }
+
+    let (status, org) = call(&taohua, "POST", "/api/v1/org/branches", json!({"branch": "华东分公司", "regions": ["杭州片区", "宁波片区"]}));
+    assert_eq!(status, 200, "{org}");
+    assert_eq!(org["regions"]["华东分公司"], json!(["宁波片区", "杭州片区"]), "{org}");
+    let (status, reply) = call(&taohua, "PUT", "/api/v1/communities/meilin/placement", json!({"branch": "华东分公司", "region": "深圳片区"}));
+    assert_eq!(status, 404, "{reply}");
+    let (status, org) = call(&taohua, "PUT", "/api/v1/communities/meilin/placement", json!({"branch": "华东分公司", "region": "杭州片区"}));
+    assert_eq!(status, 200, "{org}");
+    assert_eq!((org["communities"][0]["branch"].as_str(), org["communities"][0]["region"].as_str()), (Some("华东分公司"), Some("杭州片区")), "{org}");
+    assert_eq!(call(&first_admin, "PUT", "/api/v1/communities/meilin/placement", json!({"branch": null})).0, 404);
+
+    let companies = serve.get(&operator, "/api/v1/companies").1;
+    let row = companies.as_array().unwrap().iter().find(|c| c["id"] == "taohua").unwrap().clone();
+    assert_eq!((row["communities"].as_u64(), row["branches"].as_u64(), row["staff"].as_u64()), (Some(1), Some(1), Some(1)), "{companies}");
+    assert!(!companies.to_string().contains("platform"), "the platform is no company: {companies}");
+    assert_eq!(serve.get(&taohua, "/api/v1/companies").0, 403);
 }

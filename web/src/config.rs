@@ -17,6 +17,8 @@ pub struct ConfigFile {
     pub mqtt_url: Option<String>,
     pub assets: Option<PathBuf>,
     pub admin_password: Option<String>,
+    /// The platform operator's password (a multi-company deployment); as secret as the admin's.
+    pub operator_password: Option<String>,
     pub device_secret: Option<String>,
     pub session_hours: Option<u32>,
     pub reminder_webhook: Option<String>,
@@ -116,6 +118,8 @@ pub struct Config {
     pub broker: Broker,
     pub assets: PathBuf,
     pub admin_password: Option<String>,
+    /// With it, the account `operator` (平台运营) exists: it adds property companies.
+    pub operator_password: Option<String>,
     pub device_secret: Option<String>,
     pub session_hours: u32,
     pub reminder_webhook: Option<String>,
@@ -207,6 +211,7 @@ impl std::fmt::Debug for Config {
             .field("broker", &self.broker)
             .field("assets", &self.assets)
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<set>"))
+            .field("operator_password", &self.operator_password.as_ref().map(|_| "<set>"))
             .field("device_secret", &self.device_secret.as_ref().map(|_| "<set>"))
             .field("session_hours", &self.session_hours)
             .field("store", &self.store)
@@ -240,6 +245,7 @@ impl Overrides {
             broker,
             assets: self.assets.clone().or(file.assets).unwrap_or_else(|| PathBuf::from("dashboards/dist")),
             admin_password: secret(&self.admin_password_flag, "--admin-password", "HUTONG_ADMIN_PASSWORD")?.or(file.admin_password),
+            operator_password: std::env::var("HUTONG_OPERATOR_PASSWORD").ok().filter(|v| !v.is_empty()).or(file.operator_password),
             device_secret: secret(&self.device_secret_flag, "--device-secret", "HUTONG_DEVICE_SECRET")?.or(file.device_secret),
             session_hours: self.session_hours.or(file.session_hours).unwrap_or(12).clamp(1, 24 * 30),
             reminder_webhook: web_url("reminder_webhook", self.reminder_webhook.clone().or(file.reminder_webhook))?,

@@ -138,7 +138,8 @@ impl From<OrgError> for ApiError {
         match e {
             NoStaff(_) | NoCompany(_) => ApiError::NotFound { zh, en },
             AccountTaken | CommunityTaken(_) | CompanyExists(_) => ApiError::Conflict { zh, en },
-            NotOurCommunity(_) | ShortPassword | NoRole(_) | BadRoleId => ApiError::BadRequest { zh, en },
+            NotOurCommunity(_) | ShortPassword | NoRole(_) | BadRoleId | BadName | RegionElsewhere(_) | PlatformPermission => ApiError::BadRequest { zh, en },
+            NoBranch(_) => ApiError::NotFound { zh, en },
             BeyondOwn => ApiError::Beyond { zh, en },
         }
     }

@@ -14,8 +14,9 @@
 //!   permission and scope).
 //! - [`scope`]: what a building-scoped caller sees. [`audit`]: one audit line of a caller's act.
 //! - Handlers: [`api`] (communities, devices, wall, health, metrics, OpenAPI), [`signin`],
-//!   [`staff`], [`ws`] (`/ws`, `/ws/money`), [`billing`] (bills, imports, exports, bill runs,
-//!   payments, receipts, reminders, money).
+//!   [`staff`], [`companies`] (companies, branches, 片区), [`setup`] (a community set up and
+//!   grown while running), [`ws`] (`/ws`, `/ws/money`), [`billing`] (bills, imports, exports,
+//!   bill runs, payments, receipts, reminders, money, houses and residents).
 //! - [`routes`]: the route table (method, path, access, handler, doc) and the router built from it.
 //! - [`openapi`]: the OpenAPI document, generated from the route table and the body types.
 //! - [`server`]: start-up (journal, recovery, broker, ingest, HTTP) and shutdown.
@@ -30,6 +31,7 @@ pub mod audit;
 pub mod auth;
 pub mod bill_run_cli;
 pub mod billing;
+pub mod companies;
 pub mod config;
 pub mod devices;
 pub mod displays;

@@ -15,7 +15,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::app::App;
 use crate::auth::{self, Access, Guard, Where};
 use crate::openapi::{Doc, Entry, doc, list, schema};
-use crate::{alarms, api, billing, devices, displays, meters, notices, patrol, photos, setup, signin, staff, work_orders as wo, ws};
+use crate::{alarms, api, billing, companies, devices, displays, meters, notices, patrol, photos, setup, signin, staff, work_orders as wo, ws};
 
 /// The largest sign-in body: an account and a password, with room to spare. A larger one is
 /// refused (413) before it is read (review S1).
@@ -165,6 +165,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/api/v1/communities/{community}/meter-rules", Access::Allowed(DEVICES_READ, Where::Community), || get(meters::get), doc("The community's meter thresholds (M4): night window for leaks, months out of range, monthly ranges").reply(schema::<hutong_core::meter_rules::MeterRules>)),
     route(Method::PUT, "/api/v1/communities/{community}/meter-rules", Access::Allowed(Some(Permission::Write(Module::Devices)), Where::Community), || put(meters::put), doc("Change the meter thresholds; every meter judges by them at once (audited)").body(schema::<hutong_core::meter_rules::MeterRules>).reply(schema::<hutong_core::meter_rules::MeterRules>)),
     route(Method::GET, "/api/v1/communities/{community}/wall", Access::Allowed(DEVICES_READ, Where::Community), || get(api::wall), doc("The control-room wall's snapshot, as the caller may see it")),
+    route(Method::GET, "/api/v1/companies", Access::Allowed(Some(Permission::ManagePlatform), Where::Company), || get(companies::list), doc("The platform operator: the property companies of the deployment, with counts only").reply(list::<companies::CompanySummary>)),
+    route(Method::POST, "/api/v1/companies", Access::Allowed(Some(Permission::ManagePlatform), Where::Company), || post(companies::create), doc("The platform operator adds a property company and its first administrator (audited)").body(schema::<companies::NewCompany>).reply(schema::<companies::CompanyCreated>)),
+    route(Method::POST, "/api/v1/org/branches", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(companies::define_branch), doc("Define a branch (分公司) of the caller's company with its 片区, or add 片区 to it (audited)").body(schema::<companies::BranchBody>).reply(schema::<hutong_core::api::OrgView>)),
+    route(Method::PUT, "/api/v1/communities/{community}/placement", Access::Allowed(SETTINGS_WRITE, Where::Community), || put(companies::place), doc("Place a community under a branch and 片区 of its company (audited)").body(schema::<companies::PlacementBody>).reply(schema::<hutong_core::api::OrgView>)),
     route(Method::GET, "/api/v1/org", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::organisation), doc("The caller's organisation: company, branches, communities, departments, posts").reply(schema::<hutong_core::api::OrgView>)),
     route(Method::GET, "/api/v1/staff", Access::Allowed(SETTINGS_READ, Where::Company), || get(staff::list), doc("Staff of the caller's company (phones masked)").reply(list::<hutong_core::api::StaffView>)),
     route(Method::POST, "/api/v1/staff", Access::Allowed(SETTINGS_WRITE, Where::Company), || post(staff::create), doc("Open a staff account (audited)").body(schema::<hutong_core::api::NewStaff>).reply(schema::<hutong_core::api::StaffView>)),

@@ -193,6 +193,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         Some(password) => seed_demo_org(&identity, password).await?,
         None => seed_first_admin(&identity, &config, &communities).await?,
     }
+    seed_operator(&identity, &config).await?;
     let mut supervisors = Vec::new();
     let mut demo_devices = Vec::new();
     let mut started_communities = Vec::new();
@@ -386,6 +387,30 @@ async fn seed_first_admin(identity: &Identity, config: &Config, communities: &[C
     tracing::info!("first administrator created: account admin");
     Ok(())
 }
+
+/// The platform operator account (`operator`, company `platform`), when its password is set and
+/// the account does not exist yet. It adds property companies; it is no company's staff.
+async fn seed_operator(identity: &Identity, config: &Config) -> anyhow::Result<()> {
+    let Some(password) = &config.operator_password else { return Ok(()) };
+    if identity.org().accounts.contains_key(OPERATOR_ACCOUNT) {
+        return Ok(());
+    }
+    if password.chars().count() < 8 {
+        anyhow::bail!("平台运营密码至少 8 位 / the operator password must have at least 8 characters");
+    }
+    let platform = CompanyId::new(PLATFORM_COMPANY);
+    if !identity.org().companies.contains_key(&platform) {
+        seed(identity, OrgCommand::CreateCompany { company: platform.clone(), name: "平台".into() }).await?;
+    }
+    let operator = staff(&platform, OPERATOR_ACCOUNT, "平台运营", "", BuiltinRole::PlatformOperator, Scope::default(), &hash_password(password));
+    seed(identity, OrgCommand::CreateStaff { staff: operator, password_chars: password.chars().count(), by: Actor::System }).await?;
+    tracing::info!("platform operator created: account {OPERATOR_ACCOUNT}");
+    Ok(())
+}
+
+/// The operator's account and the pseudo-company it belongs to (no communities, ever).
+pub const OPERATOR_ACCOUNT: &str = "operator";
+pub const PLATFORM_COMPANY: &str = "platform";
 
 /// Starts one community's actors (recovering them from the journal), with its tariff: at start-up
 /// for every registered community, and when an office sets a new one up while running.

@@ -164,6 +164,10 @@ pub async fn define_role(State(app): State<Arc<App>>, Extension(caller): Extensi
 /// The caller's organisation: company → branches → communities, and the departments and posts
 /// its staff are placed in.
 pub async fn organisation(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<OrgView>, ApiError> {
+    org_view(&app, &caller)
+}
+
+pub(crate) fn org_view(app: &App, caller: &Caller) -> Result<Json<OrgView>, ApiError> {
     let org = app.identity.org();
     let company_id = &caller.principal.company;
     let company = org.companies.get(company_id).ok_or_else(|| ApiError::not_found("公司", "company", company_id.as_str()))?;
@@ -172,7 +176,7 @@ pub async fn organisation(State(app): State<Arc<App>>, Extension(caller): Extens
     let communities = company
         .communities
         .iter()
-        .map(|c| OrgCommunity { id: c.clone(), name: names.get(c.as_str()).cloned(), branch: company.community_branch.get(c).cloned() })
+        .map(|c| OrgCommunity { id: c.clone(), name: names.get(c.as_str()).cloned(), branch: company.community_branch.get(c).cloned(), region: company.community_region.get(c).cloned() })
         .collect();
     let staff = org.staff.values().filter(|s| &s.company == company_id);
     let departments: BTreeSet<String> = staff.clone().filter_map(|s| s.department.clone()).collect();
@@ -180,6 +184,7 @@ pub async fn organisation(State(app): State<Arc<App>>, Extension(caller): Extens
     Ok(Json(OrgView {
         company: CompanyRef { id: company_id.clone(), name: company.name.clone() },
         branches: company.branches.iter().cloned().collect(),
+        regions: company.regions.iter().map(|(b, rs)| (b.clone(), rs.iter().cloned().collect())).collect(),
         communities,
         departments: departments.into_iter().collect(),
         posts: posts.into_iter().collect(),

@@ -60,7 +60,7 @@ impl Permission {
     pub fn module(self) -> Option<Module> {
         match self {
             Permission::Read(m) | Permission::Write(m) | Permission::Operate(m) => Some(m),
-            Permission::UnmaskPersonalData => None,
+            Permission::UnmaskPersonalData | Permission::ManagePlatform => None,
         }
     }
 }
@@ -76,6 +76,9 @@ pub enum Permission {
     Operate(Module),
     /// See phone and ID numbers in full; every use is audited.
     UnmaskPersonalData,
+    /// The platform operator's: add property companies to the deployment (C1). No company's role
+    /// may hold it.
+    ManagePlatform,
 }
 
 impl fmt::Display for Permission {
@@ -85,6 +88,7 @@ impl fmt::Display for Permission {
             Permission::Write(m) => write!(f, "{}.write", m.as_str()),
             Permission::Operate(m) => write!(f, "{}.operate", m.as_str()),
             Permission::UnmaskPersonalData => f.write_str("personal.unmask"),
+            Permission::ManagePlatform => f.write_str("platform.manage"),
         }
     }
 }
@@ -94,6 +98,9 @@ impl FromStr for Permission {
     fn from_str(s: &str) -> Result<Self, String> {
         if s == "personal.unmask" {
             return Ok(Permission::UnmaskPersonalData);
+        }
+        if s == "platform.manage" {
+            return Ok(Permission::ManagePlatform);
         }
         let (module, action) = s.rsplit_once('.').ok_or_else(|| format!("unknown permission {s:?}"))?;
         let module = Module::ALL.into_iter().find(|m| m.as_str() == module).ok_or_else(|| format!("unknown module {module:?}"))?;
@@ -133,10 +140,13 @@ pub enum BuiltinRole {
     Butler,
     /// A paired wall display: watches devices and alarms, changes nothing.
     WallDisplay,
+    /// The deployment's operator (平台运营): adds property companies and their first
+    /// administrator; sees no company's communities.
+    PlatformOperator,
 }
 
 impl BuiltinRole {
-    pub const ALL: [BuiltinRole; 9] = [
+    pub const ALL: [BuiltinRole; 10] = [
         BuiltinRole::Admin,
         BuiltinRole::Manager,
         BuiltinRole::Cashier,
@@ -146,6 +156,7 @@ impl BuiltinRole {
         BuiltinRole::Maintenance,
         BuiltinRole::Butler,
         BuiltinRole::WallDisplay,
+        BuiltinRole::PlatformOperator,
     ];
 
     pub fn id(self) -> RoleId {
@@ -159,6 +170,7 @@ impl BuiltinRole {
             BuiltinRole::Maintenance => "maintenance",
             BuiltinRole::Butler => "butler",
             BuiltinRole::WallDisplay => "wall_display",
+            BuiltinRole::PlatformOperator => "platform_operator",
         })
     }
 
@@ -173,6 +185,7 @@ impl BuiltinRole {
             BuiltinRole::Maintenance => "维修工",
             BuiltinRole::Butler => "管家",
             BuiltinRole::WallDisplay => "监控大屏显示屏",
+            BuiltinRole::PlatformOperator => "平台运营",
         }
     }
 
@@ -191,6 +204,7 @@ impl BuiltinRole {
             BuiltinRole::Maintenance => [Read(WorkOrders), Write(WorkOrders), Read(Devices)].into(),
             BuiltinRole::Butler => [Read(Billing), Read(Collection), Read(WorkOrders), Write(WorkOrders), Read(Devices)].into(),
             BuiltinRole::WallDisplay => [Read(Devices)].into(),
+            BuiltinRole::PlatformOperator => [ManagePlatform].into(),
         }
     }
 

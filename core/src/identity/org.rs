@@ -74,6 +74,10 @@ pub enum OrgCommand {
     ChangePassword { staff: StaffId, password_hash: String, password_chars: usize, by: Option<Actor> },
     /// Register an owner with their houses in a community.
     RegisterOwner { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
+    /// A branch (分公司) of the company, with 片区 under it (more may be added later).
+    DefineBranch { company: CompanyId, branch: String, regions: Vec<String> },
+    /// A community placed under a branch and, within it, a 片区 (or taken out of them: `None`).
+    PlaceCommunity { company: CompanyId, community: CommunityId, branch: Option<String>, region: Option<String> },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,6 +105,10 @@ pub enum OrgEvent {
     PasswordChanged { staff: StaffId, password_hash: String },
     /// An owner was registered with their houses.
     OwnerRegistered { company: CompanyId, phone: String, community: CommunityId, houses: Vec<HouseId> },
+    /// A branch was defined, or took in more 片区.
+    BranchDefined { company: CompanyId, branch: String, regions: Vec<String> },
+    /// A community was placed under a branch and 片区.
+    CommunityPlaced { company: CompanyId, community: CommunityId, branch: Option<String>, region: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +123,10 @@ pub enum OrgError {
     BadRoleId,
     NoStaff(StaffId),
     BeyondOwn,
+    BadName,
+    NoBranch(String),
+    RegionElsewhere(String),
+    PlatformPermission,
 }
 
 crate::bilingual!(OrgError {
@@ -127,6 +139,10 @@ crate::bilingual!(OrgError {
     OrgError::NoRole(_0) => ("没有角色 {_0}") / ("no role {_0}"),
     OrgError::BadRoleId => ("角色编号无效或与内置角色重复") / ("the role id is invalid or a built-in role's"),
     OrgError::NoStaff(_0) => ("没有员工 {_0}") / ("no staff member {_0}"),
+    OrgError::BadName => ("名称须为 1–40 个字") / ("a name is 1–40 characters"),
+    OrgError::NoBranch(_0) => ("没有分公司或片区 {_0}") / ("no branch or region {_0}"),
+    OrgError::RegionElsewhere(_0) => ("片区 {_0} 已属于另一分公司") / ("region {_0} belongs to another branch"),
+    OrgError::PlatformPermission => ("公司角色不能包含平台权限") / ("a company's role cannot hold the platform's permission"),
     OrgError::BeyondOwn => ("不能授予或管理超出自己权限或管辖范围的账号") / ("you cannot grant, or manage an account with, more than your own permissions and scope"),
 });
 
@@ -138,6 +154,24 @@ pub struct Company {
     pub community_branch: BTreeMap<CommunityId, String>,
     pub communities: BTreeSet<CommunityId>,
     pub roles: BTreeMap<RoleId, Role>,
+    /// Each branch's 片区.
+    #[serde(default)]
+    pub regions: BTreeMap<String, BTreeSet<String>>,
+    /// The 片区 each community sits in, where it has one.
+    #[serde(default)]
+    pub community_region: BTreeMap<CommunityId, String>,
+}
+
+impl Company {
+    /// The branch a 片区 belongs to.
+    pub fn branch_of_region(&self, region: &str) -> Option<&String> {
+        self.regions.iter().find(|(_, rs)| rs.contains(region)).map(|(b, _)| b)
+    }
+}
+
+fn check_name(name: &str) -> Result<(), OrgError> {
+    let n = name.trim().chars().count();
+    if n == 0 || n > 40 || name.trim() != name { Err(OrgError::BadName) } else { Ok(()) }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -200,7 +234,8 @@ impl Org {
     }
 
     pub fn roles(&self, company: &CompanyId) -> Vec<Role> {
-        let mut all: Vec<Role> = BuiltinRole::ALL.iter().map(|r| r.role()).collect();
+        // The platform's own role is no company's to give.
+        let mut all: Vec<Role> = BuiltinRole::ALL.iter().filter(|r| **r != BuiltinRole::PlatformOperator).map(|r| r.role()).collect();
         if let Some(c) = self.companies.get(company) {
             all.extend(c.roles.values().cloned());
         }
@@ -287,6 +322,9 @@ impl crate::Aggregate for Org {
                 if !is_valid_id(role.id.as_str()) || BuiltinRole::from_id(&role.id).is_some() {
                     return Err(OrgError::BadRoleId);
                 }
+                if role.permissions.contains(&Permission::ManagePlatform) {
+                    return Err(OrgError::PlatformPermission);
+                }
                 OrgEvent::RoleDefined { company: company.clone(), role: role.clone() }
             }
             OrgCommand::CreateStaff { staff, password_chars, by } => {
@@ -343,6 +381,36 @@ impl crate::Aggregate for Org {
                 self.company(company)?;
                 OrgEvent::OwnerRegistered { company: company.clone(), phone: phone.clone(), community: community.clone(), houses: houses.clone() }
             }
+            OrgCommand::DefineBranch { company, branch, regions } => {
+                let c = self.company(company)?;
+                check_name(branch)?;
+                for r in regions {
+                    check_name(r)?;
+                    if c.branch_of_region(r).is_some_and(|b| b != branch) {
+                        return Err(OrgError::RegionElsewhere(r.clone()));
+                    }
+                }
+                let new: Vec<String> = regions.iter().filter(|r| c.branch_of_region(r).is_none()).cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                if c.branches.contains(branch) && new.is_empty() {
+                    return Ok(Vec::new());
+                }
+                OrgEvent::BranchDefined { company: company.clone(), branch: branch.clone(), regions: new }
+            }
+            OrgCommand::PlaceCommunity { company, community, branch, region } => {
+                let c = self.company(company)?;
+                if !c.communities.contains(community) {
+                    return Err(OrgError::NotOurCommunity(community.clone()));
+                }
+                if let Some(b) = branch.as_ref().filter(|b| !c.branches.contains(*b)) {
+                    return Err(OrgError::NoBranch(b.clone()));
+                }
+                if let Some(r) = region {
+                    if branch.is_none() || c.branch_of_region(r) != branch.as_ref() {
+                        return Err(OrgError::NoBranch(format!("{}/{r}", branch.as_deref().unwrap_or(""))));
+                    }
+                }
+                OrgEvent::CommunityPlaced { company: company.clone(), community: community.clone(), branch: branch.clone(), region: region.clone() }
+            }
         };
         Ok(vec![event])
     }
@@ -360,6 +428,22 @@ impl crate::Aggregate for Org {
                     c.community_branch.insert(community.clone(), b.clone());
                 }
                 self.community_company.insert(community.clone(), company.clone());
+            }
+            OrgEvent::BranchDefined { company, branch, regions } => {
+                let c = self.companies.entry(company.clone()).or_default();
+                c.branches.insert(branch.clone());
+                c.regions.entry(branch.clone()).or_default().extend(regions.iter().cloned());
+            }
+            OrgEvent::CommunityPlaced { company, community, branch, region } => {
+                let c = self.companies.entry(company.clone()).or_default();
+                match branch {
+                    Some(b) => c.community_branch.insert(community.clone(), b.clone()),
+                    None => c.community_branch.remove(community),
+                };
+                match region {
+                    Some(r) => c.community_region.insert(community.clone(), r.clone()),
+                    None => c.community_region.remove(community),
+                };
             }
             OrgEvent::RoleDefined { company, role } => {
                 self.companies.entry(company.clone()).or_default().roles.insert(role.id.clone(), role.clone());
@@ -450,6 +534,30 @@ mod tests {
         run(&mut org, OrgCommand::CreateCompany { company: "acme".into(), name: "Acme".into() }).unwrap();
         run(&mut org, OrgCommand::AssignCommunity { company: "acme".into(), branch: None, community: "heyuan".into() }).unwrap();
         org
+    }
+
+    #[test]
+    fn branches_take_regions_communities_are_placed_in_them_and_no_company_holds_the_platform() {
+        let mut org = acme();
+        let branch = |b: &str, rs: &[&str]| OrgCommand::DefineBranch { company: "acme".into(), branch: b.into(), regions: rs.iter().map(|r| r.to_string()).collect() };
+        run(&mut org, branch("华东分公司", &["杭州片区", "宁波片区"])).unwrap();
+        assert_eq!(run(&mut org, branch("华南分公司", &["杭州片区"])), Err(OrgError::RegionElsewhere("杭州片区".into())));
+        assert_eq!(run(&mut org, branch("", &[])), Err(OrgError::BadName));
+        let place = |b: Option<&str>, r: Option<&str>| OrgCommand::PlaceCommunity { company: "acme".into(), community: "heyuan".into(), branch: b.map(Into::into), region: r.map(Into::into) };
+        assert_eq!(run(&mut org, place(Some("华东分公司"), Some("深圳片区"))), Err(OrgError::NoBranch("华东分公司/深圳片区".into())));
+        run(&mut org, place(Some("华东分公司"), Some("杭州片区"))).unwrap();
+        let acme = &org.companies[&CompanyId::new("acme")];
+        assert_eq!((acme.community_branch.get("heyuan").map(String::as_str), acme.community_region.get("heyuan").map(String::as_str)), (Some("华东分公司"), Some("杭州片区")));
+        let not_ours = OrgCommand::PlaceCommunity { company: "acme".into(), community: "meiyuan".into(), branch: None, region: None };
+        assert_eq!(run(&mut org, not_ours), Err(OrgError::NotOurCommunity("meiyuan".into())));
+        // No company role may carry the platform's permission, and an admin cannot hand it out.
+        let role = Role { id: RoleId::new("super"), name: "超级".into(), permissions: [Permission::ManagePlatform].into(), builtin: false };
+        assert_eq!(run(&mut org, OrgCommand::DefineRole { company: "acme".into(), role }), Err(OrgError::PlatformPermission));
+        let OrgCommand::CreateStaff { staff: mut op, .. } = cashier("op", "heyuan") else { unreachable!() };
+        op.roles = vec![BuiltinRole::PlatformOperator.id()];
+        let admin = Actor::Staff { permissions: BuiltinRole::Admin.permissions(), scope: Scope { communities: ["heyuan".into()].into(), buildings: BTreeSet::new() } };
+        assert_eq!(run(&mut org, OrgCommand::CreateStaff { staff: op, password_chars: 12, by: admin }), Err(OrgError::BeyondOwn));
+        assert!(org.roles(&CompanyId::new("acme")).iter().all(|r| r.id != BuiltinRole::PlatformOperator.id()));
     }
 
     #[test]
