@@ -95,9 +95,9 @@ fn PatrolSetupRoute() -> impl IntoView {
 }
 
 #[component]
-fn ChartRoute() -> impl IntoView {
+fn ChartRoute(may_write_billing: bool) -> impl IntoView {
     let community = community_param();
-    move || view! { <ChartScreen community=community() /> }
+    move || view! { <ChartScreen community=community() may_write=may_write_billing /> }
 }
 
 #[component]
@@ -195,6 +195,12 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     let may_see_collection = me.may(Permission::Read(Module::Collection)) && me.may(Permission::Read(Module::Reports));
     let may_patrol = me.may(Permission::Read(Module::Patrol));
     let may_work = me.may(Permission::Read(Module::WorkOrders));
+    // The community screens need a community; a company that has none yet starts at set-up.
+    let (may_watch, may_bill, may_see_collection, may_patrol, may_work) = {
+        let some = !communities.is_empty();
+        (may_watch && some, may_bill && some, may_see_collection && some, may_patrol && some, may_work && some)
+    };
+    let may_platform = me.may(Permission::ManagePlatform);
     let first = communities.first().map(|c| c.id.to_string()).unwrap_or_default();
     // What `/` shows: the wall for those who watch it, else the desk, else the workspace.
     // (Rendered in place, not redirected: a navigation while the routes first render is refused.)
@@ -204,9 +210,14 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
         Desk,
         Patrol,
         Work,
+        Companies,
+        Setup,
         Workspace,
     }
     let start = match () {
+        _ if may_platform => Start::Companies,
+        // A company's administrator with no community yet starts by setting one up.
+        _ if communities.is_empty() && may_write_staff => Start::Setup,
         _ if communities.is_empty() => Start::Workspace,
         _ if may_watch => Start::Wall,
         _ if may_bill => Start::Desk,
@@ -231,6 +242,7 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     };
     let names: Vec<String> = communities.iter().map(|c| c.name.clone()).collect();
     let pairs: Vec<(String, String)> = communities.iter().map(|c| (c.id.to_string(), c.name.clone())).collect();
+    let setup_pairs = StoredValue::new(pairs.clone());
     let workspace_names = names.clone();
     // What waits for this person (X4): the open alarms of their communities, for those who handle them.
     let waiting = RwSignal::new(Vec::<(String, String, usize, usize)>::new());
@@ -300,6 +312,8 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 {may_see_collection.then(|| tab("/manager", at("manager"), "收缴情况", "tab-manager"))}
                 {may_patrol.then(|| tab("/patrol", at("patrol"), "巡更", "tab-patrol"))}
                 {may_work.then(|| tab("/work", at("work"), "工单", "tab-work"))}
+                {may_platform.then(|| tab("/companies", "/companies".into(), "物业公司", "tab-companies"))}
+                {may_write_staff.then(|| tab("/setup", "/setup".into(), "小区设置", "tab-setup"))}
                 {may_admin.then(|| tab("/staff", "/staff".into(), "员工与角色", "tab-staff"))}
                 {may_admin.then(|| tab("/audit", "/audit".into(), "审计日志", "tab-audit"))}
                 <button on:click=sign_out data-test="signout">"退出"</button>
@@ -312,19 +326,23 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                     Start::Desk => view! { <DeskScreen community=first.get_value() may_write_billing /> }.into_any(),
                     Start::Patrol => view! { <PatrolScreen community=first.get_value() /> }.into_any(),
                     Start::Work => view! { <crate::work::WorkScreen community=first.get_value() /> }.into_any(),
+                    Start::Companies => view! { <crate::setup::CompaniesScreen /> }.into_any(),
+                    Start::Setup => view! { <crate::setup::SetupScreen communities=setup_pairs.get_value() /> }.into_any(),
                     Start::Workspace => workspace().into_any(),
                     }
                 } />
                 <Route path=path!("/wall/:community") view=move || view! { <WallRoute may_operate /> } />
                 <Route path=path!("/desk/:community") view=move || view! { <DeskRoute may_write_billing /> } />
                 <Route path=path!("/manager/:community") view=ManagerRoute />
-                <Route path=path!("/chart/:community") view=ChartRoute />
+                <Route path=path!("/chart/:community") view=move || view! { <ChartRoute may_write_billing /> } />
                 <Route path=path!("/patrol/scan") view=ScanScreen />
                 <Route path=path!("/patrol/:community/setup") view=PatrolSetupRoute />
                 <Route path=path!("/patrol/:community") view=PatrolRoute />
                 <Route path=path!("/work/:community") view=WorkRoute />
                 <Route path=path!("/staff") view=move || view! { <StaffScreen communities=pairs.clone() may_write=may_write_staff /> } />
                 <Route path=path!("/audit") view=AuditScreen />
+                <Route path=path!("/setup") view=move || view! { <crate::setup::SetupScreen communities=setup_pairs.get_value() /> } />
+                <Route path=path!("/companies") view=crate::setup::CompaniesScreen />
                 <Route path=path!("/workspace") view=workspace.clone() />
             </Routes>
         </div>

@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
-use crate::http::get_json;
+use hutong_core::api::{HousePage, HouseView};
+
+use crate::http::{error_message, get_json, request};
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct Chart {
@@ -79,7 +81,8 @@ struct BillLine {
 }
 
 #[component]
-pub fn ChartScreen(community: String) -> impl IntoView {
+pub fn ChartScreen(community: String, #[prop(optional)] may_write: bool) -> impl IntoView {
+    let community_id = StoredValue::new(community.clone());
     let buildings = RwSignal::new(Vec::<(String, String)>::new());
     let shown = RwSignal::new(String::new());
     let chart = RwSignal::new(Chart::default());
@@ -184,6 +187,15 @@ pub fn ChartScreen(community: String) -> impl IntoView {
             }
         })
     };
+    // The editor follows the open house, not each refresh of its cell: what is being typed stays.
+    let open_address = Memo::new(move |_| selected.with(|s| s.as_ref().map(|c| c.address.clone())));
+    let editor = move || {
+        open_address.get().map(|address| view! {
+            <aside class="house-detail">
+                <HouseEditor community=community_id.get_value() address may_write changed=Callback::new(move |_| refresh.update(|n| *n += 1)) />
+            </aside>
+        })
+    };
     view! {
         <div class="admin chart" data-test="chart">
             <div class="desk-head">
@@ -198,8 +210,108 @@ pub fn ChartScreen(community: String) -> impl IntoView {
             </div>
             <div class="chart-body">
                 <div class="grid" data-test="chart-grid">{rows}</div>
-                {detail}
+                <div class="side">{detail}{editor}</div>
             </div>
+        </div>
+    }
+}
+
+/// The open house's state and residents, changed in place (C3, C4): a state from a day (kept in
+/// its history; a bill run prices each part of a period in its state), residents added, edited,
+/// moved to another house or removed. Phones are shown as the server shows them (masked unless
+/// the caller may see them in full) and name the resident to change.
+#[component]
+fn HouseEditor(community: String, address: String, may_write: bool, changed: Callback<()>) -> impl IntoView {
+    let house = RwSignal::new(None::<HouseView>);
+    let message = RwSignal::new(String::new());
+    let base = StoredValue::new(format!("/api/v1/communities/{community}/house-records"));
+    let load = move |address: String| {
+        let q: String = js_sys::encode_uri_component(&address).into();
+        spawn_local(async move {
+            if let Ok(page) = get_json::<HousePage>(&format!("{}?q={q}", base.get_value())).await {
+                house.set(page.houses.into_iter().find(|h| h.address == address));
+            }
+        })
+    };
+    load(address.clone());
+    let address = StoredValue::new(address);
+    let (name, phone) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let send = move |path: String, body: serde_json::Value, done: &'static str| {
+        spawn_local(async move {
+            match request("POST", &path, Some(body.to_string())).await {
+                Some((200, _)) => {
+                    message.set(done.to_string());
+                    (name.set(String::new()), phone.set(String::new()));
+                    load(address.get_value());
+                    changed.run(());
+                }
+                Some((_, text)) => message.set(error_message(&text)),
+                None => message.set(error_message("")),
+            }
+        })
+    };
+    let path = move |tail: &str| house.with_untracked(|h| h.as_ref().map(|h| format!("{}/{}/{tail}", base.get_value(), h.id)));
+    let (state, on) = (RwSignal::new("vacant".to_string()), RwSignal::new(String::new()));
+    let change_state = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let Some(p) = path("state") else { return };
+        let day = on.get_untracked();
+        let body = if day.is_empty() { serde_json::json!({"state": state.get_untracked()}) } else { serde_json::json!({"state": state.get_untracked(), "on": day}) };
+        send(p, body, "状态已变更");
+    };
+    let (relation, replacing) = (RwSignal::new("owner".to_string()), RwSignal::new(None::<String>));
+    let put = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let Some(p) = path("residents") else { return };
+        let body = serde_json::json!({"action": "put", "name": name.get_untracked(), "phone": phone.get_untracked(), "relation": relation.get_untracked(), "replacing": replacing.get_untracked()});
+        replacing.set(None);
+        send(p, body, "住户已保存");
+    };
+    let to = RwSignal::new(String::new());
+    let states = [("handed_over", "已交房"), ("decorating", "装修中"), ("occupied", "自住"), ("rented", "出租"), ("vacant", "空置"), ("unsold", "未售")];
+    let relations = [("owner", "业主"), ("tenant", "租户"), ("family", "家属")];
+    let residents = move || house.get().map(|h| h.residents.into_iter().map(|r| {
+        let (shown, for_edit, for_move) = (r.phone.clone(), r.clone(), r.phone.clone());
+        let remove = move |_| if let Some(p) = path("residents") { send(p, serde_json::json!({"action": "remove", "phone": shown.clone()}), "住户已移出") };
+        let edit = move |_| {
+            name.set(for_edit.name.clone());
+            phone.set(String::new());
+            relation.set(serde_json::to_value(for_edit.relation).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+            replacing.set(Some(for_edit.phone.clone()));
+        };
+        let relocate = move |_| if let Some(p) = path("residents") { send(p, serde_json::json!({"action": "move", "phone": for_move.clone(), "to": to.get_untracked()}), "住户已迁往新房屋") };
+        view! {
+            <tr data-test="resident">
+                <td>{r.name.clone()}</td><td>{r.phone.clone()}</td><td>{r.relation_label.clone()}</td>
+                {may_write.then(|| view! { <td><button on:click=edit>"编辑"</button><button on:click=remove data-test="resident-remove">"移出"</button><button on:click=relocate data-test="resident-move">"迁往"</button></td> })}
+            </tr>
+        }
+    }).collect_view());
+    view! {
+        <div class="house-edit" data-test="house-edit">
+            <p data-test="house-history">{move || house.get().map(|h| h.history.iter().map(|s| format!("{} {}", s.since.map(|d| d.to_string()).unwrap_or_else(|| "起初".into()), state_label(&serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))).collect::<Vec<_>>().join(" → "))}</p>
+            {may_write.then(|| view! {
+                <form class="inline" on:submit=change_state data-test="state-form">
+                    <select name="state" on:change=move |ev| state.set(event_target_value(&ev))>
+                        {states.map(|(v, t)| view! { <option value=v selected=v == "vacant">{t}</option> }).collect_view()}
+                    </select>
+                    <input name="on" type="date" prop:value=on on:input=move |ev| on.set(event_target_value(&ev)) />
+                    <button type="submit">"变更状态"</button>
+                </form>
+            })}
+            <table class="residents"><tbody>{residents}</tbody></table>
+            {may_write.then(|| view! {
+                <form class="inline" on:submit=put data-test="resident-form">
+                    <input name="resident-name" placeholder="姓名" prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
+                    <input name="resident-phone" placeholder=move || if replacing.get().is_some() { "新手机号" } else { "手机号" } prop:value=phone on:input=move |ev| phone.set(event_target_value(&ev)) />
+                    <select name="relation" on:change=move |ev| relation.set(event_target_value(&ev))>
+                        {relations.map(|(v, t)| view! { <option value=v selected=move || relation.get() == v>{t}</option> }).collect_view()}
+                    </select>
+                    <button type="submit">{move || if replacing.get().is_some() { "保存修改" } else { "添加住户" }}</button>
+                </form>
+                <label>"迁往房屋"<input name="move-to" placeholder="如 荷花苑-2-1-101" prop:value=to on:input=move |ev| to.set(event_target_value(&ev)) /></label>
+            })}
+            <p class="message" data-test="house-message">{move || message.get()}</p>
         </div>
     }
 }

@@ -34,6 +34,8 @@ pub mod patrol;
 #[cfg(target_arch = "wasm32")]
 pub mod patrol_setup;
 #[cfg(target_arch = "wasm32")]
+pub mod setup;
+#[cfg(target_arch = "wasm32")]
 pub mod socket;
 pub mod desk_feed;
 pub mod wall;

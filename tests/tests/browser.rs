@@ -737,3 +737,78 @@ async fn a_technician_takes_an_order_on_a_phone_and_the_office_calls_back() {
     assert!(taken.contains("已收到"), "{taken}");
     browser.screenshot("work-report-phone.png").await;
 }
+
+/// C1–C4 on screen: the platform operator adds a property company; its administrator, signed in
+/// on an empty company, lands on the set-up screen and builds a community from a layout; at the
+/// building chart the demo's administrator makes a home vacant from a day and adds a resident —
+/// the cell takes the new state's colour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo_env(&dir.path().join("data"), 0, &[], &[("HUTONG_OPERATOR_PASSWORD", "platform-operator-pw")]).await;
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    let type_into = |name: &str, value: &str| format!("(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
+    let text_of = |test: &str| format!("(document.querySelector('[data-test={test}]') || {{}}).textContent || ''");
+
+    // The operator lands on the companies and adds one.
+    browser.sign_in("operator", "platform-operator-pw").await;
+    wait_for("the companies screen", Duration::from_secs(30), async || browser.eval(&text_of("companies")).await.as_str().filter(|t| t.contains("荷花物业")).map(str::to_string)).await;
+    for (name, value) in [("company-id", "taohua"), ("company-name", "桃花物业"), ("admin-account", "taohua-admin"), ("admin-name", "桃花管理员"), ("admin-password", "taohua-admin-pw")] {
+        browser.eval(&type_into(name, value)).await;
+    }
+    browser.eval(&click("[data-test=company-form] button")).await;
+    wait_for("the company in the list", Duration::from_secs(10), async || browser.eval(&text_of("companies")).await.as_str().filter(|t| t.contains("桃花物业")).map(str::to_string)).await;
+    browser.screenshot("setup-companies.png").await;
+    browser.eval(&click("[data-test=signout]")).await;
+
+    // Its administrator has no community yet: the set-up screen, a layout, a community.
+    browser.sign_in("taohua-admin", "taohua-admin-pw").await;
+    wait_for("the set-up screen", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=setup-screen]')").await.as_bool().filter(|b| *b)).await;
+    browser.eval(&type_into("community-id", "taoyuan")).await;
+    browser.eval(&type_into("community-name", "桃园")).await;
+    for (name, value) in [("no", "1"), ("units", "1"), ("floors", "2"), ("per-floor", "2"), ("area", "90")] {
+        browser.eval(&type_into(name, value)).await;
+    }
+    browser.eval(&click("[data-test=layout-form] button")).await;
+    let planned = wait_for("the planned building", Duration::from_secs(10), async || browser.eval(&text_of("planned")).await.as_str().filter(|t| !t.is_empty()).map(str::to_string)).await;
+    assert!(planned.contains("共 4 户"), "{planned}");
+    browser.eval(&click("[data-test=create-community]")).await;
+    let done = wait_for("the community set up", Duration::from_secs(15), async || browser.eval(&text_of("setup-message")).await.as_str().filter(|t| !t.is_empty()).map(str::to_string)).await;
+    assert!(done.contains("已建立小区 桃园") && done.contains("4 户"), "{done}");
+    browser.screenshot("setup-community.png").await;
+    let body = json!({"account": "taohua-admin", "password": "taohua-admin-pw"}).to_string();
+    let (_, reply) = http(server.http, "POST", "/api/v1/auth/login", None, Some(&body)).unwrap();
+    let token = serde_json::from_str::<Value>(&reply).unwrap()["token"].as_str().unwrap().to_string();
+    let (status, tree) = http(server.http, "GET", "/api/v1/communities/taoyuan", Some(&token), None).unwrap();
+    assert_eq!(status, 200, "{tree}");
+    assert!(tree.contains("taoyuan-1-1-202"), "{tree}");
+    browser.eval(&click("[data-test=signout]")).await;
+
+    // The demo's administrator makes a home of 荷花苑 vacant and adds a tenant, on the chart.
+    browser.sign_in("admin", PASSWORD).await;
+    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/chart/heyuan", server.http)})).await;
+    let house = "heyuan-1-1-101";
+    let class = format!("(document.querySelector('[data-house=\"{house}\"]') || {{}}).className || ''");
+    wait_for("the cells", Duration::from_secs(30), async || browser.eval(&class).await.as_str().filter(|c| !c.is_empty()).map(str::to_string)).await;
+    browser.eval(&click("[data-test=mode-state]")).await;
+    browser.eval(&click(&format!("[data-house=\"{house}\"]"))).await;
+    wait_for("the house's editor", Duration::from_secs(10), async || browser.eval(&text_of("house-history")).await.as_str().filter(|t| !t.is_empty()).map(str::to_string)).await;
+    browser.eval(&click("[data-test=state-form] button")).await;
+    let said = wait_for("the state changed", Duration::from_secs(10), async || browser.eval(&text_of("house-message")).await.as_str().filter(|t| !t.is_empty()).map(str::to_string)).await;
+    assert!(said.contains("状态已变更"), "{said}");
+    wait_for("the cell to turn vacant", Duration::from_secs(10), async || browser.eval(&class).await.as_str().filter(|c| c.contains("st-vacant")).map(str::to_string)).await;
+    let history = browser.eval(&text_of("house-history")).await;
+    assert!(history.as_str().is_some_and(|h| h.contains("空置")), "{history}");
+    browser.eval(&type_into("resident-name", "钱七")).await;
+    browser.eval(&type_into("resident-phone", "13900000077")).await;
+    browser.eval(&click("[data-test=resident-form] button")).await;
+    wait_for("the tenant listed", Duration::from_secs(10), async || browser.eval("[...document.querySelectorAll('[data-test=resident]')].map(r => r.textContent).join('|')").await.as_str().filter(|t| t.contains("钱七")).map(str::to_string)).await;
+    browser.screenshot("chart-house-edit.png").await;
+    let records = server.get_json("/api/v1/communities/heyuan/house-records?q=%E8%8D%B7%E8%8A%B1%E8%8B%91-1-1-101");
+    let record = records["houses"].as_array().unwrap().iter().find(|h| h["id"] == house).unwrap().clone();
+    assert_eq!(record["state"], "vacant", "{record}");
+    assert!(record["residents"].to_string().contains("钱七"), "{record}");
+}
