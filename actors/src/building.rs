@@ -178,6 +178,7 @@ fn seed_houses(community: &Community, building: &BuildingId) -> Vec<HouseRecord>
                 state_since: None,
                 residents: Vec::new(),
                 history: Vec::new(),
+                fields: Default::default(),
             }
         })
         .collect()

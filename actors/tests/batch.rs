@@ -156,6 +156,7 @@ async fn a_house_import_racing_another_edit_of_the_same_house_loses_neither() {
         state: resident.is_none().then_some(HouseState::Vacant),
         state_since: None,
         resident: resident.map(|(n, p)| (n.to_string(), p.to_string(), None, Relation::Owner, false)),
+        fields: Vec::new(),
     };
     let today = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
     // Two imports in flight at once, each touching other fields of the one house.

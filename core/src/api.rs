@@ -558,6 +558,9 @@ pub struct HouseView {
     /// Every state the house has been in, oldest first (C3).
     #[serde(default)]
     pub history: Vec<crate::book::StateSpan>,
+    /// The company's own fields, by name (C2).
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// `GET …/house-records`.

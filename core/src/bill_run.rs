@@ -210,6 +210,7 @@ mod tests {
             state_since: since.map(day),
             residents: vec![],
             history: vec![],
+            fields: Default::default(),
         };
         let houses = [
             house("a", HouseState::Occupied, None),

@@ -390,7 +390,6 @@ pub enum PlanError {
     BadId,
     BadName,
     BadZone(String),
-    NoBuildings,
     TooManyHouses,
     CommunityFull,
     DuplicateBuilding(u32),
@@ -404,7 +403,6 @@ crate::bilingual!(PlanError {
     PlanError::BadId => ("小区编号须为 2–32 位小写字母、数字或连字符") / ("a community id is 2–32 lowercase letters, digits or dashes"),
     PlanError::BadName => ("小区和楼栋名称须为 1–40 个字") / ("names are 1–40 characters"),
     PlanError::BadZone(_0) => ("未知时区 {_0}") / ("unknown time zone {_0}"),
-    PlanError::NoBuildings => ("至少要有一栋楼") / ("a community has at least one building"),
     PlanError::TooManyHouses => ("一次最多建立 50000 户") / ("at most 50,000 houses at once"),
     PlanError::CommunityFull => ("一个小区最多 200000 户") / ("a community holds at most 200,000 houses"),
     PlanError::DuplicateBuilding(_0) => ("楼栋号 {_0} 重复") / ("building number {_0} appears twice"),
@@ -428,9 +426,7 @@ impl CommunityPlan {
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(PlanError::BadZone(self.time_zone));
         }
-        if self.buildings.is_empty() {
-            return Err(PlanError::NoBuildings);
-        }
+        // No buildings is a community whose tree comes later: grown, or by the house import.
         let rooms: usize = self.buildings.iter().flat_map(|b| &b.units).flat_map(|u| &u.floors).map(|f| f.rooms.len()).sum();
         if rooms > PLAN_MAX_HOUSES {
             return Err(PlanError::TooManyHouses);
@@ -502,6 +498,9 @@ impl Growth {
 impl Community {
     /// What `buildings` would add to this community, or why the plan cannot be one.
     pub fn growth(&self, buildings: Vec<BuildingPlan>) -> Result<Growth, PlanError> {
+        if buildings.is_empty() {
+            return Ok(Growth { buildings: Vec::new(), existing: 0 });
+        }
         let plan = CommunityPlan { id: self.id.to_string(), name: self.name.clone(), time_zone: self.time_zone.clone(), buildings };
         let planned = plan.build()?;
         let known: std::collections::HashSet<&HouseId> = self.houses().map(|(_, _, _, h)| &h.id).collect();

@@ -299,6 +299,7 @@ fn HouseEditor(community: String, address: String, may_write: bool, changed: Cal
                     <button type="submit">"变更状态"</button>
                 </form>
             })}
+            <p class="dim" data-test="house-fields">{move || house.get().map(|h| h.fields.iter().map(|(k, v)| format!("{k}：{v}")).collect::<Vec<_>>().join(" · "))}</p>
             <table class="residents"><tbody>{residents}</tbody></table>
             {may_write.then(|| view! {
                 <form class="inline" on:submit=put data-test="resident-form">

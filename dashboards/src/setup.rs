@@ -220,7 +220,7 @@ pub fn SetupScreen(communities: Vec<(String, String)>) -> impl IntoView {
             </form>
             <LayoutForm on_add=plan_building label="加入规划" />
             <ul data-test="planned">{move || planned.get().into_iter().map(|l| view! { <li>{l.label()}</li> }).collect_view()}</ul>
-            <button data-test="create-community" on:click=create disabled=move || planned.with(Vec::is_empty)>"建立小区"</button>
+            <button data-test="create-community" on:click=create>{move || if planned.with(Vec::is_empty) { "建立小区（楼栋稍后导入）" } else { "建立小区" }}</button>
             {move || made.get().map(|id| view! {
                 <p data-test="made">"下一步："<a href=format!("/chart/{id}")>"销控图"</a>" · "<a href=format!("/wall/{id}")>"监控大屏"</a>"（新小区在重新登录后出现在顶部导航中）"</p>
             })}

@@ -165,6 +165,28 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     let records = serve.get(&admin, "/api/v1/communities/taoyuan/house-records?building=taoyuan-b04").1;
     assert!(records.to_string().contains("王五") && records.to_string().contains("商铺"), "{records}");
 
+    // A community created empty, its whole tree from a spreadsheet — with the company's own column.
+    let (status, reply) = post("/api/v1/communities", &json!({"id": "xinyuan", "name": "新苑", "time_zone": "Asia/Shanghai", "buildings": []}));
+    assert_eq!(status, 200, "{reply}");
+    let xin = |path: &str| format!("/api/v1/communities/xinyuan{path}");
+    let own_header: &[&str] = &["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP", "朝向"];
+    let rows: Vec<Vec<String>> = (1..=2)
+        .flat_map(|b| (1..=3).map(move |f| vec![format!("新苑-{b}-1-{f}01"), "住宅".into(), "95.5".into(), "入住".into(), "2026-06-01".into(), format!("住户{b}{f}"), format!("1390000{b}{f:03}"), String::new(), "业主".into(), String::new(), "南北".into()]))
+        .collect();
+    let mut sheet_rows: Vec<Vec<String>> = vec![own_header.iter().map(|c| c.to_string()).collect()];
+    sheet_rows.extend(rows);
+    let bytes = hutong_core::import::export::xlsx(&sheet_rows).unwrap();
+    let (status, _, body) = request(serve.http, "POST", &xin("/house-records/import"), Some(&admin), &[("Content-Type", "application/octet-stream")], &bytes).unwrap();
+    let report: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    assert_eq!((status, report["created"].as_u64()), (200, Some(6)), "{report}");
+    let tree = serve.get(&admin, &xin("")).1;
+    assert_eq!(tree["buildings"].as_array().map(Vec::len), Some(2), "{tree}");
+    let records = serve.get(&admin, &xin("/house-records?building=xinyuan-b02")).1;
+    assert_eq!(records["houses"][0]["fields"]["朝向"], "南北", "{records}");
+    let (status, _, exported) = request(serve.http, "GET", &xin("/house-records?format=csv"), Some(&admin), &[], &[]).unwrap();
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&exported).lines().next().is_some_and(|h| h.ends_with("朝向")), "the export carries the company's column");
+
     // C3: a house enters a state on a day, kept in its history; a bill run prices each part.
     let tariff = json!({
         "items": [{"id": "property", "name": "物业费", "kind": "property_residential", "subject": "6001", "rounding": {"dp": 2, "mode": "half_up"}, "vacant_share": "0.5"}],

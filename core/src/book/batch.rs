@@ -34,6 +34,9 @@ impl Book {
                     h.enter_state(state, r.state_since.unwrap_or(today), "import");
                 }
             }
+            for (name, value) in &r.fields {
+                h.fields.insert(name.clone(), value.clone());
+            }
             if let Some((name, phone, id_number, relation, vip)) = &r.resident {
                 match h.residents.iter_mut().find(|x| &x.phone == phone) {
                     Some(x) => {

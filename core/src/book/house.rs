@@ -114,6 +114,9 @@ pub struct HouseRecord {
     /// the house has been in `state` since `state_since` (or always).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<StateSpan>,
+    /// The company's own fields (C2: 朝向, 产权证号 …), by name, from the house sheet's own columns.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// A state a house entered on a day; it lasts until the next span's day.

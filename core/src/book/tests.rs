@@ -26,6 +26,7 @@ fn house(n: u32) -> HouseRecord {
         state: HouseState::Occupied,
         state_since: None,
         history: vec![],
+        fields: Default::default(),
         residents: vec![Resident {
             name: format!("住户{n}"),
             phone: format!("1389842{n:04}"),

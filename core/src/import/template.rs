@@ -78,6 +78,10 @@ pub struct ImportedHouse {
     pub state: Option<HouseState>,
     pub state_since: Option<NaiveDate>,
     pub resident: Option<(String, String, Option<String>, Relation, bool)>,
+    /// The sheet's own columns beyond the template's (C2's custom fields), by header: non-empty
+    /// cells only.
+    #[serde(default)]
+    pub fields: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -365,8 +369,15 @@ pub fn parse_houses(rows: &[Vec<String>], resolve: impl Fn(&str) -> Option<House
     reader.finish()
 }
 
+/// The house template's own columns; any other headed column is a custom field.
+const HOUSE_HEADERS: [&str; 10] = ["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP"];
+/// At most this many custom fields a sheet brings; a field's name and value are bounded too.
+pub const MAX_FIELDS: usize = 20;
+pub const FIELD_NAME_CHARS: usize = 20;
+pub const FIELD_VALUE_CHARS: usize = 200;
+
 /// Where the house template's columns are.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct HouseColumns {
     address: Option<usize>,
     kind: Option<usize>,
@@ -378,6 +389,8 @@ struct HouseColumns {
     id_no: Option<usize>,
     relation: Option<usize>,
     vip: Option<usize>,
+    /// Custom fields: column and header.
+    extra: Vec<(usize, String)>,
 }
 
 impl HouseColumns {
@@ -397,6 +410,13 @@ impl HouseColumns {
             id_no: col(&["身份证号"]),
             relation: col(&["关系"]),
             vip: col(&["VIP"]),
+            extra: header
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (i, h.trim().to_string()))
+                .filter(|(_, h)| !h.is_empty() && h.chars().count() <= FIELD_NAME_CHARS && !HOUSE_HEADERS.contains(&h.as_str()))
+                .take(MAX_FIELDS)
+                .collect(),
         })
     }
 }
@@ -432,7 +452,8 @@ impl<F: Fn(&str) -> Option<HouseId>> HouseReader<F> {
             }
             return;
         };
-        let HouseColumns { address, kind, area, state, since, name, phone, id_no, relation, vip } = *c;
+        let HouseColumns { address, kind, area, state, since, name, phone, id_no, relation, vip, .. } = *c;
+        let extra = c.extra.clone();
         let n = i + 1;
         if blank(row) {
             return;
@@ -490,6 +511,15 @@ impl<F: Fn(&str) -> Option<HouseId>> HouseReader<F> {
             let vip = matches!(get(c, row, vip).as_str(), "是" | "Y" | "y" | "yes" | "VIP" | "1");
             rel.map(|r| (person.clone(), mobile.clone(), id_number, r, vip))
         };
+        let mut fields = Vec::new();
+        for (i, header) in extra {
+            let value = cell(row, i).trim();
+            if value.chars().count() > FIELD_VALUE_CHARS {
+                bad(&header, format!("内容超过 {FIELD_VALUE_CHARS} 字 / longer than {FIELD_VALUE_CHARS} characters"));
+            } else if !value.is_empty() {
+                fields.push((header, value.to_string()));
+            }
+        }
         if self.errors.bad(n) {
             return;
         }
@@ -502,6 +532,7 @@ impl<F: Fn(&str) -> Option<HouseId>> HouseReader<F> {
                 state: state_value.flatten(),
                 state_since: since_value.flatten(),
                 resident,
+                fields,
             });
         }
         }
@@ -590,5 +621,19 @@ mod tests {
         assert!(h.resident.as_ref().is_some_and(|r| r.4));
         let cols: Vec<&str> = import.errors.iter().map(|e| e.column.as_str()).collect();
         assert_eq!(cols, vec!["类型", "面积", "手机号"]);
+    }
+
+    #[test]
+    fn a_sheet_s_own_columns_are_the_company_s_custom_fields() {
+        let long = "长".repeat(FIELD_VALUE_CHARS + 1);
+        let file = rows(&format!(
+            "房屋地址\t面积\t朝向\t产权证号\n\
+             荷花苑-1-1-101\t89\t南北\t\n\
+             荷花苑-1-1-102\t90\t{long}\tX-1"
+        ));
+        let import = parse_houses(&file, resolve);
+        assert_eq!(import.houses.len(), 1);
+        assert_eq!(import.houses[0].fields, vec![("朝向".to_string(), "南北".to_string())], "empty cells set nothing");
+        assert_eq!((import.errors[0].row, import.errors[0].column.as_str()), (3, "朝向"));
     }
 }

@@ -57,6 +57,7 @@ fn view(h: &HouseRecord, unmasked: bool) -> HouseView {
         state_since: h.state_since,
         residents: h.residents.iter().map(|r| masked(r, unmasked)).collect(),
         history: h.spans(),
+        fields: h.fields.clone(),
     }
 }
 
@@ -81,16 +82,22 @@ pub async fn list(State(app): State<Arc<App>>, Extension(caller): Extension<Call
         let rows: Vec<HouseView> = houses.iter().map(|h| view(h, unmasked)).collect();
         return Ok(Json(HousePage { total: rows.len(), houses: rows }).into_response());
     }
-    let mut table = vec![["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP"].map(String::from).to_vec()];
+    // The template's columns, then the custom fields any house has: the export imports again as is.
+    let custom: std::collections::BTreeSet<&String> = houses.iter().flat_map(|h| h.fields.keys()).collect();
+    let mut header = ["房屋地址", "类型", "面积", "状态", "状态日期", "住户姓名", "手机号", "身份证号", "关系", "VIP"].map(String::from).to_vec();
+    header.extend(custom.iter().map(|f| (*f).clone()));
+    let mut table = vec![header];
     for h in &houses {
         let base = [h.address.clone(), h.kind.label_zh().into(), h.area.to_string(), house_state_label(h.state).into(), h.state_since.map(|d| d.to_string()).unwrap_or_default()];
+        let own: Vec<String> = custom.iter().map(|f| h.fields.get(*f).cloned().unwrap_or_default()).collect();
         if h.residents.is_empty() {
-            table.push(base.iter().cloned().chain(std::iter::repeat_n(String::new(), 5)).collect());
+            table.push(base.iter().cloned().chain(std::iter::repeat_n(String::new(), 5)).chain(own.iter().cloned()).collect());
         }
         for r in &h.residents {
             let phone = if unmasked { r.phone.clone() } else { mask_phone(&r.phone) };
             let id = r.id_number.as_ref().map(|n| if unmasked { n.clone() } else { mask_id_number(n) }).unwrap_or_default();
-            table.push(base.iter().cloned().chain([r.name.clone(), phone, id, r.relation.label_zh().into(), if r.vip { "是".into() } else { String::new() }]).collect());
+            let person = [r.name.clone(), phone, id, r.relation.label_zh().into(), if r.vip { "是".into() } else { String::new() }];
+            table.push(base.iter().cloned().chain(person).chain(own.iter().cloned()).collect());
         }
     }
     app.identity.audit(audit_entry(&caller, "house.export", &community, None, Some(json!({"rows": table.len() - 1, "unmasked": unmasked})))).await.map_err(internal)?;
