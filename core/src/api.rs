@@ -563,6 +563,30 @@ pub struct HouseView {
     pub fields: std::collections::BTreeMap<String, String>,
 }
 
+/// `GET …/house-stats` (C6): homes and other resources by state and kind, and residents — for the
+/// community, and building by building (a butler: their buildings).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HouseStats {
+    pub houses: usize,
+    pub residents: usize,
+    /// By state label (入住, 出租, 空置, 装修中, 已交房, 未售).
+    pub by_state: std::collections::BTreeMap<String, usize>,
+    /// By kind label (住宅, 商铺 …).
+    pub by_kind: std::collections::BTreeMap<String, usize>,
+    pub by_building: Vec<BuildingHouseStats>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BuildingHouseStats {
+    pub building: String,
+    pub name: String,
+    pub houses: usize,
+    pub residents: usize,
+    pub by_state: std::collections::BTreeMap<String, usize>,
+}
+
 /// `GET …/house-records`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

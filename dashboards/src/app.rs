@@ -277,6 +277,34 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
             orders.set(counts);
         });
     }
+    // The office's part (X4): orders waiting to be reviewed or dispatched, and this month's
+    // collection rate, per community.
+    let to_dispatch = RwSignal::new(Vec::<(String, String, usize)>::new());
+    if may_work && me.may(Permission::Operate(Module::WorkOrders)) {
+        let mine: Vec<(String, String)> = pairs.clone();
+        spawn_local(async move {
+            let mut counts = Vec::new();
+            for (id, name) in mine {
+                if let Ok(list) = get_json::<Vec<hutong_core::work_order::WorkOrderTile>>(&format!("/api/v1/communities/{id}/work-orders")).await {
+                    counts.push((id, name, list.iter().filter(|o| o.status < hutong_core::work_order::Status::Dispatched).count()));
+                }
+            }
+            to_dispatch.set(counts);
+        });
+    }
+    let rates = RwSignal::new(Vec::<(String, String, String)>::new());
+    if may_see_collection {
+        let mine: Vec<(String, String)> = pairs.clone();
+        spawn_local(async move {
+            let mut list = Vec::new();
+            for (id, name) in mine {
+                if let Ok(m) = get_json::<hutong_core::book::CommunityMoney>(&format!("/api/v1/communities/{id}/money")).await {
+                    list.push((id, name, m.rate_month.percent.to_string()));
+                }
+            }
+            rates.set(list);
+        });
+    }
     let workspace = move || view! {
         <div class="workspace" data-test="workspace">
             <h2>"我的工作台"</h2>
@@ -289,6 +317,12 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
                 }).collect_view()}
                 {move || orders.get().into_iter().map(|(id, name, waiting, doing)| view! {
                     <li><a href=format!("/work/{id}")>{format!("{name}：待接工单 {waiting} 张，处理中 {doing} 张")}</a></li>
+                }).collect_view()}
+                {move || to_dispatch.get().into_iter().filter(|(_, _, n)| *n > 0).map(|(id, name, n)| view! {
+                    <li><a href=format!("/work/{id}")>{format!("{name}：待审核派工 {n} 张")}</a></li>
+                }).collect_view()}
+                {move || rates.get().into_iter().map(|(id, name, rate)| view! {
+                    <li><a href=format!("/manager/{id}")>{format!("{name}：本月收缴率 {rate}%")}</a></li>
                 }).collect_view()}
             </ul>
         </div>

@@ -207,6 +207,16 @@ pub fn ChartScreen(community: String, #[prop(optional)] may_write: bool) -> impl
                 <button class=move || if by_arrears.get() { "tab on" } else { "tab" } data-test="mode-arrears" on:click=move |_| by_arrears.set(true)>"按欠费"</button>
                 <button class=move || if by_arrears.get() { "tab" } else { "tab on" } data-test="mode-state" on:click=move |_| by_arrears.set(false)>"按房屋状态"</button>
                 <span class="legend">{move || if by_arrears.get() { "绿：已缴清 · 黄：待缴 · 红：逾期" } else { "自住 · 出租 · 空置 · 装修中 · 已交房 · 未售" }}</span>
+                <span class="legend" data-test="chart-counts">{move || chart.with(|c| {
+                    // C6: the building's homes by state, as counted on its cells.
+                    let count = |s: &str| c.cells.iter().filter(|x| x.state == s).count();
+                    ["occupied", "rented", "vacant", "decorating", "handed_over", "unsold"]
+                        .iter()
+                        .filter(|s| count(s) > 0)
+                        .map(|s| format!("{} {}", state_label(s), count(s)))
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                })}</span>
             </div>
             <div class="chart-body">
                 <div class="grid" data-test="chart-grid">{rows}</div>

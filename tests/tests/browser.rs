@@ -806,7 +806,13 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
     browser.eval(&type_into("resident-phone", "13900000077")).await;
     browser.eval(&click("[data-test=resident-form] button")).await;
     wait_for("the tenant listed", Duration::from_secs(10), async || browser.eval("[...document.querySelectorAll('[data-test=resident]')].map(r => r.textContent).join('|')").await.as_str().filter(|t| t.contains("钱七")).map(str::to_string)).await;
+    let counts = browser.eval(&text_of("chart-counts")).await;
+    assert!(counts.as_str().is_some_and(|c| c.contains("空置") && c.contains("自住")), "the building's homes by state: {counts}");
     browser.screenshot("chart-house-edit.png").await;
+    // What waits for the administrator (X4): this month's collection rate, community by community.
+    browser.eval(&click("[data-test=tab-workspace]")).await;
+    let waiting = wait_for("the workspace's figures", Duration::from_secs(15), async || browser.eval(&text_of("waiting")).await.as_str().filter(|t| t.contains("本月收缴率")).map(str::to_string)).await;
+    assert!(waiting.contains("荷花苑：本月收缴率"), "{waiting}");
     let records = server.get_json("/api/v1/communities/heyuan/house-records?q=%E8%8D%B7%E8%8A%B1%E8%8B%91-1-1-101");
     let record = records["houses"].as_array().unwrap().iter().find(|h| h["id"] == house).unwrap().clone();
     assert_eq!(record["state"], "vacant", "{record}");

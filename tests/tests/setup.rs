@@ -186,6 +186,9 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     let (status, _, exported) = request(serve.http, "GET", &xin("/house-records?format=csv"), Some(&admin), &[], &[]).unwrap();
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&exported).lines().next().is_some_and(|h| h.ends_with("朝向")), "the export carries the company's column");
+    let stats = serve.get(&admin, &xin("/house-stats")).1;
+    assert_eq!((stats["houses"].as_u64(), stats["residents"].as_u64(), stats["by_state"]["入住"].as_u64(), stats["by_kind"]["住宅"].as_u64()), (Some(6), Some(6), Some(6), Some(6)), "{stats}");
+    assert_eq!(stats["by_building"].as_array().map(Vec::len), Some(2), "{stats}");
 
     // C3: a house enters a state on a day, kept in its history; a bill run prices each part.
     let tariff = json!({

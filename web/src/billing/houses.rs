@@ -192,6 +192,29 @@ pub async fn import(
     Ok(Json(ImportReport { imported, created, rows: parsed.rows, errors, ..ImportReport::default() }).into_response())
 }
 
+/// C6: how many homes and resources are in each state and of each kind, and their residents.
+pub async fn stats(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>) -> Result<Json<hutong_core::api::HouseStats>, ApiError> {
+    use hutong_core::api::{BuildingHouseStats, HouseStats};
+    let c = community_of(&app, &community)?;
+    let mut all = HouseStats::default();
+    for b in c.buildings.iter().filter(|b| in_scope(&caller, &b.id)) {
+        let houses = super::building(&app, &b.id)?.houses("", false).await?;
+        let mut one = BuildingHouseStats { building: b.id.to_string(), name: b.name.clone(), houses: houses.len(), ..Default::default() };
+        for h in &houses {
+            *one.by_state.entry(house_state_label(h.state).to_string()).or_default() += 1;
+            *all.by_kind.entry(h.kind.label_zh().to_string()).or_default() += 1;
+            one.residents += h.residents.len();
+        }
+        all.houses += one.houses;
+        all.residents += one.residents;
+        for (state, n) in &one.by_state {
+            *all.by_state.entry(state.clone()).or_default() += n;
+        }
+        all.by_building.push(one);
+    }
+    Ok(Json(all))
+}
+
 /// A house of the community the caller may reach: its building and its record as the book
 /// holds it. Another building's house, for a butler, does not exist (404).
 async fn house_record(app: &App, caller: &Caller, c: &hutong_core::community::Community, house: &str) -> Result<(BuildingId, HouseRecord), ApiError> {
