@@ -246,9 +246,9 @@ fn HouseEditor(community: String, address: String, may_write: bool, changed: Cal
     load(address.clone());
     let address = StoredValue::new(address);
     let (name, phone) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
-    let send = move |path: String, body: serde_json::Value, done: &'static str| {
+    let send_as = move |method: &'static str, path: String, body: serde_json::Value, done: &'static str| {
         spawn_local(async move {
-            match request("POST", &path, Some(body.to_string())).await {
+            match request(method, &path, Some(body.to_string())).await {
                 Some((200, _)) => {
                     message.set(done.to_string());
                     (name.set(String::new()), phone.set(String::new()));
@@ -260,6 +260,7 @@ fn HouseEditor(community: String, address: String, may_write: bool, changed: Cal
             }
         })
     };
+    let send = move |path: String, body: serde_json::Value, done: &'static str| send_as("POST", path, body, done);
     let path = move |tail: &str| house.with_untracked(|h| h.as_ref().map(|h| format!("{}/{}/{tail}", base.get_value(), h.id)));
     let (state, on) = (RwSignal::new("vacant".to_string()), RwSignal::new(String::new()));
     let change_state = move |ev: web_sys::SubmitEvent| {
@@ -278,6 +279,21 @@ fn HouseEditor(community: String, address: String, may_write: bool, changed: Cal
         send(p, body, "住户已保存");
     };
     let to = RwSignal::new(String::new());
+    // What the house is: its kind and area (C2).
+    let (kind, area) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let reshape = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let Some(p) = house.with_untracked(|h| h.as_ref().map(|h| format!("{}/{}", base.get_value(), h.id))) else { return };
+        let mut body = serde_json::json!({});
+        if !kind.get_untracked().is_empty() {
+            body["kind"] = kind.get_untracked().into();
+        }
+        if !area.get_untracked().trim().is_empty() {
+            body["area"] = area.get_untracked().trim().into();
+        }
+        send_as("PATCH", p, body, "房屋信息已保存");
+    };
+    let kinds = [("", "类型不变"), ("home", "住宅"), ("shop", "商铺"), ("office", "写字间"), ("parking", "车位"), ("storage", "储藏室"), ("ad_space", "广告位")];
     let states = [("handed_over", "已交房"), ("decorating", "装修中"), ("occupied", "自住"), ("rented", "出租"), ("vacant", "空置"), ("unsold", "未售")];
     let relations = [("owner", "业主"), ("tenant", "租户"), ("family", "家属")];
     let residents = move || house.get().map(|h| h.residents.into_iter().map(|r| {
@@ -309,7 +325,16 @@ fn HouseEditor(community: String, address: String, may_write: bool, changed: Cal
                     <button type="submit">"变更状态"</button>
                 </form>
             })}
-            <p class="dim" data-test="house-fields">{move || house.get().map(|h| h.fields.iter().map(|(k, v)| format!("{k}：{v}")).collect::<Vec<_>>().join(" · "))}</p>
+            <p class="dim" data-test="house-fields">{move || house.get().map(|h| std::iter::once(format!("{} · {} m²", h.kind_label, h.area)).chain(h.fields.iter().map(|(k, v)| format!("{k}：{v}"))).collect::<Vec<_>>().join(" · "))}</p>
+            {may_write.then(|| view! {
+                <form class="inline" on:submit=reshape data-test="house-form">
+                    <select name="kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                        {kinds.map(|(v, t)| view! { <option value=v>{t}</option> }).collect_view()}
+                    </select>
+                    <input name="area" size="8" placeholder=move || house.get().map(|h| format!("面积 {}", h.area)).unwrap_or_default() prop:value=area on:input=move |ev| area.set(event_target_value(&ev)) />
+                    <button type="submit">"保存"</button>
+                </form>
+            })}
             <table class="residents"><tbody>{residents}</tbody></table>
             {may_write.then(|| view! {
                 <form class="inline" on:submit=put data-test="resident-form">

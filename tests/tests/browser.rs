@@ -806,6 +806,11 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
     browser.eval(&type_into("resident-phone", "13900000077")).await;
     browser.eval(&click("[data-test=resident-form] button")).await;
     wait_for("the tenant listed", Duration::from_secs(10), async || browser.eval("[...document.querySelectorAll('[data-test=resident]')].map(r => r.textContent).join('|')").await.as_str().filter(|t| t.contains("钱七")).map(str::to_string)).await;
+    // What the house is: a shop of 120 m² now.
+    browser.eval("(() => { const s = document.querySelector('[data-test=house-form] select'); s.value = 'shop'; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()").await;
+    browser.eval(&type_into("area", "120")).await;
+    browser.eval(&click("[data-test=house-form] button")).await;
+    wait_for("the house reshaped", Duration::from_secs(10), async || browser.eval(&text_of("house-fields")).await.as_str().filter(|t| t.contains("商铺 · 120")).map(str::to_string)).await;
     let counts = browser.eval(&text_of("chart-counts")).await;
     assert!(counts.as_str().is_some_and(|c| c.contains("空置") && c.contains("自住")), "the building's homes by state: {counts}");
     browser.screenshot("chart-house-edit.png").await;

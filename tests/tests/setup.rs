@@ -186,8 +186,20 @@ async fn an_administrator_sets_up_a_community_from_an_empty_serve_and_a_restart_
     let (status, _, exported) = request(serve.http, "GET", &xin("/house-records?format=csv"), Some(&admin), &[], &[]).unwrap();
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&exported).lines().next().is_some_and(|h| h.ends_with("朝向")), "the export carries the company's column");
+    // C2 on screen: a home becomes a shop of another area, with a field of the company's own.
+    let patch = |house: &str, body: Value| {
+        let (status, reply) = http(serve.http, "PATCH", &xin(&format!("/house-records/{house}")), Some(&admin), Some(&body.to_string())).unwrap();
+        (status, serde_json::from_str::<Value>(&reply).unwrap_or(Value::String(reply)))
+    };
+    let (status, reply) = patch("xinyuan-1-1-101", json!({"area": "0"}));
+    assert_eq!(status, 400, "{reply}");
+    let (status, shop) = patch("xinyuan-1-1-101", json!({"kind": "shop", "area": "60.25", "fields": {"产权证号": "X-101"}}));
+    assert_eq!(status, 200, "{shop}");
+    assert_eq!((shop["kind_label"].as_str(), shop["area"].as_str(), shop["fields"]["朝向"].as_str(), shop["fields"]["产权证号"].as_str()), (Some("商铺"), Some("60.25"), Some("南北"), Some("X-101")), "{shop}");
+    assert_eq!(shop["residents"].as_array().map(Vec::len), Some(1), "its resident stays");
     let stats = serve.get(&admin, &xin("/house-stats")).1;
-    assert_eq!((stats["houses"].as_u64(), stats["residents"].as_u64(), stats["by_state"]["入住"].as_u64(), stats["by_kind"]["住宅"].as_u64()), (Some(6), Some(6), Some(6), Some(6)), "{stats}");
+    assert_eq!((stats["houses"].as_u64(), stats["residents"].as_u64(), stats["by_state"]["入住"].as_u64(), stats["by_kind"]["住宅"].as_u64()), (Some(6), Some(6), Some(6), Some(5)), "{stats}");
+    assert_eq!(stats["by_kind"]["商铺"].as_u64(), Some(1), "{stats}");
     assert_eq!(stats["by_building"].as_array().map(Vec::len), Some(2), "{stats}");
 
     // C3: a house enters a state on a day, kept in its history; a bill run prices each part.

@@ -227,6 +227,55 @@ async fn house_record(app: &App, caller: &Caller, c: &hutong_core::community::Co
     Ok((building, record))
 }
 
+/// `PATCH …/house-records/{house}`: what a house is (C2). Absent fields stay as they are; a
+/// custom field given an empty value is left as it is too (fields are never deleted here).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HouseChange {
+    /// home, shop, office, parking, storage or ad_space.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub kind: Option<hutong_core::book::ResourceKind>,
+    /// m², above 0 and at most 1000000, 2 dp.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub area: Option<rust_decimal::Decimal>,
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+/// C2 on screen: a house's kind, area and custom fields, merged as an import row would be (so a
+/// change made meanwhile to its residents or state is never overwritten).
+pub async fn change(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, house)): Path<(String, String)>,
+    body: Result<Json<HouseChange>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<HouseView>, ApiError> {
+    let c = community_of(&app, &community)?;
+    let (building, record) = house_record(&app, &caller, &c, &house).await?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    if let Some(a) = body.area {
+        if a <= rust_decimal::Decimal::ZERO || a > hutong_core::limits::AREA_MAX || a.scale() > 2 {
+            return Err(ApiError::bad("面积须大于 0、不超过 1000000，至多两位小数", "an area is above 0, at most 1000000, with at most 2 decimals"));
+        }
+    }
+    let too_long = |s: &str, n: usize| s.trim().is_empty() || s.chars().count() > n;
+    if body.fields.len() > template::MAX_FIELDS
+        || body.fields.iter().any(|(k, v)| too_long(k, template::FIELD_NAME_CHARS) || v.chars().count() > template::FIELD_VALUE_CHARS)
+    {
+        return Err(ApiError::bad("自定义字段至多 20 个，名称 1–20 字，内容至多 200 字", "at most 20 custom fields, names of 1–20 characters, values of at most 200"));
+    }
+    let fields: Vec<(String, String)> = body.fields.into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let row = template::ImportedHouse { row: 0, house: record.id.clone(), kind: body.kind, area: body.area, state: None, state_since: None, resident: None, fields };
+    let today = local_now(&app, &c).date();
+    super::command(&app, &building, BookCommand::ImportHouses { rows: vec![row], today }).await?.map_err(refused)?;
+    let (_, after) = house_record(&app, &caller, &c, record.id.as_str()).await?;
+    let (before, changed) = (json!({"kind": record.kind, "area": record.area, "fields": record.fields}), json!({"kind": after.kind, "area": after.area, "fields": after.fields}));
+    app.identity.audit(audit_entry(&caller, "house.change", record.id.as_str(), Some(before), Some(changed))).await.map_err(internal)?;
+    Ok(Json(view(&after, caller.principal.may(Permission::UnmaskPersonalData))))
+}
+
 /// `POST …/house-records/{house}/state`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
