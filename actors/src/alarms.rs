@@ -249,8 +249,8 @@ impl AlarmDeskRef {
         }
     }
 
-    /// What a device saw; nobody waits.
-    pub(crate) fn seen(&self, command: AlarmCommand) {
+    /// What a device (or another part of Hutong: a payment provider's notification) saw; nobody waits.
+    pub fn seen(&self, command: AlarmCommand) {
         let _ = self.actor.cast(AlarmMsg::Seen(command));
     }
 }

@@ -116,6 +116,10 @@ impl StreamId {
     pub fn work_order(community: &CommunityId, order: &hutong_core::WorkOrderId) -> Self {
         Self(format!("workorder/{community}/{order}"))
     }
+    /// A community's online payment orders (owners paying through a provider).
+    pub fn pay_desk(community: &CommunityId) -> Self {
+        Self(format!("paydesk/{community}"))
+    }
     /// A community's tariff.
     pub fn tariff(community: &CommunityId) -> Self {
         Self(format!("tariff/{community}"))
@@ -197,6 +201,8 @@ impl Durable for hutong_core::patrol::PatrolRoute {}
 impl Durable for hutong_core::patrol::PatrolSite {}
 impl Durable for hutong_core::work_order::WorkOrder {}
 impl Durable for hutong_core::work_order::ServiceDesk {}
+impl Durable for hutong_core::pay::PayDesk {}
+impl Durable for hutong_core::pay::SandboxLedger {}
 impl Durable for hutong_core::outbox::Outbox {
     const SNAPSHOT_EVERY: Option<u64> = Some(1_000);
 }

@@ -288,7 +288,7 @@ pub fn from_alarm(alarm: &hutong_core::alarm::AlarmRecord) -> Registration {
         AlarmKind::GateAlarm => "门禁道闸",
         AlarmKind::DeviceOffline => "设备",
         AlarmKind::PatrolMissed => "安防",
-        AlarmKind::SlaBreach => "客服",
+        AlarmKind::SlaBreach | AlarmKind::PaymentAnomaly => "客服",
     };
     Registration {
         kind: hutong_core::work_order::OrderKind::Repair,

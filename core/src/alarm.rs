@@ -32,7 +32,7 @@ impl AlarmKind {
     pub fn severity(self) -> Severity {
         match self {
             AlarmKind::GateAlarm | AlarmKind::Leak => Severity::Critical,
-            AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::DeviceOffline | AlarmKind::PatrolMissed | AlarmKind::ZeroUse => Severity::Warning,
+            AlarmKind::MeterSpike | AlarmKind::MeterBackwards | AlarmKind::DeviceOffline | AlarmKind::PatrolMissed | AlarmKind::ZeroUse | AlarmKind::PaymentAnomaly => Severity::Warning,
             AlarmKind::UseOutOfRange => Severity::Notice,
             // A promise to a resident broken: the supervisor must see it now.
             AlarmKind::SlaBreach => Severity::Critical,

@@ -54,6 +54,7 @@ pub mod money;
 pub mod notice;
 pub mod outbox;
 pub mod patrol;
+pub mod pay;
 mod pairs;
 pub mod registry;
 pub mod reminder;

@@ -327,6 +327,9 @@ pub enum AlarmKind {
     /// A meter of an occupied home used nothing in a whole month (M4): a stuck meter, a bypass,
     /// or someone who needs a visit.
     ZeroUse,
+    /// A payment provider's notification that paid nothing: another amount, no such order, an
+    /// order paid twice (P9, P10).
+    PaymentAnomaly,
 }
 
 /// One line of the wall's alarm feed.

@@ -217,6 +217,7 @@ fn alarm_label(kind: AlarmKind) -> &'static str {
         AlarmKind::PatrolMissed => "巡更漏巡",
         AlarmKind::SlaBreach => "工单超时",
         AlarmKind::ZeroUse => "入住零用量",
+        AlarmKind::PaymentAnomaly => "支付异常",
     }
 }
 

@@ -58,6 +58,8 @@ pub struct App {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Photos taken on the job, under the data directory.
     pub photos: crate::photos::PhotoStore,
+    /// Owners' online payments: pay desks, the sandbox provider, notification checks.
+    pub pay: crate::pay::Payments,
 }
 
 impl App {
@@ -94,6 +96,7 @@ impl App {
             https: false,
             journal: journal.clone(),
             photos: crate::photos::PhotoStore::new(&std::env::temp_dir().join(format!("hutong-in-memory-{}", std::process::id()))),
+            pay: crate::pay::Payments::new(b"in-memory provider key".to_vec()),
         }))
     }
 

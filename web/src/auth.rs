@@ -95,6 +95,8 @@ pub enum Access {
     /// A signed-in caller holding the permission (if any), for something in their company or,
     /// with `Where::Community`, in a community they may see.
     Allowed(Option<Permission>, Where),
+    /// A signed-in owner, about their own houses only (the handler checks which); staff are refused.
+    Owner,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +126,12 @@ async fn community_of(request: Request) -> (Option<String>, Request) {
 /// Whether `principal` may use a route declaring `access`, about `community`: the one rule for
 /// a request and, every second, for an open socket (review A5).
 pub fn admits(app: &App, principal: &Principal, access: Access, community: Option<&str>) -> Result<(), ApiError> {
+    if access == Access::Owner {
+        return match principal.subject {
+            Subject::Owner { .. } => Ok(()),
+            Subject::Staff { .. } => Err(ApiError::Beyond { zh: "业主专用".into(), en: "for owners only".into() }),
+        };
+    }
     let Access::Allowed(permission, place) = access else { return Ok(()) };
     // Staff routes: an owner reaches only routes made for owners (their own houses).
     if matches!(principal.subject, Subject::Owner { .. }) {

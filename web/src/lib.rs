@@ -45,6 +45,7 @@ pub mod notices;
 pub mod notify;
 pub mod openapi;
 pub mod patrol;
+pub mod pay;
 pub mod photos;
 pub mod routes;
 pub mod scope;

@@ -71,6 +71,7 @@ fn access_text(access: Access) -> String {
     match access {
         Access::Public => "Public.".into(),
         Access::SignedIn => "Any signed-in caller (401 without a session).".into(),
+        Access::Owner => "A signed-in owner, about their own houses (another house is 404; staff are refused with 403).".into(),
         Access::Allowed(permission, place) => {
             let needs = permission.map_or_else(|| "a signed-in staff member".to_string(), |p| format!("the permission `{p}`"));
             let place = match place {

@@ -96,6 +96,12 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/api/v1/auth/owner/login", Access::Public, || post(signin::owner_login).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Owner sign-in with phone and one-time code").body(schema::<signin::OwnerLogin>).reply(schema::<hutong_core::api::SignedIn>)),
     route(Method::POST, "/api/v1/auth/pair", Access::Public, || post(signin::pair).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("A wall display pairs with its one-time code: a session of a year as the display's own account (rate-limited per address)").body(schema::<signin::PairBody>).reply(schema::<hutong_core::api::SignedIn>)),
     route(Method::POST, "/api/v1/report", Access::Public, || post(wo::report).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("Anyone reports a matter in a public place through the community's posted QR code, without signing in (W1): the code checked, a few reports per address in 15 minutes").body(schema::<wo::ReportBody>).reply(schema::<wo::Reported>)),
+    route(Method::POST, "/api/v1/pay/notify/sandbox", Access::Public, || post(crate::pay::notify).layer(DefaultBodyLimit::max(SIGN_IN_LIMIT)), doc("The payment provider's notification (the sandbox's, signed like WeChat Pay v3's): verified, checked against the order, booked once; a forged, stale or replayed one is refused (403) and counted").body(schema::<crate::pay::NotifyBody>)),
+    route(Method::GET, "/sandbox/checkout/{community}/{order}", Access::Public, || get(crate::pay::checkout_page), doc("The sandbox provider's hosted checkout page (the demo's and the tests' provider)")),
+    route(Method::POST, "/sandbox/checkout/{community}/{order}", Access::Public, || post(crate::pay::charge), doc("The payer confirms on the sandbox provider's page; the provider then notifies Hutong on its own (`?notify=N` sends it N times)")),
+    route(Method::GET, "/api/v1/owner/houses", Access::Owner, || get(crate::pay::houses), doc("The owner's houses, each with its bills to pay (待支付) and paid (已支付), newest first").reply(list::<crate::pay::OwnerHouse>)),
+    route(Method::POST, "/api/v1/owner/payments", Access::Owner, || post(crate::pay::pay), doc("Pay several bills of one house at once (合并支付): an order at the provider for what they owe, and its checkout page; within one fee item the earliest bill first").body(schema::<crate::pay::PayBody>).reply(schema::<crate::pay::OrderOpened>)),
+    route(Method::GET, "/api/v1/owner/payments/{order}", Access::Owner, || get(crate::pay::order), doc("One of the owner's orders (`?community=`); an order still open is asked about at the provider").reply(schema::<hutong_core::pay::PayOrder>)),
     route(Method::POST, "/api/v1/auth/logout", Access::SignedIn, || post(signin::logout), doc("End this session").reply(schema::<hutong_core::api::SignedOut>)),
     route(Method::GET, "/api/v1/me", Access::SignedIn, || get(signin::me), doc("The caller: kind, account, company, permissions, scope").reply(schema::<hutong_core::api::Me>)),
     route(Method::PATCH, "/api/v1/me", Access::SignedIn, || patch(staff::update_me), doc("A staff member edits their own name and phone").body(schema::<staff::Profile>).reply(schema::<hutong_core::api::ProfileReply>)),
@@ -327,7 +333,8 @@ mod tests {
             // A route that takes a body says what it takes: every PUT, PATCH and POST but the
             // actions named by their path alone.
             let bodiless = ["/logout", "/disable", "/enable", "/delete", "/rotate", "/revoke", "/open", "/acknowledge", "/pairing-code", "/new-code", "/accept", "/archive", "/work-order", "/withdraw"].iter().any(|end| route.path.ends_with(end));
-            let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless;
+            // The sandbox provider's checkout is a page's form, not a JSON API.
+            let takes_body = matches!(route.method.as_str(), "PUT" | "PATCH" | "POST") && !bodiless && !route.path.starts_with("/sandbox/");
             assert_eq!(op["requestBody"].is_object(), takes_body, "{} {}", route.method, route.path);
         }
         let mut named = Vec::new();

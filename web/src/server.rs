@@ -153,12 +153,16 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         https: config.tls.is_some(),
         journal: journal.clone(),
         photos: crate::photos::PhotoStore::new(&config.data),
+        // The sandbox provider's notification key, derived from the deployment's secret.
+        pay: crate::pay::Payments::new(keyring.place_code("_provider", "sandbox").into_bytes()),
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("HTTP 端口不可用 / cannot listen on {} (in use? pass --http)", config.http))?;
     let http_addr = listener.local_addr()?;
+    // The sandbox provider notifies this server at its own address.
+    let _ = app.pay.notify_base.set(format!("{}://{http_addr}", if app.https { "https" } else { "http" }));
     let router = crate::routes::router(app.clone());
     let http_shutdown = shutdown.clone();
     let tls = match &config.tls {

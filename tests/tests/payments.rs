@@ -1,0 +1,114 @@
+//! Owners paying online against the real binary (R6, P9): an owner signed in by SMS code pays two
+//! bills of their home at once through the sandbox provider; the provider's notification comes
+//! twice and a forged one once — the bills are paid once, the forged one refused and counted; a
+//! notification that never comes is made good by asking the provider; a staff member cannot use
+//! the owner's routes, and the owner reaches no other house.
+
+use std::time::Duration;
+
+use hutong_tests::*;
+use serde_json::{Value, json};
+
+const OWNER: &str = "13898424613";
+
+fn call(server: &Server, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    let (status, text) = http(server.http, method, path, Some(token), body.as_deref()).unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// Water bills of the owner's home for months to come, imported by the office.
+fn bill_water(server: &Server, months: &[(&str, &str)]) {
+    let rows: String = months.iter().map(|(month, amount)| format!("荷花苑-1-1-101,水费,{amount},{month},{month},线上缴费\n")).collect();
+    let csv = format!("房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n{rows}");
+    let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&server.admin), &[], csv.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+}
+
+fn pending_water(server: &Server, owner: &str) -> Vec<(String, String)> {
+    let (status, houses) = call(server, owner, "GET", "/api/v1/owner/houses", None);
+    assert_eq!(status, 200, "{houses}");
+    houses[0]["pending"].as_array().unwrap().iter().filter(|b| b["item"] == "water").map(|b| (b["no"].as_str().unwrap().to_string(), b["period_start"].as_str().unwrap().to_string())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_pays_two_bills_at_once_and_the_provider_s_word_pays_them_once() {
+    let gateway = SmsGateway::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &["--sms-webhook", &gateway.url]).await;
+    bill_water(&server, &[("2027年01月", "30.50"), ("2027年02月", "40.25")]);
+    let owner = gateway.sign_in_owner(&server, OWNER).await;
+
+    let (status, houses) = call(&server, &owner, "GET", "/api/v1/owner/houses", None);
+    assert_eq!(status, 200, "{houses}");
+    assert_eq!(houses.as_array().map(Vec::len), Some(1), "the owner's one home: {houses}");
+    assert_eq!(houses[0]["house"], "heyuan-1-1-101");
+    let water = pending_water(&server, &owner);
+    assert_eq!(water.len(), 2, "{houses}");
+    let (january, february) = if water[0].1 < water[1].1 { (&water[0].0, &water[1].0) } else { (&water[1].0, &water[0].0) };
+
+    // Within one item the earliest first; a neighbour's home does not exist; staff are refused.
+    let (status, reply) = call(&server, &owner, "POST", "/api/v1/owner/payments", Some(json!({"house": "heyuan-1-1-101", "bills": [february]})));
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.to_string().contains("较早的账单"), "{reply}");
+    let (status, _) = call(&server, &owner, "POST", "/api/v1/owner/payments", Some(json!({"house": "heyuan-1-1-102", "bills": [january]})));
+    assert_eq!(status, 404);
+    assert_eq!(call(&server, &server.admin, "GET", "/api/v1/owner/houses", None).0, 403);
+
+    let (status, opened) = call(&server, &owner, "POST", "/api/v1/owner/payments", Some(json!({"house": "heyuan-1-1-101", "bills": [january, february]})));
+    assert_eq!(status, 200, "{opened}");
+    assert_eq!(opened["amount"], "70.75", "what the two owe: {opened}");
+    let (order, checkout) = (opened["order"].as_str().unwrap().to_string(), opened["checkout_url"].as_str().unwrap().to_string());
+    let (status, page) = http_get(server.http, &checkout).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("¥70.75"), "the provider's page: {page}");
+
+    // A forged notification: refused, counted, nothing paid.
+    let forged = json!({"community": "heyuan", "order": order, "txn": "forged-1", "amount": "70.75", "paid_at": "2027-01-05T08:00:00Z"}).to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let headers = [("Content-Type", "application/json"), ("Hutong-Pay-Timestamp", ts.as_str()), ("Hutong-Pay-Nonce", "n-1"), ("Hutong-Pay-Signature", "00ff")];
+    let (status, _, _) = request(server.http, "POST", "/api/v1/pay/notify/sandbox", None, &headers, forged.as_bytes()).unwrap();
+    assert_eq!(status, 403);
+    assert_eq!(server.metric("hutong_pay_notifications_refused_total{reason=\"signature\"}"), 1);
+    assert_eq!(pending_water(&server, &owner).len(), 2, "a forged notification pays nothing");
+
+    // The owner pays on the provider's page; the provider notifies twice.
+    let (status, _, done) = request(server.http, "POST", &format!("{checkout}?notify=2"), None, &[], b"").unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&done));
+    wait_for("both notifications handled", Duration::from_secs(10), async || (server.metric("hutong_pay_notifications_total") == 2).then_some(())).await;
+    assert!(pending_water(&server, &owner).is_empty(), "both bills paid");
+    let (_, paid) = call(&server, &owner, "GET", &format!("/api/v1/owner/payments/{order}?community=heyuan"), None);
+    assert_eq!(paid["state"]["state"], "paid", "{paid}");
+    let receipt = paid["state"]["payment"].as_str().unwrap_or_default().to_string();
+    assert!(!receipt.is_empty(), "booked once, with its receipt number: {paid}");
+    let (_, payments) = call(&server, &server.admin, "GET", "/api/v1/communities/heyuan/bills?house=heyuan-1-1-101&item=water&period_from=2027-01-01", None);
+    let rows = payments["rows"].as_array().unwrap();
+    assert!(rows.iter().all(|r| r["state"] == "paid"), "{payments}");
+    assert_eq!(server.metric("hutong_pay_anomalies_total"), 0, "a repeated notification is no anomaly");
+
+    // A notification that never comes: Hutong asks the provider about the order still open.
+    bill_water(&server, &[("2027年03月", "12.00")]);
+    let march = pending_water(&server, &owner)[0].0.clone();
+    let (_, second) = call(&server, &owner, "POST", "/api/v1/owner/payments", Some(json!({"house": "heyuan-1-1-101", "bills": [march]})));
+    let (order2, checkout2) = (second["order"].as_str().unwrap().to_string(), second["checkout_url"].as_str().unwrap().to_string());
+    let (status, _, _) = request(server.http, "POST", &format!("{checkout2}?notify=0"), None, &[], b"").unwrap();
+    assert_eq!(status, 200);
+    wait_for("the order asked about and paid", Duration::from_secs(20), async || {
+        let (_, o) = call(&server, &owner, "GET", &format!("/api/v1/owner/payments/{order2}?community=heyuan"), None);
+        (o["state"]["state"] == "paid" && o["state"]["payment"].is_string()).then_some(())
+    })
+    .await;
+    assert!(pending_water(&server, &owner).is_empty());
+    assert_eq!(server.metric("hutong_pay_notifications_total"), 2, "no notification came for the second order");
+
+    // After kill -9 the orders and payments are all there, and a late retry pays nothing.
+    server.kill9();
+    let server = Server::demo(&data, 0, &["--sms-webhook", &gateway.url]).await;
+    let owner = gateway.sign_in_owner(&server, OWNER).await;
+    let (_, again) = call(&server, &owner, "GET", &format!("/api/v1/owner/payments/{order}?community=heyuan"), None);
+    assert_eq!(again["state"]["payment"].as_str(), Some(receipt.as_str()), "{again}");
+    let (status, _, _) = request(server.http, "POST", &checkout, None, &[], b"").unwrap();
+    assert_eq!(status, 200, "the provider's page again: paid already, nothing charged");
+    assert!(pending_water(&server, &owner).is_empty());
+}

@@ -1,0 +1,425 @@
+//! Owners pay from their phones (R6, P8, P9): their houses and bills, an order for the bills they
+//! pick (合并支付), the provider's hosted checkout, and the provider's signed notification — the
+//! only thing that marks a bill paid.
+//!
+//! The provider here is the sandbox, which runs inside Hutong for the demo and the tests and is
+//! modelled on WeChat Pay v3: an order is registered with the provider when it opens, the owner
+//! pays on the provider's page, and the provider notifies Hutong asynchronously by HTTP, signing
+//! `timestamp \n nonce \n body \n` with a key both sides hold (HMAC-SHA256), a few attempts.
+//! Hutong refuses a notification whose signature does not verify, whose
+//! timestamp is more than five minutes off, or whose nonce it has seen — and counts each. One that
+//! verifies goes to the community's pay desk (`hutong_core::pay`), which checks the order and the
+//! amount; the house's book then takes the payment under the order's key, naming the provider's
+//! transaction, so however often the provider says it, it pays once. An order whose notification
+//! does not come is asked about (`GET …/payments/{order}` queries the provider).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use hutong_actors::journaled::{Shared, StreamId};
+use hutong_core::alarm::AlarmCommand;
+use hutong_core::bill::BillState;
+use hutong_core::book::{BillQuery, BillRow, PayChannel, PaymentRequest};
+use hutong_core::identity::{Subject, mask_phone};
+use hutong_core::live::AlarmKind;
+use hutong_core::pay::{Notification, OrderState, PayCommand, PayDesk, PayEvent, PayOrder, SandboxCommand, SandboxLedger};
+use hutong_core::{BuildingId, CommunityId, DeviceId, HouseId, Money};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson, internal};
+
+type HmacSha256 = Hmac<sha2::Sha256>;
+
+/// How far a notification's timestamp may be from Hutong's clock.
+const SKEW_SECS: i64 = 300;
+/// How long an order waits for its notification before the provider is asked.
+const QUERY_AFTER_SECS: i64 = 5;
+
+/// Online payments: each community's pay desk, the sandbox provider and what verifying needs.
+pub struct Payments {
+    desks: Mutex<HashMap<String, Arc<Shared<PayDesk>>>>,
+    sandbox: OnceLock<Arc<Shared<SandboxLedger>>>,
+    /// The key the sandbox signs with and Hutong verifies with.
+    key: Vec<u8>,
+    /// Nonces seen within the skew window, with their timestamps.
+    nonces: Mutex<HashMap<String, i64>>,
+    /// Where the sandbox delivers notifications: this server's own address, once it listens.
+    pub notify_base: OnceLock<String>,
+    client: reqwest::Client,
+}
+
+impl Payments {
+    pub fn new(key: Vec<u8>) -> Self {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        Payments { desks: Mutex::default(), sandbox: OnceLock::new(), key, nonces: Mutex::default(), notify_base: OnceLock::new(), client }
+    }
+
+    /// A community's pay desk, recovered from its journal on first use.
+    pub async fn desk(&self, app: &App, community: &str) -> Result<Arc<Shared<PayDesk>>, ApiError> {
+        if let Some(d) = self.desks.lock().unwrap_or_else(|e| e.into_inner()).get(community) {
+            return Ok(d.clone());
+        }
+        let recovered = Arc::new(Shared::recover(app.journal.clone(), StreamId::pay_desk(&CommunityId::new(community)), PayDesk::default).await.map_err(internal)?);
+        Ok(self.desks.lock().unwrap_or_else(|e| e.into_inner()).entry(community.to_string()).or_insert(recovered).clone())
+    }
+
+    async fn sandbox(&self, app: &App) -> Result<Arc<Shared<SandboxLedger>>, ApiError> {
+        if let Some(s) = self.sandbox.get() {
+            return Ok(s.clone());
+        }
+        let recovered = Arc::new(Shared::recover(app.journal.clone(), StreamId::named("sandbox-provider"), SandboxLedger::default).await.map_err(internal)?);
+        Ok(self.sandbox.get_or_init(|| recovered).clone())
+    }
+
+    /// The MAC of a notification: HMAC-SHA256 over `timestamp \n nonce \n body \n`.
+    fn mac(&self, timestamp: i64, nonce: &str, body: &[u8]) -> Option<HmacSha256> {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).ok()?;
+        mac.update(format!("{timestamp}\n{nonce}\n").as_bytes());
+        mac.update(body);
+        mac.update(b"\n");
+        Some(mac)
+    }
+
+    /// A notification's signature, hex (the sandbox provider's side).
+    pub fn sign(&self, timestamp: i64, nonce: &str, body: &[u8]) -> String {
+        self.mac(timestamp, nonce, body).map(|m| m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()).unwrap_or_default()
+    }
+
+    /// Why a notification is not believed, if it is not.
+    fn verify(&self, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<(), &'static str> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (Some(ts), Some(nonce), Some(signature)) = (header("hutong-pay-timestamp"), header("hutong-pay-nonce"), header("hutong-pay-signature")) else {
+            return Err("unsigned");
+        };
+        let ts: i64 = ts.parse().map_err(|_| "unsigned")?;
+        if (now.timestamp() - ts).abs() > SKEW_SECS {
+            return Err("stale");
+        }
+        let given = (0..signature.len())
+            .step_by(2)
+            .map(|i| signature.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .ok_or("signature")?;
+        // Compared in constant time.
+        self.mac(ts, &nonce, body).ok_or("signature")?.verify_slice(&given).map_err(|_| "signature")?;
+        let mut seen = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, at| (now.timestamp() - *at).abs() <= SKEW_SECS);
+        if seen.insert(nonce, ts).is_some() {
+            return Err("replayed");
+        }
+        Ok(())
+    }
+}
+
+// ---- The owner's side ----
+
+/// One of the owner's houses with its bills, newest first.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OwnerHouse {
+    pub community: String,
+    pub house: String,
+    pub address: String,
+    /// 待支付: pending or partly paid.
+    #[schema(value_type = Vec<Object>)]
+    pub pending: Vec<BillRow>,
+    /// 已支付.
+    #[schema(value_type = Vec<Object>)]
+    pub paid: Vec<BillRow>,
+}
+
+fn owner_of(caller: &Caller) -> Result<&str, ApiError> {
+    match &caller.principal.subject {
+        Subject::Owner { phone } => Ok(phone),
+        Subject::Staff { .. } => Err(ApiError::NotStaff),
+    }
+}
+
+/// Where an owner's house is: its community and building. Another house does not exist (404).
+fn place_of(app: &App, caller: &Caller, house: &str) -> Result<(CommunityId, BuildingId, HouseId), ApiError> {
+    let missing = || ApiError::not_found("房屋", "house", house);
+    let id = caller.principal.houses.iter().find(|h| h.as_str() == house).ok_or_else(missing)?;
+    for community in &caller.principal.scope.communities {
+        let Ok(c) = app.community(community.as_str()) else { continue };
+        if let Some(b) = crate::billing::building_of_house(app, &c, id.as_str()) {
+            return Ok((community.clone(), b, id.clone()));
+        }
+    }
+    Err(missing())
+}
+
+async fn bills_of(app: &App, building: &BuildingId, house: &HouseId) -> Result<Vec<BillRow>, ApiError> {
+    let query = BillQuery { house: Some(house.to_string()), ..BillQuery::default() };
+    let mut rows = crate::billing::building(app, building)?.find(query).await?;
+    rows.sort_by(|a, b| (b.period_start, &b.no).cmp(&(a.period_start, &a.no)));
+    Ok(rows)
+}
+
+fn open(state: BillState) -> bool {
+    state.is_open()
+}
+
+/// `GET /api/v1/owner/houses`: every house the owner has, with 待支付 and 已支付.
+pub async fn houses(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<OwnerHouse>>, ApiError> {
+    owner_of(&caller)?;
+    let mut out = Vec::new();
+    for house in &caller.principal.houses {
+        let Ok((community, building, id)) = place_of(&app, &caller, house.as_str()) else { continue };
+        let rows = bills_of(&app, &building, &id).await?;
+        let address = rows.first().map(|r| r.address.clone()).or_else(|| app.community(community.as_str()).ok().and_then(|c| c.address_of(&id)).map(|a| a.dash_form())).unwrap_or_default();
+        let (pending, paid): (Vec<BillRow>, Vec<BillRow>) = rows.into_iter().filter(|r| !matches!(r.state, BillState::Deleted | BillState::Voided)).partition(|r| open(r.state));
+        out.push(OwnerHouse { community: community.to_string(), house: id.to_string(), address, pending, paid });
+    }
+    Ok(Json(out))
+}
+
+/// The bills an owner picked to pay at once.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    pub house: String,
+    pub bills: Vec<String>,
+}
+
+/// An order opened at the provider, and where the owner pays it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OrderOpened {
+    pub order: String,
+    pub community: String,
+    #[schema(value_type = String)]
+    pub amount: Money,
+    /// The provider's hosted checkout page.
+    pub checkout_url: String,
+}
+
+/// `POST /api/v1/owner/payments` (合并支付): one order for the picked bills of one house, at what
+/// they owe now. Within one fee item the earliest bill goes first: a later one cannot be paid
+/// while an earlier one of the same item stays open.
+pub async fn pay(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, ApiJson(body): ApiJson<PayBody>) -> Result<Json<OrderOpened>, ApiError> {
+    let phone = owner_of(&caller)?.to_string();
+    let (community, building, house) = place_of(&app, &caller, &body.house)?;
+    if body.bills.is_empty() || body.bills.len() > 100 {
+        return Err(ApiError::bad("请选择 1–100 张待支付账单", "pick 1 to 100 bills to pay"));
+    }
+    let rows = bills_of(&app, &building, &house).await?;
+    let mut amount = Money::ZERO;
+    for no in &body.bills {
+        let row = rows.iter().find(|r| &r.no == no && open(r.state)).ok_or_else(|| ApiError::bad(&format!("账单 {no} 不是本房屋的待支付账单"), &format!("bill {no} is not an open bill of this house")))?;
+        let earlier = rows.iter().find(|r| r.item == row.item && open(r.state) && r.period_start < row.period_start && !body.bills.contains(&r.no));
+        if let Some(e) = earlier {
+            return Err(ApiError::bad(&format!("请先缴纳同一收费项目较早的账单 {}", e.no), &format!("pay the earlier bill {} of the same item first", e.no)));
+        }
+        let owed = Money::from_decimal(row.amount.amount() - row.paid.amount());
+        amount = amount.checked_add(owed).ok_or_else(|| ApiError::bad("金额过大", "the amount is too large"))?;
+    }
+    let desk = app.pay.desk(&app, community.as_str()).await?;
+    let command = PayCommand::Open { house: house.clone(), building, bills: body.bills.clone(), amount, payer: mask_phone(&phone), at: app.clock.now() };
+    let committed = desk.execute(&command, app.clock.now().timestamp_millis()).await.map_err(|e| ApiError::bad(&e.to_string(), &e.to_string()))?;
+    let Some(PayEvent::Opened { order }) = committed.events.first() else { return Err(internal("an order opened with no event")) };
+    // The provider learns the order and its amount (WeChat Pay's unified order).
+    let sandbox = app.pay.sandbox(&app).await?;
+    sandbox.execute(&SandboxCommand::Register { community: community.to_string(), order: order.no.clone(), amount }, app.clock.now().timestamp_millis()).await.map_err(internal)?;
+    Ok(Json(OrderOpened { order: order.no.clone(), community: community.to_string(), amount, checkout_url: format!("/sandbox/checkout/{community}/{}", order.no) }))
+}
+
+#[derive(Deserialize)]
+pub struct OrderQuery {
+    pub community: String,
+}
+
+/// `GET /api/v1/owner/payments/{order}?community=`: the order as it stands. An order still open
+/// a few seconds after it was opened is asked about at the provider (its notification may be
+/// lost); what the provider answers is taken as a verified notification.
+pub async fn order(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(order): Path<String>, Query(q): Query<OrderQuery>) -> Result<Json<PayOrder>, ApiError> {
+    owner_of(&caller)?;
+    let missing = || ApiError::not_found("支付订单", "payment order", &order);
+    if !caller.principal.scope.communities.iter().any(|c| c.as_str() == q.community) {
+        return Err(missing());
+    }
+    let desk = app.pay.desk(&app, &q.community).await?;
+    let found = desk.read().orders.get(&order).cloned().filter(|o| caller.principal.houses.contains(&o.house)).ok_or_else(missing)?;
+    if found.state == OrderState::Open && (app.clock.now() - found.opened_at).num_seconds() >= QUERY_AFTER_SECS {
+        let paid = app.pay.sandbox(&app).await?.read().paid(&q.community, &order);
+        if let Some(notification) = paid {
+            settle(&app, &q.community, notification).await?;
+        }
+    }
+    let now = desk.read().orders.get(&order).cloned().ok_or_else(missing)?;
+    Ok(Json(now))
+}
+
+// ---- The provider's notification ----
+
+/// The body of a notification (the sandbox's; a real provider's adapter decrypts theirs to this).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NotifyBody {
+    pub community: String,
+    pub order: String,
+    pub txn: String,
+    #[schema(value_type = String)]
+    pub amount: Money,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/pay/notify/sandbox` (public: the provider calls it). 200 `{"code":"SUCCESS"}`
+/// once handled — a repeat included — so the provider stops retrying; 403 for what does not
+/// verify, counted by reason.
+pub async fn notify(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let refused = |reason: &'static str, status: StatusCode| {
+        app.metrics.inc("hutong_pay_notifications_refused_total", &[("reason", reason)]);
+        (status, Json(serde_json::json!({"code": "FAIL", "message": reason}))).into_response()
+    };
+    if let Err(reason) = app.pay.verify(&headers, &body, app.clock.now()) {
+        return refused(reason, StatusCode::FORBIDDEN);
+    }
+    let Ok(n) = serde_json::from_slice::<NotifyBody>(&body) else { return refused("body", StatusCode::BAD_REQUEST) };
+    if app.community(&n.community).is_err() {
+        return refused("community", StatusCode::BAD_REQUEST);
+    }
+    app.metrics.inc("hutong_pay_notifications_total", &[]);
+    match settle(&app, &n.community, Notification { order: n.order, txn: n.txn, amount: n.amount, paid_at: n.paid_at }).await {
+        Ok(()) => Json(serde_json::json!({"code": "SUCCESS"})).into_response(),
+        // Not handled (a book that did not answer): the provider tries again later.
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A verified notification (or the provider's answer to a query): the desk decides; a paid order
+/// is booked in the house's book; an anomaly is raised as an alarm at once.
+async fn settle(app: &App, community: &str, notification: Notification) -> Result<(), ApiError> {
+    let desk = app.pay.desk(app, community).await?;
+    let committed = desk.execute(&PayCommand::Notified { notification, at: app.clock.now() }, app.clock.now().timestamp_millis()).await.map_err(|e| internal(e.to_string()))?;
+    for event in &committed.events {
+        if let PayEvent::Anomalous { record } = event {
+            app.metrics.inc("hutong_pay_anomalies_total", &[]);
+            if let Some(alarms) = app.directory.alarm_desk(community) {
+                alarms.seen(AlarmCommand::Raise {
+                    kind: AlarmKind::PaymentAnomaly,
+                    device: DeviceId::new(format!("pay-{}", record.anomaly.order())),
+                    building: None,
+                    at: record.at,
+                    text: record.anomaly.text(),
+                    source: (StreamId::pay_desk(&CommunityId::new(community)).to_string(), committed.seqs.start),
+                });
+            }
+        }
+    }
+    book_paid(app, community, &desk).await
+}
+
+/// Every order the provider paid that the book has not taken yet: taken now, under the order's
+/// own key (a repeat answers with the first payment).
+pub async fn book_paid(app: &App, community: &str, desk: &Shared<PayDesk>) -> Result<(), ApiError> {
+    let waiting: Vec<PayOrder> = desk.read().unbooked().cloned().collect();
+    for order in waiting {
+        let OrderState::Paid { txn, paid_at, .. } = &order.state else { continue };
+        let tz: chrono_tz::Tz = app.community(community)?.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        let request = PaymentRequest {
+            key: format!("online/{}", order.no),
+            house: order.house.clone(),
+            bills: order.bills.clone(),
+            amount: Some(order.amount),
+            channel: PayChannel::WechatPay,
+            payer: order.payer.clone(),
+            by: "online".into(),
+            at: paid_at.with_timezone(&tz).naive_local(),
+            reference: Some(txn.clone()),
+        };
+        let paid = crate::billing::building(app, &order.building)?.pay(request).await?.map_err(ApiError::from)?;
+        desk.execute(&PayCommand::Booked { order: order.no.clone(), payment: paid.payment.no.clone() }, app.clock.now().timestamp_millis()).await.map_err(|e| internal(e.to_string()))?;
+    }
+    Ok(())
+}
+
+// ---- The sandbox provider ----
+
+/// `GET /sandbox/checkout/{community}/{order}`: the provider's hosted checkout page.
+pub async fn checkout_page(State(app): State<Arc<App>>, Path((community, order)): Path<(String, String)>) -> Result<Html<String>, ApiError> {
+    let ledger = app.pay.sandbox(&app).await?;
+    let (amount, paid) = ledger.read().order(&community, &order).ok_or_else(|| ApiError::not_found("支付订单", "payment order", &order))?;
+    let action = if paid {
+        "<p class=done>该订单已支付</p>".to_string()
+    } else {
+        format!("<form method=post action=\"/sandbox/checkout/{community}/{order}\"><button data-test=sandbox-pay>确认支付 ¥{amount}</button></form>")
+    };
+    Ok(Html(format!(
+        "<!doctype html><html lang=zh><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>沙箱支付</title>\
+         <style>body{{font-family:sans-serif;background:#f4f6f8;margin:0;padding:2rem 1rem;text-align:center}}.card{{background:#fff;border-radius:.8rem;padding:1.5rem;max-width:24rem;margin:auto}}button{{font-size:1.2rem;padding:.8rem 2rem;background:#07c160;color:#fff;border:0;border-radius:.5rem}}</style>\
+         <div class=card><h1>沙箱支付</h1><p>商户订单 {order}</p><p data-test=sandbox-amount style=\"font-size:2rem\">¥{amount}</p>{action}<p><a href=\"/\">返回</a></p></div></html>"
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct ChargeQuery {
+    /// How many times the provider notifies (0: the notification is lost, and Hutong must ask;
+    /// several: a retry storm); 1 by default.
+    #[serde(default)]
+    pub notify: Option<u8>,
+}
+
+/// `POST /sandbox/checkout/{community}/{order}`: the owner confirms on the provider's page. The
+/// provider records the transaction, then notifies Hutong on its own, retrying until answered.
+pub async fn charge(State(app): State<Arc<App>>, Path((community, order)): Path<(String, String)>, Query(q): Query<ChargeQuery>) -> Result<Html<String>, ApiError> {
+    let ledger = app.pay.sandbox(&app).await?;
+    let txn = format!("sbx{}", hex_id());
+    let command = SandboxCommand::Charge { community: community.clone(), order: order.clone(), txn, at: app.clock.now() };
+    ledger.execute(&command, app.clock.now().timestamp_millis()).await.map_err(|e| ApiError::bad(&e.to_string(), &e.to_string()))?;
+    let Some(paid) = ledger.read().paid(&community, &order) else { return Err(internal("a charge left no transaction")) };
+    let times = q.notify.unwrap_or(1).min(5);
+    for _ in 0..times {
+        deliver(app.clone(), community.clone(), paid.clone());
+    }
+    Ok(Html(format!(
+        "<!doctype html><html lang=zh><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>支付成功</title>\
+         <div style=\"font-family:sans-serif;text-align:center;padding:2rem\"><h1 data-test=sandbox-done>支付成功</h1><p>¥{}</p><p><a data-test=sandbox-back href=\"/owner\">返回缴费页</a></p></div></html>",
+        paid.amount
+    )))
+}
+
+/// The provider's notifier: signed and sent on a task of its own, a few attempts. One that never
+/// arrives is no loss: Hutong asks the provider about an order still open (`order` above).
+fn deliver(app: Arc<App>, community: String, paid: Notification) {
+    tokio::spawn(async move {
+        let Some(base) = app.pay.notify_base.get().cloned() else {
+            tracing::warn!("the sandbox provider has no address to notify");
+            return;
+        };
+        let body = serde_json::to_vec(&NotifyBody { community, order: paid.order, txn: paid.txn, amount: paid.amount, paid_at: paid.paid_at }).unwrap_or_default();
+        for _ in 0..3 {
+            let (ts, nonce) = (Utc::now().timestamp(), hex_id());
+            let signature = app.pay.sign(ts, &nonce, &body);
+            let sent = app
+                .pay
+                .client
+                .post(format!("{base}/api/v1/pay/notify/sandbox"))
+                .header("Content-Type", "application/json")
+                .header("Hutong-Pay-Timestamp", ts.to_string())
+                .header("Hutong-Pay-Nonce", nonce)
+                .header("Hutong-Pay-Signature", signature)
+                .body(body.clone())
+                .send()
+                .await;
+            if sent.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+        }
+        tracing::warn!("the sandbox provider could not notify an order; Hutong will ask about it");
+    });
+}
+
+fn hex_id() -> String {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    let mut bytes = [0u8; 12];
+    OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
