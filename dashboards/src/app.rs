@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
                 Session::Checking => view! { <div class="center">"正在加载…"</div> }.into_any(),
                 Session::SignedOut => view! { <SignIn session /> }.into_any(),
                 Session::SignedIn(me, communities) if me.kind == "display" => view! { <DisplayWall communities /> }.into_any(),
+                Session::SignedIn(me, _) if me.kind == "owner" => view! { <OwnerHome me session /> }.into_any(),
                 Session::SignedIn(me, communities) => view! { <Home me communities session /> }.into_any(),
             }}
         </Router>
@@ -153,7 +154,25 @@ fn SignIn(session: RwSignal<Session>) -> impl IntoView {
             <button type="submit">"登录"</button>
             <p class="error" data-test="signin-error">{move || error.get()}</p>
         </form>
+        <crate::owner::OwnerSignIn signed_in=Callback::new(move |_| spawn_local(async move { session.set(load_session().await) })) />
         <PairForm session />
+    }
+}
+
+/// An owner's phone: their bills and paying them, and signing out.
+#[component]
+fn OwnerHome(me: Me, session: RwSignal<Session>) -> impl IntoView {
+    let sign_out = move |_| {
+        spawn_local(async move {
+            let _ = request("POST", "/api/v1/auth/logout", Some(String::new())).await;
+            session.set(Session::SignedOut);
+        })
+    };
+    view! {
+        <div class="shell owner">
+            <nav><span data-test="who">{me.account.clone()}</span><button on:click=sign_out data-test="signout">"退出"</button></nav>
+            <crate::owner::OwnerScreen name=me.name.clone() />
+        </div>
     }
 }
 

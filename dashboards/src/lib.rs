@@ -30,6 +30,8 @@ mod http;
 #[cfg(target_arch = "wasm32")]
 pub mod manager;
 #[cfg(target_arch = "wasm32")]
+pub mod owner;
+#[cfg(target_arch = "wasm32")]
 pub mod patrol;
 #[cfg(target_arch = "wasm32")]
 pub mod patrol_setup;

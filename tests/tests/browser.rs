@@ -823,3 +823,57 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
     assert_eq!(record["state"], "vacant", "{record}");
     assert!(record["residents"].to_string().contains("钱七"), "{record}");
 }
+
+/// The owner portal (R6) on a phone-sized screen: the owner signs in with the code the demo's
+/// own SMS inbox shows, picks two bills and pays them at once on the sandbox provider's page;
+/// back on the portal the bills are paid once the provider's notification has been verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_pays_two_bills_at_once_on_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,水费,30.50,2027年01月,2027年01月,\n荷花苑-1-1-101,水费,40.25,2027年02月,2027年02月,\n";
+    let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&server.admin), &[], csv.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    let type_into = |name: &str, value: &str| format!("(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
+    let text_of = |test: &str| format!("(document.querySelector('[data-test={test}]') || {{}}).textContent || ''");
+    wait_for("the owner's sign-in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=owner-signin]')").await.as_bool().filter(|b| *b)).await;
+    browser.eval(&type_into("owner-phone", "13898424613")).await;
+    browser.eval(&click("[data-test=owner-code]")).await;
+    // The code, read where the demo's owner reads it: the demo's own SMS inbox page.
+    let code = wait_for("the code in the demo inbox", Duration::from_secs(10), async || {
+        let (_, page) = http_get(server.http, "/demo/inbox").ok()?;
+        page.split("验证码是 ").nth(1).map(|rest| rest.chars().take(6).collect::<String>())
+    })
+    .await;
+    browser.eval(&type_into("owner-code", &code)).await;
+    browser.eval("document.querySelector('[data-test=owner-signin] button[type=submit]').click()").await;
+    wait_for("the owner's bills", Duration::from_secs(20), async || browser.eval("document.querySelectorAll('[data-test=owner-bill]').length").await.as_u64().filter(|n| *n >= 2)).await;
+    browser.screenshot("owner-pending.png").await;
+    let water: Vec<String> = serde_json::from_value(browser.eval("[...document.querySelectorAll('[data-test=owner-bill]')].filter(b => b.textContent.includes('水费')).map(b => b.dataset.bill)").await).unwrap();
+    assert_eq!(water.len(), 2, "{water:?}");
+    for no in &water {
+        browser.eval(&format!("document.querySelector('[data-bill=\"{no}\"] input').click()")).await;
+    }
+    let button = wait_for("the total", Duration::from_secs(5), async || browser.eval(&text_of("owner-pay")).await.as_str().filter(|t| t.contains("70.75")).map(str::to_string)).await;
+    assert!(button.contains("合并支付"), "{button}");
+    browser.eval(&click("[data-test=owner-pay]")).await;
+    // The provider's page, then back.
+    wait_for("the provider's checkout", Duration::from_secs(15), async || browser.eval(&text_of("sandbox-amount")).await.as_str().filter(|t| t.contains("70.75")).map(str::to_string)).await;
+    browser.screenshot("owner-checkout.png").await;
+    browser.eval(&click("[data-test=sandbox-pay]")).await;
+    wait_for("paid at the provider", Duration::from_secs(15), async || browser.eval(&text_of("sandbox-done")).await.as_str().filter(|t| t.contains("支付成功")).map(str::to_string)).await;
+    browser.eval(&click("[data-test=sandbox-back]")).await;
+    let said = wait_for("the payment confirmed", Duration::from_secs(30), async || browser.eval(&text_of("owner-message")).await.as_str().filter(|t| t.contains("支付成功")).map(str::to_string)).await;
+    assert!(said.contains("收据号"), "{said}");
+    browser.eval(&click("[data-test=tab-paid]")).await;
+    wait_for("the two bills paid", Duration::from_secs(10), async || {
+        let paid: Vec<String> = serde_json::from_value(browser.eval("[...document.querySelectorAll('[data-test=owner-bill]')].map(b => b.dataset.bill)").await).ok()?;
+        water.iter().all(|w| paid.contains(w)).then_some(())
+    })
+    .await;
+    browser.screenshot("owner-paid.png").await;
+}

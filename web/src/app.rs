@@ -60,6 +60,8 @@ pub struct App {
     pub photos: crate::photos::PhotoStore,
     /// Owners' online payments: pay desks, the sandbox provider, notification checks.
     pub pay: crate::pay::Payments,
+    /// `hutong demo` without an SMS gateway: where its text messages are shown (`/demo/inbox`).
+    pub demo_inbox: Option<Arc<crate::notify::DemoInbox>>,
 }
 
 impl App {
@@ -97,6 +99,7 @@ impl App {
             journal: journal.clone(),
             photos: crate::photos::PhotoStore::new(&std::env::temp_dir().join(format!("hutong-in-memory-{}", std::process::id()))),
             pay: crate::pay::Payments::new(b"in-memory provider key".to_vec()),
+            demo_inbox: None,
         }))
     }
 

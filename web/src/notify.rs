@@ -57,12 +57,39 @@ impl ChannelSender for LogSender {
 }
 
 /// Where the outbox's channels deliver beyond the log.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Gateways {
     /// The webhook channel POSTs each message's JSON here.
     pub webhook: Option<String>,
     /// Text messages (SMS: reminders and sign-in codes) are POSTed here as `{"to": [...], "text": ...}`.
     pub sms: Option<String>,
+    /// `hutong demo` with no SMS gateway: text messages land in the demo's own inbox page
+    /// (`/demo/inbox`), sign-in codes included — the demo's phones are nobody's.
+    pub demo_inbox: Option<Arc<DemoInbox>>,
+}
+
+/// The demo's SMS inbox: the last text messages, newest last, in memory only.
+#[derive(Default)]
+pub struct DemoInbox {
+    texts: Mutex<std::collections::VecDeque<(chrono::DateTime<Utc>, Vec<String>, String)>>,
+}
+
+impl DemoInbox {
+    /// The messages, newest first.
+    pub fn texts(&self) -> Vec<(chrono::DateTime<Utc>, Vec<String>, String)> {
+        self.texts.lock().unwrap_or_else(|e| e.into_inner()).iter().rev().cloned().collect()
+    }
+}
+
+impl ChannelSender for DemoInbox {
+    fn send<'a>(&'a self, m: &'a Message, _secret: bool) -> BoxFuture<'a, Result<(), String>> {
+        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        texts.push_back((Utc::now(), m.to.clone(), m.text.clone()));
+        while texts.len() > 100 {
+            texts.pop_front();
+        }
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// POSTs JSON to an http(s) URL: the webhook channel (the message's own body) or an SMS gateway
@@ -212,7 +239,11 @@ impl Outbox {
 async fn deliver(outbox: std::sync::Weak<Outbox>, mut jobs: mpsc::UnboundedReceiver<Job>, gateways: Gateways) {
     let log: Arc<dyn ChannelSender> = Arc::new(LogSender);
     let webhook = gateways.webhook.map(|url| Arc::new(PostSender::new(url, false)) as Arc<dyn ChannelSender>);
-    let sms = gateways.sms.map(|url| Arc::new(PostSender::new(url, true)) as Arc<dyn ChannelSender>);
+    let sms = match (gateways.sms, gateways.demo_inbox) {
+        (Some(url), _) => Some(Arc::new(PostSender::new(url, true)) as Arc<dyn ChannelSender>),
+        (None, Some(inbox)) => Some(inbox as Arc<dyn ChannelSender>),
+        (None, None) => None,
+    };
     while let Some(job) = jobs.recv().await {
         let Some(outbox) = outbox.upgrade() else { break };
         let (message, secret) = match job {
@@ -293,7 +324,7 @@ mod tests {
         let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
         // A port nobody listens on yet.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let hook = Gateways { webhook: Some(format!("http://127.0.0.1:{port}/hook")), sms: None };
+        let hook = Gateways { webhook: Some(format!("http://127.0.0.1:{port}/hook")), ..Gateways::default() };
         let quick = RetryPolicy { waits: vec![chrono::TimeDelta::milliseconds(200)] };
         let first = Outbox::open(journal.clone(), hook.clone(), quick.clone()).await.unwrap();
         first.queue(reminder("【缴费通知】一")).await.unwrap();

@@ -112,7 +112,9 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     hutong_actors::quarantine::load(&journal).await?;
     let (device_secret, demo_password) = secrets(&config, demo.as_ref())?;
     // Messages queued before a restart go out now, before anything else is recovered.
-    let outbox = Outbox::open(journal.clone(), Gateways { webhook: config.reminder_webhook.clone(), sms: config.sms_webhook.clone() }, hutong_core::outbox::RetryPolicy::default()).await?;
+    let demo_inbox = demo.as_ref().filter(|_| config.sms_webhook.is_none()).map(|_| Arc::new(crate::notify::DemoInbox::default()));
+    let gateways = Gateways { webhook: config.reminder_webhook.clone(), sms: config.sms_webhook.clone(), demo_inbox: demo_inbox.clone() };
+    let outbox = Outbox::open(journal.clone(), gateways, hutong_core::outbox::RetryPolicy::default()).await?;
     let identity = Identity::open(journal.clone(), chrono::TimeDelta::hours(i64::from(config.session_hours)), outbox.clone()).await?;
     let keyring = Keyring::open(journal.clone(), device_secret.as_bytes()).await?;
     if matches!(config.store, Store::Scylla(_)) {
@@ -155,6 +157,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         photos: crate::photos::PhotoStore::new(&config.data),
         // The sandbox provider's notification key, derived from the deployment's secret.
         pay: crate::pay::Payments::new(keyring.place_code("_provider", "sandbox").into_bytes()),
+        demo_inbox,
     });
 
     let listener = tokio::net::TcpListener::bind(config.http)
@@ -253,6 +256,19 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         ))),
     };
     app.ready.store(true, Ordering::Release);
+    // Orders the provider paid whose payment a crash kept from the book: taken now.
+    for c in &started_communities {
+        let (app, community) = (app.clone(), c.id.to_string());
+        tokio::spawn(async move {
+            let settled = match app.pay.desk(&app, &community).await {
+                Ok(desk) => crate::pay::book_paid(&app, &community, &desk).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = settled {
+                tracing::error!(%community, error = %e, "paid orders could not be booked at start; the next notification or query books them");
+            }
+        });
+    }
     on_ready(http_addr);
     if let Some(password) = demo_password.as_ref().filter(|_| demo.as_ref().is_some_and(|d| d.print_sign_ins)) {
         println!("演示账号 / demo sign-ins (password: {password}):");

@@ -235,3 +235,21 @@ pub fn me_of(p: &Principal) -> Me {
 pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
     Json(me_of(&caller.principal))
 }
+
+/// `GET /demo/inbox`: `hutong demo`'s own SMS inbox — the text messages its demo phones got,
+/// owners' sign-in codes among them — so the demo's owner portal can be tried without an SMS
+/// gateway. It exists only in a demo with no gateway (404 elsewhere); codes never reach a log.
+pub async fn demo_inbox(State(app): State<Arc<App>>) -> Result<axum::response::Html<String>, ApiError> {
+    let inbox = app.demo_inbox.as_ref().ok_or_else(|| ApiError::not_found("页面", "page", "/demo/inbox"))?;
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let rows: String = inbox
+        .texts()
+        .iter()
+        .map(|(at, to, text)| format!("<tr><td>{}</td><td>{}</td><td data-test=sms>{}</td></tr>", at.format("%H:%M:%S"), escape(&to.join(", ")), escape(text)))
+        .collect();
+    Ok(axum::response::Html(format!(
+        "<!doctype html><html lang=zh><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>演示短信收件箱</title>\
+         <body style=\"font-family:sans-serif;padding:1rem\"><h1>演示短信收件箱</h1><p>仅演示环境：演示手机号收到的短信（含登录验证码）。</p>\
+         <table border=1 cellpadding=6 style=\"border-collapse:collapse\"><tr><th>时间 (UTC)</th><th>收件人</th><th>内容</th></tr>{rows}</table></body></html>"
+    )))
+}
