@@ -295,6 +295,174 @@ impl crate::Aggregate for SandboxLedger {
     }
 }
 
+/// One line of a provider's statement (对账单): a transaction that paid an order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementLine {
+    pub order: String,
+    pub txn: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub amount: Money,
+    pub paid_at: DateTime<Utc>,
+}
+
+impl SandboxLedger {
+    /// The provider's statement of a community: what it collected in `[from, to)`.
+    pub fn statement(&self, community: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<StatementLine> {
+        self.orders
+            .iter()
+            .filter(|((c, _), _)| c == community)
+            .filter_map(|((_, order), (amount, paid))| {
+                let (txn, at) = paid.as_ref()?;
+                (from <= *at && *at < to).then(|| StatementLine { order: order.clone(), txn: txn.clone(), amount: *amount, paid_at: *at })
+            })
+            .collect()
+    }
+}
+
+/// Reads a provider's statement file (商户订单号, 交易单号, 金额, 支付时间) row by row: each
+/// good row a line, each bad one a row error; times without a zone are the community's.
+pub struct StatementReader {
+    tz: chrono_tz::Tz,
+    columns: Option<[usize; 4]>,
+    pub lines: Vec<StatementLine>,
+    pub errors: Vec<crate::import::RowError>,
+}
+
+impl StatementReader {
+    pub fn new(tz: chrono_tz::Tz) -> Self {
+        StatementReader { tz, columns: None, lines: Vec::new(), errors: Vec::new() }
+    }
+
+    /// The lines, or — when no row had the statement's header — that as an error.
+    pub fn finish(mut self) -> Self {
+        if self.columns.is_none() {
+            self.errors.push(crate::import::RowError { row: 1, column: String::new(), reason: "找不到表头：商户订单号、交易单号、金额、支付时间 / no header row".into() });
+        }
+        self
+    }
+
+    fn time(&self, text: &str) -> Option<DateTime<Utc>> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Some(t.with_timezone(&Utc));
+        }
+        let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()?;
+        use chrono::TimeZone;
+        self.tz.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc))
+    }
+}
+
+impl crate::import::RowSink for StatementReader {
+    fn row(&mut self, i: usize, cells: &[String]) {
+        let Some([order, txn, amount, at]) = self.columns else {
+            let find = |names: &[&str]| cells.iter().position(|c| names.contains(&c.trim()));
+            if let (Some(o), Some(t), Some(a), Some(p)) = (find(&["商户订单号", "订单号"]), find(&["交易单号", "交易号"]), find(&["金额", "订单金额"]), find(&["支付时间", "交易时间"])) {
+                self.columns = Some([o, t, a, p]);
+            }
+            return;
+        };
+        let cell = |c: usize| cells.get(c).map(|s| s.trim()).unwrap_or_default();
+        if cells.iter().all(|c| c.trim().is_empty()) || self.errors.len() >= crate::import::template::MAX_REPORTED_ERRORS {
+            return;
+        }
+        let bad = |column: &str, reason: &str| crate::import::RowError { row: i + 1, column: column.into(), reason: reason.into() };
+        let amount = match Money::exact(cell(amount)) {
+            Ok(m) if !m.is_negative() => m,
+            _ => return self.errors.push(bad("金额", "金额应为至多两位小数的数字 / the amount must be a number with at most 2 decimals")),
+        };
+        let Some(paid_at) = self.time(cell(at)) else {
+            return self.errors.push(bad("支付时间", "时间应为 2027-01-05 08:00:00 / the time must read 2027-01-05 08:00:00"));
+        };
+        if cell(order).is_empty() || cell(txn).is_empty() {
+            return self.errors.push(bad("商户订单号", "订单号和交易单号不能为空 / the order and transaction numbers are required"));
+        }
+        self.lines.push(StatementLine { order: cell(order).to_string(), txn: cell(txn).to_string(), amount, paid_at });
+    }
+}
+
+/// How a line of the reconciliation stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Matched {
+    /// On the statement and recorded alike: 到帐.
+    Arrived,
+    /// Recorded as paid, not on the statement: 未到帐.
+    NotArrived,
+    /// On the statement but not as recorded: 异常.
+    Anomaly,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciledLine {
+    pub matched: Matched,
+    pub order: String,
+    pub txn: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub amount: Money,
+    /// The payment (receipt) the book took, if it did.
+    pub payment: Option<String>,
+    /// Why it is an anomaly, in Chinese.
+    pub reason: String,
+}
+
+/// 一键对账 (P10): the seed's totals and every line.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// 合计到帐金额.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub arrived_amount: Money,
+    /// 到帐订单数.
+    pub arrived: usize,
+    /// 未到帐订单数.
+    pub not_arrived: usize,
+    /// 异常订单数.
+    pub anomalies: usize,
+    pub lines: Vec<ReconciledLine>,
+}
+
+/// Matches a provider's statement for `[from, to)` against the orders recorded as paid in it.
+pub fn reconcile(statement: &[StatementLine], desk: &PayDesk, from: DateTime<Utc>, to: DateTime<Utc>) -> Reconciliation {
+    let mut out = Reconciliation::default();
+    let mut on_statement = std::collections::HashSet::new();
+    let mut seen_txns = std::collections::HashSet::new();
+    for line in statement {
+        on_statement.insert(line.order.clone());
+        let recorded = desk.orders.get(&line.order);
+        let reason = match recorded.map(|o| (&o.state, o.amount)) {
+            _ if !seen_txns.insert(line.txn.clone()) => Some("交易号在对账单中重复".to_string()),
+            None => Some("没有这个订单".to_string()),
+            Some((_, asked)) if asked != line.amount => Some(format!("金额不符：订单 ¥{asked}，对账单 ¥{}", line.amount)),
+            Some((OrderState::Open, _)) => Some("支付方已收款，本系统未入账（通知未到）".to_string()),
+            Some((OrderState::Paid { txn, .. }, _)) if *txn != line.txn => Some(format!("交易号不符：本系统记录 {txn}")),
+            Some((OrderState::Paid { payment: None, .. }, _)) => Some("已收到通知，账簿尚未入账".to_string()),
+            Some(_) => None,
+        };
+        let payment = recorded.and_then(|o| match &o.state {
+            OrderState::Paid { payment, .. } => payment.clone(),
+            OrderState::Open => None,
+        });
+        let matched = if reason.is_some() { Matched::Anomaly } else { Matched::Arrived };
+        if matched == Matched::Arrived {
+            out.arrived += 1;
+            out.arrived_amount = out.arrived_amount.checked_add(line.amount).unwrap_or(out.arrived_amount);
+        } else {
+            out.anomalies += 1;
+        }
+        out.lines.push(ReconciledLine { matched, order: line.order.clone(), txn: Some(line.txn.clone()), amount: line.amount, payment, reason: reason.unwrap_or_default() });
+    }
+    for order in desk.orders.values() {
+        let OrderState::Paid { txn, paid_at, payment } = &order.state else { continue };
+        if from <= *paid_at && *paid_at < to && !on_statement.contains(&order.no) {
+            out.not_arrived += 1;
+            out.lines.push(ReconciledLine { matched: Matched::NotArrived, order: order.no.clone(), txn: Some(txn.clone()), amount: order.amount, payment: payment.clone(), reason: "对账单中没有这笔交易".into() });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +523,47 @@ mod tests {
         booked.iter().for_each(|e| d.apply(e));
         assert_eq!(d.unbooked().count(), 0);
         assert!(d.decide(&PayCommand::Booked { order: "po-1".into(), payment: "P1".into() }).is_ok_and(|e| e.is_empty()));
+    }
+
+    #[test]
+    fn a_statement_is_matched_into_arrived_not_arrived_and_anomalies() {
+        let (mut d, _) = desk_with(&[12_000, 5_000, 800]);
+        run(&mut d, &note("po-1", "t1", 12_000));
+        run(&mut d, &note("po-2", "t2", 5_000));
+        for e in d.decide(&PayCommand::Booked { order: "po-1".into(), payment: "P1".into() }).unwrap_or_default() {
+            d.apply(&e);
+        }
+        let line = |order: &str, txn: &str, fen| StatementLine { order: order.into(), txn: txn.into(), amount: Money::from_fen(fen), paid_at: at(3) };
+        // po-1 arrived; po-2 is not on the statement; po-3 paid at the provider but never notified;
+        // an order Hutong never had; a transaction listed twice.
+        let statement = [line("po-1", "t1", 12_000), line("po-3", "t3", 800), line("po-8", "t8", 100), line("po-1", "t1", 12_000)];
+        let r = reconcile(&statement, &d, at(0), at(10));
+        assert_eq!((r.arrived, r.arrived_amount, r.not_arrived, r.anomalies), (1, Money::from_fen(12_000), 1, 3));
+        assert_eq!(r.lines[0].payment.as_deref(), Some("P1"));
+        assert!(r.lines[1].reason.contains("通知未到"), "{:?}", r.lines[1]);
+        assert_eq!(r.lines.last().map(|l| (l.matched.clone(), l.order.as_str())), Some((Matched::NotArrived, "po-2")));
+        // Outside the range, nothing is due on the statement.
+        assert_eq!(reconcile(&[], &d, at(100), at(200)).not_arrived, 0);
+    }
+
+    #[test]
+    fn a_statement_file_is_read_row_by_row_with_its_errors() {
+        use crate::import::RowSink;
+        let mut r = StatementReader::new(chrono_tz::Asia::Shanghai);
+        let rows: [&[&str]; 4] = [
+            &["微信支付对账单"],
+            &["支付时间", "商户订单号", "交易单号", "金额"],
+            &["2027-01-05 08:00:00", "po-1", "t1", "70.75"],
+            &["昨天", "po-2", "t2", "1.234"],
+        ];
+        for (i, row) in rows.iter().enumerate() {
+            r.row(i, &row.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+        }
+        let r = r.finish();
+        assert_eq!(r.lines.len(), 1);
+        assert_eq!(r.lines[0].paid_at.to_rfc3339(), "2027-01-05T00:00:00+00:00", "08:00 in Shanghai");
+        assert_eq!((r.errors[0].row, r.errors[0].column.as_str()), (4, "金额"));
+        assert_eq!(StatementReader::new(chrono_tz::Asia::Shanghai).finish().errors.len(), 1, "no header");
     }
 
     proptest! {

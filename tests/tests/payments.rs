@@ -102,6 +102,22 @@ async fn an_owner_pays_two_bills_at_once_and_the_provider_s_word_pays_them_once(
     assert!(pending_water(&server, &owner).is_empty());
     assert_eq!(server.metric("hutong_pay_notifications_total"), 2, "no notification came for the second order");
 
+    // 一键对账: the provider's statement against what was recorded — then a statement file.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let range = format!("from={}&to={}", today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    let (status, r) = call(&server, &server.admin, "GET", &format!("/api/v1/communities/heyuan/reconciliation?{range}"), None);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!((r["arrived"].as_u64(), r["arrived_amount"].as_str(), r["anomalies"].as_u64(), r["not_arrived"].as_u64()), (Some(2), Some("82.75"), Some(0), Some(0)), "{r}");
+    let at = chrono::Utc::now().to_rfc3339();
+    let txn1 = r["lines"].as_array().unwrap().iter().find(|l| l["order"] == order.as_str()).unwrap()["txn"].as_str().unwrap().to_string();
+    let file = format!("商户订单号,交易单号,金额,支付时间\n{order},{txn1},70.75,{at}\n{order2},tx-2,11.00,{at}\npo-99,tx-99,5.00,{at}\n");
+    let (status, _, body) = request(server.http, "POST", &format!("/api/v1/communities/heyuan/reconciliation?{range}"), Some(&server.admin), &[], file.as_bytes()).unwrap();
+    let r: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{r}");
+    assert_eq!((r["arrived"].as_u64(), r["arrived_amount"].as_str(), r["anomalies"].as_u64()), (Some(1), Some("70.75"), Some(2)), "{r}");
+    let (status, _, body) = request(server.http, "POST", &format!("/api/v1/communities/heyuan/reconciliation?{range}"), Some(&server.admin), &[], "商户订单号,交易单号,金额,支付时间\npo-1,t,abc,昨天\n".as_bytes()).unwrap();
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+
     // After kill -9 the orders and payments are all there, and a late retry pays nothing.
     server.kill9();
     let server = Server::demo(&data, 0, &["--sms-webhook", &gateway.url]).await;
