@@ -46,6 +46,7 @@ enum Dialog {
     Edit(Box<BillView>),
     Import,
     Run,
+    Reconcile,
 }
 
 #[component]
@@ -224,6 +225,7 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                     <button data-test="open-import" on:click=move |_| dialog.set(Dialog::Import)>"导入缴费单"</button>
                     <button data-test="open-run" on:click=move |_| dialog.set(Dialog::Run)>"生成账单"</button>
                 })}
+                <button data-test="open-reconcile" on:click=move |_| dialog.set(Dialog::Reconcile)>"一键对账"</button>
                 <a class="button" href=move || export_href("xlsx") data-test="export-xlsx">"导出缴费单 (xlsx)"</a>
                 <a class="button" href=move || export_csv("csv")>"导出 csv"</a>
                 <span class=move || if live.get() { "link up" } else { "link down" }>{move || if live.get() { "实时" } else { "连接中" }}</span>
@@ -269,6 +271,7 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                 Dialog::Edit(row) => view! { <EditDialog row=*row base=base.get_value() done=move |m: String| { message.set(m); dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Import => view! { <ImportDialog base=base.get_value() close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Run => view! { <RunDialog base=base.get_value() feed close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
+                Dialog::Reconcile => view! { <ReconcileDialog base=base.get_value() close=move || dialog.set(Dialog::None) /> }.into_any(),
             }}
         </div>
     }
@@ -524,6 +527,51 @@ fn RunDialog(base: String, feed: RwSignal<DeskFeed>, close: impl Fn() + Clone + 
                 Some(Ok(r)) => view! {
                     <p>{format!("{}：{} ~ {}，{} 笔，合计 ¥{}，已存在跳过 {} 笔，用时 {} ms",
                         if r.committed { "已生成" } else { "预览" }, r.period_start, r.period_end, r.bills, r.amount, r.skipped, r.elapsed_ms)}</p>
+                }.into_any(),
+            }}
+            <button on:click=move |_| close()>"关闭"</button>
+        </div>
+    }
+}
+
+/// 一键对账 (P10): the payment provider's statement for a range of days against what was
+/// recorded — the seed's three totals, then every line that did not simply arrive.
+#[component]
+fn ReconcileDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    // The browser's day (in Beijing time, where the desk's communities are by default).
+    let today = (crate::wall::browser_now() + chrono::TimeDelta::hours(8)).date_naive();
+    let (from, to) = (RwSignal::new(today.pred_opt().unwrap_or(today).to_string()), RwSignal::new(today.to_string()));
+    let result = RwSignal::new(None::<Result<hutong_core::pay::Reconciliation, String>>);
+    let base = StoredValue::new(base);
+    let go = move || {
+        let path = format!("{}/reconciliation?from={}&to={}", base.get_value(), from.get_untracked(), to.get_untracked());
+        spawn_local(async move { result.set(Some(get_json::<hutong_core::pay::Reconciliation>(&path).await)) });
+    };
+    go();
+    view! {
+        <div class="dialog" data-test="reconcile-dialog">
+            <h3>"一键对账"</h3>
+            <div class="inline">
+                <input type="date" prop:value=from on:input=move |ev| from.set(event_target_value(&ev)) />
+                <span>"至"</span>
+                <input type="date" prop:value=to on:input=move |ev| to.set(event_target_value(&ev)) />
+                <button on:click=move |_| go()>"对账"</button>
+            </div>
+            {move || match result.get() {
+                None => view! { <p>"对账中…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="message">{e}</p> }.into_any(),
+                Some(Ok(r)) => view! {
+                    <div class="cards" data-test="reconcile-totals">
+                        <div class="card"><span>"合计到帐金额"</span><b>{format!("¥{}", r.arrived_amount)}</b></div>
+                        <div class="card"><span>"到帐订单数"</span><b>{r.arrived}</b></div>
+                        <div class="card"><span>"未到帐订单数"</span><b>{r.not_arrived}</b></div>
+                        <div class="card"><span>"异常订单数"</span><b>{r.anomalies}</b></div>
+                    </div>
+                    <table class="errors"><tbody>
+                        {r.lines.into_iter().filter(|l| l.matched != hutong_core::pay::Matched::Arrived).map(|l| view! {
+                            <tr><td>{l.order}</td><td>{l.txn.unwrap_or_default()}</td><td>{format!("¥{}", l.amount)}</td><td>{l.reason}</td></tr>
+                        }).collect_view()}
+                    </tbody></table>
                 }.into_any(),
             }}
             <button on:click=move |_| close()>"关闭"</button>

@@ -190,7 +190,7 @@ fn local_clock(time_zone: &str) -> String {
 
 /// The browser's clock (`std`'s is not there in WASM).
 #[cfg(target_arch = "wasm32")]
-fn browser_now() -> chrono::DateTime<chrono::Utc> {
+pub(crate) fn browser_now() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
 }
 

@@ -876,4 +876,16 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     })
     .await;
     browser.screenshot("owner-paid.png").await;
+
+    // At the desk, 一键对账 shows the payment arrived.
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false})).await;
+    browser.eval(&click("[data-test=signout]")).await;
+    browser.sign_in("admin", PASSWORD).await;
+    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/desk/heyuan", server.http)})).await;
+    wait_for("the desk", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=open-reconcile]')").await.as_bool().filter(|b| *b)).await;
+    browser.eval(&click("[data-test=open-reconcile]")).await;
+    let totals = wait_for("the reconciliation", Duration::from_secs(15), async || browser.eval(&text_of("reconcile-totals")).await.as_str().filter(|t| t.contains("70.75")).map(str::to_string)).await;
+    assert!(totals.contains("到帐订单数1"), "{totals}");
+    browser.screenshot("desk-reconcile.png").await;
 }
