@@ -103,6 +103,17 @@ pub struct PayDesk {
     /// Each transaction id that paid, and the order it paid.
     pub txns: HashMap<String, String>,
     pub anomalies: Vec<AnomalyRecord>,
+    /// The finance software's pull access (P11), switched on and off by the company.
+    #[serde(default)]
+    pub finance: FinanceAccess,
+}
+
+/// A community's key for finance software pulling its statements: an id, and a secret derived
+/// from the deployment's secret and this generation (never stored; a new one voids the old).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinanceAccess {
+    pub generation: u32,
+    pub enabled: bool,
 }
 
 pub enum PayCommand {
@@ -113,6 +124,8 @@ pub enum PayCommand {
     Notified { notification: Notification, at: DateTime<Utc> },
     /// The house's book took the order's payment.
     Booked { order: String, payment: String },
+    /// Switch the finance pull on with a new secret (`rotate`), back on, or off (停用).
+    FinanceAccess { enabled: bool, rotate: bool },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +139,8 @@ pub enum PayEvent {
     Anomalous { record: AnomalyRecord },
     /// The book took the payment.
     Booked { order: String, payment: String },
+    /// The finance pull's access changed.
+    FinanceAccessSet { access: FinanceAccess },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +212,11 @@ impl crate::Aggregate for PayDesk {
                 Some(_) => Ok(Vec::new()),
                 None => Err(PayError::NoOrder(order.clone())),
             },
+            PayCommand::FinanceAccess { enabled, rotate } => {
+                let generation = self.finance.generation + u32::from(*rotate || self.finance.generation == 0);
+                let access = FinanceAccess { generation, enabled: *enabled };
+                Ok(if access == self.finance { Vec::new() } else { vec![PayEvent::FinanceAccessSet { access }] })
+            }
         }
     }
 
@@ -213,6 +233,7 @@ impl crate::Aggregate for PayDesk {
                 self.txns.insert(txn.clone(), order.clone());
             }
             PayEvent::Anomalous { record } => self.anomalies.push(record.clone()),
+            PayEvent::FinanceAccessSet { access } => self.finance = access.clone(),
             PayEvent::Booked { order, payment: no } => {
                 if let Some(OrderState::Paid { payment, .. }) = self.orders.get_mut(order).map(|o| &mut o.state) {
                     *payment = Some(no.clone());

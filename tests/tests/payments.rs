@@ -118,6 +118,35 @@ async fn an_owner_pays_two_bills_at_once_and_the_provider_s_word_pays_them_once(
     let (status, _, body) = request(server.http, "POST", &format!("/api/v1/communities/heyuan/reconciliation?{range}"), Some(&server.admin), &[], "商户订单号,交易单号,金额,支付时间\npo-1,t,abc,昨天\n".as_bytes()).unwrap();
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
 
+    // P11: finance software pulls the statement with a signed request; replay, a switched-off
+    // access and an old secret are refused.
+    let (status, access) = call(&server, &server.admin, "POST", "/api/v1/communities/heyuan/finance-access", None);
+    assert_eq!(status, 200, "{access}");
+    let (app_id, secret) = (access["app_id"].as_str().unwrap().to_string(), access["secret"].as_str().unwrap().to_string());
+    assert!(call(&server, &server.admin, "GET", "/api/v1/communities/heyuan/finance-access", None).1.get("secret").is_none(), "the secret is shown once");
+    let path = format!("/api/v1/finance/statements?community=heyuan&{range}");
+    let pull = |secret: &str, nonce: &str| {
+        use hmac::Mac;
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("GET\n{path}\n{ts}\n{nonce}\n").as_bytes());
+        let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let headers = [("Hutong-App-Id", app_id.as_str()), ("Hutong-Timestamp", ts.as_str()), ("Hutong-Nonce", nonce), ("Hutong-Signature", signature.as_str())];
+        let (status, _, body) = request(server.http, "GET", &path, None, &headers, b"").unwrap();
+        (status, serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
+    };
+    let (status, statement) = pull(&secret, "nonce-1");
+    assert_eq!(status, 200, "{statement}");
+    assert_eq!((statement["lines"].as_array().map(Vec::len), statement["reconciliation"]["arrived_amount"].as_str()), (Some(2), Some("82.75")), "{statement}");
+    assert_eq!(pull(&secret, "nonce-1").0, 403, "a replayed pull");
+    assert_eq!(pull("not-the-secret", "nonce-2").0, 403);
+    assert_eq!(call(&server, &server.admin, "POST", "/api/v1/communities/heyuan/finance-access/disable", None).0, 200);
+    assert_eq!(pull(&secret, "nonce-3").0, 403, "switched off (停用)");
+    let (_, again) = call(&server, &server.admin, "POST", "/api/v1/communities/heyuan/finance-access", None);
+    assert_eq!(pull(&secret, "nonce-4").0, 403, "the old secret stopped");
+    assert_eq!(pull(again["secret"].as_str().unwrap(), "nonce-5").0, 200);
+    assert_eq!(server.metric("hutong_finance_pulls_refused_total{reason=\"replayed\"}"), 1);
+
     // After kill -9 the orders and payments are all there, and a late retry pays nothing.
     server.kill9();
     let server = Server::demo(&data, 0, &["--sms-webhook", &gateway.url]).await;
