@@ -160,6 +160,13 @@ pub fn OwnerScreen(name: String) -> impl IntoView {
             }).collect_view().into_any()
         })
     };
+    // Announcements for the owner's homes (公告), newest first.
+    let notices = RwSignal::new(Vec::<serde_json::Value>::new());
+    spawn_local(async move {
+        if let Ok(n) = get_json::<Vec<serde_json::Value>>("/api/v1/owner/notices").await {
+            notices.set(n);
+        }
+    });
     view! {
         <div class="owner-portal" data-test="owner-portal">
             <h2>{if name.is_empty() { "我的缴费".to_string() } else { format!("{name} · 我的缴费") }}</h2>
@@ -174,6 +181,14 @@ pub fn OwnerScreen(name: String) -> impl IntoView {
             </div>
             <div class="owner-bills">{bills}</div>
             <p class="message" data-test="owner-message">{move || note.get()}</p>
+            {move || (!notices.with(Vec::is_empty)).then(|| view! {
+                <h3>"公告"</h3>
+                <ul class="owner-notices" data-test="owner-notices">
+                    {notices.get().into_iter().take(5).map(|n| view! {
+                        <li><b>{n["title"].as_str().unwrap_or_default().to_string()}</b><p>{n["body"].as_str().unwrap_or_default().to_string()}</p></li>
+                    }).collect_view()}
+                </ul>
+            })}
             {move || (!paid_tab.get()).then(|| view! {
                 <button class="pay" data-test="owner-pay" disabled=move || picked.with(Vec::is_empty) on:click=pay>{move || format!("合并支付 ¥{}", total())}</button>
             })}

@@ -118,6 +118,23 @@ async fn an_owner_pays_two_bills_at_once_and_the_provider_s_word_pays_them_once(
     let (status, _, body) = request(server.http, "POST", &format!("/api/v1/communities/heyuan/reconciliation?{range}"), Some(&server.admin), &[], "商户订单号,交易单号,金额,支付时间\npo-1,t,abc,昨天\n".as_bytes()).unwrap();
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
 
+    // P8: the community's collection code, printable and as an image, leads to the owner portal.
+    let (status, page) = http(server.http, "GET", "/api/v1/communities/heyuan/collection-code", Some(&server.admin), None).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("微信扫一扫缴纳费用") && page.contains("/owner?community=heyuan") && page.contains("<svg"), "{page}");
+    let (status, headers, svg) = request(server.http, "GET", "/api/v1/communities/heyuan/collection-code?format=svg", Some(&server.admin), &[], b"").unwrap();
+    assert_eq!(status, 200);
+    assert!(headers.to_lowercase().contains("image/svg+xml") && svg.starts_with(b"<svg"), "{headers}");
+
+    // In-app: the notices for the owner's building reach the portal; another building's do not.
+    for (title, building) in [("一号楼停水通知", "heyuan-b01"), ("二号楼电梯检修", "heyuan-b02")] {
+        let (status, reply) = call(&server, &server.admin, "POST", "/api/v1/communities/heyuan/notices", Some(json!({"title": title, "body": "明天上午九点至十一点", "buildings": [building]})));
+        assert_eq!(status, 200, "{reply}");
+    }
+    let (status, notices) = call(&server, &owner, "GET", "/api/v1/owner/notices", None);
+    assert_eq!(status, 200, "{notices}");
+    assert!(notices.to_string().contains("一号楼停水通知") && !notices.to_string().contains("二号楼电梯检修"), "{notices}");
+
     // P11: finance software pulls the statement with a signed request; replay, a switched-off
     // access and an old secret are refused.
     let (status, access) = call(&server, &server.admin, "POST", "/api/v1/communities/heyuan/finance-access", None);

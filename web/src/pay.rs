@@ -593,3 +593,83 @@ pub async fn finance_pull(State(app): State<Arc<App>>, uri: axum::http::Uri, hea
     app.metrics.inc("hutong_finance_pulls_total", &[]);
     Json(FinanceStatement { community: q.community, from: q.from, to: q.to, lines, reconciliation }).into_response()
 }
+
+// ---- Collection QR codes (P8) ----
+
+/// A QR code as SVG: one square per dark module, a quiet zone of four.
+pub fn qr_svg(text: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).map_err(|e| internal(e.to_string()))?;
+    let width = code.width();
+    let squares: String = code
+        .to_colors()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == qrcode::Color::Dark)
+        .map(|(n, _)| format!("M{} {}h1v1h-1z", n % width + 4, n / width + 4))
+        .collect();
+    let side = width + 8;
+    Ok(format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" shape-rendering=\"crispEdges\"><rect width=\"{side}\" height=\"{side}\" fill=\"#fff\"/><path d=\"{squares}\" fill=\"#000\"/></svg>"))
+}
+
+/// Where the community's collection code leads: the owner portal, on this server.
+fn portal_url(app: &App, headers: &HeaderMap, community: &str) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("{}://{host}/owner?community={community}", if app.https { "https" } else { "http" })
+}
+
+#[derive(Deserialize)]
+pub struct CodeFormat {
+    /// `svg` for the image alone (to save or put on a notice); the printable page otherwise.
+    #[serde(default)]
+    pub format: String,
+}
+
+/// `GET …/collection-code` (P8, the seed's 收款码): the community's QR code for owners — a
+/// printable page (微信扫一扫缴纳费用) or, with `?format=svg`, the image alone. Scanned, it opens the
+/// owner portal: a registered owner signs in and sees their bills; anyone else is led to register.
+pub async fn collection_code(State(app): State<Arc<App>>, Path(community): Path<String>, headers: HeaderMap, Query(f): Query<CodeFormat>) -> Result<Response, ApiError> {
+    let c = app.community(&community)?;
+    let url = portal_url(&app, &headers, &community);
+    let svg = qr_svg(&url)?;
+    if f.format == "svg" {
+        return Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response());
+    }
+    let name = c.name.replace('<', "&lt;");
+    Ok(Html(format!(
+        "<!doctype html><html lang=zh><meta charset=utf-8><title>{name} 收款码</title>\
+         <body style=\"font-family:sans-serif;text-align:center;padding:2rem\"><h1>{name}</h1><h2>微信扫一扫缴纳费用</h2>\
+         <div data-test=collection-code style=\"width:18rem;margin:auto\">{svg}</div><p>{url}</p>\
+         <p><a href=\"?format=svg\" download=\"{community}-collection-code.svg\">保存为图片</a> · <a href=\"javascript:print()\">打印</a></p></body></html>"
+    ))
+    .into_response())
+}
+
+// ---- Notices in the owner's portal (N1 in-app) ----
+
+/// A notice as an owner reads it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OwnerNotice {
+    pub community: String,
+    pub no: u64,
+    pub title: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+}
+
+/// `GET /api/v1/owner/notices`: the announcements for the owner's homes — their communities' and
+/// their buildings' — newest first; withdrawn ones are gone from here.
+pub async fn notices(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<OwnerNotice>>, ApiError> {
+    owner_of(&caller)?;
+    let mut out = Vec::new();
+    for community in &caller.principal.scope.communities {
+        let Ok(c) = app.community(community.as_str()) else { continue };
+        let buildings: Vec<BuildingId> = caller.principal.houses.iter().filter_map(|h| crate::billing::building_of_house(&app, &c, h.as_str())).collect();
+        let Ok(desk) = crate::work_orders::desk(&app, community.as_str()) else { continue };
+        let read = desk.read();
+        for n in read.notices.iter().filter(|n| n.withdrawn.is_none() && (n.buildings.is_empty() || n.buildings.iter().any(|b| buildings.contains(b)))) {
+            out.push(OwnerNotice { community: community.to_string(), no: n.no, title: n.title.clone(), body: n.body.clone(), at: n.at });
+        }
+    }
+    out.sort_by(|a, b| b.at.cmp(&a.at));
+    Ok(Json(out))
+}
