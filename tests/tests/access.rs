@@ -47,6 +47,8 @@ fn concrete(path: &str, community: &str, staff: &str) -> String {
         .replace("{order}", "wo-1")
         .replace("{notice}", "1")
         .replace("{house}", &format!("{community}-1-1-101"))
+        // Registration requests are numbered across the deployment, one made per community in turn.
+        .replace("{registration}", match community { OWN => "1", SISTER => "2", _ => "3" })
 }
 
 /// A real work order in each community (its first, `wo-1`), at a house of building 1 with the
@@ -64,6 +66,13 @@ fn open_orders(server: &Server) {
         let (status, reply) = http(server.http, "POST", &format!("/api/v1/communities/{community}/notices"), Some(admin), Some(&body)).unwrap();
         assert_eq!(status, 200, "{community}: {reply}");
         assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["no"], 1, "{reply}");
+    }
+    // And a registration request of someone not known yet, at its house 1-1-101.
+    for (community, no) in [(OWN, 1), (SISTER, 2), (OTHER_COMPANY, 3)] {
+        let body = json!({"community": community, "address": format!("{community}-1-1-101"), "name": "矩阵申请人", "phone": "13700000001"}).to_string();
+        let (status, reply) = http(server.http, "POST", "/api/v1/owner/registrations", None, Some(&body)).unwrap();
+        assert_eq!(status, 200, "{community}: {reply}");
+        assert_eq!(serde_json::from_str::<Value>(&reply).unwrap()["no"], no, "{reply}");
     }
 }
 

@@ -139,7 +139,8 @@ impl From<OrgError> for ApiError {
             NoStaff(_) | NoCompany(_) => ApiError::NotFound { zh, en },
             AccountTaken | CommunityTaken(_) | CompanyExists(_) => ApiError::Conflict { zh, en },
             NotOurCommunity(_) | ShortPassword | NoRole(_) | BadRoleId | BadName | RegionElsewhere(_) | PlatformPermission => ApiError::BadRequest { zh, en },
-            NoBranch(_) => ApiError::NotFound { zh, en },
+            NoBranch(_) | NoRequest(_) => ApiError::NotFound { zh, en },
+            RequestDecided(_) | TooManyRequests => ApiError::Conflict { zh, en },
             BeyondOwn => ApiError::Beyond { zh, en },
         }
     }

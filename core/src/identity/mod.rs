@@ -15,5 +15,5 @@ pub mod sessions;
 
 pub use access::*;
 pub use audit::{AuditEntry, AuditLog};
-pub use org::{Actor, Company, Org, OrgCommand, OrgError, OrgEvent, Owner, StaffRecord, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+pub use org::{Actor, Company, Org, OrgCommand, OrgError, OrgEvent, Owner, OwnerRequest, StaffRecord, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use sessions::{Session, SessionCommand, SessionEvent, SessionSubject, Sessions};

@@ -78,6 +78,30 @@ pub enum OrgCommand {
     DefineBranch { company: CompanyId, branch: String, regions: Vec<String> },
     /// A community placed under a branch and, within it, a 片区 (or taken out of them: `None`).
     PlaceCommunity { company: CompanyId, community: CommunityId, branch: Option<String>, region: Option<String> },
+    /// Someone asks to be registered as a resident of a house (R6: an owner not known yet).
+    RequestOwner { request: OwnerRequest },
+    /// The office approves a request (the person becomes the house's owner in the portal) or
+    /// turns it down with a note.
+    DecideOwnerRequest { company: CompanyId, no: u64, approve: bool, by: String, note: String },
+}
+
+/// A request to be registered as a resident of a house, and what the office made of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerRequest {
+    /// Numbered across the deployment from 1 (set by `decide`).
+    #[serde(default)]
+    pub no: u64,
+    pub company: CompanyId,
+    pub community: CommunityId,
+    pub house: HouseId,
+    pub address: String,
+    pub name: String,
+    pub phone: String,
+    pub relation: crate::book::Relation,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `None` while it waits; then approved or not, by whom, with the note.
+    #[serde(default)]
+    pub decided: Option<(bool, String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,6 +133,10 @@ pub enum OrgEvent {
     BranchDefined { company: CompanyId, branch: String, regions: Vec<String> },
     /// A community was placed under a branch and 片区.
     CommunityPlaced { company: CompanyId, community: CommunityId, branch: Option<String>, region: Option<String> },
+    /// Someone asked to be registered.
+    OwnerRequested { request: OwnerRequest },
+    /// The office decided a request.
+    OwnerRequestDecided { no: u64, approved: bool, by: String, note: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +155,9 @@ pub enum OrgError {
     NoBranch(String),
     RegionElsewhere(String),
     PlatformPermission,
+    NoRequest(u64),
+    RequestDecided(u64),
+    TooManyRequests,
 }
 
 crate::bilingual!(OrgError {
@@ -142,6 +173,9 @@ crate::bilingual!(OrgError {
     OrgError::BadName => ("名称须为 1–40 个字") / ("a name is 1–40 characters"),
     OrgError::NoBranch(_0) => ("没有分公司或片区 {_0}") / ("no branch or region {_0}"),
     OrgError::RegionElsewhere(_0) => ("片区 {_0} 已属于另一分公司") / ("region {_0} belongs to another branch"),
+    OrgError::NoRequest(_0) => ("没有登记申请 {_0}") / ("no registration request {_0}"),
+    OrgError::RequestDecided(_0) => ("登记申请 {_0} 已处理") / ("registration request {_0} was decided already"),
+    OrgError::TooManyRequests => ("该手机号已有待审核的申请") / ("this phone has requests waiting already"),
     OrgError::PlatformPermission => ("公司角色不能包含平台权限") / ("a company's role cannot hold the platform's permission"),
     OrgError::BeyondOwn => ("不能授予或管理超出自己权限或管辖范围的账号") / ("you cannot grant, or manage an account with, more than your own permissions and scope"),
 });
@@ -188,6 +222,9 @@ pub struct Org {
     pub staff: HashMap<StaffId, StaffRecord>,
     pub accounts: HashMap<String, StaffId>,
     pub owners: HashMap<String, Owner>,
+    /// Registration requests, by number.
+    #[serde(default)]
+    pub owner_requests: BTreeMap<u64, OwnerRequest>,
 }
 
 impl Org {
@@ -377,6 +414,28 @@ impl crate::Aggregate for Org {
                 }
                 OrgEvent::PasswordChanged { staff: staff.clone(), password_hash: password_hash.clone() }
             }
+            OrgCommand::RequestOwner { request } => {
+                self.company(&request.company)?;
+                check_name(&request.name)?;
+                let waiting = self.owner_requests.values().filter(|r| r.phone == request.phone && r.decided.is_none()).count();
+                if waiting >= 3 {
+                    return Err(OrgError::TooManyRequests);
+                }
+                let no = self.owner_requests.keys().next_back().map_or(1, |n| n + 1);
+                OrgEvent::OwnerRequested { request: OwnerRequest { no, ..request.clone() } }
+            }
+            OrgCommand::DecideOwnerRequest { company, no, approve, by, note } => {
+                let r = self.owner_requests.get(no).filter(|r| &r.company == company).ok_or(OrgError::NoRequest(*no))?;
+                if r.decided.is_some() {
+                    return Err(OrgError::RequestDecided(*no));
+                }
+                let decided = OrgEvent::OwnerRequestDecided { no: *no, approved: *approve, by: by.clone(), note: note.clone() };
+                if !approve {
+                    return Ok(vec![decided]);
+                }
+                let registered = OrgEvent::OwnerRegistered { company: r.company.clone(), phone: r.phone.clone(), community: r.community.clone(), houses: vec![r.house.clone()] };
+                return Ok(vec![decided, registered]);
+            }
             OrgCommand::RegisterOwner { company, phone, community, houses } => {
                 self.company(company)?;
                 OrgEvent::OwnerRegistered { company: company.clone(), phone: phone.clone(), community: community.clone(), houses: houses.clone() }
@@ -428,6 +487,14 @@ impl crate::Aggregate for Org {
                     c.community_branch.insert(community.clone(), b.clone());
                 }
                 self.community_company.insert(community.clone(), company.clone());
+            }
+            OrgEvent::OwnerRequested { request } => {
+                self.owner_requests.insert(request.no, request.clone());
+            }
+            OrgEvent::OwnerRequestDecided { no, approved, by, note } => {
+                if let Some(r) = self.owner_requests.get_mut(no) {
+                    r.decided = Some((*approved, by.clone(), note.clone()));
+                }
             }
             OrgEvent::BranchDefined { company, branch, regions } => {
                 let c = self.companies.entry(company.clone()).or_default();
