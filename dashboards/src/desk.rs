@@ -47,6 +47,7 @@ enum Dialog {
     Import,
     Run,
     Reconcile,
+    Registrations,
 }
 
 #[component]
@@ -226,6 +227,7 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                     <button data-test="open-run" on:click=move |_| dialog.set(Dialog::Run)>"生成账单"</button>
                 })}
                 <button data-test="open-reconcile" on:click=move |_| dialog.set(Dialog::Reconcile)>"一键对账"</button>
+                {may_write_billing.then(|| view! { <button data-test="open-registrations" on:click=move |_| dialog.set(Dialog::Registrations)>"业主登记审核"</button> })}
                 <a class="button" href=move || export_href("xlsx") data-test="export-xlsx">"导出缴费单 (xlsx)"</a>
                 <a class="button" href=move || export_csv("csv")>"导出 csv"</a>
                 <span class=move || if live.get() { "link up" } else { "link down" }>{move || if live.get() { "实时" } else { "连接中" }}</span>
@@ -272,6 +274,7 @@ pub fn DeskScreen(community: String, may_write_billing: bool) -> impl IntoView {
                 Dialog::Import => view! { <ImportDialog base=base.get_value() close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Run => view! { <RunDialog base=base.get_value() feed close=move || { dialog.set(Dialog::None); load(); } /> }.into_any(),
                 Dialog::Reconcile => view! { <ReconcileDialog base=base.get_value() close=move || dialog.set(Dialog::None) /> }.into_any(),
+                Dialog::Registrations => view! { <RegistrationsDialog base=base.get_value() close=move || dialog.set(Dialog::None) /> }.into_any(),
             }}
         </div>
     }
@@ -574,6 +577,54 @@ fn ReconcileDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'stati
                     </tbody></table>
                 }.into_any(),
             }}
+            <button on:click=move |_| close()>"关闭"</button>
+        </div>
+    }
+}
+
+/// Owners not known yet asking to be registered (R6): approved, they are the house's resident and
+/// may sign in to the portal; or turned down with a note.
+#[component]
+fn RegistrationsDialog(base: String, close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    let list = RwSignal::new(Vec::<serde_json::Value>::new());
+    let message = RwSignal::new(String::new());
+    let base = StoredValue::new(base);
+    let load = move || spawn_local(async move {
+        match get_json::<Vec<serde_json::Value>>(&format!("{}/owner-registrations", base.get_value())).await {
+            Ok(l) => list.set(l),
+            Err(e) => message.set(e),
+        }
+    });
+    load();
+    let decide = move |no: u64, approve: bool| {
+        let path = format!("{}/owner-registrations/{no}/decide", base.get_value());
+        let body = serde_json::json!({"approve": approve, "note": if approve { "" } else { "信息不符" }});
+        spawn_local(async move {
+            match post_json::<_, serde_json::Value>(&path, &body).await {
+                Ok(v) => message.set(v["message"].as_str().unwrap_or_default().to_string()),
+                Err(e) => message.set(e),
+            }
+            load();
+        });
+    };
+    view! {
+        <div class="dialog" data-test="registrations-dialog">
+            <h3>"业主登记审核"</h3>
+            <table><tbody>
+                {move || list.get().into_iter().map(|r| {
+                    let no = r["no"].as_u64().unwrap_or_default();
+                    let waiting = r["state"] == "waiting";
+                    let state = match r["state"].as_str() { Some("waiting") => "待审核", Some("approved") => "已通过", _ => "已驳回" };
+                    view! {
+                        <tr data-test="registration">
+                            <td>{r["address"].as_str().unwrap_or_default().to_string()}</td><td>{r["name"].as_str().unwrap_or_default().to_string()}</td>
+                            <td>{r["phone"].as_str().unwrap_or_default().to_string()}</td><td>{r["relation"].as_str().unwrap_or_default().to_string()}</td><td>{state}</td>
+                            <td>{waiting.then(|| view! { <button data-test="approve" on:click=move |_| decide(no, true)>"通过"</button><button on:click=move |_| decide(no, false)>"驳回"</button> })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody></table>
+            <p class="message" data-test="registrations-message">{move || message.get()}</p>
             <button on:click=move |_| close()>"关闭"</button>
         </div>
     }

@@ -59,6 +59,23 @@ pub fn OwnerSignIn(signed_in: Callback<()>) -> impl IntoView {
             }
         });
     };
+    // Not registered yet (the community's collection code brought them here): ask the office.
+    let community = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| q.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("community=").map(String::from)))
+        .unwrap_or_default();
+    let (address, name, asked) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let register = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let body = json!({"community": community.clone(), "address": address.get_untracked().trim(), "name": name.get_untracked().trim(), "phone": phone.get_untracked().trim()}).to_string();
+        spawn_local(async move {
+            match request("POST", "/api/v1/owner/registrations", Some(body)).await {
+                Some((200, text)) => asked.set(serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["message"].as_str().map(String::from)).unwrap_or_default()),
+                Some((_, text)) => asked.set(error_message(&text)),
+                None => asked.set(error_message("")),
+            }
+        });
+    };
     view! {
         <form class="signin owner" on:submit=sign_in data-test="owner-signin">
             <h2>"业主登录"</h2>
@@ -67,6 +84,14 @@ pub fn OwnerSignIn(signed_in: Callback<()>) -> impl IntoView {
             <label>"验证码"<input name="owner-code" inputmode="numeric" autocomplete="one-time-code" prop:value=code on:input=move |ev| code.set(event_target_value(&ev)) /></label>
             <button type="submit">"登录"</button>
             <p class="error" data-test="owner-note">{move || note.get()}</p>
+        </form>
+        <form class="signin owner" on:submit=register data-test="owner-register">
+            <h2>"还未登记？"</h2>
+            <p class="dim">"填写房屋与姓名（手机号同上），物业审核通过后即可登录。"</p>
+            <label>"房屋地址"<input name="register-address" placeholder="如 荷花苑-1-1-101" prop:value=address on:input=move |ev| address.set(event_target_value(&ev)) /></label>
+            <label>"姓名"<input name="register-name" prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) /></label>
+            <button type="submit">"申请登记"</button>
+            <p class="error" data-test="register-note">{move || asked.get()}</p>
         </form>
     }
 }

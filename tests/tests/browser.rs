@@ -837,10 +837,17 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     let mut browser = Browser::launch(&dir.path().join("chromium")).await;
     browser.call("Page.enable", json!({})).await;
     browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})).await;
-    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    // As the community's collection code leads: the owner portal of 荷花苑.
+    browser.call("Page.navigate", json!({"url": format!("http://{}/owner?community=heyuan", server.http)})).await;
     let type_into = |name: &str, value: &str| format!("(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
     let text_of = |test: &str| format!("(document.querySelector('[data-test={test}]') || {{}}).textContent || ''");
     wait_for("the owner's sign-in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=owner-signin]')").await.as_bool().filter(|b| *b)).await;
+    // Someone not registered yet asks to be, from the same page.
+    browser.eval(&type_into("owner-phone", "13911113333")).await;
+    browser.eval(&type_into("register-address", "荷花苑-1-1-104")).await;
+    browser.eval(&type_into("register-name", "新住户")).await;
+    browser.eval("document.querySelector('[data-test=owner-register] button').click()").await;
+    wait_for("the request taken", Duration::from_secs(10), async || browser.eval(&text_of("register-note")).await.as_str().filter(|t| t.contains("已提交")).map(str::to_string)).await;
     browser.eval(&type_into("owner-phone", "13898424613")).await;
     browser.eval(&click("[data-test=owner-code]")).await;
     // The code, read where the demo's owner reads it: the demo's own SMS inbox page.
@@ -888,4 +895,11 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     let totals = wait_for("the reconciliation", Duration::from_secs(15), async || browser.eval(&text_of("reconcile-totals")).await.as_str().filter(|t| t.contains("70.75")).map(str::to_string)).await;
     assert!(totals.contains("到帐订单数1"), "{totals}");
     browser.screenshot("desk-reconcile.png").await;
+    // The office approves the newcomer's request.
+    browser.eval(&click("[data-test=reconcile-dialog] > button")).await;
+    browser.eval(&click("[data-test=open-registrations]")).await;
+    wait_for("the request listed", Duration::from_secs(10), async || browser.eval("!!document.querySelector('[data-test=approve]')").await.as_bool().filter(|b| *b)).await;
+    browser.screenshot("desk-registrations.png").await;
+    browser.eval(&click("[data-test=approve]")).await;
+    wait_for("approved", Duration::from_secs(10), async || browser.eval(&text_of("registrations-message")).await.as_str().filter(|t| t.contains("已通过")).map(str::to_string)).await;
 }
