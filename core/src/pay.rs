@@ -249,8 +249,12 @@ impl crate::Aggregate for PayDesk {
 /// Hutong's own record, as a real provider's would be.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxLedger {
-    /// `(community, order)` → amount asked, and the transaction that paid it.
-    pub orders: BTreeMap<(String, String), (Money, Option<(String, DateTime<Utc>)>)>,
+    /// `community/order` → amount asked, and the transaction that paid it.
+    pub orders: BTreeMap<String, (Money, Option<(String, DateTime<Utc>)>)>,
+}
+
+fn ledger_key(community: &str, order: &str) -> String {
+    format!("{community}/{order}")
 }
 
 pub enum SandboxCommand {
@@ -272,12 +276,12 @@ pub enum SandboxEvent {
 impl SandboxLedger {
     /// An order's amount, and whether it is paid.
     pub fn order(&self, community: &str, order: &str) -> Option<(Money, bool)> {
-        self.orders.get(&(community.to_string(), order.to_string())).map(|(amount, paid)| (*amount, paid.is_some()))
+        self.orders.get(&ledger_key(community, order)).map(|(amount, paid)| (*amount, paid.is_some()))
     }
 
     /// What the provider says of a paid order (its notification, or its answer to a query).
     pub fn paid(&self, community: &str, order: &str) -> Option<Notification> {
-        let (amount, paid) = self.orders.get(&(community.to_string(), order.to_string()))?;
+        let (amount, paid) = self.orders.get(&ledger_key(community, order))?;
         let (txn, at) = paid.as_ref()?;
         Some(Notification { order: order.to_string(), txn: txn.clone(), amount: *amount, paid_at: *at })
     }
@@ -305,10 +309,10 @@ impl crate::Aggregate for SandboxLedger {
     fn apply(&mut self, event: &SandboxEvent) {
         match event {
             SandboxEvent::Registered { community, order, amount } => {
-                self.orders.insert((community.clone(), order.clone()), (*amount, None));
+                self.orders.insert(ledger_key(community, order), (*amount, None));
             }
             SandboxEvent::Charged { community, order, txn, at } => {
-                if let Some((_, paid)) = self.orders.get_mut(&(community.clone(), order.clone())) {
+                if let Some((_, paid)) = self.orders.get_mut(&ledger_key(community, order)) {
                     *paid = Some((txn.clone(), *at));
                 }
             }
@@ -330,12 +334,14 @@ pub struct StatementLine {
 impl SandboxLedger {
     /// The provider's statement of a community: what it collected in `[from, to)`.
     pub fn statement(&self, community: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<StatementLine> {
+        let prefix = format!("{community}/");
         self.orders
-            .iter()
-            .filter(|((c, _), _)| c == community)
-            .filter_map(|((_, order), (amount, paid))| {
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .filter_map(|(key, (amount, paid))| {
+                let order = &key[prefix.len()..];
                 let (txn, at) = paid.as_ref()?;
-                (from <= *at && *at < to).then(|| StatementLine { order: order.clone(), txn: txn.clone(), amount: *amount, paid_at: *at })
+                (from <= *at && *at < to).then(|| StatementLine { order: order.to_string(), txn: txn.clone(), amount: *amount, paid_at: *at })
             })
             .collect()
     }

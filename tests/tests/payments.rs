@@ -153,6 +153,15 @@ async fn an_owner_pays_two_bills_at_once_and_the_provider_s_word_pays_them_once(
     let (_, records) = call(&server, &server.admin, "GET", "/api/v1/communities/heyuan/house-records?q=%E6%96%B0%E4%BD%8F%E6%88%B7", None);
     assert!(records.to_string().contains("heyuan-1-1-103"), "the book has the new resident: {records}");
 
+    // The office opens the portal to an owner at handover; another company cannot take them over.
+    let (status, opened) = call(&server, &server.admin, "POST", "/api/v1/communities/heyuan/owners", Some(json!({"phone": "13922223333", "houses": ["荷花苑-1-1-102"]})));
+    assert_eq!(status, 200, "{opened}");
+    let handed = gateway.sign_in_owner(&server, "13922223333").await;
+    assert_eq!(call(&server, &handed, "GET", "/api/v1/owner/houses", None).1[0]["house"], "heyuan-1-1-102");
+    let other = server.login("meiyuan-admin");
+    let (status, reply) = call(&server, &other, "POST", "/api/v1/communities/meiyuan/owners", Some(json!({"phone": "13922223333", "houses": ["meiyuan-1-1-101"]})));
+    assert_eq!(status, 409, "{reply}");
+
     // P11: finance software pulls the statement with a signed request; replay, a switched-off
     // access and an old secret are refused.
     let (status, access) = call(&server, &server.admin, "POST", "/api/v1/communities/heyuan/finance-access", None);

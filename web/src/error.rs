@@ -140,7 +140,7 @@ impl From<OrgError> for ApiError {
             AccountTaken | CommunityTaken(_) | CompanyExists(_) => ApiError::Conflict { zh, en },
             NotOurCommunity(_) | ShortPassword | NoRole(_) | BadRoleId | BadName | RegionElsewhere(_) | PlatformPermission => ApiError::BadRequest { zh, en },
             NoBranch(_) | NoRequest(_) => ApiError::NotFound { zh, en },
-            RequestDecided(_) | TooManyRequests => ApiError::Conflict { zh, en },
+            RequestDecided(_) | TooManyRequests | OwnerElsewhere => ApiError::Conflict { zh, en },
             BeyondOwn => ApiError::Beyond { zh, en },
         }
     }

@@ -828,3 +828,37 @@ pub async fn decide_registration(
     let message = if b.approve { "已通过，业主可用手机号登录 / approved" } else { "已驳回 / turned down" };
     Ok(Json(RegistrationTaken { no, message: message.into() }))
 }
+
+/// The office opens the portal to an owner of some homes (开通业主), e.g. at handover.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerBody {
+    pub phone: String,
+    /// Houses of this community (ids or addresses), at most 10,000.
+    pub houses: Vec<String>,
+}
+
+/// `POST …/owners`: the phone may sign in to the portal for these houses (audited). A butler,
+/// only for houses of their buildings.
+pub async fn open_portal(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, ApiJson(b): ApiJson<OwnerBody>) -> Result<Json<serde_json::Value>, ApiError> {
+    let phone = b.phone.trim().to_string();
+    if phone.len() != 11 || !phone.starts_with('1') || !phone.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::bad("手机号应为 11 位数字", "the phone must be 11 digits"));
+    }
+    if b.houses.is_empty() || b.houses.len() > 10_000 {
+        return Err(ApiError::bad("房屋须为 1–10000 户", "1 to 10,000 houses"));
+    }
+    let c = app.community(&community)?;
+    let mut houses = Vec::with_capacity(b.houses.len());
+    for text in &b.houses {
+        let missing = || ApiError::not_found("房屋", "house", text);
+        let house = crate::billing::resolve_house(&app, &c, text).ok_or_else(missing)?;
+        crate::billing::building_of_house(&app, &c, house.as_str()).filter(|bd| crate::billing::in_scope(&caller, bd)).ok_or_else(missing)?;
+        houses.push(house);
+    }
+    let command = hutong_core::identity::OrgCommand::RegisterOwner { company: caller.principal.company.clone(), phone: phone.clone(), community: c.id.clone(), houses: houses.clone() };
+    app.identity.change(command).await?;
+    let after = serde_json::json!({"phone": mask_phone(&phone), "houses": houses.len()});
+    app.identity.audit(crate::audit::audit_entry(&caller, "owner.open_portal", &community, None, Some(after.clone()))).await.map_err(internal)?;
+    Ok(Json(after))
+}

@@ -11,6 +11,7 @@
 //! - `cargo xtask bench fanout [--screens 1000,3000,10000]`: thousands of live screens at once.
 //! - `cargo xtask bench patrol [--routes 10000]`: every patrol window closing in one second.
 //! - `cargo xtask bench workorders [--orders 100000 --burst 1000]`: a thousand deadlines passing in one second.
+//! - `cargo xtask bench pay [--homes 10000 --clients 32]`: owners paying online through the sandbox provider.
 //! - `cargo xtask bench journal`: journal appends on SQLite and on a real CQL node, beside the raw driver.
 //! - `cargo xtask dashboards`: build the dashboards only.
 
@@ -190,6 +191,6 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | soak [cycles] | bench ingest|billing|import|payments|abuse|recovery|fanout|patrol|workorders [flags] | bench journal | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | soak [cycles] | bench ingest|billing|import|payments|abuse|recovery|fanout|patrol|workorders|pay [flags] | bench journal | dashboards"),
     }
 }

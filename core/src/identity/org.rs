@@ -158,6 +158,7 @@ pub enum OrgError {
     NoRequest(u64),
     RequestDecided(u64),
     TooManyRequests,
+    OwnerElsewhere,
 }
 
 crate::bilingual!(OrgError {
@@ -175,6 +176,7 @@ crate::bilingual!(OrgError {
     OrgError::RegionElsewhere(_0) => ("片区 {_0} 已属于另一分公司") / ("region {_0} belongs to another branch"),
     OrgError::NoRequest(_0) => ("没有登记申请 {_0}") / ("no registration request {_0}"),
     OrgError::RequestDecided(_0) => ("登记申请 {_0} 已处理") / ("registration request {_0} was decided already"),
+    OrgError::OwnerElsewhere => ("该手机号已是另一家物业公司的业主") / ("this phone is another company's owner"),
     OrgError::TooManyRequests => ("该手机号已有待审核的申请") / ("this phone has requests waiting already"),
     OrgError::PlatformPermission => ("公司角色不能包含平台权限") / ("a company's role cannot hold the platform's permission"),
     OrgError::BeyondOwn => ("不能授予或管理超出自己权限或管辖范围的账号") / ("you cannot grant, or manage an account with, more than your own permissions and scope"),
@@ -438,6 +440,13 @@ impl crate::Aggregate for Org {
             }
             OrgCommand::RegisterOwner { company, phone, community, houses } => {
                 self.company(company)?;
+                if self.community_company.get(community).is_some_and(|c| c != company) {
+                    return Err(OrgError::NotOurCommunity(community.clone()));
+                }
+                // An owner belongs to one company's portal; another company cannot take them over.
+                if self.owners.get(phone).is_some_and(|o| &o.company != company) {
+                    return Err(OrgError::OwnerElsewhere);
+                }
                 OrgEvent::OwnerRegistered { company: company.clone(), phone: phone.clone(), community: community.clone(), houses: houses.clone() }
             }
             OrgCommand::DefineBranch { company, branch, regions } => {

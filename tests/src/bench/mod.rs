@@ -13,6 +13,8 @@
 //!   screen, deliveries lost, memory per socket.
 //! - [`patrol`]: 10,000 patrol routes whose windows close in the same second: close → the miss
 //!   alarm on the wall, memory per route.
+//! - [`pay`]: owners paying online through the sandbox provider: payments and verified
+//!   notifications per second, provider → the manager's screen.
 //! - [`abuse`]: an anonymous flood of sign-ins and imports against the real binary: peak memory,
 //!   `/healthz` latency and the wall's live updates meanwhile.
 
@@ -22,6 +24,7 @@ pub mod fanout;
 pub mod import;
 pub mod ingest;
 pub mod patrol;
+pub mod pay;
 pub mod workorders;
 pub mod payments;
 pub mod recovery;

@@ -31,6 +31,8 @@ enum Which {
     Patrol(bench::patrol::PatrolBench),
     /// 100,000 open work orders, 1,000 passing their deadline in the same second: deadline → board.
     Workorders(bench::workorders::WorkOrdersBench),
+    /// Owners paying online through the sandbox provider.
+    Pay(bench::pay::PayBench),
 }
 
 #[tokio::main]
@@ -47,5 +49,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Fanout(options) => bench::fanout::fanout(options).await,
         Which::Patrol(options) => bench::patrol::patrol(options).await,
         Which::Workorders(options) => bench::workorders::workorders(options).await,
+        Which::Pay(options) => bench::pay::pay(options).await,
     }
 }
