@@ -149,7 +149,7 @@ fn owner_of(caller: &Caller) -> Result<&str, ApiError> {
 /// Where an owner's house is: its community and building. Another house does not exist (404).
 fn place_of(app: &App, caller: &Caller, house: &str) -> Result<(CommunityId, BuildingId, HouseId), ApiError> {
     let missing = || ApiError::not_found("房屋", "house", house);
-    let id = caller.principal.houses.iter().find(|h| h.as_str() == house).ok_or_else(missing)?;
+    let id = caller.principal.houses.get(house).ok_or_else(missing)?;
     for community in &caller.principal.scope.communities {
         let Ok(c) = app.community(community.as_str()) else { continue };
         if let Some(b) = crate::billing::building_of_house(app, &c, id.as_str()) {
@@ -295,10 +295,12 @@ pub async fn notify(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
     }
 }
 
-/// A verified notification (or the provider's answer to a query): the desk decides; a paid order
-/// is booked in the house's book; an anomaly is raised as an alarm at once.
+/// A verified notification (or the provider's answer to a query): the desk decides; the order,
+/// paid now or by an earlier notification whose booking did not finish, is booked in the house's
+/// book; an anomaly is raised as an alarm at once.
 async fn settle(app: &App, community: &str, notification: Notification) -> Result<(), ApiError> {
     let desk = app.pay.desk(app, community).await?;
+    let order = notification.order.clone();
     let committed = desk.execute(&PayCommand::Notified { notification, at: app.clock.now() }, app.clock.now().timestamp_millis()).await.map_err(|e| internal(e.to_string()))?;
     for event in &committed.events {
         if let PayEvent::Anomalous { record } = event {
@@ -315,30 +317,43 @@ async fn settle(app: &App, community: &str, notification: Notification) -> Resul
             }
         }
     }
-    book_paid(app, community, &desk).await
+    // Only this notification's order: each notification books its own (one book call), so a
+    // storm of them costs what it carries, not every open order again.
+    let waiting = desk.read().orders.get(&order).filter(|o| matches!(o.state, OrderState::Paid { payment: None, .. })).cloned();
+    match waiting {
+        Some(o) => book(app, community, &desk, o).await,
+        None => Ok(()),
+    }
 }
 
-/// Every order the provider paid that the book has not taken yet: taken now, under the order's
-/// own key (a repeat answers with the first payment).
+/// Every order the provider paid that the book has not taken yet (after a crash between the
+/// two): taken now, at start.
 pub async fn book_paid(app: &App, community: &str, desk: &Shared<PayDesk>) -> Result<(), ApiError> {
     let waiting: Vec<PayOrder> = desk.read().unbooked().cloned().collect();
     for order in waiting {
-        let OrderState::Paid { txn, paid_at, .. } = &order.state else { continue };
-        let tz: chrono_tz::Tz = app.community(community)?.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-        let request = PaymentRequest {
-            key: format!("online/{}", order.no),
-            house: order.house.clone(),
-            bills: order.bills.clone(),
-            amount: Some(order.amount),
-            channel: PayChannel::WechatPay,
-            payer: order.payer.clone(),
-            by: "online".into(),
-            at: paid_at.with_timezone(&tz).naive_local(),
-            reference: Some(txn.clone()),
-        };
-        let paid = crate::billing::building(app, &order.building)?.pay(request).await?.map_err(ApiError::from)?;
-        desk.execute(&PayCommand::Booked { order: order.no.clone(), payment: paid.payment.no.clone() }, app.clock.now().timestamp_millis()).await.map_err(|e| internal(e.to_string()))?;
+        book(app, community, desk, order).await?;
     }
+    Ok(())
+}
+
+/// The house's book takes a paid order's payment under the order's own key (a repeat answers
+/// with the first payment), naming the provider's transaction; the desk records its receipt.
+async fn book(app: &App, community: &str, desk: &Shared<PayDesk>, order: PayOrder) -> Result<(), ApiError> {
+    let OrderState::Paid { txn, paid_at, .. } = &order.state else { return Ok(()) };
+    let tz: chrono_tz::Tz = app.community(community)?.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let request = PaymentRequest {
+        key: format!("online/{}", order.no),
+        house: order.house.clone(),
+        bills: order.bills.clone(),
+        amount: Some(order.amount),
+        channel: PayChannel::WechatPay,
+        payer: order.payer.clone(),
+        by: "online".into(),
+        at: paid_at.with_timezone(&tz).naive_local(),
+        reference: Some(txn.clone()),
+    };
+    let paid = crate::billing::building(app, &order.building)?.pay(request).await?.map_err(ApiError::from)?;
+    desk.execute(&PayCommand::Booked { order: order.no.clone(), payment: paid.payment.no.clone() }, app.clock.now().timestamp_millis()).await.map_err(|e| internal(e.to_string()))?;
     Ok(())
 }
 
