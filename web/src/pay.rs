@@ -170,15 +170,30 @@ fn open(state: BillState) -> bool {
     state.is_open()
 }
 
-/// `GET /api/v1/owner/houses`: every house the owner has, with 待支付 and 已支付.
+/// The day from which a resident sees a house's payments (N4): a week before they joined it, as
+/// its book records them; a resident the book does not name (a portal the office opened) sees all.
+async fn sees_payments_from(app: &App, building: &BuildingId, house: &HouseId, phone: &str, community: &str) -> Option<chrono::NaiveDate> {
+    let c = app.community(community).ok()?;
+    let address = c.address_of(house)?.dash_form();
+    let records = crate::billing::building(app, building).ok()?.houses(&address, true).await.ok()?;
+    let since = records.iter().find(|h| &h.id == house)?.residents.iter().find(|r| r.phone == phone)?.since;
+    since.checked_sub_days(chrono::Days::new(7))
+}
+
+/// `GET /api/v1/owner/houses`: every house the owner has, with 待支付 and 已支付 — the paid ones
+/// from a week before the owner joined the house (N4).
 pub async fn houses(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<OwnerHouse>>, ApiError> {
-    owner_of(&caller)?;
+    let phone = owner_of(&caller)?.to_string();
     let mut out = Vec::new();
     for house in &caller.principal.houses {
         let Ok((community, building, id)) = place_of(&app, &caller, house.as_str()) else { continue };
         let rows = bills_of(&app, &building, &id).await?;
+        let from = sees_payments_from(&app, &building, &id, &phone, community.as_str()).await;
         let address = rows.first().map(|r| r.address.clone()).or_else(|| app.community(community.as_str()).ok().and_then(|c| c.address_of(&id)).map(|a| a.dash_form())).unwrap_or_default();
-        let (pending, paid): (Vec<BillRow>, Vec<BillRow>) = rows.into_iter().filter(|r| !matches!(r.state, BillState::Deleted | BillState::Voided)).partition(|r| open(r.state));
+        let (pending, mut paid): (Vec<BillRow>, Vec<BillRow>) = rows.into_iter().filter(|r| !matches!(r.state, BillState::Deleted | BillState::Voided)).partition(|r| open(r.state));
+        if let Some(from) = from {
+            paid.retain(|r| r.paid_at.is_some_and(|at| at.date() >= from));
+        }
         out.push(OwnerHouse { community: community.to_string(), house: id.to_string(), address, pending, paid });
     }
     Ok(Json(out))

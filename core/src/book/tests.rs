@@ -440,3 +440,21 @@ fn residents_are_added_edited_moved_and_refused_with_a_sentence() {
     assert_eq!(events.len(), 1, "one event, both houses");
     assert_eq!((b.houses[&h1].residents.len(), b.houses[&h2].residents.len()), (1, 2));
 }
+
+#[test]
+fn a_bill_row_says_when_money_was_last_applied_to_it() {
+    let mut b = book_with(1);
+    let no = issue(&mut b, vec![line(1, "water", 1, 1_000)]).remove(0);
+    assert_eq!(b.row(b.bill(&no).unwrap(), false).paid_at, None);
+    let mut first = pay("k1", 1, vec![no.clone()], Some(400));
+    if let BookCommand::Pay(r) = &mut first {
+        r.at = at("2026-11-20 10:00:00");
+    }
+    run(&mut b, first).unwrap();
+    let mut second = pay("k2", 1, vec![no.clone()], Some(600));
+    if let BookCommand::Pay(r) = &mut second {
+        r.at = at("2026-11-28 09:30:00");
+    }
+    run(&mut b, second).unwrap();
+    assert_eq!(b.row(b.bill(&no).unwrap(), false).paid_at, Some(at("2026-11-28 09:30:00")), "the last payment's time");
+}

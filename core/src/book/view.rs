@@ -65,6 +65,9 @@ pub struct BillRow {
     pub issued_at: NaiveDateTime,
     pub source: BillSource,
     pub remark: String,
+    /// When money was last applied to it (local time), if ever.
+    #[serde(default)]
+    pub paid_at: Option<NaiveDateTime>,
 }
 
 impl BillQuery {
@@ -133,6 +136,7 @@ impl Book {
             issued_at: b.issued_at,
             source: b.source.clone(),
             remark: b.bill.remark.clone(),
+            paid_at: b.history.iter().rev().find(|c| matches!(c.event, crate::bill::BillEvent::BillPaid { .. })).map(|c| c.at),
         }
     }
 
