@@ -105,15 +105,7 @@ impl Payments {
 
     /// Why a notification is not believed, if it is not.
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<(), &'static str> {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (Some(ts), Some(nonce), Some(signature)) = (header("hutong-pay-timestamp"), header("hutong-pay-nonce"), header("hutong-pay-signature")) else {
-            return Err("unsigned");
-        };
-        let ts: i64 = ts.parse().map_err(|_| "unsigned")?;
-        if (now.timestamp() - ts).abs() > SKEW_SECS {
-            return Err("stale");
-        }
-        let given = unhex(&signature).ok_or("signature")?;
+        let (ts, nonce, given) = signed(headers, ["hutong-pay-timestamp", "hutong-pay-nonce", "hutong-pay-signature"], now)?;
         // Compared in constant time.
         self.mac(ts, &nonce, body).ok_or("signature")?.verify_slice(&given).map_err(|_| "signature")?;
         if !self.fresh_nonce(format!("provider/{nonce}"), ts, now) {
@@ -500,6 +492,18 @@ pub async fn reconcile_file(State(app): State<Arc<App>>, Path(community): Path<S
     Ok(Json(hutong_core::pay::reconcile(&read.lines, &desk.read(), from, to)).into_response())
 }
 
+/// A signed request's timestamp (within the skew of `now`), nonce and signature bytes, from the
+/// headers named — or why not (`unsigned`, `stale`, `signature`).
+fn signed(headers: &HeaderMap, [ts, nonce, signature]: [&str; 3], now: DateTime<Utc>) -> Result<(i64, String, Vec<u8>), &'static str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (Some(ts), Some(nonce), Some(signature)) = (header(ts), header(nonce), header(signature)) else { return Err("unsigned") };
+    let ts: i64 = ts.parse().map_err(|_| "unsigned")?;
+    if (now.timestamp() - ts).abs() > SKEW_SECS {
+        return Err("stale");
+    }
+    Ok((ts, nonce, unhex(&signature).ok_or("signature")?))
+}
+
 fn unhex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
@@ -583,10 +587,7 @@ pub async fn finance_pull(State(app): State<Arc<App>>, uri: axum::http::Uri, hea
         app.metrics.inc("hutong_finance_pulls_refused_total", &[("reason", reason)]);
         (StatusCode::FORBIDDEN, Json(serde_json::json!({"error": {"code": "forbidden", "message": format!("拒绝 / refused: {reason}")}}))).into_response()
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let (Some(app_id), Some(ts), Some(nonce), Some(signature)) = (header("hutong-app-id"), header("hutong-timestamp"), header("hutong-nonce"), header("hutong-signature")) else {
-        return refused("unsigned");
-    };
+    let Some(app_id) = headers.get("hutong-app-id").and_then(|v| v.to_str().ok()) else { return refused("unsigned") };
     if app.community(&q.community).is_err() || app_id != finance_app_id(&q.community) {
         return refused("app_id");
     }
@@ -596,15 +597,15 @@ pub async fn finance_pull(State(app): State<Arc<App>>, uri: axum::http::Uri, hea
         return refused("disabled");
     }
     let now = app.clock.now();
-    let Ok(ts) = ts.parse::<i64>() else { return refused("unsigned") };
-    if (now.timestamp() - ts).abs() > SKEW_SECS {
-        return refused("stale");
-    }
+    let (ts, nonce, given) = match signed(&headers, ["hutong-timestamp", "hutong-nonce", "hutong-signature"], now) {
+        Ok(s) => s,
+        Err(reason) => return refused(reason),
+    };
     let secret = finance_secret(&app, &q.community, access.generation);
     let Ok(mut mac) = <HmacSha256 as Mac>::new_from_slice(secret.as_bytes()) else { return refused("signature") };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or_default();
     mac.update(format!("GET\n{path}\n{ts}\n{nonce}\n").as_bytes());
-    if unhex(&signature).is_none_or(|given| mac.verify_slice(&given).is_err()) {
+    if mac.verify_slice(&given).is_err() {
         return refused("signature");
     }
     if !app.pay.fresh_nonce(format!("finance/{nonce}"), ts, now) {
@@ -744,7 +745,7 @@ pub async fn register(
     }
     app.identity.limiter.fail(&[Key::Reports(ip)], now);
     let phone = b.phone.trim().to_string();
-    if phone.len() != 11 || !phone.starts_with('1') || !phone.bytes().all(|c| c.is_ascii_digit()) {
+    if !hutong_core::identity::is_mobile(&phone) {
         return Err(ApiError::bad("手机号应为 11 位数字", "the phone must be 11 digits"));
     }
     let c = app.community(&b.community)?;
@@ -872,7 +873,7 @@ pub struct OwnerBody {
 /// only for houses of their buildings.
 pub async fn open_portal(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(community): Path<String>, ApiJson(b): ApiJson<OwnerBody>) -> Result<Json<serde_json::Value>, ApiError> {
     let phone = b.phone.trim().to_string();
-    if phone.len() != 11 || !phone.starts_with('1') || !phone.bytes().all(|c| c.is_ascii_digit()) {
+    if !hutong_core::identity::is_mobile(&phone) {
         return Err(ApiError::bad("手机号应为 11 位数字", "the phone must be 11 digits"));
     }
     if b.houses.is_empty() || b.houses.len() > 10_000 {

@@ -80,15 +80,17 @@ pub async fn grow_route(State(app): State<Arc<App>>, Extension(caller): Extensio
 pub(crate) async fn grow(app: &App, community: &str, buildings: Vec<BuildingPlan>) -> Result<Grown, ApiError> {
     let before = app.community(community)?;
     let registry = app.registered()?;
-    let existing = before.growth(buildings.clone())?.existing;
+    // Houses the plan named that the community had: all it named, less what it added.
+    let planned: usize = buildings.iter().flat_map(|b| &b.units).flat_map(|u| &u.floors).map(|f| f.rooms.len()).sum();
     let command = RegistryCommand::Grow { community: community.to_string(), buildings };
     let committed = registry.execute(&command, app.clock.now().timestamp_millis()).await?;
     let added: Vec<_> = committed.events.iter().filter_map(|e| match e {
         hutong_core::registry::RegistryEvent::Changed(RegistryChange::TreeGrown { buildings, .. }) => Some(buildings.clone()),
         _ => None,
     }).flatten().collect();
-    let growth = Growth { buildings: added, existing };
-    let grown = Grown { new_buildings: growth.new_buildings(&before).map(|b| b.to_string()).collect(), houses_added: growth.houses(), houses_existing: existing };
+    let growth = Growth { buildings: added, existing: 0 };
+    let houses_added = growth.houses();
+    let grown = Grown { new_buildings: growth.new_buildings(&before).map(|b| b.to_string()).collect(), houses_added, houses_existing: planned.saturating_sub(houses_added) };
     if growth.buildings.is_empty() {
         return Ok(grown);
     }

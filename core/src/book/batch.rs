@@ -193,7 +193,7 @@ fn check_resident(r: &Resident) -> Result<(), BookError> {
     if name.is_empty() || name.chars().count() > 40 {
         return Err(BookError::BadResident("住户姓名须为 1–40 个字", "a resident's name is 1–40 characters"));
     }
-    if r.phone.len() != 11 || !r.phone.starts_with('1') || !r.phone.bytes().all(|b| b.is_ascii_digit()) {
+    if !crate::identity::is_mobile(&r.phone) {
         return Err(BookError::BadResident("手机号应为 11 位数字", "the phone must be 11 digits"));
     }
     if r.id_number.as_ref().is_some_and(|n| n.chars().count() > 18 || !n.chars().all(|c| c.is_ascii_alphanumeric())) {

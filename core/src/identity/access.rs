@@ -278,6 +278,11 @@ impl Principal {
 }
 
 /// `13898424613` → `138****4613`; anything else keeps only its last four characters.
+/// A mainland mobile number as people type it: 11 digits starting with 1.
+pub fn is_mobile(phone: &str) -> bool {
+    phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() == 11 && chars.iter().all(char::is_ascii_digit) {

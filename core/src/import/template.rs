@@ -499,7 +499,7 @@ impl<F: Fn(&str) -> Option<HouseId>> HouseReader<F> {
             if person.is_empty() {
                 bad("住户姓名", "住户姓名为空 / the name is empty".into());
             }
-            if mobile.len() != 11 || !mobile.starts_with('1') || !mobile.bytes().all(|b| b.is_ascii_digit()) {
+            if !crate::identity::is_mobile(&mobile) {
                 bad("手机号", format!("手机号“{mobile}”应为11位数字 / the phone must be 11 digits"));
             }
             let rel_text = get(c, row, relation);
