@@ -294,9 +294,12 @@ pub async fn notify(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
     if app.community(&n.community).is_err() {
         return refused("community", StatusCode::BAD_REQUEST);
     }
-    app.metrics.inc("hutong_pay_notifications_total", &[]);
     match settle(&app, &n.community, Notification { order: n.order, txn: n.txn, amount: n.amount, paid_at: n.paid_at }).await {
-        Ok(()) => Json(serde_json::json!({"code": "SUCCESS"})).into_response(),
+        // Counted once handled (booked included), so the count says what has taken effect.
+        Ok(()) => {
+            app.metrics.inc("hutong_pay_notifications_total", &[]);
+            Json(serde_json::json!({"code": "SUCCESS"})).into_response()
+        }
         // Not handled (a book that did not answer): the provider tries again later.
         Err(e) => e.into_response(),
     }
