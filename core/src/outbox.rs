@@ -57,6 +57,9 @@ impl Delivery {
     }
 }
 
+/// How an announcement's messages name their reason: `公告 #3`.
+pub const ANNOUNCEMENT: &str = "公告 #";
+
 /// One message to one or more people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -114,6 +117,13 @@ pub enum OutboxEvent {
 pub struct Outbox {
     pub messages: VecDeque<Message>,
     pub next_id: u64,
+}
+
+impl Message {
+    /// A home's copy of an announcement (the portal shows the announcement itself).
+    pub fn is_announcement(&self) -> bool {
+        self.reason.starts_with(ANNOUNCEMENT)
+    }
 }
 
 impl Outbox {

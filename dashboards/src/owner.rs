@@ -170,7 +170,10 @@ pub fn OwnerScreen(name: String) -> impl IntoView {
                 return view! { <p class="dim" data-test="owner-empty">{if paid_tab.get() { "暂无已支付账单" } else { "没有待支付账单" }}</p> }.into_any();
             }
             let open = !paid_tab.get();
+            let community = h.community.clone();
             list.into_iter().map(|b| {
+                // A paid bill links to its receipt (the last payment that took part of it).
+                let receipt = (!open).then_some(b.receipt.clone()).flatten().map(|r| format!("/api/v1/owner/receipts/{r}?community={community}&format=html"));
                 let no = b.no.clone();
                 let checked = { let no = no.clone(); move || picked.with(|p| p.contains(&no)) };
                 let owed = b.amount.amount() - b.paid.amount();
@@ -180,6 +183,7 @@ pub fn OwnerScreen(name: String) -> impl IntoView {
                         <span class="item">{hutong_core::fee::standard_label(&b.item)}</span>
                         <span class="period">{format!("{} 至 {}", b.period_start, b.period_end)}</span>
                         <b>{format!("¥{}", if open { owed.to_string() } else { b.amount.to_string() })}</b>
+                        {receipt.map(|href| view! { <a class="receipt" data-test="owner-receipt" href=href target="_blank">"收据"</a> })}
                     </label>
                 }
             }).collect_view().into_any()
@@ -207,10 +211,18 @@ pub fn OwnerScreen(name: String) -> impl IntoView {
             <div class="owner-bills">{bills}</div>
             <p class="message" data-test="owner-message">{move || note.get()}</p>
             {move || (!notices.with(Vec::is_empty)).then(|| view! {
-                <h3>"公告"</h3>
+                <h3>"消息"</h3>
                 <ul class="owner-notices" data-test="owner-notices">
-                    {notices.get().into_iter().take(5).map(|n| view! {
-                        <li><b>{n["title"].as_str().unwrap_or_default().to_string()}</b><p>{n["body"].as_str().unwrap_or_default().to_string()}</p></li>
+                    {notices.get().into_iter().take(8).map(|n| {
+                        let reminder = n["kind"] == "reminder";
+                        view! {
+                            <li class=if reminder { "reminder" } else { "" } data-test=if reminder { "owner-reminder" } else { "owner-notice" }>
+                                <b>{n["title"].as_str().unwrap_or_default().to_string()}</b>
+                                <small>{n["at"].as_str().unwrap_or_default().get(..10).unwrap_or_default().to_string()}</small>
+                                <p>{n["body"].as_str().unwrap_or_default().to_string()}</p>
+                                {reminder.then(|| view! { <button data-test="reminder-pay" on:click=move |_| paid_tab.set(false)>"去缴费"</button> })}
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
             })}

@@ -831,9 +831,28 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
 async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
-    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,水费,30.50,2027年01月,2027年01月,\n荷花苑-1-1-101,水费,40.25,2027年02月,2027年02月,\n";
+    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,水费,30.50,2027年01月,2027年01月,\n荷花苑-1-1-101,水费,40.25,2027年02月,2027年02月,\n荷花苑-1-1-101,水费,12.00,2027年03月,2027年03月,\n";
     let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&server.admin), &[], csv.as_bytes()).unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+
+    // The office reminds the home in the app (N1): the owner finds it in the portal.
+    let body = json!({"houses": ["荷花苑-1-1-101"], "channel": "in_app"}).to_string();
+    let (status, reply) = http(server.http, "POST", "/api/v1/communities/heyuan/reminders", Some(&server.admin), Some(&body)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+
+    // In the office meanwhile: the manager's screen, and the building chart of 1号楼 beside it
+    // (same origin, in a frame), both live.
+    let mut office = Browser::launch(&dir.path().join("chromium-office")).await;
+    office.call("Page.enable", json!({})).await;
+    office.call("Page.navigate", json!({"url": format!("http://{}/manager/heyuan", server.http)})).await;
+    office.sign_in("manager", PASSWORD).await;
+    let rate_today = "(document.querySelector('[data-test=rate-today]') || {}).textContent || ''";
+    wait_for("the manager's feed", Duration::from_secs(30), async || office.eval("document.querySelector('.manager .link.up') !== null && document.querySelector('[data-test=rate-today]') !== null").await.as_bool().filter(|b| *b)).await;
+    office.eval("(() => { const f = document.createElement('iframe'); f.id = 'chart'; f.src = '/chart/heyuan'; f.style = 'width:1800px;height:900px'; document.body.appendChild(f); return true; })()").await;
+    let cell_101 = "((document.getElementById('chart').contentDocument || document).querySelector('[data-house=\"heyuan-1-1-101\"] small') || {}).textContent || ''";
+    let cell_before = wait_for("the chart's cell of 1-1-101", Duration::from_secs(30), async || office.eval(cell_101).await.as_str().filter(|t| t.contains('¥')).map(str::to_string)).await;
+    let rate_before = wait_for("today's rate", Duration::from_secs(20), async || office.eval(rate_today).await.as_str().filter(|t| t.contains('%')).map(str::to_string)).await;
+
     let mut browser = Browser::launch(&dir.path().join("chromium")).await;
     browser.call("Page.enable", json!({})).await;
     browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})).await;
@@ -859,8 +878,10 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     browser.eval(&type_into("owner-code", &code)).await;
     browser.eval("document.querySelector('[data-test=owner-signin] button[type=submit]').click()").await;
     wait_for("the owner's bills", Duration::from_secs(20), async || browser.eval("document.querySelectorAll('[data-test=owner-bill]').length").await.as_u64().filter(|n| *n >= 2)).await;
+    let reminder = wait_for("the reminder in the portal", Duration::from_secs(10), async || browser.eval(&text_of("owner-reminder")).await.as_str().filter(|t| t.contains("缴费提醒")).map(str::to_string)).await;
+    assert!(reminder.contains("荷花苑") && reminder.contains("/owner?community=heyuan"), "{reminder}");
     browser.screenshot("owner-pending.png").await;
-    let water: Vec<String> = serde_json::from_value(browser.eval("[...document.querySelectorAll('[data-test=owner-bill]')].filter(b => b.textContent.includes('水费')).map(b => b.dataset.bill)").await).unwrap();
+    let water: Vec<String> = serde_json::from_value(browser.eval("[...document.querySelectorAll('[data-test=owner-bill]')].filter(b => b.textContent.includes('水费') && /2027-0[12]-/.test(b.textContent)).map(b => b.dataset.bill)").await).unwrap();
     assert_eq!(water.len(), 2, "{water:?}");
     for no in &water {
         browser.eval(&format!("document.querySelector('[data-bill=\"{no}\"] input').click()")).await;
@@ -871,8 +892,34 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     // The provider's page, then back.
     wait_for("the provider's checkout", Duration::from_secs(15), async || browser.eval(&text_of("sandbox-amount")).await.as_str().filter(|t| t.contains("70.75")).map(str::to_string)).await;
     browser.screenshot("owner-checkout.png").await;
+    // A forged notification for the order first: refused and counted, nothing paid.
+    let order = browser.eval("location.pathname.split('/').pop()").await.as_str().unwrap().to_string();
+    let forged = json!({"community": "heyuan", "order": order, "txn": "forged-1", "amount": "70.75", "paid_at": chrono::Utc::now().to_rfc3339()}).to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let headers = [("Content-Type", "application/json"), ("Hutong-Pay-Timestamp", ts.as_str()), ("Hutong-Pay-Nonce", "forged-n-1"), ("Hutong-Pay-Signature", "0badc0de")];
+    assert_eq!(request(server.http, "POST", "/api/v1/pay/notify/sandbox", None, &headers, forged.as_bytes()).unwrap().0, 403);
+    assert_eq!(server.metric("hutong_pay_notifications_refused_total{reason=\"signature\"}"), 1);
+    // The owner confirms; the provider notifies twice. The manager's rate and the chart's cell
+    // move within a second of the owner's tap (the notification comes after it).
+    browser.eval("document.querySelector('form').action += '?notify=2'").await;
     browser.eval(&click("[data-test=sandbox-pay]")).await;
+    let tapped = std::time::Instant::now();
+    let (rate_after, cell_after) = loop {
+        let rate = office.eval(rate_today).await.as_str().unwrap_or_default().to_string();
+        let cell = office.eval(cell_101).await.as_str().unwrap_or_default().to_string();
+        if rate.contains('%') && rate != rate_before && cell != cell_before {
+            break (rate, cell);
+        }
+        assert!(tapped.elapsed() < Duration::from_secs(10), "the office's screens did not move: {rate} / {cell}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let moved = tapped.elapsed();
+    eprintln!("owner's tap → manager's rate and chart cell: {} ms ({rate_before} → {rate_after}; {cell_before} → {cell_after})", moved.as_millis());
+    assert!(moved <= Duration::from_secs(1), "the office saw the payment {} ms after the tap", moved.as_millis());
+    office.screenshot("office-after-owner-paid.png").await;
     wait_for("paid at the provider", Duration::from_secs(15), async || browser.eval(&text_of("sandbox-done")).await.as_str().filter(|t| t.contains("支付成功")).map(str::to_string)).await;
+    wait_for("both notifications handled", Duration::from_secs(10), async || (server.metric("hutong_pay_notifications_total") == 2).then_some(())).await;
+    assert_eq!(server.metric("hutong_pay_anomalies_total"), 0, "a repeated notification pays once and is no anomaly");
     browser.eval(&click("[data-test=sandbox-back]")).await;
     let said = wait_for("the payment confirmed", Duration::from_secs(30), async || browser.eval(&text_of("owner-message")).await.as_str().filter(|t| t.contains("支付成功")).map(str::to_string)).await;
     assert!(said.contains("收据号"), "{said}");
@@ -882,18 +929,43 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
         water.iter().all(|w| paid.contains(w)).then_some(())
     })
     .await;
+    let receipts = browser.eval("document.querySelectorAll('[data-test=owner-receipt]').length").await.as_u64().unwrap_or_default();
+    assert!(receipts >= 2, "each paid bill links to its receipt");
     browser.screenshot("owner-paid.png").await;
 
-    // At the desk, 一键对账 shows the payment arrived.
+    // March, paid at the provider whose notification is lost — and the owner never comes back
+    // to the portal to ask: Hutong has not booked it, and 一键对账 finds it.
+    browser.eval(&click("[data-test=tab-pending]")).await;
+    let march = wait_for("March's bill", Duration::from_secs(10), async || {
+        let bills: Vec<String> = serde_json::from_value(browser.eval("[...document.querySelectorAll('[data-test=owner-bill]')].filter(b => b.textContent.includes('2027-03')).map(b => b.dataset.bill)").await).ok()?;
+        bills.into_iter().next()
+    })
+    .await;
+    browser.eval(&format!("document.querySelector('[data-bill=\"{march}\"] input').click()")).await;
+    wait_for("March's total", Duration::from_secs(5), async || browser.eval(&text_of("owner-pay")).await.as_str().filter(|t| t.contains("12.00")).map(str::to_string)).await;
+    browser.eval(&click("[data-test=owner-pay]")).await;
+    wait_for("the provider's checkout", Duration::from_secs(15), async || browser.eval(&text_of("sandbox-amount")).await.as_str().filter(|t| t.contains("12.00")).map(str::to_string)).await;
+    browser.eval("document.querySelector('form').action += '?notify=0'").await;
+    browser.eval(&click("[data-test=sandbox-pay]")).await;
+    wait_for("paid at the provider", Duration::from_secs(15), async || browser.eval(&text_of("sandbox-done")).await.as_str().filter(|t| t.contains("支付成功")).map(str::to_string)).await;
+    // The phone is put away: this browser forgets the order it was waiting for and signs the
+    // owner out (the office uses it next), so nothing asks the provider about March.
+    let out = "localStorage.removeItem('hutong-pending-order'); fetch('/api/v1/auth/logout', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)";
+    let status = browser.call("Runtime.evaluate", json!({"expression": out, "awaitPromise": true, "returnByValue": true})).await;
+    assert!(status["result"]["value"].as_u64().is_some_and(|s| s < 300), "signed out: {status}");
+
+    // At the desk, 一键对账 shows the payment arrived, and the lost one as an anomaly.
     browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false})).await;
-    browser.eval(&click("[data-test=signout]")).await;
-    browser.sign_in("admin", PASSWORD).await;
-    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
+    drop(office);
     browser.call("Page.navigate", json!({"url": format!("http://{}/desk/heyuan", server.http)})).await;
+    // (The owner's sign-in is no staff session: the desk asks to sign in.)
+    browser.sign_in("admin", PASSWORD).await;
     wait_for("the desk", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=open-reconcile]')").await.as_bool().filter(|b| *b)).await;
     browser.eval(&click("[data-test=open-reconcile]")).await;
     let totals = wait_for("the reconciliation", Duration::from_secs(15), async || browser.eval(&text_of("reconcile-totals")).await.as_str().filter(|t| t.contains("70.75")).map(str::to_string)).await;
-    assert!(totals.contains("到帐订单数1"), "{totals}");
+    assert!(totals.contains("到帐订单数1") && totals.contains("异常订单数1"), "{totals}");
+    let anomaly = browser.eval("document.querySelector('[data-test=reconcile-dialog] table').textContent").await.as_str().unwrap_or_default().to_string();
+    assert!(anomaly.contains("12.00") && anomaly.contains("通知未到"), "the lost notification: {anomaly}");
     browser.screenshot("desk-reconcile.png").await;
     // The office approves the newcomer's request.
     browser.eval(&click("[data-test=reconcile-dialog] > button")).await;

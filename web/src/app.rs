@@ -44,6 +44,9 @@ pub struct App {
     pub journal: Arc<dyn Journal>,
     /// Served over TLS on our own port (`--tls-cert`): the session cookie is `Secure`.
     pub https: bool,
+    /// Where owners reach Hutong (`--public-url`): collection codes and printed notices lead
+    /// there; without it, to the address the page itself was asked at.
+    pub public_url: Option<String>,
     /// The bearer token `/metrics` asks for; without one, only this machine may scrape it.
     pub metrics_token: Option<String>,
     /// The bearer token the external broker's hooks show (`HUTONG_MQTT_HOOK_TOKEN`); `None`: no hooks.
@@ -96,6 +99,7 @@ impl App {
             metrics_token: None,
             mqtt_hook_token: None,
             https: false,
+            public_url: None,
             journal: journal.clone(),
             photos: crate::photos::PhotoStore::new(&std::env::temp_dir().join(format!("hutong-in-memory-{}", std::process::id()))),
             pay: crate::pay::Payments::new(b"in-memory provider key".to_vec()),

@@ -23,6 +23,7 @@ pub struct ConfigFile {
     pub session_hours: Option<u32>,
     pub reminder_webhook: Option<String>,
     pub sms_webhook: Option<String>,
+    pub public_url: Option<String>,
     pub store: Option<String>,
     pub communities: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
@@ -72,6 +73,11 @@ pub struct Overrides {
     /// (an http:// or https:// URL); without it they are written to the log, codes withheld.
     #[arg(long, env = "HUTONG_SMS_WEBHOOK")]
     pub sms_webhook: Option<String>,
+    /// The address owners reach Hutong at (`https://wuye.example.com`): the pay link in reminder
+    /// texts and the QR code on printed notices lead there. Without it, a page's own address is
+    /// used and texts sent by a timer carry no link.
+    #[arg(long, env = "HUTONG_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Where the journal lives: `log` (default: the append-only log under --data/log), `sqlite`
     /// (--data/journal.db; the default for a data directory that already has one) or
     /// `scylla://host:port[,host:port]/keyspace`.
@@ -124,6 +130,8 @@ pub struct Config {
     pub session_hours: u32,
     pub reminder_webhook: Option<String>,
     pub sms_webhook: Option<String>,
+    /// Where owners reach Hutong (no trailing slash).
+    pub public_url: Option<String>,
     pub store: Store,
     /// `None`: every registered community.
     pub communities: Option<Vec<String>>,
@@ -165,6 +173,8 @@ pub enum ConfigError {
     Store(String),
     #[error("设置 {setting} 的值 {value:?} 应为 https:// 地址（http:// 仅限本机）/ setting {setting}: {value:?} must be an https:// URL (http:// only to this machine: messages carry phone numbers)")]
     Url { setting: &'static str, value: String },
+    #[error("设置 public_url 的值 {value:?} 应为 https://（或 http://）开头的网址 / setting public_url: {value:?} must be a URL such as https://wuye.example.com")]
+    PublicUrl { value: String },
     #[error("启用 HTTPS 需要同时提供 --tls-cert 和 --tls-key / HTTPS needs both --tls-cert and --tls-key")]
     Tls,
     #[error("密钥不能写在命令行上（ps 可见）：请改用环境变量 {env} 或配置文件 / {flag} is not taken on the command line (ps shows it to everyone): set {env} or put it in the config file")]
@@ -250,6 +260,12 @@ impl Overrides {
             session_hours: self.session_hours.or(file.session_hours).unwrap_or(12).clamp(1, 24 * 30),
             reminder_webhook: web_url("reminder_webhook", self.reminder_webhook.clone().or(file.reminder_webhook))?,
             sms_webhook: web_url("sms_webhook", self.sms_webhook.clone().or(file.sms_webhook))?,
+            public_url: match self.public_url.clone().or(file.public_url) {
+                Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(['?', '#', ' ']) => {
+                    return Err(ConfigError::PublicUrl { value: url });
+                }
+                url => url.map(|u| u.trim_end_matches('/').to_string()),
+            },
             store: match self.store.clone().or(file.store).as_deref() {
                 // A data directory an earlier Hutong filled with SQLite keeps it.
                 None if data.join("journal.db").exists() && !data.join("log").exists() => Store::Sqlite,

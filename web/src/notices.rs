@@ -70,7 +70,7 @@ pub async fn announce(State(app): State<Arc<App>>, Extension(caller): Extension<
             if to.is_empty() {
                 continue;
             }
-            let outgoing = Outgoing { community: Some(c.id.clone()), house: Some(house.id.clone()), channel: Channel::InApp, to, text: notice.text(), body: None, reason: format!("公告 #{}", notice.no), at: app.clock.now() };
+            let outgoing = Outgoing { community: Some(c.id.clone()), house: Some(house.id.clone()), channel: Channel::InApp, to, text: notice.text(), body: None, reason: format!("{}{}", hutong_core::outbox::ANNOUNCEMENT, notice.no), at: app.clock.now() };
             app.outbox.queue(outgoing).await.map_err(crate::error::internal)?;
             homes += 1;
         }

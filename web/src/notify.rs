@@ -20,6 +20,7 @@ use hutong_actors::journaled::{Shared, StreamId};
 use hutong_core::identity::mask_phone;
 use hutong_core::outbox::{Delivery, Message, Outbox as Messages, OutboxCommand, Outgoing, RetryPolicy};
 use hutong_core::reminder::Channel;
+use hutong_core::HouseId;
 use hutong_core::api::NotificationView;
 use tokio::sync::mpsc;
 
@@ -134,6 +135,8 @@ pub struct Outbox {
     secrets: Mutex<std::collections::VecDeque<Message>>,
     jobs: mpsc::UnboundedSender<Job>,
     policy: RetryPolicy,
+    /// Where owners reach Hutong: a reminder's text carries its pay link (P8) when known.
+    portal: std::sync::OnceLock<String>,
 }
 
 impl Outbox {
@@ -142,13 +145,30 @@ impl Outbox {
     pub async fn open(journal: Arc<dyn Journal>, gateways: Gateways, policy: RetryPolicy) -> Result<Arc<Outbox>, JournalError> {
         let messages = Shared::recover(journal, StreamId::outbox(), Messages::default).await?;
         let (jobs, rx) = mpsc::unbounded_channel();
-        let outbox = Arc::new(Outbox { messages, secrets: Mutex::default(), jobs, policy });
+        let outbox = Arc::new(Outbox { messages, secrets: Mutex::default(), jobs, policy, portal: std::sync::OnceLock::new() });
         tokio::spawn(deliver(Arc::downgrade(&outbox), rx, gateways));
         let due: Vec<(u64, Option<chrono::DateTime<Utc>>)> = outbox.messages.read().due().map(|(m, at)| (m.id, at)).collect();
         for (id, at) in due {
             outbox.schedule(id, at);
         }
         Ok(outbox)
+    }
+
+    /// The address owners reach Hutong at, once known (set once, at start).
+    pub fn set_portal(&self, base: String) {
+        let _ = self.portal.set(base);
+    }
+
+    /// The in-app reminders of some houses of a community, newest first (the owner portal's;
+    /// announcements it shows from the notices themselves).
+    pub fn in_app(&self, community: &str, houses: &[HouseId]) -> Vec<Message> {
+        let messages = self.messages.read();
+        messages
+            .recent(community, usize::MAX)
+            .filter(|m| m.channel == Channel::InApp && !m.is_announcement() && m.house.as_ref().is_some_and(|h| houses.contains(h)))
+            .take(50)
+            .cloned()
+            .collect()
     }
 
     /// Hands a journaled message to the delivery task, now or at `at`.
@@ -267,15 +287,20 @@ async fn deliver(outbox: std::sync::Weak<Outbox>, mut jobs: mpsc::UnboundedRecei
     }
 }
 
-fn text_of(n: &ReminderNotice) -> String {
-    format!("【缴费通知】您的房屋 {} 有 {} 笔账单待缴，合计 ¥{}，请及时缴纳。", n.address, n.bills.len(), n.owed)
+/// The reminder's words, with the community's pay link when the portal's address is known.
+fn text_of(n: &ReminderNotice, portal: Option<&String>) -> String {
+    let text = format!("【缴费通知】您的房屋 {} 有 {} 笔账单待缴，合计 ¥{}，请及时缴纳。", n.address, n.bills.len(), n.owed);
+    match portal {
+        Some(base) => format!("{text}在线缴费：{base}/owner?community={}", n.community),
+        None => text,
+    }
 }
 
 /// Reminders the books record: queued (journaled) before the building answers; delivered off
 /// its path.
 impl Notices for Outbox {
     fn remind(&self, notice: ReminderNotice) -> BoxFuture<'_, ()> {
-        let text = text_of(&notice);
+        let text = text_of(&notice, self.portal.get());
         let body = serde_json::json!({"community": notice.community, "house": notice.house, "address": notice.address, "bills": notice.bills, "owed": notice.owed, "phones": notice.phones, "text": text}).to_string();
         let outgoing = Outgoing {
             community: Some(notice.community.clone()),

@@ -242,28 +242,35 @@ pub async fn pay(State(app): State<Arc<App>>, Extension(caller): Extension<Calle
 
 #[derive(Deserialize)]
 pub struct OrderQuery {
-    pub community: String,
+    /// The community the order (or receipt) is of; without it, each of the owner's in turn.
+    #[serde(default)]
+    pub community: Option<String>,
 }
 
-/// `GET /api/v1/owner/payments/{order}?community=`: the order as it stands. An order still open
+/// The owner's communities an object may be of: the one named (if theirs), or all of theirs.
+fn owner_communities(caller: &Caller, named: Option<&str>) -> Vec<String> {
+    caller.principal.scope.communities.iter().map(|c| c.to_string()).filter(|c| named.is_none_or(|n| n == c)).collect()
+}
+
+/// `GET /api/v1/owner/payments/{order}[?community=]`: the order as it stands. An order still open
 /// a few seconds after it was opened is asked about at the provider (its notification may be
 /// lost); what the provider answers is taken as a verified notification.
 pub async fn order(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(order): Path<String>, Query(q): Query<OrderQuery>) -> Result<Json<PayOrder>, ApiError> {
     owner_of(&caller)?;
     let missing = || ApiError::not_found("支付订单", "payment order", &order);
-    if !caller.principal.scope.communities.iter().any(|c| c.as_str() == q.community) {
-        return Err(missing());
-    }
-    let desk = app.pay.desk(&app, &q.community).await?;
-    let found = desk.read().orders.get(&order).cloned().filter(|o| caller.principal.houses.contains(&o.house)).ok_or_else(missing)?;
-    if found.state == OrderState::Open && (app.clock.now() - found.opened_at).num_seconds() >= QUERY_AFTER_SECS {
-        let paid = app.pay.sandbox(&app).await?.read().paid(&q.community, &order);
-        if let Some(notification) = paid {
-            settle(&app, &q.community, notification).await?;
+    for community in owner_communities(&caller, q.community.as_deref()) {
+        let desk = app.pay.desk(&app, &community).await?;
+        let Some(found) = desk.read().orders.get(&order).cloned().filter(|o| caller.principal.houses.contains(&o.house)) else { continue };
+        if found.state == OrderState::Open && (app.clock.now() - found.opened_at).num_seconds() >= QUERY_AFTER_SECS {
+            let paid = app.pay.sandbox(&app).await?.read().paid(&community, &order);
+            if let Some(notification) = paid {
+                settle(&app, &community, notification).await?;
+            }
         }
+        let now = desk.read().orders.get(&order).cloned().ok_or_else(missing)?;
+        return Ok(Json(now));
     }
-    let now = desk.read().orders.get(&order).cloned().ok_or_else(missing)?;
-    Ok(Json(now))
+    Err(missing())
 }
 
 // ---- The provider's notification ----
@@ -646,9 +653,12 @@ pub fn qr_svg(text: &str) -> Result<String, ApiError> {
 }
 
 /// Where the community's collection code leads: the owner portal, on this server.
-fn portal_url(app: &App, headers: &HeaderMap, community: &str) -> String {
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("{}://{host}/owner?community={community}", if app.https { "https" } else { "http" })
+pub(crate) fn portal_url(app: &App, headers: &HeaderMap, community: &str) -> String {
+    let base = app.public_url.clone().unwrap_or_else(|| {
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        format!("{}://{host}", if app.https { "https" } else { "http" })
+    });
+    format!("{base}/owner?community={community}")
 }
 
 #[derive(Deserialize)]
@@ -680,7 +690,7 @@ pub async fn collection_code(State(app): State<Arc<App>>, Path(community): Path<
 
 // ---- Notices in the owner's portal (N1 in-app) ----
 
-/// A notice as an owner reads it.
+/// A notice as an owner reads it: an announcement, or a reminder of what a home owes.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct OwnerNotice {
     pub community: String,
@@ -688,24 +698,70 @@ pub struct OwnerNotice {
     pub title: String,
     pub body: String,
     pub at: DateTime<Utc>,
+    /// `notice` (公告) or `reminder` (缴费提醒).
+    #[serde(default)]
+    pub kind: String,
+    /// The home a reminder is about (pay it from there).
+    #[serde(default)]
+    pub house: Option<String>,
 }
 
 /// `GET /api/v1/owner/notices`: the announcements for the owner's homes — their communities' and
-/// their buildings' — newest first; withdrawn ones are gone from here.
+/// their buildings' — and the in-app reminders of what those homes owe (N1), newest first;
+/// withdrawn announcements are gone from here.
 pub async fn notices(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<OwnerNotice>>, ApiError> {
     owner_of(&caller)?;
     let mut out = Vec::new();
     for community in &caller.principal.scope.communities {
         let Ok(c) = app.community(community.as_str()) else { continue };
-        let buildings: Vec<BuildingId> = caller.principal.houses.iter().filter_map(|h| crate::billing::building_of_house(&app, &c, h.as_str())).collect();
+        let homes: Vec<HouseId> = caller.principal.houses.iter().filter(|h| c.address_of(h).is_some()).cloned().collect();
+        let buildings: Vec<BuildingId> = homes.iter().filter_map(|h| crate::billing::building_of_house(&app, &c, h.as_str())).collect();
+        for m in app.outbox.in_app(community.as_str(), &homes) {
+            let house = m.house.map(|h| h.to_string());
+            out.push(OwnerNotice { community: community.to_string(), no: m.id, title: "缴费提醒".into(), body: m.text, at: m.queued_at, kind: "reminder".into(), house });
+        }
         let Ok(desk) = crate::work_orders::desk(&app, community.as_str()) else { continue };
         let read = desk.read();
         for n in read.notices.iter().filter(|n| n.withdrawn.is_none() && (n.buildings.is_empty() || n.buildings.iter().any(|b| buildings.contains(b)))) {
-            out.push(OwnerNotice { community: community.to_string(), no: n.no, title: n.title.clone(), body: n.body.clone(), at: n.at });
+            out.push(OwnerNotice { community: community.to_string(), no: n.no, title: n.title.clone(), body: n.body.clone(), at: n.at, kind: "notice".into(), house: None });
         }
     }
     out.sort_by(|a, b| b.at.cmp(&a.at));
     Ok(Json(out))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerReceiptQuery {
+    /// The community the receipt is of; without it, each of the owner's in turn.
+    #[serde(default)]
+    pub community: Option<String>,
+    /// `html` for the print page; a PDF otherwise.
+    #[serde(default)]
+    pub format: String,
+}
+
+/// `GET /api/v1/owner/receipts/{payment}[?community=]`: the receipt of a payment for one of the
+/// owner's homes (P7), as a PDF or print page. Another home's receipt, or one from before a
+/// newcomer may see the home's payments (N4), does not exist for them.
+pub async fn receipt(State(app): State<Arc<App>>, Extension(caller): Extension<Caller>, Path(no): Path<String>, Query(q): Query<OwnerReceiptQuery>) -> Result<Response, ApiError> {
+    let phone = owner_of(&caller)?.to_string();
+    for community in owner_communities(&caller, q.community.as_deref()) {
+        let Ok(c) = app.community(&community) else { continue };
+        let Some(building) = crate::billing::building_of_no(&c, &no) else { continue };
+        let Some(facts) = crate::billing::building(&app, &building)?.receipt(&no).await? else { continue };
+        let house = facts.payment.house.clone();
+        if !caller.principal.houses.contains(&house) {
+            continue;
+        }
+        let from = sees_payments_from(&app, &building, &house, &phone, &community).await;
+        if from.is_some_and(|from| facts.payment.at.date() < from) {
+            continue;
+        }
+        let r = crate::billing::pay::receipt_from(&app, &c, facts);
+        return crate::billing::pay::render_receipt(r, &crate::billing::pay::ReceiptQuery { format: q.format }, &no).await;
+    }
+    Err(ApiError::not_found("收据", "receipt", &no))
 }
 
 // ---- Registration of owners not known yet (R6) ----

@@ -153,6 +153,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         metrics_token: config.metrics_token.clone(),
         mqtt_hook_token: config.mqtt_hook_token.clone(),
         https: config.tls.is_some(),
+        public_url: config.public_url.clone(),
         journal: journal.clone(),
         photos: crate::photos::PhotoStore::new(&config.data),
         // The sandbox provider's notification key, derived from the deployment's secret.
@@ -165,7 +166,12 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         .with_context(|| format!("HTTP 端口不可用 / cannot listen on {} (in use? pass --http)", config.http))?;
     let http_addr = listener.local_addr()?;
     // The sandbox provider notifies this server at its own address.
-    let _ = app.pay.notify_base.set(format!("{}://{http_addr}", if app.https { "https" } else { "http" }));
+    let here = format!("{}://{http_addr}", if app.https { "https" } else { "http" });
+    let _ = app.pay.notify_base.set(here.clone());
+    // Reminder texts lead owners to the portal: its public address, or in the demo this one.
+    if let Some(portal) = config.public_url.clone().or_else(|| demo.as_ref().map(|_| here)) {
+        app.outbox.set_portal(portal);
+    }
     let router = crate::routes::router(app.clone());
     let http_shutdown = shutdown.clone();
     let tls = match &config.tls {

@@ -370,6 +370,9 @@ pub struct Book {
     payments: Vec<Payment>,
     #[serde(skip)]
     payment_keys: FxHashMap<String, usize>,
+    /// Each bill's last payment (its receipt), by bill number: an owner's paid bill links to it.
+    #[serde(skip)]
+    receipts: FxHashMap<String, usize>,
     /// Transaction numbers recorded, by channel.
     #[serde(skip)]
     references: FxHashSet<(PayChannel, String)>,
@@ -406,6 +409,7 @@ impl Book {
             .map(|b| (b.house.clone(), b.bill.item.clone(), b.bill.period_start))
             .collect();
         self.payment_keys = self.payments.iter().enumerate().map(|(i, p)| (p.key.clone(), i)).collect();
+        self.receipts = self.payments.iter().enumerate().flat_map(|(i, p)| p.parts.iter().map(move |(bill, _)| (bill.clone(), i))).collect();
         self.references = self.payments.iter().filter_map(|p| Some((p.channel, p.reference.clone()?))).collect();
     }
 
@@ -423,6 +427,11 @@ impl Book {
 
     pub fn payment(&self, no: &str) -> Option<&Payment> {
         self.payments.iter().find(|p| p.no == no)
+    }
+
+    /// The receipt number of the last payment that took part of a bill.
+    pub fn receipt_of_bill(&self, bill: &str) -> Option<&str> {
+        self.receipts.get(bill).map(|i| self.payments[*i].no.as_str())
     }
 
     pub fn payment_by_key(&self, key: &str) -> Option<&Payment> {
@@ -736,6 +745,9 @@ impl Book {
                     self.ledgers.entry(payment.house.clone()).or_default().post(&entry);
                 }
                 self.payment_keys.insert(payment.key.clone(), self.payments.len());
+                for (bill, _) in &payment.parts {
+                    self.receipts.insert(bill.clone(), self.payments.len());
+                }
                 if let Some(reference) = &payment.reference {
                     self.references.insert((payment.channel, reference.clone()));
                 }

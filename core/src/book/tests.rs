@@ -451,10 +451,17 @@ fn a_bill_row_says_when_money_was_last_applied_to_it() {
         r.at = at("2026-11-20 10:00:00");
     }
     run(&mut b, first).unwrap();
+    assert_eq!(b.row(b.bill(&no).unwrap(), false).receipt.as_deref(), Some(b.payments()[0].no.as_str()), "the part payment's receipt");
     let mut second = pay("k2", 1, vec![no.clone()], Some(600));
     if let BookCommand::Pay(r) = &mut second {
         r.at = at("2026-11-28 09:30:00");
     }
     run(&mut b, second).unwrap();
-    assert_eq!(b.row(b.bill(&no).unwrap(), false).paid_at, Some(at("2026-11-28 09:30:00")), "the last payment's time");
+    let row = b.row(b.bill(&no).unwrap(), false);
+    assert_eq!(row.paid_at, Some(at("2026-11-28 09:30:00")), "the last payment's time");
+    assert_eq!(row.receipt.as_deref(), Some(b.payments()[1].no.as_str()), "the last payment's receipt");
+    // A snapshot does not carry the lookup: it is rebuilt the same.
+    let mut restored: Book = serde_json::from_value(serde_json::to_value(&b).unwrap()).unwrap();
+    restored.reindex();
+    assert_eq!(restored.row(restored.bill(&no).unwrap(), false).receipt, row.receipt);
 }

@@ -68,6 +68,9 @@ pub struct BillRow {
     /// When money was last applied to it (local time), if ever.
     #[serde(default)]
     pub paid_at: Option<NaiveDateTime>,
+    /// The receipt of the last payment that took part of it, if any.
+    #[serde(default)]
+    pub receipt: Option<String>,
 }
 
 impl BillQuery {
@@ -137,6 +140,7 @@ impl Book {
             source: b.source.clone(),
             remark: b.bill.remark.clone(),
             paid_at: b.history.iter().rev().find(|c| matches!(c.event, crate::bill::BillEvent::BillPaid { .. })).map(|c| c.at),
+            receipt: self.receipt_of_bill(&b.bill.no).map(str::to_string),
         }
     }
 

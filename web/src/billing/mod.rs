@@ -19,6 +19,7 @@ pub mod demo;
 pub mod desk;
 pub mod houses;
 pub mod money;
+pub mod notice;
 pub mod pay;
 pub mod receipt;
 pub mod tariff;

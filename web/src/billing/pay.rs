@@ -70,16 +70,23 @@ pub async fn pay(
     Ok(Json(PayReply { payment, receipt }))
 }
 
-/// A payment and everything its receipt prints.
+/// A payment and everything its receipt prints, for a member of staff (their buildings only).
 async fn receipt_of(app: &App, caller: &Caller, community: &str, no: &str) -> Result<Receipt, ApiError> {
     let c = community_of(app, community)?;
     let missing = || ApiError::not_found("收据", "receipt", no);
     let building = building_of_no(&c, no).filter(|b| in_scope(caller, b)).ok_or_else(missing)?;
-    let ReceiptFacts { payment, lines, house } = super::building(app, &building)?.receipt(no).await?.ok_or_else(missing)?;
+    let facts = super::building(app, &building)?.receipt(no).await?.ok_or_else(missing)?;
+    Ok(receipt_from(app, &c, facts))
+}
+
+/// What a receipt prints, from its payment's facts (whoever may see them).
+pub(crate) fn receipt_from(app: &App, c: &hutong_core::community::Community, facts: ReceiptFacts) -> Receipt {
+    let community = c.id.as_str();
+    let ReceiptFacts { payment, lines, house } = facts;
     let resident = house.as_ref().and_then(|h| h.payer()).map(|r| format!("{} {}", r.name, hutong_core::identity::mask_phone(&r.phone)));
-    Ok(Receipt {
+    Receipt {
         community: c.name.clone(),
-        printed: local_now(&app, &c).date(),
+        printed: local_now(app, c).date(),
         no: payment.no.clone(),
         address: house.as_ref().map(|h| h.address_path.clone()).unwrap_or_default(),
         resident: resident.unwrap_or_else(|| "--".into()),
@@ -103,7 +110,7 @@ async fn receipt_of(app: &App, caller: &Caller, community: &str, no: &str) -> Re
         channel: payment.channel.label_zh().to_string(),
         payer: if payment.payer.is_empty() { "--".into() } else { payment.payer.clone() },
         cashier: payment.by.clone(),
-    })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +129,11 @@ pub async fn receipt(
 ) -> Result<Response, ApiError> {
     let r = receipt_of(&app, &caller, &community, &no).await?;
     app.identity.audit(audit_entry(&caller, "receipt.print", &no, None, None)).await.map_err(internal)?;
+    render_receipt(r, &q, &no).await
+}
+
+/// The receipt as the query asks: a print page or a PDF.
+pub(crate) async fn render_receipt(r: Receipt, q: &ReceiptQuery, no: &str) -> Result<Response, ApiError> {
     match q.format.as_str() {
         "html" => Ok(Html(r.html()).into_response()),
         "" | "pdf" => {

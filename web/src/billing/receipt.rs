@@ -49,7 +49,7 @@ pub(crate) fn font_data() -> Option<&'static (Vec<u8>, u32)> {
     .as_ref()
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
