@@ -102,7 +102,7 @@ impl App {
             public_url: None,
             journal: journal.clone(),
             photos: crate::photos::PhotoStore::new(&std::env::temp_dir().join(format!("hutong-in-memory-{}", std::process::id()))),
-            pay: crate::pay::Payments::new(b"in-memory provider key".to_vec()),
+            pay: crate::pay::Payments::new(b"in-memory provider key".to_vec(), journal.clone()),
             demo_inbox: None,
         }))
     }

@@ -157,7 +157,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         journal: journal.clone(),
         photos: crate::photos::PhotoStore::new(&config.data),
         // The sandbox provider's notification key, derived from the deployment's secret.
-        pay: crate::pay::Payments::new(keyring.place_code("_provider", "sandbox").into_bytes()),
+        pay: crate::pay::Payments::new(keyring.place_code("_provider", "sandbox").into_bytes(), journal.clone()),
         demo_inbox,
     });
 
@@ -167,7 +167,7 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
     let http_addr = listener.local_addr()?;
     // The sandbox provider notifies this server at its own address.
     let here = format!("{}://{http_addr}", if app.https { "https" } else { "http" });
-    let _ = app.pay.notify_base.set(here.clone());
+    let _ = app.pay.sandbox.notify_base.set(here.clone());
     // Reminder texts lead owners to the portal: its public address, or in the demo this one.
     if let Some(portal) = config.public_url.clone().or_else(|| demo.as_ref().map(|_| here)) {
         app.outbox.set_portal(portal);

@@ -64,7 +64,7 @@ pub async fn print(
         return Err(ApiError::bad(&format!("一次最多打印 {MOST_PAGES} 户"), &format!("at most {MOST_PAGES} homes at a time")));
     }
     app.identity.audit(audit_entry(&caller, "payment-notice.print", building.as_str(), None, None)).await.map_err(internal)?;
-    let code = crate::pay::qr_svg(&crate::pay::portal_url(&app, &headers, &community))?;
+    let code = crate::pay::code::qr_svg(&crate::pay::code::portal_url(&app, &headers, &community))?;
     let printed = hutong_core::reminder::zh_date(local_now(&app, &c).date());
     let pages: String = homes.values().map(|bills| page(&app, &community, &c.name, &printed, &code, bills)).collect();
     let empty = if homes.is_empty() { "<p data-test=no-notice>没有欠费的房屋，无需打印。</p>" } else { "" };
