@@ -161,6 +161,12 @@ impl PayDesk {
         self.orders.values().filter(|o| matches!(o.state, OrderState::Paid { payment: None, .. }))
     }
 
+    /// Orders still open whose notification is overdue at `now`: opened at least `after` ago
+    /// and less than `until` ago (older ones were abandoned at the checkout, not lost).
+    pub fn overdue(&self, now: DateTime<Utc>, after: chrono::TimeDelta, until: chrono::TimeDelta) -> Vec<String> {
+        self.orders.values().filter(|o| o.state == OrderState::Open && now - o.opened_at >= after && now - o.opened_at < until).map(|o| o.no.clone()).collect()
+    }
+
     fn notified(&self, n: &Notification, at: DateTime<Utc>) -> Vec<PayEvent> {
         let anomaly = |anomaly| vec![PayEvent::Anomalous { record: AnomalyRecord { at, anomaly } }];
         if let Some(paid) = self.txns.get(&n.txn) {
@@ -528,6 +534,17 @@ mod tests {
 
     fn note(order: &str, txn: &str, fen: i64) -> Notification {
         Notification { order: order.into(), txn: txn.into(), amount: Money::from_fen(fen), paid_at: at(3) }
+    }
+
+    #[test]
+    fn an_order_is_overdue_for_a_query_after_a_while_and_until_abandoned() {
+        let (mut d, _) = desk_with(&[1_000, 2_000]);
+        let (after, until) = (chrono::TimeDelta::minutes(2), chrono::TimeDelta::hours(24));
+        assert!(d.overdue(at(60), after, until).is_empty(), "a minute: the notification may still come");
+        assert_eq!(d.overdue(at(120), after, until), vec!["po-1".to_string(), "po-2".to_string()]);
+        run(&mut d, &note("po-1", "t1", 1_000));
+        assert_eq!(d.overdue(at(600), after, until), vec!["po-2".to_string()], "a paid order is not asked about");
+        assert!(d.overdue(at(24 * 3600), after, until).is_empty(), "a day on, the checkout was abandoned");
     }
 
     #[test]

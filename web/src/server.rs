@@ -262,6 +262,8 @@ pub async fn run(config: Config, demo: Option<DemoOptions>, shutdown: Cancellati
         ))),
     };
     app.ready.store(true, Ordering::Release);
+    // Orders whose notification is overdue are asked about at the provider, once a minute.
+    tokio::spawn(crate::pay::query_overdue(app.clone(), shutdown.clone()));
     // Orders the provider paid whose payment a crash kept from the book: taken now.
     for c in &started_communities {
         let (app, community) = (app.clone(), c.id.to_string());

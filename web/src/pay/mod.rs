@@ -75,6 +75,46 @@ impl Payments {
     }
 }
 
+/// An open order is asked about at the provider when its notification is this late (WeChat Pay
+/// advises querying after a few minutes), and until it is a day old (then the owner abandoned
+/// the checkout).
+const QUERY_OVERDUE: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+const QUERY_UNTIL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How often the overdue orders are looked for.
+const QUERY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Once a minute, asks the provider about every order whose notification is overdue, and books
+/// what it says was paid: a lost notification, and an owner who never came back to the portal to
+/// ask, leave no money unbooked until reconciliation finds it.
+pub async fn query_overdue(app: Arc<App>, shutdown: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(QUERY_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        // The communities this node runs now (one added since start included).
+        for community in app.hub.communities().iter().map(|c| c.id.to_string()) {
+            if let Err(e) = query_community(&app, &community).await {
+                tracing::warn!(%community, error = %e, "overdue payment orders not asked about; trying again in a minute");
+            }
+        }
+    }
+}
+
+async fn query_community(app: &App, community: &str) -> Result<(), ApiError> {
+    let desk = app.pay.desk(app, community).await?;
+    let overdue = desk.read().overdue(app.clock.now(), QUERY_OVERDUE, QUERY_UNTIL);
+    for order in overdue {
+        if let Some(paid) = app.pay.provider.query(community, &order).await? {
+            app.metrics.inc("hutong_pay_orders_found_paid_total", &[]);
+            settle(app, community, paid).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Nonces of signed requests seen within the skew window, with their timestamps: each is taken
 /// once. Only requests whose signature verified get here, so a flood of forgeries cannot fill it.
 #[derive(Default)]
