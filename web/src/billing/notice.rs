@@ -79,7 +79,7 @@ section{{page-break-after:always}}table{{width:100%;border-collapse:collapse;mar
 
 /// One home's page.
 fn page(app: &App, community: &str, name: &str, printed: &str, code: &str, bills: &[BillRow]) -> String {
-    let first = &bills[0];
+    let Some(first) = bills.first() else { return String::new() };
     let mut total = Money::ZERO;
     let rows: String = bills
         .iter()
