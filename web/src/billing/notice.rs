@@ -60,6 +60,10 @@ pub async fn print(
     for row in rows.into_iter().filter(|r| r.state.is_open()) {
         homes.entry(row.house.to_string()).or_default().push(row);
     }
+    // Oldest first, as the owner settles them.
+    for bills in homes.values_mut() {
+        bills.sort_by(|a, b| (a.period_start, &a.item).cmp(&(b.period_start, &b.item)));
+    }
     if homes.len() > MOST_PAGES {
         return Err(ApiError::bad(&format!("一次最多打印 {MOST_PAGES} 户"), &format!("at most {MOST_PAGES} homes at a time")));
     }
