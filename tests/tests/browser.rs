@@ -831,7 +831,7 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
 async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
-    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,水费,30.50,2027年01月,2027年01月,\n荷花苑-1-1-101,水费,40.25,2027年02月,2027年02月,\n荷花苑-1-1-101,水费,12.00,2027年03月,2027年03月,\n";
+    let csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,水费,30.50,2027年01月,2027年01月,\n荷花苑-1-1-101,水费,40.25,2027年02月,2027年02月,\n";
     let (status, _, reply) = request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&server.admin), &[], csv.as_bytes()).unwrap();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
 
@@ -840,15 +840,17 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     let (status, reply) = http(server.http, "POST", "/api/v1/communities/heyuan/reminders", Some(&server.admin), Some(&body)).unwrap();
     assert_eq!(status, 200, "{reply}");
 
-    // In the office meanwhile: the manager's screen, and the building chart of 1号楼 beside it
-    // (same origin, in a frame), both live.
+    // In the office meanwhile: the manager's screen, and beside it (same origin, in frames) the
+    // control-room wall and the building chart of 1号楼, all live.
     let mut office = Browser::launch(&dir.path().join("chromium-office")).await;
     office.call("Page.enable", json!({})).await;
     office.call("Page.navigate", json!({"url": format!("http://{}/manager/heyuan", server.http)})).await;
     office.sign_in("manager", PASSWORD).await;
     let rate_today = "(document.querySelector('[data-test=rate-today]') || {}).textContent || ''";
     wait_for("the manager's feed", Duration::from_secs(30), async || office.eval("document.querySelector('.manager .link.up') !== null && document.querySelector('[data-test=rate-today]') !== null").await.as_bool().filter(|b| *b)).await;
-    office.eval("(() => { const f = document.createElement('iframe'); f.id = 'chart'; f.src = '/chart/heyuan'; f.style = 'width:1800px;height:900px'; document.body.appendChild(f); return true; })()").await;
+    office.eval("(() => { for (const [id, src] of [['wall', '/wall/heyuan'], ['chart', '/chart/heyuan']]) { const f = document.createElement('iframe'); f.id = id; f.src = src; f.style = 'width:1800px;height:900px'; document.body.appendChild(f); } return true; })()").await;
+    let wall_1 = "(() => { const d = document.getElementById('wall').contentDocument; const t = d && [...d.querySelectorAll('[data-test=tile]')].find(t => t.querySelector('.tile-name').textContent.trim() === '1号楼'); return t ? t.querySelector('[data-test=tile-arrears]').textContent : ''; })()";
+    let wall_before = wait_for("the wall's tile of 1号楼", Duration::from_secs(30), async || office.eval(wall_1).await.as_str().filter(|t| t.contains("欠费")).map(str::to_string)).await;
     let cell_101 = "((document.getElementById('chart').contentDocument || document).querySelector('[data-house=\"heyuan-1-1-101\"] small') || {}).textContent || ''";
     let cell_before = wait_for("the chart's cell of 1-1-101", Duration::from_secs(30), async || office.eval(cell_101).await.as_str().filter(|t| t.contains('¥')).map(str::to_string)).await;
     let rate_before = wait_for("today's rate", Duration::from_secs(20), async || office.eval(rate_today).await.as_str().filter(|t| t.contains('%')).map(str::to_string)).await;
@@ -899,27 +901,35 @@ async fn an_owner_pays_two_bills_at_once_on_a_phone() {
     let headers = [("Content-Type", "application/json"), ("Hutong-Pay-Timestamp", ts.as_str()), ("Hutong-Pay-Nonce", "forged-n-1"), ("Hutong-Pay-Signature", "0badc0de")];
     assert_eq!(request(server.http, "POST", "/api/v1/pay/notify/sandbox", None, &headers, forged.as_bytes()).unwrap().0, 403);
     assert_eq!(server.metric("hutong_pay_notifications_refused_total{reason=\"signature\"}"), 1);
-    // The owner confirms; the provider notifies twice. The manager's rate and the chart's cell
-    // move within a second of the owner's tap (the notification comes after it).
+    // The owner confirms; the provider notifies twice. The manager's rate, the wall's 1号楼 (one
+    // home fewer owing) and the chart's cell move within a second of the owner's tap (the
+    // notification comes after it).
     browser.eval("document.querySelector('form').action += '?notify=2'").await;
     browser.eval(&click("[data-test=sandbox-pay]")).await;
     let tapped = std::time::Instant::now();
-    let (rate_after, cell_after) = loop {
+    let (rate_after, wall_after, cell_after) = loop {
         let rate = office.eval(rate_today).await.as_str().unwrap_or_default().to_string();
+        let wall = office.eval(wall_1).await.as_str().unwrap_or_default().to_string();
         let cell = office.eval(cell_101).await.as_str().unwrap_or_default().to_string();
-        if rate.contains('%') && rate != rate_before && cell != cell_before {
-            break (rate, cell);
+        if rate.contains('%') && rate != rate_before && wall.contains("欠费") && wall != wall_before && cell != cell_before {
+            break (rate, wall, cell);
         }
-        assert!(tapped.elapsed() < Duration::from_secs(10), "the office's screens did not move: {rate} / {cell}");
+        assert!(tapped.elapsed() < Duration::from_secs(10), "the office's screens did not move: {rate} / {wall} / {cell}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let moved = tapped.elapsed();
-    eprintln!("owner's tap → manager's rate and chart cell: {} ms ({rate_before} → {rate_after}; {cell_before} → {cell_after})", moved.as_millis());
+    eprintln!("owner's tap → manager's rate, wall tile and chart cell: {} ms ({rate_before} → {rate_after}; {wall_before} → {wall_after}; {cell_before} → {cell_after})", moved.as_millis());
+    assert_eq!(cell_after, "已缴清", "the home owes nothing now");
     assert!(moved <= Duration::from_secs(1), "the office saw the payment {} ms after the tap", moved.as_millis());
     office.screenshot("office-after-owner-paid.png").await;
+    office.eval("document.getElementById('wall').scrollIntoView()").await;
+    office.screenshot("office-wall-after-owner-paid.png").await;
     wait_for("paid at the provider", Duration::from_secs(15), async || browser.eval(&text_of("sandbox-done")).await.as_str().filter(|t| t.contains("支付成功")).map(str::to_string)).await;
     wait_for("both notifications handled", Duration::from_secs(10), async || (server.metric("hutong_pay_notifications_total") == 2).then_some(())).await;
     assert_eq!(server.metric("hutong_pay_anomalies_total"), 0, "a repeated notification pays once and is no anomaly");
+    // March's water is billed while the owner is on the provider's page.
+    let march_csv = "房屋地址,费用类型,费用金额,开始时间,结束时间,备注\n荷花苑-1-1-101,水费,12.00,2027年03月,2027年03月,\n";
+    assert_eq!(request(server.http, "POST", "/api/v1/communities/heyuan/bills/import", Some(&server.admin), &[], march_csv.as_bytes()).unwrap().0, 200);
     browser.eval(&click("[data-test=sandbox-back]")).await;
     let said = wait_for("the payment confirmed", Duration::from_secs(30), async || browser.eval(&text_of("owner-message")).await.as_str().filter(|t| t.contains("支付成功")).map(str::to_string)).await;
     assert!(said.contains("收据号"), "{said}");
