@@ -147,16 +147,37 @@ pub enum PayEvent {
 pub enum PayError {
     NothingToPay,
     NoOrder(String),
+    TooManyOpen,
 }
 
 crate::bilingual!(PayError {
     PayError::NothingToPay => ("没有可支付的账单") / ("nothing to pay"),
     PayError::NoOrder(_0) => ("没有支付订单 {_0}") / ("no payment order {_0}"),
+    PayError::TooManyOpen => ("此房屋未完成的支付订单过多，请先完成或稍后再试") / ("too many unfinished payment orders for this house; finish one or try again later"),
 });
+
+/// Most orders a house may have open from the last day: an owner's phone (or a stolen session)
+/// cannot fill the journal with orders it never pays.
+pub const MOST_OPEN_ORDERS: usize = 10;
+/// An order asked for again (the same bills, the same amount) within this long is the same order:
+/// a second tap, or back and forth at the checkout, opens nothing new.
+pub const REUSE_ORDER_MINUTES: i64 = 30;
 
 impl PayDesk {
     /// Orders paid at the provider whose payment the book has not taken yet (after a crash
     /// between the two): taken again, under the same key, at start.
+    /// The open order of a house for exactly these bills and amount, opened less than
+    /// `REUSE_ORDER_MINUTES` before `at`: paying the same bills again reuses it.
+    pub fn reusable(&self, house: &HouseId, bills: &[String], amount: Money, at: DateTime<Utc>) -> Option<&PayOrder> {
+        let mut wanted = bills.to_vec();
+        wanted.sort();
+        self.orders.values().filter(|o| o.state == OrderState::Open && &o.house == house && o.amount == amount && at - o.opened_at < chrono::TimeDelta::minutes(REUSE_ORDER_MINUTES)).find(|o| {
+            let mut theirs = o.bills.clone();
+            theirs.sort();
+            theirs == wanted
+        })
+    }
+
     pub fn unbooked(&self) -> impl Iterator<Item = &PayOrder> {
         self.orders.values().filter(|o| matches!(o.state, OrderState::Paid { payment: None, .. }))
     }
@@ -199,6 +220,10 @@ impl crate::Aggregate for PayDesk {
             PayCommand::Open { house, building, bills, amount, payer, at } => {
                 if bills.is_empty() || amount.is_zero() || amount.is_negative() {
                     return Err(PayError::NothingToPay);
+                }
+                let open = self.orders.values().filter(|o| &o.house == house && o.state == OrderState::Open && *at - o.opened_at < chrono::TimeDelta::days(1)).count();
+                if open >= MOST_OPEN_ORDERS {
+                    return Err(PayError::TooManyOpen);
                 }
                 let order = PayOrder {
                     no: format!("po-{}", self.next + 1),
@@ -300,6 +325,9 @@ impl crate::Aggregate for SandboxLedger {
 
     fn decide(&self, command: &SandboxCommand) -> Result<Vec<SandboxEvent>, PayError> {
         match command {
+            // Registered already (the owner asked to pay the same bills again): as it was — a
+            // charge it took stays taken.
+            SandboxCommand::Register { community, order, .. } if self.order(community, order).is_some() => Ok(Vec::new()),
             SandboxCommand::Register { community, order, amount } => {
                 Ok(vec![SandboxEvent::Registered { community: community.clone(), order: order.clone(), amount: *amount }])
             }
@@ -534,6 +562,25 @@ mod tests {
 
     fn note(order: &str, txn: &str, fen: i64) -> Notification {
         Notification { order: order.into(), txn: txn.into(), amount: Money::from_fen(fen), paid_at: at(3) }
+    }
+
+    #[test]
+    fn the_same_bills_asked_again_reuse_their_order_and_a_house_cannot_open_orders_without_end() {
+        let (d, _) = desk_with(&[1_000]);
+        let house = HouseId::new("h0");
+        let bills = vec!["bill-0".to_string()];
+        assert_eq!(d.reusable(&house, &bills, Money::from_fen(1_000), at(60)).map(|o| o.no.as_str()), Some("po-1"));
+        assert!(d.reusable(&house, &bills, Money::from_fen(999), at(60)).is_none(), "another amount is another order");
+        assert!(d.reusable(&house, &bills, Money::from_fen(1_000), at(31 * 60)).is_none(), "half an hour on, a new order");
+        let mut d = d;
+        let open = |n: i64| PayCommand::Open { house: house.clone(), building: BuildingId::new("b1"), bills: vec![format!("x-{n}")], amount: Money::from_fen(100), payer: "139****0001".into(), at: at(n) };
+        for n in 1..MOST_OPEN_ORDERS as i64 {
+            for e in d.decide(&open(n)).unwrap_or_default() {
+                d.apply(&e);
+            }
+        }
+        assert_eq!(d.decide(&open(100)), Err(PayError::TooManyOpen), "ten open from the last day");
+        assert!(d.decide(&open(86_400 + 10)).is_ok(), "a day on, the old ones no longer count");
     }
 
     #[test]

@@ -61,6 +61,9 @@ async fn an_owner_pays_two_bills_at_once_and_the_provider_s_word_pays_them_once(
     assert_eq!(status, 200, "{opened}");
     assert_eq!(opened["amount"], "70.75", "what the two owe: {opened}");
     let (order, checkout) = (opened["order"].as_str().unwrap().to_string(), opened["checkout_url"].as_str().unwrap().to_string());
+    // A second tap on the same bills: the same order, nothing new opened.
+    let (status, again) = call(&server, &owner, "POST", "/api/v1/owner/payments", Some(json!({"house": "heyuan-1-1-101", "bills": [february, january]})));
+    assert_eq!((status, again["order"].as_str()), (200, Some(order.as_str())), "{again}");
     let (status, page) = http_get(server.http, &checkout).unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("¥70.75"), "the provider's page: {page}");

@@ -137,6 +137,12 @@ pub async fn pay(State(app): State<Arc<App>>, Extension(caller): Extension<Calle
         amount = amount.checked_add(owed).ok_or_else(|| ApiError::bad("金额过大", "the amount is too large"))?;
     }
     let desk = app.pay.desk(&app, community.as_str()).await?;
+    // The same bills asked again (a second tap, back from the checkout): the same order.
+    let again = desk.read().reusable(&house, &body.bills, amount, app.clock.now()).cloned();
+    if let Some(order) = again {
+        let checkout_url = app.pay.provider.open(community.as_str(), &order.no, amount).await?;
+        return Ok(Json(OrderOpened { order: order.no, community: community.to_string(), amount, checkout_url }));
+    }
     let command = PayCommand::Open { house: house.clone(), building, bills: body.bills.clone(), amount, payer: mask_phone(&phone), at: app.clock.now() };
     let committed = desk.execute(&command, app.clock.now().timestamp_millis()).await.map_err(|e| ApiError::bad(&e.to_string(), &e.to_string()))?;
     let Some(PayEvent::Opened { order }) = committed.events.first() else { return Err(internal("an order opened with no event")) };

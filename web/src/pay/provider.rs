@@ -234,6 +234,8 @@ mod tests {
         ledger.execute(&SandboxCommand::Charge { community: "heyuan".into(), order: "po-7".into(), txn: "sbx-1".into(), at: Utc::now() }, 0).await.unwrap();
         let paid = sandbox.query("heyuan", "po-7").await.unwrap().unwrap();
         assert_eq!((paid.txn.as_str(), paid.amount), ("sbx-1", Money::from_fen(1200)));
+        sandbox.open("heyuan", "po-7", Money::from_fen(1200)).await.unwrap();
+        assert!(sandbox.query("heyuan", "po-7").await.unwrap().is_some(), "registering the order again keeps its charge");
         let day = Utc::now() - chrono::TimeDelta::days(1);
         assert_eq!(sandbox.statement("heyuan", day, Utc::now() + chrono::TimeDelta::days(1)).await.unwrap().len(), 1);
         assert!(sandbox.statement("lianyuan", day, Utc::now() + chrono::TimeDelta::days(1)).await.unwrap().is_empty(), "another community's statement");
