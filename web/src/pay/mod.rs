@@ -107,12 +107,22 @@ async fn query_community(app: &App, community: &str) -> Result<(), ApiError> {
     let desk = app.pay.desk(app, community).await?;
     let overdue = desk.read().overdue(app.clock.now(), QUERY_OVERDUE, QUERY_UNTIL);
     for order in overdue {
-        if let Some(paid) = app.pay.provider.query(community, &order).await? {
-            app.metrics.inc("hutong_pay_orders_found_paid_total", &[]);
-            settle(app, community, paid).await?;
+        // One order the book could not take now does not hold up the others.
+        match ask_provider(app, community, &order).await {
+            Ok(true) => app.metrics.inc("hutong_pay_orders_found_paid_total", &[]),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(%community, %order, error = %e, "an overdue order not settled; asked again in a minute"),
         }
     }
     Ok(())
+}
+
+/// Asks the provider about an open order and settles what it says was paid, as a verified
+/// notification would; whether it was paid.
+pub(crate) async fn ask_provider(app: &App, community: &str, order: &str) -> Result<bool, ApiError> {
+    let Some(paid) = app.pay.provider.query(community, order).await? else { return Ok(false) };
+    settle(app, community, paid).await?;
+    Ok(true)
 }
 
 /// Nonces of signed requests seen within the skew window, with their timestamps: each is taken

@@ -15,7 +15,6 @@ use hutong_core::{BuildingId, CommunityId, HouseId, Money};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::settle;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, internal};
@@ -173,9 +172,7 @@ pub async fn order(State(app): State<Arc<App>>, Extension(caller): Extension<Cal
         let desk = app.pay.desk(&app, &community).await?;
         let Some(found) = desk.read().orders.get(&order).cloned().filter(|o| caller.principal.houses.contains(&o.house)) else { continue };
         if found.state == OrderState::Open && (app.clock.now() - found.opened_at).num_seconds() >= QUERY_AFTER_SECS {
-            if let Some(notification) = app.pay.provider.query(&community, &order).await? {
-                settle(&app, &community, notification).await?;
-            }
+            super::ask_provider(&app, &community, &order).await?;
         }
         let now = desk.read().orders.get(&order).cloned().ok_or_else(missing)?;
         return Ok(Json(now));
