@@ -126,7 +126,7 @@ const FLUSH_MAX: usize = 2_000;
 fn command_no(command: &AlarmCommand) -> u64 {
     match command {
         AlarmCommand::Acknowledge { no, .. } | AlarmCommand::Resolve { no, .. } => *no,
-        AlarmCommand::Raise { .. } | AlarmCommand::Clear { .. } => 0,
+        AlarmCommand::Raise { .. } | AlarmCommand::Clear { .. } | AlarmCommand::Gone { .. } => 0,
     }
 }
 
@@ -186,15 +186,8 @@ impl AlarmDeskState {
 /// was raised. After a restart the desk calls this again for every open offline alarm nobody
 /// has taken, so a day that ends while the server is down still opens its order.
 async fn open_order_when_due(directory: Arc<Directory>, hub: Arc<LiveHub>, community: CommunityId, clock: Clock, alarm: AlarmRecord) {
-    // The service desk starts just after the alarm desk: wait for it (briefly).
-    let mut rules = None;
-    for _ in 0..100 {
-        if let Some(desk) = directory.service_desk(community.as_str()) {
-            rules = Some(desk.read().rules.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The community puts its service desk in the directory before it starts the alarm desk.
+    let rules = directory.service_desk(community.as_str()).map(|desk| desk.read().rules.clone());
     let Some(rules) = rules.filter(|r| r.alarm_orders.contains(&alarm.kind)) else { return };
     if alarm.kind == hutong_core::live::AlarmKind::DeviceOffline {
         let due = alarm.raised_at + chrono::TimeDelta::hours(i64::from(rules.offline_order_hours));

@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hutong_core::alarm::AlarmCommand;
 use hutong_core::community::Community;
 use hutong_core::device::DeviceSpec;
 use hutong_core::patrol::PatrolSite;
@@ -47,8 +48,10 @@ pub enum CommunityMsg {
     AddDevice(DeviceSpec),
     /// A device's registration changed (moved, another heartbeat interval).
     ChangeDevice(DeviceSpec),
-    /// A device out of service: it leaves the directory, its building and the screens.
-    RetireDevice(DeviceId),
+    /// A device out of service (retired or replaced; already journaled in the registry): it
+    /// leaves the directory, its building and the screens, and its open alarms are resolved
+    /// with the note.
+    RetireDevice { device: DeviceId, note: String },
     /// A patrol route opened (already journaled in the community's patrol site): start its actor.
     OpenRoute(RouteId, ractor::RpcReplyPort<()>),
     /// A work order was numbered at the community's service desk: start its actor.
@@ -102,6 +105,11 @@ impl Actor for CommunitySupervisor {
         args.directory.open_community(&args.community.id, myself.clone());
         let wheel = timer_wheel(args.community.id.clone(), args.directory.clone());
         let mut state = CommunityState { children: HashMap::new(), devices: HashMap::new(), restarts: HashMap::new(), wheel, args };
+        // The service desk is in the directory before the alarm desk starts: an alarm recovered
+        // open may open its work order at once.
+        let desk = Arc::new(Shared::recover(state.args.journal.clone(), StreamId::service_desk(&state.args.community.id), ServiceDesk::default).await?);
+        let orders: Vec<WorkOrderId> = desk.read().orders().collect();
+        state.args.directory.put_service_desk(&state.args.community.id, desk);
         state.spawn(&myself, Child::AlarmDesk, None).await?;
         let buildings: Vec<BuildingId> = state.args.community.buildings.iter().map(|b| b.id.clone()).collect();
         for building in buildings {
@@ -121,9 +129,6 @@ impl Actor for CommunitySupervisor {
             state.spawn(&myself, Child::Route(route), None).await?;
         }
         // Work orders too: their deadlines pass whether anyone looks or not.
-        let desk = Arc::new(Shared::recover(state.args.journal.clone(), StreamId::service_desk(&state.args.community.id), ServiceDesk::default).await?);
-        let orders: Vec<WorkOrderId> = desk.read().orders().collect();
-        state.args.directory.put_service_desk(&state.args.community.id, desk);
         for order in orders {
             state.spawn(&myself, Child::Order(order), None).await?;
         }
@@ -165,9 +170,13 @@ impl Actor for CommunitySupervisor {
                 let building = spec.building.as_ref().and_then(|b| state.args.directory.building(b));
                 state.args.directory.respec(&spec, building);
             }
-            CommunityMsg::RetireDevice(id) => {
-                state.devices.remove(&id);
-                state.args.directory.retire(state.args.community.id.as_str(), id.as_str());
+            CommunityMsg::RetireDevice { device, note } => {
+                state.devices.remove(&device);
+                let community = state.args.community.id.as_str();
+                state.args.directory.retire(community, device.as_str());
+                if let Some(desk) = state.args.directory.alarm_desk(community) {
+                    desk.seen(AlarmCommand::Gone { device, at: state.args.clock.now(), note });
+                }
             }
             CommunityMsg::OpenOrder(order, reply) => {
                 if state.args.directory.order(state.args.community.id.as_str(), order.as_str()).is_none() {

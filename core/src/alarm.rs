@@ -121,6 +121,9 @@ pub enum AlarmCommand {
     /// The condition ended by itself (an offline device heard again): its open alarm, if any,
     /// is resolved with `note`.
     Clear { kind: AlarmKind, device: DeviceId, at: DateTime<Utc>, note: String },
+    /// The device left service (retired or replaced): every alarm still open for it is resolved
+    /// with `note`, so nobody is sent to a device that is no longer there.
+    Gone { device: DeviceId, at: DateTime<Utc>, note: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -199,6 +202,16 @@ impl AlarmDesk {
         for command in commands {
             let (kind, device) = match command {
                 AlarmCommand::Raise { kind, device, .. } | AlarmCommand::Clear { kind, device, .. } => (*kind, device),
+                AlarmCommand::Gone { device, at, note } => {
+                    for kind in AlarmKind::ALL {
+                        let key = condition(kind, device);
+                        if let Some(no) = changed.get(&key).copied().unwrap_or_else(|| self.by_condition.get(&key).copied()) {
+                            changed.insert(key, None);
+                            events.push(AlarmEvent::Resolved { no, resolution: Resolution { by: None, at: *at, note: note.clone() } });
+                        }
+                    }
+                    continue;
+                }
                 AlarmCommand::Acknowledge { .. } | AlarmCommand::Resolve { .. } => continue,
             };
             let key = condition(kind, device);
@@ -253,7 +266,7 @@ impl crate::Aggregate for AlarmDesk {
 
     fn decide(&self, command: &AlarmCommand) -> Result<Vec<AlarmEvent>, AlarmError> {
         Ok(match command {
-            AlarmCommand::Raise { .. } | AlarmCommand::Clear { .. } => self.decide_seen(std::slice::from_ref(command)),
+            AlarmCommand::Raise { .. } | AlarmCommand::Clear { .. } | AlarmCommand::Gone { .. } => self.decide_seen(std::slice::from_ref(command)),
             AlarmCommand::Acknowledge { no, by, at } => {
                 let alarm = self.open_one(*no)?;
                 match &alarm.acknowledged {
@@ -388,6 +401,23 @@ mod tests {
         let again: AlarmDesk = serde_json::from_slice(&serde_json::to_vec(&desk).unwrap()).unwrap();
         assert_eq!(again.open().len(), 1);
         assert_eq!(again.decide(&raise(AlarmKind::MeterSpike, "wm-1", 2)).unwrap()[0].no(), 2, "folds after a snapshot too");
+    }
+
+    #[test]
+    fn a_device_leaving_service_resolves_every_alarm_it_still_has_open() {
+        let mut desk = AlarmDesk::default();
+        run(&mut desk, raise(AlarmKind::DeviceOffline, "wm-1", 0)).unwrap();
+        run(&mut desk, raise(AlarmKind::MeterSpike, "wm-1", 1)).unwrap();
+        run(&mut desk, raise(AlarmKind::MeterSpike, "wm-2", 2)).unwrap();
+        let gone = |at| AlarmCommand::Gone { device: DeviceId::new("wm-1"), at: t(at), note: "设备已停用：表坏".into() };
+        // Raised in the same batch as the device leaves: resolved too.
+        let events = desk.decide_seen(&[raise(AlarmKind::Leak, "wm-1", 3), gone(4)]);
+        events.iter().for_each(|e| desk.apply(e));
+        assert_eq!(events.len(), 4, "the leak raised, then it and the two before resolved: {events:?}");
+        let open: Vec<&str> = desk.open().iter().map(|a| a.device.as_str()).collect();
+        assert_eq!(open, vec!["wm-2"]);
+        assert_eq!(desk.get(1).and_then(|a| a.resolved.clone()).map(|r| (r.by, r.note)), Some((None, "设备已停用：表坏".to_string())));
+        assert!(run(&mut desk, gone(5)).unwrap().is_empty(), "nothing left open for it");
     }
 
     #[test]

@@ -332,6 +332,22 @@ pub enum AlarmKind {
     PaymentAnomaly,
 }
 
+impl AlarmKind {
+    /// Every kind, for what concerns all of a device's alarms (it left service).
+    pub const ALL: [AlarmKind; 10] = [
+        AlarmKind::MeterSpike,
+        AlarmKind::MeterBackwards,
+        AlarmKind::DeviceOffline,
+        AlarmKind::GateAlarm,
+        AlarmKind::Leak,
+        AlarmKind::UseOutOfRange,
+        AlarmKind::PatrolMissed,
+        AlarmKind::SlaBreach,
+        AlarmKind::ZeroUse,
+        AlarmKind::PaymentAnomaly,
+    ];
+}
+
 /// One line of the wall's alarm feed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alarm {

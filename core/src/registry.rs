@@ -24,6 +24,9 @@ pub struct RetiredDevice {
     pub spec: DeviceSpec,
     pub at: DateTime<Utc>,
     pub reason: String,
+    /// The device put in its place (换表, a new gate), when it was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<crate::ids::DeviceId>,
 }
 
 /// Every community registered so far, in the order they first came.
@@ -81,6 +84,10 @@ pub enum RegistryCommand {
     ChangeDevice(DeviceSpec),
     /// A device out of service (replaced, removed, broken).
     RetireDevice { community: String, device: String, at: DateTime<Utc>, reason: String },
+    /// A device replaced by a new one in the same place (a broken meter swapped, 换表): the old
+    /// one retired and the new one registered where it was, with its kind and heartbeat, in one
+    /// append — never one without the other.
+    ReplaceDevice { community: String, device: String, by: crate::ids::DeviceId, at: DateTime<Utc>, reason: String },
     /// Buildings, units, floors and houses added to a running community (C1); what it has
     /// already stays as it is.
     Grow { community: String, buildings: Vec<BuildingPlan> },
@@ -205,7 +212,17 @@ impl crate::Aggregate for Registry {
                     return Err(RegistryError::ReasonTooLong);
                 }
                 let spec = self.device(community, device).ok_or_else(|| RegistryError::NoDevice(device.clone()))?;
-                change(RegistryChange::DeviceRetired { retired: RetiredDevice { spec: spec.clone(), at: *at, reason: reason.clone() } })
+                change(RegistryChange::DeviceRetired { retired: RetiredDevice { spec: spec.clone(), at: *at, reason: reason.clone(), replaced_by: None } })
+            }
+            RegistryCommand::ReplaceDevice { community, device, by, at, reason } => {
+                if reason.chars().count() > 200 {
+                    return Err(RegistryError::ReasonTooLong);
+                }
+                let old = self.device(community, device).ok_or_else(|| RegistryError::NoDevice(device.clone()))?;
+                let new = DeviceSpec { id: by.clone(), ..old.clone() };
+                self.check_new_device(&new)?;
+                let retired = RetiredDevice { spec: old.clone(), at: *at, reason: reason.clone(), replaced_by: Some(by.clone()) };
+                Ok(vec![RegistryEvent::Changed(RegistryChange::DeviceRetired { retired }), RegistryEvent::Changed(RegistryChange::DeviceAdded { spec: new })])
             }
             RegistryCommand::Grow { community, buildings } => {
                 let registration = self.community(community).ok_or_else(|| RegistryError::NoCommunity(community.clone()))?;
@@ -305,6 +322,18 @@ mod tests {
         assert!(r.device(c.id.as_str(), "wm-new").is_none());
         assert_eq!(run(&mut r, retire), Err(RegistryError::NoDevice("wm-new".into())));
         assert_eq!(run(&mut r, RegistryCommand::AddDevice(meter("wm-new"))), Err(RegistryError::DeviceIdTaken("wm-new".into())));
+        // A broken meter swapped for a new one: both in one decision, the new one where the old was.
+        run(&mut r, RegistryCommand::AddDevice(meter("wm-old"))).unwrap();
+        let swap = |by: &str| RegistryCommand::ReplaceDevice { community: c.id.to_string(), device: "wm-old".into(), by: DeviceId::new(by), at: chrono::Utc::now(), reason: "表坏".into() };
+        assert_eq!(run(&mut r, swap("wm-new")), Err(RegistryError::DeviceIdTaken("wm-new".into())), "a retired id is not given again");
+        assert_eq!(run(&mut r, swap("Bad Id")), Err(RegistryError::BadDeviceId));
+        assert!(r.device(c.id.as_str(), "wm-old").is_some(), "a refused replacement retires nothing");
+        assert_eq!(r.decide(&swap("wm-fresh")).unwrap().len(), 2, "one append: retired and added");
+        run(&mut r, swap("wm-fresh")).unwrap();
+        let fresh = r.device(c.id.as_str(), "wm-fresh").unwrap();
+        assert_eq!((fresh.house.as_ref(), fresh.kind, fresh.heartbeat_secs), (Some(&h1), DeviceKind::WaterMeter, 3600));
+        assert!(r.device(c.id.as_str(), "wm-old").is_none());
+        assert_eq!(r.retired.last().and_then(|d| d.replaced_by.clone()), Some(DeviceId::new("wm-fresh")));
         // Old journals (whole registrations) and new ones (changes) read alike.
         let events: Vec<RegistryEvent> = vec![
             serde_json::from_str(&serde_json::to_string(&CommunityRegistered { community: c.clone(), devices: vec![] }).unwrap()).unwrap(),

@@ -36,6 +36,8 @@ pub mod patrol;
 #[cfg(target_arch = "wasm32")]
 pub mod patrol_setup;
 #[cfg(target_arch = "wasm32")]
+pub mod devices;
+#[cfg(target_arch = "wasm32")]
 pub mod setup;
 #[cfg(target_arch = "wasm32")]
 pub mod socket;

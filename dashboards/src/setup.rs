@@ -1,7 +1,8 @@
 //! Setting the organisation up on screen (C1–C5): a community from nothing (its buildings laid
 //! out by units, floors and homes per floor), more buildings or homes for a running one, the house
 //! & resident spreadsheet, and the company's branches and 片区 with each community placed in
-//! them. The platform operator's screen adds property companies. Every refusal shows the
+//! them; the devices of each community (`crate::devices`). The platform operator's screen adds
+//! property companies. Every refusal shows the
 //! server's own sentence.
 
 use hutong_core::api::{ImportReport, OrgView};
@@ -207,6 +208,7 @@ pub fn SetupScreen(communities: Vec<(String, String)>) -> impl IntoView {
     let options = move |list: &Vec<(String, String)>| list.iter().map(|(id, n)| view! { <option value=id.clone()>{n.clone()}</option> }).collect_view();
     let (grow_options, import_options) = (options(&communities), options(&communities));
     let has_communities = !communities.is_empty();
+    let device_communities = communities.clone();
     view! {
         <div class="admin setup" data-test="setup-screen">
             <p class="message" data-test="setup-message">{move || message.get()}</p>
@@ -242,6 +244,8 @@ pub fn SetupScreen(communities: Vec<(String, String)>) -> impl IntoView {
                     <tbody>{move || report.get().map(|r| r.errors.into_iter().map(|e| view! { <tr><td>{format!("第 {} 行", e.row)}</td><td>{e.column}</td><td>{e.reason}</td></tr> }).collect_view())}</tbody>
                 </table>
             })}
+
+            {has_communities.then(|| view! { <crate::devices::DevicesPanel communities=device_communities /> })}
 
             <h2>"分公司与片区"</h2>
             <form class="inline" on:submit=add_branch data-test="branch-form">

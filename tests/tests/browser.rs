@@ -824,6 +824,68 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
     assert!(record["residents"].to_string().contains("钱七"), "{record}");
 }
 
+/// M6 on screen: at set-up the administrator registers a meter for a home, reads its key for the
+/// installer, replaces it by a new one in its place (换表; a taken id refused with its sentence)
+/// and retires another; the list follows each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_office_registers_replaces_and_retires_devices_on_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
+    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    browser.sign_in("admin", PASSWORD).await;
+    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/setup", server.http)})).await;
+    let type_into = |name: &str, value: &str| format!("(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
+    let text_of = |test: &str| format!("(document.querySelector('[data-test={test}]') || {{}}).textContent || ''");
+    let row = |device: &str| format!("!!document.querySelector('[data-device=\"{device}\"]')");
+    wait_for("the devices of 荷花苑", Duration::from_secs(30), async || browser.eval(&text_of("device-count")).await.as_str().filter(|t| t.contains("显示前 200 台")).map(str::to_string)).await;
+
+    // Searched, the list shows one home's devices.
+    browser.eval(&type_into("device-filter", "1-1-101")).await;
+    wait_for("the search", Duration::from_secs(10), async || browser.eval(&row("wm-1-1-101")).await.as_bool().filter(|b| *b)).await;
+    let counted = browser.eval(&text_of("device-count")).await;
+    assert!(counted.as_str().is_some_and(|t| t.starts_with("共 ") && !t.contains("显示前")), "{counted}");
+
+    // The home by its address, as the office writes it; the building follows from it.
+    for (name, value) in [("device-id", "wm-1-1-101-x"), ("device-house", "荷花苑-1-1-101")] {
+        browser.eval(&type_into(name, value)).await;
+    }
+    browser.eval(&click("[data-test=device-form] button")).await;
+    wait_for("the new meter listed", Duration::from_secs(10), async || browser.eval(&row("wm-1-1-101-x")).await.as_bool().filter(|b| *b)).await;
+    browser.eval(&click("[data-device=\"wm-1-1-101-x\"] [data-test=device-key]")).await;
+    let shown = wait_for("its key", Duration::from_secs(10), async || browser.eval(&text_of("device-key-shown")).await.as_str().filter(|t| !t.is_empty()).map(str::to_string)).await;
+    let key = server.device_key("heyuan", "wm-1-1-101-x");
+    assert!(shown.contains(&key), "{shown}");
+
+    // Replaced: first by a taken id (refused with its sentence), then by a new one.
+    browser.eval(&click("[data-device=\"wm-1-1-101-x\"] [data-test=device-replace]")).await;
+    browser.eval(&type_into("replace-id", "wm-1-1-101")).await;
+    browser.eval(&type_into("replace-reason", "表坏")).await;
+    browser.eval(&click("[data-test=device-change] button[type=submit]")).await;
+    let refused = wait_for("the refusal", Duration::from_secs(10), async || browser.eval(&text_of("devices-message")).await.as_str().filter(|t| t.contains("已被使用")).map(str::to_string)).await;
+    assert!(refused.contains("wm-1-1-101"), "{refused}");
+    browser.eval(&type_into("replace-id", "wm-1-1-101-y")).await;
+    browser.eval(&click("[data-test=device-change] button[type=submit]")).await;
+    wait_for("the replacement listed", Duration::from_secs(10), async || browser.eval(&row("wm-1-1-101-y")).await.as_bool().filter(|b| *b)).await;
+    assert_eq!(browser.eval(&row("wm-1-1-101-x")).await, json!(false), "the old meter left the list");
+    let said = browser.eval(&text_of("devices-message")).await;
+    assert!(said.as_str().is_some_and(|t| t.contains("已更换为 wm-1-1-101-y")), "{said}");
+    let placed = server.get_json("/api/v1/communities/heyuan/devices/wm-1-1-101-y");
+    assert_eq!((placed["house"].as_str(), placed["building"].as_str()), (Some("heyuan-1-1-101"), Some("heyuan-b01")), "{placed}");
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 1920, "height": 1500, "deviceScaleFactor": 1, "mobile": false})).await;
+    browser.screenshot("setup-devices.png").await;
+
+    // Retired with a reason.
+    browser.eval(&click("[data-device=\"wm-1-1-101-y\"] [data-test=device-retire]")).await;
+    browser.eval(&type_into("retire-reason", "住户自装表，停用")).await;
+    browser.eval(&click("[data-test=device-change] button[type=submit]")).await;
+    wait_for("the retired meter gone", Duration::from_secs(10), async || browser.eval(&row("wm-1-1-101-y")).await.as_bool().filter(|b| !*b).map(|_| ())).await;
+    let audit = server.get_json("/api/v1/audit?action=device.retire");
+    assert_eq!(audit[0]["target"], "heyuan/wm-1-1-101-y", "{audit}");
+}
+
 /// The owner portal (R6) on a phone-sized screen: the owner signs in with the code the demo's
 /// own SMS inbox shows, picks two bills and pays them at once on the sandbox provider's page;
 /// back on the portal the bills are paid once the provider's notification has been verified.

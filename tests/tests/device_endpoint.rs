@@ -387,6 +387,81 @@ async fn a_device_is_registered_moved_and_retired_while_hutong_runs() {
     server.stop();
 }
 
+/// M6, a broken meter swapped (换表): the new meter takes the old one's place in one step — the
+/// old one retired (its key refused, its id never given again, its open alarm resolved with the
+/// replacement as the note, nobody sent to it), the new one heard at once with its own key, in
+/// the same house — and a restart keeps all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_meter_is_replaced_in_its_place_and_its_alarm_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::demo(&data, 0, &[]).await;
+    let base = "/api/v1/communities/heyuan/devices";
+    let meter = r#"{"id":"wm-2-1-101-b","kind":"water_meter","building":"heyuan-b02","house":"heyuan-2-1-101","heartbeat_secs":600}"#;
+    let (status, reply) = http(server.http, "POST", base, Some(&server.admin), Some(meter)).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let key_of = |device: &'static str| {
+        let server = &server;
+        async move {
+            wait_for("a device's key", Duration::from_secs(5), async || {
+                let (status, body) = http(server.http, "GET", &format!("{base}/{device}/key"), Some(&server.admin), None).ok()?;
+                (status == 200).then(|| serde_json::from_str::<Value>(&body).ok()?["key"].as_str().map(str::to_string)).flatten()
+            })
+            .await
+        }
+    };
+    let old_key = key_of("wm-2-1-101-b").await;
+    let mut old = Device::connect("127.0.0.1", server.mqtt_port, "old-meter", "heyuan/wm-2-1-101-b", &old_key).await;
+    old.publish("hutong/heyuan/devices/wm-2-1-101-b/telemetry", telemetry(1, "500")).await;
+    old.publish("hutong/heyuan/devices/wm-2-1-101-b/telemetry", telemetry(2, "12")).await;
+    let alarm_of = |device: &str| {
+        let all = server.get_json("/api/v1/communities/heyuan/alarms");
+        all["open"].as_array().into_iter().chain(all["resolved"].as_array()).flatten().find(|a| a["device"] == device).cloned()
+    };
+    let raised = wait_for("the broken meter's alarm", Duration::from_secs(10), async || alarm_of("wm-2-1-101-b")).await;
+    assert_eq!((raised["kind"].as_str(), raised["resolved"].is_null()), (Some("meter_backwards"), true), "{raised}");
+
+    // Refused, and nothing changes: no permission, a taken id, a bad one, no body.
+    let replace = |token: &str, body: &str| http(server.http, "POST", &format!("{base}/wm-2-1-101-b/replace"), Some(token), Some(body)).unwrap();
+    assert_eq!(replace(&server.login("control"), r#"{"id":"wm-2-1-101-c","reason":"表坏"}"#).0, 403, "the control room operates gates, it does not replace meters");
+    let (status, reply) = replace(&server.admin, r#"{"id":"wm-1-1-101","reason":"表坏"}"#);
+    assert_eq!(status, 409, "{reply}");
+    assert!(reply.contains("已被使用"), "{reply}");
+    assert_eq!(replace(&server.admin, r#"{"id":"WM C","reason":"表坏"}"#).0, 400);
+    assert_eq!(replace(&server.admin, "{}").0, 400);
+    assert_eq!(server.get_json(&format!("{base}/wm-2-1-101-b"))["house"], "heyuan-2-1-101", "still in service");
+
+    let (status, reply) = replace(&server.admin, r#"{"id":"wm-2-1-101-c","reason":"表坏，读数倒走"}"#);
+    assert_eq!(status, 200, "{reply}");
+    let new: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!((new["id"].as_str(), new["house"].as_str(), new["kind"].as_str(), new["heartbeat_secs"].as_u64()), (Some("wm-2-1-101-c"), Some("heyuan-2-1-101"), Some("water_meter"), Some(600)));
+    let closed = wait_for("the old meter's alarm to be closed", Duration::from_secs(5), async || alarm_of("wm-2-1-101-b").filter(|a| !a["resolved"].is_null())).await;
+    assert_eq!(closed["resolved"]["note"], "设备已更换为 wm-2-1-101-c：表坏，读数倒走", "{closed}");
+    assert!(connect_refused("127.0.0.1", server.mqtt_port, "heyuan/wm-2-1-101-b", &old_key).await, "the old key is refused");
+    assert_eq!(http(server.http, "GET", &format!("{base}/wm-2-1-101-b"), Some(&server.admin), None).unwrap().0, 404);
+    assert_eq!(replace(&server.admin, r#"{"id":"wm-2-1-101-d","reason":"x"}"#).0, 404, "a retired device is replaced once");
+
+    // The new meter is heard at once with its own key, where the old one was.
+    let new_key = key_of("wm-2-1-101-c").await;
+    assert_ne!(new_key, old_key);
+    let mut fresh = Device::connect("127.0.0.1", server.mqtt_port, "new-meter", "heyuan/wm-2-1-101-c", &new_key).await;
+    fresh.publish("hutong/heyuan/devices/wm-2-1-101-c/telemetry", telemetry(1, "0.5")).await;
+    let view = server.get_json(&format!("{base}/wm-2-1-101-c"));
+    assert_eq!((view["last_value"].as_str(), view["house"].as_str()), (Some("0.5"), Some("heyuan-2-1-101")));
+    assert!(alarm_of("wm-2-1-101-c").is_none(), "a new meter starting from zero is not 'going backwards'");
+    let audit = server.get_json("/api/v1/audit?action=device.replace");
+    assert_eq!((audit[0]["target"].as_str(), audit[0]["after"]["by"].as_str()), (Some("heyuan/wm-2-1-101-b"), Some("wm-2-1-101-c")), "{audit}");
+
+    drop(fresh);
+    server.kill9();
+    let server = Server::demo(&data, 0, &[]).await;
+    assert_eq!(http(server.http, "GET", &format!("{base}/wm-2-1-101-b"), Some(&server.admin), None).unwrap().0, 404);
+    assert_eq!(server.get_json(&format!("{base}/wm-2-1-101-c"))["last_value"], "0.5");
+    let all = server.get_json("/api/v1/communities/heyuan/alarms");
+    assert!(all["open"].as_array().unwrap().iter().all(|a| a["device"] != "wm-2-1-101-b"), "{all}");
+    server.stop();
+}
+
 /// Devices by spreadsheet (a real XLSX): a file with a bad row registers nothing and says which
 /// row and why; the corrected file registers every device, heard at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Registering devices while Hutong runs (M6, C5): a new meter, gate or barrier joins its
 //! community asleep and is heard as soon as it connects with its provisioning key; a device is
-//! moved (another building or house, another heartbeat interval) or retired — never deleted:
+//! moved (another building or house, another heartbeat interval), replaced by a new one in the
+//! same place (换表) or retired — never deleted:
 //! its journal stays, its id is never given again, its MQTT key is revoked and its connection
 //! closed. Each change is journaled in the registry first, then told to the community's actors,
 //! and audited.
@@ -32,9 +33,9 @@ pub struct NewDevice {
     /// water_meter, electricity_meter, gas_meter, gate or barrier.
     #[schema(value_type = String)]
     kind: DeviceKind,
-    /// Its building (a public-area device may have none).
+    /// Its building (a public-area device may have none; taken from the house when not given).
     building: Option<String>,
-    /// Its house, for a household meter (in `building`).
+    /// Its house, for a household meter: its id or its address (荷花苑-1-1-101).
     house: Option<String>,
     /// Seconds it promises between signs of life (10 s – 1 day); default 3,600 for a meter, 300
     /// for a gate or barrier.
@@ -57,12 +58,32 @@ pub struct Retirement {
     reason: String,
 }
 
-/// A butler places devices only in their own buildings.
-fn placeable(caller: &Caller, building: Option<&BuildingId>) -> Result<(), ApiError> {
-    if building_visible(caller, building) {
-        return Ok(());
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Replacement {
+    /// The new device's id (never used in the community before); it takes the old one's place,
+    /// kind and heartbeat interval.
+    id: String,
+    /// Why (at most 200 characters), e.g. 「表坏」.
+    reason: String,
+}
+
+/// Where a device goes, as typed: the house by its id or either address form (荷花苑-1-1-101,
+/// 荷花苑/1号楼/1层/101), its building taken from the house when none is given. A house no
+/// address finds stays as typed, for the registry to refuse with its sentence. A butler places
+/// devices only in their own buildings.
+fn placement(app: &App, caller: &Caller, community: &str, building: Option<String>, house: Option<String>) -> Result<(Option<BuildingId>, Option<HouseId>), ApiError> {
+    let c = app.community(community)?;
+    let typed = |t: Option<String>| t.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let (building, house) = (typed(building).map(BuildingId::new), typed(house));
+    let (building, house) = match house.as_deref().and_then(|h| crate::billing::index(app, &c).find(h)) {
+        Some((house, its_building)) => (building.or(Some(its_building)), Some(house)),
+        None => (building, house.map(HouseId::new)),
+    };
+    if !building_visible(caller, building.as_ref()) {
+        return Err(ApiError::not_found("楼栋", "building", building.as_ref().map_or("-", |b| b.as_str())));
     }
-    Err(ApiError::not_found("楼栋", "building", building.map_or("-", |b| b.as_str())))
+    Ok((building, house))
 }
 
 pub async fn register(
@@ -73,15 +94,14 @@ pub async fn register(
 ) -> Result<Json<DeviceSpec>, ApiError> {
     app.community(&community)?;
     let Json(body) = body.map_err(ApiError::body)?;
-    let building = body.building.map(BuildingId::new);
-    placeable(&caller, building.as_ref())?;
+    let (building, house) = placement(&app, &caller, &community, body.building, body.house)?;
     let default_heartbeat = if body.kind.is_meter() { 3600 } else { 300 };
     let spec = DeviceSpec {
         id: DeviceId::new(body.id),
         kind: body.kind,
         community: CommunityId::new(&community),
         building,
-        house: body.house.map(HouseId::new),
+        house,
         heartbeat_secs: body.heartbeat_secs.unwrap_or(default_heartbeat),
     };
     app.change_registry(RegistryCommand::AddDevice(spec.clone()), CommunityMsg::AddDevice(spec.clone()), &community).await?;
@@ -98,9 +118,8 @@ pub async fn place(
 ) -> Result<Json<DeviceSpec>, ApiError> {
     let current = registered(&app, &caller, &community, &device)?;
     let Json(body) = body.map_err(ApiError::body)?;
-    let building = body.building.map(BuildingId::new);
-    placeable(&caller, building.as_ref())?;
-    let spec = DeviceSpec { building, house: body.house.map(HouseId::new), heartbeat_secs: body.heartbeat_secs, ..current.clone() };
+    let (building, house) = placement(&app, &caller, &community, body.building, body.house)?;
+    let spec = DeviceSpec { building, house, heartbeat_secs: body.heartbeat_secs, ..current.clone() };
     app.change_registry(RegistryCommand::ChangeDevice(spec.clone()), CommunityMsg::ChangeDevice(spec.clone()), &community).await?;
     let target = format!("{community}/{device}");
     app.identity.audit(audit_entry(&caller, "device.place", &target, serde_json::to_value(&current).ok(), serde_json::to_value(&spec).ok())).await.map_err(internal)?;
@@ -117,12 +136,39 @@ pub async fn retire(
     let Json(body) = body.map_err(ApiError::body)?;
     let at = chrono::Utc::now();
     let command = RegistryCommand::RetireDevice { community: community.clone(), device: device.clone(), at, reason: body.reason.trim().to_string() };
-    app.change_registry(command, CommunityMsg::RetireDevice(DeviceId::new(&device)), &community).await?;
+    let note = format!("设备已停用：{}", body.reason.trim());
+    app.change_registry(command, CommunityMsg::RetireDevice { device: DeviceId::new(&device), note }, &community).await?;
     // No key of a retired device is accepted again, and its connection closes now.
     app.keyring.revoke(&community, &device, at.timestamp_millis()).await?;
     let target = format!("{community}/{device}");
     app.identity.audit(audit_entry(&caller, "device.retire", &target, None, Some(json!({"reason": body.reason})))).await.map_err(internal)?;
     Ok(Json(json!({"device": device, "retired_at": at})))
+}
+
+/// A device swapped for a new one in the same place (a broken meter, a gate's reader): the old
+/// one retired and the new one registered in one registry append, so the place is never left
+/// without a device or with two. The old key is revoked; the new device joins asleep and is
+/// heard as soon as it connects with its own provisioning key. Its open alarms are resolved
+/// with the replacement as their note.
+pub async fn replace(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path((community, device)): Path<(String, String)>,
+    body: Result<Json<Replacement>, JsonRejection>,
+) -> Result<Json<DeviceSpec>, ApiError> {
+    let old = registered(&app, &caller, &community, &device)?;
+    let Json(body) = body.map_err(ApiError::body)?;
+    let (by, reason, at) = (DeviceId::new(body.id.trim()), body.reason.trim().to_string(), app.clock.now());
+    let command = RegistryCommand::ReplaceDevice { community: community.clone(), device: device.clone(), by: by.clone(), at, reason: reason.clone() };
+    app.registered()?.execute(&command, at.timestamp_millis()).await?;
+    let new = DeviceSpec { id: by.clone(), ..old.clone() };
+    let note = format!("设备已更换为 {by}：{reason}");
+    let _ = app.directory.tell_community(&community, CommunityMsg::RetireDevice { device: old.id.clone(), note });
+    let _ = app.directory.tell_community(&community, CommunityMsg::AddDevice(new.clone()));
+    app.keyring.revoke(&community, &device, at.timestamp_millis()).await?;
+    let target = format!("{community}/{device}");
+    app.identity.audit(audit_entry(&caller, "device.replace", &target, serde_json::to_value(&old).ok(), Some(json!({"by": by, "reason": reason})))).await.map_err(internal)?;
+    Ok(Json(new))
 }
 
 /// Devices by spreadsheet (XLSX, XLS or CSV, the columns of `hutong_core::import::devices`): every
