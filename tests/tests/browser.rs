@@ -403,6 +403,16 @@ async fn a_paired_display_cycles_its_communities_and_asks_to_be_paired_again_whe
     browser.screenshot("display-heyuan.png").await;
     wait_for("the second community's wall, by itself", Duration::from_secs(15), async || Some(title(&mut browser).await).filter(|t| t.contains("莲园"))).await;
     browser.screenshot("display-lianyuan.png").await;
+    // Readable across a room: no text on the wall under 14 px on a 1080p screen, and on a 4K
+    // screen every text twice as large (the wall is laid out in fractions of the screen).
+    let smallest = "Math.min(...[...document.querySelectorAll('.wall *')].filter(e => e.offsetParent !== null && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())).map(e => parseFloat(getComputedStyle(e).fontSize)))";
+    let at_1080 = browser.eval(smallest).await.as_f64().unwrap();
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 3840, "height": 2160, "deviceScaleFactor": 1, "mobile": false})).await;
+    let at_4k = wait_for("the wall laid out for 4K", Duration::from_secs(10), async || browser.eval(smallest).await.as_f64().filter(|px| *px > at_1080)).await;
+    assert!(at_1080 >= 14.0 && at_4k >= 1.9 * at_1080, "smallest text: {at_1080} px at 1080p, {at_4k} px at 4K");
+    eprintln!("smallest text on the wall: {at_1080} px at 1080p, {at_4k} px at 4K");
+    browser.screenshot("display-4k.png").await;
+    browser.call("Emulation.setDeviceMetricsOverride", json!({"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": false})).await;
 
     // The office closes the display's account: the screen says so instead of retrying for ever.
     let (status, reply) = http(server.http, "POST", &format!("/api/v1/staff/{id}/disable"), Some(&server.admin), Some("")).unwrap();
