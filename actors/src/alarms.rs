@@ -150,10 +150,16 @@ impl AlarmDeskState {
         }
         let committed = self.desk.commit(events, self.clock.now().timestamp_millis()).await?;
         let stream = self.desk.stream().as_str();
-        let live: Vec<LiveEvent> = committed
-            .numbered()
-            .filter_map(|(seq, event)| {
-                let alarm = self.desk.state().get(event.no())?.clone();
+        // Each changed alarm once, as it now stands, under the seq of its last event: a storm of
+        // two thousand repeats in one commit is one line on the screens, not two thousand.
+        // In seq order still: a screen takes a stream's events only in increasing seq.
+        let last_seq: std::collections::BTreeMap<u64, u64> = committed.numbered().map(|(seq, event)| (event.no(), seq)).collect();
+        let mut changed: Vec<(u64, u64)> = last_seq.into_iter().collect();
+        changed.sort_by_key(|(_, seq)| *seq);
+        let live: Vec<LiveEvent> = changed
+            .into_iter()
+            .filter_map(|(no, seq)| {
+                let alarm = self.desk.state().get(no)?.clone();
                 Some(LiveEvent { community: self.community.clone(), stream: stream.to_string(), seq, body: LiveBody::Alarm { alarm } })
             })
             .collect();

@@ -238,6 +238,34 @@ async fn wait_alarms(w: &World, ready: impl Fn(&[AlarmRecord], &[AlarmRecord]) -
     panic!("alarms never reached the expected state: {:?}", w.hub.alarms("c1"));
 }
 
+/// A storm seen at once — two thousand repeats of one condition and one other alarm — is one
+/// commit and reaches the screens as one line per alarm as it then stands, not a line per repeat.
+/// (On one thread, so that the whole storm is in the desk's mailbox before it reads any of it.)
+#[tokio::test]
+async fn a_storm_seen_at_once_reaches_the_screens_as_one_line_per_alarm() {
+    let w = World::new();
+    let _sup = w.start().await;
+    let desk = w.directory.alarm_desk("c1").unwrap();
+    let raise = |device: &str, kind, seq: u64| AlarmCommand::Raise {
+        kind,
+        device: DeviceId::new(device),
+        building: Some(BuildingId::new("c1-b1")),
+        at: w.clock.now(),
+        text: format!("{device} #{seq}"),
+        source: (format!("device/c1/{device}"), seq),
+    };
+    w.hub.take_published();
+    for seq in 1..=2_000 {
+        desk.seen(raise("wm-1", AlarmKind::MeterSpike, seq));
+    }
+    desk.seen(raise("wm-2", AlarmKind::MeterBackwards, 1));
+    let (open, _) = wait_alarms(&w, |open, _| open.iter().any(|a| a.count == 2_000) && open.len() == 2).await;
+    let lines: Vec<AlarmRecord> = w.hub.take_published().events.iter().filter_map(|e| if let LiveBody::Alarm { alarm } = &e.event.body { Some(alarm.clone()) } else { None }).collect();
+    assert_eq!(lines.len(), 2, "one line per alarm: {:?}", lines.iter().map(|a| (a.no, a.count)).collect::<Vec<_>>());
+    assert_eq!((lines[0].count, lines[0].text.as_str()), (2_000, "wm-1 #2000"), "as it stands after the storm");
+    assert_eq!(open.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_identical_anomalies_are_one_alarm_handled_by_a_person_and_it_survives_a_restart() {
     let w = World::new();

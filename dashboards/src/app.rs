@@ -65,6 +65,29 @@ fn community_param() -> impl Fn() -> String + Copy + Send + Sync + 'static {
     move || params.with(|p| p.get("community").unwrap_or_default())
 }
 
+/// A figure for each community, read from one of its routes once the workspace opens (those
+/// that answered, in the communities' order); nothing is asked when `allowed` is false.
+fn per_community<T, F>(allowed: bool, pairs: &[(String, String)], path: impl Fn(&str) -> String, figure: impl Fn(T) -> F + 'static) -> RwSignal<Vec<(String, String, F)>>
+where
+    T: serde::de::DeserializeOwned,
+    F: Send + Sync + 'static,
+{
+    let figures = RwSignal::new(Vec::new());
+    if allowed {
+        let asks: Vec<(String, String, String)> = pairs.iter().map(|(id, name)| (id.clone(), name.clone(), path(id))).collect();
+        spawn_local(async move {
+            let mut list = Vec::new();
+            for (id, name, path) in asks {
+                if let Ok(answer) = get_json::<T>(&path).await {
+                    list.push((id, name, figure(answer)));
+                }
+            }
+            figures.set(list);
+        });
+    }
+    figures
+}
+
 #[component]
 fn WallRoute(may_operate: bool) -> impl IntoView {
     let community = community_param();
@@ -263,67 +286,31 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     let pairs: Vec<(String, String)> = communities.iter().map(|c| (c.id.to_string(), c.name.clone())).collect();
     let setup_pairs = StoredValue::new(pairs.clone());
     let workspace_names = names.clone();
-    // What waits for this person (X4): the open alarms of their communities, for those who handle them.
-    let waiting = RwSignal::new(Vec::<(String, String, usize, usize)>::new());
-    if may_operate {
-        let mine: Vec<(String, String)> = pairs.clone();
-        spawn_local(async move {
-            let mut counts = Vec::new();
-            for (id, name) in mine {
-                if let Ok(list) = get_json::<serde_json::Value>(&format!("/api/v1/communities/{id}/alarms")).await {
-                    let open = list["open"].as_array().cloned().unwrap_or_default();
-                    let untaken = open.iter().filter(|a| a["acknowledged"].is_null()).count();
-                    counts.push((id, name, untaken, open.len() - untaken));
-                }
-            }
-            waiting.set(counts);
-        });
-    }
-    // And the work orders given to them, not yet accepted or not yet done.
-    let orders = RwSignal::new(Vec::<(String, String, usize, usize)>::new());
-    if may_work {
-        let mine: Vec<(String, String)> = pairs.clone();
-        let account = me.account.clone();
-        spawn_local(async move {
-            let mut counts = Vec::new();
-            for (id, name) in mine {
-                if let Ok(list) = get_json::<Vec<hutong_core::work_order::WorkOrderTile>>(&format!("/api/v1/communities/{id}/work-orders?with=mine")).await {
-                    let waiting = list.iter().filter(|o| o.waits_for(&account)).count();
-                    let doing = list.iter().filter(|o| o.status.is_open()).count() - waiting;
-                    counts.push((id, name, waiting, doing));
-                }
-            }
-            orders.set(counts);
-        });
-    }
-    // The office's part (X4): orders waiting to be reviewed or dispatched, and this month's
-    // collection rate, per community.
-    let to_dispatch = RwSignal::new(Vec::<(String, String, usize)>::new());
-    if may_work && me.may(Permission::Operate(Module::WorkOrders)) {
-        let mine: Vec<(String, String)> = pairs.clone();
-        spawn_local(async move {
-            let mut counts = Vec::new();
-            for (id, name) in mine {
-                if let Ok(list) = get_json::<Vec<hutong_core::work_order::WorkOrderTile>>(&format!("/api/v1/communities/{id}/work-orders")).await {
-                    counts.push((id, name, list.iter().filter(|o| o.status < hutong_core::work_order::Status::Dispatched).count()));
-                }
-            }
-            to_dispatch.set(counts);
-        });
-    }
-    let rates = RwSignal::new(Vec::<(String, String, String)>::new());
-    if may_see_collection {
-        let mine: Vec<(String, String)> = pairs.clone();
-        spawn_local(async move {
-            let mut list = Vec::new();
-            for (id, name) in mine {
-                if let Ok(m) = get_json::<hutong_core::book::CommunityMoney>(&format!("/api/v1/communities/{id}/money")).await {
-                    list.push((id, name, m.rate_month.percent.to_string()));
-                }
-            }
-            rates.set(list);
-        });
-    }
+    // What waits for this person (X4), community by community, each as their rights allow: the
+    // open alarms for those who handle them; the work orders given to them, not yet accepted or not
+    // yet done; for the office, orders to review or dispatch, owners asking to be registered,
+    // homes handed over or being decorated (交房装修情况), and this month's collection rate.
+    let account = me.account.clone();
+    let waiting = per_community(may_operate, &pairs, |id| format!("/api/v1/communities/{id}/alarms"), |list: serde_json::Value| {
+        let open = list["open"].as_array().cloned().unwrap_or_default();
+        let untaken = open.iter().filter(|a| a["acknowledged"].is_null()).count();
+        (untaken, open.len() - untaken)
+    });
+    let orders = per_community(may_work, &pairs, |id| format!("/api/v1/communities/{id}/work-orders?with=mine"), move |list: Vec<hutong_core::work_order::WorkOrderTile>| {
+        let waiting = list.iter().filter(|o| o.waits_for(&account)).count();
+        (waiting, list.iter().filter(|o| o.status.is_open()).count() - waiting)
+    });
+    let to_dispatch = per_community(may_work && me.may(Permission::Operate(Module::WorkOrders)), &pairs, |id| format!("/api/v1/communities/{id}/work-orders"), |list: Vec<hutong_core::work_order::WorkOrderTile>| {
+        list.iter().filter(|o| o.status < hutong_core::work_order::Status::Dispatched).count()
+    });
+    let to_register = per_community(may_write_billing && may_bill, &pairs, |id| format!("/api/v1/communities/{id}/owner-registrations"), |list: Vec<serde_json::Value>| {
+        list.iter().filter(|r| r["state"] == "waiting").count()
+    });
+    let handed_over = per_community(may_bill, &pairs, |id| format!("/api/v1/communities/{id}/house-stats"), |stats: hutong_core::api::HouseStats| {
+        let of = |label: &str| stats.by_state.get(label).copied().unwrap_or(0);
+        (of("已交房"), of("装修中"))
+    });
+    let rates = per_community(may_see_collection, &pairs, |id| format!("/api/v1/communities/{id}/money"), |m: hutong_core::book::CommunityMoney| m.rate_month.percent.to_string());
     let workspace = move || view! {
         <div class="workspace" data-test="workspace">
             <h2>"我的工作台"</h2>
@@ -331,14 +318,20 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
             <p>{format!("本账号可用模块：{}", modules.join("、"))}</p>
             {(!may_watch).then(|| view! { <p class="dim">"本账号没有查看监控大屏的权限。"</p> })}
             <ul class="waiting" data-test="waiting">
-                {move || waiting.get().into_iter().map(|(id, name, untaken, taken)| view! {
+                {move || waiting.get().into_iter().map(|(id, name, (untaken, taken))| view! {
                     <li><a href=format!("/wall/{id}")>{format!("{name}：待接手告警 {untaken} 条，处理中 {taken} 条")}</a></li>
                 }).collect_view()}
-                {move || orders.get().into_iter().map(|(id, name, waiting, doing)| view! {
+                {move || orders.get().into_iter().map(|(id, name, (waiting, doing))| view! {
                     <li><a href=format!("/work/{id}")>{format!("{name}：待接工单 {waiting} 张，处理中 {doing} 张")}</a></li>
                 }).collect_view()}
                 {move || to_dispatch.get().into_iter().filter(|(_, _, n)| *n > 0).map(|(id, name, n)| view! {
                     <li><a href=format!("/work/{id}")>{format!("{name}：待审核派工 {n} 张")}</a></li>
+                }).collect_view()}
+                {move || to_register.get().into_iter().filter(|(_, _, n)| *n > 0).map(|(id, name, n)| view! {
+                    <li><a href=format!("/desk/{id}")>{format!("{name}：待审核业主注册 {n} 条")}</a></li>
+                }).collect_view()}
+                {move || handed_over.get().into_iter().filter(|(_, _, (h, d))| h + d > 0).map(|(id, name, (handed, decorating))| view! {
+                    <li><a href=format!("/chart/{id}")>{format!("{name}：已交房待入住 {handed} 户，装修中 {decorating} 户")}</a></li>
                 }).collect_view()}
                 {move || rates.get().into_iter().map(|(id, name, rate)| view! {
                     <li><a href=format!("/manager/{id}")>{format!("{name}：本月收缴率 {rate}%")}</a></li>
@@ -348,7 +341,8 @@ fn Home(me: Me, communities: Vec<Community>, session: RwSignal<Session>) -> impl
     };
     let location = use_location();
     let tab = move |prefix: &'static str, href: String, label: &'static str, test: &'static str| {
-        let on = move || location.pathname.with(|p| p.starts_with(prefix));
+        // `/work` is not `/workspace`: the prefix must end where a path segment does.
+        let on = move || location.pathname.with(|p| p.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')));
         view! { <a class=move || if on() { "tab on" } else { "tab" } href=href data-test=test>{label}</a> }
     };
     let first = StoredValue::new(first);

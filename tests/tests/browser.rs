@@ -756,6 +756,9 @@ async fn a_technician_takes_an_order_on_a_phone_and_the_office_calls_back() {
 async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_chart() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo_env(&dir.path().join("data"), 0, &[], &[("HUTONG_OPERATOR_PASSWORD", "platform-operator-pw")]).await;
+    // An owner not known yet asks to be registered: it waits for the office (X4, below).
+    let asked = json!({"community": "heyuan", "address": "荷花苑-2-1-101", "name": "孙八", "phone": "13700000088", "relation": "tenant"}).to_string();
+    assert_eq!(http(server.http, "POST", "/api/v1/owner/registrations", None, Some(&asked)).unwrap().0, 200);
     let mut browser = Browser::launch(&dir.path().join("chromium")).await;
     browser.call("Page.enable", json!({})).await;
     browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
@@ -828,6 +831,11 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
     browser.eval(&click("[data-test=tab-workspace]")).await;
     let waiting = wait_for("the workspace's figures", Duration::from_secs(15), async || browser.eval(&text_of("waiting")).await.as_str().filter(|t| t.contains("本月收缴率")).map(str::to_string)).await;
     assert!(waiting.contains("荷花苑：本月收缴率"), "{waiting}");
+    let waiting = wait_for("the requests and homes waiting", Duration::from_secs(15), async || browser.eval(&text_of("waiting")).await.as_str().filter(|t| t.contains("业主注册") && t.contains("装修中")).map(str::to_string)).await;
+    assert!(waiting.contains("荷花苑：待审核业主注册 1 条") && waiting.contains("荷花苑：已交房待入住"), "{waiting}");
+    let on = browser.eval("[...document.querySelectorAll('nav .tab.on')].map(t => t.textContent).join('|')").await;
+    assert_eq!(on, json!("工作台"), "only the workspace's tab is lit");
+    browser.screenshot("workspace-waiting.png").await;
     let records = server.get_json("/api/v1/communities/heyuan/house-records?q=%E8%8D%B7%E8%8A%B1%E8%8B%91-1-1-101");
     let record = records["houses"].as_array().unwrap().iter().find(|h| h["id"] == house).unwrap().clone();
     assert_eq!(record["state"], "vacant", "{record}");
