@@ -234,9 +234,7 @@ pub fn DevicesPanel(communities: Vec<(String, String)>) -> impl IntoView {
             <input type="file" node_ref=input accept=".xlsx,.xls,.csv" data-test="device-file" />
             <button data-test="device-import" on:click=import>"导入"</button>
         </div>
-        <table class="errors" data-test="device-import-errors">
-            <tbody>{move || report.get().map(|r| r.errors.into_iter().map(|e| view! { <tr><td>{format!("第 {} 行", e.row)}</td><td>{e.column}</td><td>{e.reason}</td></tr> }).collect_view())}</tbody>
-        </table>
+        <crate::setup::RowReport report test="device-import-errors" />
         {form}
         {move || key.get().map(|k| view! { <p data-test="device-key-shown">{format!("{} 的初始密钥：", k.device)}<code>{k.key}</code>" （仅供安装时写入设备，已记入审计）"</p> })}
         <div class="inline">

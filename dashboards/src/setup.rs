@@ -69,6 +69,16 @@ fn LayoutForm(on_add: Callback<Layout>, #[prop(into)] label: String) -> impl Int
     }
 }
 
+/// An import's refused rows: which row, which column, why.
+#[component]
+pub fn RowReport(report: RwSignal<Option<ImportReport>>, test: &'static str) -> impl IntoView {
+    view! {
+        <table class="errors" data-test=test>
+            <tbody>{move || report.get().map(|r| r.errors.into_iter().map(|e| view! { <tr><td>{format!("第 {} 行", e.row)}</td><td>{e.column}</td><td>{e.reason}</td></tr> }).collect_view())}</tbody>
+        </table>
+    }
+}
+
 #[component]
 pub fn SetupScreen(communities: Vec<(String, String)>) -> impl IntoView {
     let message = RwSignal::new(String::new());
@@ -240,9 +250,7 @@ pub fn SetupScreen(communities: Vec<(String, String)>) -> impl IntoView {
                     <input type="file" node_ref=input accept=".xlsx,.xls,.csv" data-test="house-file" />
                     <button data-test="house-import" on:click=import>"导入"</button>
                 </div>
-                <table class="errors" data-test="house-import-errors">
-                    <tbody>{move || report.get().map(|r| r.errors.into_iter().map(|e| view! { <tr><td>{format!("第 {} 行", e.row)}</td><td>{e.column}</td><td>{e.reason}</td></tr> }).collect_view())}</tbody>
-                </table>
+                <RowReport report test="house-import-errors" />
             })}
 
             {has_communities.then(|| view! { <crate::devices::DevicesPanel communities=device_communities /> })}

@@ -222,6 +222,27 @@ fn click(selector: &str) -> String {
     format!("(() => {{ const e = document.querySelector({selector:?}); if (!e) return false; e.click(); return true; }})()")
 }
 
+/// Types `value` into the input named `name` as a person would (an input event).
+fn type_into(name: &str, value: &str) -> String {
+    format!("(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()")
+}
+
+/// The text of the element marked `data-test={test}` ('' while there is none).
+fn text_of(test: &str) -> String {
+    format!("(document.querySelector('[data-test={test}]') || {{}}).textContent || ''")
+}
+
+/// A desktop chromium signed in as the demo's administrator, on `path`.
+async fn admin_at(server: &Server, profile: &Path, path: &str) -> Browser {
+    let mut browser = Browser::launch(profile).await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
+    browser.sign_in("admin", PASSWORD).await;
+    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
+    browser.call("Page.navigate", json!({"url": format!("http://{}{path}", server.http)})).await;
+    browser
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_billing_desk_and_the_manager_screen_work_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
@@ -564,12 +585,7 @@ async fn a_guard_checks_in_by_scanning_on_a_phone_and_sees_the_miss() {
 async fn the_office_sets_up_checkpoints_and_a_route_on_screen() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
-    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
-    browser.call("Page.enable", json!({})).await;
-    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
-    browser.sign_in("admin", PASSWORD).await;
-    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
-    browser.call("Page.navigate", json!({"url": format!("http://{}/patrol/heyuan/setup", server.http)})).await;
+    let mut browser = admin_at(&server, &dir.path().join("chromium"), "/patrol/heyuan/setup").await;
     wait_for("the demo's checkpoints", Duration::from_secs(30), async || {
         browser.eval("(document.querySelector('[data-test=checkpoints]') || {}).textContent || ''").await.as_str().filter(|t| t.contains("北门岗亭")).map(str::to_string)
     })
@@ -849,14 +865,7 @@ async fn a_company_is_added_and_set_up_on_screen_and_a_house_changes_on_the_char
 async fn the_office_registers_replaces_and_retires_devices_on_screen() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::demo(&dir.path().join("data"), 0, &[]).await;
-    let mut browser = Browser::launch(&dir.path().join("chromium")).await;
-    browser.call("Page.enable", json!({})).await;
-    browser.call("Page.navigate", json!({"url": format!("http://{}/", server.http)})).await;
-    browser.sign_in("admin", PASSWORD).await;
-    wait_for("signed in", Duration::from_secs(30), async || browser.eval("!!document.querySelector('[data-test=who]')").await.as_bool().filter(|b| *b)).await;
-    browser.call("Page.navigate", json!({"url": format!("http://{}/setup", server.http)})).await;
-    let type_into = |name: &str, value: &str| format!("(() => {{ const i = document.querySelector('input[name={name}]'); i.value = {value:?}; i.dispatchEvent(new Event('input', {{bubbles: true}})); return true; }})()");
-    let text_of = |test: &str| format!("(document.querySelector('[data-test={test}]') || {{}}).textContent || ''");
+    let mut browser = admin_at(&server, &dir.path().join("chromium"), "/setup").await;
     let row = |device: &str| format!("!!document.querySelector('[data-device=\"{device}\"]')");
     wait_for("the devices of 荷花苑", Duration::from_secs(30), async || browser.eval(&text_of("device-count")).await.as_str().filter(|t| t.contains("显示前 200 台")).map(str::to_string)).await;
 
