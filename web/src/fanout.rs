@@ -217,7 +217,7 @@ impl Fanout {
     pub fn send(&self, published: Published) {
         let topics: Vec<Arc<Topic>> = self.topics.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         let mut by_community: HashMap<&str, Vec<&Envelope>> = HashMap::new();
-        for envelope in &published.events {
+        for envelope in current(&published.events) {
             by_community.entry(envelope.event.community.as_str()).or_default().push(envelope);
         }
         let mut idle = false;
@@ -247,6 +247,23 @@ impl Fanout {
         topics.retain(|_, t| t.frames.receiver_count() > 0);
         self.metrics.gauge("hutong_ws_topics", &[]).store(topics.len() as i64, Ordering::Relaxed);
     }
+}
+
+/// What a tick carries, in order, without an alarm's lines that a later line of the same alarm
+/// in the same tick supersedes: a line is the alarm as it then stood, and a screen keeps only
+/// an alarm's latest. A meter seen ten thousand times in four seconds is then a line a tick,
+/// not ten thousand, on every screen.
+fn current(events: &[Arc<Envelope>]) -> impl Iterator<Item = &Envelope> {
+    let mut latest: HashMap<(&str, u64), usize> = HashMap::new();
+    for (i, envelope) in events.iter().enumerate() {
+        if let LiveBody::Alarm { alarm } = &envelope.event.body {
+            latest.insert((envelope.event.community.as_str(), alarm.no), i);
+        }
+    }
+    events.iter().enumerate().filter(move |(i, e)| match &e.event.body {
+        LiveBody::Alarm { alarm } => latest.get(&(e.event.community.as_str(), alarm.no)) == Some(i),
+        _ => true,
+    }).map(|(_, e)| e.as_ref())
 }
 
 /// The frame of a topic for one tick: the events it carries and may see, spliced as encoded.
@@ -291,5 +308,32 @@ mod tests {
 
         let money = TopicKey { feed: Feed::Money, ..butler };
         assert!(frame_for(&money, &refs).is_none(), "nothing for the money screens: no frame at all");
+    }
+
+    fn alarm(community: &str, no: u64, count: u64, seq: u64) -> Arc<Envelope> {
+        let at = chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default();
+        let alarm = hutong_core::alarm::AlarmRecord {
+            no,
+            kind: hutong_core::live::AlarmKind::MeterBackwards,
+            severity: hutong_core::alarm::Severity::Warning,
+            device: hutong_core::DeviceId::new("wm-1"),
+            building: None,
+            text: format!("#{count}"),
+            raised_at: at,
+            last_at: at,
+            count,
+            acknowledged: None,
+            resolved: None,
+            source: ("device/c/wm-1".into(), seq),
+        };
+        Arc::new(Envelope::new(LiveEvent { community: CommunityId::new(community), stream: format!("alarms/{community}"), seq, body: LiveBody::Alarm { alarm } }))
+    }
+
+    #[test]
+    fn a_tick_carries_each_alarm_once_as_it_last_stood() {
+        let events = vec![alarm("c", 1, 1, 1), Arc::new(health("b1", 2)), alarm("c", 2, 1, 3), alarm("c", 1, 2, 4), alarm("d", 1, 7, 1), alarm("c", 1, 3, 5)];
+        let kept: Vec<(String, u64)> = current(&events).map(|e| (e.event.community.to_string(), e.event.seq)).collect();
+        let want: Vec<(String, u64)> = [("c", 2), ("c", 3), ("d", 1), ("c", 5)].iter().map(|(c, s)| (c.to_string(), *s)).collect();
+        assert_eq!(kept, want, "health kept; alarm 1 of c only as it last stood; d's alarm 1 is another alarm");
     }
 }

@@ -191,6 +191,6 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Some("dashboards") => build_dashboards().map(|dist| eprintln!("xtask: dashboards built in {}", dist.display())),
-        _ => bail!("usage: cargo xtask demo [flags] | test | soak [cycles] | bench ingest|billing|import|payments|abuse|recovery|fanout|patrol|workorders|pay [flags] | bench journal | dashboards"),
+        _ => bail!("usage: cargo xtask demo [flags] | test | soak [cycles] | bench ingest|billing|import|payments|abuse|recovery|fanout|patrol|workorders|pay|alarms [flags] | bench journal | dashboards"),
     }
 }

@@ -15,10 +15,13 @@
 //!   alarm on the wall, memory per route.
 //! - [`pay`]: owners paying online through the sandbox provider: payments and verified
 //!   notifications per second, provider → the manager's screen.
+//! - [`alarms`]: an alarm storm — every meter going wrong at once, and one meter ten thousand
+//!   times: durable, folded into open alarms, and the alarm lines the screens were sent.
 //! - [`abuse`]: an anonymous flood of sign-ins and imports against the real binary: peak memory,
 //!   `/healthz` latency and the wall's live updates meanwhile.
 
 pub mod abuse;
+pub mod alarms;
 pub mod billing;
 pub mod fanout;
 pub mod import;

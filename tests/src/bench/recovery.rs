@@ -34,9 +34,15 @@ fn rss_mib() -> u64 {
 
 /// The bench's community and its devices (the same in both lives).
 fn world(options: &RecoveryBench) -> (Arc<hutong_core::community::Community>, Vec<DeviceSpec>) {
-    let community = Arc::new(synthetic(options.houses, 200));
+    metered(options.houses, options.devices)
+}
+
+/// A synthetic community of `houses` homes and `devices` meters spread over them (water and
+/// electricity in turn), ids `m000000`….
+pub(crate) fn metered(houses: u32, devices: usize) -> (Arc<hutong_core::community::Community>, Vec<DeviceSpec>) {
+    let community = Arc::new(synthetic(houses, 200));
     let houses: Vec<_> = community.houses().map(|(b, _, _, h)| (b.id.clone(), h.id.clone())).collect();
-    let specs = (0..options.devices)
+    let specs = (0..devices)
         .map(|i| {
             let (building, house) = &houses[i % houses.len()];
             DeviceSpec {
@@ -52,17 +58,18 @@ fn world(options: &RecoveryBench) -> (Arc<hutong_core::community::Community>, Ve
     (community, specs)
 }
 
-async fn start(
+pub(crate) async fn start(
     community: &Arc<hutong_core::community::Community>,
     specs: &[DeviceSpec],
     journal: Arc<dyn Journal>,
     directory: Arc<Directory>,
+    hub: Arc<LiveHub>,
 ) -> anyhow::Result<ractor::ActorRef<community::CommunityMsg>> {
     community::start(CommunityArgs {
         community: community.clone(),
         devices: specs.to_vec(),
         journal,
-        hub: LiveHub::new(),
+        hub,
         directory,
         metrics: Metrics::new(),
         clock: Clock::new(),
@@ -73,7 +80,7 @@ async fn start(
     .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn reading(seq: u64, value: i64) -> (DeviceMsg, tokio::sync::oneshot::Receiver<hutong_actors::device::IngestOutcome>) {
+pub(crate) fn reading(seq: u64, value: i64) -> (DeviceMsg, tokio::sync::oneshot::Receiver<hutong_actors::device::IngestOutcome>) {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let now = chrono::Utc::now();
     let signal = Signal { seq, boot: 0, at: now, seen: now };
@@ -93,7 +100,7 @@ pub async fn recovery(options: RecoveryBench) -> anyhow::Result<()> {
     let t = Instant::now();
     let journal: Arc<dyn Journal> = Arc::new(LogJournal::open(LogOptions::new(&dir))?);
     let directory = Arc::new(Directory::new());
-    let actor = start(&community, &specs, journal.clone(), directory.clone()).await?;
+    let actor = start(&community, &specs, journal.clone(), directory.clone(), LiveHub::new()).await?;
     let first_start = t.elapsed();
     let rss_asleep = rss_mib();
     let t = Instant::now();
@@ -141,7 +148,7 @@ async fn second_life(options: &RecoveryBench, dir: &std::path::Path) -> anyhow::
     let journal: Arc<dyn Journal> = Arc::new(LogJournal::open(LogOptions::new(dir))?);
     let opened = t.elapsed();
     let directory = Arc::new(Directory::new());
-    let actor = start(&community, &specs, journal.clone(), directory.clone()).await?;
+    let actor = start(&community, &specs, journal.clone(), directory.clone(), LiveHub::new()).await?;
     let ready = t.elapsed();
     let rss_ready = rss_mib();
     let (msg, rx) = reading(2, 12346);

@@ -33,6 +33,8 @@ enum Which {
     Workorders(bench::workorders::WorkOrdersBench),
     /// Owners paying online through the sandbox provider.
     Pay(bench::pay::PayBench),
+    /// An alarm storm: every meter going wrong at once, and one meter ten thousand times.
+    Alarms(bench::alarms::AlarmsBench),
 }
 
 #[tokio::main]
@@ -50,5 +52,6 @@ async fn main() -> anyhow::Result<()> {
         Which::Patrol(options) => bench::patrol::patrol(options).await,
         Which::Workorders(options) => bench::workorders::workorders(options).await,
         Which::Pay(options) => bench::pay::pay(options).await,
+        Which::Alarms(options) => bench::alarms::alarms(options).await,
     }
 }
