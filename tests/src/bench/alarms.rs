@@ -7,10 +7,11 @@
 //! and how many alarm lines a wall screen received for it through the real fan-out (one per
 //! alarm as it stands after each tick, not one per anomaly).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use hutong_core::alarm::AlarmRecord;
 
 use hutong_actors::journal::{Journal, LogJournal, LogOptions};
 use hutong_actors::{Directory, LiveHub, Metrics};
@@ -39,7 +40,22 @@ struct Storm {
     anomalies: u64,
     durable: Duration,
     folded: Duration,
+    /// Until the wall screen showed every alarm as the desk folded it.
+    shown: Duration,
     lines: usize,
+}
+
+/// What the wall screen received: its alarm lines, and each alarm as its latest line shows it.
+#[derive(Default)]
+struct Screen {
+    lines: usize,
+    alarms: BTreeMap<u64, AlarmRecord>,
+}
+
+impl Screen {
+    fn open(&self) -> Vec<AlarmRecord> {
+        self.alarms.values().filter(|a| a.is_open()).cloned().collect()
+    }
 }
 
 pub async fn alarms(options: AlarmsBench) -> anyhow::Result<()> {
@@ -67,36 +83,42 @@ pub async fn alarms(options: AlarmsBench) -> anyhow::Result<()> {
     let (_topic, mut frames) = fanout.subscribe(&TopicKey { community: community.id.clone(), feed: Feed::Wall, sight: Sight::All });
     let stop = CancellationToken::new();
     tokio::spawn(fanout.clone().run(hub.clone(), stop.clone()));
-    let lines = Arc::new(AtomicUsize::new(0));
-    let seen = lines.clone();
+    let screen = Arc::new(Mutex::new(Screen::default()));
+    let seen = screen.clone();
     tokio::spawn(async move {
         while let Ok(frame) = frames.recv().await {
             if let Frame::Events { text, .. } = frame
                 && let Ok(ServerMessage::Events { events }) = serde_json::from_str::<ServerMessage>(&text)
             {
-                seen.fetch_add(events.iter().filter(|e| matches!(e.body, LiveBody::Alarm { .. })).count(), Ordering::Relaxed);
+                let mut screen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                for event in events {
+                    if let LiveBody::Alarm { alarm } = event.body {
+                        screen.lines += 1;
+                        screen.alarms.insert(alarm.no, alarm);
+                    }
+                }
             }
         }
     });
 
     // Every meter at once, each `repeats` times.
     let meters: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
-    let wide = storm(&directory, &hub, &lines, c, &meters, (2, options.repeats), |open| {
+    let wide = storm(&directory, &hub, &screen, c, &meters, (2, options.repeats), |open| {
         open.len() == options.meters && open.iter().all(|a| a.count == options.repeats)
     })
     .await?;
     // One meter alone, `single` more times: its open alarm counts on.
     let alone = [meters[0]];
     let total = options.repeats + options.single;
-    let narrow = storm(&directory, &hub, &lines, c, &alone, (2 + options.repeats, options.single), |open| open.iter().any(|a| a.device.as_str() == alone[0] && a.count == total)).await?;
+    let narrow = storm(&directory, &hub, &screen, c, &alone, (2 + options.repeats, options.single), |open| open.iter().any(|a| a.device.as_str() == alone[0] && a.count == total)).await?;
     let (open, _) = hub.alarms(c).unwrap_or_default();
 
-    println!("| storm | anomalies | all durable | all folded on the alarm desk | anomalies/s | alarms open after | alarm lines on a wall screen |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| storm | anomalies | all durable | all folded on the alarm desk | all shown on a wall screen | anomalies/s | alarms open after | alarm lines on a wall screen |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, s, alarms) in [(format!("{} meters × {}", options.meters, options.repeats), &wide, options.meters), (format!("1 meter × {}", options.single), &narrow, 1)] {
         #[allow(clippy::float_arithmetic)]
         let rate = s.anomalies as f64 / s.folded.max(s.durable).as_secs_f64();
-        println!("| {name} | {} | {:.2?} | {:.2?} | {rate:.0} | {alarms} | {} |", s.anomalies, s.durable, s.folded, s.lines);
+        println!("| {name} | {} | {:.2?} | {:.2?} | {:.2?} | {rate:.0} | {alarms} | {} |", s.anomalies, s.durable, s.folded, s.shown, s.lines);
     }
     println!("open alarms at the end: {} (the single meter's counted {})", open.len(), open.iter().find(|a| a.device.as_str() == alone[0]).map_or(0, |a| a.count));
     stop.cancel();
@@ -106,9 +128,13 @@ pub async fn alarms(options: AlarmsBench) -> anyhow::Result<()> {
 
 /// Sends `repeats` readings going backwards from each of `meters` at once (sequence numbers from
 /// `first_seq`: a number seen before would be a redelivery, not an anomaly) and waits until they
-/// are durable and `folded` says the desk's alarms are as they should be; counts the alarm lines
-/// the wall screen received meanwhile.
-async fn storm(directory: &Directory, hub: &LiveHub, lines: &AtomicUsize, community: &str, meters: &[&str], (first_seq, repeats): (u64, u64), folded: impl Fn(&[hutong_core::alarm::AlarmRecord]) -> bool) -> anyhow::Result<Storm> {
+/// are durable and `folded` says the desk's alarms, then the wall screen's, are as they should
+/// be; counts the alarm lines the screen received meanwhile.
+async fn storm(directory: &Directory, hub: &LiveHub, screen: &Mutex<Screen>, community: &str, meters: &[&str], (first_seq, repeats): (u64, u64), folded: impl Fn(&[AlarmRecord]) -> bool) -> anyhow::Result<Storm> {
+    let on_screen = || {
+        let screen = screen.lock().unwrap_or_else(|e| e.into_inner());
+        (screen.lines, screen.open())
+    };
     let t = Instant::now();
     let mut acks = Vec::new();
     for k in 0..repeats {
@@ -125,25 +151,28 @@ async fn storm(directory: &Directory, hub: &LiveHub, lines: &AtomicUsize, commun
         }
         t.elapsed()
     });
-    let before = lines.load(Ordering::Relaxed);
+    let (before, _) = on_screen();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
+    // Folded on the desk, then shown so on the screen (what the last frames carried).
+    let mut done = None;
+    let shown = loop {
         if Instant::now() > deadline {
             let (open, _) = hub.alarms(community).unwrap_or_default();
-            let counts: std::collections::BTreeMap<String, usize> = open.iter().map(|a| format!("{:?}×{}", a.kind, a.count)).fold(Default::default(), |mut m, k| {
+            let counts: BTreeMap<String, usize> = open.iter().map(|a| format!("{:?}×{}", a.kind, a.count)).fold(Default::default(), |mut m, k| {
                 *m.entry(k).or_default() += 1;
                 m
             });
-            anyhow::bail!("the storm was not folded within a minute: {} open alarms, by kind × count {counts:?}", open.len());
+            anyhow::bail!("the storm was not folded and shown within a minute: {} open alarms on the desk, by kind × count {counts:?}; {} on the screen", open.len(), on_screen().1.len());
         }
-        if hub.alarms(community).is_some_and(|(open, _)| folded(&open)) {
+        if done.is_none() && hub.alarms(community).is_some_and(|(open, _)| folded(&open)) {
+            done = Some(t.elapsed());
+        }
+        if done.is_some() && folded(&on_screen().1) {
             break t.elapsed();
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
     let durable = durable.await?;
-    // What the last tick carried.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let lines = lines.load(Ordering::Relaxed) - before;
-    Ok(Storm { anomalies: repeats * meters.len() as u64, durable, folded: done, lines })
+    let lines = on_screen().0 - before;
+    Ok(Storm { anomalies: repeats * meters.len() as u64, durable, folded: done.unwrap_or(shown), shown, lines })
 }
